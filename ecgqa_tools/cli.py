@@ -1,0 +1,123 @@
+"""The ``ecgqa`` command: one entry point, subcommands contributed by each subpackage.
+
+Each subpackage has a ``_cli.py`` with ``register(cli: CommandRegistry) -> None`` that adds its
+commands. Handlers take the parsed ``argparse.Namespace`` and return an exit code; they import
+heavy dependencies (torch, onnxruntime...) inside the handler so ``ecgqa --help`` stays fast.
+
+Conventions: results go to stdout, diagnostics and progress to stderr; package errors print
+``error: ...`` and exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import EcgqaError
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Groups of subcommands; any subpackage may add a subcommand to any group.
+GROUPS: dict[str, str] = {
+    "data": "inspect local datasets (PTB-XL, LUDB, MIMIC-IV-ECG): what is listed, present, missing",
+    "qa": "ECG-QA dataset tooling: load, map to records, verify the answer engine, export",
+    "train": "train the shipped models on CPU (seeded, resumable)",
+    "eval": "evaluate models: classifier AUCs, attribute model, XAI pointing game / CAS",
+    "bench": "benchmarks: ECG-QA systems side by side, delineation, axis, speed and memory",
+}
+
+# Modules that contribute commands, in the order their commands appear in --help.
+COMMAND_MODULES: tuple[str, ...] = (
+    "ecgqa_tools.records._cli",
+    "ecgqa_tools.qa._cli",
+    "ecgqa_tools.encoders._cli",
+    "ecgqa_tools.grounding._cli",
+    "ecgqa_tools.llm._cli",
+    "ecgqa_tools.eval._cli",
+)
+
+
+class CommandRegistry:
+    """What a subpackage's ``register`` receives: adds top-level commands and group subcommands."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._top = parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._groups: dict[str, argparse._SubParsersAction] = {}
+
+    def command(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        """Add ``ecgqa NAME``; ``help`` is the one-line description shown by ``ecgqa --help``."""
+        parser = self._top.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def subcommand(self, group: str, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        """Add ``ecgqa GROUP NAME`` (group must be one of ``GROUPS``)."""
+        if group not in GROUPS:
+            raise ValueError(f"unknown command group {group!r}; expected one of {', '.join(GROUPS)}")
+        if group not in self._groups:
+            group_parser = self._top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
+            group_parser.set_defaults(handler=_group_help(group_parser))
+            self._groups[group] = group_parser.add_subparsers(dest=f"{group}_command", metavar="SUBCOMMAND")
+        parser = self._groups[group].add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def _group_help(parser: argparse.ArgumentParser) -> Handler:
+    def show_help(_: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return show_help
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ecgqa",
+        description=(
+            "Answer questions about 12-lead ECGs with grounded evidence. "
+            "Research software: not for clinical use."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"ecgqa-tools {__version__}")
+    registry = CommandRegistry(parser)
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # that subpackage contributes no commands yet
+            raise
+        module.register(registry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ecgqa`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except EcgqaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The ``ECG`` type every part of ecgqa-tools passes around, and its validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from ..errors import RecordError
+from ._leads import STANDARD_LEADS, normalize_lead_name
+
+MIN_FS_HZ = 50.0
+MAX_FS_HZ = 10_000.0
+MIN_DURATION_S = 1.0
+# 24 h at 10 kHz would be 864M samples a lead: refuse anything past 24 h of signal.
+MAX_DURATION_S = 24 * 3600.0
+
+Sex = Literal["male", "female"]
+
+
+@dataclass(frozen=True)
+class ECGMetadata:
+    """What is known about the recording besides its samples (``None`` when unknown)."""
+
+    age_years: float | None = None
+    """Age of the patient at recording time, in years."""
+    sex: Sex | None = None
+    """Sex of the patient as recorded by the source."""
+    device: str | None = None
+    """Recording device as named by the source (e.g. ``CS-12   E`` in PTB-XL)."""
+    recording_date: str | None = None
+    """Recording date/time as given by the source (ISO-like string)."""
+    patient_id: str | None = None
+    """Patient identifier in the source dataset (used for patient-level splits)."""
+    extra: tuple[tuple[str, str], ...] = ()
+    """Further source-specific facts as (name, value) pairs, e.g. header comments."""
+
+
+@dataclass(frozen=True)
+class ECG:
+    """One ECG recording: samples in millivolts with their leads and sampling rate.
+
+    Construct through a reader (``read_record``, ``PtbXl.read``...) or ``ECG.from_array``;
+    construction validates the signal and normalises lead names.
+    """
+
+    signal_mv: np.ndarray
+    """float32 samples in mV, shape (leads, samples)."""
+    fs_hz: float
+    """Sampling rate in Hz."""
+    lead_names: tuple[str, ...]
+    """Canonical lead names, one per row of ``signal_mv`` (standard order after ``to_standard_leads``)."""
+    record_id: str
+    """Identifier of the record within its source (e.g. PTB-XL ``ecg_id`` as a string)."""
+    source: str
+    """Where it came from: ``ptbxl``, ``mimic-iv-ecg``, ``ludb``, ``wfdb``, ``cinc``, ``array``, ``csv``..."""
+    metadata: ECGMetadata = field(default_factory=ECGMetadata)
+    """Patient and device facts where known."""
+    path: str | None = None
+    """File the samples were read from (without extension for WFDB), if any."""
+
+    def __post_init__(self) -> None:
+        signal = np.asarray(self.signal_mv)
+        where = self.path or self.record_id
+        if signal.ndim != 2:
+            raise RecordError(f"{where}: signal must be 2-D (leads, samples), got shape {signal.shape}")
+        if signal.shape[0] != len(self.lead_names):
+            raise RecordError(
+                f"{where}: {signal.shape[0]} signal rows but {len(self.lead_names)} lead names"
+            )
+        if signal.shape[0] == 0:
+            raise RecordError(f"{where}: record has no leads")
+        if not (MIN_FS_HZ <= float(self.fs_hz) <= MAX_FS_HZ):
+            raise RecordError(
+                f"{where}: sampling rate {self.fs_hz} Hz is outside the supported "
+                f"{MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz"
+            )
+        duration_s = signal.shape[1] / float(self.fs_hz)
+        if duration_s < MIN_DURATION_S:
+            raise RecordError(
+                f"{where}: record is {duration_s:.3f} s long; at least {MIN_DURATION_S:g} s is needed"
+            )
+        if duration_s > MAX_DURATION_S:
+            raise RecordError(
+                f"{where}: record is {duration_s / 3600:.1f} h long; at most 24 h is supported "
+                "(read a window with start_s/duration_s)"
+            )
+        finite = np.isfinite(signal)
+        if not finite.all():
+            bad_rows = sorted({int(r) for r in np.nonzero(~finite)[0]})
+            bad = ", ".join(self.lead_names[r] for r in bad_rows)
+            raise RecordError(
+                f"{where}: {int((~finite).sum())} NaN/inf samples in lead(s) {bad}"
+            )
+        names = tuple(normalize_lead_name(n) for n in self.lead_names)
+        if len(set(names)) != len(names):
+            raise RecordError(f"{where}: duplicate lead names {names}")
+        object.__setattr__(self, "lead_names", names)
+        object.__setattr__(self, "fs_hz", float(self.fs_hz))
+        signal = np.ascontiguousarray(signal, dtype=np.float32)
+        signal.setflags(write=False)
+        object.__setattr__(self, "signal_mv", signal)
+
+    @classmethod
+    def from_array(
+        cls,
+        signal_mv: np.ndarray,
+        fs_hz: float,
+        lead_names: tuple[str, ...] | list[str] = STANDARD_LEADS,
+        record_id: str = "array",
+        source: str = "array",
+        layout: Literal["leads_first", "samples_first"] = "leads_first",
+        metadata: ECGMetadata | None = None,
+    ) -> "ECG":
+        """Wrap a numpy array; ``layout='samples_first'`` accepts (samples, leads) arrays."""
+        array = np.asarray(signal_mv, dtype=np.float32)
+        if layout == "samples_first":
+            array = array.T
+        return cls(
+            signal_mv=array,
+            fs_hz=fs_hz,
+            lead_names=tuple(lead_names),
+            record_id=record_id,
+            source=source,
+            metadata=metadata or ECGMetadata(),
+        )
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal_mv.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs_hz
+
+    def lead(self, name: str) -> np.ndarray:
+        """Samples of one lead (any spelling of its name), shape (samples,)."""
+        canonical = normalize_lead_name(name)
+        if canonical not in self.lead_names:
+            raise RecordError(
+                f"{self.path or self.record_id}: no lead {name!r}; this record has "
+                f"{', '.join(self.lead_names)}"
+            )
+        return self.signal_mv[self.lead_names.index(canonical)]
+
+    def with_signal(self, signal_mv: np.ndarray, fs_hz: float | None = None,
+                    lead_names: tuple[str, ...] | None = None) -> "ECG":
+        """A copy with new samples (and optionally a new rate or leads), same identity."""
+        return replace(
+            self,
+            signal_mv=signal_mv,
+            fs_hz=self.fs_hz if fs_hz is None else fs_hz,
+            lead_names=self.lead_names if lead_names is None else lead_names,
+        )
+
+    def summary(self) -> str:
+        """A few human-readable lines describing the record."""
+        meta = self.metadata
+        facts = [
+            f"record {self.record_id} ({self.source})",
+            f"{len(self.lead_names)} leads: {', '.join(self.lead_names)}",
+            f"{self.fs_hz:g} Hz, {self.n_samples} samples, {self.duration_s:.1f} s",
+        ]
+        patient = []
+        if meta.age_years is not None:
+            patient.append(f"age {meta.age_years:g}")
+        if meta.sex is not None:
+            patient.append(meta.sex)
+        if meta.device:
+            patient.append(f"device {meta.device.strip()}")
+        if meta.recording_date:
+            patient.append(f"recorded {meta.recording_date}")
+        if patient:
+            facts.append(", ".join(patient))
+        amplitude = np.abs(self.signal_mv).max(axis=1)
+        flat = [n for n, a in zip(self.lead_names, np.ptp(self.signal_mv, axis=1)) if a < 1e-3]
+        facts.append(f"max |amplitude| {float(amplitude.max()):.2f} mV")
+        if flat:
+            facts.append(f"flat lead(s): {', '.join(flat)}")
+        return "\n".join(facts)

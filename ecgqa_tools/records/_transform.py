@@ -1,0 +1,64 @@
+"""Resampling and lead selection: turning any ``ECG`` into the shape a model expects."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from ..errors import RecordError
+from ._ecg import ECG
+from ._leads import STANDARD_LEADS
+
+
+def resample(ecg: ECG, fs_hz: float) -> ECG:
+    """Resample to ``fs_hz`` with a polyphase anti-aliasing filter (exact rational ratio)."""
+    from scipy.signal import resample_poly
+
+    if fs_hz <= 0:
+        raise RecordError(f"target sampling rate must be positive, got {fs_hz}")
+    if abs(fs_hz - ecg.fs_hz) < 1e-9:
+        return ecg
+    ratio = Fraction(fs_hz / ecg.fs_hz).limit_denominator(1000)
+    resampled = resample_poly(ecg.signal_mv, ratio.numerator, ratio.denominator, axis=1)
+    return ecg.with_signal(resampled.astype(np.float32), fs_hz=float(fs_hz))
+
+
+def missing_standard_leads(ecg: ECG) -> tuple[str, ...]:
+    """Standard leads this record does not carry."""
+    return tuple(name for name in STANDARD_LEADS if name not in ecg.lead_names)
+
+
+def to_standard_leads(ecg: ECG, derive_limb_leads: bool = True) -> ECG:
+    """The 12 standard leads in standard order, dropping extra leads (e.g. Frank XYZ).
+
+    With ``derive_limb_leads``, missing limb leads are computed from any two of I, II, III
+    (Einthoven and Goldberger). Raises ``RecordError`` naming the leads still missing.
+    """
+    rows: dict[str, np.ndarray] = {n: ecg.signal_mv[i] for i, n in enumerate(ecg.lead_names)}
+    if derive_limb_leads:
+        _derive_limb_leads(rows)
+    missing = [name for name in STANDARD_LEADS if name not in rows]
+    if missing:
+        raise RecordError(
+            f"{ecg.path or ecg.record_id}: missing lead(s) {', '.join(missing)}; "
+            f"the record has {', '.join(ecg.lead_names)}"
+        )
+    if tuple(ecg.lead_names) == STANDARD_LEADS:
+        return ecg
+    signal = np.stack([rows[name] for name in STANDARD_LEADS])
+    return ecg.with_signal(signal, lead_names=STANDARD_LEADS)
+
+
+def _derive_limb_leads(rows: dict[str, np.ndarray]) -> None:
+    if "I" not in rows and {"II", "III"} <= rows.keys():
+        rows["I"] = rows["II"] - rows["III"]
+    if "II" not in rows and {"I", "III"} <= rows.keys():
+        rows["II"] = rows["I"] + rows["III"]
+    if "III" not in rows and {"I", "II"} <= rows.keys():
+        rows["III"] = rows["II"] - rows["I"]
+    if {"I", "II"} <= rows.keys():
+        lead_i, lead_ii = rows["I"], rows["II"]
+        rows.setdefault("aVR", -(lead_i + lead_ii) / 2)
+        rows.setdefault("aVL", lead_i - lead_ii / 2)
+        rows.setdefault("aVF", lead_ii - lead_i / 2)
