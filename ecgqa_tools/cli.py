@@ -28,15 +28,25 @@ GROUPS: dict[str, str] = {
     "bench": "benchmarks: ECG-QA systems side by side, delineation, axis, speed and memory",
 }
 
-# Modules that contribute commands, in the order their commands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = (
-    "ecgqa_tools.records._cli",
-    "ecgqa_tools.qa._cli",
-    "ecgqa_tools.encoders._cli",
-    "ecgqa_tools.grounding._cli",
-    "ecgqa_tools.llm._cli",
-    "ecgqa_tools.eval._cli",
-)
+# Subpackages whose ``_cli*.py`` modules contribute commands, in --help order. Every module
+# named ``_cli`` or ``_cli_<something>`` in them is registered (found without importing the rest).
+COMMAND_PACKAGES: tuple[str, ...] = ("records", "qa", "encoders", "grounding", "llm", "eval")
+
+
+def command_modules() -> list[str]:
+    """Dotted names of every CLI module, in registration order."""
+    import pkgutil
+    from pathlib import Path
+
+    root = Path(__file__).parent
+    names: list[str] = []
+    for package in COMMAND_PACKAGES:
+        found = sorted(
+            info.name for info in pkgutil.iter_modules([str(root / package)])
+            if info.name == "_cli" or info.name.startswith("_cli_")
+        )
+        names.extend(f"ecgqa_tools.{package}.{name}" for name in found)
+    return names
 
 
 class CommandRegistry:
@@ -85,14 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ecgqa-tools {__version__}")
     registry = CommandRegistry(parser)
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that subpackage contributes no commands yet
-            raise
-        module.register(registry)
+    for module_name in command_modules():
+        importlib.import_module(module_name).register(registry)
     return parser
 
 
