@@ -1,1 +1,46 @@
-"""placeholder: filled by its issue."""
+"""Benchmarks and evaluations: they only call the other subpackages' public APIs."""
+
+from ._ecgqa_bench import (
+    QUESTION_TYPES,
+    BenchSample,
+    BenchSystem,
+    EcgCache,
+    LeakageReport,
+    Prediction,
+    RunResult,
+    Selection,
+    apply_leakage_guard,
+    exact_match,
+    read_predictions,
+    run_benchmark,
+    select_samples,
+    stratified_sample,
+)
+from ._ecgqa_bench_systems import SYSTEM_FACTORIES, BenchContext, LLMSettings, build_systems
+from ._report import GroupScore, bootstrap_ci, score_predictions, write_report
+
+__all__ = [
+    # ECG-QA benchmark (engineer B)
+    "QUESTION_TYPES",
+    "SYSTEM_FACTORIES",
+    "BenchContext",
+    "BenchSample",
+    "BenchSystem",
+    "EcgCache",
+    "GroupScore",
+    "LLMSettings",
+    "LeakageReport",
+    "Prediction",
+    "RunResult",
+    "Selection",
+    "apply_leakage_guard",
+    "bootstrap_ci",
+    "build_systems",
+    "exact_match",
+    "read_predictions",
+    "run_benchmark",
+    "score_predictions",
+    "select_samples",
+    "stratified_sample",
+    "write_report",
+]

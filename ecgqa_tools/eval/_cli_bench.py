@@ -1,0 +1,159 @@
+"""CLI of the benchmarks: ``ecgqa bench ecgqa`` and ``ecgqa bench speed``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from ..cli import CommandRegistry
+
+DEFAULT_SYSTEMS = "oracle,upper-bound,tools"
+
+
+def register(cli: CommandRegistry) -> None:
+    bench = cli.subcommand(
+        "bench", "ecgqa",
+        "ECG-QA systems side by side (oracle, upper-bound, tools, llm-upper-bound, llm-agent): "
+        "exact match per question type / attribute type / template with bootstrap CIs",
+        _bench_ecgqa,
+    )
+    bench.add_argument("--dataset", default="ptbxl", choices=["ptbxl", "mimic-iv-ecg"],
+                       help="ECG-QA dataset (signals here: PTB-XL only)")
+    bench.add_argument("--kind", default="template", choices=["template", "paraphrased"],
+                       help="question wording (default: template)")
+    bench.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    bench.add_argument("--systems", default=DEFAULT_SYSTEMS,
+                       help="comma-separated: oracle, upper-bound, tools, llm-upper-bound, llm-agent "
+                            f"(default: {DEFAULT_SYSTEMS})")
+    bench.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
+    bench.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
+    bench.add_argument("--fs", type=int, default=100, choices=[100, 500],
+                       help="sampling rate of the signals read (default 100: all present records)")
+    bench.add_argument("--sample", type=float, default=None, metavar="FRACTION",
+                       help="the paper's stratified sample (per template), e.g. 0.1 for 10%%")
+    bench.add_argument("--seed", type=int, default=42, help="seed of --sample (default 42, the paper's)")
+    bench.add_argument("--limit", type=int, default=None, help="score only the first N selected samples")
+    bench.add_argument("--leakage", default="common", choices=["common", "per-system", "refuse"],
+                       help="common: all systems on the samples no model saw (default); per-system: each "
+                            "drops what its own models saw; refuse: fail if any selected sample was seen")
+    bench.add_argument("--out", default=None,
+                       help="run folder: predictions JSONL, per-ECG cache (default runs/bench/<name>)")
+    bench.add_argument("--report", default=None,
+                       help="report path (.md; .json and charts written next to it; default <out>/report.md)")
+    bench.add_argument("--fresh", action="store_true", help="discard earlier predictions in --out")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL (default $ECGQA_LLM_BASE_URL)")
+    bench.add_argument("--llm-model", default=None, help="model name (default $ECGQA_LLM_MODEL)")
+    bench.add_argument("--llm-api-key-env", default="ECGQA_LLM_API_KEY",
+                       help="environment variable holding the API key (never printed)")
+    bench.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
+    bench.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
+
+    speed = cli.subcommand(
+        "bench", "speed",
+        "speed and memory on this machine: cold start of `ecgqa ask`, per-ECG latency of each tool and "
+        "of the full suite, ECG-QA questions/s with caching, peak memory",
+        _bench_speed,
+    )
+    speed.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
+    speed.add_argument("--ecgqa", help="ECG-QA folder for the questions/s measurement")
+    speed.add_argument("--n-ecgs", type=int, default=20, help="ECGs timed per tool (default 20)")
+    speed.add_argument("--repeats", type=int, default=3, help="cold-start repetitions (default 3)")
+    speed.add_argument("--threads", type=int, default=2, help="torch/onnxruntime threads (default 2)")
+    speed.add_argument("--report", default=None, help="report path (.md; .json next to it)")
+    speed.add_argument("--json", action="store_true", help="print the JSON report")
+
+
+def _command_line() -> str:
+    return "ecgqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "ecgqa"
+
+
+def _bench_ecgqa(args: argparse.Namespace) -> int:
+    import json
+
+    from .._config import dataset_dir
+    from ..errors import UsageError
+    from ._ecgqa_bench import run_benchmark, select_samples
+    from ._ecgqa_bench_systems import BenchContext, LLMSettings, build_systems
+    from ._report import render_markdown, write_report
+
+    names = [n.strip() for n in args.systems.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--systems is empty; name at least one system")
+    if args.sample is not None and not 0 < args.sample <= 1:
+        raise UsageError(f"--sample must be a fraction in (0, 1], got {args.sample}")
+    if args.dataset != "ptbxl":
+        raise UsageError("only --dataset ptbxl can be benchmarked: systems need signals, and MIMIC-IV-ECG "
+                         "signals are read by the records layer only where a user has them (not here)")
+    ecgqa_root = dataset_dir("ecgqa", args.ecgqa)
+    ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
+    ctx = BenchContext(
+        ptbxl_dir=ptbxl_root, ecgqa_dir=ecgqa_root, dataset=args.dataset, fs_hz=args.fs,
+        llm=LLMSettings(base_url=args.llm_base_url, model=args.llm_model,
+                        api_key_env=args.llm_api_key_env, timeout_s=args.llm_timeout),
+    )
+    samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split)
+    selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit)
+    systems = build_systems(names, ctx)
+    tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
+    out = Path(args.out) if args.out else Path("runs") / "bench" / tag
+    report_path = Path(args.report) if args.report else out / "report.md"
+    print(f"{len(selection.samples)} samples selected of {selection.n_loaded} loaded "
+          f"({selection.n_missing_signal} without signals here); systems: {', '.join(names)}; "
+          f"predictions in {out / 'predictions'}", file=sys.stderr)
+    result = run_benchmark(systems, selection, out, leakage_policy=args.leakage, fresh=args.fresh,
+                           progress=not args.no_progress)
+    extra = {"dataset": args.dataset, "kind": args.kind, "split": args.split, "fs_hz": args.fs,
+             "ecgqa_dir": str(ecgqa_root), "ptbxl_dir": str(ptbxl_root)}
+    if any(n.startswith("llm") for n in names):
+        extra["llm"] = ctx.llm.public()
+    title = f"ECG-QA benchmark: {args.dataset} {args.kind} {args.split}"
+    report = write_report(result, report_path, _command_line(), title, extra)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(_summary(report))
+        print(f"report: {report_path}", file=sys.stderr)
+    return 0
+
+
+def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str) -> list:
+    """The official samples of one split through the qa loader (with a note of absent chunks)."""
+    from ..qa import load_ecgqa
+
+    loaded = load_ecgqa(ecgqa_root, dataset, kind, split)
+    return list(loaded.samples)
+
+
+def _summary(report: dict) -> str:
+    """Overall and per-question-type accuracy, one row per group, one column per system."""
+    from ._report import GroupScore, _table
+
+    scores = [GroupScore(**s) for s in report["scores"]]
+    systems = list(report["systems"])
+    lines = _table(scores, "overall", systems, "set") + _table(scores, "question_type", systems, "question type")[2:]
+    return "\n".join(lines)
+
+
+def _bench_speed(args: argparse.Namespace) -> int:
+    import json
+
+    from .._config import dataset_dir
+    from ._speed import render_speed_markdown, run_speed_benchmark
+    from ._report import write_text_atomic
+
+    ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
+    ecgqa_root = dataset_dir("ecgqa", args.ecgqa, required=False)
+    report = run_speed_benchmark(ptbxl_root, ecgqa_root, n_ecgs=args.n_ecgs, repeats=args.repeats,
+                                 threads=args.threads, command=_command_line())
+    if args.report:
+        path = Path(args.report)
+        write_text_atomic(path.with_suffix(".json"), json.dumps(report, indent=2, default=str) + "\n")
+        write_text_atomic(path.with_suffix(".md"), render_speed_markdown(report))
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(render_speed_markdown(report, summary_only=True))
+    return 0

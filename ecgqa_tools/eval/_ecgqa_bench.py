@@ -1,0 +1,583 @@
+"""The ECG-QA benchmark harness: sample selection, per-ECG cache, resumable JSONL predictions.
+
+A *system* answers ECG-QA samples. It may compute something once per ECG (``ecg_features``: the
+attribute predictions, the measurements, the ECG itself...) which the harness caches under the
+system's ``cache_key`` so that every ECG is processed once however many questions, and however many
+systems sharing that key, use it. Predictions are appended to ``<out>/predictions/<system>.jsonl``
+one line per sample as they are produced and flushed at once; a killed run resumes from that file:
+a torn last line is cut off, samples already answered are skipped, nothing is written twice.
+
+Everything here talks to other subpackages only through callables handed in (``load_ecg``) or
+through the systems (``_ecgqa_bench_systems``), so it is testable with fakes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from ..errors import DatasetError, EcgqaError, LeakageError, UsageError
+
+QUESTION_TYPES: tuple[str, ...] = (
+    "single-verify",
+    "single-choose",
+    "single-query",
+    "comparison_consecutive-verify",
+    "comparison_consecutive-query",
+    "comparison_irrelevant-verify",
+    "comparison_irrelevant-query",
+)
+"""The seven ECG-QA question types, in the paper's order."""
+
+LeakagePolicy = Literal["common", "per-system", "refuse"]
+
+
+@dataclass(frozen=True)
+class BenchSample:
+    """One ECG-QA sample as the harness sees it (a view of the loader's ``QASample``)."""
+
+    sample_id: int
+    """The official ``sample_id`` (unique within a split): the key of a prediction."""
+    template_id: int
+    """Template id, 1-70."""
+    question_id: int
+    """The official ``question_id``."""
+    question_type: str
+    """One of ``QUESTION_TYPES``."""
+    attribute_type: str
+    """``scp_code``, ``noise``, ``stage_of_infarction``, ``extra_systole``, ``heart_axis``, ``numeric_feature``."""
+    question: str
+    """The question text."""
+    answer: tuple[str, ...]
+    """The gold answer list."""
+    ecg_ids: tuple[int, ...]
+    """The ECG ids the question is about (two for comparison questions)."""
+    attribute: tuple[str, ...] | None = None
+    """The attribute values named in the question, or ``None``."""
+    source: Any = field(default=None, compare=False, repr=False)
+    """The loader's original sample object, for systems that need more of it."""
+
+
+def as_bench_sample(obj: Any) -> BenchSample:
+    """Wrap a loader sample (any object or mapping with the official ECG-QA fields)."""
+
+    def get(*names: str, default: Any = ...) -> Any:
+        for name in names:
+            if isinstance(obj, dict) and name in obj:
+                return obj[name]
+            if not isinstance(obj, dict) and hasattr(obj, name):
+                return getattr(obj, name)
+        if default is ...:
+            raise DatasetError(f"ECG-QA sample lacks the field {names[0]!r}: {obj!r:.200}")
+        return default
+
+    ecg_ids = get("ecg_ids", "ecg_id")
+    if isinstance(ecg_ids, (int, str)):
+        ecg_ids = [ecg_ids]
+    attribute = get("attribute", "attributes", default=None)
+    return BenchSample(
+        sample_id=int(get("sample_id")),
+        template_id=int(get("template_id")),
+        question_id=int(get("question_id", default=-1)),
+        question_type=str(get("question_type")),
+        attribute_type=str(get("attribute_type")),
+        question=str(get("question")),
+        answer=tuple(str(a) for a in get("answer", "answers")),
+        ecg_ids=tuple(int(i) for i in ecg_ids),
+        attribute=None if attribute is None else tuple(str(a) for a in attribute),
+        source=obj,
+    )
+
+
+@runtime_checkable
+class BenchSystem(Protocol):
+    """What the harness runs. ``ecg_features`` results must be picklable when ``persist_cache``."""
+
+    name: str
+    """Short name used in reports and file names (``oracle``, ``tools``...)."""
+    cache_key: str
+    """Name of the per-ECG result this system uses; systems with the same key share the cache."""
+    persist_cache: bool
+    """Whether per-ECG results are also written to disk (small results only, not signals)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Configuration that must not change between a run and its resumption (models, versions)."""
+        ...
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        """ECG ids any model of this system was trained or selected on (the leakage guard)."""
+        ...
+
+    def ecg_features(self, ecg_id: int) -> Any:
+        """The per-ECG result ``answer`` needs (computed once per ECG, then cached)."""
+        ...
+
+    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        """The predicted answer list; ``features`` holds one entry per id of ``sample.ecg_ids``."""
+        ...
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which samples a run scores, and why the others were left out."""
+
+    samples: tuple[BenchSample, ...]
+    """Samples with every ECG present, after the optional stratified sample and limit."""
+    n_loaded: int
+    """Samples in the loaded split."""
+    n_missing_signal: int
+    """Samples dropped because at least one of their ECGs has no signal here."""
+    missing_ecg_ids: tuple[int, ...]
+    """The absent ECG ids those samples referred to."""
+    sample_fraction: float | None
+    """The stratified fraction used (``None`` = all present samples)."""
+    seed: int
+    """Seed of the stratified sample."""
+    limit: int | None
+    """The ``--limit`` applied after sampling (``None`` = no limit)."""
+
+
+def stratified_sample(samples: Sequence[BenchSample], fraction: float, seed: int = 42,
+                      by: Callable[[BenchSample], Any] = lambda s: s.template_id) -> list[BenchSample]:
+    """The ECG-QA paper's evaluation subset: ``fraction`` of each stratum (template), seeded.
+
+    Each stratum keeps ``max(1, round(fraction * n))`` samples drawn without replacement by a
+    ``numpy`` generator seeded with ``seed``; strata are visited in sorted order and samples within
+    a stratum sorted by ``sample_id``, so the result depends only on the sample set and the seed.
+    """
+    import numpy as np
+
+    if not 0.0 < fraction <= 1.0:
+        raise UsageError(f"sample fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    strata: dict[Any, list[BenchSample]] = {}
+    for sample in samples:
+        strata.setdefault(by(sample), []).append(sample)
+    chosen: list[BenchSample] = []
+    for key in sorted(strata):
+        members = sorted(strata[key], key=lambda s: s.sample_id)
+        k = min(len(members), max(1, int(round(fraction * len(members)))))
+        picks = rng.choice(len(members), size=k, replace=False)
+        chosen.extend(members[i] for i in sorted(picks))
+    return sorted(chosen, key=lambda s: s.sample_id)
+
+
+def select_samples(samples: Iterable[Any], present_ids: Callable[[int], bool] | frozenset[int] | set[int],
+                   sample_fraction: float | None = None, seed: int = 42,
+                   limit: int | None = None) -> Selection:
+    """Keep samples whose ECGs all have signals; then the stratified sample; then ``limit``."""
+    is_present = present_ids if callable(present_ids) else present_ids.__contains__
+    loaded = [s if isinstance(s, BenchSample) else as_bench_sample(s) for s in samples]
+    seen_keys: set[int] = set()
+    for sample in loaded:
+        if sample.sample_id in seen_keys:
+            raise DatasetError(f"duplicate sample_id {sample.sample_id} in the loaded split")
+        seen_keys.add(sample.sample_id)
+    present: list[BenchSample] = []
+    missing_ids: set[int] = set()
+    n_missing = 0
+    for sample in loaded:
+        absent = [i for i in sample.ecg_ids if not is_present(i)]
+        if absent:
+            n_missing += 1
+            missing_ids.update(absent)
+        else:
+            present.append(sample)
+    present.sort(key=lambda s: s.sample_id)
+    if sample_fraction is not None:
+        present = stratified_sample(present, sample_fraction, seed)
+    if limit is not None:
+        if limit < 1:
+            raise UsageError(f"limit must be at least 1, got {limit}")
+        present = present[:limit]
+    return Selection(
+        samples=tuple(present),
+        n_loaded=len(loaded),
+        n_missing_signal=n_missing,
+        missing_ecg_ids=tuple(sorted(missing_ids)),
+        sample_fraction=sample_fraction,
+        seed=seed,
+        limit=limit,
+    )
+
+
+@dataclass(frozen=True)
+class LeakageReport:
+    """What the leakage guard removed for one system."""
+
+    system: str
+    """System name."""
+    n_seen_ecgs: int
+    """How many ECG ids its models were trained or selected on (from the model cards)."""
+    n_dropped_own: int
+    """Selected samples with at least one ECG this system's models saw."""
+    n_dropped_total: int
+    """Samples not scored for this system (its own leakage, plus others' under the common policy)."""
+    n_scored: int
+    """Samples scored for this system."""
+
+
+def apply_leakage_guard(samples: Sequence[BenchSample], systems: Sequence[BenchSystem],
+                        policy: LeakagePolicy = "common"
+                        ) -> tuple[dict[str, tuple[BenchSample, ...]], list[LeakageReport]]:
+    """Per system, the samples it may be scored on, and how many were dropped.
+
+    ``common``: every system is scored on the samples none of the systems' models saw (side-by-side
+    numbers on one set); ``per-system``: each system drops only what its own models saw;
+    ``refuse``: raise ``LeakageError`` if any selected sample was seen by any system.
+    """
+    if policy not in ("common", "per-system", "refuse"):
+        raise UsageError(f"unknown leakage policy {policy!r}; expected common, per-system or refuse")
+    seen = {system.name: frozenset(system.seen_ecg_ids()) for system in systems}
+
+    def clean(sample: BenchSample, ids: frozenset[int]) -> bool:
+        return not any(i in ids for i in sample.ecg_ids)
+
+    own = {name: [s for s in samples if clean(s, ids)] for name, ids in seen.items()}
+    if policy == "refuse":
+        leaking = {name: len(samples) - len(kept) for name, kept in own.items() if len(kept) < len(samples)}
+        if leaking:
+            detail = ", ".join(f"{name}: {n}" for name, n in leaking.items())
+            raise LeakageError(
+                f"refusing to score systems on ECGs their models were trained or selected on "
+                f"(samples affected per system: {detail}); use --leakage common or per-system"
+            )
+    all_seen = frozenset().union(*seen.values()) if seen else frozenset()
+    common = [s for s in samples if clean(s, all_seen)]
+    scored: dict[str, tuple[BenchSample, ...]] = {}
+    reports: list[LeakageReport] = []
+    for system in systems:
+        kept = common if policy == "common" else own[system.name]
+        scored[system.name] = tuple(kept)
+        reports.append(LeakageReport(
+            system=system.name,
+            n_seen_ecgs=len(seen[system.name]),
+            n_dropped_own=len(samples) - len(own[system.name]),
+            n_dropped_total=len(samples) - len(kept),
+            n_scored=len(kept),
+        ))
+    return scored, reports
+
+
+# ----------------------------------------------------------------------------- per-ECG cache
+
+
+class EcgCache:
+    """Per-ECG results keyed by (cache key, ECG id): in memory (LRU), optionally on disk.
+
+    Disk entries are pickles written atomically (temp file + ``os.replace``) under
+    ``<root>/<cache key>/<ecg id>.pkl`` so a resumed run does not recompute them. Errors are cached
+    too (as the exception), so an ECG that fails is not retried for every question about it.
+    """
+
+    def __init__(self, root: Path | None = None, max_items: int = 4096) -> None:
+        self.root = root
+        self.max_items = max_items
+        self._memory: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self.computed = 0
+        """How many per-ECG results were computed (not found in memory or on disk)."""
+        self.hits = 0
+        """How many lookups were answered from memory or disk."""
+
+    def _path(self, key: str, ecg_id: int) -> Path | None:
+        if self.root is None:
+            return None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+        return self.root / safe / f"{ecg_id}.pkl"
+
+    def get(self, system: BenchSystem, ecg_id: int) -> Any:
+        """The system's per-ECG result for ``ecg_id`` (re-raises a cached failure)."""
+        key = (system.cache_key, int(ecg_id))
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            self.hits += 1
+            return _unwrap(self._memory[key])
+        path = self._path(system.cache_key, ecg_id) if system.persist_cache else None
+        if path is not None and path.exists():
+            try:
+                with path.open("rb") as handle:
+                    value = pickle.load(handle)
+                self.hits += 1
+                self._remember(key, value)
+                return _unwrap(value)
+            except Exception:  # a torn or stale pickle: recompute it
+                path.unlink(missing_ok=True)
+        try:
+            value: Any = system.ecg_features(int(ecg_id))
+        except EcgqaError as exc:
+            value = _Failure(f"{type(exc).__name__}: {exc}")
+        self.computed += 1
+        self._remember(key, value)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            with tmp.open("wb") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        return _unwrap(value)
+
+    def _remember(self, key: tuple[str, int], value: Any) -> None:
+        self._memory[key] = value
+        self._memory.move_to_end(key)
+        while len(self._memory) > self.max_items:
+            self._memory.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
+
+
+class CachedFailure(EcgqaError):
+    """The per-ECG step failed for this ECG earlier in the run (the message says how)."""
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, _Failure):
+        raise CachedFailure(value.message)
+    return value
+
+
+# ----------------------------------------------------------------------------- predictions
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One system's answer to one sample, as written to the JSONL file."""
+
+    system: str
+    """System name."""
+    sample_id: int
+    """The sample's official ``sample_id``."""
+    template_id: int
+    """Template id."""
+    question_type: str
+    """Question type."""
+    attribute_type: str
+    """Attribute type."""
+    ecg_ids: tuple[int, ...]
+    """ECG ids of the sample."""
+    gold: tuple[str, ...]
+    """Gold answer list."""
+    predicted: tuple[str, ...]
+    """Predicted answer list (empty when the system failed)."""
+    correct: bool
+    """Exact match of the answer sets (case- and whitespace-insensitive)."""
+    error: str | None
+    """``Type: message`` of the package error the system raised, or ``None``."""
+    seconds: float
+    """Wall time of this answer (including per-ECG work not yet cached)."""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Prediction":
+        return cls(
+            system=str(data["system"]),
+            sample_id=int(data["sample_id"]),
+            template_id=int(data["template_id"]),
+            question_type=str(data["question_type"]),
+            attribute_type=str(data["attribute_type"]),
+            ecg_ids=tuple(int(i) for i in data["ecg_ids"]),
+            gold=tuple(data["gold"]),
+            predicted=tuple(data["predicted"]),
+            correct=bool(data["correct"]),
+            error=data.get("error"),
+            seconds=float(data["seconds"]),
+        )
+
+
+def normalize_answer(answer: Iterable[str]) -> frozenset[str]:
+    """The answer as a set of lower-cased, whitespace-collapsed strings (exact-match key)."""
+    return frozenset(" ".join(str(a).lower().split()) for a in answer)
+
+
+def exact_match(predicted: Iterable[str], gold: Iterable[str]) -> bool:
+    """ECG-QA's metric: the predicted answer set equals the gold answer set."""
+    return normalize_answer(predicted) == normalize_answer(gold)
+
+
+def read_predictions(path: Path, repair: bool = True) -> dict[int, Prediction]:
+    """Predictions in a JSONL file by sample id; a torn last line is cut off when ``repair``.
+
+    A line that is not the last and does not parse means the file was damaged by something other
+    than an interruption: that raises ``DatasetError`` rather than silently losing predictions.
+    """
+    if not path.exists():
+        return {}
+    data = path.read_bytes()
+    good_end = 0
+    out: dict[int, Prediction] = {}
+    position = 0
+    while position < len(data):
+        newline = data.find(b"\n", position)
+        if newline == -1:  # no newline: the write was interrupted mid-line
+            break
+        line = data[position:newline]
+        if line.strip():
+            try:
+                prediction = Prediction.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DatasetError(f"{path}: line at byte {position} is not a prediction: {exc}") from exc
+            if prediction.sample_id in out:
+                raise DatasetError(f"{path}: sample {prediction.sample_id} appears twice")
+            out[prediction.sample_id] = prediction
+        position = newline + 1
+        good_end = position
+    if good_end < len(data) and repair:
+        with path.open("r+b") as handle:
+            handle.truncate(good_end)
+    return out
+
+
+def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool) -> None:
+    """Refuse to resume predictions made by a differently configured system."""
+    text = json.dumps(description, sort_keys=True, default=str)
+    if meta_path.exists() and not fresh:
+        previous = json.dumps(json.loads(meta_path.read_text()), sort_keys=True, default=str)
+        if previous != text:
+            raise UsageError(
+                f"{meta_path.parent}: predictions there were made with a different configuration "
+                f"({previous} != {text}); pass --fresh to start over or choose another --out"
+            )
+        return
+    tmp = meta_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, meta_path)
+
+
+def run_system(system: BenchSystem, samples: Sequence[BenchSample], out_dir: Path,
+               cache: EcgCache, fresh: bool = False, progress: bool = True,
+               on_prediction: Callable[[Prediction], None] | None = None) -> dict[int, Prediction]:
+    """Answer every sample not already in ``<out>/predictions/<system>.jsonl``; return all of them.
+
+    Samples are processed grouped by ECG (sorted by ECG ids) so each ECG's per-ECG result is
+    computed once and reused while it is hot. Each prediction is written as one JSON line and
+    flushed before the next sample starts.
+    """
+    from tqdm import tqdm
+
+    pred_dir = out_dir / "predictions"
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    path = pred_dir / f"{system.name}.jsonl"
+    if fresh and path.exists():
+        path.unlink()
+    _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh)
+    done = read_predictions(path)
+    wanted = {s.sample_id for s in samples}
+    todo = sorted((s for s in samples if s.sample_id not in done), key=lambda s: (s.ecg_ids, s.sample_id))
+    bar = tqdm(total=len(samples), initial=len(wanted & done.keys()), desc=system.name, unit="q",
+               file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            for sample in todo:
+                start = time.perf_counter()
+                error: str | None = None
+                try:
+                    features = [cache.get(system, i) for i in sample.ecg_ids]
+                    predicted = [str(a) for a in system.answer(sample, features)]
+                except EcgqaError as exc:
+                    predicted, error = [], f"{type(exc).__name__}: {exc}"
+                prediction = Prediction(
+                    system=system.name,
+                    sample_id=sample.sample_id,
+                    template_id=sample.template_id,
+                    question_type=sample.question_type,
+                    attribute_type=sample.attribute_type,
+                    ecg_ids=sample.ecg_ids,
+                    gold=sample.answer,
+                    predicted=tuple(predicted),
+                    correct=error is None and exact_match(predicted, sample.answer),
+                    error=error,
+                    seconds=round(time.perf_counter() - start, 6),
+                )
+                handle.write(prediction.to_json() + "\n")
+                handle.flush()
+                done[sample.sample_id] = prediction
+                if on_prediction is not None:
+                    on_prediction(prediction)
+                bar.update(1)
+    finally:
+        bar.close()
+    return {sid: p for sid, p in done.items() if sid in wanted}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a report needs about one benchmark run."""
+
+    selection: Selection
+    """The samples and what was left out."""
+    leakage: tuple[LeakageReport, ...]
+    """What the leakage guard removed, per system."""
+    leakage_policy: str
+    """``common``, ``per-system`` or ``refuse``."""
+    predictions: dict[str, tuple[Prediction, ...]]
+    """Scored predictions per system name, in sample-id order."""
+    systems: dict[str, dict[str, Any]]
+    """Each system's ``describe()``."""
+    seconds: dict[str, float]
+    """Wall time spent by each system in this invocation (0 when everything was resumed)."""
+
+
+def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir: Path,
+                  leakage_policy: LeakagePolicy = "common", fresh: bool = False,
+                  progress: bool = True, cache: EcgCache | None = None) -> RunResult:
+    """Run every system on its leakage-free share of the selection, resuming from ``out_dir``."""
+    names = [s.name for s in systems]
+    if len(set(names)) != len(names):
+        raise UsageError(f"system names must be unique, got {names}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cache is None:
+        cache = EcgCache(out_dir / "cache")
+    scored, leakage = apply_leakage_guard(selection.samples, systems, leakage_policy)
+    predictions: dict[str, tuple[Prediction, ...]] = {}
+    seconds: dict[str, float] = {}
+    for system in systems:
+        start = time.perf_counter()
+        done = run_system(system, scored[system.name], out_dir, cache, fresh=fresh, progress=progress)
+        seconds[system.name] = round(time.perf_counter() - start, 3)
+        predictions[system.name] = tuple(done[s.sample_id] for s in sorted(scored[system.name],
+                                                                          key=lambda s: s.sample_id))
+    return RunResult(
+        selection=selection,
+        leakage=tuple(leakage),
+        leakage_policy=leakage_policy,
+        predictions=predictions,
+        systems={s.name: s.describe() for s in systems},
+        seconds=seconds,
+    )
+
+
+__all__ = [
+    "QUESTION_TYPES",
+    "BenchSample",
+    "BenchSystem",
+    "CachedFailure",
+    "EcgCache",
+    "LeakageReport",
+    "Prediction",
+    "RunResult",
+    "Selection",
+    "apply_leakage_guard",
+    "as_bench_sample",
+    "exact_match",
+    "normalize_answer",
+    "read_predictions",
+    "run_benchmark",
+    "run_system",
+    "select_samples",
+    "stratified_sample",
+]

@@ -1,0 +1,247 @@
+"""The real systems of the ECG-QA benchmark, built only from the other subpackages' public APIs.
+
+- ``oracle``: attributes from PTB-XL labels (``qa.attributes_from_ptbxl``) with numeric features
+  measured on the signal (``grounding.measure``) -> ``qa.answer_question``. No trained model.
+- ``upper-bound``: the attribute model's predictions (``encoders.predict_attributes``) with measured
+  numeric features -> ``qa.answer_question`` (the paper's classifier upper bound).
+- ``tools``: the offline answerer (``llm.answer_offline``) on the question text and the signal.
+- ``llm-upper-bound``: the paper's LLM protocol (attribute predictions and options in the prompt).
+- ``llm-agent``: the LLM agent calling the toolkit's tools.
+
+Each system states which ECGs its models saw (from the model cards) for the leakage guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError, UsageError
+from ._ecgqa_bench import BenchSample
+
+SYSTEM_NAMES: tuple[str, ...] = ("oracle", "upper-bound", "tools", "llm-upper-bound", "llm-agent")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Where the LLM systems send their requests (any OpenAI-compatible endpoint)."""
+
+    base_url: str | None = None
+    """Base URL, e.g. ``http://127.0.0.1:8080/v1`` (default: ``ECGQA_LLM_BASE_URL``)."""
+    model: str | None = None
+    """Model name sent to the endpoint (default: ``ECGQA_LLM_MODEL``)."""
+    api_key_env: str = "ECGQA_LLM_API_KEY"
+    """Environment variable holding the key (the key itself is never stored or printed)."""
+    timeout_s: float = 120.0
+    """Per-request timeout."""
+
+    def public(self) -> dict[str, Any]:
+        """What the report may show (no key)."""
+        import os
+
+        return {
+            "base_url": self.base_url or os.environ.get("ECGQA_LLM_BASE_URL"),
+            "model": self.model or os.environ.get("ECGQA_LLM_MODEL"),
+            "timeout_s": self.timeout_s,
+        }
+
+
+@dataclass
+class BenchContext:
+    """What system factories get: data folders, the signal loader, LLM settings."""
+
+    ptbxl_dir: Path
+    """PTB-XL root (``ptbxl_database.csv``, ``records100``...)."""
+    ecgqa_dir: Path
+    """ECG-QA root."""
+    dataset: str = "ptbxl"
+    """ECG-QA dataset (only ``ptbxl`` has signals here)."""
+    fs_hz: int = 100
+    """Rate the signals are read at."""
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    """LLM endpoint settings."""
+    _ptbxl: Any = None
+
+    def ptbxl(self) -> Any:
+        """The PTB-XL dataset object (``records.PtbXl``), opened once."""
+        if self._ptbxl is None:
+            from ..records import PtbXl
+
+            self._ptbxl = PtbXl(self.ptbxl_dir)
+        return self._ptbxl
+
+    def present_ids(self) -> frozenset[int]:
+        """PTB-XL ecg_ids with a signal file at ``fs_hz``."""
+        return frozenset(int(i) for i in self.ptbxl().present_ids(fs_hz=self.fs_hz))
+
+    def load_ecg(self, ecg_id: int) -> Any:
+        """The ``ECG`` of one PTB-XL record at ``fs_hz``."""
+        return self.ptbxl().read(int(ecg_id), fs_hz=self.fs_hz)
+
+
+def _card_ids(card: Any) -> frozenset[int]:
+    """Training + selection ECG ids of one model card, whatever the card calls them."""
+    ids: set[int] = set()
+    for name in ("training_ids", "train_ids", "training_record_ids", "selection_ids",
+                 "validation_ids", "selection_record_ids", "seen_ids"):
+        value = getattr(card, name, None)
+        if value is None and isinstance(card, dict):
+            value = card.get(name)
+        if value:
+            ids.update(int(i) for i in value)
+    seen = getattr(card, "seen_ecg_ids", None)
+    if callable(seen):
+        ids.update(int(i) for i in seen())
+    return frozenset(ids)
+
+
+def disease_model_seen_ids() -> frozenset[int]:
+    """ECG ids any shipped disease model (MI, STTC, CD, HYP) was trained or selected on."""
+    from ..encoders import DISEASES, load_disease_model
+
+    ids: set[int] = set()
+    for disease in DISEASES:
+        ids |= _card_ids(load_disease_model(disease).card)
+    return frozenset(ids)
+
+
+def attribute_model_seen_ids() -> frozenset[int]:
+    """ECG ids the shipped attribute (upper-bound) model was trained or selected on."""
+    from .. import encoders
+
+    loader = getattr(encoders, "load_attribute_model", None)
+    if loader is None:
+        raise DatasetError("ecgqa_tools.encoders has no load_attribute_model: cannot read its model card")
+    return _card_ids(loader().card)
+
+
+def measured_ranges(ecg: Any) -> Any:
+    """ECG-QA numeric-feature ranges (below/within/above) measured on the signal."""
+    from ..grounding import measure
+
+    return measure(ecg).range_attributes()
+
+
+def template_slots(sample: BenchSample) -> dict[str, str]:
+    """The slot values of a sample's template (from the official sample, not from parsing text)."""
+    from .. import qa
+
+    helper = getattr(qa, "sample_slots", None)
+    if helper is not None and sample.source is not None:
+        return dict(helper(sample.source))
+    slots = getattr(sample.source, "slots", None)
+    if slots is not None:
+        return dict(slots)
+    parsed = qa.parse_question(sample.question)
+    if int(parsed.template_id) != sample.template_id:
+        raise UsageError(f"sample {sample.sample_id}: question parsed as template {parsed.template_id}, "
+                         f"expected {sample.template_id}")
+    return dict(parsed.slots)
+
+
+class _Base:
+    name = ""
+    cache_key = ""
+    persist_cache = True
+
+    def __init__(self, ctx: BenchContext) -> None:
+        self.ctx = ctx
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz}
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        return frozenset()
+
+
+class OracleSystem(_Base):
+    """Attributes from PTB-XL labels + measured numeric features -> the answer engine."""
+
+    name = "oracle"
+    cache_key = "oracle-attributes"
+
+    def ecg_features(self, ecg_id: int) -> Any:
+        from .. import qa
+
+        ranges = measured_ranges(self.ctx.load_ecg(ecg_id))
+        return qa.attributes_from_ptbxl(self.ctx.ptbxl(), ecg_id, numeric=ranges)
+
+    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        from ..qa import answer_question
+
+        return list(answer_question(sample.template_id, template_slots(sample), *features))
+
+
+class UpperBoundSystem(_Base):
+    """The attribute model's predictions + measured numeric features -> the answer engine."""
+
+    name = "upper-bound"
+    cache_key = "attribute-model"
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        return attribute_model_seen_ids()
+
+    def ecg_features(self, ecg_id: int) -> Any:
+        from ..encoders import predict_attributes
+
+        ecg = self.ctx.load_ecg(ecg_id)
+        prediction = predict_attributes(ecg)
+        return prediction.to_attributes(numeric=measured_ranges(ecg)), prediction
+
+    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        from ..qa import answer_question
+
+        return list(answer_question(sample.template_id, template_slots(sample), *[f[0] for f in features]))
+
+
+class ToolsSystem(_Base):
+    """The offline answerer: question text + signal(s) -> answer, through models and measurements."""
+
+    name = "tools"
+    cache_key = "signal"
+    persist_cache = False
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        return disease_model_seen_ids() | attribute_model_seen_ids()
+
+    def ecg_features(self, ecg_id: int) -> Any:
+        return self.ctx.load_ecg(ecg_id)
+
+    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        from ..llm import answer_offline
+
+        target = features[0] if len(features) == 1 else tuple(features)
+        return list(answer_offline(target, sample.question).answer)
+
+
+SystemFactory = Callable[[BenchContext], Any]
+
+SYSTEM_FACTORIES: dict[str, SystemFactory] = {
+    "oracle": OracleSystem,
+    "upper-bound": UpperBoundSystem,
+    "tools": ToolsSystem,
+}
+"""Name -> factory of each system ``--systems`` accepts (the LLM systems are added below)."""
+
+
+def build_systems(names: Sequence[str], ctx: BenchContext) -> list[Any]:
+    """Instantiate the named systems, refusing unknown names with the list of valid ones."""
+    unknown = [n for n in names if n not in SYSTEM_FACTORIES]
+    if unknown:
+        raise UsageError(f"unknown system(s) {', '.join(unknown)}; expected any of "
+                         f"{', '.join(SYSTEM_FACTORIES)}")
+    return [SYSTEM_FACTORIES[name](ctx) for name in names]
+
+
+__all__ = [
+    "SYSTEM_FACTORIES",
+    "SYSTEM_NAMES",
+    "BenchContext",
+    "LLMSettings",
+    "OracleSystem",
+    "ToolsSystem",
+    "UpperBoundSystem",
+    "build_systems",
+]

@@ -1,0 +1,323 @@
+"""Scores and reports of the ECG-QA benchmark: exact match with bootstrap CIs, Markdown, JSON, charts."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ._ecgqa_bench import QUESTION_TYPES, Prediction, RunResult
+
+GroupKind = Literal["overall", "question_type", "attribute_type", "template"]
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    """Exact-match accuracy of one system on one group of samples."""
+
+    system: str
+    """System name."""
+    kind: str
+    """``overall``, ``question_type``, ``attribute_type`` or ``template``."""
+    group: str
+    """The group's value (``all``, ``single-verify``, ``scp_code``, template id as text...)."""
+    n: int
+    """Samples in the group."""
+    correct: int
+    """Samples answered exactly right."""
+    accuracy: float
+    """``correct / n`` (NaN when ``n`` is 0)."""
+    ci_low: float
+    """Lower end of the bootstrap 95% CI of the accuracy."""
+    ci_high: float
+    """Upper end of the bootstrap 95% CI of the accuracy."""
+    errors: int
+    """Samples where the system raised a package error (counted as wrong)."""
+
+
+def bootstrap_ci(correct: Sequence[bool], n_boot: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of 0/1 outcomes (``(nan, nan)`` for no outcomes)."""
+    import numpy as np
+
+    values = np.asarray(correct, dtype=np.float64)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // values.size)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, values.size, size=(stop - start, values.size))
+        means[start:stop] = values[idx].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1.0 - alpha))
+
+
+_KEYS: dict[str, Callable[[Prediction], str]] = {
+    "overall": lambda p: "all",
+    "question_type": lambda p: p.question_type,
+    "attribute_type": lambda p: p.attribute_type,
+    "template": lambda p: str(p.template_id),
+}
+
+
+def _sort_key(kind: str, group: str) -> tuple[Any, ...]:
+    if kind == "question_type" and group in QUESTION_TYPES:
+        return (0, QUESTION_TYPES.index(group), group)
+    if kind == "template" and group.isdigit():
+        return (0, int(group), group)
+    return (1, 0, group)
+
+
+def score_predictions(predictions: dict[str, Sequence[Prediction]], n_boot: int = 2000,
+                      seed: int = 0) -> list[GroupScore]:
+    """Exact match per system, overall and per question type, attribute type and template."""
+    scores: list[GroupScore] = []
+    for system, preds in predictions.items():
+        for kind, key in _KEYS.items():
+            groups: dict[str, list[Prediction]] = {}
+            for p in preds:
+                groups.setdefault(key(p), []).append(p)
+            if kind == "overall" and not groups:
+                groups["all"] = []
+            for group in sorted(groups, key=lambda g: _sort_key(kind, g)):
+                members = groups[group]
+                hits = [p.correct for p in members]
+                low, high = bootstrap_ci(hits, n_boot=n_boot, seed=seed)
+                scores.append(GroupScore(
+                    system=system, kind=kind, group=group, n=len(members), correct=sum(hits),
+                    accuracy=(sum(hits) / len(members)) if members else float("nan"),
+                    ci_low=low, ci_high=high, errors=sum(p.error is not None for p in members),
+                ))
+    return scores
+
+
+def machine_description() -> dict[str, Any]:
+    """CPU model, core count, memory, GPU presence, Python and key library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb: float | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    gpu = "none"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "gpu": gpu,
+        "python": platform.python_version(),
+        "torch": torch_version,
+        "platform": platform.platform(),
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def _cell(score: GroupScore | None) -> str:
+    if score is None or score.n == 0:
+        return "-"
+    return f"{_pct(score.accuracy)} [{_pct(score.ci_low)}, {_pct(score.ci_high)}] (n={score.n})"
+
+
+def _table(scores: list[GroupScore], kind: str, systems: list[str], label: str) -> list[str]:
+    rows = [s for s in scores if s.kind == kind]
+    groups = sorted({s.group for s in rows}, key=lambda g: _sort_key(kind, g))
+    if not groups:
+        return []
+    index = {(s.system, s.group): s for s in rows}
+    lines = [f"| {label} | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems)]
+    for group in groups:
+        lines.append(f"| {group} | " + " | ".join(_cell(index.get((sys, group))) for sys in systems) + " |")
+    return lines
+
+
+def build_report(result: RunResult, command: str, title: str, extra: dict[str, Any] | None = None,
+                 n_boot: int = 2000) -> dict[str, Any]:
+    """The JSON report: command, date, machine, data, leakage, scores, per-system timing."""
+    scores = score_predictions(result.predictions, n_boot=n_boot)
+    selection = result.selection
+    return {
+        "title": title,
+        "command": command,
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_description(),
+        "data": {
+            "n_loaded": selection.n_loaded,
+            "n_missing_signal": selection.n_missing_signal,
+            "n_missing_ecg_ids": len(selection.missing_ecg_ids),
+            "n_selected": len(selection.samples),
+            "sample_fraction": selection.sample_fraction,
+            "seed": selection.seed,
+            "limit": selection.limit,
+            **(extra or {}),
+        },
+        "leakage_policy": result.leakage_policy,
+        "leakage": [asdict(r) for r in result.leakage],
+        "systems": result.systems,
+        "seconds": result.seconds,
+        "scores": [_finite(asdict(s)) for s in scores],
+    }
+
+
+def _finite(row: dict[str, Any]) -> dict[str, Any]:
+    """NaN (an empty group) becomes ``None`` so the JSON report is strict JSON."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+
+
+def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
+    """The Markdown report of a JSON report (tables per question type, attribute type, template)."""
+    scores = [GroupScore(**s) for s in report["scores"]]
+    systems = list(report["systems"])
+    data = report["data"]
+    machine = report["machine"]
+    lines = [
+        f"# {report['title']}",
+        "",
+        "Research software, not for clinical use. Exact match of the answer set, in percent, with a "
+        "bootstrap 95% CI (2,000 resamples of the scored samples) and the number of samples n.",
+        "",
+        f"- Command: `{report['command']}`",
+        f"- Date: {report['date_utc']}",
+        f"- Machine: {machine['cpu']}, {machine['cores']} CPU cores, {machine['memory_gb']} GB RAM, "
+        f"GPU: {machine['gpu']}; Python {machine['python']}, torch {machine['torch']}",
+    ]
+    for key, value in data.items():
+        if key.startswith("n_") or value is None:
+            continue
+        lines.append(f"- {key.replace('_', ' ')}: {value}")
+    lines += [
+        "",
+        "## Samples",
+        "",
+        f"- Loaded: {data['n_loaded']} samples.",
+        f"- Dropped because an ECG has no signal here: {data['n_missing_signal']} samples "
+        f"({data['n_missing_ecg_ids']} distinct absent ECG ids).",
+        f"- Selected (signals present"
+        + (f", stratified {100 * data['sample_fraction']:g}% sample per template with seed {data['seed']}"
+           if data.get("sample_fraction") else "")
+        + (f", first {data['limit']}" if data.get("limit") else "")
+        + f"): {data['n_selected']} samples.",
+        "",
+        f"Leakage guard (policy `{report['leakage_policy']}`): no system is scored on an ECG any of its "
+        "models was trained or selected on (ids from the model cards).",
+        "",
+        "| system | ECG ids its models saw | selected samples it saw | not scored | scored | errors | wall time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    overall = {s.system: s for s in scores if s.kind == "overall"}
+    for row in report["leakage"]:
+        name = row["system"]
+        errors = overall[name].errors if name in overall else 0
+        lines.append(f"| {name} | {row['n_seen_ecgs']} | {row['n_dropped_own']} | {row['n_dropped_total']} "
+                     f"| {row['n_scored']} | {errors} | {report['seconds'].get(name, 0):.1f} |")
+    lines += ["", "## Overall", ""] + _table(scores, "overall", systems, "set")
+    lines += ["", "## By question type", ""] + _table(scores, "question_type", systems, "question type")
+    lines += ["", "## By attribute type", ""] + _table(scores, "attribute_type", systems, "attribute type")
+    lines += ["", "## By template", ""] + _table(scores, "template", systems, "template")
+    if charts:
+        lines += ["", "## Charts", ""]
+        lines += [f"![{chart.stem}]({chart.name})" for chart in charts]
+    lines += ["", "## Systems", ""]
+    for name, description in report["systems"].items():
+        lines.append(f"- `{name}`: " + json.dumps(description, sort_keys=True, default=str))
+    return "\n".join(lines) + "\n"
+
+
+def plot_question_type_charts(report: dict[str, Any], out_dir: Path, stem: str) -> list[Path]:
+    """One bar chart PNG per question type: accuracy of each system with its 95% CI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scores = [GroupScore(**s) for s in report["scores"] if s["kind"] == "question_type"]
+    systems = list(report["systems"])
+    paths: list[Path] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for qtype in sorted({s.group for s in scores}, key=lambda g: _sort_key("question_type", g)):
+        rows = {s.system: s for s in scores if s.group == qtype}
+        names = [name for name in systems if name in rows and rows[name].n > 0]
+        if not names:
+            continue
+        names = [n for n in names if rows[n].accuracy is not None]
+        if not names:
+            continue
+        acc = [100 * rows[n].accuracy for n in names]
+        low = [100 * (rows[n].accuracy - rows[n].ci_low) for n in names]
+        high = [100 * (rows[n].ci_high - rows[n].accuracy) for n in names]
+        fig, ax = plt.subplots(figsize=(1.3 * len(names) + 2.5, 3.6), dpi=110)
+        bars = ax.bar(names, acc, yerr=[low, high], capsize=4, color="#4c72b0", edgecolor="black")
+        for bar, name in zip(bars, names):
+            ax.annotate(f"{100 * rows[name].accuracy:.1f}%\nn={rows[name].n}",
+                        (bar.get_x() + bar.get_width() / 2, 2), ha="center", va="bottom", fontsize=8,
+                        color="white" if rows[name].accuracy > 0.12 else "black")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("exact match (%)")
+        ax.set_title(f"ECG-QA {qtype}: exact match with 95% CI")
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        path = out_dir / f"{stem}_{qtype}.png"
+        tmp = path.with_name(path.stem + ".tmp.png")
+        fig.savefig(tmp)
+        plt.close(fig)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and ``os.replace`` (no half-written files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(result: RunResult, report_path: Path, command: str, title: str,
+                 extra: dict[str, Any] | None = None, charts: bool = True) -> dict[str, Any]:
+    """Write ``<report>.md``, ``<report>.json`` and the charts next to them; return the JSON report."""
+    report = build_report(result, command, title, extra)
+    stem = report_path.with_suffix("")
+    chart_paths = plot_question_type_charts(report, report_path.parent, stem.name) if charts else []
+    write_text_atomic(stem.with_suffix(".json"), json.dumps(report, indent=2, default=str) + "\n")
+    write_text_atomic(stem.with_suffix(".md"), render_markdown(report, chart_paths))
+    return report
+
+
+__all__ = [
+    "GroupScore",
+    "bootstrap_ci",
+    "build_report",
+    "machine_description",
+    "plot_question_type_charts",
+    "render_markdown",
+    "score_predictions",
+    "write_report",
+    "write_text_atomic",
+]
