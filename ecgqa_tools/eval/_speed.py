@@ -1,0 +1,397 @@
+"""``ecgqa bench speed``: latency, throughput, cold start and peak memory of the toolkit.
+
+Every measurement that loads models runs in a fresh subprocess (``python -m
+ecgqa_tools.eval._speed worker ...``) so that its peak resident memory is its own and nothing is
+warm from an earlier step; the parent only collects the JSON each worker prints. The goals are
+the issue's: full suite <= 0.5 s per ECG, >= 1,000 ECG-QA questions/s on cached ECGs, cold start
+of ``ecgqa ask`` <= 3 s, peak memory <= 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+GOALS: dict[str, tuple[float, str, str]] = {
+    "full_suite_s_per_ecg": (0.5, "<=", "s"),
+    "questions_per_s_cached": (1000.0, ">=", "q/s"),
+    "cold_start_ask_s": (3.0, "<=", "s"),
+    "peak_memory_gb": (1.5, "<=", "GB"),
+}
+"""Goal per headline number: (value, direction, unit)."""
+
+ASK_QUESTION = "Does this ECG show atrial fibrillation?"
+"""The question the cold-start measurement asks about a bundled example record."""
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # ru_maxrss is KiB on Linux
+
+
+def _stats(seconds: Sequence[float]) -> dict[str, float | int]:
+    ordered = sorted(seconds)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return {"n": len(ordered), "median_s": statistics.median(ordered), "mean_s": statistics.fmean(ordered),
+            "p90_s": p90, "min_s": ordered[0], "max_s": ordered[-1]}
+
+
+def _time_per_ecg(step: Callable[[Any], Any], ecgs: Sequence[Any]) -> dict[str, Any]:
+    """First call (loads models) timed apart, then every ECG once (including the first again)."""
+    start = time.perf_counter()
+    step(ecgs[0])
+    first_s = time.perf_counter() - start
+    times = []
+    for ecg in ecgs:
+        start = time.perf_counter()
+        step(ecg)
+        times.append(time.perf_counter() - start)
+    return {"first_call_s": first_s, **_stats(times)}
+
+
+def _setup_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _load_ecgs(ptbxl: str, n_ecgs: int, fs_hz: int) -> list[Any]:
+    from ..records import PtbXl
+
+    dataset = PtbXl(ptbxl)
+    ids = sorted(int(i) for i in dataset.present_ids(fs_hz=fs_hz))[:n_ecgs]
+    if not ids:
+        from ..errors import DatasetError
+
+        raise DatasetError(f"no PTB-XL record with a {fs_hz} Hz signal under {ptbxl}")
+    return [dataset.read(i, fs_hz=fs_hz) for i in ids]
+
+
+def _tool_steps() -> dict[str, Callable[[Any], Any]]:
+    from .. import encoders, grounding
+
+    return {
+        "disease_probabilities": lambda ecg: encoders.predict_diseases(ecg),
+        "attributes": lambda ecg: encoders.predict_attributes(ecg),
+        "delineation_12_lead": lambda ecg: encoders.delineate(ecg),
+        "measurements": lambda ecg: grounding.measure(ecg),
+        "ig_map_one_disease": lambda ecg: grounding.explain(ecg, "MI", method="ig"),
+    }
+
+
+def _full_suite(ecg: Any) -> None:
+    """4 disease probabilities + attributes + 12-lead delineation + one IG map, for one ECG."""
+    from .. import encoders, grounding
+
+    encoders.predict_diseases(ecg)
+    encoders.predict_attributes(ecg)
+    encoders.delineate(ecg)
+    grounding.explain(ecg, "MI", method="ig")
+
+
+def worker_tools(ptbxl: str, n_ecgs: int, fs_hz: int, threads: int) -> dict[str, Any]:
+    """Per-ECG latency of each tool separately (each after its own first call)."""
+    _setup_threads(threads)
+    ecgs = _load_ecgs(ptbxl, n_ecgs, fs_hz)
+    out: dict[str, Any] = {"ecg_ids": [e.record_id for e in ecgs], "fs_hz": fs_hz}
+    for name, step in _tool_steps().items():
+        try:
+            out[name] = _time_per_ecg(step, ecgs)
+        except Exception as exc:  # report and go on: one missing tool must not hide the others
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    out["peak_memory_gb"] = _peak_rss_gb()
+    return out
+
+
+def worker_suite(ptbxl: str, n_ecgs: int, fs_hz: int, threads: int) -> dict[str, Any]:
+    """The full suite per ECG, in a process that does nothing else (its peak memory is the suite's)."""
+    _setup_threads(threads)
+    ecgs = _load_ecgs(ptbxl, n_ecgs, fs_hz)
+    result = _time_per_ecg(_full_suite, ecgs)
+    return {"ecg_ids": [e.record_id for e in ecgs], "fs_hz": fs_hz, "full_suite": result,
+            "peak_memory_gb": _peak_rss_gb()}
+
+
+def worker_questions(ptbxl: str, ecgqa: str, fs_hz: int, threads: int, min_seconds: float = 3.0,
+                     systems: Sequence[str] = ("upper-bound", "tools")) -> dict[str, Any]:
+    """ECG-QA questions/s through the benchmark systems once every ECG's result is cached."""
+    from ._ecgqa_bench import EcgCache, select_samples
+    from ._ecgqa_bench_systems import BenchContext, build_systems
+    from ._cli_bench import load_split_samples
+
+    _setup_threads(threads)
+    ctx = BenchContext(ptbxl_dir=Path(ptbxl), ecgqa_dir=Path(ecgqa), fs_hz=fs_hz)
+    samples = load_split_samples(Path(ecgqa), "ptbxl", "template", "test")
+    selection = select_samples(samples, ctx.present_ids())
+    out: dict[str, Any] = {"n_samples": len(selection.samples),
+                           "n_ecgs": len({i for s in selection.samples for i in s.ecg_ids})}
+    for system in build_systems(list(systems), ctx):
+        cache = EcgCache(None)
+        try:
+            start = time.perf_counter()
+            for sample in selection.samples:  # fill the per-ECG cache (not timed as throughput)
+                for ecg_id in sample.ecg_ids:
+                    cache.get(system, ecg_id)
+            fill_s = time.perf_counter() - start
+            answered, errors, start = 0, 0, time.perf_counter()
+            while True:
+                for sample in selection.samples:
+                    try:
+                        system.answer(sample, [cache.get(system, i) for i in sample.ecg_ids])
+                    except Exception:
+                        errors += 1
+                    answered += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= min_seconds or not selection.samples:
+                    break
+            out[system.name] = {"cache_fill_s": fill_s, "questions": answered, "errors": errors,
+                                "seconds": elapsed, "questions_per_s": answered / elapsed if elapsed else None}
+        except Exception as exc:
+            out[system.name] = {"error": f"{type(exc).__name__}: {exc}"}
+    out["peak_memory_gb"] = _peak_rss_gb()
+    return out
+
+
+def _worker_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecgqa_tools.eval._speed")
+    parser.add_argument("mode", choices=["tools", "suite", "questions"])
+    parser.add_argument("--ptbxl", required=True)
+    parser.add_argument("--ecgqa")
+    parser.add_argument("--n-ecgs", type=int, default=20)
+    parser.add_argument("--fs", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.mode == "tools":
+        result = worker_tools(args.ptbxl, args.n_ecgs, args.fs, args.threads)
+    elif args.mode == "suite":
+        result = worker_suite(args.ptbxl, args.n_ecgs, args.fs, args.threads)
+    else:
+        result = worker_questions(args.ptbxl, args.ecgqa, args.fs, args.threads)
+    print("SPEED-RESULT " + json.dumps(result, default=str))
+    return 0
+
+
+# ----------------------------------------------------------------------------- parent side
+
+
+def _env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[name] = str(threads)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _run_worker(mode: str, args: list[str], threads: int, timeout_s: float = 1800) -> dict[str, Any]:
+    command = [sys.executable, "-m", "ecgqa_tools.eval._speed", mode, *args, "--threads", str(threads)]
+    print(f"speed: running {mode} worker ...", file=sys.stderr, flush=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=_env(threads), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith("SPEED-RESULT "):
+            return json.loads(line[len("SPEED-RESULT "):])
+    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return {"error": f"worker exited {done.returncode}: {' / '.join(tail)}"}
+
+
+def _ecgqa_command() -> list[str]:
+    script = Path(sys.executable).with_name("ecgqa")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ecgqa_tools.cli"]
+
+
+def measure_cold_start(arguments: Sequence[str], repeats: int, threads: int,
+                       timeout_s: float = 300) -> dict[str, Any]:
+    """Wall time of a fresh ``ecgqa ...`` process, ``repeats`` times (median reported)."""
+    times: list[float] = []
+    command = [*_ecgqa_command(), *arguments]
+    for _ in range(repeats):
+        start = time.perf_counter()
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=_env(threads), timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout_s:.0f} s", "command": " ".join(arguments)}
+        elapsed = time.perf_counter() - start
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-2:]
+            return {"error": f"exit {done.returncode}: {' / '.join(tail)}", "command": " ".join(arguments)}
+        times.append(elapsed)
+    return {"command": "ecgqa " + " ".join(arguments), **_stats(times)}
+
+
+def _example_record() -> str | None:
+    try:
+        from ..records import example_path, list_examples
+
+        names = list(list_examples())
+        return str(example_path(names[0])) if names else None
+    except ImportError:
+        here = Path(__file__).resolve().parents[1] / "records" / "examples"
+        found = sorted(here.glob("*.hea")) if here.is_dir() else []
+        return str(found[0].with_suffix("")) if found else None
+
+
+def _load_average() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repeats: int = 3,
+                        threads: int = 2, command: str = "ecgqa bench speed", fs_hz: int = 100
+                        ) -> dict[str, Any]:
+    """All measurements, each in its own subprocess, and the headline numbers against the goals."""
+    import datetime as dt
+
+    from ._report import machine_description
+
+    load_before = _load_average()
+    data_args = ["--ptbxl", str(ptbxl), "--n-ecgs", str(n_ecgs), "--fs", str(fs_hz)]
+    record = _example_record()
+    cold: dict[str, Any] = {"help": measure_cold_start(["--help"], repeats, threads)}
+    if record is None:
+        cold["ask"] = {"error": "no bundled example record found"}
+    else:
+        cold["ask"] = measure_cold_start(["ask", record, ASK_QUESTION], repeats, threads)
+    tools = _run_worker("tools", data_args, threads)
+    suite = _run_worker("suite", data_args, threads)
+    questions = (_run_worker("questions", ["--ptbxl", str(ptbxl), "--ecgqa", str(ecgqa), "--fs", str(fs_hz)],
+                             threads)
+                 if ecgqa is not None else {"error": "no ECG-QA folder given"})
+    headline: dict[str, float | None] = {
+        "full_suite_s_per_ecg": suite.get("full_suite", {}).get("median_s"),
+        "questions_per_s_cached": questions.get("upper-bound", {}).get("questions_per_s"),
+        "cold_start_ask_s": cold["ask"].get("median_s"),
+        "peak_memory_gb": suite.get("peak_memory_gb"),
+    }
+    return {
+        "title": "Toolkit speed and memory",
+        "command": command,
+        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_description(),
+        "threads": threads,
+        "fs_hz": fs_hz,
+        "load_average_before": load_before,
+        "load_average_after": _load_average(),
+        "headline": headline,
+        "goals": {k: {"goal": g, "direction": d, "unit": u} for k, (g, d, u) in GOALS.items()},
+        "cold_start": cold,
+        "tools": tools,
+        "suite": suite,
+        "questions": questions,
+    }
+
+
+def goal_ratio(name: str, value: float | None) -> tuple[float | None, bool | None]:
+    """(value / goal, goal met) for one headline number; ``(None, None)`` when not measured."""
+    if value is None:
+        return None, None
+    goal, direction, _ = GOALS[name]
+    ratio = value / goal
+    return ratio, (value <= goal) if direction == "<=" else (value >= goal)
+
+
+_LABELS = {
+    "full_suite_s_per_ecg": "full suite per ECG (4 disease probabilities + attributes + 12-lead delineation + 1 IG map), median",
+    "questions_per_s_cached": "ECG-QA questions/s on cached ECGs (upper-bound system: answer engine on cached attributes)",
+    "cold_start_ask_s": "cold start of `ecgqa ask` on a bundled record, median",
+    "peak_memory_gb": "peak resident memory of the full-suite process",
+}
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "not measured"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) -> str:
+    """The speed report as Markdown (``summary_only``: the headline table alone)."""
+    lines = ["| measure | value | goal | ratio to goal | met |", "|---|---|---|---|---|"]
+    for name, value in report["headline"].items():
+        goal = report["goals"][name]
+        ratio, met = goal_ratio(name, value)
+        lines.append(f"| {_LABELS[name]} | {_fmt(value)} {goal['unit']} | {goal['direction']} {goal['goal']:g} "
+                     f"{goal['unit']} | {_fmt(ratio, 2)} | {'n/a' if met is None else ('yes' if met else 'NO')} |")
+    if summary_only:
+        return "\n".join(lines)
+    machine = report["machine"]
+    head = [
+        f"# {report['title']}",
+        "",
+        f"- Command: `{report['command']}`",
+        f"- Date: {report['date_utc']}",
+        f"- Machine: {machine['cpu']}, {machine['cores']} CPU cores, {machine['memory_gb']} GB RAM, GPU: "
+        f"{machine['gpu']}; Python {machine['python']}, torch {machine['torch']}; {report['threads']} threads",
+        f"- Load average (1/5/15 min) before: {report['load_average_before']}, after: "
+        f"{report['load_average_after']} (the machine is shared; higher load inflates the times)",
+        f"- Records: PTB-XL at {report['fs_hz']} Hz, ids {report['suite'].get('ecg_ids', 'n/a')}",
+        "",
+        "Each measurement runs in a fresh subprocess; per-ECG times exclude the first call (model "
+        "loading), which is reported separately.",
+        "",
+        "## Headline",
+        "",
+    ]
+    body = ["", "## Cold start", "", "| command | median s | min s | max s | n |", "|---|---|---|---|---|"]
+    for key, row in report["cold_start"].items():
+        if "error" in row:
+            body.append(f"| {key} | error: {row['error']} | | | |")
+        else:
+            body.append(f"| `{row['command']}` | {_fmt(row['median_s'])} | {_fmt(row['min_s'])} "
+                        f"| {_fmt(row['max_s'])} | {row['n']} |")
+    body += ["", "## Per-ECG latency", "",
+             "| step | median s | mean s | p90 s | first call s (loads models) | n ECGs |",
+             "|---|---|---|---|---|---|"]
+    rows = dict(report["tools"])
+    rows["full_suite (own process)"] = report["suite"].get("full_suite", report["suite"])
+    for name, row in rows.items():
+        if not isinstance(row, dict):
+            continue
+        if "error" in row:
+            body.append(f"| {name} | error: {row['error']} | | | | |")
+        elif "median_s" in row:
+            body.append(f"| {name} | {_fmt(row['median_s'])} | {_fmt(row['mean_s'])} | {_fmt(row['p90_s'])} "
+                        f"| {_fmt(row['first_call_s'])} | {row['n']} |")
+    body += ["", f"Peak memory: tools process {_fmt(report['tools'].get('peak_memory_gb'))} GB, full-suite "
+             f"process {_fmt(report['suite'].get('peak_memory_gb'))} GB, questions process "
+             f"{_fmt(report['questions'].get('peak_memory_gb'))} GB."]
+    questions = report["questions"]
+    body += ["", "## ECG-QA questions per second with per-ECG caching", ""]
+    if "error" in questions:
+        body.append(f"error: {questions['error']}")
+    else:
+        body += [f"Over the {questions['n_samples']} official PTB-XL test samples whose ECGs have signals here "
+                 f"({questions['n_ecgs']} ECGs), repeated for at least 3 s after the cache was filled.", "",
+                 "| system | questions/s | questions | errors | cache fill s |", "|---|---|---|---|---|"]
+        for name, row in questions.items():
+            if not isinstance(row, dict):
+                continue
+            if "error" in row:
+                body.append(f"| {name} | error: {row['error']} | | | |")
+            else:
+                body.append(f"| {name} | {_fmt(row['questions_per_s'], 1)} | {row['questions']} | {row['errors']} "
+                            f"| {_fmt(row['cache_fill_s'], 1)} |")
+    return "\n".join(head + lines + body) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main())

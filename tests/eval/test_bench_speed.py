@@ -1,0 +1,61 @@
+"""``ecgqa bench speed`` plumbing: goal ratios, the report, subprocess workers and their errors.
+
+No timed assertions: only that numbers are measured, have the right shape and are reported.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ecgqa_tools.eval._speed import (
+    GOALS,
+    _run_worker,
+    goal_ratio,
+    measure_cold_start,
+    render_speed_markdown,
+)
+
+
+def test_goal_ratio_direction():
+    assert goal_ratio("full_suite_s_per_ecg", 0.25) == (0.5, True)
+    assert goal_ratio("full_suite_s_per_ecg", 1.0) == (2.0, False)
+    assert goal_ratio("questions_per_s_cached", 2000.0) == (2.0, True)
+    assert goal_ratio("questions_per_s_cached", 10.0)[1] is False
+    assert goal_ratio("peak_memory_gb", None) == (None, None)
+
+
+def test_cold_start_of_a_real_subprocess_is_measured():
+    result = measure_cold_start(["--help"], repeats=1, threads=1)
+    assert result["n"] == 1 and result["median_s"] > 0
+    failed = measure_cold_start(["no-such-command"], repeats=1, threads=1)
+    assert "error" in failed and "exit 2" in failed["error"]
+
+
+def test_a_failing_worker_reports_its_error_instead_of_crashing(tmp_path):
+    result = _run_worker("suite", ["--ptbxl", str(tmp_path / "absent"), "--n-ecgs", "1"], threads=1)
+    assert "error" in result and "worker exited" in result["error"]
+
+
+def test_report_states_every_goal_and_unmeasured_numbers():
+    report = {
+        "title": "t", "command": "ecgqa bench speed", "date_utc": "now", "threads": 2, "fs_hz": 100,
+        "machine": {"cpu": "cpu", "cores": 2, "memory_gb": 8, "gpu": "none", "python": "3", "torch": "2"},
+        "load_average_before": (1, 1, 1), "load_average_after": (1, 1, 1),
+        "headline": {"full_suite_s_per_ecg": 0.4, "questions_per_s_cached": 500.0,
+                     "cold_start_ask_s": None, "peak_memory_gb": 1.0},
+        "goals": {k: {"goal": g, "direction": d, "unit": u} for k, (g, d, u) in GOALS.items()},
+        "cold_start": {"help": {"command": "ecgqa --help", "n": 1, "median_s": 0.2, "min_s": 0.2, "max_s": 0.2},
+                       "ask": {"error": "exit 2: no ask"}},
+        "tools": {"ecg_ids": ["1"], "attributes": {"first_call_s": 1.0, "n": 1, "median_s": 0.1, "mean_s": 0.1,
+                                                   "p90_s": 0.1, "min_s": 0.1, "max_s": 0.1},
+                  "ig_map_one_disease": {"error": "ImportError: x"}, "peak_memory_gb": 0.5},
+        "suite": {"error": "worker exited 1"},
+        "questions": {"n_samples": 3, "n_ecgs": 4, "upper-bound": {"questions_per_s": 500.0, "questions": 9,
+                                                                  "errors": 0, "cache_fill_s": 1.0, "seconds": 1.0}},
+    }
+    md = render_speed_markdown(report)
+    assert md.count("| yes |") == 2 and md.count("| NO |") == 1 and "not measured" in md
+    assert "ImportError: x" in md and "no ask" in md and "ecgqa bench speed" in md
+    summary = render_speed_markdown(report, summary_only=True)
+    assert summary.count("\n") == 1 + len(GOALS)
+    json.dumps(report)
