@@ -1,0 +1,275 @@
+"""Attributions of a disease head's logit to its 12-lead input: Integrated Gradients (primary),
+GradientSHAP and plain saliency, computed with captum and returned at the ECG's own rate.
+
+Baseline (documented choice): Integrated Gradients integrates from an all-zero input **in the
+model's input space**. The disease models see each lead band-passed (0.5-40 Hz) and z-scored, so
+zero there is a flat isoelectric line at every lead's mean: the "no ECG activity" reference.
+Completeness then reads: the attributions sum to ``logit(x) - logit(flat line)``.
+GradientSHAP draws its baselines from the same flat line plus Gaussian noise (``stdevs`` = 0.1 of
+the input's standard deviation), i.e. expected gradients around the flat-line reference.
+Saliency is the absolute input gradient of the logit (no baseline).
+
+The model may run at another rate and window than the record (the shipped models take 10 s at
+100 Hz, centre-cropping longer records and zero-padding shorter ones symmetrically); the map is
+carried back to the record's samples so that each input sample receives the attribution of the
+model sample covering it, split evenly between the input samples that share it (sums are kept,
+so completeness still holds on the returned map). Samples outside the model's window get zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ..errors import ModelError, UsageError
+from ..records import ECG, STANDARD_LEADS, to_standard_leads
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+Method = Literal["ig", "gradshap", "saliency"]
+METHODS: tuple[Method, ...] = ("ig", "gradshap", "saliency")
+METHOD_NAMES: dict[str, str] = {
+    "ig": "Integrated Gradients",
+    "gradshap": "GradientSHAP",
+    "saliency": "saliency (|gradient|)",
+}
+BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How much each sample of each lead pushed one disease head's logit, at the ECG's own rate."""
+
+    values: np.ndarray
+    """float32 attribution map, shape (leads, samples) at ``fs_hz``; logit units (sums to the
+    logit change for IG)."""
+    lead_names: tuple[str, ...]
+    """Leads of ``values`` (the 12 standard leads, standard order)."""
+    fs_hz: float
+    """Sampling rate of ``values`` (the ECG's own rate)."""
+    disease: str
+    """Disease head explained (``MI``, ``STTC``, ``CD``, ``HYP`` or a custom head's name)."""
+    method: Method
+    """``ig``, ``gradshap`` or ``saliency``."""
+    probability: float
+    """Sigmoid of the head's logit on this ECG."""
+    logit: float
+    """The head's logit on this ECG."""
+    baseline_logit: float | None
+    """The head's logit on the baseline (flat line); ``None`` for saliency."""
+    convergence_delta: float | None
+    """IG completeness error: sum(values) - (logit - baseline_logit); ``None`` for other methods."""
+    model_values: np.ndarray
+    """The same map at the model's rate and window, shape (leads, model_samples)."""
+    model_fs_hz: float
+    """Sampling rate the model ran at."""
+    model_offset: int
+    """Model sample ``j`` covers the record at model-rate index ``j + model_offset`` (negative
+    when the model zero-padded a short record)."""
+    baseline: str
+    """Human-readable description of the baseline."""
+    ecg: ECG
+    """The ECG (12 standard leads) the map refers to."""
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def positive(self) -> np.ndarray:
+        """Positive part of the map (evidence *for* the disease), shape (leads, samples)."""
+        return np.clip(self.values, 0.0, None)
+
+    def model_index(self, sample: int) -> int:
+        """Index into the model's window of an input sample (may fall outside the window)."""
+        return int(np.floor(sample * self.model_fs_hz / self.fs_hz)) - self.model_offset
+
+
+def _model_rate(model: Any, ecg: ECG, n_model: int) -> float:
+    fs = getattr(model, "fs_hz", None) or getattr(getattr(model, "card", None), "fs_hz", None)
+    if fs:
+        return float(fs)
+    try:
+        from ..encoders import _preprocess
+
+        return float(_preprocess.MODEL_FS_HZ)
+    except (ImportError, AttributeError):  # a model of unknown rate: assume it covers the record
+        return n_model / ecg.duration_s
+
+
+def _alignment(n_input: int, fs_hz: float, model_fs_hz: float, n_model: int) -> int:
+    """Offset of the model window in model-rate samples (centre crop / symmetric zero pad)."""
+    n_at_model = int(round(n_input * model_fs_hz / fs_hz))
+    if n_model <= n_at_model:
+        return (n_at_model - n_model) // 2
+    return -((n_model - n_at_model) // 2)
+
+
+def to_input_rate(model_values: np.ndarray, n_input: int, fs_hz: float, model_fs_hz: float,
+                  offset: int) -> np.ndarray:
+    """Carry a (leads, model_samples) map to (leads, n_input) samples at ``fs_hz``, keeping sums.
+
+    Input sample ``i`` lies in model sample ``floor(i * model_fs / fs) - offset``; a model sample's
+    value is split evenly over the input samples inside it (or summed when the model is faster).
+    """
+    n_model = model_values.shape[1]
+    out = np.zeros((model_values.shape[0], n_input), dtype=np.float64)
+    if model_fs_hz <= fs_hz:
+        owner = np.floor(np.arange(n_input) * model_fs_hz / fs_hz).astype(np.int64) - offset
+        inside = (owner >= 0) & (owner < n_model)
+        counts = np.bincount(owner[inside], minlength=n_model).astype(np.float64)
+        share = np.divide(model_values, counts, out=np.zeros(model_values.shape), where=counts > 0)
+        out[:, inside] = share[:, owner[inside]]
+    else:
+        target = np.floor((np.arange(n_model) + offset) * fs_hz / model_fs_hz).astype(np.int64)
+        inside = (target >= 0) & (target < n_input)
+        for row in range(model_values.shape[0]):
+            np.add.at(out[row], target[inside], model_values[row, inside])
+    return out.astype(np.float32)
+
+
+def _forward_logit(module: Any) -> Any:
+    def forward(inputs: "torch.Tensor") -> "torch.Tensor":
+        out = module(inputs)
+        return out.reshape(out.shape[0], -1)[:, 0]
+
+    return forward
+
+
+def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int,
+               n_samples: int, seed: int) -> tuple["torch.Tensor", "torch.Tensor | None"]:
+    import torch
+    from captum.attr import GradientShap, IntegratedGradients, Saliency
+
+    forward = _forward_logit(module)
+    baseline = torch.zeros_like(inputs)
+    if method == "ig":
+        ig = IntegratedGradients(forward)
+        attr, delta = ig.attribute(
+            inputs, baselines=baseline, n_steps=n_steps, method="gausslegendre",
+            internal_batch_size=max(1, inputs.shape[0]) * min(n_steps, 32),
+            return_convergence_delta=True,
+        )
+        return attr, delta
+    if method == "gradshap":
+        numpy_state = np.random.get_state()  # captum draws the path coefficients with numpy
+        try:
+            with torch.random.fork_rng():
+                torch.manual_seed(seed)
+                np.random.seed(seed)
+                stdevs = float(0.1 * inputs.std().item()) or 0.1
+                gs = GradientShap(forward)
+                attr = gs.attribute(inputs, baselines=baseline[:1], n_samples=n_samples, stdevs=stdevs)
+        finally:
+            np.random.set_state(numpy_state)
+        return attr, None
+    if method == "saliency":
+        return Saliency(forward).attribute(inputs, abs=True), None
+    raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def resolve_model(disease: str, model: Any = None) -> Any:
+    """The given model, or the shipped disease model of ``disease`` (``load_disease_model``)."""
+    if model is not None:
+        return model
+    try:
+        from ..encoders import load_disease_model  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise ModelError(
+            "no disease model available: ecgqa_tools.encoders.load_disease_model is missing"
+        ) from exc
+    return load_disease_model(disease)
+
+
+def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, model: Any = None,
+                  n_steps: int = 32, n_samples: int = 32, batch_size: int = 16,
+                  seed: int = 0) -> list[Attribution]:
+    """Attribution maps for several ECGs at once (one map per ECG, each at its own rate).
+
+    ``model`` is any object with ``.module`` (torch module: (batch, 12, samples) -> logit) and
+    ``.preprocess(ecg) -> (12, samples)``; by default the shipped model of ``disease``.
+    ``n_steps``: IG integration steps (Gauss-Legendre); ``n_samples``: GradientSHAP draws.
+    """
+    import torch
+
+    if method not in METHODS:
+        raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
+    if n_steps < 2 or n_samples < 1 or batch_size < 1:
+        raise UsageError(f"n_steps must be >= 2, n_samples and batch_size >= 1; got {n_steps}, "
+                         f"{n_samples}, {batch_size}")
+    model = resolve_model(disease, model)
+    module = model.module
+    module.eval()
+    standard = [to_standard_leads(ecg) for ecg in ecgs]
+    arrays = [np.asarray(model.preprocess(ecg), dtype=np.float32) for ecg in standard]
+    results: list[Attribution] = []
+    for start in range(0, len(arrays), batch_size):
+        chunk = arrays[start:start + batch_size]
+        shapes = {a.shape for a in chunk}
+        groups = [[a] for a in chunk] if len(shapes) > 1 else [chunk]
+        maps: list[np.ndarray] = []
+        deltas: list[float | None] = []
+        logits: list[float] = []
+        base_logits: list[float | None] = []
+        for group in groups:
+            inputs = torch.from_numpy(np.stack(group))
+            forward = _forward_logit(module)
+            with torch.no_grad():
+                logit = forward(inputs).detach().numpy().astype(float)
+                base = forward(torch.zeros_like(inputs)).detach().numpy().astype(float)
+            attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
+                                     n_steps, n_samples, seed)
+            maps.extend(attr.detach().numpy().astype(np.float32))
+            deltas.extend([float(d) for d in delta.detach().numpy()] if delta is not None
+                          else [None] * len(group))
+            logits.extend(logit.tolist())
+            base_logits.extend(base.tolist() if method != "saliency" else [None] * len(group))
+        for offset_in_chunk, model_map in enumerate(maps):
+            ecg = standard[start + offset_in_chunk]
+            model_fs = _model_rate(model, ecg, model_map.shape[1])
+            offset = _alignment(ecg.n_samples, ecg.fs_hz, model_fs, model_map.shape[1])
+            values = to_input_rate(model_map, ecg.n_samples, ecg.fs_hz, model_fs, offset)
+            logit_value = logits[offset_in_chunk]
+            results.append(Attribution(
+                values=values, lead_names=STANDARD_LEADS, fs_hz=ecg.fs_hz, disease=disease,
+                method=method, probability=float(1.0 / (1.0 + np.exp(-logit_value))),
+                logit=logit_value, baseline_logit=base_logits[offset_in_chunk],
+                convergence_delta=deltas[offset_in_chunk], model_values=model_map,
+                model_fs_hz=model_fs, model_offset=offset,
+                baseline="none (gradient only)" if method == "saliency" else BASELINE_DESCRIPTION,
+                ecg=ecg,
+            ))
+    return results
+
+
+def explain(ecg: ECG, disease: str, method: Method = "ig", *, model: Any = None,
+            n_steps: int = 32, n_samples: int = 32, seed: int = 0) -> Attribution:
+    """Attribution map of one disease head on one ECG: (12, samples) at the ECG's own rate.
+
+    ``method``: ``ig`` (Integrated Gradients from a flat-line baseline, the default),
+    ``gradshap`` (GradientSHAP) or ``saliency`` (|d logit / d input|).
+    """
+    return explain_batch([ecg], disease, method, model=model, n_steps=n_steps,
+                         n_samples=n_samples, seed=seed)[0]
+
+
+def cosine_similarity(a: Attribution, b: Attribution) -> float:
+    """Cosine similarity of two maps of the same ECG (flattened), in [-1, 1]."""
+    if a.values.shape != b.values.shape:
+        raise UsageError(f"maps differ in shape: {a.values.shape} vs {b.values.shape}")
+    x, y = a.values.ravel().astype(np.float64), b.values.ravel().astype(np.float64)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y / norm) if norm > 0 else 0.0
+
+
+def predict_logits(model: Any, inputs: np.ndarray) -> np.ndarray:
+    """Logits of ``model`` on a (batch, 12, samples) array of preprocessed inputs."""
+    import torch
+
+    with torch.no_grad():
+        out = _forward_logit(model.module)(torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)))
+    return out.numpy().astype(float)
