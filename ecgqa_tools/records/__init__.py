@@ -1,23 +1,49 @@
 """Records: reading ECGs from any source into one validated ``ECG`` type."""
 
-from ._ecg import ECG, ECGMetadata
+from ._ecg import ECG, ECGMetadata, SignalQuality
+from ._examples import ExampleRecord, example_info, example_path, list_examples, load_example
+from ._formats import read_cinc, read_csv, read_numpy, read_record
+from ._inventory import DatasetInventory, SplitCount
 from ._leads import STANDARD_LEADS, normalize_lead_name, standard_index
+from ._ludb import UNIFORM_GAIN_ADU_PER_MV, Ludb, LudbDiagnoses
+from ._mimic import MimicIvEcg
+from ._ptbxl import PtbXl, PtbXlFiltered, split_of_fold
 from ._transform import missing_standard_leads, resample, to_standard_leads
 from ._waves import WAVE_KINDS, Delineation, Wave, WaveKind
-from ._wfdb import read_wfdb
+from ._wfdb import read_wfdb, read_wfdb_header
 
 __all__ = [
     "ECG",
     "ECGMetadata",
+    "DatasetInventory",
     "Delineation",
+    "ExampleRecord",
+    "Ludb",
+    "LudbDiagnoses",
+    "MimicIvEcg",
+    "PtbXl",
+    "PtbXlFiltered",
+    "SignalQuality",
+    "SplitCount",
+    "STANDARD_LEADS",
+    "UNIFORM_GAIN_ADU_PER_MV",
     "WAVE_KINDS",
     "Wave",
     "WaveKind",
-    "STANDARD_LEADS",
+    "example_info",
+    "example_path",
+    "list_examples",
+    "load_example",
     "missing_standard_leads",
     "normalize_lead_name",
+    "read_cinc",
+    "read_csv",
+    "read_numpy",
+    "read_record",
     "read_wfdb",
+    "read_wfdb_header",
     "resample",
+    "split_of_fold",
     "standard_index",
     "to_standard_leads",
 ]

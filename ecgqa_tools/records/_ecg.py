@@ -17,6 +17,12 @@ MIN_DURATION_S = 1.0
 MAX_DURATION_S = 24 * 3600.0
 
 Sex = Literal["male", "female"]
+AmplitudeUnit = Literal["mV", "z-score"]
+
+# A lead whose peak-to-peak range is below this is reported as flat (a disconnected electrode).
+FLAT_LEAD_PTP_MV = 0.01
+# |amplitude| above this in a mV record is reported as implausible (wrong gain or artefact).
+IMPLAUSIBLE_AMPLITUDE_MV = 20.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,13 @@ class ECGMetadata:
     """Patient identifier in the source dataset (used for patient-level splits)."""
     extra: tuple[tuple[str, str], ...] = ()
     """Further source-specific facts as (name, value) pairs, e.g. header comments."""
+    snomed_ct_codes: tuple[int, ...] = ()
+    """SNOMED CT diagnosis codes the source lists for this record (CinC 2020/2021 ``#Dx``): labels,
+    for training and evaluation only, never used to answer questions about the record."""
+
+    def get(self, name: str) -> str | None:
+        """The first ``extra`` value called ``name`` (``None`` when absent)."""
+        return next((value for key, value in self.extra if key == name), None)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,9 @@ class ECG:
     """Patient and device facts where known."""
     path: str | None = None
     """File the samples were read from (without extension for WFDB), if any."""
+    amplitude_unit: AmplitudeUnit = "mV"
+    """Unit of ``signal_mv``: ``mV`` for every raw source; ``z-score`` for pre-normalised data
+    (PTB-XL filtered subset) whose mV amplitude is lost: amplitude measurements are meaningless."""
 
     def __post_init__(self) -> None:
         signal = np.asarray(self.signal_mv)
@@ -71,6 +87,8 @@ class ECG:
             )
         if signal.shape[0] == 0:
             raise RecordError(f"{where}: record has no leads")
+        if self.amplitude_unit not in ("mV", "z-score"):
+            raise RecordError(f"{where}: amplitude unit {self.amplitude_unit!r}; expected 'mV' or 'z-score'")
         if not (MIN_FS_HZ <= float(self.fs_hz) <= MAX_FS_HZ):
             raise RecordError(
                 f"{where}: sampling rate {self.fs_hz} Hz is outside the supported "
@@ -112,6 +130,8 @@ class ECG:
         source: str = "array",
         layout: Literal["leads_first", "samples_first"] = "leads_first",
         metadata: ECGMetadata | None = None,
+        path: str | None = None,
+        amplitude_unit: AmplitudeUnit = "mV",
     ) -> "ECG":
         """Wrap a numpy array; ``layout='samples_first'`` accepts (samples, leads) arrays."""
         array = np.asarray(signal_mv, dtype=np.float32)
@@ -124,6 +144,8 @@ class ECG:
             record_id=record_id,
             source=source,
             metadata=metadata or ECGMetadata(),
+            path=path,
+            amplitude_unit=amplitude_unit,
         )
 
     @property
@@ -154,6 +176,23 @@ class ECG:
             lead_names=self.lead_names if lead_names is None else lead_names,
         )
 
+    def quality(self) -> "SignalQuality":
+        """Problems of a readable signal that callers should know about (never raises)."""
+        ptp = np.ptp(self.signal_mv, axis=1)
+        flat = tuple(n for n, a in zip(self.lead_names, ptp) if a < FLAT_LEAD_PTP_MV)
+        large: tuple[str, ...] = ()
+        if self.amplitude_unit == "mV":
+            peak = np.abs(self.signal_mv).max(axis=1)
+            large = tuple(n for n, a in zip(self.lead_names, peak) if a > IMPLAUSIBLE_AMPLITUDE_MV)
+        from ._leads import STANDARD_LEADS as standard
+
+        return SignalQuality(
+            flat_leads=flat,
+            implausible_amplitude_leads=large,
+            missing_standard_leads=tuple(n for n in standard if n not in self.lead_names),
+            non_standard_leads=tuple(n for n in self.lead_names if n not in standard),
+        )
+
     def summary(self) -> str:
         """A few human-readable lines describing the record."""
         meta = self.metadata
@@ -173,9 +212,44 @@ class ECG:
             patient.append(f"recorded {meta.recording_date}")
         if patient:
             facts.append(", ".join(patient))
-        amplitude = np.abs(self.signal_mv).max(axis=1)
-        flat = [n for n, a in zip(self.lead_names, np.ptp(self.signal_mv, axis=1)) if a < 1e-3]
-        facts.append(f"max |amplitude| {float(amplitude.max()):.2f} mV")
-        if flat:
-            facts.append(f"flat lead(s): {', '.join(flat)}")
+        if meta.patient_id:
+            facts.append(f"patient {meta.patient_id}")
+        amplitude = float(np.abs(self.signal_mv).max())
+        if self.amplitude_unit == "mV":
+            facts.append(f"max |amplitude| {amplitude:.2f} mV")
+        else:
+            facts.append(f"amplitude unit: {self.amplitude_unit} (not mV; max |value| {amplitude:.2f})")
+        facts.extend(self.quality().problems())
         return "\n".join(facts)
+
+
+@dataclass(frozen=True)
+class SignalQuality:
+    """Quality findings of a readable record: reported, not raised (see README "Errors")."""
+
+    flat_leads: tuple[str, ...]
+    """Leads whose peak-to-peak range is below 0.01 mV (disconnected or zeroed electrode)."""
+    implausible_amplitude_leads: tuple[str, ...]
+    """Leads with |amplitude| above 20 mV (wrong gain, saturation or artefact); mV records only."""
+    missing_standard_leads: tuple[str, ...]
+    """Standard leads the record does not carry (``to_standard_leads`` would derive or refuse them)."""
+    non_standard_leads: tuple[str, ...]
+    """Leads that are not one of the 12 standard ones (e.g. Frank ``vx``), dropped by ``to_standard_leads``."""
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing worth reporting was found."""
+        return not (self.flat_leads or self.implausible_amplitude_leads or self.missing_standard_leads)
+
+    def problems(self) -> list[str]:
+        """One human-readable line per finding."""
+        lines = []
+        if self.flat_leads:
+            lines.append(f"flat lead(s): {', '.join(self.flat_leads)}")
+        if self.implausible_amplitude_leads:
+            lines.append(f"implausible amplitude (>20 mV) in lead(s): {', '.join(self.implausible_amplitude_leads)}")
+        if self.missing_standard_leads:
+            lines.append(f"missing standard lead(s): {', '.join(self.missing_standard_leads)}")
+        if self.non_standard_leads:
+            lines.append(f"non-standard lead(s): {', '.join(self.non_standard_leads)}")
+        return lines

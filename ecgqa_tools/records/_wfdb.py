@@ -1,13 +1,29 @@
-"""Reading any WFDB record (header + signal files) into an ``ECG``."""
+"""Reading any WFDB record (header + signal files) into an ``ECG``.
+
+Checks happen on the header before any sample is read, so a bad rate, a too-long record or a
+truncated signal file is refused with a message naming the file, without allocating the samples.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RecordError, RecordNotFound
-from ._ecg import ECG, ECGMetadata
+from ._ecg import MAX_DURATION_S, MAX_FS_HZ, MIN_DURATION_S, MIN_FS_HZ, ECG, ECGMetadata
+
+# Most values one read may return (leads x samples): 50M float32 values = 200 MB. A 24 h Holter
+# record at 500 Hz with 2 leads (86M) must be read in windows (``start_s``/``duration_s``).
+MAX_VALUES_PER_READ = 50_000_000
+# A WFDB header is a few kB; anything past this is not a header.
+MAX_HEADER_BYTES = 1_000_000
+
+# Bytes per sample of the WFDB storage formats (wfdb-python supports these).
+_BYTES_PER_SAMPLE: dict[str, float] = {
+    "8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3,
+}
 
 
 def _record_base(path: str | Path) -> Path:
@@ -16,6 +32,47 @@ def _record_base(path: str | Path) -> Path:
     if base.suffix.lower() in {".hea", ".dat", ".mat", ".atr"}:
         base = base.with_suffix("")
     return base
+
+
+def read_wfdb_header(path: str | Path):  # -> wfdb.Record (header fields only)
+    """Parse and check a WFDB header; returns wfdb's header object. Raises ``RecordError``."""
+    import wfdb
+
+    base = _record_base(path)
+    header = base.with_suffix(".hea")
+    if not header.is_file():
+        raise RecordNotFound(f"{header}: no such WFDB header file")
+    size = header.stat().st_size
+    if size == 0:
+        raise RecordError(f"{header}: header file is empty")
+    if size > MAX_HEADER_BYTES:
+        raise RecordError(f"{header}: {size:,} bytes is too large for a WFDB header (at most {MAX_HEADER_BYTES:,})")
+    try:
+        header.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{header}: not a text WFDB header (binary content at byte {exc.start})") from exc
+    try:
+        head = wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError/TypeError on malformed headers
+        raise RecordError(f"{header}: malformed WFDB header ({type(exc).__name__}: {exc})") from exc
+    if getattr(head, "n_seg", None):
+        raise RecordError(f"{header}: multi-segment WFDB records are not supported")
+    if not head.fs or head.fs <= 0:
+        raise RecordError(f"{header}: header gives no valid sampling frequency")
+    if not (MIN_FS_HZ <= float(head.fs) <= MAX_FS_HZ):
+        raise RecordError(
+            f"{header}: sampling rate {head.fs:g} Hz is outside the supported {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz"
+        )
+    if not head.n_sig or not head.sig_name:
+        raise RecordError(f"{header}: header declares no signals")
+    if len(head.sig_name) != head.n_sig or len(head.file_name or []) != head.n_sig:
+        raise RecordError(
+            f"{header}: header declares {head.n_sig} signals but describes {len(head.sig_name)}"
+        )
+    for channel, fmt in enumerate(head.fmt or []):
+        if str(fmt) not in _BYTES_PER_SAMPLE:
+            raise RecordError(f"{header}: signal {channel} has unsupported WFDB format {fmt!r}")
+    return head
 
 
 def read_wfdb(
@@ -28,35 +85,43 @@ def read_wfdb(
 ) -> ECG:
     """Read a WFDB record; ``path`` may name the header, the signal file or the base.
 
-    ``start_s``/``duration_s`` read a window, for long (e.g. 24 h Holter) records.
-    Raises ``RecordNotFound`` when the header is missing and ``RecordError`` naming the file
-    and the problem for anything unreadable.
+    ``start_s``/``duration_s`` read a window (for long, e.g. 24 h Holter, records): only that
+    window's bytes are read. Raises ``RecordNotFound`` when the header is missing and
+    ``RecordError`` naming the file and the problem for anything unreadable.
     """
     import wfdb
 
     base = _record_base(path)
     header = base.with_suffix(".hea")
-    if not header.is_file():
-        raise RecordNotFound(f"{header}: no such WFDB header file")
+    head = read_wfdb_header(base)
+    fs = float(head.fs)
+    total = int(head.sig_len or 0) or _samples_from_file_size(head, base)
+    if total / fs < MIN_DURATION_S:
+        raise RecordError(
+            f"{header}: record is {total / fs:.3f} s long ({total} samples at {fs:g} Hz); "
+            f"at least {MIN_DURATION_S:g} s is needed"
+        )
+    if start_s < 0 or (duration_s is not None and duration_s <= 0):
+        raise RecordError(f"{header}: window start {start_s} s / duration {duration_s} s must be >= 0 / > 0")
+    sampfrom = int(round(start_s * fs))
+    if sampfrom >= total:
+        raise RecordError(f"{header}: start {start_s} s is past the end of the record ({total / fs:.1f} s)")
+    sampto = total if duration_s is None else min(total, sampfrom + int(round(duration_s * fs)))
+    n_read = sampto - sampfrom
+    hint = "read a window with start_s/duration_s"
+    if n_read / fs > MAX_DURATION_S:
+        raise RecordError(
+            f"{header}: record is {total / fs / 3600:.1f} h long; at most 24 h can be read at once ({hint})"
+        )
+    if n_read * head.n_sig > MAX_VALUES_PER_READ:
+        raise RecordError(
+            f"{header}: reading {n_read / fs / 3600:.1f} h x {head.n_sig} leads at {fs:g} Hz "
+            f"({n_read * head.n_sig:,} values) exceeds the {MAX_VALUES_PER_READ:,} values one read may "
+            f"return ({hint})"
+        )
+    _check_signal_files(head, base, total)
     try:
-        head = wfdb.rdheader(str(base))
-    except Exception as exc:  # wfdb raises bare ValueError/IndexError on malformed headers
-        raise RecordError(f"{header}: malformed WFDB header ({type(exc).__name__}: {exc})") from exc
-    if not head.fs or head.fs <= 0:
-        raise RecordError(f"{header}: header gives no valid sampling frequency")
-    if head.sig_name is None or head.n_sig == 0:
-        raise RecordError(f"{header}: header declares no signals")
-    sampfrom = int(round(start_s * head.fs))
-    total = head.sig_len or 0
-    sampto = total if duration_s is None else min(total, sampfrom + int(round(duration_s * head.fs)))
-    if total and sampfrom >= total:
-        raise RecordError(f"{header}: start {start_s} s is past the end of the record ({total / head.fs:.1f} s)")
-    for file_name in set(head.file_name or []):
-        signal_file = base.parent / file_name
-        if not signal_file.is_file():
-            raise RecordError(f"{signal_file}: signal file named by {header.name} is missing")
-    try:
-        record = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto or None, physical=True)
+        record = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, physical=True, return_res=32)
     except Exception as exc:
         raise RecordError(
             f"{base}: cannot read signal ({type(exc).__name__}: {exc}); the file may be truncated or corrupt"
@@ -64,16 +129,15 @@ def read_wfdb(
     signal = record.p_signal
     if signal is None or signal.size == 0:
         raise RecordError(f"{base}: record contains no samples")
-    expected = sampto - sampfrom if total else signal.shape[0]
-    if signal.shape[0] < expected:
-        raise RecordError(
-            f"{base}: signal file is truncated ({signal.shape[0]} of {expected} samples)"
-        )
+    if signal.shape[0] < n_read:
+        raise RecordError(f"{base}: signal file is truncated ({signal.shape[0]} of {n_read} samples)")
+    if signal.shape[1] != head.n_sig:
+        raise RecordError(f"{base}: read {signal.shape[1]} signals but the header declares {head.n_sig}")
     signal = _to_millivolts(signal, record.units, base)
     meta = metadata or ECGMetadata(extra=tuple(("comment", c) for c in (record.comments or [])))
     return ECG(
-        signal_mv=signal.T.astype(np.float32),
-        fs_hz=float(record.fs),
+        signal_mv=signal.T,
+        fs_hz=fs,
         lead_names=tuple(record.sig_name),
         record_id=record_id or base.name,
         source=source,
@@ -82,17 +146,51 @@ def read_wfdb(
     )
 
 
-_UNIT_SCALE_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3}
+def _samples_from_file_size(head, base: Path) -> int:  # noqa: ANN001 - wfdb header object
+    """Samples per signal implied by the signal file size when the header omits the length."""
+    file_name = head.file_name[0]
+    channels = sum(1 for name in head.file_name if name == file_name)
+    signal_file = base.parent / file_name
+    if not signal_file.is_file():
+        raise RecordError(f"{signal_file}: signal file named by {base.name}.hea is missing")
+    offset = int((head.byte_offset or [0])[0] or 0)
+    per_frame = _BYTES_PER_SAMPLE[str(head.fmt[0])] * channels
+    return int((signal_file.stat().st_size - offset) // per_frame)
+
+
+def _check_signal_files(head, base: Path, total: int) -> None:  # noqa: ANN001
+    """Every signal file exists and is long enough for the samples the header declares."""
+    offsets = head.byte_offset or [0] * head.n_sig
+    for file_name in dict.fromkeys(head.file_name):
+        signal_file = base.parent / file_name
+        if not signal_file.is_file():
+            raise RecordError(f"{signal_file}: signal file named by {base.name}.hea is missing")
+        channels = [c for c, name in enumerate(head.file_name) if name == file_name]
+        per_frame = sum(_BYTES_PER_SAMPLE[str(head.fmt[c])] for c in channels)
+        needed = int(offsets[channels[0]] or 0) + math.ceil(total * per_frame)
+        size = signal_file.stat().st_size
+        if size < needed:
+            have = max(0, int((size - int(offsets[channels[0]] or 0)) // per_frame))
+            raise RecordError(
+                f"{signal_file}: signal file is truncated: {size:,} bytes hold {have:,} of the "
+                f"{total:,} samples per lead the header declares ({needed:,} bytes needed)"
+            )
+
+
+_UNIT_SCALE_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 
 
 def _to_millivolts(signal: np.ndarray, units: list[str] | None, base: Path) -> np.ndarray:
     """Scale each channel to mV from the header's units (missing units are taken as mV)."""
+    signal = np.asarray(signal, dtype=np.float32)
     if not units:
         return signal
-    scaled = signal.astype(np.float64, copy=True)
+    scale = np.ones(signal.shape[1], dtype=np.float32)
     for channel, unit in enumerate(units):
         key = (unit or "mV").strip().lower()
         if key not in _UNIT_SCALE_TO_MV:
             raise RecordError(f"{base}: channel {channel} has unit {unit!r}; expected mV, uV or V")
-        scaled[:, channel] *= _UNIT_SCALE_TO_MV[key]
-    return scaled
+        scale[channel] = _UNIT_SCALE_TO_MV[key]
+    if np.all(scale == 1.0):
+        return signal
+    return signal * scale

@@ -1,0 +1,104 @@
+"""MIMIC-IV-ECG (Gow et al., PhysioNet): ``record_list.csv`` and the WFDB tree
+``files/pNNNN/pNNNNNNNN/sNNNNNNNN/NNNNNNNN.{hea,dat}``, addressed by ``study_id``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import DatasetError, RecordNotFound
+from ._ecg import ECG, ECGMetadata
+from ._leads import STANDARD_LEADS
+
+
+class MimicIvEcg:
+    """A MIMIC-IV-ECG folder (complete or partial). ``metadata`` is ``record_list.csv`` indexed
+    by ``study_id`` (columns ``subject_id``, ``file_name``, ``ecg_time``, ``path``)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self._record_list = self.root / "record_list.csv"
+        if not self._record_list.is_file():
+            raise DatasetError(f"{self.root}: not a MIMIC-IV-ECG folder (record_list.csv not found)")
+        self._metadata = None
+        self._present: frozenset[int] | None = None
+
+    def __repr__(self) -> str:
+        return f"MimicIvEcg({str(self.root)!r})"
+
+    @property
+    def metadata(self):  # -> pandas.DataFrame
+        if self._metadata is None:
+            import pandas as pd
+
+            try:
+                frame = pd.read_csv(self._record_list)
+            except Exception as exc:
+                raise DatasetError(f"{self._record_list}: unreadable ({type(exc).__name__}: {exc})") from exc
+            missing = {"subject_id", "study_id", "path"} - set(frame.columns)
+            if missing:
+                raise DatasetError(f"{self._record_list}: missing column(s) {', '.join(sorted(missing))}")
+            frame = frame.set_index("study_id")
+            frame.index = frame.index.astype(int)
+            self._metadata = frame
+        return self._metadata
+
+    @property
+    def study_ids(self) -> tuple[int, ...]:
+        return tuple(int(i) for i in self.metadata.index)
+
+    def path(self, study_id: int) -> Path:
+        """Base path (no extension) of a study's WFDB files, whether or not they exist."""
+        try:
+            relative = self.metadata.loc[int(study_id), "path"]
+        except (KeyError, ValueError, TypeError):
+            raise RecordNotFound(f"MIMIC-IV-ECG study_id {study_id!r} is not listed in {self._record_list}") from None
+        return self.root / str(relative)
+
+    def present_ids(self) -> frozenset[int]:
+        """Listed studies whose header and signal files both exist (one directory walk, cached)."""
+        if self._present is None:
+            found: set[str] = set()
+            files = self.root / "files"
+            for folder, _, names in os.walk(files):
+                name_set = set(names)
+                for name in names:
+                    if name.endswith(".hea") and f"{name[:-4]}.dat" in name_set:
+                        found.add(os.path.relpath(os.path.join(folder, name[:-4]), self.root).replace(os.sep, "/"))
+            self._present = frozenset(
+                int(sid) for sid, rel in self.metadata["path"].items() if str(rel).strip("/") in found
+            )
+        return self._present
+
+    def missing_ids(self) -> frozenset[int]:
+        return frozenset(self.study_ids) - self.present_ids()
+
+    def read(self, study_id: int) -> ECG:
+        """One study's 10 s, 500 Hz 12-lead ECG in the standard lead order.
+
+        Raises ``RecordNotFound`` naming the study when it is not listed or its files are absent.
+        """
+        from ._transform import to_standard_leads
+        from ._wfdb import read_wfdb
+
+        base = self.path(study_id)
+        if not base.with_suffix(".hea").is_file() or not base.with_suffix(".dat").is_file():
+            raise RecordNotFound(
+                f"MIMIC-IV-ECG study_id {int(study_id)} is listed but its files ({base}.hea/.dat) are absent "
+                "from this copy"
+            )
+        row = self.metadata.loc[int(study_id)]
+        time = row.get("ecg_time")
+        metadata = ECGMetadata(
+            patient_id=str(int(row["subject_id"])),
+            recording_date=None if time is None or str(time) == "nan" else str(time),
+        )
+        ecg = read_wfdb(base, source="mimic-iv-ecg", record_id=str(int(study_id)), metadata=metadata)
+        if set(STANDARD_LEADS) <= set(ecg.lead_names):
+            ecg = to_standard_leads(ecg, derive_limb_leads=False)
+        return ecg
+
+    def inventory(self):  # -> DatasetInventory
+        from ._inventory import mimic_inventory
+
+        return mimic_inventory(self)
