@@ -29,6 +29,8 @@ def register(cli: CommandRegistry) -> None:
                             f"(default: {DEFAULT_SYSTEMS})")
     bench.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
     bench.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
+    bench.add_argument("--no-examples", action="store_true",
+                       help="leave out the official samples of the split quoted in templates.json")
     bench.add_argument("--fs", type=int, default=100, choices=[100, 500],
                        help="sampling rate of the signals read (default 100: all present records)")
     bench.add_argument("--sample", type=float, default=None, metavar="FRACTION",
@@ -94,7 +96,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
         llm=LLMSettings(base_url=args.llm_base_url, model=args.llm_model,
                         api_key_env=args.llm_api_key_env, timeout_s=args.llm_timeout),
     )
-    samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split)
+    samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)
     selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit)
     systems = build_systems(names, ctx)
     tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
@@ -105,7 +107,11 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
           f"predictions in {out / 'predictions'}", file=sys.stderr)
     result = run_benchmark(systems, selection, out, leakage_policy=args.leakage, fresh=args.fresh,
                            progress=not args.no_progress)
+    from collections import Counter
+
+    sources = Counter(Path(str(getattr(s.source, "source", "") or "?")).name for s in selection.samples)
     extra = {"dataset": args.dataset, "kind": args.kind, "split": args.split, "fs_hz": args.fs,
+             "selected_by_source_file": dict(sorted(sources.items())),
              "ecgqa_dir": str(ecgqa_root), "ptbxl_dir": str(ptbxl_root)}
     if any(n.startswith("llm") for n in names):
         extra["llm"] = ctx.llm.public()
@@ -119,12 +125,34 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str) -> list:
-    """The official samples of one split through the qa loader (with a note of absent chunks)."""
-    from ..qa import load_ecgqa
+def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str,
+                       include_examples: bool = True) -> list:
+    """The official samples of one split: its staged chunks (``qa.load_ecgqa``) plus, for template
+    wording, the official samples of that split quoted in ``templates.json`` (deduplicated by
+    ``sample_id``, which is unique within a split)."""
+    import json
 
-    loaded = load_ecgqa(ecgqa_root, dataset, kind, split)
-    return list(loaded.samples)
+    from ..errors import DatasetError
+    from ..qa import load_ecgqa, parse_samples
+
+    samples = list(load_ecgqa(ecgqa_root, dataset, kind, split).samples)
+    path = ecgqa_root / "templates.json"
+    if include_examples and kind == "template" and dataset == "ptbxl" and path.is_file():
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"malformed JSON in {path}: {exc.msg}") from None
+        have = {s.sample_id for s in samples}
+        items = []
+        for entry in entries:
+            for example in entry.get("examples", []):
+                if example.get("split") != split or int(example["sample_id"]) in have:
+                    continue
+                have.add(int(example["sample_id"]))
+                items.append({**example, "template_id": entry["template_id"],
+                              "question_type": entry["question_type"], "attribute_type": entry["attribute_type"]})
+        samples.extend(parse_samples(items, split, str(path)))
+    return samples
 
 
 def _summary(report: dict) -> str:

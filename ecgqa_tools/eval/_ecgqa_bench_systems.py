@@ -117,28 +117,31 @@ def attribute_model_seen_ids() -> frozenset[int]:
     return _card_ids(loader().card)
 
 
-def measured_ranges(ecg: Any) -> Any:
-    """ECG-QA numeric-feature ranges (below/within/above) measured on the signal."""
+def measured_ranges(ecg: Any) -> dict[str, str]:
+    """ECG-QA numeric-feature ranges (below/within/above) measured on the signal; unmeasurable ones left out."""
     from ..grounding import measure
 
-    return measure(ecg).range_attributes()
+    return {name: value for name, value in measure(ecg).range_attributes().items() if value is not None}
+
+
+def with_numeric(attrs: Any, numeric: dict[str, str]) -> Any:
+    """``EcgAttributes`` with its numeric-feature ranges replaced by ``numeric``."""
+    from dataclasses import replace
+
+    return replace(attrs, numeric=numeric)
 
 
 def template_slots(sample: BenchSample) -> dict[str, str]:
-    """The slot values of a sample's template (from the official sample, not from parsing text)."""
-    from .. import qa
+    """Slot values of an official sample (``qa.slots_of_sample``: its text, else its attribute list).
 
-    helper = getattr(qa, "sample_slots", None)
-    if helper is not None and sample.source is not None:
-        return dict(helper(sample.source))
-    slots = getattr(sample.source, "slots", None)
-    if slots is not None:
-        return dict(slots)
-    parsed = qa.parse_question(sample.question)
-    if int(parsed.template_id) != sample.template_id:
-        raise UsageError(f"sample {sample.sample_id}: question parsed as template {parsed.template_id}, "
-                         f"expected {sample.template_id}")
-    return dict(parsed.slots)
+    The ``oracle`` and ``upper-bound`` systems take the template and slots from the sample, as the
+    paper's upper bound does; only ``tools`` and the LLM systems read the question text.
+    """
+    from ..qa import slots_of_sample
+
+    if sample.source is None or not hasattr(sample.source, "template_id"):
+        raise UsageError(f"sample {sample.sample_id} carries no qa.QASample to read its slots from")
+    return dict(slots_of_sample(sample.source))
 
 
 class _Base:
@@ -165,8 +168,8 @@ class OracleSystem(_Base):
     def ecg_features(self, ecg_id: int) -> Any:
         from .. import qa
 
-        ranges = measured_ranges(self.ctx.load_ecg(ecg_id))
-        return qa.attributes_from_ptbxl(self.ctx.ptbxl(), ecg_id, numeric=ranges)
+        labels = qa.attributes_from_ptbxl(self.ctx.ptbxl(), ecg_id)
+        return with_numeric(labels, measured_ranges(self.ctx.load_ecg(ecg_id)))
 
     def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
         from ..qa import answer_question

@@ -273,7 +273,7 @@ def test_cli_runs_fake_systems_and_writes_the_report(tmp_path, monkeypatch, caps
     from ecgqa_tools.cli import main
     from ecgqa_tools.eval import _cli_bench, _ecgqa_bench_systems as systems_module
 
-    monkeypatch.setattr(_cli_bench, "load_split_samples", lambda root, d, k, s: make_samples(30))
+    monkeypatch.setattr(_cli_bench, "load_split_samples", lambda root, d, k, s, e: make_samples(30))
     monkeypatch.setattr(systems_module.BenchContext, "present_ids", lambda self: frozenset(range(1, 13)))
     monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, "fake", lambda ctx: FakeSystem("fake", "k"))
     (tmp_path / "ecgqa").mkdir()
@@ -287,3 +287,16 @@ def test_cli_runs_fake_systems_and_writes_the_report(tmp_path, monkeypatch, caps
     assert (tmp_path / "r.json").exists()
     assert main(argv[:3] + ["nope"] + argv[4:]) == 1
     assert "unknown system(s) nope" in capsys.readouterr().err
+
+
+def test_official_test_split_loads_chunks_and_templates_json_examples(ecgqa_dir):
+    from ecgqa_tools.eval._cli_bench import load_split_samples
+
+    samples = load_split_samples(ecgqa_dir, "ptbxl", "template", "test", True)
+    without = load_split_samples(ecgqa_dir, "ptbxl", "template", "test", False)
+    ids = [s.sample_id for s in samples]
+    assert len(ids) == len(set(ids)) and len(samples) > len(without)
+    assert {s.split for s in samples} == {"test"}
+    selection = select_samples(samples, frozenset(range(1, 2000)))
+    assert selection.n_missing_signal + len(selection.samples) == len(samples)
+    assert all(max(s.ecg_ids) < 2000 for s in selection.samples)
