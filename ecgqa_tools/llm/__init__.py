@@ -1,1 +1,58 @@
-"""placeholder: filled by its issue."""
+"""LLM layer: typed tools, the offline answerer, an OpenAI-compatible tool-calling agent, MCP.
+
+Everything here only calls tools; the tools call the models and measurements of the other
+subpackages through ``Backend`` (``ToolkitBackend`` by default). Research software, not for
+clinical use.
+"""
+
+from ._agent import Agent, AgentAnswer, ChatSession, LLMSettings, ToolCallRecord
+from ._backend import (
+    AgeSexResult,
+    AttributionResult,
+    Backend,
+    MeasurementResult,
+    ParsedQuestionResult,
+    ScoresResult,
+    TokensResult,
+    ToolkitBackend,
+)
+from ._context import ToolContext
+from ._mcp import build_mcp_server, serve_mcp_stdio
+from ._offline import DISCLAIMER, EXAMPLE_QUESTIONS, Answer, answer_offline, rewrite_everyday
+from ._records import RecordRef, allowed_roots, parse_record_ref
+from ._registry import EvidenceItem, Provenance, Tool, ToolCallResult, ToolOutput, ToolRegistry
+from ._tools import TOOLS
+
+__all__ = [
+    "Agent",
+    "AgentAnswer",
+    "AgeSexResult",
+    "Answer",
+    "AttributionResult",
+    "Backend",
+    "ChatSession",
+    "DISCLAIMER",
+    "EXAMPLE_QUESTIONS",
+    "EvidenceItem",
+    "LLMSettings",
+    "MeasurementResult",
+    "ParsedQuestionResult",
+    "Provenance",
+    "RecordRef",
+    "ScoresResult",
+    "TOOLS",
+    "TokensResult",
+    "Tool",
+    "ToolCallRecord",
+    "ToolCallResult",
+    "ToolContext",
+    "ToolOutput",
+    "ToolRegistry",
+    "ToolkitBackend",
+    "allowed_roots",
+    "answer_offline",
+    "build_mcp_server",
+    "parse_record_ref",
+    "rewrite_everyday",
+    "serve_mcp_stdio",
+]

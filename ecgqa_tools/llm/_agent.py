@@ -1,0 +1,432 @@
+"""The LLM agent: any OpenAI-compatible chat-completions endpoint calling the toolkit's tools.
+
+- ``LLMSettings``: base URL, model, key (options or ``ECGQA_LLM_BASE_URL``, ``ECGQA_LLM_MODEL``,
+  ``ECGQA_LLM_API_KEY`` / ``OPENAI_API_KEY``), per-request timeout, retries, step limit. The key is
+  never printed: ``repr`` hides it and error messages never include it.
+- ``Agent.ask``: a tool-calling loop. Every tool call is validated by the registry; invalid calls
+  (bad JSON, unknown tool, wrong arguments, refused paths) go back to the model as error messages.
+  The final answer gets the evidence the tools returned injected and cited (``[E1]``...), and
+  citations of ids no tool produced are removed.
+- ``Agent.chat``: a multi-turn session over one record.
+- ``Agent.ask_ecgqa_protocol``: the ECG-QA paper's LLM protocol: the attribute model's classes with
+  probability > 0.5 and their scores plus the answer options go in the prompt, the LLM picks options.
+
+Endpoint failures (down, slow, garbage) are retried with exponential backoff on connection errors,
+timeouts, 429 and 5xx, then raised as ``LLMError``: at worst after
+``(max_retries + 1) * timeout_s`` plus the backoff per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import LLMError, UsageError, require
+from ._context import ToolContext
+from ._offline import DISCLAIMER, check_question
+from ._registry import EvidenceItem, ToolRegistry
+from ._tools import TOOLS
+
+__all__ = ["Agent", "AgentAnswer", "ChatSession", "LLMSettings", "ToolCallRecord"]
+
+logger = logging.getLogger(__name__)
+
+ENV_BASE_URL = "ECGQA_LLM_BASE_URL"
+ENV_MODEL = "ECGQA_LLM_MODEL"
+ENV_API_KEY = "ECGQA_LLM_API_KEY"
+_CITATION = re.compile(r"\[(E\d+)\]")
+
+SYSTEM_PROMPT = (
+    "You answer questions about 12-lead ECG recordings. Use the tools to get facts about the ECG "
+    "and never invent values. Every tool result lists evidence items with ids such as E1; cite the "
+    "ids in square brackets, like [E1], after each claim. If the tools cannot answer, say so. "
+    "Only use record names you were given. This is research software, not a diagnosis."
+)
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """How to reach an OpenAI-compatible endpoint."""
+
+    model: str
+    """Model name as the endpoint knows it."""
+    base_url: str | None = None
+    """API base URL (``None``: the OpenAI default)."""
+    api_key: str | None = field(default=None, repr=False)
+    """Secret key; never printed (local servers accept any placeholder)."""
+    timeout_s: float = 60.0
+    """Timeout of one HTTP request, in seconds."""
+    max_retries: int = 2
+    """Retries after a connection error, timeout, 429 or 5xx (exponential backoff)."""
+    backoff_s: float = 0.5
+    """First backoff delay; doubles at each retry (capped at 8 s)."""
+    max_steps: int = 6
+    """Model turns per question before the loop stops."""
+    temperature: float = 0.0
+    """Sampling temperature."""
+    max_tokens: int = 512
+    """Limit of tokens per model reply."""
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise UsageError(f"no model name given; pass --model or set {ENV_MODEL}")
+        if self.timeout_s <= 0 or self.max_retries < 0 or self.max_steps < 1:
+            raise UsageError(
+                f"timeout_s must be > 0, max_retries >= 0 and max_steps >= 1; got "
+                f"{self.timeout_s}, {self.max_retries}, {self.max_steps}"
+            )
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "LLMSettings":
+        """Settings from ``ECGQA_LLM_*`` (and ``OPENAI_API_KEY``), with non-None overrides applied."""
+        values: dict[str, Any] = {
+            "model": os.environ.get(ENV_MODEL, ""),
+            "base_url": os.environ.get(ENV_BASE_URL) or None,
+            "api_key": os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    """One tool call the model made, as dispatched."""
+
+    name: str
+    """Tool requested."""
+    arguments: str
+    """Arguments as the model sent them (JSON text)."""
+    ok: bool
+    """Whether the call succeeded."""
+    error: str | None
+    """The error returned to the model, when it failed."""
+
+
+@dataclass(frozen=True)
+class AgentAnswer:
+    """The agent's final answer to one question."""
+
+    question: str
+    """The question as asked."""
+    record: str
+    """Record the question was about."""
+    text: str
+    """The model's answer with invalid citations removed."""
+    evidence: tuple[EvidenceItem, ...]
+    """Evidence the tools returned during this question (what ``[E#]`` refers to)."""
+    cited: tuple[str, ...]
+    """Evidence ids the answer cites."""
+    tool_calls: tuple[ToolCallRecord, ...]
+    """Every tool call the model made, valid or not."""
+    steps: int
+    """Model turns used."""
+    stopped: Literal["answer", "step_limit"]
+    """Why the loop ended."""
+    answer: tuple[str, ...] = ()
+    """Chosen ECG-QA options (ECG-QA protocol mode only)."""
+    disclaimer: str = DISCLAIMER
+    """Always shown with answers."""
+
+    @property
+    def grounded(self) -> bool:
+        """True when at least one tool result backs the answer."""
+        return bool(self.evidence)
+
+    def to_text(self) -> str:
+        """Answer, then the injected evidence list, then the disclaimer."""
+        lines = [self.text.strip() or "(the model gave no text)"]
+        if self.answer:
+            lines.insert(0, f"A: {', '.join(self.answer)}")
+        if self.evidence:
+            lines.append("Evidence:")
+            lines.extend(f"  [{e.id}] {e.statement} ({e.provenance.source}, v{e.provenance.version})"
+                         for e in self.evidence)
+        else:
+            lines.append("(No tool result backs this answer: treat it as unsupported.)")
+        lines.append(DISCLAIMER)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "record": self.record,
+            "answer": list(self.answer),
+            "explanation": self.text,
+            "evidence": [e.model_dump() for e in self.evidence],
+            "cited": list(self.cited),
+            "tool_calls": [c.__dict__ for c in self.tool_calls],
+            "steps": self.steps,
+            "stopped": self.stopped,
+            "grounded": self.grounded,
+            "disclaimer": self.disclaimer,
+        }
+
+
+ChatFunction = Callable[..., Any]
+"""``create(**request) -> ChatCompletion``; the openai client's, or a scripted fake in tests."""
+
+
+class Agent:
+    """A tool-calling agent over ``tools`` (``TOOLS`` by default).
+
+    ``chat_function`` replaces the endpoint (a scripted fake model for tests); otherwise an
+    ``openai.OpenAI`` client is built from ``settings``.
+    """
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        context: ToolContext | None = None,
+        tools: ToolRegistry = TOOLS,
+        chat_function: ChatFunction | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.context = context or ToolContext()
+        self.tools = tools
+        self._sleep = sleep
+        self._create = chat_function or self._openai_create()
+
+    def __repr__(self) -> str:
+        return f"Agent(model={self.settings.model!r}, base_url={self.settings.base_url!r})"
+
+    # ---------------------------------------------------------------------------------- endpoint
+
+    def _openai_create(self) -> ChatFunction:
+        openai = require("openai", "llm")
+        client = openai.OpenAI(  # type: ignore[attr-defined]
+            api_key=self.settings.api_key or "not-needed",
+            base_url=self.settings.base_url,
+            timeout=self.settings.timeout_s,
+            max_retries=0,  # retries are ours: backoff, and errors mapped to LLMError
+        )
+        return client.chat.completions.create
+
+    def _complete(self, request: dict[str, Any]) -> Any:
+        """One chat completion with retries; returns the first choice's message."""
+        last: Exception | None = None
+        for attempt in range(self.settings.max_retries + 1):
+            if attempt:
+                self._sleep(min(8.0, self.settings.backoff_s * 2 ** (attempt - 1)))
+            try:
+                response = self._create(**request)
+            except Exception as exc:  # classified below; never leaks the key (not in the message)
+                if _retryable(exc):
+                    last = exc
+                    logger.info("LLM request failed (%s), attempt %d", type(exc).__name__, attempt + 1)
+                    continue
+                raise LLMError(f"LLM endpoint error: {_describe(exc)}") from None
+            return _first_message(response)
+        raise LLMError(
+            f"LLM endpoint at {self.settings.base_url or 'the default OpenAI URL'} failed after "
+            f"{self.settings.max_retries + 1} attempt(s): {_describe(last)}"
+        )
+
+    def _request(self, messages: list[dict[str, Any]], tool_choice: Any) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": self.settings.model,
+            "messages": messages,
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_tokens,
+        }
+        if tool_choice != "none":
+            request["tools"] = self.tools.openai_schemas()
+            request["tool_choice"] = tool_choice
+        return request
+
+    # ---------------------------------------------------------------------------------- the loop
+
+    def ask(self, record: str, question: str, force_tool: str | bool = True) -> AgentAnswer:
+        """Answer one question about ``record`` (a fresh conversation)."""
+        return self.chat(record).ask(question, force_tool=force_tool)
+
+    def chat(self, record: str) -> "ChatSession":
+        """A multi-turn conversation about ``record`` (validated now: unknown records fail early)."""
+        ref = self.context.ref(record) if not record.startswith("memory:") else None
+        self.context.load(record)
+        return ChatSession(self, record, ref.canonical if ref else record)
+
+    def ask_ecgqa_protocol(self, record: str, question: str, options: tuple[str, ...] | None = None) -> AgentAnswer:
+        """The ECG-QA paper's protocol: predicted attributes (p > 0.5) + answer options -> chosen options.
+
+        ``options`` default to the answer options of the template the question maps to.
+        """
+        text = check_question(question)
+        ref, _ = self.context.load(record)
+        result = self.tools.run("ecgqa_attributes", self.context, record=record, threshold=0.5)
+        if options is None:
+            parsed = self.context.backend.parse_question(text)
+            options = tuple(parsed.answer_options)
+        if not options:
+            raise UsageError("the ECG-QA protocol needs answer options")
+        predicted = "\n".join(f"- {name}: {p:.2f}" for name, p in result.present.items()) or "- (no class above 0.5)"
+        prompt = (
+            "An ECG classifier predicted these attributes of an ECG (probability > 0.5):\n"
+            f"{predicted}\n\nQuestion: {text}\nOptions: {' | '.join(options)}\n"
+            "Answer with the option or options that apply, separated by ' | ', and nothing else."
+        )
+        messages = [{"role": "system", "content": "You answer ECG questions by choosing options."},
+                    {"role": "user", "content": prompt}]
+        message = self._complete(self._request(messages, "none"))
+        reply = (message.content or "").strip()
+        chosen = _match_options(reply, options)
+        evidence = tuple(self.context.evidence[i] for i in result.evidence_ids)
+        return AgentAnswer(
+            question=text, record=ref.canonical, text=reply, evidence=evidence,
+            cited=tuple(result.evidence_ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
+        )
+
+
+class ChatSession:
+    """Conversation state: the messages so far, over one record."""
+
+    def __init__(self, agent: Agent, record: str, canonical: str) -> None:
+        self.agent = agent
+        self.record = record
+        self.canonical = canonical
+        self.messages: list[dict[str, Any]] = [
+            {"role": "system", "content": f"{SYSTEM_PROMPT} The ECG is record '{record}'."}
+        ]
+
+    def ask(self, question: str, force_tool: str | bool = True) -> AgentAnswer:
+        """One user turn: loop model <-> tools until a final answer or the step limit.
+
+        ``force_tool``: True makes the first model turn call some tool (``tool_choice="required"``),
+        a tool name forces that tool, False lets the model decide.
+        """
+        text = check_question(question)
+        agent, settings = self.agent, self.agent.settings
+        if isinstance(force_tool, str) and force_tool not in agent.tools:
+            raise UsageError(f"unknown tool {force_tool!r}; valid tools are: {', '.join(agent.tools.names)}")
+        self.messages.append({"role": "user", "content": f"{text}\n(Record: '{self.record}')"})
+        before = set(agent.context.evidence)
+        calls: list[ToolCallRecord] = []
+        turn_evidence: list[str] = []
+        final_text = ""
+        stopped: Literal["answer", "step_limit"] = "step_limit"
+        steps = 0
+        for step in range(settings.max_steps):
+            steps = step + 1
+            choice: Any = "auto"
+            if step == 0 and force_tool is True:
+                choice = "required"
+            elif step == 0 and isinstance(force_tool, str):
+                choice = {"type": "function", "function": {"name": force_tool}}
+            message = agent._complete(agent._request(self.messages, choice))
+            tool_calls = list(getattr(message, "tool_calls", None) or [])
+            if not tool_calls:
+                final_text = message.content or ""
+                self.messages.append({"role": "assistant", "content": final_text})
+                stopped = "answer"
+                break
+            self.messages.append(_assistant_with_calls(message, tool_calls))
+            for call in tool_calls:
+                name, arguments, call_id = _call_parts(call)
+                result = agent.tools.call(name, arguments, agent.context)
+                calls.append(ToolCallRecord(name=name, arguments=str(arguments)[:2000], ok=result.ok, error=result.error))
+                if result.output is not None:
+                    turn_evidence.extend(result.output.evidence_ids)
+                self.messages.append({"role": "tool", "tool_call_id": call_id,
+                                      "content": _tool_message(result, agent.context)})
+        if stopped == "step_limit":
+            final_text = (
+                f"The step limit ({settings.max_steps} model turns) was reached before the model gave a "
+                "final answer; the tool results gathered so far are listed below."
+            )
+            self.messages.append({"role": "assistant", "content": final_text})
+        ids = list(dict.fromkeys(turn_evidence + [i for i in agent.context.evidence if i not in before]))
+        valid = set(agent.context.evidence)
+        cleaned = _CITATION.sub(lambda m: m.group(0) if m.group(1) in valid else "", final_text)
+        cited = tuple(dict.fromkeys(i for i in _CITATION.findall(cleaned)))
+        if not cited and ids:
+            cleaned = cleaned.rstrip() + " [" + "] [".join(ids[:8]) + "]"
+            cited = tuple(ids[:8])
+        cited_items = [i for i in cited if i not in ids]
+        evidence = tuple(agent.context.evidence[i] for i in ids + cited_items)
+        return AgentAnswer(
+            question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
+            tool_calls=tuple(calls), steps=steps, stopped=stopped,
+        )
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _retryable(exc: Exception) -> bool:
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - only fakes without openai
+        return isinstance(exc, (TimeoutError, ConnectionError))
+    if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError,
+                        openai.InternalServerError, TimeoutError, ConnectionError)):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and status >= 500
+
+
+def _describe(exc: Exception | None) -> str:
+    if exc is None:
+        return "no response"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = re.sub(r"(sk|key)-[A-Za-z0-9_\-]{6,}", "[redacted]", text)[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _first_message(response: Any) -> Any:
+    """The first choice's message, or ``LLMError`` when the response is not a chat completion."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise LLMError(f"LLM endpoint returned no choices (got {type(response).__name__}: {str(response)[:200]!r})")
+    message = getattr(choices[0], "message", None)
+    if message is None or not hasattr(message, "content"):
+        raise LLMError("LLM endpoint returned a choice without a message")
+    return message
+
+
+def _call_parts(call: Any) -> tuple[str, str, str]:
+    function = getattr(call, "function", None)
+    name = str(getattr(function, "name", "") or "")
+    arguments = getattr(function, "arguments", "") or ""
+    call_id = str(getattr(call, "id", "") or f"call_{name}")
+    return name, arguments if isinstance(arguments, str) else json.dumps(arguments), call_id
+
+
+def _assistant_with_calls(message: Any, tool_calls: list[Any]) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": message.content or "",
+        "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for name, arguments, call_id in map(_call_parts, tool_calls)
+        ],
+    }
+
+
+def _tool_message(result: Any, context: ToolContext) -> str:
+    """Tool result for the model: the output plus the statements its evidence ids stand for."""
+    if result.output is None:
+        return result.to_text()
+    payload = json.loads(result.output.model_dump_json(exclude_none=True))
+    payload["evidence"] = [
+        {"id": i, "statement": context.evidence[i].statement} for i in result.output.evidence_ids
+    ]
+    return json.dumps(payload)
+
+
+def _match_options(reply: str, options: tuple[str, ...]) -> list[str]:
+    """Options named in the reply, longest first so 'st/t change' is not read as part of another."""
+    lowered = reply.lower()
+    found: list[str] = []
+    for option in sorted(options, key=len, reverse=True):
+        pattern = r"(?<![\w-])" + re.escape(option.lower()) + r"(?![\w-])"
+        if re.search(pattern, lowered):
+            found.append(option)
+            lowered = re.sub(pattern, " ", lowered)
+    return [o for o in options if o in found]
+

@@ -1,0 +1,184 @@
+"""CLI of the LLM layer: ``ecgqa ask``, ``ecgqa chat``, ``ecgqa demo``, ``ecgqa mcp``, ``ecgqa tools``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..cli import CommandRegistry
+
+DEMO_QUESTIONS = (
+    "Is this a normal ECG?",
+    "Did this patient have a heart attack?",
+    "Is the heartbeat irregular?",
+    "What range does the qt interval of this ECG fall in?",
+    "What is the heart rate?",
+    "What will the weather be tomorrow?",
+)
+
+
+def register(cli: CommandRegistry) -> None:
+    ask = cli.command("ask", "answer a question about an ECG (offline by default; --llm for an LLM agent)", _ask)
+    ask.add_argument("record", help="bundled example name, ptbxl:<ecg_id>, ludb:<n>, or a path inside the data roots")
+    ask.add_argument("question", help="the question, in ECG-QA phrasing or everyday words")
+    ask.add_argument("--compare", metavar="RECORD2", help="second (recent) ECG for comparison questions")
+    ask.add_argument("--json", action="store_true", help="print a JSON object: answer, explanation, evidence")
+    ask.add_argument("--llm", action="store_true", help="use the tool-calling LLM agent instead of the offline answerer")
+    ask.add_argument("--protocol", action="store_true",
+                     help="ECG-QA paper protocol: attribute predictions + answer options to the LLM, which picks options")
+    _add_llm_options(ask)
+    _add_root_option(ask)
+
+    chat = cli.command("chat", "multi-turn questions about one ECG (LLM agent; offline answerer without --model)", _chat)
+    chat.add_argument("record", help="bundled example name, ptbxl:<ecg_id>, ludb:<n>, or a path inside the data roots")
+    chat.add_argument("--offline", action="store_true", help="answer each line with the offline answerer")
+    _add_llm_options(chat)
+    _add_root_option(chat)
+
+    demo = cli.command("demo", "ask a few questions about a bundled example record (offline answerer)", _demo)
+    demo.add_argument("--record", help="record to use (default: the first bundled example)")
+    demo.add_argument("--json", action="store_true", help="print JSON lines")
+
+    mcp = cli.command("mcp", "serve the ECG tools over the Model Context Protocol on stdio", _mcp)
+    _add_root_option(mcp)
+
+    tools = cli.command("tools", "list the tools the agent and the MCP server offer", _tools)
+    tools.add_argument("--json", action="store_true", help="print the OpenAI tools JSON schema")
+
+
+def _add_llm_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("LLM endpoint (any OpenAI-compatible server)")
+    group.add_argument("--base-url", help="API base URL (env ECGQA_LLM_BASE_URL), e.g. http://127.0.0.1:8080/v1")
+    group.add_argument("--model", help="model name (env ECGQA_LLM_MODEL)")
+    group.add_argument("--api-key-env", default=None, metavar="VAR",
+                       help="name of the environment variable holding the key (default ECGQA_LLM_API_KEY, then OPENAI_API_KEY)")
+    group.add_argument("--timeout", type=float, default=None, help="seconds per request (default 60)")
+    group.add_argument("--retries", type=int, default=None, help="retries with backoff (default 2)")
+    group.add_argument("--max-steps", type=int, default=None, help="model turns per question (default 6)")
+    group.add_argument("--force-tool", default="auto",
+                       help="'auto': first turn must call a tool; 'none': model decides; or a tool name to force")
+
+
+def _add_root_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", action="append", default=[], metavar="DIR",
+                        help="also accept record paths inside DIR (repeatable; env ECGQA_RECORD_ROOTS)")
+
+
+def _context(args: argparse.Namespace):
+    from . import ToolContext
+
+    return ToolContext(extra_roots=tuple(getattr(args, "data_root", []) or ()))
+
+
+def _settings(args: argparse.Namespace):
+    import os
+
+    from . import LLMSettings
+
+    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    return LLMSettings.from_env(
+        base_url=args.base_url, model=args.model, api_key=api_key, timeout_s=args.timeout,
+        max_retries=args.retries, max_steps=args.max_steps,
+    )
+
+
+def _force(args: argparse.Namespace) -> str | bool:
+    return {"auto": True, "none": False}.get(args.force_tool, args.force_tool)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from . import Agent, answer_offline
+
+    context = _context(args)
+    if args.llm or args.protocol:
+        if args.compare:
+            raise UsageError("--compare works with the offline answerer only")
+        agent = Agent(_settings(args), context=context)
+        if args.protocol:
+            result = agent.ask_ecgqa_protocol(args.record, args.question)
+        else:
+            result = agent.ask(args.record, args.question, force_tool=_force(args))
+    else:
+        result = answer_offline(args.record, args.question, second=args.compare, context=context)
+    print(json.dumps(result.to_json(), indent=2) if args.json else result.to_text())
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from ..errors import EcgqaError
+    from . import DISCLAIMER, Agent, answer_offline
+
+    context = _context(args)
+    offline = args.offline or not (args.model or _env_model())
+    session = None if offline else Agent(_settings(args), context=context).chat(args.record)
+    if offline:
+        context.load(args.record)  # fail now on an unknown record
+    mode = "offline answerer" if offline else f"LLM agent ({args.model or _env_model()})"
+    print(f"Chatting about {args.record} with the {mode}. {DISCLAIMER}\nEmpty line or Ctrl-D ends.",
+          file=sys.stderr)
+    for line in sys.stdin:
+        question = line.strip()
+        if not question or question.lower() in ("exit", "quit"):
+            break
+        try:
+            if session is None:
+                result = answer_offline(args.record, question, context=context)
+            else:
+                result = session.ask(question, force_tool=_force(args))
+        except EcgqaError as exc:  # one bad turn does not end the conversation
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        print(result.to_text(), flush=True)
+        print(flush=True)
+    return 0
+
+
+def _env_model() -> str:
+    import os
+
+    return os.environ.get("ECGQA_LLM_MODEL", "")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..errors import DatasetError
+    from ..records import list_examples
+    from . import answer_offline
+
+    record = args.record
+    if record is None:
+        examples = list_examples()
+        if not examples:
+            raise DatasetError("no bundled example records found")
+        record = examples[0]
+    from . import ToolContext
+
+    context = ToolContext()
+    for question in DEMO_QUESTIONS:
+        result = answer_offline(record, question, context=context)
+        if args.json:
+            print(json.dumps(result.to_json()))
+        else:
+            print(result.to_text())
+            print()
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    from . import serve_mcp_stdio
+
+    serve_mcp_stdio(_context(args))
+    return 0
+
+
+def _tools(args: argparse.Namespace) -> int:
+    from . import TOOLS
+
+    if args.json:
+        print(json.dumps(TOOLS.openai_schemas(), indent=2))
+        return 0
+    for tool in TOOLS:
+        arguments = ", ".join(tool.input_model.model_fields)
+        print(f"{tool.name}({arguments})\n    {tool.description}")
+    return 0

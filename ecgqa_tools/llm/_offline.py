@@ -1,0 +1,379 @@
+"""The offline answerer: question -> ECG-QA template -> tools -> answer engine, no LLM needed.
+
+1. Everyday wording ("heart attack", "irregular heartbeat", "is this normal?") is rewritten into
+   ECG-QA's own phrasing (``rewrite_everyday``), then the ECG-QA question understanding maps the
+   question to a template and slots.
+2. The tools the template needs run on the signal: the attribute model (``ecgqa_attributes``),
+   measurements (``intervals_and_axis``), signal quality (``noise_per_lead``), the disease CNNs
+   (``disease_probabilities``) for superclass questions. Never the dataset's labels.
+3. The ECG-QA answer engine turns the predicted attributes into an answer in the template's vocabulary.
+4. The answer comes with a plain-language explanation citing the evidence items behind it.
+
+Questions outside the templates (and outside the few direct tool questions: heart rate, intervals,
+age, sex) get ``supported=False`` and a list of what can be asked instead: no guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RecordError, ToolError, UnsupportedQuestion
+from ._context import ToolContext
+from ._registry import EvidenceItem
+from ._tools import TOOLS, _attributes, _measurement
+
+__all__ = [
+    "Answer",
+    "DISCLAIMER",
+    "EXAMPLE_QUESTIONS",
+    "MAX_QUESTION_CHARS",
+    "answer_offline",
+    "rewrite_everyday",
+]
+
+DISCLAIMER = "Research software, not for clinical use: this is not a diagnosis."
+MAX_QUESTION_CHARS = 1000
+MIN_CONFIDENCE = 0.5
+
+EXAMPLE_QUESTIONS: tuple[str, ...] = (
+    "Is this a normal ECG?",
+    "Does this ECG show symptoms of myocardial infarction?",
+    "What rhythm-related symptoms does this ECG show?",
+    "What direction is this ECG deviated to?",
+    "What range does the qt interval of this ECG fall in?",
+    "What kind of noises does this ECG show?",
+    "Does this ECG show any kind of extra systoles?",
+    "What is the heart rate?",
+    "How old is the patient, according to the ECG?",
+)
+
+SUPERCLASS_DISEASE = {
+    "myocardial infarction": "MI",
+    "st/t change": "STTC",
+    "conduction disturbance": "CD",
+    "hypertrophy": "HYP",
+}
+
+# (pattern, replacement): whole-question rewrites first, then phrase substitutions.
+_WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
+    (r"^(is|does|was)\s+(this|the|my|it|his|her|their)?\s*(ecg|ekg|heart|tracing|result|reading|it)?\s*"
+     r"(look\s+)?(normal|ok|okay|fine|alright|all right|healthy)\b.*$", "Is this a normal ECG?"),
+    (r"^(is|are)\s+(there\s+)?(anything|something)\s+(wrong|abnormal|off|unusual)\b.*$",
+     "Does this ECG show any kind of abnormal symptoms?"),
+    (r"^(any|are there any)\s+(problems?|abnormalit(y|ies))\b.*$", "Does this ECG show any kind of abnormal symptoms?"),
+    (r".*\b(irregular|abnormal|uneven|skipp?(ed|ing))\s+(heart\s*beats?|heart\s*rhythms?|rhythms?|pulse|beats?)\b.*",
+     "What rhythm-related symptoms does this ECG show?"),
+    (r".*\b(arrhythmias?|heart rhythm|rhythm)\b.*", "What rhythm-related symptoms does this ECG show?"),
+    (r".*\b(extra|premature|early)\s+(heart\s*)?beats?\b.*", "Does this ECG show any kind of extra systoles?"),
+    (r".*\b(noisy|noise|interference|artifacts?|artefacts?|bad signal|signal quality)\b.*",
+     "What kind of noises does this ECG show?"),
+    (r".*\b(heart\s+)?axis\b.*", "What direction is this ECG deviated to?"),
+)
+
+_PHRASES: tuple[tuple[str, str], ...] = (
+    (r"\bheart attacks?\b", "myocardial infarction"),
+    (r"\b(infarct|infarcts|mi)\b", "myocardial infarction"),
+    (r"\b(a-?fib|af)\b", "atrial fibrillation"),
+    (r"\b(enlarged|thick(ened)?|big)\s+heart( muscle)?\b", "hypertrophy"),
+    (r"\blvh\b", "left ventricular hypertrophy"),
+    (r"\b(lbbb)\b", "complete left bundle branch block"),
+    (r"\b(rbbb)\b", "complete right bundle branch block"),
+    (r"\b(ischemia|ischaemia|lack of blood flow)\b", "ischemic"),
+    (r"\bqtc\b", "qt corrected"),
+    (r"\bekg\b", "ECG"),
+)
+
+# Direct tool questions that have no ECG-QA template but a measured answer.
+_DIRECT: tuple[tuple[str, str], ...] = (
+    (r"\b(heart\s*rate|pulse|bpm|beats per minute|how fast)\b", "heart_rate"),
+    (r"\b(how old|age)\b", "age"),
+    (r"\b(male or female|female or male|sex|gender|man or (a )?woman|woman or (a )?man)\b", "sex"),
+    (r"\b(intervals?|measurements?)\b", "intervals"),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer about one ECG (or a pair), with the evidence behind it."""
+
+    question: str
+    """The question as asked."""
+    record: str
+    """Canonical id of the record (``first -> second`` for comparisons)."""
+    answer: tuple[str, ...]
+    """Answer strings in the ECG-QA vocabulary of the template; empty when there is none."""
+    explanation: str
+    """Plain-language explanation citing evidence ids like ``[E3]``."""
+    evidence: tuple[EvidenceItem, ...]
+    """The evidence items behind the answer (tool results with provenance)."""
+    supported: bool
+    """False when the question is outside what can be answered (then ``answer`` is empty)."""
+    template_id: int | None = None
+    """ECG-QA template the question was mapped to, if any."""
+    interpreted_as: str | None = None
+    """The question after everyday wording was rewritten, when it changed."""
+    disclaimer: str = DISCLAIMER
+    """Always shown with answers."""
+    tools_used: tuple[str, ...] = field(default=())
+    """Names of the tools called, in order."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The machine-readable form printed by ``ecgqa ask --json``."""
+        return {
+            "question": self.question,
+            "record": self.record,
+            "answer": list(self.answer),
+            "explanation": self.explanation,
+            "evidence": [item.model_dump() for item in self.evidence],
+            "supported": self.supported,
+            "template_id": self.template_id,
+            "interpreted_as": self.interpreted_as,
+            "tools_used": list(self.tools_used),
+            "disclaimer": self.disclaimer,
+        }
+
+    def to_text(self) -> str:
+        """Human-readable form printed by ``ecgqa ask``."""
+        lines = [f"Q: {self.question}"]
+        if self.interpreted_as:
+            lines.append(f"   (read as: {self.interpreted_as})")
+        if self.answer:
+            lines.append(f"A: {', '.join(self.answer)}")
+        lines.append(self.explanation)
+        if self.evidence:
+            lines.append("Evidence:")
+            lines.extend(
+                f"  [{e.id}] {e.statement} ({e.provenance.source}, v{e.provenance.version})" for e in self.evidence
+            )
+        lines.append(self.disclaimer)
+        return "\n".join(lines)
+
+
+def check_question(question: str) -> str:
+    """The stripped question; ``UnsupportedQuestion`` when empty or too long."""
+    if not isinstance(question, str):
+        raise UnsupportedQuestion(f"question must be text, got {type(question).__name__}")
+    text = " ".join(question.split())
+    if not text:
+        raise UnsupportedQuestion("empty question; ask e.g. " + "; ".join(EXAMPLE_QUESTIONS[:3]))
+    if len(text) > MAX_QUESTION_CHARS:
+        raise UnsupportedQuestion(
+            f"question is {len(text)} characters long; at most {MAX_QUESTION_CHARS} are accepted"
+        )
+    return text
+
+
+def rewrite_everyday(question: str) -> str:
+    """Rewrite everyday wording into ECG-QA phrasing (returns the question unchanged otherwise)."""
+    text = " ".join(question.strip().split())
+    lowered = text.lower().rstrip("?!. ")
+    for pattern, replacement in _PHRASES:
+        lowered = re.sub(pattern, replacement, lowered)
+    if re.search(r"\bmyocardial infarction\b", lowered) and not re.search(r"\b(stage|lead|compared|first|previous)\b", lowered):
+        return "Does this ECG show symptoms of myocardial infarction?"
+    for pattern, replacement in _WHOLE_QUESTION:
+        if re.match(pattern, lowered):
+            return replacement
+    changed = lowered != text.lower().rstrip("?!. ")
+    if not changed:
+        return text
+    return lowered[:1].upper() + lowered[1:] + "?"
+
+
+def _out_of_scope(question: str, record: str, reason: str) -> Answer:
+    examples = "\n".join(f"  - {q}" for q in EXAMPLE_QUESTIONS)
+    return Answer(
+        question=question, record=record, answer=(), evidence=(), supported=False,
+        explanation=(
+            f"I cannot answer this from the ECG ({reason}). I answer the ECG-QA question types "
+            f"(diagnoses and symptoms, rhythm, form, heart axis, infarction stage, noise, extra "
+            f"systoles, interval ranges, comparisons of two ECGs) and measured values such as heart "
+            f"rate, intervals, age and sex estimates. For example:\n{examples}"
+        ),
+    )
+
+
+def answer_offline(
+    ecg_or_record: Any,
+    question: str,
+    *,
+    second: Any = None,
+    context: ToolContext | None = None,
+) -> Answer:
+    """Answer ``question`` about an ECG (an ``ECG`` object or a record reference) without an LLM.
+
+    ``second`` is the second (recent) ECG for comparison questions. ``context`` carries the
+    backend and caches (a fresh ``ToolContext`` with the real models by default).
+    Raises ``UnsupportedQuestion`` for an empty or over-long question and ``RecordError`` for an
+    unknown or refused record; every other question gets an ``Answer`` (``supported=False``
+    when it is out of scope).
+    """
+    text = check_question(question)
+    ctx = context or ToolContext()
+    record = _register(ctx, ecg_or_record, "ecg")
+    record_b = _register(ctx, second, "ecg2") if second is not None else None
+    ctx.load(record)  # unknown or refused records fail here with RecordError
+    if record_b is not None:
+        ctx.load(record_b)
+    canonical = ctx.load(record)[0].canonical
+    rewritten = rewrite_everyday(text)
+    interpreted = rewritten if rewritten.lower() != text.lower() else None
+
+    direct = _direct_intent(rewritten)
+    try:
+        parsed = ctx.backend.parse_question(rewritten)
+    except UnsupportedQuestion:
+        parsed = None
+    if parsed is None or parsed.confidence < MIN_CONFIDENCE:
+        if direct is not None:
+            return _answer_direct(ctx, text, interpreted, record, canonical, direct)
+        return _out_of_scope(text, canonical, "it matches none of the ECG-QA question templates")
+    return _answer_template(ctx, text, interpreted, record, record_b, canonical, parsed)
+
+
+def _register(ctx: ToolContext, item: Any, name: str) -> str:
+    if isinstance(item, str):
+        return item
+    if hasattr(item, "signal_mv") and hasattr(item, "fs_hz"):
+        label = f"{getattr(item, 'source', 'ecg')}:{getattr(item, 'record_id', name)}"
+        ctx.add_record(label, item)
+        return label
+    raise RecordError(f"expected an ECG or a record reference, got {type(item).__name__}")
+
+
+def _direct_intent(question: str) -> str | None:
+    lowered = question.lower()
+    for pattern, intent in _DIRECT:
+        if re.search(pattern, lowered):
+            return intent
+    return None
+
+
+def _run(ctx: ToolContext, used: list[str], name: str, **arguments: Any):
+    result = TOOLS.run(name, ctx, **arguments)
+    used.append(name)
+    return result
+
+
+def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, record: str, canonical: str,
+                   intent: str) -> Answer:
+    used: list[str] = []
+    try:
+        if intent in ("age", "sex"):
+            est = _run(ctx, used, "age_sex_estimate", record=record)
+            ids = est.evidence_ids
+            if intent == "age":
+                body = (f"The age model estimates {est.age_years:g} years" if est.age_years is not None
+                        else "The age model gave no estimate")
+            else:
+                p = est.female_probability
+                body = ("The sex model gives no estimate" if p is None else
+                        f"The sex model gives a probability of {p:.2f} that the patient is female"
+                        + (f" (estimate: {est.sex})" if est.sex else " (undecided)"))
+            body += " (an estimate from the signal, not the recorded value)"
+        else:
+            meas = _run(ctx, used, "intervals_and_axis", record=record)
+            ids = meas.evidence_ids
+            if intent == "heart_rate":
+                rate = meas.values.get("heart_rate_bpm")
+                body = (f"The measured heart rate is {rate:g} beats per minute" if rate is not None
+                        else f"The heart rate could not be measured: {meas.reasons.get('heart_rate_bpm', 'no reason given')}")
+                ids = [i for i in ids if "heart rate" in ctx.evidence[i].statement or "rr" in ctx.evidence[i].statement] or ids
+            else:
+                shown = [f"{k.replace('_', ' ')} {v:g}" for k, v in meas.values.items() if v is not None]
+                body = "Measured: " + ", ".join(shown) if shown else "No interval could be measured"
+    except ToolError as exc:
+        return _out_of_scope(question, canonical, f"the tool failed: {exc}")
+    cites = "".join(f" [{i}]" for i in ids[:6])
+    evidence = tuple(ctx.evidence[i] for i in ids)
+    return Answer(question=question, record=canonical, answer=(), explanation=f"{body}.{cites}",
+                  evidence=evidence, supported=True, interpreted_as=interpreted, tools_used=tuple(used))
+
+
+def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, record: str,
+                     record_b: str | None, canonical: str, parsed: Any) -> Answer:
+    used: list[str] = []
+    comparison = parsed.question_type.startswith("comparison")
+    if comparison and record_b is None:
+        return _out_of_scope(
+            question, canonical,
+            "it compares two ECGs; give the second one (`ecgqa ask RECORD QUESTION --compare RECORD2`)",
+        )
+    try:
+        attrs_a, ids_a = _attributes_for(ctx, used, record, parsed)
+        attrs_b, ids_b = _attributes_for(ctx, used, record_b, parsed) if comparison else (None, [])
+        if comparison:
+            cmp_ = _run(ctx, used, "compare_ecgs", record_a=record, record_b=record_b)
+            ids_b = ids_b + cmp_.evidence_ids
+        answer = _engine_answer(ctx, parsed, attrs_a, attrs_b)
+    except ToolError as exc:
+        return _out_of_scope(question, canonical, f"a tool failed: {exc}")
+    evidence_ids = _relevant(ctx, ids_a + ids_b, parsed, answer)
+    evidence = tuple(ctx.evidence[i] for i in evidence_ids)
+    if comparison:
+        canonical = f"{canonical} -> {ctx.load(record_b)[0].canonical}"  # type: ignore[arg-type]
+    explanation = _explain(parsed, answer, evidence)
+    return Answer(
+        question=question, record=canonical, answer=tuple(answer), explanation=explanation, evidence=evidence,
+        supported=True, template_id=parsed.template_id, interpreted_as=interpreted, tools_used=tuple(used),
+    )
+
+
+def _attributes_for(ctx: ToolContext, used: list[str], record: str, parsed: Any) -> tuple[Any, list[str]]:
+    """Run the tools a template needs on one record and build its ECG-QA attributes."""
+    ids: list[str] = []
+    attrs_out = _run(ctx, used, "ecgqa_attributes", record=record)
+    ids += attrs_out.evidence_ids
+    measurement = None
+    if parsed.attribute_type in ("numeric_feature", "heart_axis"):
+        ids += _run(ctx, used, "intervals_and_axis", record=record).evidence_ids
+        measurement = _measurement(ctx, record)[1]
+    noisy: Mapping[str, list[str]] = {}
+    if parsed.attribute_type == "noise":
+        noise = _run(ctx, used, "noise_per_lead", record=record)
+        noisy = noise.noisy_leads
+        ids += noise.evidence_ids
+    slot_values = {str(v).lower() for v in parsed.slots.values()}
+    if parsed.template_id == 3 or slot_values & set(SUPERCLASS_DISEASE):
+        dis = _run(ctx, used, "disease_probabilities", record=record)
+        ids += dis.evidence_ids
+    scores = _attributes(ctx, record)[1]
+    attrs = ctx.backend.build_attributes(scores, measurement, noisy)
+    return attrs, ids
+
+
+def _engine_answer(ctx: ToolContext, parsed: Any, attrs_a: Any, attrs_b: Any) -> list[str]:
+    """The ECG-QA answer engine, plus superclass verify questions ("... symptoms of myocardial infarction?")."""
+    scp = str(parsed.slots.get("scp_code", "")).lower()
+    if parsed.template_id == 1 and scp in SUPERCLASS_DISEASE and hasattr(attrs_a, "superclasses"):
+        uncertain = scp in attrs_a.superclasses(include_uncertain=True) and scp not in attrs_a.superclasses(False)
+        return ["not sure"] if uncertain else (["yes"] if scp in attrs_a.superclasses() else ["no"])
+    return list(ctx.backend.answer_question(parsed, attrs_a, attrs_b))
+
+
+def _relevant(ctx: ToolContext, ids: list[str], parsed: Any, answer: list[str]) -> list[str]:
+    """Evidence items that mention the question's slots or the answer; all of them when none does."""
+    unique = list(dict.fromkeys(ids))
+    keys = {str(v).lower() for v in parsed.slots.values()} | {a.lower() for a in answer}
+    keys |= {SUPERCLASS_DISEASE[k] for k in keys if k in SUPERCLASS_DISEASE}
+    keys = {k for k in keys if k and k not in ("yes", "no", "none", "not sure")}
+    picked = [i for i in unique if any(k in ctx.evidence[i].statement.lower() for k in keys)]
+    if parsed.attribute_type in ("numeric_feature", "heart_axis", "noise"):
+        tool = {"numeric_feature": "intervals_and_axis", "heart_axis": "intervals_and_axis", "noise": "noise_per_lead"}
+        picked += [i for i in unique if ctx.evidence[i].tool == tool[parsed.attribute_type] and i not in picked]
+    return picked[:12] if picked else unique[:12]
+
+
+def _explain(parsed: Any, answer: list[str], evidence: tuple[EvidenceItem, ...]) -> str:
+    answer_text = ", ".join(answer) if answer else "no answer"
+    lines = [f"Read as ECG-QA template {parsed.template_id} ({parsed.question_type}, {parsed.attribute_type}); "
+             f"answer: {answer_text}."]
+    if evidence:
+        lines.append("Why: " + "; ".join(f"{e.statement} [{e.id}]" for e in evidence[:6]) + ".")
+    else:
+        lines.append("Why: no predicted attribute or measurement supports a positive finding, so the "
+                     "answer engine returns the negative option.")
+    return " ".join(lines)

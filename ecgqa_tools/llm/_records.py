@@ -1,0 +1,176 @@
+"""Naming records safely: dataset ids, bundled examples, or paths inside the configured data roots.
+
+A record reference is one of
+
+- a bundled example name (``ptbxl_00001_hr``, see ``ecgqa_tools.records.list_examples()``),
+  optionally written ``example:NAME``;
+- ``ptbxl:ECG_ID`` (a bare integer means PTB-XL too), ``ludb:N``, ``mimic:STUDY_ID`` in the dataset
+  folders configured through ``ECGQA_DATA_DIR`` / ``ECGQA_<DATASET>_DIR`` (see ``_config``);
+- a path to a record file inside one of the allowed roots: ``ECGQA_DATA_DIR``, the per-dataset
+  folders, the bundled examples folder, and any folder listed in ``ECGQA_RECORD_ROOTS``
+  (``os.pathsep``-separated) or passed explicitly as ``extra_roots``.
+
+Anything else, including any ``..`` component or a symlink that resolves outside the roots, is
+refused: an LLM choosing arguments must not be able to read arbitrary files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .. import _config
+from ..errors import RecordError, RecordNotFound
+
+__all__ = ["RecordRef", "allowed_roots", "load_record", "parse_record_ref"]
+
+RECORD_ROOTS_ENV = "ECGQA_RECORD_ROOTS"
+MAX_REF_CHARS = 512
+_DATASET_REF = re.compile(r"^(ptbxl|ptb-xl|ludb|mimic)\s*[:/#]\s*(\d{1,9})$", re.IGNORECASE)
+_DATASET_NAMES = {"ptbxl": "ptbxl", "ptb-xl": "ptbxl", "ludb": "ludb", "mimic": "mimic"}
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """A validated reference to one record."""
+
+    canonical: str
+    """Stable name used in provenance and caches: ``ptbxl:1``, ``example:NAME``, ``path:/abs/path``."""
+    kind: Literal["example", "dataset", "path"]
+    """How the record is found."""
+    key: str
+    """Example name, dataset id, or absolute path (without extension for WFDB)."""
+    dataset: str | None = None
+    """``ptbxl``, ``ludb`` or ``mimic`` for dataset references."""
+
+
+def _examples() -> tuple[str, ...]:
+    try:
+        from ..records import list_examples
+    except ImportError:  # records layer without bundled examples
+        return ()
+    return tuple(list_examples())
+
+
+def _examples_dir() -> Path | None:
+    try:
+        from ..records import example_path
+    except ImportError:
+        return None
+    names = _examples()
+    if not names:
+        return None
+    return Path(example_path(names[0])).resolve().parent
+
+
+def allowed_roots(extra_roots: Sequence[str | Path] = ()) -> list[Path]:
+    """Folders inside which record paths are accepted (resolved, existing ones only)."""
+    candidates: list[Path] = []
+    if _config.data_dir() is not None:
+        candidates.append(_config.data_dir())  # type: ignore[arg-type]
+    for dataset in _config.DATASET_SUBDIRS:
+        folder = _config.dataset_dir(dataset, required=False)
+        if folder is not None:
+            candidates.append(folder)
+    examples = _examples_dir()
+    if examples is not None:
+        candidates.append(examples)
+    for item in os.environ.get(RECORD_ROOTS_ENV, "").split(os.pathsep):
+        if item.strip():
+            candidates.append(Path(item.strip()).expanduser())
+    candidates.extend(Path(r).expanduser() for r in extra_roots)
+    roots: list[Path] = []
+    for candidate in candidates:
+        resolved = candidate.resolve()
+        if resolved.is_dir() and resolved not in roots:
+            roots.append(resolved)
+    return roots
+
+
+def _usage() -> str:
+    examples = _examples()
+    shown = ", ".join(examples[:4]) + (", ..." if len(examples) > 4 else "")
+    return (
+        "name a bundled example" + (f" ({shown})" if shown else "")
+        + ", 'ptbxl:<ecg_id>', 'ludb:<n>', 'mimic:<study_id>', or a record path inside the data roots"
+    )
+
+
+def parse_record_ref(text: str, extra_roots: Sequence[str | Path] = ()) -> RecordRef:
+    """Validate a record reference; ``RecordNotFound`` explains what is accepted otherwise."""
+    if not isinstance(text, str):
+        raise RecordNotFound(f"record must be a string, got {type(text).__name__}; {_usage()}")
+    ref = text.strip()
+    if not ref:
+        raise RecordNotFound(f"empty record reference; {_usage()}")
+    if len(ref) > MAX_REF_CHARS or "\x00" in ref:
+        raise RecordNotFound(f"record reference is not a valid name ({len(ref)} characters); {_usage()}")
+    if ref.startswith("example:"):
+        ref_name = ref.split(":", 1)[1]
+        if ref_name in _examples():
+            return RecordRef(canonical=f"example:{ref_name}", kind="example", key=ref_name)
+        raise RecordNotFound(f"no bundled example {ref_name!r}; {_usage()}")
+    if ref in _examples():
+        return RecordRef(canonical=f"example:{ref}", kind="example", key=ref)
+    match = _DATASET_REF.match(ref)
+    if match or ref.isdigit():
+        dataset = _DATASET_NAMES[match.group(1).lower()] if match else "ptbxl"
+        number = str(int(match.group(2) if match else ref))
+        return RecordRef(canonical=f"{dataset}:{number}", kind="dataset", key=number, dataset=dataset)
+    return _path_ref(ref, extra_roots)
+
+
+def _path_ref(ref: str, extra_roots: Sequence[str | Path]) -> RecordRef:
+    raw = Path(ref).expanduser()
+    if ".." in raw.parts:
+        raise RecordNotFound(f"record path {ref!r} contains '..'; paths may not leave the data roots")
+    roots = allowed_roots(extra_roots)
+    if not roots:
+        raise RecordNotFound(
+            f"record {ref!r} is not a known name and no data roots are configured "
+            f"(set ECGQA_DATA_DIR or {RECORD_ROOTS_ENV}); {_usage()}"
+        )
+    candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw] + [root / raw for root in roots]
+    for candidate in candidates:
+        resolved = candidate.resolve()
+        base = resolved.with_suffix("") if resolved.suffix.lower() in (".hea", ".dat", ".mat") else resolved
+        inside = [root for root in roots if base.is_relative_to(root)]
+        exists = base.exists() or base.with_suffix(".hea").exists() or resolved.exists()
+        if inside and exists:
+            return RecordRef(canonical=f"path:{base}", kind="path", key=str(base))
+    for candidate in candidates:
+        resolved = candidate.resolve()
+        if (resolved.exists() or resolved.with_suffix(".hea").exists()) and not any(
+            resolved.is_relative_to(root) for root in roots
+        ):
+            raise RecordNotFound(
+                f"record path {ref!r} is outside the allowed data roots "
+                f"({', '.join(str(r) for r in roots)}); refused"
+            )
+    raise RecordNotFound(f"record {ref!r} was not found; {_usage()}")
+
+
+def load_record(ref: RecordRef):
+    """Read the record a reference names (``ecgqa_tools.records.ECG``)."""
+    from .. import records
+
+    if ref.kind == "example":
+        return records.load_example(ref.key)
+    if ref.kind == "path":
+        reader = getattr(records, "read_record", None) or records.read_wfdb
+        return reader(ref.key)
+    if ref.dataset == "ptbxl":
+        ptbxl = records.PtbXl(_config.dataset_dir("ptbxl"))
+        try:
+            return ptbxl.read(int(ref.key), fs_hz=500)
+        except RecordNotFound:
+            return ptbxl.read(int(ref.key), fs_hz=100)
+    if ref.dataset == "ludb":
+        return records.Ludb(_config.dataset_dir("ludb")).read(int(ref.key))
+    if ref.dataset == "mimic":
+        return records.MimicIvEcg(_config.dataset_dir("mimic")).read(int(ref.key))
+    raise RecordError(f"cannot load record {ref.canonical}")

@@ -1,0 +1,425 @@
+"""The toolkit's capabilities as typed tools (``TOOLS``): one registry for OpenAI, offline and MCP.
+
+Every tool takes a record reference (see ``_records``), works from the signal, and returns a
+``ToolOutput`` with provenance and the ids of the evidence items it added to the context.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..errors import ToolRetry
+from ._context import ToolContext
+from ._registry import Provenance, ToolOutput, ToolRegistry
+
+__all__ = [
+    "AgeSexEstimate",
+    "AttributionEvidence",
+    "CodecTokens",
+    "DISEASE_NAMES",
+    "DiseaseProbabilities",
+    "EcgComparison",
+    "EcgqaAttributes",
+    "IntervalsAndAxis",
+    "LeadNoise",
+    "NoisePerLead",
+    "RecordSummary",
+    "TOOLS",
+]
+
+TOOLS = ToolRegistry()
+
+Disease = Literal["MI", "STTC", "CD", "HYP"]
+DISEASE_NAMES: dict[str, str] = {
+    "MI": "myocardial infarction",
+    "STTC": "ST/T change",
+    "CD": "conduction disturbance",
+    "HYP": "hypertrophy",
+}
+Lead = Literal["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+POSITIVE_THRESHOLD = 0.5
+
+
+# ----------------------------------------------------------------------------------- outputs
+
+
+class RecordSummary(ToolOutput):
+    """What the record is: leads, rate, duration, amplitude, header facts."""
+
+    record: str = Field(description="canonical record id")
+    source: str = Field(description="dataset or reader the record came from")
+    leads: list[str] = Field(description="lead names in order")
+    fs_hz: float = Field(description="sampling rate in Hz")
+    duration_s: float = Field(description="duration in seconds")
+    max_abs_amplitude_mv: float = Field(description="largest absolute sample over all leads, mV")
+    flat_leads: list[str] = Field(description="leads with peak-to-peak below 1 microvolt")
+    header_age_years: float | None = Field(None, description="age written in the record's header, if any")
+    header_sex: str | None = Field(None, description="sex written in the record's header, if any")
+
+
+class DiseaseProbabilities(ToolOutput):
+    """Probabilities of the four PTB-XL diagnostic superclasses."""
+
+    record: str = Field(description="canonical record id")
+    probabilities: dict[str, float] = Field(description="MI, STTC, CD, HYP -> probability in [0, 1]")
+    positive: list[str] = Field(description=f"superclasses with probability >= {POSITIVE_THRESHOLD}")
+
+
+class AttributionEvidence(ToolOutput):
+    """Where the disease model looked (Integrated Gradients or another attribution method)."""
+
+    record: str = Field(description="canonical record id")
+    disease: str = Field(description="superclass explained")
+    probability: float | None = Field(description="the model's probability for it")
+    method: str = Field(description="attribution method")
+    text: str = Field(description="plain-language evidence")
+    top_leads: dict[str, float] = Field(description="up to 4 leads with the largest share of attribution")
+    wave_shares: dict[str, float] = Field(description="share of attribution on P, QRS, T and elsewhere")
+
+
+class EcgqaAttributes(ToolOutput):
+    """ECG-QA attribute classes predicted from the signal (the upper-bound attribute model)."""
+
+    record: str = Field(description="canonical record id")
+    threshold: float = Field(description="probability above which a class is listed as present")
+    present: dict[str, float] = Field(description="classes with probability above the threshold")
+    borderline: dict[str, float] = Field(description="classes with probability in [threshold - 0.2, threshold]")
+
+
+class IntervalsAndAxis(ToolOutput):
+    """Heart rate, P/PR/QRS/QT/QTc and the QRS axis measured on the delineated signal."""
+
+    record: str = Field(description="canonical record id")
+    values: dict[str, float | None] = Field(description="measurement (unit in the name) -> value, null when unmeasurable")
+    reasons: dict[str, str] = Field(description="why each null measurement could not be made")
+    axis_class: str | None = Field(description="heart-axis class in ECG-QA words")
+    ranges: dict[str, str] = Field(description="ECG-QA numeric feature -> below/within/above the normal range")
+
+
+class CodecTokens(ToolOutput):
+    """Discrete tokens of one lead from the openecg codec."""
+
+    record: str = Field(description="canonical record id")
+    lead: str = Field(description="lead tokenized")
+    n_tokens: int = Field(description="number of tokens of the whole lead")
+    tokens: list[int] = Field(description="the first tokens (up to max_tokens)")
+    details: dict[str, str] = Field(description="codec facts (vocabulary size, tokens per second...)")
+
+
+class LeadNoise(BaseModel):
+    """Quality of one lead."""
+
+    lead: str = Field(description="lead name")
+    noises: list[str] = Field(description="ECG-QA noise kinds flagged (empty when clean)")
+    baseline_drift_mv: float = Field(description="peak-to-peak of the baseline below 0.7 Hz, mV")
+    hf_residue_rms_mv: float = Field(description="median 1 s RMS of the high-frequency residue, mV")
+    burst_ratio: float = Field(description="largest over median 1 s residue RMS")
+
+
+class NoisePerLead(ToolOutput):
+    """Noise and electrode problems per lead, from signal-quality indices."""
+
+    record: str = Field(description="canonical record id")
+    leads: list[LeadNoise] = Field(description="quality of each lead")
+    noisy_leads: dict[str, list[str]] = Field(description="noise kind -> leads flagged with it")
+
+
+class EcgComparison(ToolOutput):
+    """Differences between two ECGs (first -> second) in predicted attributes and measurements."""
+
+    record_a: str = Field(description="first (earlier) record")
+    record_b: str = Field(description="second (recent) record")
+    newly_detected: list[str] = Field(description="attribute classes present in the second only")
+    resolved: list[str] = Field(description="attribute classes present in the first only")
+    persisting: list[str] = Field(description="attribute classes present in both")
+    disease_probability_change: dict[str, float] = Field(description="superclass -> p(second) - p(first)")
+    ranges_a: dict[str, str] = Field(description="numeric feature ranges of the first")
+    ranges_b: dict[str, str] = Field(description="numeric feature ranges of the second")
+
+
+class AgeSexEstimate(ToolOutput):
+    """Age and sex estimated from the signal by a model (not read from the header)."""
+
+    record: str = Field(description="canonical record id")
+    age_years: float | None = Field(description="estimated age in years")
+    female_probability: float | None = Field(description="probability that the patient is female")
+    sex: str | None = Field(description="'female' or 'male' when the probability is decisive (outside 0.4-0.6)")
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _diseases(ctx: ToolContext, record: str):
+    ref, ecg = ctx.load(record)
+    return ref, ctx.cached(ref.canonical, "diseases", lambda: ctx.backend.predict_diseases(ecg))
+
+
+def _attributes(ctx: ToolContext, record: str):
+    ref, ecg = ctx.load(record)
+    return ref, ctx.cached(ref.canonical, "attributes", lambda: ctx.backend.predict_attributes(ecg))
+
+
+def _measurement(ctx: ToolContext, record: str, method: str = "openecg"):
+    ref, ecg = ctx.load(record)
+    return ref, ctx.cached(ref.canonical, f"measure:{method}", lambda: ctx.backend.measure(ecg, method))
+
+
+def _quality(ctx: ToolContext, record: str):
+    from ._quality import lead_quality
+
+    ref, ecg = ctx.load(record)
+    return ref, ctx.cached(
+        ref.canonical, "quality", lambda: lead_quality(ecg.signal_mv, ecg.fs_hz, ecg.lead_names)
+    )
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+# ------------------------------------------------------------------------------------- tools
+
+
+@TOOLS.tool
+def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
+    """Describe an ECG record: its leads, sampling rate, duration, amplitude and flat leads.
+
+    Args:
+        record: The ECG to describe: a bundled example name (e.g. 'ptbxl_00001_hr'), 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+    """
+    import numpy as np
+
+    ref, ecg = ctx.load(record)
+    prov = Provenance(source="record reader", version="1", record=ref.canonical)
+    flat = [n for n, a in zip(ecg.lead_names, np.ptp(ecg.signal_mv, axis=1)) if a < 1e-3]
+    out = RecordSummary(
+        record=ref.canonical, source=ecg.source, leads=list(ecg.lead_names), fs_hz=ecg.fs_hz,
+        duration_s=round(ecg.duration_s, 3), max_abs_amplitude_mv=round(float(np.abs(ecg.signal_mv).max()), 3),
+        flat_leads=flat, header_age_years=ecg.metadata.age_years, header_sex=ecg.metadata.sex,
+        provenance=[prov], evidence_ids=[],
+    )
+    statement = (
+        f"{ref.canonical}: {len(ecg.lead_names)} leads, {ecg.fs_hz:g} Hz, {ecg.duration_s:.1f} s"
+        + (f"; flat leads {', '.join(flat)}" if flat else "")
+    )
+    out.evidence_ids.append(ctx.add_evidence("record_summary", statement, prov))
+    return out
+
+
+@TOOLS.tool
+def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities:
+    """Probabilities of myocardial infarction (MI), ST/T change (STTC), conduction disturbance (CD) and hypertrophy (HYP) from the lead-wise disease CNNs.
+
+    Args:
+        record: The ECG to score: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+    """
+    ref, scores = _diseases(ctx, record)
+    prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
+    probabilities = {k: round(float(v), 4) for k, v in scores.probabilities.items()}
+    out = DiseaseProbabilities(
+        record=ref.canonical, probabilities=probabilities,
+        positive=[k for k, v in probabilities.items() if v >= POSITIVE_THRESHOLD],
+        provenance=[prov], evidence_ids=[],
+    )
+    for disease, p in probabilities.items():
+        statement = f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} on {ref.canonical}"
+        out.evidence_ids.append(ctx.add_evidence("disease_probabilities", statement, prov))
+    return out
+
+
+@TOOLS.tool
+def attribution_evidence(
+    ctx: ToolContext, record: str, disease: Disease, method: Literal["ig", "gradshap", "saliency"] = "ig"
+) -> AttributionEvidence:
+    """Explain a disease model's output on an ECG: which leads and which waves (P, QRS, T) drove it.
+
+    Args:
+        record: The ECG to explain: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+        disease: Superclass whose model is explained: MI, STTC, CD or HYP.
+        method: Attribution method: 'ig' (Integrated Gradients, default), 'gradshap' or 'saliency'.
+    """
+    ref, ecg = ctx.load(record)
+    result = ctx.cached(ref.canonical, f"explain:{disease}:{method}", lambda: ctx.backend.explain(ecg, disease, method))
+    prov = Provenance(source=f"{result.model} + {method} attribution", version=result.version, record=ref.canonical)
+    top = dict(sorted(result.lead_shares.items(), key=lambda kv: -kv[1])[:4])
+    out = AttributionEvidence(
+        record=ref.canonical, disease=disease, probability=result.probability, method=method, text=result.text,
+        top_leads={k: round(float(v), 3) for k, v in top.items()},
+        wave_shares={k: round(float(v), 3) for k, v in result.wave_shares.items()},
+        provenance=[prov], evidence_ids=[],
+    )
+    out.evidence_ids.append(ctx.add_evidence("attribution_evidence", f"{disease} on {ref.canonical}: {result.text}", prov))
+    return out
+
+
+@TOOLS.tool
+def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float = 0.5) -> EcgqaAttributes:
+    """ECG-QA attribute classes (diagnoses, rhythm, form, axis, noise, numeric-feature ranges) predicted from the signal by the attribute model, with their probabilities.
+
+    Args:
+        record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+        threshold: Probability above which a class counts as present (default 0.5, between 0.05 and 0.95).
+    """
+    if not 0.05 <= threshold <= 0.95:
+        raise ToolRetry(f"threshold must be between 0.05 and 0.95, got {threshold}")
+    ref, scores = _attributes(ctx, record)
+    prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
+    ranked = sorted(scores.probabilities.items(), key=lambda kv: -kv[1])
+    present = {k: round(float(v), 3) for k, v in ranked if v > threshold}
+    borderline = {k: round(float(v), 3) for k, v in ranked if threshold - 0.2 <= v <= threshold}
+    out = EcgqaAttributes(
+        record=ref.canonical, threshold=threshold, present=present, borderline=borderline,
+        provenance=[prov], evidence_ids=[],
+    )
+    for name, p in present.items():
+        out.evidence_ids.append(ctx.add_evidence("ecgqa_attributes", f"'{name}' predicted with probability {_fmt(p)} on {ref.canonical}", prov))
+    return out
+
+
+@TOOLS.tool
+def intervals_and_axis(
+    ctx: ToolContext, record: str, method: Literal["openecg", "neurokit2"] = "openecg"
+) -> IntervalsAndAxis:
+    """Measure heart rate, RR, P duration, PR, QRS, QT, QTc (Bazett, Fridericia) and the QRS axis on the delineated signal, with each value's normal range.
+
+    Args:
+        record: The ECG to measure: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+        method: Delineator that finds the P/QRS/T boundaries: 'openecg' (default) or 'neurokit2'.
+    """
+    ref, result = _measurement(ctx, record, method)
+    prov = Provenance(source=f"measurements ({result.method})", version=result.version, record=ref.canonical)
+    values = {k: (None if v is None else round(float(v), 1)) for k, v in result.values.items()}
+    out = IntervalsAndAxis(
+        record=ref.canonical, values=values, reasons=dict(result.reasons), axis_class=result.axis_class,
+        ranges=dict(result.ranges), provenance=[prov], evidence_ids=[],
+    )
+    for name, value in values.items():
+        if value is not None:
+            out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"{name.replace('_', ' ')} = {value:g} on {ref.canonical}", prov))
+    for feature, where in result.ranges.items():
+        out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"{feature} is {where} on {ref.canonical}", prov))
+    if result.axis_class:
+        out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"heart axis: {result.axis_class} on {ref.canonical}", prov))
+    return out
+
+
+@TOOLS.tool
+def codec_tokens(ctx: ToolContext, record: str, lead: Lead = "II", max_tokens: int = 64) -> CodecTokens:
+    """Tokenize one lead with the openecg codec (discrete tokens a language model can read).
+
+    Args:
+        record: The ECG to tokenize: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+        lead: Lead to tokenize, one of the 12 standard leads (default II).
+        max_tokens: How many of the first tokens to return (1-512, default 64).
+    """
+    if not 1 <= max_tokens <= 512:
+        raise ToolRetry(f"max_tokens must be between 1 and 512, got {max_tokens}")
+    ref, ecg = ctx.load(record)
+    result = ctx.cached(ref.canonical, f"tokens:{lead}", lambda: ctx.backend.tokenize_lead(ecg, lead))
+    prov = Provenance(source=result.codec, version=result.version, record=ref.canonical)
+    out = CodecTokens(
+        record=ref.canonical, lead=result.lead, n_tokens=len(result.tokens), tokens=list(result.tokens[:max_tokens]),
+        details={k: str(v) for k, v in result.details.items()}, provenance=[prov], evidence_ids=[],
+    )
+    out.evidence_ids.append(ctx.add_evidence("codec_tokens", f"lead {result.lead} of {ref.canonical} is {len(result.tokens)} {result.codec} tokens", prov))
+    return out
+
+
+@TOOLS.tool
+def noise_per_lead(ctx: ToolContext, record: str) -> NoisePerLead:
+    """Check each lead for baseline drift, static noise, burst noise and electrode problems (signal-quality indices).
+
+    Args:
+        record: The ECG to check: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+    """
+    from ._quality import NOISE_KINDS, QUALITY_METHOD, QUALITY_VERSION
+
+    ref, quality = _quality(ctx, record)
+    prov = Provenance(source=QUALITY_METHOD, version=QUALITY_VERSION, record=ref.canonical)
+    noisy = {kind: [q.lead for q in quality if kind in q.noises] for kind in NOISE_KINDS}
+    noisy = {k: v for k, v in noisy.items() if v}
+    out = NoisePerLead(
+        record=ref.canonical,
+        leads=[LeadNoise(lead=q.lead, noises=list(q.noises), baseline_drift_mv=round(q.drift_mv, 3),
+                         hf_residue_rms_mv=round(q.residue_rms_mv, 4), burst_ratio=round(q.burst_ratio, 2))
+               for q in quality],
+        noisy_leads=noisy, provenance=[prov], evidence_ids=[],
+    )
+    if noisy:
+        for kind, leads in noisy.items():
+            out.evidence_ids.append(ctx.add_evidence("noise_per_lead", f"{kind} flagged in lead(s) {', '.join(leads)} of {ref.canonical}", prov))
+    else:
+        out.evidence_ids.append(ctx.add_evidence("noise_per_lead", f"no lead of {ref.canonical} exceeds the noise thresholds", prov))
+    return out
+
+
+@TOOLS.tool
+def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgComparison:
+    """Compare two ECGs (first/earlier -> second/recent): attribute classes newly detected, resolved or persisting, disease probability changes, and numeric-feature ranges of each.
+
+    Args:
+        record_a: The first (earlier) ECG: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+        record_b: The second (recent) ECG, named the same way.
+    """
+    ref_a, attrs_a = _attributes(ctx, record_a)
+    ref_b, attrs_b = _attributes(ctx, record_b)
+    _, dis_a = _diseases(ctx, record_a)
+    _, dis_b = _diseases(ctx, record_b)
+    _, meas_a = _measurement(ctx, record_a)
+    _, meas_b = _measurement(ctx, record_b)
+    present_a = {k for k, v in attrs_a.probabilities.items() if v > POSITIVE_THRESHOLD}
+    present_b = {k for k, v in attrs_b.probabilities.items() if v > POSITIVE_THRESHOLD}
+    provs = [
+        Provenance(source=attrs_a.model, version=attrs_a.version, record=ref_a.canonical),
+        Provenance(source=attrs_b.model, version=attrs_b.version, record=ref_b.canonical),
+        Provenance(source=dis_a.model, version=dis_a.version, record=ref_a.canonical),
+        Provenance(source=dis_b.model, version=dis_b.version, record=ref_b.canonical),
+        Provenance(source=f"measurements ({meas_a.method})", version=meas_a.version, record=ref_a.canonical),
+        Provenance(source=f"measurements ({meas_b.method})", version=meas_b.version, record=ref_b.canonical),
+    ]
+    out = EcgComparison(
+        record_a=ref_a.canonical, record_b=ref_b.canonical,
+        newly_detected=sorted(present_b - present_a), resolved=sorted(present_a - present_b),
+        persisting=sorted(present_a & present_b),
+        disease_probability_change={
+            k: round(float(dis_b.probabilities[k]) - float(dis_a.probabilities[k]), 4)
+            for k in dis_a.probabilities if k in dis_b.probabilities
+        },
+        ranges_a=dict(meas_a.ranges), ranges_b=dict(meas_b.ranges), provenance=provs, evidence_ids=[],
+    )
+    pair = Provenance(source=f"{attrs_a.model} (both records)", version=attrs_a.version,
+                      record=f"{ref_a.canonical} -> {ref_b.canonical}")
+    for label, items in (("newly detected", out.newly_detected), ("resolved", out.resolved), ("persisting", out.persisting)):
+        text = ", ".join(items) if items else "none"
+        out.evidence_ids.append(ctx.add_evidence("compare_ecgs", f"{label} from {ref_a.canonical} to {ref_b.canonical}: {text}", pair))
+    return out
+
+
+@TOOLS.tool
+def age_sex_estimate(ctx: ToolContext, record: str) -> AgeSexEstimate:
+    """Estimate the patient's age and sex from the ECG signal with a model (not from the header).
+
+    Args:
+        record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+    """
+    ref, ecg = ctx.load(record)
+    result = ctx.cached(ref.canonical, "age_sex", lambda: ctx.backend.estimate_age_sex(ecg))
+    prov = Provenance(source=result.model, version=result.version, record=ref.canonical)
+    p = result.female_probability
+    sex = None if p is None or 0.4 <= p <= 0.6 else ("female" if p > 0.6 else "male")
+    out = AgeSexEstimate(
+        record=ref.canonical,
+        age_years=None if result.age_years is None else round(float(result.age_years), 1),
+        female_probability=None if p is None else round(float(p), 3), sex=sex,
+        provenance=[prov], evidence_ids=[],
+    )
+    parts = []
+    if out.age_years is not None:
+        parts.append(f"estimated age {out.age_years:g} years")
+    if p is not None:
+        parts.append(f"probability female {_fmt(p)}")
+    if parts:
+        out.evidence_ids.append(ctx.add_evidence("age_sex_estimate", f"{'; '.join(parts)} on {ref.canonical}", prov))
+    return out
