@@ -1,0 +1,429 @@
+"""Intervals and the frontal QRS axis of one ECG, per beat and per ECG, from a ``Delineation``.
+
+Global (12-lead) boundaries per beat: QRS complexes of all leads are grouped into beats by time;
+a beat's onset is the 20th percentile of its leads' onsets and its offset the 80th percentile of
+their offsets (robust to one or two leads that start early or end late; the 12SL-style global
+measurement takes the earliest onset and latest offset, which a single bad lead can drag).
+Per-ECG values are medians over beats after rejecting outlier beats (further than
+3 x 1.4826 x MAD, at least 20 ms, from the median). Anything that cannot be measured is ``None``
+with a reason; no number is ever made up.
+
+Normal ranges for the ECG-QA range attributes (adult resting ECG; see docs/measurements.md):
+
+===============  ==============  =====================================================
+feature          normal (ms)     source
+===============  ==============  =====================================================
+rr interval      600 - 1000      heart rate 60-100 bpm (AHA/ACCF/HRS 2009, Part II)
+p duration       <= 120          P wave < 120 ms (AHA/ACCF/HRS 2009, Part V)
+pr interval      120 - 200       AHA/ACCF/HRS 2009 (Part III, first-degree AV block > 200)
+qrs duration     70 - 110        normal adult QRS <= 110 ms (AHA/ACCF/HRS 2009, Part III)
+qt interval      350 - 450       uncorrected QT; common textbook limits at 60-100 bpm
+qt corrected     350 - 450       QTc (Bazett) long > 450 ms (men; AHA/ACCF/HRS 2009, Part IV),
+                                 short < 350 ms (Gollob 2011 short-QT criteria)
+===============  ==============  =====================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..errors import MeasurementError
+from ..records import ECG, Delineation, Wave
+
+RangeName = Literal["below", "within", "above"]
+AxisClass = Literal["normal", "left", "right", "extreme"]
+
+NORMAL_RANGES_MS: dict[str, tuple[float | None, float | None]] = {
+    "rr interval": (600.0, 1000.0),
+    "p duration": (None, 120.0),
+    "pr interval": (120.0, 200.0),
+    "qrs duration": (70.0, 110.0),
+    "qt interval": (350.0, 450.0),
+    "qt corrected": (350.0, 450.0),
+}
+"""ECG-QA numeric feature -> (lower, upper) limit of the normal range in ms (None: no limit)."""
+
+ONSET_PERCENTILE = 20.0
+OFFSET_PERCENTILE = 80.0
+MIN_LEAD_SUPPORT = 0.3
+"""A global wave needs waves in at least this share of the delineated leads."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One per-ECG value, or ``None`` with the reason it could not be measured."""
+
+    name: str
+    """What was measured, e.g. ``qrs_duration``."""
+    value: float | None
+    """The value (robust median over accepted beats), ``None`` when unmeasurable."""
+    unit: str
+    """``ms``, ``bpm`` or ``deg``."""
+    n_beats: int = 0
+    """Beats the value is based on (after outlier rejection)."""
+    n_rejected: int = 0
+    """Beats rejected as outliers."""
+    reason: str | None = None
+    """Why the value is ``None`` (or a caveat), in plain words."""
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"{self.name}: not measurable ({self.reason})"
+        return f"{self.name}: {self.value:.0f} {self.unit} (median of {self.n_beats} beats)"
+
+
+@dataclass(frozen=True)
+class Beat:
+    """Global boundaries of one beat in samples at the delineation's rate (``None`` if absent)."""
+
+    qrs_onset: int
+    """Global QRS onset."""
+    qrs_offset: int
+    """Global QRS offset."""
+    p_onset: int | None = None
+    """Global P onset of the P wave preceding this QRS."""
+    p_offset: int | None = None
+    """Global P offset."""
+    t_offset: int | None = None
+    """Global T offset following this QRS."""
+    n_leads: int = 0
+    """Leads in which this QRS was delineated."""
+
+
+@dataclass(frozen=True)
+class BeatIntervals:
+    """Per-beat intervals in ms (``None`` where a wave was missing)."""
+
+    rr_ms: float | None
+    """From this beat's QRS onset to the next beat's (None for the last beat)."""
+    p_duration_ms: float | None
+    pr_interval_ms: float | None
+    qrs_duration_ms: float
+    qt_ms: float | None
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Intervals, heart rate and QRS axis of one ECG."""
+
+    heart_rate: Measurement
+    rr_interval: Measurement
+    p_duration: Measurement
+    pr_interval: Measurement
+    qrs_duration: Measurement
+    qt_interval: Measurement
+    qtc_bazett: Measurement
+    qtc_fridericia: Measurement
+    qrs_axis: Measurement
+    """Frontal-plane QRS axis in degrees (-180, 180]."""
+    axis_class: AxisClass | None
+    """normal (-30..90), left (-90..-30), right (90..180), extreme (-180..-90); None if no axis."""
+    beats: tuple[Beat, ...] = ()
+    """Global beats the values come from."""
+    beat_intervals: tuple[BeatIntervals, ...] = ()
+    """Per-beat intervals, one per beat."""
+    source: str = ""
+    """Delineation source (openecg, neurokit2, ludb-gold...)."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    """Facts about the record that limit measurement (unusable leads, AF, pacing)."""
+
+    def numeric(self) -> dict[str, Measurement]:
+        """ECG-QA numeric feature name -> the measurement it refers to."""
+        return {
+            "rr interval": self.rr_interval,
+            "p duration": self.p_duration,
+            "pr interval": self.pr_interval,
+            "qrs duration": self.qrs_duration,
+            "qt interval": self.qt_interval,
+            "qt corrected": self.qtc_bazett,
+        }
+
+    def range_attributes(self) -> dict[str, RangeName | None]:
+        """ECG-QA numeric feature -> ``below`` / ``within`` / ``above`` its normal range
+        (``NORMAL_RANGES_MS``), ``None`` when the value is unmeasurable."""
+        return {name: range_of(name, m.value) for name, m in self.numeric().items()}
+
+    def all(self) -> tuple[Measurement, ...]:
+        """Every measurement in display order."""
+        return (self.heart_rate, self.rr_interval, self.p_duration, self.pr_interval,
+                self.qrs_duration, self.qt_interval, self.qtc_bazett, self.qtc_fridericia,
+                self.qrs_axis)
+
+    def summary(self) -> str:
+        """Human-readable lines, one per measurement, plus ranges and notes."""
+        lines = [str(m) for m in self.all()]
+        if self.axis_class is not None:
+            lines.append(f"axis class: {self.axis_class}")
+        ranges = self.range_attributes()
+        lines.append("ECG-QA ranges: " + ", ".join(
+            f"{k} {v if v else 'unmeasurable'}" for k, v in ranges.items()))
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def range_of(feature: str, value_ms: float | None) -> RangeName | None:
+    """``below`` / ``within`` / ``above`` the normal range of an ECG-QA numeric feature."""
+    if feature not in NORMAL_RANGES_MS:
+        raise MeasurementError(
+            f"unknown numeric feature {feature!r}; expected one of {', '.join(NORMAL_RANGES_MS)}"
+        )
+    if value_ms is None:
+        return None
+    low, high = NORMAL_RANGES_MS[feature]
+    if low is not None and value_ms < low:
+        return "below"
+    if high is not None and value_ms > high:
+        return "above"
+    return "within"
+
+
+def classify_axis(axis_deg: float) -> AxisClass:
+    """Clinical (AHA) class of a frontal QRS axis in degrees."""
+    a = (axis_deg + 180.0) % 360.0 - 180.0
+    if -30.0 <= a <= 90.0:
+        return "normal"
+    if -90.0 <= a < -30.0:
+        return "left"
+    if 90.0 < a <= 180.0:
+        return "right"
+    return "extreme"
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def measure(ecg: ECG, delineation: Delineation | None = None,
+            limb_signal: np.ndarray | None = None) -> Measurements:
+    """Measure heart rate, intervals and QRS axis of ``ecg``.
+
+    ``delineation`` defaults to ``encoders.delineate(ecg)`` (OpenECG pipeline); any source works
+    (gold annotations, NeuroKit2). ``limb_signal`` optionally replaces leads I and II for the axis
+    (shape (2, samples) in any common unit, e.g. LUDB's raw integers, whose per-lead header gains
+    break Einthoven's law in mV).
+    """
+    notes: list[str] = []
+    rhythm = None
+    unusable: dict[str, str] = {}
+    if delineation is None:
+        from ..encoders._delineation import delineate_detailed
+
+        result = delineate_detailed(ecg)
+        delineation, rhythm, unusable = result.delineation, result.rhythm, result.unusable_leads
+    else:
+        from ..encoders._delineation import lead_quality
+
+        unusable = lead_quality(ecg)
+    for lead, why in unusable.items():
+        notes.append(f"lead {lead} not used: {why}")
+    af = bool(rhythm is not None and rhythm.atrial_fibrillation)
+    paced = bool(rhythm is not None and rhythm.paced)
+    if af:
+        notes.append("atrial fibrillation/flutter detected: no P waves, P duration and PR not measured")
+    if paced:
+        notes.append("pacemaker spikes detected: intervals may reflect paced beats")
+    return measure_from_delineation(delineation, ecg, af=af, limb_signal=limb_signal,
+                                    notes=tuple(notes))
+
+
+def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, af: bool = False,
+                             limb_signal: np.ndarray | None = None,
+                             notes: tuple[str, ...] = ()) -> Measurements:
+    """Measurements from a delineation; the axis needs ``ecg`` (or ``limb_signal``)."""
+    fs = delineation.fs_hz
+    ms = 1000.0 / fs
+    beats = global_beats(delineation)
+    per_beat = tuple(_beat_intervals(beats, ms))
+    duration_s = delineation.n_samples / fs
+
+    def collect(values: list[float | None], name: str, unit: str, missing: str) -> Measurement:
+        return _robust(name, unit, values, len(beats), missing)
+
+    if len(beats) < 2:
+        why = (f"only {len(beats)} QRS complex(es) found in {duration_s:.1f} s"
+               if beats else "no QRS complex found (flat, noisy or too short signal)")
+        rr = Measurement("rr_interval", None, "ms", reason=why)
+    else:
+        rr = collect([b.rr_ms for b in per_beat], "rr_interval", "ms", "no RR interval")
+    hr = (Measurement("heart_rate", 60000.0 / rr.value, "bpm", rr.n_beats, rr.n_rejected)
+          if rr.value else Measurement("heart_rate", None, "bpm", reason=rr.reason))
+    if not beats:
+        none = "no QRS complex found (flat, noisy or too short signal)"
+        p, pr, qrs, qt = (Measurement(n, None, "ms", reason=none)
+                          for n in ("p_duration", "pr_interval", "qrs_duration", "qt_interval"))
+    else:
+        no_p = ("atrial fibrillation/flutter: there are no P waves" if af else None)
+        p = _with_coverage(collect([b.p_duration_ms for b in per_beat], "p_duration", "ms",
+                                   "no P wave found before any QRS"), per_beat, "P wave", no_p)
+        pr = _with_coverage(collect([b.pr_interval_ms for b in per_beat], "pr_interval", "ms",
+                                    "no P wave found before any QRS"), per_beat, "P wave", no_p)
+        qrs = collect([b.qrs_duration_ms for b in per_beat], "qrs_duration", "ms", "no QRS")
+        qt = _with_coverage(collect([b.qt_ms for b in per_beat], "qt_interval", "ms",
+                                    "no T wave end found after any QRS"), per_beat, "T wave end", None)
+    qtcb, qtcf = _qtc(qt, rr)
+    axis = _axis(ecg, delineation, beats, limb_signal)
+    axis_class = classify_axis(axis.value) if axis.value is not None else None
+    return Measurements(hr, rr, p, pr, qrs, qt, qtcb, qtcf, axis, axis_class, tuple(beats), per_beat,
+                        delineation.source, notes)
+
+
+# --------------------------------------------------------------------------- beats
+
+
+def _clusters(waves: list[tuple[str, Wave]], gap: float) -> list[list[tuple[str, Wave]]]:
+    """Group (lead, wave) pairs whose centres are within ``gap`` samples of the previous one."""
+    waves = sorted(waves, key=lambda lw: 0.5 * (lw[1].onset + lw[1].offset))
+    groups: list[list[tuple[str, Wave]]] = []
+    last = -np.inf
+    for lead, w in waves:
+        c = 0.5 * (w.onset + w.offset)
+        if c - last > gap or not groups:
+            groups.append([])
+        groups[-1].append((lead, w))
+        last = c
+    return groups
+
+
+def global_beats(delineation: Delineation) -> list[Beat]:
+    """Beats from the QRS complexes of all leads, with global P and T boundaries."""
+    fs = delineation.fs_hz
+    leads = [lead for lead, waves in delineation.waves.items() if any(w.kind == "QRS" for w in waves)]
+    if not leads:
+        return []
+    need = max(1, int(np.ceil(MIN_LEAD_SUPPORT * len(leads))))
+    qrs = [(lead, w) for lead in leads for w in delineation.lead(lead) if w.kind == "QRS"]
+    beats: list[Beat] = []
+    for group in _clusters(qrs, gap=0.08 * fs):
+        if len({lead for lead, _ in group}) < need:
+            continue
+        on = int(round(np.percentile([w.onset for _, w in group], ONSET_PERCENTILE)))
+        off = int(round(np.percentile([w.offset for _, w in group], OFFSET_PERCENTILE)))
+        beats.append(Beat(on, max(off, on), n_leads=len({lead for lead, _ in group})))
+    out: list[Beat] = []
+    for i, b in enumerate(beats):
+        prev_off = beats[i - 1].qrs_offset if i > 0 else -1
+        next_on = beats[i + 1].qrs_onset if i + 1 < len(beats) else delineation.n_samples
+        p_on = p_off = t_off = None
+        ps = [w for lead in leads for w in delineation.lead(lead)
+              if w.kind == "P" and w.onset > prev_off and w.offset < b.qrs_onset + 0.01 * fs
+              and w.onset > b.qrs_onset - 0.45 * fs]
+        if len(ps) >= need:
+            p_on = int(round(np.percentile([w.onset for w in ps], ONSET_PERCENTILE)))
+            p_off = int(round(np.percentile([w.offset for w in ps], OFFSET_PERCENTILE)))
+        ts = [w for lead in leads for w in delineation.lead(lead)
+              if w.kind == "T" and w.onset >= b.qrs_offset - 0.02 * fs and w.offset < next_on
+              and w.offset < b.qrs_onset + 0.7 * fs]
+        if len(ts) >= need:
+            t_off = int(round(np.percentile([w.offset for w in ts], OFFSET_PERCENTILE)))
+        out.append(Beat(b.qrs_onset, b.qrs_offset, p_on, p_off, t_off, b.n_leads))
+    return out
+
+
+def _beat_intervals(beats: list[Beat], ms: float) -> list[BeatIntervals]:
+    out = []
+    for i, b in enumerate(beats):
+        rr = (beats[i + 1].qrs_onset - b.qrs_onset) * ms if i + 1 < len(beats) else None
+        p = (b.p_offset - b.p_onset) * ms if b.p_onset is not None and b.p_offset is not None else None
+        pr = (b.qrs_onset - b.p_onset) * ms if b.p_onset is not None else None
+        qt = (b.t_offset - b.qrs_onset) * ms if b.t_offset is not None else None
+        out.append(BeatIntervals(rr, p, pr, (b.qrs_offset - b.qrs_onset) * ms, qt))
+    return out
+
+
+# --------------------------------------------------------------------------- robust statistics
+
+
+def robust_median(values: np.ndarray, floor: float = 20.0) -> tuple[float, int]:
+    """Median after rejecting values further than max(3 x 1.4826 x MAD, floor) from the median;
+    returns (median, number rejected)."""
+    values = np.asarray(values, dtype=float)
+    med = float(np.median(values))
+    mad = float(np.median(np.abs(values - med))) * 1.4826
+    keep = np.abs(values - med) <= max(3 * mad, floor)
+    return float(np.median(values[keep])), int((~keep).sum())
+
+
+def _robust(name: str, unit: str, values: list[float | None], n_beats: int, missing: str) -> Measurement:
+    present = np.array([v for v in values if v is not None], dtype=float)
+    if present.size == 0:
+        return Measurement(name, None, unit, reason=missing)
+    value, rejected = robust_median(present)
+    return Measurement(name, value, unit, int(present.size) - rejected, rejected)
+
+
+def _with_coverage(m: Measurement, per_beat: tuple[BeatIntervals, ...], what: str,
+                   forced_reason: str | None) -> Measurement:
+    """``None`` when the wave was found in fewer than half the beats (or a forced reason)."""
+    if forced_reason:
+        return Measurement(m.name, None, m.unit, reason=forced_reason)
+    if m.value is None:
+        return m
+    found = m.n_beats + m.n_rejected
+    if found * 2 < len(per_beat):
+        return Measurement(m.name, None, m.unit, reason=(
+            f"{what} found in only {found} of {len(per_beat)} beats (absent or unclear: "
+            "e.g. atrial fibrillation, pacing or noise)"))
+    return m
+
+
+def _qtc(qt: Measurement, rr: Measurement) -> tuple[Measurement, Measurement]:
+    if qt.value is None or rr.value is None:
+        why = qt.reason if qt.value is None else f"no RR interval ({rr.reason})"
+        return (Measurement("qtc_bazett", None, "ms", reason=why),
+                Measurement("qtc_fridericia", None, "ms", reason=why))
+    rr_s = rr.value / 1000.0
+    return (Measurement("qtc_bazett", qt.value / np.sqrt(rr_s), "ms", qt.n_beats, qt.n_rejected),
+            Measurement("qtc_fridericia", qt.value / np.cbrt(rr_s), "ms", qt.n_beats, qt.n_rejected))
+
+
+# --------------------------------------------------------------------------- axis
+
+
+def _axis(ecg: ECG | None, delineation: Delineation, beats: list[Beat],
+          limb_signal: np.ndarray | None) -> Measurement:
+    """Frontal QRS axis from the net QRS areas of leads I and II (Einthoven geometry)."""
+    if not beats:
+        return Measurement("qrs_axis", None, "deg", reason="no QRS complex found")
+    if limb_signal is not None:
+        lead_i, lead_ii = np.asarray(limb_signal[0], float), np.asarray(limb_signal[1], float)
+        fs_sig = delineation.fs_hz
+    elif ecg is not None:
+        rows = {n: ecg.signal_mv[k] for k, n in enumerate(ecg.lead_names)}
+        if "I" in rows and "II" in rows:
+            lead_i, lead_ii = rows["I"].astype(float), rows["II"].astype(float)
+        elif "I" in rows and "aVF" in rows:
+            lead_i = rows["I"].astype(float)
+            lead_ii = rows["aVF"].astype(float) + lead_i / 2
+        else:
+            return Measurement("qrs_axis", None, "deg", reason="leads I and II (or aVF) are needed")
+        fs_sig = ecg.fs_hz
+    else:
+        return Measurement("qrs_axis", None, "deg", reason="no signal given")
+    from ..encoders._delineation import lead_problem
+
+    for name, x in (("I", lead_i), ("II", lead_ii)):
+        problem = None if limb_signal is not None else lead_problem(x, fs_sig)
+        if problem:
+            return Measurement("qrs_axis", None, "deg", reason=f"lead {name}: {problem}")
+    ratio = fs_sig / delineation.fs_hz
+    angles = []
+    for b in beats:
+        on, off = int(b.qrs_onset * ratio), int(b.qrs_offset * ratio) + 1
+        if on < 1 or off >= len(lead_i) or off - on < 3:
+            continue
+        pre = slice(max(0, on - int(0.02 * fs_sig)), on + 1)
+        a_i = float(np.sum(lead_i[on:off] - np.median(lead_i[pre])))
+        a_ii = float(np.sum(lead_ii[on:off] - np.median(lead_ii[pre])))
+        # lead I = E cos(t), lead II = E cos(t - 60): E sin(t) = (2 II - I) / sqrt(3)
+        angles.append(np.degrees(np.arctan2((2 * a_ii - a_i) / np.sqrt(3), a_i)))
+    if not angles:
+        return Measurement("qrs_axis", None, "deg", reason="no complete QRS inside the signal")
+    # circular robust median: rotate around the circular mean, then take the median
+    rad = np.radians(angles)
+    centre = np.degrees(np.arctan2(np.sin(rad).mean(), np.cos(rad).mean()))
+    rel = (np.asarray(angles) - centre + 180.0) % 360.0 - 180.0
+    value, rejected = robust_median(rel, floor=15.0)
+    axis = (centre + value + 180.0) % 360.0 - 180.0
+    return Measurement("qrs_axis", float(axis), "deg", len(angles) - rejected, rejected)
