@@ -27,6 +27,9 @@ __all__ = [
     "INFARCTION_STAGES",
     "HEART_AXES",
     "CERTAIN",
+    "SCP_DIAGNOSTIC_EXTRA",
+    "SCP_FORM_EXTRA",
+    "SCP_RHYTHM_EXTRA",
 ]
 
 CERTAIN = 100.0
@@ -69,6 +72,19 @@ SCP_RHYTHM: tuple[str, ...] = (
 )
 SCP_STATEMENTS: tuple[str, ...] = tuple(dict.fromkeys(SCP_DIAGNOSTIC + SCP_FORM + SCP_RHYTHM))
 """The 63 statement names ECG-QA asks about (diagnostic, then form-only, then rhythm)."""
+
+# PTB-XL statements ECG-QA never names in an answer but that still count for the "any ..."
+# questions (any diagnostic / form / rhythm / abnormal symptom).
+SCP_DIAGNOSTIC_EXTRA: tuple[str, ...] = (
+    "right ventricular hypertrophy", "st-t changes compatible with ventricular aneurysm",
+    "electrolytic disturbance or drug (former edis)", "wolf-parkinson-white syndrome", "septal hypertrophy",
+    "third degree av block", "second degree av block",
+)
+SCP_FORM_EXTRA: tuple[str, ...] = ("premature complex(es)",)
+SCP_RHYTHM_EXTRA: tuple[str, ...] = (
+    "supraventricular arrhythmia", "paroxysmal supraventricular tachycardia",
+    "trigeminal pattern (unknown origin, sv or ventricular)",
+)
 
 SCP_SUPERCLASSES: tuple[str, ...] = (
     "conduction disturbance", "hypertrophy", "myocardial infarction", "st/t change",
@@ -140,6 +156,10 @@ class EcgAttributes:
     """Numeric feature (``NUMERIC_FEATURES``) -> ``"below"``, ``"within"`` or ``"above"`` the normal range."""
     ecg_id: int | None = None
     """The record these attributes describe (PTB-XL ecg_id or MIMIC study_id), when known."""
+    superclass_set: frozenset[str] | None = None
+    """Superclasses (``SCP_SUPERCLASSES``) when given explicitly; None derives them from statements."""
+    any_extra_systole: bool | None = None
+    """"Any kind of extra systoles" when given explicitly; None derives it from ``extra_systoles``."""
 
     def __post_init__(self) -> None:
         for name, likelihood in dict(self.statements).items():
@@ -172,6 +192,11 @@ class EcgAttributes:
         object.__setattr__(self, "numeric", _frozen_map(self.numeric))
         object.__setattr__(self, "extra_systoles", frozenset(self.extra_systoles))
         object.__setattr__(self, "infarction_stages", frozenset(self.infarction_stages))
+        if self.superclass_set is not None:
+            bad_sup = set(self.superclass_set) - set(SCP_SUPERCLASSES)
+            if bad_sup:
+                raise UsageError(f"unknown superclass(es) {sorted(bad_sup)}; expected {', '.join(SCP_SUPERCLASSES)}")
+            object.__setattr__(self, "superclass_set", frozenset(self.superclass_set))
 
     # --- statements -------------------------------------------------------------------------
     def has(self, statement: str, include_uncertain: bool = True) -> bool:
@@ -190,10 +215,37 @@ class EcgAttributes:
         """The statements of ``vocabulary`` that are present, in vocabulary order."""
         return [s for s in vocabulary if self.has(s, include_uncertain)]
 
-    def superclasses(self, include_uncertain: bool = True) -> list[str]:
-        """Superclasses (``SCP_SUPERCLASSES`` order) with at least one present diagnostic statement."""
-        found = {SUPERCLASS_OF[s] for s in self.present(SCP_DIAGNOSTIC, include_uncertain)}
+    def superclasses(self) -> list[str]:
+        """Superclasses (``SCP_SUPERCLASSES`` order): ``superclass_set`` when given, else those with
+        at least one present (certain or uncertain) diagnostic statement."""
+        if self.superclass_set is not None:
+            found = set(self.superclass_set)
+        else:
+            found = {SUPERCLASS_OF[s] for s in self.present(SCP_DIAGNOSTIC)}
         return [s for s in SCP_SUPERCLASSES if s in found]
+
+    def has_any(self, kind: str, include_uncertain: bool = True) -> bool:
+        """Any statement of ``kind`` (``diagnostic``, ``form``, ``rhythm``, ``abnormal``), counting the
+        PTB-XL statements ECG-QA never names in answers; ``abnormal`` is any statement but sinus rhythm
+        and normal ECG."""
+        pools = {
+            "diagnostic": SCP_DIAGNOSTIC + SCP_DIAGNOSTIC_EXTRA,
+            "form": SCP_FORM + SCP_FORM_EXTRA,
+            "rhythm": SCP_RHYTHM + SCP_RHYTHM_EXTRA,
+        }
+        if kind == "abnormal":
+            pool = tuple(s for p in pools.values() for s in p if s != "sinus rhythm")
+        elif kind in pools:
+            pool = pools[kind]
+        else:
+            raise UsageError(f"unknown statement kind {kind!r}; expected diagnostic, form, rhythm or abnormal")
+        return any(self.has(s, include_uncertain) for s in pool)
+
+    def has_extra_systole(self) -> bool:
+        """"Any kind of extra systoles": ``any_extra_systole`` when given, else any kind present."""
+        if self.any_extra_systole is not None:
+            return self.any_extra_systole
+        return bool(self.extra_systoles)
 
     def noise_in_lead(self, lead: str) -> list[str]:
         """Noise kinds (``NOISE_KINDS`` order) reported in ``lead``."""

@@ -101,12 +101,6 @@ def _choose(options: list[str], present) -> list[str]:
     return _or_none([o for o in dict.fromkeys(options) if present(o)])
 
 
-def _abnormal(a: EcgAttributes) -> bool:
-    if a.present(SCP_DIAGNOSTIC) or a.present(SCP_FORM):
-        return True
-    return any(r != "sinus rhythm" for r in a.present(SCP_RHYTHM))
-
-
 def _leads_of(leads: frozenset[str]) -> list[str]:
     return _or_none([f"lead {lead}" for lead in LEADS if lead in leads])
 
@@ -152,15 +146,15 @@ def _single(tid: int, s: dict[str, str], a: EcgAttributes) -> list[str]:
     if tid == 11:
         return _or_none(a.present(SCP_FORM))
     if tid == 12:
-        return _yn(_abnormal(a))
+        return _yn(a.has_any("abnormal"))
     if tid == 13:
-        return _yn(bool(a.present(SCP_DIAGNOSTIC, True)))
+        return _yn(a.has_any("diagnostic", True))
     if tid == 14:
-        return _yn(bool(a.present(SCP_DIAGNOSTIC, False)))
+        return _yn(a.has_any("diagnostic", False))
     if tid == 15:
-        return _yn(bool(a.present(SCP_FORM)))
+        return _yn(a.has_any("form"))
     if tid == 16:
-        return _yn(bool(a.present(SCP_RHYTHM)))
+        return _yn(a.has_any("rhythm"))
     if tid == 17:
         return _yn(s["lead"] in a.lead_statements.get(s["scp_code"], frozenset()))
     if tid == 18:
@@ -205,7 +199,7 @@ def _single(tid: int, s: dict[str, str], a: EcgAttributes) -> list[str]:
     if tid == 34:
         return _leads_of(a.noise.get(s["noise"], frozenset()))
     if tid == 35:
-        return _yn(bool(a.extra_systoles & {"ventricular extrasystoles", "supraventricular extrasystoles"}))
+        return _yn(a.has_extra_systole())
     if tid == 36:
         return _yn(s["extra_systole"] in a.extra_systoles)
     if tid == 37:

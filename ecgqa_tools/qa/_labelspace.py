@@ -9,8 +9,8 @@ Class semantics (the same rules the answer engine uses):
   when the statement is present, certain or uncertain (case-insensitive name match);
 - ``"normal ecg"``: the NORM statement is present;
 - ``"any diagnostic symptoms"`` / ``"any form-related symptoms"`` / ``"any rhythm-related symptoms"``:
-  at least one such statement (uncertain ones included); ``"any kind of abnormal symptoms"``: any
-  diagnostic or form statement, or a rhythm other than sinus rhythm;
+  at least one such statement (uncertain ones included; PTB-XL statements ECG-QA never names count
+  too); ``"any kind of abnormal symptoms"``: any statement other than normal ECG and sinus rhythm;
 - ``"conduction disturbance"``, ``"hypertrophy"``, ``"myocardial infarction"``, ``"st/t change"``:
   a diagnostic statement of that PTB-XL superclass; ``"ischemic"`` / ``"subendocardial injury"``:
   any located ischemia / injury statement (``"ischemic in ... leads"``...);
@@ -31,8 +31,6 @@ from ._attributes import (
     INFARCTION_STAGES,
     NOISE_KINDS,
     SCP_DIAGNOSTIC,
-    SCP_FORM,
-    SCP_RHYTHM,
     SCP_SUPERCLASSES,
     EcgAttributes,
 )
@@ -65,21 +63,15 @@ GROUNDING_CLASSES: dict[str, tuple[str, ...]] = {name: grounding_classes(name) f
 """Dataset name (``ptbxl``, ``mimic-iv-ecg``) -> its upper-bound classes in official index order."""
 
 
-def _abnormal(a: EcgAttributes) -> bool:
-    if a.present(SCP_DIAGNOSTIC) or a.present(SCP_FORM):
-        return True
-    return any(r != "sinus rhythm" for r in a.present(SCP_RHYTHM))
-
-
 def _special_predicates() -> dict[str, Callable[[EcgAttributes], bool]]:
     preds: dict[str, Callable[[EcgAttributes], bool]] = {
         "normal ecg": lambda a: a.has("normal ecg"),
-        "any diagnostic symptoms": lambda a: bool(a.present(SCP_DIAGNOSTIC)),
-        "any form-related symptoms": lambda a: bool(a.present(SCP_FORM)),
-        "any rhythm-related symptoms": lambda a: bool(a.present(SCP_RHYTHM)),
-        "any kind of abnormal symptoms": _abnormal,
+        "any diagnostic symptoms": lambda a: a.has_any("diagnostic"),
+        "any form-related symptoms": lambda a: a.has_any("form"),
+        "any rhythm-related symptoms": lambda a: a.has_any("rhythm"),
+        "any kind of abnormal symptoms": lambda a: a.has_any("abnormal"),
         "any kind of noises": lambda a: bool(a.noise_kinds()),
-        "any kind of extra systoles": lambda a: bool(a.extra_systoles),
+        "any kind of extra systoles": lambda a: a.has_extra_systole(),
         "ischemic": lambda a: any(s.startswith("ischemic in") for s in a.present(SCP_DIAGNOSTIC)),
         "subendocardial injury": lambda a: any(s.startswith("subendocardial injury") for s in a.present(SCP_DIAGNOSTIC)),
     }

@@ -3,9 +3,16 @@
 The rules were reverse-engineered from the official ECG-QA v1.0.2 samples (see docs/qa.md):
 SCP codes map to ECG-QA statement names; the free-text noise columns (``static_noise``,
 ``burst_noise``, ``baseline_drift``, ``electrodes_problems``) are parsed into leads (German
-shorthand such as ``alles`` = all leads, ``I-AVF`` = a range in PTB-XL lead order, keyboard slips
-``V!`` = V1 and ``V&`` = V6 on a German layout, ``ALF`` = aVF); ``extra_beats`` gives the extra
-systoles; ``infarction_stadium1/2`` the stages; ``heart_axis`` the axis.
+shorthand such as ``alles`` = all leads, ``I-AVF`` = a range in PTB-XL lead order, the keyboard
+slip ``V!`` = V1, ``ALF`` = aVF; a bare digit is a chest lead); ``extra_beats`` gives the extra
+systoles; ``infarction_stadium1/2`` the stages; the report the leads of 13 form statements
+(``_report_leads``). Quirks of the official generation are kept on purpose so answers match:
+"any kind of extra systoles" is yes only when ``extra_beats`` also names leads; superclasses count
+only letter-only SCP codes (so NST_, ISC_, 1AVB, LAO/LAE, RAO/RAE never make a superclass); an
+infarction stage comes from ``infarction_stadium2`` when set, else from ``infarction_stadium1``
+except "Stadium III" there (a typo in the official code). The heart axis of ECG-QA was computed
+from the signal (leads I and aVF), not taken from ``heart_axis``: the column is used here as the
+closest label and disagrees with ECG-QA on some records.
 
 Labels are ground truth for evaluation and training only: answers about an ECG a user brings come
 from its signal, never from here.
@@ -21,6 +28,7 @@ from typing import Any
 
 from ..errors import DatasetError, RecordNotFound
 from ._attributes import EcgAttributes
+from ._report_leads import statement_leads_from_report
 from ._templates import LEADS
 
 __all__ = [
@@ -80,14 +88,14 @@ _NOISE_COLUMNS = {
     "baseline drift": "baseline_drift",
     "electrodes problems": "electrodes_problems",
 }
-_STAGES = {
-    "stadium i": ("early stage of myocardial infarction",),
-    "stadium ii": ("middle stage of myocardial infarction",),
-    "stadium iii": ("old stage of myocardial infarction",),
-    "stadium i-ii": ("early stage of myocardial infarction", "middle stage of myocardial infarction"),
-    "stadium ii-iii": ("middle stage of myocardial infarction", "old stage of myocardial infarction"),
-    "unknown": ("unknown stage of myocardial infarction",),
+_CODE_SUPERCLASS = {
+    "CD": "LAFB IRBBB 1AVB IVCD CRBBB CLBBB LPFB WPW ILBBB 3AVB 2AVB",
+    "HYP": "LVH LAO/LAE RVH RAO/RAE SEHYP",
+    "MI": "IMI ASMI ILMI AMI ALMI INJAS LMI INJAL IPLMI IPMI INJIN INJLA PMI INJIL",
+    "STTC": "NDT NST_ DIG LNGQT ISC_ ISCAL ISCIN ISCIL ISCAS ISCLA ANEUR EL ISCAN",
 }
+_SUPER_NAMES = {"CD": "conduction disturbance", "HYP": "hypertrophy", "MI": "myocardial infarction", "STTC": "st/t change"}
+_SUPERCLASS_OF_CODE = {c: _SUPER_NAMES[k] for k, v in _CODE_SUPERCLASS.items() for c in v.split()}
 _AXES = {
     "MID": "normal heart axis",
     "LAD": "left axis deviation",
@@ -121,7 +129,7 @@ def parse_noise_leads(text: Any) -> frozenset[str]:
     """
     if _is_missing(text):
         return frozenset()
-    s = str(text).replace("!", "1").replace("&", "6").replace("?", "")
+    s = str(text).replace("!", "1").replace("?", " ")
     s = re.sub(r"\s*-+\s*", "-", s)
     s = re.sub(r"(?i)\bv\s+(\d)", r"V\1", s)
     found: list[str] = []
@@ -137,7 +145,7 @@ def parse_noise_leads(text: Any) -> frozenset[str]:
                     if la.startswith("V") and not b.strip().upper().startswith("V") and b.strip().isdigit():
                         lb = f"V{b.strip()}"
                     i, j = LEADS.index(la), LEADS.index(lb)
-                    found.extend(LEADS[min(i, j): max(i, j) + 1])
+                    found.extend(LEADS[i: j + 1])  # a reversed range names no lead, as in ECG-QA
                 continue
             lead = _lead_token(token)
             if lead:
@@ -145,19 +153,59 @@ def parse_noise_leads(text: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-def parse_extra_beats(text: Any) -> frozenset[str]:
-    """Extra-systole kinds in one PTB-XL ``extra_beats`` cell (``1ES``, ``VES``, ``SVES``, ``VES,SVES``...)."""
+_ES_KINDS = {"es": "extrasystoles", "ves": "ventricular extrasystoles", "sves": "supraventricular extrasystoles"}
+
+
+def parse_extra_beats(text: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """(kinds, leads) of one PTB-XL ``extra_beats`` cell (``1ES``, ``VES2,alles``, ``2,V1``...).
+
+    A leading count without a kind (``2,V1``) means plain extrasystoles; ``alles`` = all leads.
+    """
     if _is_missing(text):
-        return frozenset()
-    s = str(text).upper()
+        return frozenset(), frozenset()
+    s = str(text).strip().lower()
+    if s[:1].isdigit() and not re.match(r"\d{1,2}s?v?es", s):
+        s = "es" + s
     kinds: set[str] = set()
-    if "SVES" in s:
-        kinds.add("supraventricular extrasystoles")
-    if re.search(r"(?<!S)VES", s):
-        kinds.add("ventricular extrasystoles")
-    if re.search(r"(?<![SV])ES", s):
-        kinds.add("extrasystoles")
-    return frozenset(kinds)
+    for token in re.split(r"[,();]", s):
+        token = token.strip()
+        if "es" not in token or token == "alles":
+            continue
+        kind = re.sub(r"^\d+|\d+$", "", token)
+        if kind in _ES_KINDS:
+            kinds.add(_ES_KINDS[kind])
+    return frozenset(kinds), parse_noise_leads(s)
+
+
+def _letter_only_superclasses(codes: Mapping[str, float]) -> frozenset[str]:
+    """Superclasses as ECG-QA computed them: only codes made of letters are looked up."""
+    out = set()
+    for code in codes:
+        name = _SUPERCLASS_OF_CODE.get(code)
+        if name is not None and code.isalpha():
+            out.add(name)
+    return frozenset(out)
+
+
+def _stages(stadium1: Any, stadium2: Any) -> frozenset[str]:
+    s1 = None if _is_missing(stadium1) else str(stadium1).strip()
+    s2 = None if _is_missing(stadium2) else str(stadium2).strip()
+    out: set[str] = set()
+    if s1 == "unknown":
+        out.add("unknown stage of myocardial infarction")
+    if s2 is not None:
+        source = s2
+    elif s1 in ("Stadium I", "Stadium I-II", "Stadium II", "Stadium II-III"):
+        source = s1  # "Stadium III" alone is not read (typo in the official generation)
+    else:
+        source = None
+    if source in ("Stadium I", "Stadium I-II"):
+        out.add("early stage of myocardial infarction")
+    if source in ("Stadium II", "Stadium II-III"):
+        out.add("middle stage of myocardial infarction")
+    if source == "Stadium III":
+        out.add("old stage of myocardial infarction")
+    return frozenset(out)
 
 
 def _parse_scp(value: Any) -> dict[str, float]:
@@ -180,28 +228,30 @@ def attributes_from_ptbxl_row(row: Mapping[str, Any], ecg_id: int | None = None)
     Numeric features are not in the labels: they stay empty (measure them on the signal).
     """
     statements: dict[str, float] = {}
-    for code, likelihood in _parse_scp(row.get("scp_codes")).items():
+    for code, likelihood in _parse_scp(row.get("scp_codes")).items():  # noqa: B007
         name = SCP_CODE_NAMES.get(code, code.lower())
         statements[name] = max(likelihood, statements.get(name, 0.0))
+    codes = _parse_scp(row.get("scp_codes"))
     noise = {}
     for kind, column in _NOISE_COLUMNS.items():
         leads = parse_noise_leads(row.get(column))
         if leads:
             noise[kind] = leads
-    stages: set[str] = set()
-    for column in ("infarction_stadium1", "infarction_stadium2"):
-        value = row.get(column)
-        if not _is_missing(value):
-            stages.update(_STAGES.get(str(value).strip().lower(), ()))
+    kinds, es_leads = parse_extra_beats(row.get("extra_beats"))
     axis_code = row.get("heart_axis")
     axis = None if _is_missing(axis_code) else _AXES.get(str(axis_code).strip())
+    report = row.get("report")
+    lead_codes = statement_leads_from_report("" if _is_missing(report) else str(report), frozenset(codes))
     return EcgAttributes(
         statements=statements,
+        lead_statements={SCP_CODE_NAMES[c]: frozenset(leads) for c, leads in lead_codes.items()},
         noise=noise,
-        extra_systoles=parse_extra_beats(row.get("extra_beats")),
-        infarction_stages=frozenset(stages),
+        extra_systoles=kinds,
+        infarction_stages=_stages(row.get("infarction_stadium1"), row.get("infarction_stadium2")),
         heart_axis=axis,
         ecg_id=ecg_id,
+        superclass_set=_letter_only_superclasses(codes),
+        any_extra_systole=bool(kinds) and bool(es_leads),
     )
 
 
