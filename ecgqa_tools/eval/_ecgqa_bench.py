@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..errors import DatasetError, EcgqaError, LeakageError, UsageError
@@ -323,7 +324,7 @@ class EcgCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             with tmp.open("wb") as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
             os.replace(tmp, path)
         return _unwrap(value)
 
@@ -332,6 +333,19 @@ class EcgCache:
         self._memory.move_to_end(key)
         while len(self._memory) > self.max_items:
             self._memory.popitem(last=False)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles read-only mappings (``types.MappingProxyType``, used by frozen domain types) as copies."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is MappingProxyType:
+            return _read_only, (dict(obj),)
+        return NotImplemented
+
+
+def _read_only(mapping: dict[Any, Any]) -> MappingProxyType:
+    return MappingProxyType(mapping)
 
 
 @dataclass(frozen=True)

@@ -300,3 +300,19 @@ def test_official_test_split_loads_chunks_and_templates_json_examples(ecgqa_dir)
     selection = select_samples(samples, frozenset(range(1, 2000)))
     assert selection.n_missing_signal + len(selection.samples) == len(samples)
     assert all(max(s.ecg_ids) < 2000 for s in selection.samples)
+
+
+def test_disk_cache_stores_frozen_results_with_read_only_mappings(tmp_path):
+    from ecgqa_tools.qa import EcgAttributes
+
+    attrs = EcgAttributes(statements={"atrial fibrillation": 100.0}, numeric={"qrs duration": "above"})
+
+    class AttrSystem(FakeSystem):
+        def ecg_features(self, ecg_id):
+            self.feature_calls.append(ecg_id)
+            return attrs
+
+    system = AttrSystem("attrs", "attrs")
+    EcgCache(tmp_path).get(system, 5)
+    again = EcgCache(tmp_path).get(system, 5)
+    assert again == attrs and system.feature_calls == [5]
