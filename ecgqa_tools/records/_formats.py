@@ -130,14 +130,17 @@ def read_cinc(path: str | Path) -> ECG:
         lead_names=tuple(head.sig_name),
         record_id=base.name,
         source="cinc",
-        metadata=_cinc_metadata(head.comments or [], header),
+        metadata=_cinc_metadata(head, header),
         path=str(base),
     )
 
 
-def _cinc_metadata(comments: list[str], header: Path) -> ECGMetadata:
+def _cinc_metadata(head, header: Path) -> ECGMetadata:  # noqa: ANN001 - wfdb header object
+    from ._wfdb import metadata_from_header
+
+    generic = metadata_from_header(head)
     fields: dict[str, str] = {}
-    for comment in comments:
+    for comment in head.comments or []:
         key, sep, value = comment.partition(":")
         if sep:
             fields[key.strip().lstrip("#").strip().lower()] = value.strip()
@@ -157,7 +160,10 @@ def _cinc_metadata(comments: list[str], header: Path) -> ECGMetadata:
             raise RecordError(f"{header}: #Dx entry {item!r} is not a SNOMED CT code (digits expected)")
         codes.append(int(item))
     extra = tuple((k, v) for k, v in fields.items() if k not in {"age", "sex", "dx"})
-    return ECGMetadata(age_years=age, sex=sex, snomed_ct_codes=tuple(codes), extra=extra)  # type: ignore[arg-type]
+    return ECGMetadata(
+        age_years=age, sex=sex, recording_date=generic.recording_date,  # type: ignore[arg-type]
+        snomed_ct_codes=tuple(codes), extra=extra,
+    )
 
 
 # --------------------------------------------------------------------------------------- arrays

@@ -20,6 +20,9 @@ _ALIASES: dict[str, str] = {
     "DII": "II",
     "DIII": "III",
     "LEAD I": "I",
+    "LEADI": "I",
+    "LEADII": "II",
+    "LEADIII": "III",
     "LEAD II": "II",
     "LEAD III": "III",
 }
@@ -38,7 +41,10 @@ def normalize_lead_name(name: str) -> str:
     key = " ".join(key.split())
     if key in _ALIASES:
         return _ALIASES[key]
-    return _CANONICAL_BY_UPPER.get(key.replace(" ", ""), stripped)
+    compact = key.replace(" ", "")
+    if compact in _ALIASES:
+        return _ALIASES[compact]
+    return _CANONICAL_BY_UPPER.get(compact, stripped)
 
 
 def standard_index(name: str) -> int:

@@ -12,15 +12,29 @@ from ._leads import STANDARD_LEADS
 
 
 def resample(ecg: ECG, fs_hz: float) -> ECG:
-    """Resample to ``fs_hz`` with a polyphase anti-aliasing filter (exact rational ratio)."""
+    """Resample to ``fs_hz`` (50 Hz-10 kHz).
+
+    A polyphase anti-aliasing filter when the rates have a small exact ratio (500 -> 100,
+    360 -> 500...), otherwise FFT resampling to ``round(n_samples * fs_hz / ecg.fs_hz)`` samples.
+    """
+    from scipy.signal import resample as fft_resample
     from scipy.signal import resample_poly
 
-    if fs_hz <= 0:
-        raise RecordError(f"target sampling rate must be positive, got {fs_hz}")
+    from ._ecg import MAX_FS_HZ, MIN_FS_HZ
+
+    if not (MIN_FS_HZ <= float(fs_hz) <= MAX_FS_HZ):
+        raise RecordError(
+            f"{ecg.path or ecg.record_id}: cannot resample to {fs_hz} Hz; "
+            f"supported rates are {MIN_FS_HZ:g}-{MAX_FS_HZ:g} Hz"
+        )
     if abs(fs_hz - ecg.fs_hz) < 1e-9:
         return ecg
-    ratio = Fraction(fs_hz / ecg.fs_hz).limit_denominator(1000)
-    resampled = resample_poly(ecg.signal_mv, ratio.numerator, ratio.denominator, axis=1)
+    ratio = Fraction(float(fs_hz) / ecg.fs_hz).limit_denominator(1000)
+    if abs(ecg.fs_hz * ratio.numerator / ratio.denominator - fs_hz) <= 1e-9 * fs_hz:
+        resampled = resample_poly(ecg.signal_mv, ratio.numerator, ratio.denominator, axis=1)
+    else:
+        n_out = int(round(ecg.n_samples * float(fs_hz) / ecg.fs_hz))
+        resampled = fft_resample(ecg.signal_mv, n_out, axis=1)
     return ecg.with_signal(resampled.astype(np.float32), fs_hz=float(fs_hz))
 
 
@@ -40,9 +54,11 @@ def to_standard_leads(ecg: ECG, derive_limb_leads: bool = True) -> ECG:
         _derive_limb_leads(rows)
     missing = [name for name in STANDARD_LEADS if name not in rows]
     if missing:
+        unknown = [name for name in ecg.lead_names if name not in STANDARD_LEADS]
+        also = f" (unrecognised lead name(s): {', '.join(unknown)})" if unknown else ""
         raise RecordError(
             f"{ecg.path or ecg.record_id}: missing lead(s) {', '.join(missing)}; "
-            f"the record has {', '.join(ecg.lead_names)}"
+            f"the record has {', '.join(ecg.lead_names)}{also}"
         )
     if tuple(ecg.lead_names) == STANDARD_LEADS:
         return ecg

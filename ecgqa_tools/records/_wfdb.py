@@ -134,7 +134,13 @@ def read_wfdb(
     if signal.shape[1] != head.n_sig:
         raise RecordError(f"{base}: read {signal.shape[1]} signals but the header declares {head.n_sig}")
     signal = _to_millivolts(signal, record.units, base)
-    meta = metadata or ECGMetadata(extra=tuple(("comment", c) for c in (record.comments or [])))
+    finite = np.isfinite(signal)
+    if not finite.all():
+        bad = ", ".join(record.sig_name[c] for c in sorted(set(np.nonzero(~finite)[1].tolist())))
+        raise RecordError(
+            f"{base.parent / head.file_name[0]}: {int((~finite).sum())} NaN/inf (invalid) samples in lead(s) {bad}"
+        )
+    meta = metadata or metadata_from_header(head)
     return ECG(
         signal_mv=signal.T,
         fs_hz=fs,
@@ -194,3 +200,34 @@ def _to_millivolts(signal: np.ndarray, units: list[str] | None, base: Path) -> n
     if np.all(scale == 1.0):
         return signal
     return signal * scale
+
+
+def metadata_from_header(head) -> ECGMetadata:  # noqa: ANN001 - wfdb header object
+    """Facts a generic WFDB header gives: ``age:``/``sex:`` comments (any case, ``<age>`` too),
+    the base date/time, and every comment line in ``extra``."""
+    fields: dict[str, str] = {}
+    for comment in head.comments or []:
+        key, sep, value = comment.partition(":")
+        if sep:
+            fields.setdefault(key.strip().lstrip("#").strip().strip("<>").strip().lower(), value.strip())
+    age: float | None = None
+    try:
+        age = float(fields.get("age", ""))
+        if not np.isfinite(age) or age < 0:
+            age = None
+    except ValueError:
+        age = None
+    sex = {"male": "male", "m": "male", "female": "female", "f": "female"}.get(fields.get("sex", "").lower())
+    date = None
+    if getattr(head, "base_date", None) is not None:
+        date = str(head.base_date)
+        if getattr(head, "base_time", None) is not None:
+            date = f"{date} {head.base_time}"
+    elif fields.get("ecg date"):
+        date = fields["ecg date"]
+    return ECGMetadata(
+        age_years=age,
+        sex=sex,  # type: ignore[arg-type]
+        recording_date=date,
+        extra=tuple(("comment", c) for c in (head.comments or [])),
+    )
