@@ -256,19 +256,10 @@ def attributes_from_ptbxl_row(row: Mapping[str, Any], ecg_id: int | None = None)
 
 
 def load_ptbxl_metadata(root: str | Path):  # -> pandas.DataFrame
-    """``ptbxl_database.csv`` of a PTB-XL folder as a DataFrame indexed by ``ecg_id``."""
-    import pandas as pd
+    """``ptbxl_database.csv`` of a PTB-XL folder, indexed by ``ecg_id`` (parsed by ``records.PtbXl``)."""
+    from ..records import PtbXl
 
-    path = Path(root) / "ptbxl_database.csv"
-    if not path.is_file():
-        raise DatasetError(f"PTB-XL metadata not found: {path}; pass the PTB-XL folder (holding ptbxl_database.csv)")
-    try:
-        frame = pd.read_csv(path, index_col="ecg_id")
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"malformed {path}: {exc}") from exc
-    if "scp_codes" not in frame.columns:
-        raise DatasetError(f"{path} has no scp_codes column; is it PTB-XL's ptbxl_database.csv?")
-    return frame
+    return PtbXl(root).metadata
 
 
 def attributes_from_ptbxl(source: Any, ecg_id: int | None = None) -> EcgAttributes | dict[int, EcgAttributes]:

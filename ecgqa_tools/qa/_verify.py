@@ -27,7 +27,14 @@ __all__ = [
     "official_template_samples",
     "slots_of_sample",
     "verify_answers",
+    "NumericConsistency",
+    "numeric_comparison_consistency",
+    "SIGNAL_DERIVED_TEMPLATES",
 ]
+
+SIGNAL_DERIVED_TEMPLATES: frozenset[int] = frozenset({20, 21, 22})
+"""Non-numeric templates whose official answers came from the signal (the heart axis was computed
+from leads I and aVF by the ECG-QA authors, not read from PTB-XL's heart_axis column)."""
 
 
 @dataclass(frozen=True)
@@ -189,3 +196,95 @@ def verify_answers(
         tid: TemplateAgreement(tid, c[0], c[1], c[2], TEMPLATES[tid].is_numeric) for tid, c in sorted(counts.items())
     }
     return VerifyReport(per, disagreements)
+
+
+@dataclass(frozen=True)
+class NumericConsistency:
+    """Self-consistency of the numeric comparison templates (no measurements needed).
+
+    Each record's per-feature state (within / outside the normal range) is inferred from the
+    official answers that imply it (e.g. "what features became normal" = abnormal in the first
+    ECG, within in the second); the engine then re-answers every sample whose answer those states
+    determine. Agreement checks the engine's comparison logic and that the official answers admit
+    one state per record and feature.
+    """
+
+    conflicts: int
+    """(record, feature) pairs implied both within and outside the normal range."""
+    per_template: dict[int, tuple[int, int]]
+    """Template id -> (samples determined by the inferred states, of them agreeing)."""
+    undetermined: int
+    """Samples whose answer the inferred states do not determine."""
+
+
+_TRANSITIONS = {0: ("abn", "within"), 1: ("within", "abn"), 2: ("abn", "abn"), 3: ("within", "within")}
+
+
+def _transition(tid: int) -> tuple[str, str] | None:
+    if 50 <= tid <= 56:
+        return _TRANSITIONS[(tid - 50) % 4 if tid <= 53 else tid - 54]
+    if 64 <= tid <= 70:
+        return _TRANSITIONS[(tid - 64) % 4 if tid <= 67 else tid - 68]
+    return None
+
+
+def numeric_comparison_consistency(samples: list[QASample]) -> NumericConsistency:
+    """Infer per-record numeric states from comparison answers and re-answer with the engine."""
+    from ._templates import NUMERIC_FEATURES
+
+    def dataset_of(s: QASample) -> str:
+        return "mimic" if "mimic" in s.source else "ptbxl"
+
+    states: dict[tuple[str, int, str], set[str]] = {}
+    comp = [s for s in samples if _transition(s.template_id) is not None]
+    for s in comp:
+        want = _transition(s.template_id)
+        tpl = TEMPLATES[s.template_id]
+        if tpl.kind == "verify":
+            if s.answer != ("yes",):
+                continue
+            features = [slots_of_sample(s, tpl)["numeric_feature"]]
+        else:
+            features = [f for f in s.answer if f != "none"]
+        ds = dataset_of(s)
+        for f in features:
+            states.setdefault((ds, s.ecg_id[0], f), set()).add(want[0])
+            states.setdefault((ds, s.ecg_id[1], f), set()).add(want[1])
+    conflicts = sum(len(v) > 1 for v in states.values())
+    per: dict[int, list[int]] = {}
+    undetermined = 0
+    word = {"abn": "above", "within": "within"}
+    for s in comp:
+        tpl = TEMPLATES[s.template_id]
+        ds = dataset_of(s)
+        slots = slots_of_sample(s, tpl)
+        features = [slots["numeric_feature"]] if tpl.kind == "verify" else list(NUMERIC_FEATURES)
+        determined = True
+        result: list[str] = []
+        for f in features:
+            options = []
+            for key in ((ds, s.ecg_id[0], f), (ds, s.ecg_id[1], f)):
+                known = states.get(key)
+                options.append(sorted(known) if known and len(known) == 1 else ["abn", "within"])
+            answers = set()
+            for s1 in options[0]:
+                for s2 in options[1]:
+                    a1 = EcgAttributes(numeric={f: word[s1]})
+                    a2 = EcgAttributes(numeric={f: word[s2]})
+                    sub = {"numeric_feature": f} if tpl.kind == "verify" else {}
+                    answers.add(tuple(answer_question(s.template_id, sub, a1, a2)))
+            if len(answers) != 1:
+                determined = False
+                break
+            result.extend(a for a in answers.pop() if a not in ("none",))
+        if not determined:
+            undetermined += 1
+            continue
+        if tpl.kind == "verify":
+            got = tuple(result) or ("no",)
+        else:
+            got = tuple(result) or ("none",)
+        row = per.setdefault(s.template_id, [0, 0])
+        row[0] += 1
+        row[1] += sorted(got) == sorted(s.answer)
+    return NumericConsistency(conflicts, {k: (v[0], v[1]) for k, v in sorted(per.items())}, undetermined)
