@@ -16,7 +16,7 @@ from ._ecgqa_bench import (
     select_samples,
     stratified_sample,
 )
-from ._ecgqa_bench_systems import SYSTEM_FACTORIES, BenchContext, LLMSettings, build_systems
+from ._ecgqa_bench_systems import SYSTEM_FACTORIES, BenchContext, LLMEndpoint, build_systems
 from ._report import GroupScore, bootstrap_ci, score_predictions, write_report
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "BenchSystem",
     "EcgCache",
     "GroupScore",
-    "LLMSettings",
+    "LLMEndpoint",
     "LeakageReport",
     "Prediction",
     "RunResult",

@@ -78,7 +78,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     from .._config import dataset_dir
     from ..errors import UsageError
     from ._ecgqa_bench import run_benchmark, select_samples
-    from ._ecgqa_bench_systems import BenchContext, LLMSettings, build_systems
+    from ._ecgqa_bench_systems import BenchContext, LLMEndpoint, build_systems
     from ._report import render_markdown, write_report
 
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
@@ -93,7 +93,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
     ctx = BenchContext(
         ptbxl_dir=ptbxl_root, ecgqa_dir=ecgqa_root, dataset=args.dataset, fs_hz=args.fs,
-        llm=LLMSettings(base_url=args.llm_base_url, model=args.llm_model,
+        llm=LLMEndpoint(base_url=args.llm_base_url, model=args.llm_model,
                         api_key_env=args.llm_api_key_env, timeout_s=args.llm_timeout),
     )
     samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)

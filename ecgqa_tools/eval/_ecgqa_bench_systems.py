@@ -25,7 +25,7 @@ SYSTEM_NAMES: tuple[str, ...] = ("oracle", "upper-bound", "tools", "llm-upper-bo
 
 
 @dataclass(frozen=True)
-class LLMSettings:
+class LLMEndpoint:
     """Where the LLM systems send their requests (any OpenAI-compatible endpoint)."""
 
     base_url: str | None = None
@@ -60,7 +60,7 @@ class BenchContext:
     """ECG-QA dataset (only ``ptbxl`` has signals here)."""
     fs_hz: int = 100
     """Rate the signals are read at."""
-    llm: LLMSettings = field(default_factory=LLMSettings)
+    llm: LLMEndpoint = field(default_factory=LLMEndpoint)
     """LLM endpoint settings."""
     _ptbxl: Any = None
 
@@ -200,11 +200,19 @@ class UpperBoundSystem(_Base):
 
 
 class ToolsSystem(_Base):
-    """The offline answerer: question text + signal(s) -> answer, through models and measurements."""
+    """The offline answerer: question text + signal(s) -> answer, through models and measurements.
+
+    One ``llm.ToolContext`` is kept for the run so the answerer's own per-record caches (model
+    outputs, measurements) serve every question about the same ECG.
+    """
 
     name = "tools"
     cache_key = "signal"
     persist_cache = False
+
+    def __init__(self, ctx: BenchContext) -> None:
+        super().__init__(ctx)
+        self._context: Any = None
 
     def seen_ecg_ids(self) -> frozenset[int]:
         return disease_model_seen_ids() | attribute_model_seen_ids()
@@ -213,10 +221,133 @@ class ToolsSystem(_Base):
         return self.ctx.load_ecg(ecg_id)
 
     def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
-        from ..llm import answer_offline
+        from ..errors import UnsupportedQuestion
+        from ..llm import ToolContext, answer_offline
 
-        target = features[0] if len(features) == 1 else tuple(features)
-        return list(answer_offline(target, sample.question).answer)
+        if self._context is None:
+            self._context = ToolContext(max_cached_records=64)
+        second = features[1] if len(features) > 1 else None
+        result = answer_offline(features[0], sample.question, second=second, context=self._context)
+        if not result.supported:
+            raise UnsupportedQuestion(f"the offline answerer declined: {result.explanation.splitlines()[0]}")
+        return list(result.answer)
+
+
+def match_options(reply: str, options: Sequence[str]) -> list[str]:
+    """The answer options an LLM's free-text reply names, in the given order.
+
+    The reply is split on ``|``, commas, semicolons and new lines; a part that is exactly an
+    option is taken as is, otherwise every option found in it as whole words (longest first, no
+    overlaps) is taken.
+    """
+    import re
+
+    wanted = {" ".join(o.lower().split()): o for o in options}
+    found: set[str] = set()
+    for part in re.split(r"[|;,\n]", reply.lower()):
+        part = " ".join(part.split()).strip(" .'\"`*")
+        if part in wanted:
+            found.add(wanted[part])
+            continue
+        for key in sorted(wanted, key=len, reverse=True):
+            pattern = r"(?<![\w-])" + re.escape(key) + r"(?![\w-])"
+            if re.search(pattern, part):
+                found.add(wanted[key])
+                part = re.sub(pattern, " ", part)
+    return [o for o in options if o in found]
+
+
+def sample_options(sample: BenchSample) -> tuple[str, ...]:
+    """The answer options of the sample's template (``qa.answer_options``)."""
+    from ..qa import answer_options
+
+    return tuple(answer_options(sample.template_id))
+
+
+class _LLMBase(_Base):
+    """Shared by the LLM systems: one ``llm.Agent`` (one tool context) for the whole run."""
+
+    cache_key = "signal"
+    persist_cache = False
+
+    def __init__(self, ctx: BenchContext) -> None:
+        super().__init__(ctx)
+        self._agent: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "llm": self.ctx.llm.public()}
+
+    def agent(self) -> Any:
+        if self._agent is None:
+            import os
+
+            from ..llm import Agent, LLMSettings, ToolContext
+
+            endpoint = self.ctx.llm
+            settings = LLMSettings.from_env(
+                model=endpoint.model, base_url=endpoint.base_url, timeout_s=endpoint.timeout_s,
+                api_key=os.environ.get(endpoint.api_key_env) or None,
+            )
+            self._agent = Agent(settings, context=ToolContext(max_cached_records=64))
+        return self._agent
+
+    def ecg_features(self, ecg_id: int) -> Any:
+        return self.ctx.load_ecg(ecg_id)
+
+    def register(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        """Make the sample's ECGs callable by the agent's tools as ``ptbxl:<id>``; their names."""
+        names = []
+        for ecg_id, ecg in zip(sample.ecg_ids, features):
+            name = f"ptbxl:{ecg_id}"
+            self.agent().context.add_record(name, ecg)
+            names.append(name)
+        return names
+
+
+class LLMUpperBoundSystem(_LLMBase):
+    """The ECG-QA paper's LLM protocol (``llm.Agent.ask_ecgqa_protocol``): the attribute model's
+    classes with p > 0.5 and the answer options in the prompt, the LLM picks options."""
+
+    name = "llm-upper-bound"
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        return attribute_model_seen_ids()
+
+    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        import inspect
+
+        from ..errors import UnsupportedQuestion
+
+        names = self.register(sample, features)
+        agent = self.agent()
+        options = sample_options(sample) or None
+        if len(names) == 1:
+            return list(agent.ask_ecgqa_protocol(names[0], sample.question, options).answer)
+        if "second" not in inspect.signature(agent.ask_ecgqa_protocol).parameters:
+            raise UnsupportedQuestion("llm.Agent.ask_ecgqa_protocol takes one ECG; comparison questions "
+                                      "cannot be put to the LLM in this protocol")
+        return list(agent.ask_ecgqa_protocol(names[0], sample.question, options, second=names[1]).answer)
+
+
+class LLMAgentSystem(_LLMBase):
+    """The LLM agent calling the toolkit's tools (``llm.Agent.ask``); its reply is mapped to the
+    template's answer options, which the question lists (as the paper's protocol does)."""
+
+    name = "llm-agent"
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        return disease_model_seen_ids() | attribute_model_seen_ids()
+
+    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+        names = self.register(sample, features)
+        options = sample_options(sample)
+        question = sample.question
+        if len(names) == 2:
+            question += f" (The first ECG is record '{names[0]}', the second ECG is record '{names[1]}'.)"
+        if options:
+            question += " Answer with one or more of these options: " + " | ".join(options) + "."
+        reply = self.agent().ask(names[0], question)
+        return match_options(reply.text, options) if options else [reply.text.strip()]
 
 
 SystemFactory = Callable[[BenchContext], Any]
@@ -225,8 +356,10 @@ SYSTEM_FACTORIES: dict[str, SystemFactory] = {
     "oracle": OracleSystem,
     "upper-bound": UpperBoundSystem,
     "tools": ToolsSystem,
+    "llm-upper-bound": LLMUpperBoundSystem,
+    "llm-agent": LLMAgentSystem,
 }
-"""Name -> factory of each system ``--systems`` accepts (the LLM systems are added below)."""
+"""Name -> factory of each system ``--systems`` accepts."""
 
 
 def build_systems(names: Sequence[str], ctx: BenchContext) -> list[Any]:
@@ -242,9 +375,12 @@ __all__ = [
     "SYSTEM_FACTORIES",
     "SYSTEM_NAMES",
     "BenchContext",
-    "LLMSettings",
+    "LLMAgentSystem",
+    "LLMUpperBoundSystem",
+    "LLMEndpoint",
     "OracleSystem",
     "ToolsSystem",
     "UpperBoundSystem",
     "build_systems",
+    "match_options",
 ]

@@ -316,3 +316,15 @@ def test_disk_cache_stores_frozen_results_with_read_only_mappings(tmp_path):
     EcgCache(tmp_path).get(system, 5)
     again = EcgCache(tmp_path).get(system, 5)
     assert again == attrs and system.feature_calls == [5]
+
+
+def test_llm_replies_are_mapped_to_answer_options():
+    from ecgqa_tools.eval._ecgqa_bench_systems import match_options
+
+    verify = ["no", "not sure", "yes"]
+    assert match_options("Yes.", verify) == ["yes"]
+    assert match_options("NOT SURE", verify) == ["not sure"]
+    numeric = ["qt interval", "qt corrected", "qrs duration", "none"]
+    assert match_options("qrs duration | qt interval", numeric) == ["qt interval", "qrs duration"]
+    assert match_options("I think the QT corrected is abnormal", numeric) == ["qt corrected"]
+    assert match_options("no idea", numeric) == []
