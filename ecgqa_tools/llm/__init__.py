@@ -21,6 +21,7 @@ from ._mcp import build_mcp_server, serve_mcp_stdio
 from ._offline import DISCLAIMER, EXAMPLE_QUESTIONS, Answer, answer_offline, rewrite_everyday
 from ._records import RecordRef, allowed_roots, parse_record_ref
 from ._registry import EvidenceItem, Provenance, Tool, ToolCallResult, ToolOutput, ToolRegistry
+from ._scripted import ScriptedChatModel, chat_completion
 from ._tools import TOOLS
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Provenance",
     "RecordRef",
     "ScoresResult",
+    "ScriptedChatModel",
     "TOOLS",
     "TokensResult",
     "Tool",
@@ -52,6 +54,7 @@ __all__ = [
     "allowed_roots",
     "answer_offline",
     "build_mcp_server",
+    "chat_completion",
     "parse_record_ref",
     "rewrite_everyday",
     "serve_mcp_stdio",

@@ -248,9 +248,8 @@ class Agent:
 
     def chat(self, record: str) -> "ChatSession":
         """A multi-turn conversation about ``record`` (validated now: unknown records fail early)."""
-        ref = self.context.ref(record) if not record.startswith("memory:") else None
-        self.context.load(record)
-        return ChatSession(self, record, ref.canonical if ref else record)
+        ref, _ = self.context.load(record)
+        return ChatSession(self, record, ref.canonical)
 
     def ask_ecgqa_protocol(self, record: str, question: str, options: tuple[str, ...] | None = None) -> AgentAnswer:
         """The ECG-QA paper's protocol: predicted attributes (p > 0.5) + answer options -> chosen options.

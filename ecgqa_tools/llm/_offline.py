@@ -66,6 +66,8 @@ _WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
     (r"^(any|are there any)\s+(problems?|abnormalit(y|ies))\b.*$", "Does this ECG show any kind of abnormal symptoms?"),
     (r".*\b(irregular|abnormal|uneven|skipp?(ed|ing))\s+(heart\s*beats?|heart\s*rhythms?|rhythms?|pulse|beats?)\b.*",
      "What rhythm-related symptoms does this ECG show?"),
+    (r".*\b(heart\s*beats?|pulse|rhythm)\b.*\b(irregular|uneven|abnormal|off)\b.*",
+     "What rhythm-related symptoms does this ECG show?"),
     (r".*\b(arrhythmias?|heart rhythm|rhythm)\b.*", "What rhythm-related symptoms does this ECG show?"),
     (r".*\b(extra|premature|early)\s+(heart\s*)?beats?\b.*", "Does this ECG show any kind of extra systoles?"),
     (r".*\b(noisy|noise|interference|artifacts?|artefacts?|bad signal|signal quality)\b.*",

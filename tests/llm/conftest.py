@@ -140,37 +140,3 @@ def context(backend: FakeBackend) -> ToolContext:
     ctx.add_record("syn1", synthetic_ecg("syn1"))
     ctx.add_record("syn2", synthetic_ecg("syn2", noise_mv=0.2))
     return ctx
-
-
-def completion(content: str | None = None, tool_calls: list[tuple[str, Any]] | None = None, call_prefix: str = "c") -> Any:
-    """A real ``openai`` ChatCompletion object, as the endpoint would return it."""
-    from openai.types.chat import ChatCompletion
-
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if tool_calls:
-        message["tool_calls"] = [
-            {"id": f"{call_prefix}{i}", "type": "function",
-             "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
-            for i, (name, args) in enumerate(tool_calls)
-        ]
-    return ChatCompletion.model_validate({
-        "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
-        "choices": [{"index": 0, "finish_reason": "tool_calls" if tool_calls else "stop", "message": message}],
-    })
-
-
-class ScriptedModel:
-    """A chat model that replays a list of responses (or raises listed exceptions) and records requests."""
-
-    def __init__(self, script: list[Any]) -> None:
-        self.script = list(script)
-        self.requests: list[dict[str, Any]] = []
-
-    def __call__(self, **request: Any) -> Any:
-        self.requests.append(json.loads(json.dumps(request, default=str)))
-        if not self.script:
-            raise AssertionError("scripted model ran out of responses")
-        item = self.script.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
