@@ -37,9 +37,10 @@ def register(cli: CommandRegistry) -> None:
                        help="the paper's stratified sample (per template), e.g. 0.1 for 10%%")
     bench.add_argument("--seed", type=int, default=42, help="seed of --sample (default 42, the paper's)")
     bench.add_argument("--limit", type=int, default=None, help="score only the first N selected samples")
-    bench.add_argument("--leakage", default="common", choices=["common", "per-system", "refuse"],
-                       help="common: all systems on the samples no model saw (default); per-system: each "
-                            "drops what its own models saw; refuse: fail if any selected sample was seen")
+    bench.add_argument("--leakage", default="per-system", choices=["per-system", "common", "refuse"],
+                       help="per-system: each system drops the samples its own models saw (default; the "
+                            "report adds a table on the samples every system may be scored on); common: "
+                            "all systems on the samples no model saw; refuse: fail if any selected sample was seen")
     bench.add_argument("--out", default=None,
                        help="run folder: predictions JSONL, per-ECG cache (default runs/bench/<name>)")
     bench.add_argument("--report", default=None,

@@ -547,7 +547,7 @@ class RunResult:
 
 
 def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir: Path,
-                  leakage_policy: LeakagePolicy = "common", fresh: bool = False,
+                  leakage_policy: LeakagePolicy = "per-system", fresh: bool = False,
                   progress: bool = True, cache: EcgCache | None = None) -> RunResult:
     """Run every system on its leakage-free share of the selection, resuming from ``out_dir``."""
     names = [s.name for s in systems]

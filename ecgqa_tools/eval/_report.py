@@ -161,6 +161,12 @@ def build_report(result: RunResult, command: str, title: str, extra: dict[str, A
                  n_boot: int = 2000) -> dict[str, Any]:
     """The JSON report: command, date, machine, data, leakage, scores, per-system timing."""
     scores = score_predictions(result.predictions, n_boot=n_boot)
+    common_ids = common_sample_ids(result.predictions)
+    common_scores: list[GroupScore] = []
+    if any(len(preds) != len(common_ids) for preds in result.predictions.values()):
+        common_scores = [s for s in score_predictions(
+            {name: [p for p in preds if p.sample_id in common_ids] for name, preds in result.predictions.items()},
+            n_boot=n_boot) if s.kind in ("overall", "question_type")]
     selection = result.selection
     return {
         "title": title,
@@ -182,7 +188,15 @@ def build_report(result: RunResult, command: str, title: str, extra: dict[str, A
         "systems": result.systems,
         "seconds": result.seconds,
         "scores": [_finite(asdict(s)) for s in scores],
+        "n_common": len(common_ids),
+        "common_scores": [_finite(asdict(s)) for s in common_scores],
     }
+
+
+def common_sample_ids(predictions: dict[str, Sequence[Prediction]]) -> set[int]:
+    """Sample ids every system was scored on."""
+    sets = [{p.sample_id for p in preds} for preds in predictions.values()]
+    return set.intersection(*sets) if sets else set()
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +251,13 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         lines.append(f"| {name} | {row['n_seen_ecgs']} | {row['n_dropped_own']} | {row['n_dropped_total']} "
                      f"| {row['n_scored']} | {errors} | {report['seconds'].get(name, 0):.1f} |")
     lines += ["", "## Overall", ""] + _table(scores, "overall", systems, "set")
+    common = [GroupScore(**s) for s in report.get("common_scores", [])]
+    if common:
+        lines += ["", f"### On the {report['n_common']} samples every system was scored on", "",
+                  "The systems above were scored on different samples (the leakage guard drops, per system, "
+                  "the ECGs its models saw). Side by side on the samples they share:", ""]
+        lines += _table(common, "overall", systems, "set") + _table(common, "question_type", systems,
+                                                                     "question type")[2:]
     lines += ["", "## By question type", ""] + _table(scores, "question_type", systems, "question type")
     lines += ["", "## By attribute type", ""] + _table(scores, "attribute_type", systems, "attribute type")
     lines += ["", "## By template", ""] + _table(scores, "template", systems, "template")

@@ -328,3 +328,15 @@ def test_llm_replies_are_mapped_to_answer_options():
     assert match_options("qrs duration | qt interval", numeric) == ["qt interval", "qrs duration"]
     assert match_options("I think the QT corrected is abnormal", numeric) == ["qt corrected"]
     assert match_options("no idea", numeric) == []
+
+
+def test_report_compares_systems_on_their_common_samples_under_per_system_leakage(tmp_path):
+    selection = select_samples(make_samples(60), frozenset(range(1, 13)))
+    systems = [FakeSystem("clean", "a"), FakeSystem("leaky", "b", seen={1, 2})]
+    result = run_benchmark(systems, selection, tmp_path, leakage_policy="per-system", progress=False)
+    assert len(result.predictions["clean"]) == 60 > len(result.predictions["leaky"])
+    report = write_report(result, tmp_path / "r.md", "cmd", "T")
+    assert report["n_common"] == len(result.predictions["leaky"])
+    common = {s["system"]: s for s in report["common_scores"] if s["kind"] == "overall"}
+    assert common["clean"]["n"] == common["leaky"]["n"] == report["n_common"]
+    assert f"On the {report['n_common']} samples every system was scored on" in (tmp_path / "r.md").read_text()
