@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DatasetError, UsageError
+from ..errors import ModelError, UsageError
 from ._ecgqa_bench import BenchSample
 
 SYSTEM_NAMES: tuple[str, ...] = ("oracle", "upper-bound", "tools", "llm-upper-bound", "llm-agent")
@@ -62,6 +62,8 @@ class BenchContext:
     """Rate the signals are read at."""
     llm: LLMEndpoint = field(default_factory=LLMEndpoint)
     """LLM endpoint settings."""
+    chat_function: Any = None
+    """Replaces the endpoint's ``chat.completions.create`` (``llm.ScriptedChatModel`` in tests)."""
     _ptbxl: Any = None
 
     def ptbxl(self) -> Any:
@@ -99,8 +101,10 @@ def _card_ids(card: Any) -> frozenset[int]:
 
 def disease_model_seen_ids() -> frozenset[int]:
     """ECG ids any shipped disease model (MI, STTC, CD, HYP) was trained or selected on."""
-    from ..encoders import DISEASES, load_disease_model
-
+    try:
+        from ..encoders import DISEASES, load_disease_model
+    except ImportError as exc:
+        raise ModelError(f"the disease models are not available ({exc}): cannot apply the leakage guard") from None
     ids: set[int] = set()
     for disease in DISEASES:
         ids |= _card_ids(load_disease_model(disease).card)
@@ -113,7 +117,8 @@ def attribute_model_seen_ids() -> frozenset[int]:
 
     loader = getattr(encoders, "load_attribute_model", None)
     if loader is None:
-        raise DatasetError("ecgqa_tools.encoders has no load_attribute_model: cannot read its model card")
+        raise ModelError("ecgqa_tools.encoders has no load_attribute_model: cannot read the attribute "
+                         "model's card for the leakage guard")
     return _card_ids(loader().card)
 
 
@@ -288,7 +293,8 @@ class _LLMBase(_Base):
                 model=endpoint.model, base_url=endpoint.base_url, timeout_s=endpoint.timeout_s,
                 api_key=os.environ.get(endpoint.api_key_env) or None,
             )
-            self._agent = Agent(settings, context=ToolContext(max_cached_records=64))
+            self._agent = Agent(settings, context=ToolContext(max_cached_records=64),
+                                chat_function=self.ctx.chat_function)
         return self._agent
 
     def ecg_features(self, ecg_id: int) -> Any:

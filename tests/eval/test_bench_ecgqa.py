@@ -340,3 +340,34 @@ def test_report_compares_systems_on_their_common_samples_under_per_system_leakag
     common = {s["system"]: s for s in report["common_scores"] if s["kind"] == "overall"}
     assert common["clean"]["n"] == common["leaky"]["n"] == report["n_common"]
     assert f"On the {report['n_common']} samples every system was scored on" in (tmp_path / "r.md").read_text()
+
+
+def _ecg(ecg_id: int):
+    import numpy as np
+
+    from ecgqa_tools.records import ECG
+
+    t = np.arange(1000) / 100.0
+    signal = np.stack([np.sin(2 * np.pi * 1.2 * t) * (1 + lead / 12) for lead in range(12)])
+    return ECG.from_array(signal, 100.0, record_id=str(ecg_id), source="ptbxl")
+
+
+def test_llm_agent_system_names_records_lists_options_and_maps_the_reply(tmp_path, monkeypatch):
+    from ecgqa_tools.eval._ecgqa_bench_systems import BenchContext, LLMAgentSystem, LLMEndpoint
+    from ecgqa_tools.llm import ScriptedChatModel, chat_completion
+
+    script = ScriptedChatModel([
+        chat_completion(tool_calls=[("record_summary", {"record": "ptbxl:7"})]),
+        chat_completion("The answer is: not sure [E1]"),
+    ])
+    ctx = BenchContext(ptbxl_dir=tmp_path, ecgqa_dir=tmp_path, llm=LLMEndpoint(model="scripted"),
+                       chat_function=script)
+    system = LLMAgentSystem(ctx)
+    monkeypatch.setattr(system, "seen_ecg_ids", lambda: frozenset())
+    monkeypatch.setattr(ctx, "load_ecg", _ecg)
+    sample = BenchSample(sample_id=1, template_id=1, question_id=0, question_type="single-verify",
+                         attribute_type="scp_code", question="Does this ECG show symptoms of atrial fibrillation?",
+                         answer=("no",), ecg_ids=(7,))
+    assert system.answer(sample, [_ecg(7)]) == ["not sure"]
+    prompt = json.dumps(script.requests[0]["messages"])
+    assert "ptbxl:7" in prompt and "no | not sure | yes" in prompt
