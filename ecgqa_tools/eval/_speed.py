@@ -236,10 +236,10 @@ def measure_cold_start(arguments: Sequence[str], repeats: int, threads: int,
 
 def _example_record() -> str | None:
     try:
-        from ..records import example_path, list_examples
+        from ..records import list_examples
 
         names = list(list_examples())
-        return str(example_path(names[0])) if names else None
+        return str(names[0]) if names else None
     except ImportError:
         here = Path(__file__).resolve().parents[1] / "records" / "examples"
         found = sorted(here.glob("*.hea")) if here.is_dir() else []
