@@ -33,6 +33,8 @@ class ScoresResult:
     """Model name, e.g. ``disease-cnn`` or ``attribute-model``."""
     version: str
     """Model version (from its model card)."""
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    """Class name -> the model's tuned decision threshold (0.5 where absent)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,8 @@ class TokensResult:
 
     lead: str
     """Canonical lead name."""
-    tokens: tuple[int, ...]
-    """Token ids in time order."""
+    tokens: tuple[str, ...]
+    """Tokens in time order (OpenECG: symbol + duration in ms, e.g. ``p96``)."""
     codec: str
     """Codec name."""
     version: str
@@ -146,7 +148,7 @@ class Backend(Protocol):
     ) -> list[str]: ...
 
     def build_attributes(
-        self, scores: ScoresResult, measurement: MeasurementResult | None, noisy_leads: Mapping[str, list[str]]
+        self, scores: ScoresResult, measurement: MeasurementResult | None, noisy_leads: Mapping[str, list[str]] | None
     ) -> Any: ...
 
 
@@ -194,7 +196,7 @@ class ToolkitBackend:
         return answer_question(parsed, attributes, attributes2)
 
     def build_attributes(
-        self, scores: ScoresResult, measurement: MeasurementResult | None, noisy_leads: Mapping[str, list[str]]
+        self, scores: ScoresResult, measurement: MeasurementResult | None, noisy_leads: Mapping[str, list[str]] | None
     ) -> Any:
         from ._adapters import build_attributes
 

@@ -313,6 +313,8 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
         answer = _engine_answer(ctx, parsed, attrs_a, attrs_b)
     except ToolError as exc:
         return _out_of_scope(question, canonical, f"a tool failed: {exc}")
+    except UnsupportedQuestion as exc:
+        return _out_of_scope(question, canonical, f"the answer engine could not answer it: {exc}")
     evidence_ids = _relevant(ctx, ids_a + ids_b, parsed, answer)
     evidence = tuple(ctx.evidence[i] for i in evidence_ids)
     if comparison:
@@ -333,7 +335,7 @@ def _attributes_for(ctx: ToolContext, used: list[str], record: str, parsed: Any)
     if parsed.attribute_type in ("numeric_feature", "heart_axis"):
         ids += _run(ctx, used, "intervals_and_axis", record=record).evidence_ids
         measurement = _measurement(ctx, record)[1]
-    noisy: Mapping[str, list[str]] = {}
+    noisy: Mapping[str, list[str]] | None = None
     if parsed.attribute_type == "noise":
         noise = _run(ctx, used, "noise_per_lead", record=record)
         noisy = noise.noisy_leads

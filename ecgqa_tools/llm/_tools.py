@@ -83,9 +83,9 @@ class EcgqaAttributes(ToolOutput):
     """ECG-QA attribute classes predicted from the signal (the upper-bound attribute model)."""
 
     record: str = Field(description="canonical record id")
-    threshold: float = Field(description="probability above which a class is listed as present")
+    threshold: float = Field(description="probability above which a class is listed as present; -1 means each class's tuned threshold")
     present: dict[str, float] = Field(description="classes with probability above the threshold")
-    borderline: dict[str, float] = Field(description="classes with probability in [threshold - 0.2, threshold]")
+    borderline: dict[str, float] = Field(description="classes below their threshold by at most 0.2")
 
 
 class IntervalsAndAxis(ToolOutput):
@@ -104,7 +104,7 @@ class CodecTokens(ToolOutput):
     record: str = Field(description="canonical record id")
     lead: str = Field(description="lead tokenized")
     n_tokens: int = Field(description="number of tokens of the whole lead")
-    tokens: list[int] = Field(description="the first tokens (up to max_tokens)")
+    tokens: list[str] = Field(description="the first tokens (up to max_tokens), symbol + duration in ms")
     details: dict[str, str] = Field(description="codec facts (vocabulary size, tokens per second...)")
 
 
@@ -255,26 +255,31 @@ def attribution_evidence(
 
 
 @TOOLS.tool
-def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float = 0.5) -> EcgqaAttributes:
+def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = None) -> EcgqaAttributes:
     """ECG-QA attribute classes (diagnoses, rhythm, form, axis, noise, numeric-feature ranges) predicted from the signal by the attribute model, with their probabilities.
 
     Args:
         record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
-        threshold: Probability above which a class counts as present (default 0.5, between 0.05 and 0.95).
+        threshold: Probability above which a class counts as present (0.05-0.95); omit it to use the model's tuned per-class thresholds.
     """
-    if not 0.05 <= threshold <= 0.95:
-        raise ToolRetry(f"threshold must be between 0.05 and 0.95, got {threshold}")
+    if threshold is not None and not 0.05 <= threshold <= 0.95:
+        raise ToolRetry(f"threshold must be between 0.05 and 0.95 (or omitted), got {threshold}")
     ref, scores = _attributes(ctx, record)
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
+
+    def cut(name: str) -> float:
+        return threshold if threshold is not None else float(scores.thresholds.get(name, POSITIVE_THRESHOLD))
+
     ranked = sorted(scores.probabilities.items(), key=lambda kv: -kv[1])
-    present = {k: round(float(v), 3) for k, v in ranked if v > threshold}
-    borderline = {k: round(float(v), 3) for k, v in ranked if threshold - 0.2 <= v <= threshold}
+    present = {k: round(float(v), 3) for k, v in ranked if v >= cut(k) and (threshold is None or v > threshold)}
+    borderline = {k: round(float(v), 3) for k, v in ranked if k not in present and cut(k) - 0.2 <= v}
     out = EcgqaAttributes(
-        record=ref.canonical, threshold=threshold, present=present, borderline=borderline,
-        provenance=[prov], evidence_ids=[],
+        record=ref.canonical, threshold=threshold if threshold is not None else -1.0, present=present,
+        borderline=borderline, provenance=[prov], evidence_ids=[],
     )
     for name, p in present.items():
-        out.evidence_ids.append(ctx.add_evidence("ecgqa_attributes", f"'{name}' predicted with probability {_fmt(p)} on {ref.canonical}", prov))
+        out.evidence_ids.append(ctx.add_evidence(
+            "ecgqa_attributes", f"'{name}' predicted with probability {_fmt(p)} (threshold {_fmt(cut(name))}) on {ref.canonical}", prov))
     return out
 
 
@@ -307,7 +312,7 @@ def intervals_and_axis(
 
 @TOOLS.tool
 def codec_tokens(ctx: ToolContext, record: str, lead: Lead = "II", max_tokens: int = 64) -> CodecTokens:
-    """Tokenize one lead with the openecg codec (discrete tokens a language model can read).
+    """Tokenize one lead with the OpenECG codec: run-length tokens (symbol + ms: '_' isoelectric, 'p' P wave, 'q'/'r'/'s' QRS parts, 'w' wide QRS, 't' T wave), beat types and rhythm runs.
 
     Args:
         record: The ECG to tokenize: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.

@@ -95,7 +95,7 @@ class FakeBackend:
         )
 
     def tokenize_lead(self, ecg: Any, lead: str) -> TokensResult:
-        return TokensResult(lead, tuple(range(100)), "fake-codec", "0-test", {"vocabulary": 256})
+        return TokensResult(lead, tuple(f"r{i}" for i in range(100)), "fake-codec", "0-test", {"beats": "sinus x12"})
 
     def explain(self, ecg: Any, disease: str, method: str) -> AttributionResult:
         return AttributionResult(disease, method, f"{disease} attribution is largest on the QRS of leads II, III, aVF",
@@ -112,7 +112,7 @@ class FakeBackend:
     def build_attributes(self, scores: ScoresResult, measurement: MeasurementResult | None,
                          noisy_leads: Mapping[str, list[str]]) -> FakeAttributes:
         present = {k for k, v in scores.probabilities.items() if v > 0.5}
-        return FakeAttributes(present, measurement.ranges if measurement else {}, noisy_leads)
+        return FakeAttributes(present, measurement.ranges if measurement else {}, noisy_leads or {})
 
     def answer_question(self, parsed: ParsedQuestionResult, attributes: Any, attributes2: Any = None) -> list[str]:
         if parsed.template_id == 2:

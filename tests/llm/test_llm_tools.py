@@ -45,7 +45,7 @@ def test_attributes_threshold_splits_present_and_borderline(context):
 
 def test_codec_tokens_are_truncated_but_counted(context):
     out = TOOLS.run("codec_tokens", context, record="syn1", lead="II", max_tokens=5)
-    assert out.tokens == [0, 1, 2, 3, 4] and out.n_tokens == 100
+    assert out.tokens == ["r0", "r1", "r2", "r3", "r4"] and out.n_tokens == 100
 
 
 def test_noise_tool_flags_the_noisy_record_only(context):
