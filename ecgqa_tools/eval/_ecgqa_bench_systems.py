@@ -111,15 +111,26 @@ def disease_model_seen_ids() -> frozenset[int]:
     return frozenset(ids)
 
 
-def attribute_model_seen_ids() -> frozenset[int]:
-    """ECG ids the shipped attribute (upper-bound) model was trained or selected on."""
+def _named_model_seen_ids(loader_name: str, what: str) -> frozenset[int]:
     from .. import encoders
 
-    loader = getattr(encoders, "load_attribute_model", None)
+    loader = getattr(encoders, loader_name, None)
     if loader is None:
-        raise ModelError("ecgqa_tools.encoders has no load_attribute_model: cannot read the attribute "
-                         "model's card for the leakage guard")
+        raise ModelError(f"ecgqa_tools.encoders has no {loader_name}: cannot read the {what}'s model card "
+                         "for the leakage guard")
     return _card_ids(loader().card)
+
+
+def attribute_model_seen_ids() -> frozenset[int]:
+    """ECG ids the shipped attribute (upper-bound) model was trained or selected on."""
+    return _named_model_seen_ids("load_attribute_model", "attribute model")
+
+
+def all_models_seen_ids() -> frozenset[int]:
+    """ECG ids any shipped signal model (disease, attribute, age/sex) was trained or selected on:
+    what a system that may call any tool has to stay away from."""
+    return (disease_model_seen_ids() | attribute_model_seen_ids()
+            | _named_model_seen_ids("load_age_sex_model", "age/sex model"))
 
 
 def measured_ranges(ecg: Any) -> dict[str, str]:
@@ -149,16 +160,48 @@ def template_slots(sample: BenchSample) -> dict[str, str]:
     return dict(slots_of_sample(sample.source))
 
 
+def model_versions(*loaders: str) -> dict[str, str]:
+    """``card.name -> card.version`` of the shipped models the named loaders return."""
+    from .. import encoders
+
+    versions: dict[str, str] = {}
+    for loader_name in loaders:
+        if loader_name == "load_disease_model":
+            models = [encoders.load_disease_model(d) for d in encoders.DISEASES]
+        else:
+            models = [getattr(encoders, loader_name)()]
+        for model in models:
+            versions[str(model.card.name)] = str(model.card.version)
+    return versions
+
+
 class _Base:
     name = ""
-    cache_key = ""
+    cache_base = ""
     persist_cache = True
+    model_loaders: tuple[str, ...] = ()
 
     def __init__(self, ctx: BenchContext) -> None:
         self.ctx = ctx
+        self._description: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz}
+        if self._description is None:
+            self._description = {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz,
+                                 "models": model_versions(*self.model_loaders)}
+        return self._description
+
+    @property
+    def cache_key(self) -> str:
+        """The per-ECG cache's name: its kind plus a digest of the models behind it, so results of
+        other model versions are never reused."""
+        import hashlib
+        import json
+
+        if not self.persist_cache:  # in-memory results (the signal) do not depend on models
+            return self.cache_base
+        models = json.dumps(self.describe().get("models", {}), sort_keys=True)
+        return f"{self.cache_base}-{hashlib.sha1(models.encode()).hexdigest()[:10]}"
 
     def seen_ecg_ids(self) -> frozenset[int]:
         return frozenset()
@@ -168,7 +211,7 @@ class OracleSystem(_Base):
     """Attributes from PTB-XL labels + measured numeric features -> the answer engine."""
 
     name = "oracle"
-    cache_key = "oracle-attributes"
+    cache_base = "oracle-attributes"
 
     def ecg_features(self, ecg_id: int) -> Any:
         from .. import qa
@@ -186,7 +229,8 @@ class UpperBoundSystem(_Base):
     """The attribute model's predictions + measured numeric features -> the answer engine."""
 
     name = "upper-bound"
-    cache_key = "attribute-model"
+    cache_base = "attribute-model"
+    model_loaders = ("load_attribute_model",)
 
     def seen_ecg_ids(self) -> frozenset[int]:
         return attribute_model_seen_ids()
@@ -212,15 +256,16 @@ class ToolsSystem(_Base):
     """
 
     name = "tools"
-    cache_key = "signal"
+    cache_base = "signal"
     persist_cache = False
+    model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
 
     def __init__(self, ctx: BenchContext) -> None:
         super().__init__(ctx)
         self._context: Any = None
 
     def seen_ecg_ids(self) -> frozenset[int]:
-        return disease_model_seen_ids() | attribute_model_seen_ids()
+        return all_models_seen_ids()
 
     def ecg_features(self, ecg_id: int) -> Any:
         return self.ctx.load_ecg(ecg_id)
@@ -272,7 +317,7 @@ def sample_options(sample: BenchSample) -> tuple[str, ...]:
 class _LLMBase(_Base):
     """Shared by the LLM systems: one ``llm.Agent`` (one tool context) for the whole run."""
 
-    cache_key = "signal"
+    cache_base = "signal"
     persist_cache = False
 
     def __init__(self, ctx: BenchContext) -> None:
@@ -315,6 +360,7 @@ class LLMUpperBoundSystem(_LLMBase):
     classes with p > 0.5 and the answer options in the prompt, the LLM picks options."""
 
     name = "llm-upper-bound"
+    model_loaders = ("load_attribute_model",)
 
     def seen_ecg_ids(self) -> frozenset[int]:
         return attribute_model_seen_ids()
@@ -340,9 +386,10 @@ class LLMAgentSystem(_LLMBase):
     template's answer options, which the question lists (as the paper's protocol does)."""
 
     name = "llm-agent"
+    model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
 
     def seen_ecg_ids(self) -> frozenset[int]:
-        return disease_model_seen_ids() | attribute_model_seen_ids()
+        return all_models_seen_ids()
 
     def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
         names = self.register(sample, features)
