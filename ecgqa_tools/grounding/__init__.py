@@ -1,8 +1,36 @@
 """Grounding: attributions turned into evidence, measurements (intervals, axis), plots."""
 
+from ._attribution import METHODS, Attribution, cosine_similarity, explain, explain_batch
+from ._evidence import BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence
+from ._plot import plot_ecg
+from ._ptbxl_plus import read_ptbxl_plus_fiducials
+from ._segments import CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_labels
+from ._validation import cas, mask_coverage, pointing_game
 from ._measure import NORMAL_RANGES_MS, Beat, BeatIntervals, Measurement, Measurements, classify_axis, measure, range_of
 
 __all__ = [
+    "Attribution",
+    "BeatShare",
+    "CLINICAL_SEGMENTS",
+    "Evidence",
+    "Faithfulness",
+    "METHODS",
+    "Peak",
+    "Region",
+    "SEGMENTS",
+    "build_evidence",
+    "cas",
+    "clinical_mask",
+    "clinical_segments",
+    "cosine_similarity",
+    "explain",
+    "explain_batch",
+    "mask_coverage",
+    "plot_ecg",
+    "pointing_game",
+    "read_ptbxl_plus_fiducials",
+    "scored_mask",
+    "segment_labels",
     "NORMAL_RANGES_MS",
     "Beat",
     "BeatIntervals",

@@ -4,7 +4,8 @@ Both take a (leads, samples) map ``A``, a boolean clinical mask ``M`` of the sam
 optional boolean ``valid`` region ``V`` (where the fiducials are complete; default everywhere):
 
 - **pointing game**: hit when the single largest value of ``A`` inside ``V`` (the peak, over all
-  leads and samples, no smoothing) lies inside ``M``. A map with no positive value in ``V`` is a
+  leads and samples, no smoothing; when the maximum is a plateau of equal values, as in a map
+  carried up from a slower model, its middle sample) lies inside ``M``. A map with no positive value in ``V`` is a
   miss. Over a set of ECGs, the pointing-game score is the share of hits.
 - **CAS** (clinical attribution score): the share of positive attribution inside the mask,
   ``sum(max(A,0) * M * V) / sum(max(A,0) * V)``; undefined (NaN) when ``A`` has no positive
@@ -37,9 +38,13 @@ def peak_location(values: np.ndarray, valid: np.ndarray | None = None) -> tuple[
     masked = np.where(region, values, -np.inf)
     flat = int(np.argmax(masked))
     lead, sample = np.unravel_index(flat, values.shape)
-    if not np.isfinite(masked[lead, sample]) or masked[lead, sample] <= 0:
+    top = masked[lead, sample]
+    if not np.isfinite(top) or top <= 0:
         return None
-    return int(lead), int(sample)
+    end = int(sample)  # a map carried up from a slower model is constant over each model sample:
+    while end + 1 < values.shape[1] and masked[lead, end + 1] == top:  # take the middle of the plateau
+        end += 1
+    return int(lead), (int(sample) + end) // 2
 
 
 def pointing_game(values: np.ndarray, mask: np.ndarray, valid: np.ndarray | None = None) -> bool:

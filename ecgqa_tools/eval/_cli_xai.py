@@ -1,0 +1,45 @@
+"""``ecgqa eval xai``: pointing game and CAS of the disease heads' attributions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
+    parser = cli.subcommand(
+        "eval", "xai",
+        "pointing game and CAS of Integrated Gradients against clinical masks, per disease "
+        "(PTB-XL fold-10 true positives, LUDB gold masks)",
+        _run,
+    )
+    parser.add_argument("--ptbxl", metavar="DIR", help="PTB-XL folder (fold-10 records present at 100 Hz are used)")
+    parser.add_argument("--ludb", metavar="DIR", help="LUDB folder (gold per-lead annotations)")
+    parser.add_argument("--ptbxl-plus", metavar="DIR",
+                        help="PTB-XL+ folder: use its ECGdeli fiducials for PTB-XL masks instead of the delineator")
+    parser.add_argument("--disease", action="append", choices=("MI", "STTC", "CD", "HYP"),
+                        help="disease head(s) to score (default: all four)")
+    parser.add_argument("--results", metavar="JSONL",
+                        help="per-record results file; an interrupted run resumes from it")
+    parser.add_argument("--no-gradshap", action="store_true", help="skip the IG-vs-GradientSHAP cosine")
+    parser.add_argument("--limit", type=int, help="score at most N labelled records per dataset (quick look)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ._xai import DISEASES_DEFAULT, evaluate_xai
+
+    if not args.ptbxl and not args.ludb:
+        raise UsageError("give --ptbxl DIR and/or --ludb DIR")
+    report = evaluate_xai(
+        args.ptbxl, args.ludb, diseases=tuple(args.disease or DISEASES_DEFAULT),
+        ptbxl_plus_root=args.ptbxl_plus, results_path=args.results,
+        compare_gradshap=not args.no_gradshap, limit=args.limit, progress=sys.stderr.isatty() or True,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        print(report.table())
+    return 0

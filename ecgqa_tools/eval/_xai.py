@@ -1,0 +1,426 @@
+"""XAI evaluation: pointing game and CAS of the disease heads' attributions against clinical masks.
+
+Records scored, per disease head (``MI``, ``STTC``, ``CD``, ``HYP``):
+
+- **PTB-XL**: the test fold (``strat_fold`` 10) records present at 100 Hz whose labels contain the
+  superclass (any SCP statement whose ``diagnostic_class`` is the disease, as in PTB-XL's own
+  aggregation) **and** that the model calls positive (probability >= the model's threshold, chosen
+  by its trainer on the validation fold): the true positives.
+  Masks come from the delineator (``ecgqa_tools.encoders.delineate``), since PTB-XL+ fiducials are
+  not on this machine (``--ptbxl-plus DIR`` uses them when a user has them).
+- **LUDB**: records whose cardiologist diagnoses match the disease (see ``ludb_diseases``) and that
+  the model calls positive; masks from LUDB's gold per-lead annotations, scored only inside each
+  lead's annotated span.
+
+CD masks add P and PR for records labelled with an AV block (PTB-XL 1AVB/2AVB/3AVB, LUDB
+"AV block"). Records the model was trained or selected on (its card's ``seen_ids``) are excluded.
+Per-record results are appended to a JSONL file as they are produced, so a run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatasetError, UsageError
+
+DISEASES_DEFAULT: tuple[str, ...] = ("MI", "STTC", "CD", "HYP")
+AV_BLOCK_CODES = frozenset({"1AVB", "2AVB", "3AVB"})
+ANCHORS: dict[str, dict[str, float]] = {
+    "pointing_game": {"MI": 0.980, "CD": 0.968, "HYP": 0.965},
+    "cas": {"MI": 0.752, "STTC": 0.403, "CD": 0.540, "HYP": 0.716},
+}
+"""XAND-ECG (Integrated Gradients) values the issue sets as anchors."""
+
+
+@dataclass(frozen=True)
+class XaiRecordResult:
+    """Scores of one true-positive ECG for one disease head."""
+
+    dataset: str
+    """``ptbxl`` or ``ludb``."""
+    record_id: str
+    """PTB-XL ecg_id or LUDB record number."""
+    disease: str
+    """Disease head."""
+    probability: float
+    """The head's probability on the ECG."""
+    positive: bool
+    """Called positive by the model (probability >= its threshold): a true positive."""
+    hit: bool
+    """Pointing game: the IG peak lies in the clinical mask."""
+    cas: float
+    """Share of positive IG attribution inside the mask (NaN when none is positive)."""
+    coverage: float
+    """Share of the scored region the mask covers (the chance level)."""
+    cosine_ig_gradshap: float | None
+    """Cosine similarity of the IG and GradientSHAP maps (None when not computed)."""
+    av_block: bool
+    """Whether the CD mask included P and PR (AV block label)."""
+    mask_source: str
+    """Delineation source of the mask (``openecg``, ``ludb-gold``, ``ptbxl-plus``...)."""
+    model_version: str
+    """Version of the disease model."""
+
+
+@dataclass(frozen=True)
+class XaiRow:
+    """Aggregate over the true positives of one disease in one dataset."""
+
+    dataset: str
+    """``ptbxl`` or ``ludb``."""
+    disease: str
+    """Disease head."""
+    n_labelled: int
+    """Records with the disease label that were scored by the model."""
+    n_true_positive: int
+    """Of those, called positive by the model (the ECGs scored)."""
+    pointing_game: float
+    """Share of hits (NaN when no true positive)."""
+    cas: float
+    """Mean CAS over true positives with any positive attribution."""
+    chance: float
+    """Mean mask coverage (what a uniform map would score)."""
+    cosine_ig_gradshap: float
+    """Mean IG-vs-GradientSHAP cosine similarity (NaN when not computed)."""
+
+
+@dataclass(frozen=True)
+class XaiReport:
+    """Everything ``ecgqa eval xai`` prints."""
+
+    rows: tuple[XaiRow, ...]
+    """One row per (dataset, disease)."""
+    records: tuple[XaiRecordResult, ...]
+    """Per-ECG results."""
+    method: str
+    """Attribution method scored (``ig``)."""
+    explain_seconds_per_ecg: float
+    """Mean wall time of one IG map in batched runs (this machine)."""
+    excluded_seen: int
+    """Records skipped because the model was trained/selected on them."""
+
+    def table(self) -> str:
+        """Plain-text table: disease, pointing game, CAS, then counts and context."""
+        lines = []
+        for dataset in dict.fromkeys(r.dataset for r in self.rows):
+            title = {"ptbxl": "PTB-XL test fold 10 (true positives, delineator masks)",
+                     "ludb": "LUDB (true positives, gold masks)"}.get(dataset, dataset)
+            lines.append(title)
+            lines.append(f"{'disease':<8}{'pointing':>9}{'CAS':>8}{'TP':>5}{'labelled':>9}"
+                         f"{'chance':>8}{'cos(IG,GS)':>11}{'anchor PG':>10}{'anchor CAS':>11}")
+            for row in (r for r in self.rows if r.dataset == dataset):
+                pg_anchor = ANCHORS["pointing_game"].get(row.disease)
+                cas_anchor = ANCHORS["cas"].get(row.disease)
+                lines.append(
+                    f"{row.disease:<8}{_fmt(row.pointing_game):>9}{_fmt(row.cas):>8}"
+                    f"{row.n_true_positive:>5}{row.n_labelled:>9}{_fmt(row.chance):>8}"
+                    f"{_fmt(row.cosine_ig_gradshap):>11}{_fmt(pg_anchor):>10}{_fmt(cas_anchor):>11}"
+                )
+            lines.append("")
+        lines.append(f"IG: {self.explain_seconds_per_ecg * 1000:.0f} ms per ECG (batched, this machine); "
+                     f"excluded as seen in training/selection: {self.excluded_seen}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean({"rows": [asdict(r) for r in self.rows], "method": self.method,
+                       "explain_seconds_per_ecg": self.explain_seconds_per_ecg,
+                       "excluded_seen": self.excluded_seen, "n_records": len(self.records)})
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.3f}"
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+# ---------------------------------------------------------------------------------- labels
+def ptbxl_superclasses(scp_codes: dict[str, float], statements) -> set[str]:  # noqa: ANN001
+    """Diagnostic superclasses of a record's SCP codes (PTB-XL's aggregation, any likelihood)."""
+    out: set[str] = set()
+    for code in scp_codes:
+        if code in statements.index:
+            cls = statements.loc[code].get("diagnostic_class")
+            if isinstance(cls, str) and cls:
+                out.add(cls)
+    return out
+
+
+def ludb_diseases(diagnoses: Any) -> tuple[set[str], bool]:
+    """Superclasses matching one LUDB row, and whether it has an AV block.
+
+    MI: STEMI, scar formation, or "undefined ischemia/scar/supp.NSTEMI"; STTC: "Ischemia: ..." or
+    non-specific repolarization abnormalities; CD: any conduction abnormality except sinoatrial
+    block; HYP: left/right ventricular hypertrophy (atrial enlargement alone is a P-wave finding
+    and is not scored against a QRS mask).
+    """
+    found: set[str] = set()
+    ischemia = [s.lower() for s in diagnoses.ischemia]
+    if any(("stemi" in s and "nstemi" not in s) or "scar" in s for s in ischemia):
+        found.add("MI")
+    if any(s.startswith("ischemia") for s in ischemia) or diagnoses.repolarization:
+        found.add("STTC")
+    conduction = [s.lower() for s in diagnoses.conduction_abnormalities if "sinoatrial" not in s.lower()]
+    if conduction:
+        found.add("CD")
+    if any("ventricular hypertrophy" in s.lower() for s in diagnoses.hypertrophies):
+        found.add("HYP")
+    av_block = any("av block" in s or "av-block" in s for s in conduction)
+    return found, av_block
+
+
+# ---------------------------------------------------------------------------------- scoring
+@dataclass(frozen=True)
+class Case:
+    """One labelled ECG to score: where it comes from and how to get its signal and masks."""
+
+    dataset: str
+    record_id: str
+    diseases: frozenset[str]
+    av_block: bool
+    load: Callable[[], Any]
+    """() -> ECG."""
+    delineation: Callable[[Any], Any]
+    """(ECG) -> Delineation used for the masks."""
+
+
+def _model_version(model: Any) -> str:
+    card = getattr(model, "card", None)
+    return str(getattr(card, "version", "unknown"))
+
+
+def _seen_ids(model: Any) -> frozenset[int]:
+    card = getattr(model, "card", None)
+    seen = getattr(card, "seen_ids", None)
+    return frozenset(seen) if seen is not None else frozenset()
+
+
+class _Results:
+    """Append-only JSONL of per-record results (resume: already scored keys are skipped)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.done: dict[tuple[str, str, str, str], XaiRecordResult] = {}
+        if path is not None and path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    raw = json.loads(line)
+                    for name in ("cas", "coverage"):
+                        raw[name] = float("nan") if raw[name] is None else raw[name]
+                    result = XaiRecordResult(**raw)
+                except (ValueError, TypeError, KeyError):
+                    continue  # a line cut by an interruption
+                self.done[(result.dataset, result.record_id, result.disease, result.model_version)] = result
+
+    def add(self, result: XaiRecordResult) -> None:
+        self.done[(result.dataset, result.record_id, result.disease, result.model_version)] = result
+        if self.path is not None:
+            with self.path.open("a") as handle:
+                handle.write(json.dumps(_clean(asdict(result))) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path | None = None,
+                compare_gradshap: bool = True, threshold: float | None = None, batch_size: int = 8,
+                n_steps: int = 32, progress: bool = True) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
+    """Score every case for every disease it carries; returns results, labelled counts, s/ECG, excluded.
+
+    A case is a true positive when the model's probability reaches ``threshold`` (default: the
+    model's own ``.threshold``, chosen on the validation fold, else 0.5).
+    """
+    from tqdm import tqdm
+
+    from ..grounding._attribution import cosine_similarity, explain_batch, predict_logits
+    from ..grounding._segments import clinical_mask, scored_mask
+    from ..grounding._validation import cas, mask_coverage, pointing_game
+
+    store = _Results(results_path)
+    labelled: dict[tuple[str, str], int] = {}
+    results: list[XaiRecordResult] = []
+    excluded = 0
+    timings: list[float] = []
+    ecg_cache: dict[tuple[str, str], Any] = {}
+    delineation_cache: dict[tuple[str, str], Any] = {}
+
+    def ecg_of(case: Case) -> Any:
+        key = (case.dataset, case.record_id)
+        if key not in ecg_cache:
+            ecg_cache[key] = case.load()
+        return ecg_cache[key]
+
+    for disease, model in models.items():
+        version = _model_version(model)
+        seen = _seen_ids(model)
+        cut = float(threshold if threshold is not None else getattr(model, "threshold", 0.5))
+        todo = [c for c in cases if disease in c.diseases]
+        fresh = []
+        for case in todo:
+            if case.dataset == "ptbxl" and int(case.record_id) in seen:
+                excluded += 1
+                continue
+            labelled[(case.dataset, disease)] = labelled.get((case.dataset, disease), 0) + 1
+            key = (case.dataset, case.record_id, disease, version)
+            if key in store.done:
+                results.append(store.done[key])
+            else:
+                fresh.append(case)
+        bar = tqdm(total=len(fresh), desc=f"xai {disease}", file=None, disable=not progress, unit="ecg")
+        for start in range(0, len(fresh), batch_size):
+            chunk = fresh[start:start + batch_size]
+            ecgs = [ecg_of(c) for c in chunk]
+            x = np.stack([np.asarray(model.preprocess(e), dtype=np.float32) for e in ecgs])
+            probs = 1.0 / (1.0 + np.exp(-predict_logits(model, x)))
+            positive = [(c, e, float(p)) for c, e, p in zip(chunk, ecgs, probs) if p >= cut]
+            if positive:
+                t0 = time.perf_counter()
+                igs = explain_batch([e for _, e, _ in positive], disease, "ig", model=model,
+                                    n_steps=n_steps, batch_size=batch_size)
+                timings.append((time.perf_counter() - t0) / len(positive))
+                gss = (explain_batch([e for _, e, _ in positive], disease, "gradshap", model=model,
+                                     batch_size=batch_size) if compare_gradshap else [None] * len(positive))
+                for (case, ecg, prob), ig, gs in zip(positive, igs, gss):
+                    dkey = (case.dataset, case.record_id)
+                    if dkey not in delineation_cache:
+                        delineation_cache[dkey] = case.delineation(ecg)
+                    delineation = delineation_cache[dkey]
+                    kwargs = dict(n_samples=ig.n_samples, fs_hz=ig.fs_hz)
+                    mask = clinical_mask(delineation, disease, av_block=case.av_block, **kwargs)
+                    valid = scored_mask(delineation, **kwargs)
+                    result = XaiRecordResult(
+                        dataset=case.dataset, record_id=case.record_id, disease=disease, probability=prob,
+                        positive=True, hit=pointing_game(ig.values, mask, valid), cas=cas(ig.values, mask, valid),
+                        coverage=mask_coverage(mask, valid),
+                        cosine_ig_gradshap=cosine_similarity(ig, gs) if gs is not None else None,
+                        av_block=case.av_block, mask_source=delineation.source, model_version=version,
+                    )
+                    store.add(result)
+                    results.append(result)
+            for case, _e, p in zip(chunk, ecgs, probs):
+                if p < cut:  # record the miss so a resumed run does not recompute it
+                    miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
+                                           float("nan"), float("nan"), None, case.av_block, "none", version)
+                    store.add(miss)
+                    results.append(miss)
+            bar.update(len(chunk))
+        bar.close()
+    seconds = float(np.mean(timings)) if timings else float("nan")
+    return results, labelled, seconds, excluded
+
+
+def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str], int]) -> tuple[XaiRow, ...]:
+    """One row per (dataset, disease) from per-record results (true positives only)."""
+    rows = []
+    for (dataset, disease), n in labelled.items():
+        tp = [r for r in results if r.dataset == dataset and r.disease == disease and r.positive]
+        cas_values = [r.cas for r in tp if np.isfinite(r.cas)]
+        cos = [r.cosine_ig_gradshap for r in tp if r.cosine_ig_gradshap is not None]
+        rows.append(XaiRow(
+            dataset=dataset, disease=disease, n_labelled=n, n_true_positive=len(tp),
+            pointing_game=float(np.mean([r.hit for r in tp])) if tp else float("nan"),
+            cas=float(np.mean(cas_values)) if cas_values else float("nan"),
+            chance=float(np.nanmean([r.coverage for r in tp])) if tp else float("nan"),
+            cosine_ig_gradshap=float(np.mean(cos)) if cos else float("nan"),
+        ))
+    order = {d: i for i, d in enumerate(DISEASES_DEFAULT)}
+    return tuple(sorted(rows, key=lambda r: (r.dataset != "ptbxl", order.get(r.disease, 9), r.disease)))
+
+
+# ---------------------------------------------------------------------------------- datasets
+def ptbxl_cases(root: str | Path, diseases: tuple[str, ...], fold: int = 10,
+                plus_root: str | Path | None = None, limit: int | None = None) -> list[Case]:
+    """Labelled test-fold PTB-XL records present at 100 Hz, with delineator (or PTB-XL+) masks."""
+    from ..records._ptbxl import PtbXl
+
+    data = PtbXl(root)
+    meta, statements = data.metadata, data.statements
+    present = data.present_ids(100)
+    ids = sorted(i for i in meta.index[meta["strat_fold"] == fold] if int(i) in present)
+    if not ids:
+        raise DatasetError(f"{root}: no fold-{fold} PTB-XL records present at 100 Hz")
+    cases = []
+    for ecg_id in ids:
+        codes = meta.loc[ecg_id, "scp_codes"]
+        found = ptbxl_superclasses(codes, statements) & set(diseases)
+        if not found:
+            continue
+        cases.append(Case(
+            dataset="ptbxl", record_id=str(int(ecg_id)), diseases=frozenset(found),
+            av_block=bool(AV_BLOCK_CODES & set(codes)),
+            load=(lambda i=int(ecg_id): data.read(i, 100)),
+            delineation=_ptbxl_plus_delineation(plus_root, int(ecg_id)) if plus_root else _delineate,
+        ))
+    return cases[:limit] if limit else cases
+
+
+def _delineate(ecg: Any) -> Any:
+    from ..encoders import delineate
+
+    return delineate(ecg)
+
+
+def _ptbxl_plus_delineation(plus_root: str | Path, ecg_id: int) -> Callable[[Any], Any]:
+    def load(_ecg: Any) -> Any:
+        from ..grounding._ptbxl_plus import read_ptbxl_plus_fiducials
+
+        return read_ptbxl_plus_fiducials(plus_root, ecg_id)
+
+    return load
+
+
+def ludb_cases(root: str | Path, diseases: tuple[str, ...], limit: int | None = None) -> list[Case]:
+    """LUDB records whose diagnoses match a disease, with gold masks."""
+    from ..records._ludb import Ludb
+
+    data = Ludb(root)
+    cases = []
+    for n in sorted(data.annotated_ids()):
+        found, av_block = ludb_diseases(data.diagnoses(n))
+        found &= set(diseases)
+        if not found:
+            continue
+        cases.append(Case(
+            dataset="ludb", record_id=str(n), diseases=frozenset(found), av_block=av_block,
+            load=(lambda k=n: data.read(k)), delineation=(lambda _e, k=n: data.delineation(k)),
+        ))
+    return cases[:limit] if limit else cases
+
+
+def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | None = None, *,
+                 diseases: tuple[str, ...] = DISEASES_DEFAULT, ptbxl_plus_root: str | Path | None = None,
+                 results_path: str | Path | None = None, models: dict[str, Any] | None = None,
+                 compare_gradshap: bool = True, limit: int | None = None,
+                 progress: bool = True) -> XaiReport:
+    """Pointing game and CAS per disease on PTB-XL fold 10 and/or LUDB (see module docstring)."""
+    if ptbxl_root is None and ludb_root is None:
+        raise UsageError("give at least one of ptbxl_root and ludb_root")
+    if models is None:
+        from ..encoders import load_disease_model  # type: ignore[attr-defined]
+
+        models = {d: load_disease_model(d) for d in diseases}
+    cases: list[Case] = []
+    if ptbxl_root is not None:
+        cases += ptbxl_cases(ptbxl_root, diseases, plus_root=ptbxl_plus_root, limit=limit)
+    if ludb_root is not None:
+        cases += ludb_cases(ludb_root, diseases, limit=limit)
+    results, labelled, seconds, excluded = score_cases(
+        cases, {d: models[d] for d in diseases}, results_path=Path(results_path) if results_path else None,
+        compare_gradshap=compare_gradshap, progress=progress,
+    )
+    return XaiReport(rows=aggregate(results, labelled), records=tuple(results), method="ig",
+                     explain_seconds_per_ecg=seconds, excluded_seen=excluded)

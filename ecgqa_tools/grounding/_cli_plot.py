@@ -1,0 +1,68 @@
+"""``ecgqa plot``: the clinical 12-lead plot, optionally explained by a disease head."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
+    parser = cli.command(
+        "plot",
+        "draw the 12-lead ECG (3x4 + lead II rhythm strip on ECG paper), optionally coloured by a "
+        "disease head's attribution with ATTR and CLIN strips (PNG or SVG)",
+        _run,
+    )
+    parser.add_argument("record", help="a record file (WFDB, CinC .mat, .npy/.npz, .csv) or a bundled example name")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="output file, .png or .svg")
+    parser.add_argument("--explain", choices=("MI", "STTC", "CD", "HYP"),
+                        help="colour the trace by this disease head's attribution and mark its clinical region")
+    parser.add_argument("--method", choices=("ig", "gradshap", "saliency"), default="ig",
+                        help="attribution method (default: ig, Integrated Gradients from a flat line)")
+    parser.add_argument("--delineation", choices=("openecg", "neurokit2"), default="openecg",
+                        help="delineator for the CLIN strip and the evidence (default: openecg)")
+    parser.add_argument("--fs", type=float, default=None, help="sampling rate for .npy/.csv files that do not store it")
+    parser.add_argument("--evidence", action="store_true",
+                        help="also print the evidence text (shares, top regions, faithfulness) for --explain")
+
+
+def _load(record: str, fs: float | None):  # noqa: ANN202
+    from pathlib import Path
+
+    from ..records import load_example, read_record
+    from ..records._examples import is_example
+
+    if is_example(record) and not Path(record).exists() and not Path(record + ".hea").exists():
+        return load_example(record)
+    return read_record(record, fs_hz=fs)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import UsageError
+    from ._plot import FORMATS, plot_ecg
+
+    suffix = Path(args.output).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise UsageError(f"output must end in .png or .svg, got {args.output!r}")
+    if args.evidence and not args.explain:
+        raise UsageError("--evidence needs --explain DISEASE")
+    ecg = _load(args.record, args.fs)
+    attribution = mask = None
+    if args.explain:
+        from ..encoders import delineate
+        from ..records import to_standard_leads
+        from ._attribution import explain
+        from ._segments import clinical_mask
+
+        ecg = to_standard_leads(ecg)
+        attribution = explain(ecg, args.explain, args.method)
+        delineation = delineate(ecg, method=args.delineation)
+        mask = clinical_mask(delineation, args.explain, n_samples=ecg.n_samples, fs_hz=ecg.fs_hz)
+        if args.evidence:
+            from ._evidence import build_evidence
+
+            print(build_evidence(attribution, delineation).text)
+    plot_ecg(ecg, attribution, mask=mask, path=args.output)
+    print(args.output)
+    return 0

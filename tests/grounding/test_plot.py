@@ -1,0 +1,66 @@
+"""The clinical 12-lead plot: PNG and SVG files, strips, bad arguments, and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.errors import UsageError
+from ecgqa_tools.grounding._attribution import Attribution
+from ecgqa_tools.grounding._plot import attribution_intensity, lead_gain, plot_ecg
+from ecgqa_tools.records import ECG, STANDARD_LEADS
+
+
+def _ecg(fs: float = 250.0) -> ECG:
+    t = np.arange(int(10 * fs)) / fs
+    beat = np.exp(-(((t % 0.8) - 0.3) ** 2) / 0.0004)  # an R wave every 800 ms
+    return ECG.from_array(np.stack([beat * (0.5 + 0.2 * i) for i in range(12)]).astype(np.float32), fs)
+
+
+def _attribution(ecg: ECG) -> Attribution:
+    values = np.zeros((12, ecg.n_samples), dtype=np.float32)
+    values[STANDARD_LEADS.index("V2"), 70:80] = 1.0
+    return Attribution(values, STANDARD_LEADS, ecg.fs_hz, "MI", "ig", 0.83, 1.6, 0.0, 0.0,
+                       values[:, ::2], 125.0, 0, "flat line", ecg)
+
+
+def test_png_and_svg_with_attribution_and_mask(tmp_path):
+    ecg = _ecg()
+    mask = np.zeros((12, ecg.n_samples), dtype=bool)
+    mask[:, 60:90] = True
+    fig = plot_ecg(ecg, _attribution(ecg), mask=mask, path=tmp_path / "e.png")
+    assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    texts = " ".join(t.get_text() for t in fig.texts)
+    assert "MI head: probability 0.83" in texts and "not for clinical use" in texts
+    # 4 rows x (trace + ATTR + CLIN) for 13 traces, plus the calibration column
+    assert len(fig.axes) >= 13 * 3
+    plot_ecg(ecg, path=tmp_path / "e.svg")
+    assert "<svg" in (tmp_path / "e.svg").read_text()[:2000]
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_intensity_and_gain():
+    ecg = _ecg()
+    intensity = attribution_intensity(_attribution(ecg))
+    assert intensity.shape == (12, ecg.n_samples) and intensity.max() == pytest.approx(1.0)
+    assert intensity[STANDARD_LEADS.index("V2")].argmax() in range(60, 90)
+    assert lead_gain(np.array([0.0, 1.0])) == 10.0
+    assert lead_gain(np.array([0.0, 5.0])) == 5.0
+    assert lead_gain(np.array([0.0, 30.0])) == 2.5
+
+
+def test_bad_arguments_raise_usage_errors(tmp_path):
+    ecg = _ecg()
+    with pytest.raises(UsageError, match=".png or .svg"):
+        plot_ecg(ecg, path=tmp_path / "e.pdf")
+    with pytest.raises(UsageError, match="mask must have shape"):
+        plot_ecg(ecg, mask=np.zeros((12, 5), dtype=bool))
+
+
+def test_cli_plots_a_bundled_example(tmp_path, capsys):
+    out = tmp_path / "ex.png"
+    assert main(["plot", "ptbxl-00473", "-o", str(out)]) == 0
+    assert out.is_file() and str(out) in capsys.readouterr().out
+    assert main(["plot", "ptbxl-00473", "-o", str(tmp_path / "ex.jpg")]) == 1
+    assert "error:" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""``ecgqa eval xai`` machinery: label mapping, true-positive selection, scoring, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.eval._xai import Case, aggregate, ludb_cases, ludb_diseases, ptbxl_superclasses, score_cases
+from ecgqa_tools.records import ECG, STANDARD_LEADS, Delineation, Wave
+
+FS = 100.0
+R_PEAKS = [100 + 80 * k for k in range(10)]
+
+
+class QrsModel:
+    """logit = sum over leads of x * w, with w on the QRS of every beat of V2 (and a bias)."""
+
+    fs_hz = 100.0
+    threshold = 0.5
+
+    def __init__(self, bias: float = 0.0, calls: list | None = None) -> None:
+        import torch
+
+        w = np.zeros((12, 1000), dtype=np.float32)
+        for r in R_PEAKS:
+            w[STANDARD_LEADS.index("V2"), r - 2:r + 3] = 1.0
+        weights = torch.from_numpy(w)
+        self.calls = calls if calls is not None else []
+        outer = self
+
+        class M(torch.nn.Module):
+            def forward(self, x):
+                outer.calls.append(x.shape[0])
+                return (x * weights).sum(dim=(1, 2)) + bias
+
+        self.module = M()
+        self.card = SimpleNamespace(version="test-1", seen_ids=frozenset({999}))
+
+    def preprocess(self, ecg: ECG) -> np.ndarray:
+        return np.ascontiguousarray(ecg.signal_mv[:, :1000])
+
+
+def _ecg(record_id: str) -> ECG:
+    x = np.zeros((12, 1000), dtype=np.float32)
+    for r in R_PEAKS:
+        x[:, r - 2:r + 3] = 1.0
+    return ECG.from_array(x, FS, record_id=record_id)
+
+
+def _delineation(_ecg) -> Delineation:
+    waves = tuple(w for r in R_PEAKS for w in (Wave("QRS", r - 4, r + 4, r), Wave("T", r + 20, r + 35)))
+    return Delineation(FS, 1000, {lead: waves for lead in STANDARD_LEADS}, "synthetic")
+
+
+def _cases(ids=("1", "2", "999")) -> list[Case]:
+    return [Case("ptbxl", i, frozenset({"MI", "STTC"}), False, (lambda i=i: _ecg(i)), _delineation) for i in ids]
+
+
+def test_scores_true_positives_and_resumes(tmp_path):
+    results_path = tmp_path / "r.jsonl"
+    calls: list = []
+    models = {"MI": QrsModel(calls=calls), "STTC": QrsModel(calls=calls)}
+    results, labelled, seconds, excluded = score_cases(_cases(), models, results_path=results_path,
+                                                        progress=False)
+    assert excluded == 2  # record 999 was seen in training, once per disease
+    assert labelled == {("ptbxl", "MI"): 2, ("ptbxl", "STTC"): 2}
+    rows = {r.disease: r for r in aggregate(results, labelled)}
+    assert rows["MI"].pointing_game == 1.0 and rows["MI"].cas == pytest.approx(1.0)
+    assert rows["STTC"].pointing_game == 0.0 and rows["STTC"].cas == pytest.approx(0.0)
+    assert 0 < rows["MI"].chance < 0.5
+    assert rows["MI"].cosine_ig_gradshap > 0.5
+    assert seconds > 0
+    assert len(results_path.read_text().splitlines()) == 4
+    calls.clear()
+    again, labelled2, _, _ = score_cases(_cases(), models, results_path=results_path, progress=False)
+    assert not calls  # everything came from the results file
+    assert aggregate(again, labelled2) == aggregate(results, labelled)
+
+
+def test_negatives_are_not_scored():
+    results, labelled, _, _ = score_cases(_cases(("5",)), {"MI": QrsModel(bias=-100.0)},
+                                          compare_gradshap=False, progress=False)
+    row = aggregate(results, labelled)[0]
+    assert row.n_labelled == 1 and row.n_true_positive == 0 and np.isnan(row.pointing_game)
+
+
+def test_label_mappings():
+    statements = pd.DataFrame({"diagnostic_class": ["MI", "STTC", None]}, index=["IMI", "NDT", "SR"])
+    assert ptbxl_superclasses({"IMI": 100.0, "SR": 0.0, "XYZ": 1.0}, statements) == {"MI"}
+    row = SimpleNamespace(ischemia=("Scar formation: septal",), repolarization=(),
+                          conduction_abnormalities=("I degree av block", "Sinoatrial blockade, undefined"),
+                          hypertrophies=("Left atrial hypertrophy",))
+    assert ludb_diseases(row) == ({"MI", "CD"}, True)
+    row2 = SimpleNamespace(ischemia=("Ischemia: inferior wall",), repolarization=(), conduction_abnormalities=(),
+                           hypertrophies=("Left ventricular hypertrophy",))
+    assert ludb_diseases(row2) == ({"STTC", "HYP"}, False)
+
+
+def test_ludb_cases_use_gold_masks(ludb_dir):
+    cases = ludb_cases(ludb_dir, ("HYP",), limit=2)
+    assert len(cases) == 2 and all(c.dataset == "ludb" and "HYP" in c.diseases for c in cases)
+    ecg = cases[0].load()
+    delineation = cases[0].delineation(ecg)
+    assert delineation.source == "ludb-gold" and ecg.fs_hz == 500.0
+
+
+def test_cli_needs_a_dataset(capsys):
+    assert main(["eval", "xai"]) == 1
+    assert "--ptbxl" in capsys.readouterr().err
+
+
+def test_report_table_starts_rows_with_the_disease_code():
+    from ecgqa_tools.eval._xai import XaiReport
+
+    results, labelled, seconds, excluded = score_cases(_cases(("1",)), {"MI": QrsModel()}, progress=False)
+    report = XaiReport(aggregate(results, labelled), tuple(results), "ig", seconds, excluded)
+    row = next(line for line in report.table().splitlines() if line.startswith("MI"))
+    assert row.split()[:3] == ["MI", "1.000", "1.000"]
+    json.dumps(report.to_dict())
