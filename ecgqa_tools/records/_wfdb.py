@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import RecordError, RecordNotFound
 from ._ecg import MAX_DURATION_S, MAX_FS_HZ, MIN_DURATION_S, MIN_FS_HZ, ECG, ECGMetadata
+from ._wfdb_fast import WfdbHeader, parse_header, read_samples
 
 # Most values one read may return (leads x samples): 50M float32 values = 200 MB. A 24 h Holter
 # record at 500 Hz with 2 leads (86M) must be read in windows (``start_s``/``duration_s``).
@@ -34,10 +35,8 @@ def _record_base(path: str | Path) -> Path:
     return base
 
 
-def read_wfdb_header(path: str | Path):  # -> wfdb.Record (header fields only)
-    """Parse and check a WFDB header; returns wfdb's header object. Raises ``RecordError``."""
-    import wfdb
-
+def read_wfdb_header(path: str | Path) -> WfdbHeader:
+    """Parse and check a WFDB header (rate, signal count, formats). Raises ``RecordError``."""
     base = _record_base(path)
     header = base.with_suffix(".hea")
     if not header.is_file():
@@ -51,11 +50,8 @@ def read_wfdb_header(path: str | Path):  # -> wfdb.Record (header fields only)
         header.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError as exc:
         raise RecordError(f"{header}: not a text WFDB header (binary content at byte {exc.start})") from exc
-    try:
-        head = wfdb.rdheader(str(base))
-    except Exception as exc:  # wfdb raises bare ValueError/IndexError/TypeError on malformed headers
-        raise RecordError(f"{header}: malformed WFDB header ({type(exc).__name__}: {exc})") from exc
-    if getattr(head, "n_seg", None):
+    head = parse_header(header)
+    if head.n_seg:
         raise RecordError(f"{header}: multi-segment WFDB records are not supported")
     if not head.fs or head.fs <= 0:
         raise RecordError(f"{header}: header gives no valid sampling frequency")
@@ -89,8 +85,6 @@ def read_wfdb(
     window's bytes are read. Raises ``RecordNotFound`` when the header is missing and
     ``RecordError`` naming the file and the problem for anything unreadable.
     """
-    import wfdb
-
     base = _record_base(path)
     header = base.with_suffix(".hea")
     head = read_wfdb_header(base)
@@ -120,23 +114,20 @@ def read_wfdb(
             f"return ({hint})"
         )
     _check_signal_files(head, base, total)
-    try:
-        record = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, physical=True, return_res=32)
-    except Exception as exc:
-        raise RecordError(
-            f"{base}: cannot read signal ({type(exc).__name__}: {exc}); the file may be truncated or corrupt"
-        ) from exc
-    signal = record.p_signal
+    if head.fast_readable:
+        signal = read_samples(head, base, sampfrom, sampto)
+    else:
+        signal = _read_with_wfdb(base, sampfrom, sampto)
     if signal is None or signal.size == 0:
         raise RecordError(f"{base}: record contains no samples")
     if signal.shape[0] < n_read:
         raise RecordError(f"{base}: signal file is truncated ({signal.shape[0]} of {n_read} samples)")
     if signal.shape[1] != head.n_sig:
         raise RecordError(f"{base}: read {signal.shape[1]} signals but the header declares {head.n_sig}")
-    signal = _to_millivolts(signal, record.units, base)
+    signal = _to_millivolts(signal, list(head.units), base)
     finite = np.isfinite(signal)
     if not finite.all():
-        bad = ", ".join(record.sig_name[c] for c in sorted(set(np.nonzero(~finite)[1].tolist())))
+        bad = ", ".join(head.sig_name[c] for c in sorted(set(np.nonzero(~finite)[1].tolist())))
         raise RecordError(
             f"{base.parent / head.file_name[0]}: {int((~finite).sum())} NaN/inf (invalid) samples in lead(s) {bad}"
         )
@@ -144,12 +135,25 @@ def read_wfdb(
     return ECG(
         signal_mv=signal.T,
         fs_hz=fs,
-        lead_names=tuple(record.sig_name),
+        lead_names=tuple(head.sig_name),
         record_id=record_id or base.name,
         source=source,
         metadata=meta,
         path=str(base),
     )
+
+
+def _read_with_wfdb(base: Path, sampfrom: int, sampto: int) -> np.ndarray:
+    """Formats the fast reader does not cover (e.g. 8, 310, several samples per frame)."""
+    import wfdb
+
+    try:
+        record = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, physical=True, return_res=32)
+    except Exception as exc:
+        raise RecordError(
+            f"{base}: cannot read signal ({type(exc).__name__}: {exc}); the file may be truncated or corrupt"
+        ) from exc
+    return record.p_signal
 
 
 def _samples_from_file_size(head, base: Path) -> int:  # noqa: ANN001 - wfdb header object
