@@ -26,6 +26,17 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     parser.add_argument("--limit", type=int, help="score at most N labelled records per dataset (quick look)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    speed = cli.subcommand(
+        "bench", "xai-speed",
+        "time the grounding path of an interactive answer: IG / GradientSHAP / saliency, batched IG, "
+        "delineation, evidence, plot",
+        _speed,
+    )
+    speed.add_argument("record", nargs="?", default="ptbxl-00473",
+                       help="record file or bundled example name (default: ptbxl-00473)")
+    speed.add_argument("--disease", choices=("MI", "STTC", "CD", "HYP"), default="MI")
+    speed.add_argument("--repeats", type=int, default=5, help="timed calls per step (median reported)")
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..errors import UsageError
@@ -42,4 +53,18 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=1))
     else:
         print(report.table())
+    return 0
+
+
+def _speed(args: argparse.Namespace) -> int:
+    import os
+
+    from ..grounding._cli_plot import _load
+    from ._xai_speed import bench_xai_speed
+
+    ecg = _load(args.record, None)
+    print(f"record {ecg.record_id}: {ecg.fs_hz:g} Hz, {ecg.duration_s:.1f} s; {os.cpu_count()} CPU cores, "
+          f"torch threads as configured")
+    for timing in bench_xai_speed(ecg, args.disease, args.repeats):
+        print(f"{timing.step:<52}{timing.median_ms:>10.1f} ms")
     return 0

@@ -164,14 +164,15 @@ def ptbxl_superclasses(scp_codes: dict[str, float], statements) -> set[str]:  # 
 def ludb_diseases(diagnoses: Any) -> tuple[set[str], bool]:
     """Superclasses matching one LUDB row, and whether it has an AV block.
 
-    MI: STEMI, scar formation, or "undefined ischemia/scar/supp.NSTEMI"; STTC: "Ischemia: ..." or
+    MI: STEMI or scar formation ("undefined ischemia/scar/supp.NSTEMI" is ambiguous: not
+    mapped); STTC: "Ischemia: ..." or
     non-specific repolarization abnormalities; CD: any conduction abnormality except sinoatrial
     block; HYP: left/right ventricular hypertrophy (atrial enlargement alone is a P-wave finding
     and is not scored against a QRS mask).
     """
     found: set[str] = set()
     ischemia = [s.lower() for s in diagnoses.ischemia]
-    if any(("stemi" in s and "nstemi" not in s) or "scar" in s for s in ischemia):
+    if any(s.startswith(("stemi", "scar formation")) for s in ischemia):
         found.add("MI")
     if any(s.startswith("ischemia") for s in ischemia) or diagnoses.repolarization:
         found.add("STTC")

@@ -1,0 +1,66 @@
+"""Speed of the grounding path an interactive answer takes: attribution, evidence, plot."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall time of one step (median over repeats, after one warm-up call)."""
+
+    step: str
+    """What was timed."""
+    median_ms: float
+    """Median wall time in milliseconds."""
+    repeats: int
+    """Timed calls."""
+
+
+def _time(step: str, fn: Callable[[], Any], repeats: int) -> Timing:
+    fn()  # warm-up (model load, first-call allocations)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return Timing(step, statistics.median(samples), repeats)
+
+
+def bench_xai_speed(ecg: Any, disease: str = "MI", repeats: int = 5, batch: int = 16) -> list[Timing]:
+    """Time explain (IG, GradientSHAP, saliency), batched IG, delineation, evidence and the plot."""
+    from ..encoders import delineate
+    from ..grounding._attribution import explain, explain_batch
+    from ..grounding._evidence import build_evidence
+    from ..grounding._plot import plot_ecg
+    from ..grounding._segments import clinical_mask
+
+    timings = [
+        _time(f"explain IG ({disease}, 1 ECG, 32 steps)", lambda: explain(ecg, disease, "ig"), repeats),
+        _time("explain GradientSHAP (1 ECG, 32 draws)", lambda: explain(ecg, disease, "gradshap"), repeats),
+        _time("explain saliency (1 ECG)", lambda: explain(ecg, disease, "saliency"), repeats),
+    ]
+    many = [ecg] * batch
+    batched = _time(f"explain_batch IG ({batch} ECGs)", lambda: explain_batch(many, disease, "ig", batch_size=batch),
+                    max(1, repeats // 2))
+    timings.append(batched)
+    timings.append(Timing(f"  = per ECG in a batch of {batch}", batched.median_ms / batch, batched.repeats))
+    attribution = explain(ecg, disease, "ig")
+    timings.append(_time("delineate (openecg)", lambda: delineate(ecg), repeats))
+    delineation = delineate(ecg)
+    timings.append(_time("build_evidence (with faithfulness check)",
+                         lambda: build_evidence(attribution, delineation), repeats))
+    mask = clinical_mask(delineation, disease, n_samples=ecg.n_samples, fs_hz=ecg.fs_hz)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "plot.png"
+        timings.append(_time("plot_ecg PNG", lambda: plot_ecg(ecg, attribution, mask=mask, path=out),
+                             max(1, repeats // 2)))
+    total = sum(t.median_ms for t in timings if t.step.startswith(("explain IG", "delineate", "build_evidence")))
+    timings.append(Timing("interactive answer = IG + delineate + evidence", total, repeats))
+    return timings
