@@ -1,0 +1,175 @@
+"""CLI of the encoders: ``ecgqa train disease|attributes|age-sex|cv``, ``ecgqa classify RECORD``,
+``ecgqa models``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..cli import CommandRegistry
+
+DEFAULT_WORK_DIR = "~/.cache/ecgqa-tools/train"
+
+
+def _common_train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="folder with ptb-xl/, ptb-xl-filtered-subset/, ecg-qa/ "
+                        "(default: $ECGQA_DATA_DIR)")
+    parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+                        help=f"cache + per-epoch checkpoints; rerunning resumes (default: {DEFAULT_WORK_DIR})")
+    parser.add_argument("--out-dir", help="where to write the weights + card (default: the package's weights "
+                        "folder, replacing the shipped model)")
+    parser.add_argument("--epochs", type=int, help="override the number of epochs")
+    parser.add_argument("--version", default="1", help="version string written in the model card")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def register(cli: CommandRegistry) -> None:
+    d = cli.subcommand("train", "disease", "train the per-disease lead-wise CNN(s) on PTB-XL folds 1-8 "
+                       "(selection on fold 9, test on fold 10)", _train_disease)
+    d.add_argument("--disease", default="all", help="MI, STTC, CD, HYP or all (default: all)")
+    d.add_argument("--seeds", default="0", help="comma-separated seeds; more than one ships a mean-logit ensemble")
+    _common_train_args(d)
+    a = cli.subcommand("train", "attributes", "train the ECG-QA attribute (upper-bound) model on ECG-QA's "
+                       "train ECGs (selection on its valid ECGs)", _train_attributes)
+    a.add_argument("--seed", type=int, default=0)
+    _common_train_args(a)
+    s = cli.subcommand("train", "age-sex", "train the age (regression) and sex (classifier) model on PTB-XL "
+                       "folds 1-8", _train_age_sex)
+    s.add_argument("--seed", type=int, default=0)
+    _common_train_args(s)
+    c = cli.command("classify", "disease probabilities (MI, STTC, CD, HYP) of an ECG record from its signal; "
+                    "research use only", _classify)
+    c.add_argument("record", help="path to an ECG record (WFDB, CinC .mat/.hea, .npy/.npz, CSV)")
+    c.add_argument("--attributes", action="store_true", help="also print the ECG-QA attribute predictions")
+    c.add_argument("--age-sex", action="store_true", help="also print the age/sex estimate")
+    c.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    m = cli.command("models", "list the shipped models with their cards (data, training command, numbers)",
+                    _models)
+    m.add_argument("name", nargs="?", help="one model (e.g. disease_MI) to show in full")
+    m.add_argument("--json", action="store_true", help="print the card(s) as JSON")
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from .._config import data_dir
+    from ..errors import DatasetError
+
+    chosen = Path(args.data_dir).expanduser() if args.data_dir else data_dir()
+    if chosen is None or not chosen.is_dir():
+        raise DatasetError(f"data folder not found: {chosen or 'none given'}; pass --data-dir or set ECGQA_DATA_DIR")
+    return chosen
+
+
+def _config(base, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    from dataclasses import replace
+
+    return replace(base, epochs=args.epochs) if args.epochs else base
+
+
+def _command(args: argparse.Namespace, head: str, extra: str = "") -> str:
+    parts = [f"ecgqa train {head}", extra, f"--data-dir {args.data_dir or '$ECGQA_DATA_DIR'}"]
+    if args.epochs:
+        parts.append(f"--epochs {args.epochs}")
+    return " ".join(p for p in parts if p)
+
+
+def _out_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.out_dir).expanduser() if args.out_dir else None
+
+
+def _train_disease(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
+    from ._jobs import DEFAULT_DISEASE_CONFIG, train_disease
+    from ._labels import DISEASES
+
+    diseases = DISEASES if args.disease == "all" else tuple(args.disease.split(","))
+    for disease in diseases:
+        if disease not in DISEASES:
+            raise UsageError(f"unknown disease {disease!r}; expected one of {', '.join(DISEASES)} or all")
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+    except ValueError as exc:
+        raise UsageError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
+    for disease in diseases:
+        command = _command(args, "disease", f"--disease {disease} --seeds {args.seeds}")
+        card = train_disease(disease, _data_dir(args), Path(args.work_dir).expanduser(),
+                             _config(DEFAULT_DISEASE_CONFIG, args), seeds, _out_dir(args), command,
+                             args.version, not args.quiet)
+        test = card.metrics["test_fold10"]
+        print(f"{disease}\tval AUC {card.metrics['val_fold9']['auc']:.4f}\ttest AUC {test['auc']:.4f} "
+              f"[{test['ci95'][0]:.3f}, {test['ci95'][1]:.3f}]\t{card.train_seconds / 60:.1f} min")
+    return 0
+
+
+def _train_attributes(args: argparse.Namespace) -> int:
+    from ._jobs import DEFAULT_ATTRIBUTE_CONFIG, train_attributes
+
+    card = train_attributes(_data_dir(args), Path(args.work_dir).expanduser(), _config(DEFAULT_ATTRIBUTE_CONFIG, args),
+                            args.seed, _out_dir(args), _command(args, "attributes", f"--seed {args.seed}"),
+                            args.version, not args.quiet)
+    print(f"attributes\tvalid macro AUC {card.metrics['valid_macro_auc']:.4f}\t"
+          f"test macro AUC {card.metrics['test']['macro_auc']:.4f}\t{card.train_seconds / 60:.1f} min")
+    return 0
+
+
+def _train_age_sex(args: argparse.Namespace) -> int:
+    from ._jobs import DEFAULT_AGE_SEX_CONFIG, train_age_sex
+
+    card = train_age_sex(_data_dir(args), Path(args.work_dir).expanduser(), _config(DEFAULT_AGE_SEX_CONFIG, args),
+                         args.seed, _out_dir(args), _command(args, "age-sex", f"--seed {args.seed}"),
+                         args.version, not args.quiet)
+    test = card.metrics["test_fold10"]
+    print(f"age_sex\ttest age MAE {test['age_mae_years']:.2f} years\tsex AUC {test['sex_auc']:.4f}\t"
+          f"{card.train_seconds / 60:.1f} min")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from ..records import read_record
+    from . import estimate_age_sex, predict_attributes, predict_diseases
+
+    ecg = read_record(args.record)
+    diseases = predict_diseases(ecg, backend=args.backend)
+    out: dict = {"record": ecg.record_id, "diseases": dict(diseases.probabilities),
+                 "thresholds": dict(diseases.thresholds), "positive": list(diseases.positive)}
+    attrs = predict_attributes(ecg, backend=args.backend) if args.attributes else None
+    age_sex = estimate_age_sex(ecg, backend=args.backend) if args.age_sex else None
+    if attrs is not None:
+        out["attributes"] = dict(attrs.probabilities)
+        out["attributes_present"] = list(attrs.present)
+    if age_sex is not None:
+        out["age_years"], out["female_probability"] = age_sex.age_years, age_sex.female_probability
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"record {ecg.record_id}: research use only, not a diagnosis")
+    print(diseases.summary())
+    if attrs is not None:
+        print("attributes (top 10, * = above threshold):")
+        print(attrs.summary())
+    if age_sex is not None:
+        print(age_sex.summary())
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from ..errors import ModelError
+    from . import model_cards
+
+    cards = model_cards()
+    if args.name:
+        if args.name not in cards:
+            raise ModelError(f"no shipped model {args.name!r}; shipped: {', '.join(cards) or 'none'}")
+        cards = {args.name: cards[args.name]}
+    if args.json:
+        print(json.dumps({n: json.loads(c.to_json()) for n, c in cards.items()}, indent=1))
+        return 0
+    for name, card in cards.items():
+        print(card.summary())
+        print()
+    if not cards:
+        print("no shipped models found", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,260 @@
+"""Public inference API: the disease models, the attribute model and the age/sex model.
+
+Every function takes an ``ECG`` (any rate, any lead order with the 12 standard leads), preprocesses
+it exactly as in training and runs the shipped ONNX model with onnxruntime (``backend="torch"``
+runs the torch module instead; both agree to 1e-4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError, UsageError
+from ..records import ECG
+from ._cards import ModelCard
+from ._labels import DISEASE_NAMES, DISEASES
+from ._package import Backend, LoadedModel
+from ._preprocess import MODEL_FS_HZ, preprocess_ecg
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+class DiseaseModel(LoadedModel):
+    """One shipped per-disease model.
+
+    ``.module``: torch ``nn.Module`` taking (batch, 12, 1000) preprocessed input -> logits (batch,);
+    ``.preprocess(ecg)`` -> (12, 1000) float32; ``.card``: its ``ModelCard``; ``.threshold``: the
+    probability cut-off chosen on the validation fold (Youden's J).
+    """
+
+    fs_hz: float = MODEL_FS_HZ
+
+    def __init__(self, disease: str, directory: Any = None) -> None:
+        if disease not in DISEASES:
+            raise UsageError(f"unknown disease {disease!r}; expected one of {', '.join(DISEASES)}")
+        super().__init__(f"disease_{disease}", directory)
+        self.disease = disease
+
+    @staticmethod
+    def preprocess(ecg: ECG) -> np.ndarray:
+        """(12, 1000) float32 model input (see ``encoders.preprocess_ecg``)."""
+        return preprocess_ecg(ecg)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card.metrics.get("threshold", 0.5))
+
+    def predict_proba(self, inputs: np.ndarray, backend: Backend = "onnx") -> np.ndarray:
+        """Probabilities (records,) for preprocessed inputs (records, 12, 1000)."""
+        return _sigmoid(self.predict_logits(inputs, backend)).reshape(-1)
+
+
+@lru_cache(maxsize=None)
+def load_disease_model(disease: str) -> DiseaseModel:
+    """The shipped model of ``disease`` (one of ``DISEASES``), cached."""
+    return DiseaseModel(disease)
+
+
+@dataclass(frozen=True)
+class DiseasePrediction:
+    """The four disease models' outputs for one ECG."""
+
+    probabilities: Mapping[str, float]
+    """Disease code (MI, STTC, CD, HYP) -> model probability in [0, 1] (not calibrated)."""
+    thresholds: Mapping[str, float]
+    """Disease code -> cut-off chosen on the validation fold (Youden's J)."""
+    versions: Mapping[str, str]
+    """Disease code -> version of the model that produced it."""
+    record_id: str = ""
+    """Id of the ECG the prediction is about."""
+
+    @property
+    def positive(self) -> tuple[str, ...]:
+        """Codes whose probability reaches its threshold."""
+        return tuple(d for d in self.probabilities if self.probabilities[d] >= self.thresholds[d])
+
+    def summary(self) -> str:
+        """One line per disease: code, name, probability, threshold, call."""
+        lines = []
+        for code, p in self.probabilities.items():
+            call = "positive" if p >= self.thresholds[code] else "negative"
+            lines.append(f"{code:<5} {DISEASE_NAMES[code]:<24} p={p:.3f}  threshold {self.thresholds[code]:.3f}  {call}")
+        return "\n".join(lines)
+
+
+def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Backend = "onnx") -> DiseasePrediction:
+    """Probabilities of MI, STTC, CD and HYP for one ECG, from its signal."""
+    x = preprocess_ecg(ecg)[None]
+    probs, thresholds, versions = {}, {}, {}
+    for disease in diseases:
+        model = load_disease_model(disease)
+        probs[disease] = float(model.predict_proba(x, backend)[0])
+        thresholds[disease] = model.threshold
+        versions[disease] = model.card.version
+    return DiseasePrediction(MappingProxyType(probs), MappingProxyType(thresholds), MappingProxyType(versions),
+                             ecg.record_id)
+
+
+class AttributeModel(LoadedModel):
+    """The shipped attribute (ECG-QA upper-bound) model: (batch, 12, 1000) -> logits (batch, classes)."""
+
+    fs_hz: float = MODEL_FS_HZ
+
+    def __init__(self, directory: Any = None) -> None:
+        super().__init__("attributes", directory)
+
+    @staticmethod
+    def preprocess(ecg: ECG) -> np.ndarray:
+        return preprocess_ecg(ecg)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.card.outputs)
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        values = self.card.metrics.get("thresholds")
+        return tuple(values) if values else (0.5,) * len(self.classes)
+
+
+@lru_cache(maxsize=None)
+def load_attribute_model() -> AttributeModel:
+    """The shipped attribute model, cached."""
+    return AttributeModel()
+
+
+@dataclass(frozen=True)
+class AttributePrediction:
+    """The attribute model's outputs for one ECG over the ECG-QA classes learned from the signal."""
+
+    probabilities: Mapping[str, float]
+    """ECG-QA class name -> probability in [0, 1]."""
+    thresholds: Mapping[str, float]
+    """Class name -> cut-off chosen on ECG-QA's valid split (maximum F1)."""
+    version: str
+    """Version of the attribute model."""
+    record_id: str = ""
+    """Id of the ECG the prediction is about."""
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        """Classes whose probability reaches their threshold, most probable first."""
+        on = [c for c, p in self.probabilities.items() if p >= self.thresholds[c]]
+        return tuple(sorted(on, key=lambda c: -self.probabilities[c]))
+
+    def to_multihot(self, numeric: Mapping[str, str] | None = None, dataset: str = "ptbxl") -> np.ndarray:
+        """0/1 vector over all ECG-QA grounding classes of ``dataset`` (numeric-feature classes from
+        ``numeric``: feature name -> ``below``/``within``/``above``, e.g. from measurements)."""
+        from ..qa import grounding_classes
+
+        present = set(self.present)
+        numeric = dict(numeric or {})
+        vector = []
+        for name in grounding_classes(dataset):
+            value = 1.0 if name in present else 0.0
+            for feature, word in numeric.items():
+                if name == f"{word} the normal range of {feature}":
+                    value = 1.0
+            vector.append(value)
+        return np.array(vector, dtype=np.float32)
+
+    def to_attributes(self, numeric: Mapping[str, str] | None = None, ecg_id: int | None = None) -> Any:
+        """``qa.EcgAttributes`` from the thresholded predictions (plus measured numeric ranges)."""
+        from ..qa import multihot_to_attributes
+
+        return multihot_to_attributes(self.to_multihot(numeric), "ptbxl", 0.5, ecg_id)
+
+    def summary(self, top: int = 10) -> str:
+        ranked = sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:top]
+        return "\n".join(
+            f"{p:.3f}  {'*' if p >= self.thresholds[c] else ' '} {c}" for c, p in ranked
+        )
+
+
+def predict_attributes(ecg: ECG, backend: Backend = "onnx") -> AttributePrediction:
+    """Probabilities of the ECG-QA attribute classes (statements, noise, axis...) for one ECG."""
+    model = load_attribute_model()
+    probs = _sigmoid(model.predict_logits(preprocess_ecg(ecg)[None], backend))[0]
+    return AttributePrediction(
+        MappingProxyType({c: float(p) for c, p in zip(model.classes, probs)}),
+        MappingProxyType(dict(zip(model.classes, model.thresholds))),
+        model.card.version, ecg.record_id,
+    )
+
+
+class AgeSexModel(LoadedModel):
+    """The shipped age/sex model: (batch, 12, 1000) -> (batch, 2): standardised age, female logit."""
+
+    fs_hz: float = MODEL_FS_HZ
+
+    def __init__(self, directory: Any = None) -> None:
+        super().__init__("age_sex", directory)
+
+    @staticmethod
+    def preprocess(ecg: ECG) -> np.ndarray:
+        return preprocess_ecg(ecg)
+
+
+@lru_cache(maxsize=None)
+def load_age_sex_model() -> AgeSexModel:
+    """The shipped age/sex model, cached."""
+    return AgeSexModel()
+
+
+@dataclass(frozen=True)
+class AgeSexEstimate:
+    """Age and sex estimated from the signal alone."""
+
+    age_years: float
+    """Estimated age in years (trained on ages capped at 90)."""
+    female_probability: float
+    """Probability that the patient is female, in [0, 1]."""
+    age_mae_years: float
+    """The model's mean absolute age error on PTB-XL fold 10 (its typical error)."""
+    version: str
+    """Version of the model."""
+    record_id: str = ""
+    """Id of the ECG the estimate is about."""
+
+    @property
+    def sex(self) -> str:
+        """``female`` when ``female_probability >= 0.5``, else ``male``."""
+        return "female" if self.female_probability >= 0.5 else "male"
+
+    def summary(self) -> str:
+        return (f"age {self.age_years:.0f} years (typical error +-{self.age_mae_years:.0f}), "
+                f"{self.sex} (p(female)={self.female_probability:.2f})")
+
+
+def estimate_age_sex(ecg: ECG, backend: Backend = "onnx") -> AgeSexEstimate:
+    """Age and sex of the patient estimated from the ECG signal."""
+    from ._training import AGE_SCALE_YEARS
+
+    model = load_age_sex_model()
+    out = model.predict_logits(preprocess_ecg(ecg)[None], backend)[0]
+    mae = model.card.metrics.get("test_fold10", {}).get("age_mae_years", float("nan"))
+    return AgeSexEstimate(float(out[0] * AGE_SCALE_YEARS + 60.0), float(_sigmoid(out[1])), float(mae),
+                          model.card.version, ecg.record_id)
+
+
+def model_cards() -> dict[str, ModelCard]:
+    """Cards of every shipped model, by name."""
+    from ._package import weights_dir
+
+    cards = {}
+    for path in sorted(weights_dir().glob("*.json")):
+        try:
+            cards[path.stem] = ModelCard.load(path)
+        except ModelError:
+            continue
+    return cards
+
+

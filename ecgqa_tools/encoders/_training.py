@@ -1,0 +1,232 @@
+"""One training loop for every shipped model: seeded, resumable (a checkpoint each epoch), with
+progress on stderr, AdamW + cosine decay, checkpoint selection on a validation metric."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import UsageError
+from ._metrics import macro_auc, roc_auc
+
+Task = Literal["disease", "attributes", "age_sex"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (saved in the checkpoint and the model card)."""
+
+    task: Task
+    """``disease`` (binary, focal loss), ``attributes`` (multi-label BCE) or ``age_sex``."""
+    network: str = "leadwise"
+    """``leadwise`` (shared per-lead encoder) or ``resnet12`` (leads as channels)."""
+    hparams: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the network."""
+    epochs: int = 15
+    """Passes over the training records."""
+    batch_size: int = 64
+    """Records per optimisation step."""
+    lr: float = 3e-3
+    """Peak AdamW learning rate (linear warm-up over the first epoch, then cosine decay to 0)."""
+    weight_decay: float = 1e-2
+    """AdamW weight decay."""
+    focal_gamma: float = 2.0
+    """Focal-loss focusing parameter (disease task)."""
+    crop_samples: int = 500
+    """Training inputs are random windows of this many samples (augmentation; 0 = full 10 s)."""
+    noise_std: float = 0.05
+    """Std of Gaussian noise added to the z-scored training inputs."""
+    seed: int = 0
+    """Seed of numpy and torch (initialisation, batches, augmentation)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The selected weights and what the run measured."""
+
+    state_dict: dict[str, Any]
+    """Weights at the epoch with the best validation score."""
+    best_epoch: int
+    """1-based epoch whose weights were kept."""
+    best_score: float
+    """Validation score at that epoch (AUC, macro AUC, or the age/sex score)."""
+    history: list[dict[str, float]]
+    """Per epoch: train loss, validation score(s), seconds."""
+    train_seconds: float
+    """Wall-clock seconds spent training (summed over resumed sessions)."""
+
+
+def _focal_bce(logits: "Any", targets: "Any", gamma: float) -> "Any":
+    import torch
+    import torch.nn.functional as F
+
+    bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    p_t = torch.exp(-bce)
+    return ((1 - p_t) ** gamma * bce).mean()
+
+
+AGE_SCALE_YEARS = 20.0
+"""Age targets are standardised as (age - 60) / 20 for training."""
+
+
+def _loss(task: Task, out: "Any", y: "Any", gamma: float) -> "Any":
+    import torch
+    import torch.nn.functional as F
+
+    if task == "disease":
+        return _focal_bce(out, y, gamma)
+    if task == "attributes":
+        known = ~torch.isnan(y)
+        return F.binary_cross_entropy_with_logits(out[known], y[known])
+    age_known = ~torch.isnan(y[:, 0])
+    sex_known = ~torch.isnan(y[:, 1])
+    loss = out.new_zeros(())
+    if age_known.any():
+        loss = loss + F.smooth_l1_loss(out[age_known, 0], (y[age_known, 0] - 60.0) / AGE_SCALE_YEARS)
+    if sex_known.any():
+        loss = loss + F.binary_cross_entropy_with_logits(out[sex_known, 1], y[sex_known, 1])
+    return loss
+
+
+def score_outputs(task: Task, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Validation metrics; ``score`` is the one used for checkpoint selection (higher is better)."""
+    if task == "disease":
+        auc = roc_auc(targets > 0.5, outputs)
+        return {"score": auc, "auc": auc}
+    if task == "attributes":
+        macro, _ = macro_auc(targets, outputs)
+        return {"score": macro, "macro_auc": macro}
+    age = outputs[:, 0] * AGE_SCALE_YEARS + 60.0
+    known = ~np.isnan(targets[:, 0])
+    mae = float(np.abs(age[known] - targets[known, 0]).mean())
+    sex_known = ~np.isnan(targets[:, 1])
+    auc = roc_auc(targets[sex_known, 1] > 0.5, outputs[sex_known, 1])
+    return {"score": auc - mae / 50.0, "age_mae_years": mae, "sex_auc": auc}
+
+
+def predict_batches(module: "Any", signals: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Run ``module`` in eval mode over (records, 12, samples) inputs; returns numpy outputs."""
+    import torch
+
+    module.eval()
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(signals), batch_size):
+            x = torch.from_numpy(np.asarray(signals[start:start + batch_size], dtype=np.float32))
+            outs.append(module(x).numpy())
+    return np.concatenate(outs) if outs else np.zeros((0,), dtype=np.float32)
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
+                train_idx: np.ndarray, val_idx: np.ndarray, work_dir: str | Path,
+                progress: bool = True, threads: int | None = None) -> TrainResult:
+    """Train ``config.network`` on ``signals[train_idx]`` and keep the epoch best on ``val_idx``.
+
+    ``work_dir/checkpoint.pt`` is written after every epoch; calling again with the same config
+    resumes from it (a different config raises ``UsageError``).
+    """
+    import torch
+    from tqdm import tqdm
+
+    from ._nets import build_network
+
+    if len(train_idx) == 0 or len(val_idx) == 0:
+        raise UsageError(f"need training and validation records, got {len(train_idx)} and {len(val_idx)}")
+    # One thread by default: on a busy shared CPU two OpenMP threads were measured 5x slower.
+    torch.set_num_threads(threads or int(os.environ.get("ECGQA_TRAIN_THREADS", "1")))
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt_path = work / "checkpoint.pt"
+    config_dict = asdict(config)
+
+    torch.manual_seed(config.seed)
+    model = build_network(config.network, config.hparams)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = int(np.ceil(len(train_idx) / config.batch_size))
+    total_steps = steps_per_epoch * config.epochs
+
+    def lr_at(step: int) -> float:
+        if step < steps_per_epoch:
+            return (step + 1) / steps_per_epoch
+        progress_frac = (step - steps_per_epoch) / max(1, total_steps - steps_per_epoch)
+        return 0.5 * (1 + np.cos(np.pi * progress_frac))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    start_epoch, best_score, best_epoch, best_state, history, seconds = 0, -np.inf, 0, None, [], 0.0
+    rng = np.random.default_rng(config.seed)
+    if ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        if json.dumps(ckpt["config"], sort_keys=True, default=str) != json.dumps(config_dict, sort_keys=True, default=str):
+            raise UsageError(f"{ckpt_path} was written by a different training config; remove it or use another --work-dir")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        start_epoch, best_score, best_epoch = ckpt["epoch"], ckpt["best_score"], ckpt["best_epoch"]
+        best_state, history, seconds = ckpt["best_state"], ckpt["history"], ckpt["seconds"]
+        rng.bit_generator.state = ckpt["numpy_rng"]
+        torch.set_rng_state(ckpt["torch_rng"])
+        if progress:
+            print(f"resuming from {ckpt_path} after epoch {start_epoch}", file=sys.stderr)
+
+    y_all = torch.from_numpy(np.asarray(targets, dtype=np.float32))
+    n_samples = signals.shape[-1]
+    crop = config.crop_samples if 0 < config.crop_samples < n_samples else n_samples
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.time()
+        model.train()
+        order = rng.permutation(train_idx)
+        losses = []
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+                   file=sys.stderr, leave=False)
+        for step in bar:
+            idx = np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])
+            batch = np.asarray(signals[idx], dtype=np.float32)
+            if crop < n_samples:
+                starts = rng.integers(0, n_samples - crop + 1, len(idx))
+                batch = np.stack([b[:, s:s + crop] for b, s in zip(batch, starts)])
+            if config.noise_std > 0:
+                batch = batch + rng.normal(0, config.noise_std, batch.shape).astype(np.float32)
+            out = model(torch.from_numpy(batch))
+            loss = _loss(config.task, out, y_all[idx], config.focal_gamma)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        val_out = predict_batches(model, signals[val_idx])
+        metrics = score_outputs(config.task, val_out, np.asarray(targets)[val_idx])
+        seconds += time.time() - t0
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **metrics,
+                        "seconds": time.time() - t0})
+        if metrics["score"] > best_score:
+            best_score, best_epoch = metrics["score"], epoch + 1
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if progress:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "score")
+            print(f"epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, val {shown} "
+                  f"({time.time() - t0:.0f} s){' *' if best_epoch == epoch + 1 else ''}", file=sys.stderr)
+        _atomic_torch_save({
+            "config": config_dict, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best_score": best_score,
+            "best_epoch": best_epoch, "best_state": best_state, "history": history, "seconds": seconds,
+            "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+        }, ckpt_path)
+    if best_state is None:
+        raise UsageError(f"{ckpt_path}: no epoch was trained (epochs={config.epochs})")
+    return TrainResult(best_state, best_epoch, float(best_score), history, seconds)
