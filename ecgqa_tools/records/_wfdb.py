@@ -117,7 +117,7 @@ def read_wfdb(
     if head.fast_readable:
         signal = read_samples(head, base, sampfrom, sampto)
     else:
-        signal = _read_with_wfdb(base, sampfrom, sampto)
+        signal = _read_with_wfdb(base, sampfrom, sampto, whole="8" in head.fmt)
     if signal is None or signal.size == 0:
         raise RecordError(f"{base}: record contains no samples")
     if signal.shape[0] < n_read:
@@ -143,11 +143,18 @@ def read_wfdb(
     )
 
 
-def _read_with_wfdb(base: Path, sampfrom: int, sampto: int) -> np.ndarray:
-    """Formats the fast reader does not cover (e.g. 8, 310, several samples per frame)."""
+def _read_with_wfdb(base: Path, sampfrom: int, sampto: int, whole: bool = False) -> np.ndarray:
+    """Formats the fast reader does not cover (e.g. 8, 310, several samples per frame).
+
+    ``whole`` reads from the start and slices: wfdb-python's windowed reads of the
+    difference-encoded format 8 return wrong values (checked against its own full read).
+    """
     import wfdb
 
     try:
+        if whole:
+            record = wfdb.rdrecord(str(base), sampto=sampto, physical=True, return_res=32)
+            return record.p_signal[sampfrom:sampto]
         record = wfdb.rdrecord(str(base), sampfrom=sampfrom, sampto=sampto, physical=True, return_res=32)
     except Exception as exc:
         raise RecordError(

@@ -158,3 +158,46 @@ def test_ecg_is_immutable_float32():
     assert ecg.signal_mv.dtype == np.float32
     with pytest.raises(ValueError):
         ecg.signal_mv[0, 0] = 1.0
+
+
+def write_digital(folder, name: str, fmt: str, digital: np.ndarray, gains=(100.0, 50.0, 80.0), baselines=(3, -2, 0)):
+    """Write (samples, 3) digital values in a format wfdb.wrsamp cannot write (61, 160, 8)."""
+    n_sig = digital.shape[1]
+    init = [0] * n_sig
+    if fmt == "61":
+        payload = digital.astype(">i2").tobytes()
+    elif fmt == "160":
+        payload = (digital + 32768).astype("<u2").tobytes()
+    elif fmt == "8":  # first differences, 8-bit
+        init = [int(v) for v in digital[0]]
+        diffs = np.diff(np.vstack([digital[:1], digital]), axis=0)
+        payload = diffs.astype(np.int8).tobytes()
+    else:
+        raise ValueError(fmt)
+    (folder / f"{name}.dat").write_bytes(payload)
+    lines = [f"{name} {n_sig} 500 {len(digital)}"]
+    lines += [f"{name}.dat {fmt} {gains[c]:g}({baselines[c]})/mV 16 0 {init[c]} 0 0 {lead}"
+              for c, lead in enumerate(("I", "II", "V1"))]
+    (folder / f"{name}.hea").write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["16", "61", "80", "160", "212", "24", "32", "8"])
+def test_wfdb_storage_formats_match_wfdb_python(tmp_path, fmt):
+    """The fast reader (and the wfdb-python fallback for format 8) against wfdb.rdrecord, full and windowed."""
+    import wfdb
+
+    signal = sine_leads(3, 1500, 500).T.astype(np.float64)
+    signal[:, 2] += np.linspace(-0.4, 0.4, 1500)
+    if fmt in {"61", "160", "8"}:
+        digital = np.round(signal * [100.0, 50.0, 80.0]).astype(np.int64) + [3, -2, 0]
+        write_digital(tmp_path, f"f{fmt}", fmt, digital)
+    else:
+        wfdb.wrsamp(f"f{fmt}", fs=500, units=["mV"] * 3, sig_name=["I", "II", "V1"], p_signal=signal,
+                    fmt=[fmt] * 3, adc_gain=[100.0, 50.0, 80.0], baseline=[3, -2, 0], write_dir=str(tmp_path))
+    base = tmp_path / f"f{fmt}"
+    expected = wfdb.rdrecord(str(base)).p_signal.T
+    np.testing.assert_allclose(expected, signal.T, atol=0.02)  # the file holds the signal
+    np.testing.assert_allclose(read_wfdb(base).signal_mv, expected, atol=1e-6)
+    window = read_wfdb(base, start_s=0.503, duration_s=1.5)
+    start = int(round(0.503 * 500))
+    np.testing.assert_allclose(window.signal_mv, expected[:, start:start + 750], atol=1e-6)
