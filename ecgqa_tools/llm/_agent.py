@@ -30,7 +30,7 @@ from typing import Any, Literal
 from ..errors import LLMError, UsageError, require
 from ._context import ToolContext
 from ._offline import DISCLAIMER, check_question
-from ._registry import EvidenceItem, ToolRegistry
+from ._registry import EvidenceItem, ToolCallResult, ToolRegistry
 from ._tools import TOOLS
 
 __all__ = ["Agent", "AgentAnswer", "ChatSession", "LLMSettings", "ToolCallRecord"]
@@ -176,7 +176,8 @@ class Agent:
     """A tool-calling agent over ``tools`` (``TOOLS`` by default).
 
     ``chat_function`` replaces the endpoint (a scripted fake model for tests); otherwise an
-    ``openai.OpenAI`` client is built from ``settings``.
+    ``openai.OpenAI`` client is built from ``settings``. ``tool_names`` offers only those tools
+    (small models do better with fewer); calls to others are still validated and refused.
     """
 
     def __init__(
@@ -186,10 +187,14 @@ class Agent:
         tools: ToolRegistry = TOOLS,
         chat_function: ChatFunction | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        tool_names: tuple[str, ...] | None = None,
     ) -> None:
         self.settings = settings
         self.context = context or ToolContext()
         self.tools = tools
+        for name in tool_names or ():
+            tools.get(name)  # ToolRetry listing the valid names
+        self.tool_names = tuple(tool_names) if tool_names else None
         self._sleep = sleep
         self._create = chat_function or self._openai_create()
 
@@ -236,7 +241,7 @@ class Agent:
             "max_tokens": self.settings.max_tokens,
         }
         if tool_choice != "none":
-            request["tools"] = self.tools.openai_schemas()
+            request["tools"] = self.tools.openai_schemas(self.tool_names)
             request["tool_choice"] = tool_choice
         return request
 
@@ -327,7 +332,11 @@ class ChatSession:
             self.messages.append(_assistant_with_calls(message, tool_calls))
             for call in tool_calls:
                 name, arguments, call_id = _call_parts(call)
-                result = agent.tools.call(name, arguments, agent.context)
+                if agent.tool_names and name not in agent.tool_names:
+                    result = ToolCallResult(name=name, output=None, retry=True, error=(
+                        f"unknown tool {name!r}; valid tools are: {', '.join(agent.tool_names)}"))
+                else:
+                    result = agent.tools.call(name, arguments, agent.context)
                 calls.append(ToolCallRecord(name=name, arguments=str(arguments)[:2000], ok=result.ok, error=result.error))
                 if result.output is not None:
                     turn_evidence.extend(result.output.evidence_ids)

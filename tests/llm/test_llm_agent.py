@@ -256,3 +256,13 @@ def test_garbage_endpoint_is_an_error(context, fake_server, mode):
     agent = _http_agent(context, fake_server(mode, [{"unexpected": "shape"}]))
     with pytest.raises(LLMError):
         agent.ask("syn1", "Is this normal?")
+
+
+def test_restricted_tool_set_is_offered_and_enforced(context):
+    agent, model = _agent(context, [completion(tool_calls=[("disease_probabilities", {"record": "syn1"})]),
+                                    completion("done")])
+    agent = type(agent)(agent.settings, context=context, chat_function=model, sleep=lambda s: None,
+                        tool_names=("record_summary",))
+    answer = agent.ask("syn1", "Summarise")
+    assert [t["function"]["name"] for t in model.requests[0]["tools"]] == ["record_summary"]
+    assert not answer.tool_calls[0].ok and "valid tools are: record_summary" in answer.tool_calls[0].error
