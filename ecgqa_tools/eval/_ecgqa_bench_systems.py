@@ -36,6 +36,8 @@ class LLMEndpoint:
     """Environment variable holding the key (the key itself is never stored or printed)."""
     timeout_s: float = 120.0
     """Per-request timeout."""
+    max_steps: int = 4
+    """Model turns per question for the agent (tool calls plus the final answer)."""
 
     def public(self) -> dict[str, Any]:
         """What the report may show (no key)."""
@@ -45,6 +47,7 @@ class LLMEndpoint:
             "base_url": self.base_url or os.environ.get("ECGQA_LLM_BASE_URL"),
             "model": self.model or os.environ.get("ECGQA_LLM_MODEL"),
             "timeout_s": self.timeout_s,
+            "max_steps": self.max_steps,
         }
 
 
@@ -336,6 +339,7 @@ class _LLMBase(_Base):
             endpoint = self.ctx.llm
             settings = LLMSettings.from_env(
                 model=endpoint.model, base_url=endpoint.base_url, timeout_s=endpoint.timeout_s,
+                max_steps=endpoint.max_steps,
                 api_key=os.environ.get(endpoint.api_key_env) or None,
             )
             self._agent = Agent(settings, context=ToolContext(max_cached_records=64),
