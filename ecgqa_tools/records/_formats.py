@@ -135,23 +135,12 @@ def read_cinc(path: str | Path) -> ECG:
     )
 
 
-def _cinc_metadata(head, header: Path) -> ECGMetadata:  # noqa: ANN001 - wfdb header object
-    from ._wfdb import metadata_from_header
+def _cinc_metadata(head, header: Path) -> ECGMetadata:  # noqa: ANN001 - parsed WFDB header
+    from dataclasses import replace
 
-    generic = metadata_from_header(head)
-    fields: dict[str, str] = {}
-    for comment in head.comments or []:
-        key, sep, value = comment.partition(":")
-        if sep:
-            fields[key.strip().lstrip("#").strip().lower()] = value.strip()
-    age: float | None = None
-    try:
-        value = float(fields.get("age", "nan"))
-        age = None if np.isnan(value) else value
-    except ValueError:
-        age = None
-    sex_text = fields.get("sex", "").strip().lower()
-    sex = {"male": "male", "m": "male", "female": "female", "f": "female"}.get(sex_text)
+    from ._wfdb import comment_fields, metadata_from_header
+
+    fields = comment_fields(head.comments)
     codes: list[int] = []
     for item in re.split(r"[,\s]+", fields.get("dx", "")):
         if not item:
@@ -160,10 +149,7 @@ def _cinc_metadata(head, header: Path) -> ECGMetadata:  # noqa: ANN001 - wfdb he
             raise RecordError(f"{header}: #Dx entry {item!r} is not a SNOMED CT code (digits expected)")
         codes.append(int(item))
     extra = tuple((k, v) for k, v in fields.items() if k not in {"age", "sex", "dx"})
-    return ECGMetadata(
-        age_years=age, sex=sex, recording_date=generic.recording_date,  # type: ignore[arg-type]
-        snomed_ct_codes=tuple(codes), extra=extra,
-    )
+    return replace(metadata_from_header(head), snomed_ct_codes=tuple(codes), extra=extra)
 
 
 # --------------------------------------------------------------------------------------- arrays

@@ -213,14 +213,20 @@ def _to_millivolts(signal: np.ndarray, units: list[str] | None, base: Path) -> n
     return signal * scale
 
 
-def metadata_from_header(head) -> ECGMetadata:  # noqa: ANN001 - wfdb header object
-    """Facts a generic WFDB header gives: ``age:``/``sex:`` comments (any case, ``<age>`` too),
-    the base date/time, and every comment line in ``extra``."""
+def comment_fields(comments: tuple[str, ...] | list[str] | None) -> dict[str, str]:
+    """``key: value`` header comments as a dict with lower-case keys (``#<age>: 51`` -> ``age``)."""
     fields: dict[str, str] = {}
-    for comment in head.comments or []:
+    for comment in comments or []:
         key, sep, value = comment.partition(":")
         if sep:
             fields.setdefault(key.strip().lstrip("#").strip().strip("<>").strip().lower(), value.strip())
+    return fields
+
+
+def metadata_from_header(head) -> ECGMetadata:  # noqa: ANN001 - wfdb header object
+    """Facts a generic WFDB header gives: ``age:``/``sex:`` comments (any case, ``<age>`` too),
+    the base date/time, and every comment line in ``extra``."""
+    fields = comment_fields(head.comments)
     age: float | None = None
     try:
         age = float(fields.get("age", ""))
