@@ -256,23 +256,30 @@ class Agent:
         ref, _ = self.context.load(record)
         return ChatSession(self, record, ref.canonical)
 
-    def ask_ecgqa_protocol(self, record: str, question: str, options: tuple[str, ...] | None = None) -> AgentAnswer:
+    def ask_ecgqa_protocol(self, record: str, question: str, options: tuple[str, ...] | None = None,
+                           second: str | None = None) -> AgentAnswer:
         """The ECG-QA paper's protocol: predicted attributes (p > 0.5) + answer options -> chosen options.
 
-        ``options`` default to the answer options of the template the question maps to.
+        ``options`` default to the answer options of the template the question maps to;
+        ``second`` is the second (recent) ECG of a comparison question.
         """
         text = check_question(question)
         ref, _ = self.context.load(record)
-        result = self.tools.run("ecgqa_attributes", self.context, record=record, threshold=0.5)
+        records = [record] + ([second] if second is not None else [])
+        results = [self.tools.run("ecgqa_attributes", self.context, record=r, threshold=0.5) for r in records]
         if options is None:
             parsed = self.context.backend.parse_question(text)
             options = tuple(parsed.answer_options)
         if not options:
             raise UsageError("the ECG-QA protocol needs answer options")
-        predicted = "\n".join(f"- {name}: {p:.2f}" for name, p in result.present.items()) or "- (no class above 0.5)"
+        blocks = []
+        for label, result in zip(("first ECG", "second ECG"), results):
+            lines = "\n".join(f"- {name}: {p:.2f}" for name, p in result.present.items()) or "- (no class above 0.5)"
+            blocks.append(lines if len(results) == 1 else f"{label}:\n{lines}")
         prompt = (
-            "An ECG classifier predicted these attributes of an ECG (probability > 0.5):\n"
-            f"{predicted}\n\nQuestion: {text}\nOptions: {' | '.join(options)}\n"
+            "An ECG classifier predicted these attributes (probability > 0.5):\n"
+            + "\n".join(blocks)
+            + f"\n\nQuestion: {text}\nOptions: {' | '.join(options)}\n"
             "Answer with the option or options that apply, separated by ' | ', and nothing else."
         )
         messages = [{"role": "system", "content": "You answer ECG questions by choosing options."},
@@ -280,10 +287,12 @@ class Agent:
         message = self._complete(self._request(messages, "none"))
         reply = (message.content or "").strip()
         chosen = _match_options(reply, options)
-        evidence = tuple(self.context.evidence[i] for i in result.evidence_ids)
+        ids = [i for result in results for i in result.evidence_ids]
+        evidence = tuple(self.context.evidence[i] for i in ids)
+        name = ref.canonical if second is None else f"{ref.canonical} -> {self.context.load(second)[0].canonical}"
         return AgentAnswer(
-            question=text, record=ref.canonical, text=reply, evidence=evidence,
-            cited=tuple(result.evidence_ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
+            question=text, record=name, text=reply, evidence=evidence,
+            cited=tuple(ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
         )
 
 

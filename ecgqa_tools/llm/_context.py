@@ -48,6 +48,9 @@ class ToolContext:
     def add_record(self, name: str, ecg: Any) -> RecordRef:
         """Make an in-memory ECG callable by ``name`` (e.g. an ECG passed to ``answer_offline``)."""
         ref = RecordRef(canonical=f"memory:{name}", kind="path", key=name)
+        previous = self._records.get(name)
+        if previous is not None and previous[1] is not ecg:  # a different ECG under the same name
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != ref.canonical}
         self._records[name] = (ref, ecg)
         self._records[ref.canonical] = (ref, ecg)
         return ref

@@ -266,3 +266,21 @@ def test_restricted_tool_set_is_offered_and_enforced(context):
     answer = agent.ask("syn1", "Summarise")
     assert [t["function"]["name"] for t in model.requests[0]["tools"]] == ["record_summary"]
     assert not answer.tool_calls[0].ok and "valid tools are: record_summary" in answer.tool_calls[0].error
+
+
+def test_ecgqa_protocol_with_two_ecgs(context):
+    agent, model = _agent(context, [completion("none")])
+    answer = agent.ask_ecgqa_protocol(
+        "syn1", "What symptoms are newly detected in the second ECG as compared to the first ECG?", second="syn2")
+    prompt = model.requests[0]["messages"][-1]["content"]
+    assert "first ECG:" in prompt and "second ECG:" in prompt
+    assert answer.answer == ("none",) and answer.record == "memory:syn1 -> memory:syn2"
+
+
+def test_a_different_ecg_under_a_known_name_does_not_reuse_cached_results(context, backend):
+    from ecgqa_tools.llm import TOOLS
+
+    TOOLS.run("disease_probabilities", context, record="syn1")
+    context.add_record("syn1", context.load("syn2")[1])
+    TOOLS.run("disease_probabilities", context, record="syn1")
+    assert backend.calls.count("predict_diseases") == 2
