@@ -69,6 +69,27 @@ def register(cli: CommandRegistry) -> None:
     speed.add_argument("--report", default=None, help="report path (.md; .json next to it)")
     speed.add_argument("--json", action="store_true", help="print the JSON report")
 
+    summary = cli.subcommand("bench", "summary",
+                             "one Markdown table from ECG-QA and speed JSON reports (the README's table)",
+                             _bench_summary)
+    summary.add_argument("reports", nargs="+", help="JSON reports written by bench ecgqa / bench speed")
+
+
+def _bench_summary(args: argparse.Namespace) -> int:
+    import json
+
+    from ..errors import DatasetError
+    from ._report import summary_table
+
+    reports = []
+    for name in args.reports:
+        try:
+            reports.append(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DatasetError(f"cannot read the JSON report {name}: {exc}") from None
+    print(summary_table(reports))
+    return 0
+
 
 def _command_line() -> str:
     return "ecgqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "ecgqa"

@@ -342,3 +342,35 @@ __all__ = [
     "write_report",
     "write_text_atomic",
 ]
+
+
+def summary_table(reports: Sequence[dict[str, Any]]) -> str:
+    """One Markdown table summarising ECG-QA and speed JSON reports (the README's bench table).
+
+    ECG-QA reports give one row per system (overall exact match with CI and n, the sample set);
+    a speed report gives one row per headline number with its goal.
+    """
+    lines = ["| benchmark | result | data / goal |", "|---|---|---|"]
+    for report in reports:
+        if "headline" in report:  # a speed report
+            from ._speed import _LABELS, goal_ratio
+
+            for name, value in report["headline"].items():
+                goal = report["goals"][name]
+                ratio, met = goal_ratio(name, value)
+                shown = "not measured" if value is None else f"{value:.3g} {goal['unit']}"
+                verdict = "" if met is None else (" (met)" if met else f" (NOT met, {ratio:.2f}x the goal)")
+                lines.append(f"| speed: {_LABELS[name]} | {shown} | goal {goal['direction']} {goal['goal']:g} "
+                             f"{goal['unit']}{verdict}; {report['machine']['cores']} cores, {report['date_utc']} |")
+            continue
+        data = report["data"]
+        where = f"{data.get('dataset', '')} {data.get('kind', '')} {data.get('split', '')}".strip()
+        if data.get("sample_fraction"):
+            where += f", {100 * data['sample_fraction']:g}% stratified sample (seed {data['seed']})"
+        for row in report["scores"]:
+            if row["kind"] != "overall":
+                continue
+            score = GroupScore(**row)
+            extra = f"; {score.errors} errors" if score.errors else ""
+            lines.append(f"| ECG-QA `{score.system}` | {_cell(score)} | {where}{extra} |")
+    return "\n".join(lines)

@@ -371,3 +371,15 @@ def test_llm_agent_system_names_records_lists_options_and_maps_the_reply(tmp_pat
     assert system.answer(sample, [_ecg(7)]) == ["not sure"]
     prompt = json.dumps(script.requests[0]["messages"])
     assert "ptbxl:7" in prompt and "no | not sure | yes" in prompt
+
+
+def test_summary_table_has_one_row_per_system(tmp_path, capsys):
+    from ecgqa_tools.cli import main
+
+    selection = select_samples(make_samples(20), frozenset(range(1, 13)))
+    result = run_benchmark(fake_systems(), selection, tmp_path, progress=False)
+    write_report(result, tmp_path / "r.md", "cmd", "T", charts=False)
+    assert main(["bench", "summary", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| ECG-QA `perfect` | 100.0" in out and "| ECG-QA `half` |" in out
+    assert main(["bench", "summary", str(tmp_path / "missing.json")]) == 1

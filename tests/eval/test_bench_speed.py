@@ -59,3 +59,7 @@ def test_report_states_every_goal_and_unmeasured_numbers():
     summary = render_speed_markdown(report, summary_only=True)
     assert summary.count("\n") == 1 + len(GOALS)
     json.dumps(report)
+    from ecgqa_tools.eval._report import summary_table
+
+    table = summary_table([report])
+    assert table.count("| speed: ") == len(GOALS) and "NOT met, 0.50x the goal" in table
