@@ -168,19 +168,34 @@ def check_question(question: str) -> str:
     return text
 
 
+# ECG-QA's own phrasing: questions with these markers are only given term substitutions, never
+# whole-question rewrites (which would turn e.g. a noise-in-lead question into the generic one).
+_ECGQA_MARKERS = re.compile(
+    r"\b(does this ecg show|which (symptom|diagnostic|form|rhythm|noise|kind|cardiac|stage|range)|"
+    r"what (kind|range|direction|stage|numeric|leads|symptoms|diagnostic|form-related|rhythm-related)|"
+    r"compared to|in lead|fall (below|within|above)|this ecg fall)\b"
+)
+
+
 def rewrite_everyday(question: str) -> str:
-    """Rewrite everyday wording into ECG-QA phrasing (returns the question unchanged otherwise)."""
+    """Rewrite everyday wording into ECG-QA phrasing (returns the question unchanged otherwise).
+
+    Questions already in ECG-QA phrasing keep their template: only everyday terms inside them are
+    replaced ("heart attack" -> "myocardial infarction").
+    """
     text = " ".join(question.strip().split())
-    lowered = text.lower().rstrip("?!. ")
+    original = text.lower().rstrip("?!. ")
+    lowered = original
     for pattern, replacement in _PHRASES:
         lowered = re.sub(pattern, replacement, lowered)
-    if re.search(r"\bmyocardial infarction\b", lowered) and not re.search(r"\b(stage|lead|compared|first|previous)\b", lowered):
+    introduced_mi = "myocardial infarction" in lowered and "myocardial infarction" not in original
+    if introduced_mi and not re.search(r"\b(stage|leads?|compared|first|second|previous|recent|which|or)\b", lowered):
         return "Does this ECG show symptoms of myocardial infarction?"
-    for pattern, replacement in _WHOLE_QUESTION:
-        if re.match(pattern, lowered):
-            return replacement
-    changed = lowered != text.lower().rstrip("?!. ")
-    if not changed:
+    if not _ECGQA_MARKERS.search(original):
+        for pattern, replacement in _WHOLE_QUESTION:
+            if re.match(pattern, lowered):
+                return replacement
+    if lowered == original:
         return text
     return lowered[:1].upper() + lowered[1:] + "?"
 

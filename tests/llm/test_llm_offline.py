@@ -118,3 +118,18 @@ def test_json_form_has_the_documented_keys(context):
     data = answer_offline("syn1", "Is this a normal ECG?", context=context).to_json()
     assert {"answer", "explanation", "evidence", "disclaimer"} <= set(data)
     assert isinstance(data["answer"], list) and all("provenance" in e for e in data["evidence"])
+
+
+def test_every_ecgqa_template_question_keeps_its_template():
+    """Questions in ECG-QA's own phrasing are never rewritten into another template."""
+    import re as _re
+
+    from ecgqa_tools.qa import TEMPLATES, slot_vocabulary
+
+    for template in TEMPLATES.values():
+        slots = {}
+        for name in template.slots:
+            values = slot_vocabulary(_re.sub(r"\d$", "", name))
+            slots[name] = values[-1] if name.endswith("2") else values[0]
+        question = template.render(slots)
+        assert rewrite_everyday(question) == question, (template.template_id, question)
