@@ -45,7 +45,8 @@ def register(cli: CommandRegistry) -> None:
                        help="run folder: predictions JSONL, per-ECG cache (default runs/bench/<name>)")
     bench.add_argument("--report", default=None,
                        help="report path (.md; .json and charts written next to it; default <out>/report.md)")
-    bench.add_argument("--fresh", action="store_true", help="discard earlier predictions in --out")
+    bench.add_argument("--fresh", action="store_true",
+                       help="discard earlier predictions and per-ECG caches in --out (after code or model changes)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL (default $ECGQA_LLM_BASE_URL)")
     bench.add_argument("--llm-model", default=None, help="model name (default $ECGQA_LLM_MODEL)")
@@ -122,10 +123,15 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     )
     samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)
     selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit)
-    systems = build_systems(names, ctx)
     tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
     out = Path(args.out) if args.out else Path("runs") / "bench" / tag
     report_path = Path(args.report) if args.report else out / "report.md"
+    ctx.cache_dir = out / "cache"
+    if args.fresh and ctx.cache_dir.exists():
+        import shutil
+
+        shutil.rmtree(ctx.cache_dir)
+    systems = build_systems(names, ctx)
     print(f"{len(selection.samples)} samples selected of {selection.n_loaded} loaded "
           f"({selection.n_missing_signal} without signals here); systems: {', '.join(names)}; "
           f"predictions in {out / 'predictions'}", file=sys.stderr)

@@ -67,7 +67,10 @@ class BenchContext:
     """LLM endpoint settings."""
     chat_function: Any = None
     """Replaces the endpoint's ``chat.completions.create`` (``llm.ScriptedChatModel`` in tests)."""
+    cache_dir: Path | None = None
+    """Where measured numeric ranges are kept between runs (``<out>/cache``), or ``None``."""
     _ptbxl: Any = None
+    _ranges: dict[int, dict[str, str]] = field(default_factory=dict)
 
     def ptbxl(self) -> Any:
         """The PTB-XL dataset object (``records.PtbXl``), opened once."""
@@ -84,6 +87,28 @@ class BenchContext:
     def load_ecg(self, ecg_id: int) -> Any:
         """The ``ECG`` of one PTB-XL record at ``fs_hz``."""
         return self.ptbxl().read(int(ecg_id), fs_hz=self.fs_hz)
+
+    def numeric_ranges(self, ecg_id: int, ecg: Any = None) -> dict[str, str]:
+        """Measured ECG-QA numeric-feature ranges of one record, measured once per run folder and
+        shared by the systems that use them (``oracle``, ``upper-bound``)."""
+        import json
+        import os
+
+        ecg_id = int(ecg_id)
+        if ecg_id in self._ranges:
+            return self._ranges[ecg_id]
+        path = None if self.cache_dir is None else self.cache_dir / f"measured-ranges-{self.fs_hz}hz" / f"{ecg_id}.json"
+        if path is not None and path.exists():
+            ranges = json.loads(path.read_text())
+        else:
+            ranges = measured_ranges(ecg if ecg is not None else self.load_ecg(ecg_id))
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_text(json.dumps(ranges))
+                os.replace(tmp, path)
+        self._ranges[ecg_id] = ranges
+        return ranges
 
 
 def _card_ids(card: Any) -> frozenset[int]:
@@ -220,7 +245,7 @@ class OracleSystem(_Base):
         from .. import qa
 
         labels = qa.attributes_from_ptbxl(self.ctx.ptbxl(), ecg_id)
-        return with_numeric(labels, measured_ranges(self.ctx.load_ecg(ecg_id)))
+        return with_numeric(labels, self.ctx.numeric_ranges(ecg_id))
 
     def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
         from ..qa import answer_question
@@ -243,7 +268,8 @@ class UpperBoundSystem(_Base):
 
         ecg = self.ctx.load_ecg(ecg_id)
         prediction = predict_attributes(ecg)
-        return prediction.to_attributes(numeric=measured_ranges(ecg)), prediction
+        numeric = self.ctx.numeric_ranges(ecg_id, ecg)
+        return prediction.to_attributes(numeric=numeric, ecg_id=ecg_id), prediction
 
     def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
         from ..qa import answer_question
