@@ -70,6 +70,35 @@ SYNONYMS: dict[str, str] = {
     "p-duration": "p duration",
     "p wave duration": "p duration",
     "normal axis": "normal heart axis",
+    "left axis deviation": "left axis deviation",
+    "right axis deviation": "right axis deviation",
+    "extreme axis deviation": "extreme axis deviation",
+    "left axis": "left axis deviation",
+    "right axis": "right axis deviation",
+    "axis deviated to the left": "left axis deviation",
+    "axis deviated to the right": "right axis deviation",
+    "left-axis deviation": "left axis deviation",
+    "right-axis deviation": "right axis deviation",
+    # common abbreviations of the statements
+    "afib": "atrial fibrillation",
+    "a-fib": "atrial fibrillation",
+    "lbbb": "complete left bundle branch block",
+    "rbbb": "complete right bundle branch block",
+    "left bundle branch block": "complete left bundle branch block",
+    "right bundle branch block": "complete right bundle branch block",
+    "lvh": "left ventricular hypertrophy",
+    "1st degree av block": "first degree av block",
+    "first-degree av block": "first degree av block",
+    "st elevation": "non-specific st elevation",
+    "st depression": "non-specific st depression",
+    "pvc": "ventricular premature complex",
+    "pvcs": "ventricular premature complex",
+    "premature ventricular contraction": "ventricular premature complex",
+    "premature ventricular contractions": "ventricular premature complex",
+    "pac": "atrial premature complex",
+    "pacs": "atrial premature complex",
+    "premature atrial contraction": "atrial premature complex",
+    "premature atrial contractions": "atrial premature complex",
 }
 """Everyday or variant wording -> official vocabulary value, applied before slot extraction."""
 
@@ -148,9 +177,10 @@ def _lexicon() -> tuple[re.Pattern[str], dict[str, str]]:
 @lru_cache(maxsize=1)
 def _synonym_regex() -> tuple[re.Pattern[str] | None, dict[str, str]]:
     with _SYNONYM_LOCK:
-        table = dict(SYNONYMS)
-    if not table:
-        return None, table
+        # vocabulary values map to themselves so a synonym never rewrites part of one
+        # ("right bundle branch block" inside "incomplete right bundle branch block")
+        table = {v: v for v in _lexicon_targets()}
+        table.update(SYNONYMS)
     keys = sorted(table, key=len, reverse=True)
     return re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in keys) + r")(?![\w-])"), table
 
@@ -159,6 +189,12 @@ _LEAD_RE = re.compile(
     r"\b(?:leads?\s+)(i{1,3}|avr|avl|avf|v[1-6])\b|(?<![\w-])(avr|avl|avf|v[1-6])(?![\w-])", re.IGNORECASE
 )
 _RANGE_RE = re.compile(r"\b(below|within|above)\b")
+# everyday range wording, read only when a numeric feature is named and no range word is
+_RANGE_WORDS = (
+    (re.compile(r"\b(?:prolonged|long|longer|lengthened|increased|high|elevated|too long)\b"), "above"),
+    (re.compile(r"\b(?:short|shorter|shortened|decreased|low|reduced|too short)\b"), "below"),
+    (re.compile(r"\b(?:normal)\b"), "within"),
+)
 
 
 @dataclass(frozen=True)
@@ -211,6 +247,16 @@ def extract_slots(question: str) -> _Extraction:
         if any(s <= m.start() < e for s, e in taken):
             continue
         spans.append((m.start(), m.end(), "range", m.group(1)))
+    if (
+        any(g == "feature" for _, _, g, _ in spans)
+        and not any(g == "range" for _, _, g, _ in spans)
+        and _COMPARING.search(low) is None
+    ):
+        for regex_w, word in _RANGE_WORDS:
+            m = regex_w.search(low)
+            if m is not None and not any(s <= m.start() < e for s, e in taken):
+                spans.append((m.start(), m.end(), "range", word))
+                break
     spans.sort()
     out = []
     last = 0
@@ -274,6 +320,19 @@ _COMPARING = re.compile(
 )
 
 
+_CONSECUTIVE = re.compile(r"\b(?:previous|prior|earlier|recent|latest|last|older|newer|follow-up)\b")
+_IRRELEVANT = re.compile(r"\b(?:first|second|1st|2nd|other) (?:ecg|one|tracing|recording)\b")
+
+
+def _pairing_cue(text: str) -> str | None:
+    """``consecutive`` (previous/recent tracing) or ``irrelevant`` (first/second ECG) wording."""
+    if _IRRELEVANT.search(text):
+        return "irrelevant"
+    if _CONSECUTIVE.search(text):
+        return "consecutive"
+    return None
+
+
 def _transition_cue(text: str) -> str | None:
     """The change a comparison question asks about, from cue words (first rule that fires)."""
     for name, regex in _CUES:
@@ -322,12 +381,14 @@ class QuestionParser:
     """Maps questions to (template, slots). The embedding model is loaded once, on first use.
 
     ``min_confidence``: below this similarity to every compatible prototype the question is
-    refused (UnsupportedQuestion). ``use_paraphrases``: add the shipped train-split paraphrases as
-    prototypes (on by default).
+    refused (UnsupportedQuestion); a question naming ECG-QA attribute values is accepted down to
+    ``min_confidence - slot_relief``. ``use_paraphrases``: add the shipped train-split paraphrases
+    as prototypes (on by default).
     """
 
-    def __init__(self, min_confidence: float = 0.55, use_paraphrases: bool = True) -> None:
+    def __init__(self, min_confidence: float = 0.55, use_paraphrases: bool = True, slot_relief: float = 0.2) -> None:
         self.min_confidence = float(min_confidence)
+        self.slot_relief = float(slot_relief)
         self._model = None
         self._cache: dict[str, Any] = {}
         protos: list[tuple[int, str]] = [(t.template_id, _pattern_text(t)) for t in TEMPLATES.values()]
@@ -411,6 +472,13 @@ class QuestionParser:
                 "(ECG-QA asks about SCP statements, noise, extra systoles, infarction stage, heart axis and "
                 "P/PR/QRS/QT/QTc/RR ranges)"
             )
+        comparing = _COMPARING.search(ex.text) is not None
+        single = {t: v for t, v in candidates.items() if not TEMPLATES[t].is_comparison}
+        paired = {t: v for t, v in candidates.items() if TEMPLATES[t].is_comparison}
+        if comparing and paired:
+            candidates = paired
+        elif not comparing and single:
+            candidates = single
         query = self._embed([ex.text])[0]
         sims = self._prototypes() @ query
         best: dict[int, float] = {}
@@ -421,15 +489,20 @@ class QuestionParser:
                     best[tid] = value
         if not best:
             raise UnsupportedQuestion(f"cannot map {question!r}: no prototype left for its templates")
-        comparing = _COMPARING.search(ex.text) is not None
         cue = _transition_cue(ex.text) if comparing and any(t in _TRANSITION_OF for t in best) else None
         bonus = {t: (_TRANSITION_BONUS if cue is not None and _TRANSITION_OF.get(t) == cue else 0.0) for t in best}
+        pairing = _pairing_cue(ex.text) if comparing else None
+        if pairing is not None:
+            same = {t: v for t, v in best.items() if TEMPLATES[t].question_type.startswith(f"comparison_{pairing}")}
+            best = same or best
         ranked = sorted(best.items(), key=lambda kv: kv[1] + bonus[kv[0]], reverse=True)
         tid, score = ranked[0]
-        if score < self.min_confidence:
+        # a question naming ECG-QA attributes is in-domain evidence: accept it at a lower similarity
+        threshold = self.min_confidence if not ex.values else self.min_confidence - self.slot_relief
+        if score < threshold:
             raise UnsupportedQuestion(
                 f"cannot map {question!r} to an ECG-QA question with confidence: closest is template {tid} "
-                f"({TEMPLATES[tid].pattern!r}) at similarity {score:.2f} < {self.min_confidence:.2f}"
+                f"({TEMPLATES[tid].pattern!r}) at similarity {score:.2f} < {threshold:.2f}"
             )
         return ParsedQuestion(tid, candidates[tid], round(score, 4), question, tuple(ranked[1:4]))
 
