@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecordError, ToolError, UnsupportedQuestion
+from ._backend import ParsedQuestionResult
 from ._context import ToolContext
 from ._registry import EvidenceItem
 from ._tools import TOOLS, _attributes, _measurement
@@ -76,8 +77,7 @@ _WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
 )
 
 _PHRASES: tuple[tuple[str, str], ...] = (
-    (r"\bheart attacks?\b", "myocardial infarction"),
-    (r"\b(infarct|infarcts|mi)\b", "myocardial infarction"),
+    (r"\b(an? )?(heart attacks?|infarcts?|mi)\b", "myocardial infarction"),
     (r"\b(a-?fib|af)\b", "atrial fibrillation"),
     (r"\b(enlarged|thick(ened)?|big)\s+heart( muscle)?\b", "hypertrophy"),
     (r"\blvh\b", "left ventricular hypertrophy"),
@@ -189,6 +189,9 @@ def rewrite_everyday(question: str) -> str:
     for pattern, replacement in _PHRASES:
         lowered = re.sub(pattern, replacement, lowered)
     introduced_mi = "myocardial infarction" in lowered and "myocardial infarction" not in original
+    located = re.search(r"myocardial infarction in (the )?([a-z]+) leads", lowered)
+    if introduced_mi and located and not _ECGQA_MARKERS.search(original):
+        return f"Does this ECG show symptoms of myocardial infarction in {located.group(2)} leads?"
     if introduced_mi and not re.search(r"\b(stage|leads?|compared|first|second|previous|recent|which|or)\b", lowered):
         return "Does this ECG show symptoms of myocardial infarction?"
     if not _ECGQA_MARKERS.search(original):
@@ -240,15 +243,35 @@ def answer_offline(
     interpreted = rewritten if rewritten.lower() != text.lower() else None
 
     direct = _direct_intent(rewritten)
-    try:
-        parsed = ctx.backend.parse_question(rewritten)
-    except UnsupportedQuestion:
-        parsed = None
+    parsed = _superclass_question(rewritten)
+    if parsed is None:
+        try:
+            parsed = ctx.backend.parse_question(rewritten)
+        except UnsupportedQuestion:
+            parsed = None
     if parsed is None or parsed.confidence < MIN_CONFIDENCE:
         if direct is not None:
             return _answer_direct(ctx, text, interpreted, record, canonical, direct)
         return _out_of_scope(text, canonical, "it matches none of the ECG-QA question templates")
     return _answer_template(ctx, text, interpreted, record, record_b, canonical, parsed)
+
+
+_SUPERCLASS_VERIFY = re.compile(
+    r"^does this ecg show (any )?symptoms of (myocardial infarction|st/t change|conduction disturbance|hypertrophy)\??$"
+)
+
+
+def _superclass_question(question: str) -> ParsedQuestionResult | None:
+    """'Does this ECG show symptoms of <superclass>?': template 1's wording with a superclass, which
+    the template parser refuses (template 1 takes statements); answered from the superclasses of
+    the predicted statements, with the disease CNN's probability as further evidence."""
+    match = _SUPERCLASS_VERIFY.match(question.strip().lower())
+    if match is None:
+        return None
+    return ParsedQuestionResult(
+        template_id=1, slots={"scp_code": match.group(2)}, confidence=1.0, question_type="single-verify",
+        attribute_type="scp_code", answer_options=("no", "not sure", "yes"),
+    )
 
 
 def _register(ctx: ToolContext, item: Any, name: str) -> str:

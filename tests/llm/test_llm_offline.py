@@ -18,6 +18,7 @@ from ecgqa_tools.llm import DISCLAIMER, answer_offline, rewrite_everyday
     ("Is the signal noisy?", "What kind of noises does this ECG show?"),
     ("Is anything wrong?", "Does this ECG show any kind of abnormal symptoms?"),
     ("Any extra beats?", "Does this ECG show any kind of extra systoles?"),
+    ("Is there an infarct in the inferior leads?", "Does this ECG show symptoms of myocardial infarction in inferior leads?"),
 ])
 def test_everyday_wording_maps_to_ecgqa_phrasing(everyday, ecgqa):
     assert rewrite_everyday(everyday) == ecgqa
