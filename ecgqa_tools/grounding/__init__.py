@@ -6,7 +6,8 @@ from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
 from ._segments import CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_labels
 from ._validation import cas, mask_coverage, pointing_game
-from ._measure import NORMAL_RANGES_MS, Beat, BeatIntervals, Measurement, Measurements, classify_axis, measure, range_of
+from ._measure import (NORMAL_RANGES_MS, Beat, BeatIntervals, Measurement, Measurements, classify_axis, global_beats,
+                       measure, measure_from_delineation, range_of)
 
 __all__ = [
     "Attribution",
@@ -37,6 +38,8 @@ __all__ = [
     "Measurement",
     "Measurements",
     "classify_axis",
+    "global_beats",
     "measure",
+    "measure_from_delineation",
     "range_of",
 ]

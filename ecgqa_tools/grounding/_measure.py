@@ -218,12 +218,13 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
         unusable = lead_quality(ecg)
     for lead, why in unusable.items():
         notes.append(f"lead {lead} not used: {why}")
-    af = bool(rhythm is not None and rhythm.atrial_fibrillation)
-    paced = bool(rhythm is not None and rhythm.paced)
-    if af:
-        notes.append("atrial fibrillation/flutter detected: no P waves, P duration and PR not measured")
-    if paced:
-        notes.append("pacemaker spikes detected: intervals may reflect paced beats")
+    af = bool(rhythm is not None and rhythm.no_p_waves)
+    if rhythm is not None and rhythm.atrial_fibrillation:
+        notes.append("atrial fibrillation/flutter detected (OpenECG codec rhythm layer, RR "
+                     "irregularity): no P waves, P duration and PR not measured")
+    if rhythm is not None and rhythm.paced:
+        notes.append("paced rhythm detected (codec rhythm layer or pacemaker spikes): intervals "
+                     "reflect paced beats" + ("; P waves not reported" if rhythm.no_p_waves else ""))
     return measure_from_delineation(delineation, ecg, af=af, limb_signal=limb_signal,
                                     notes=tuple(notes))
 
@@ -254,7 +255,7 @@ def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, a
         p, pr, qrs, qt = (Measurement(n, None, "ms", reason=none)
                           for n in ("p_duration", "pr_interval", "qrs_duration", "qt_interval"))
     else:
-        no_p = ("atrial fibrillation/flutter: there are no P waves" if af else None)
+        no_p = ("atrial fibrillation/flutter or paced rhythm: no P waves to measure" if af else None)
         p = _with_coverage(collect([b.p_duration_ms for b in per_beat], "p_duration", "ms",
                                    "no P wave found before any QRS"), per_beat, "P wave", no_p)
         pr = _with_coverage(collect([b.pr_interval_ms for b in per_beat], "pr_interval", "ms",

@@ -1,0 +1,198 @@
+"""CLI benchmarks of the measurements area: ``ecgqa bench delineation | qrs | axis | intervals |
+delineation-speed``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import CommandRegistry
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "no_cache", False):
+        return None
+    if args.cache_dir:
+        return Path(args.cache_dir)
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ecgqa-tools" / "bench"
+
+
+def register(cli: CommandRegistry) -> None:
+    d = cli.subcommand("bench", "delineation", "P/QRS/T delineation on LUDB vs cardiologists (Martinez "
+                       "tolerances): ours and NeuroKit2 side by side", _delineation)
+    d.add_argument("--ludb", help="LUDB folder (default: $ECGQA_LUDB_DIR or $ECGQA_DATA_DIR/ludb)")
+    d.add_argument("--leads", choices=("ii", "all"), default="all", help="lead II or all 12 (default all)")
+    d.add_argument("--records", choices=("all", "heldout", "train"), default="heldout",
+                   help="heldout = the 41 records OpenECG did not train on (default)")
+    d.add_argument("--methods", default="openecg,neurokit2",
+                   help="comma-separated: openecg, openecg-raw, neurokit2 (first is the headline)")
+    d.add_argument("--cache-dir", help="where per-record results are kept for resuming")
+    d.add_argument("--no-cache", action="store_true", help="recompute everything")
+
+    q = cli.subcommand("bench", "qrs", "QRS detection on MIT-BIH records (150 ms tolerance)", _qrs)
+    q.add_argument("--mitdb", help="MIT-BIH folder (default: $ECGQA_DATA_DIR/mitdb)")
+    q.add_argument("--records", default="100-109", help="e.g. 100-109 or 100,101 (default 100-109)")
+    q.add_argument("--method", default="openecg", choices=("openecg", "neurokit2"))
+
+    a = cli.subcommand("bench", "axis", "QRS axis vs PTB-XL heart_axis and LUDB electric axis", _axis)
+    a.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
+    a.add_argument("--ludb", help="LUDB folder (default: $ECGQA_DATA_DIR/ludb)")
+    a.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use")
+    a.add_argument("--skip-ptbxl", action="store_true")
+    a.add_argument("--skip-ludb", action="store_true")
+
+    i = cli.subcommand("bench", "intervals", "interval distributions on PTB-XL and agreement of range "
+                       "attributes with ECG-QA numeric-feature answers", _intervals)
+    i.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
+    i.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
+    i.add_argument("--fs", type=int, choices=(100, 500), default=100)
+    i.add_argument("--limit", type=int, default=0, help="distribution on the first N records only")
+    i.add_argument("--cache-dir", help="where per-record measurements are kept for resuming")
+    i.add_argument("--no-cache", action="store_true")
+
+    s = cli.subcommand("bench", "delineation-speed", "ms per lead per 10 s and per 12-lead ECG", _speed)
+    s.add_argument("--ludb", help="LUDB folder (default: $ECGQA_DATA_DIR/ludb)")
+    s.add_argument("--records", type=int, default=10, help="how many LUDB records to time")
+
+
+def _delineation(args: argparse.Namespace) -> int:
+    from .._config import dataset_dir
+    from ..errors import UsageError
+    from ._delineation_bench import run_ludb
+
+    root = dataset_dir("ludb", args.ludb)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        if m not in ("openecg", "openecg-raw", "neurokit2"):
+            raise UsageError(f"unknown method {m!r}; expected openecg, openecg-raw or neurokit2")
+    cache = _cache_dir(args)
+    leads = "lead II" if args.leads == "ii" else "all 12 leads"
+    for method in methods:
+        res = run_ludb(root, method, args.records,
+                       None if cache is None else cache / f"ludb-delineation-{method}.jsonl")
+        score = res.lead_ii if args.leads == "ii" else res.all_leads
+        print(f"== {method}: LUDB {args.records} ({len(res.records)} records), {leads}")
+        print(score.table())
+        print(f"macro-F1: {score.macro_f1:.3f}")
+        print(f"AF/flutter records: {len(res.af_records)}, with a P wave reported: "
+              f"{res.af_records_with_p} ({res.af_p_waves} P waves in all leads)")
+        print()
+    return 0
+
+
+def _parse_records(spec: str) -> list[str]:
+    out: list[str] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if "-" in part:
+            a, b = part.split("-")
+            out += [str(x) for x in range(int(a), int(b) + 1)]
+        elif part:
+            out.append(part)
+    return out
+
+
+def _qrs(args: argparse.Namespace) -> int:
+    from .._config import dataset_dir
+    from ._delineation_bench import QrsResult, run_mitdb
+
+    root = dataset_dir("mitdb", args.mitdb)
+    records = [r for r in _parse_records(args.records) if (root / f"{r}.hea").is_file()]
+    results = run_mitdb(root, records, args.method)
+    print(f"{'record':<8}{'Se':>8}{'PPV':>8}{'F1':>8}{'beats':>8}")
+    for r in results:
+        print(f"{r.record:<8}{r.sensitivity:>8.4f}{r.ppv:>8.4f}{r.f1:>8.4f}{r.tp + r.fn:>8d}")
+    total = QrsResult("all", sum(r.tp for r in results), sum(r.fp for r in results), sum(r.fn for r in results))
+    print(f"{'all':<8}{total.sensitivity:>8.4f}{total.ppv:>8.4f}{total.f1:>8.4f}{total.tp + total.fn:>8d}")
+    print(f"QRS F1 ({args.method}, MIT-BIH {len(results)} records, 150 ms): {total.f1:.4f}")
+    return 0
+
+
+def _axis(args: argparse.Namespace) -> int:
+    from .._config import dataset_dir
+    from ._axis_bench import run_ludb_axis, run_ptbxl_axis
+
+    if not args.skip_ptbxl:
+        r = run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs)
+        print(f"== {r.dataset}: {r.n_scored} records scored, {r.n_unmeasurable} unmeasurable "
+              "(left < +30 <= normal <= +90 < right)")
+        print(r.table())
+        print(f"PTB-XL axis agreement: {r.agreement:.3f}")
+    if not args.skip_ludb:
+        r = run_ludb_axis(dataset_dir("ludb", args.ludb))
+        print(f"== {r.dataset}: {r.n_scored} records scored (paced excluded), {r.n_unmeasurable} unmeasurable "
+              "(left < 0 <= normal <= +90 < right)")
+        print(r.table())
+        print(f"LUDB axis agreement (3 classes): {r.agreement:.3f}")
+        print(f"LUDB axis agreement (5 classes, cuts 0/30/70/90): {r.agreement_five:.3f}")
+    return 0
+
+
+def _intervals(args: argparse.Namespace) -> int:
+    from .._config import dataset_dir
+    from ..records import PtbXl
+    from ._delineation_intervals import distributions, ecgqa_agreement, measure_ptbxl, reasons_summary
+
+    ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
+    cache = _cache_dir(args)
+    cache_file = None if cache is None else cache / f"ptbxl-measure-{args.fs}.jsonl"
+    ids = sorted(PtbXl(ptbxl_root).present_ids(fs_hz=args.fs))
+    if args.limit:
+        ids = ids[: args.limit]
+    measured = measure_ptbxl(ptbxl_root, ids, args.fs, cache_file)
+    print(f"== PTB-XL records{args.fs}: {len(measured)} records")
+    print(f"{'measurement':<16}{'n':>6}{'none':>6}{'p5':>8}{'p25':>8}{'p50':>8}{'p75':>8}{'p95':>8}")
+    for d in distributions(measured):
+        p = d.percentiles
+        cells = "".join(f"{p.get(k, float('nan')):>8.0f}" for k in (5, 25, 50, 75, 95))
+        print(f"{d.name:<16}{d.n_measured:>6}{d.n_unmeasurable:>6}{cells}")
+    for name in ("p_duration", "qt_interval", "qrs_axis"):
+        for reason, n in reasons_summary(measured, name):
+            print(f"  {name} unmeasurable x{n}: {reason}")
+    ecgqa_root = dataset_dir("ecgqa", args.ecgqa, required=False)
+    if ecgqa_root is None:
+        print("ECG-QA folder not found: agreement skipped")
+        return 0
+    agr = ecgqa_agreement(ecgqa_root, ptbxl_root, args.fs, cache_file)
+    print(f"== ECG-QA numeric comparison samples with both ECGs present: {agr.n_samples}")
+    for t, (n, ok) in agr.per_template.items():
+        print(f"template {t}: {ok}/{n} = {ok / max(n, 1):.3f}")
+    for f, (n, ok) in agr.per_feature.items():
+        print(f"feature {f}: membership agrees {ok}/{n} = {ok / max(n, 1):.3f}")
+    print(f"(ECG, feature) pairs unmeasurable, answered as within: {agr.n_unmeasured_features}")
+    print(f"ECG-QA numeric answer exact match: {agr.n_correct / max(agr.n_samples, 1):.3f}")
+    return 0
+
+
+def _speed(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from .._config import dataset_dir
+    from ..encoders import DelineatorConfig, delineate
+    from ..records import Ludb
+
+    ludb = Ludb(dataset_dir("ludb", args.ludb))
+    ecgs = [ludb.read(n) for n in sorted(ludb.present_ids())[: args.records]]
+    delineate(ecgs[0])  # loads both models once, outside the timing
+    delineate(ecgs[0], method="neurokit2")
+    rows = []
+    for label, method, cfg in (("openecg (full pipeline)", "openecg", DelineatorConfig()),
+                               ("openecg without AF gate", "openecg", DelineatorConfig(rhythm_gate=False)),
+                               ("openecg-raw (model only)", "openecg-raw", DelineatorConfig()),
+                               ("neurokit2 DWT", "neurokit2", DelineatorConfig())):
+        times = []
+        for e in ecgs:
+            t = time.perf_counter()
+            delineate(e, method=method, config=cfg)  # type: ignore[arg-type]
+            times.append(time.perf_counter() - t)
+        ecg_ms = 1000 * float(np.median(times))
+        rows.append((label, ecg_ms / 12, ecg_ms))
+    print(f"{'method':<28}{'ms/lead/10 s':>14}{'ms/12-lead ECG':>16}")
+    for label, lead_ms, ecg_ms in rows:
+        print(f"{label:<28}{lead_ms:>14.1f}{ecg_ms:>16.1f}")
+    print(f"(median over {len(ecgs)} LUDB records of 10 s at 500 Hz; shared 2-core CPU)")
+    return 0

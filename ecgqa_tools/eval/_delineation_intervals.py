@@ -1,0 +1,163 @@
+"""Interval sanity on PTB-XL: distributions of our measurements over the records with signals, and
+agreement of our range attributes with the official ECG-QA numeric-feature comparison answers.
+
+ECG-QA's numeric questions here are comparisons of two ECGs (templates 50-56 and 64-70: "which
+numeric features of the second ECG became normal / abnormal / are still abnormal..."). For every
+sample whose two ECGs have signals, both ECGs are measured, their range attributes go through the
+qa answer engine (``answer_question``) and the answer is compared with the official one (exact
+match of the answer set). Unmeasurable features count as ``within`` for answering (the engine needs
+a state), and how often that happened is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FEATURES: tuple[str, ...] = ("heart_rate", "rr_interval", "p_duration", "pr_interval", "qrs_duration",
+                             "qt_interval", "qtc_bazett", "qtc_fridericia", "qrs_axis")
+
+
+@dataclass(frozen=True)
+class IntervalDistribution:
+    """Percentiles of one measurement over a set of records."""
+
+    name: str
+    n_measured: int
+    n_unmeasurable: int
+    percentiles: dict[int, float]
+    """5, 25, 50, 75, 95 -> value."""
+
+
+def _measure_cached(ecg, cache: dict, key: str) -> dict:
+    from ..grounding import measure
+
+    if key not in cache:
+        m = measure(ecg)
+        cache[key] = {
+            "values": {x.name: x.value for x in m.all()},
+            "reasons": {x.name: x.reason for x in m.all()},
+            "ranges": m.range_attributes(),
+        }
+    return cache[key]
+
+
+def _load_cache(path: Path | None) -> dict:
+    if path is None or not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by an interruption: recomputed
+            continue
+        out[row["key"]] = row["m"]
+    return out
+
+
+def _append(path: Path | None, key: str, m: dict) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"key": key, "m": m}) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None) -> dict[int, dict]:
+    """Measurements of PTB-XL records (resumable through a JSONL cache)."""
+    from tqdm import tqdm
+
+    from ..records import PtbXl
+
+    ptbxl = PtbXl(root)
+    cache = _load_cache(cache_path)
+    out = {}
+    for i in tqdm(sorted(ids), desc=f"PTB-XL measure ({fs_hz} Hz)", file=sys.stderr, disable=None):
+        key = f"{i}@{fs_hz}"
+        fresh = key not in cache
+        m = _measure_cached(ptbxl.read(i, fs_hz=fs_hz), cache, key)
+        if fresh:
+            _append(cache_path, key, m)
+        out[i] = m
+    return out
+
+
+def distributions(measured: dict[int, dict]) -> list[IntervalDistribution]:
+    out = []
+    for name in FEATURES:
+        vals = np.array([m["values"][name] for m in measured.values() if m["values"][name] is not None])
+        pct = {p: float(np.percentile(vals, p)) for p in (5, 25, 50, 75, 95)} if vals.size else {}
+        out.append(IntervalDistribution(name, int(vals.size), len(measured) - int(vals.size), pct))
+    return out
+
+
+@dataclass(frozen=True)
+class EcgqaAgreement:
+    """Our answers vs the official ones on numeric comparison samples with signals here."""
+
+    n_samples: int
+    n_correct: int
+    per_template: dict[int, tuple[int, int]]
+    """template id -> (samples, correct)."""
+    n_unmeasured_features: int
+    """(ECG, feature) pairs answered as ``within`` because the feature was unmeasurable."""
+    per_feature: dict[str, tuple[int, int]]
+    """feature -> (samples mentioning it in either answer, agreeing on its membership)."""
+
+
+def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
+                    splits: tuple[str, ...] = ("train", "valid", "test")) -> EcgqaAgreement:
+    from ..qa import TEMPLATES, EcgAttributes, answer_question, load_ecgqa, slots_of_sample
+    from ..records import PtbXl
+
+    present = PtbXl(ptbxl_root).present_ids(fs_hz=fs_hz)
+    samples = []
+    for split in splits:
+        try:
+            samples += [s for s in load_ecgqa(ecgqa_root, "ptbxl", "template", split).samples
+                        if s.attribute_type == "numeric_feature" and len(s.ecg_id) == 2
+                        and all(e in present for e in s.ecg_id)]
+        except Exception as exc:  # a split absent from a partial copy: say so and go on
+            print(f"warning: ECG-QA {split}: {exc}", file=sys.stderr)
+    ids = {e for s in samples for e in s.ecg_id}
+    measured = measure_ptbxl(ptbxl_root, ids, fs_hz, cache_path)
+    per_t: dict[int, list[int]] = {}
+    per_f: dict[str, list[int]] = {}
+    unmeasured = 0
+    correct = 0
+    features = ("p duration", "pr interval", "qrs duration", "qt corrected", "qt interval", "rr interval")
+    for s in samples:
+        atts = []
+        for e in s.ecg_id:
+            ranges = measured[e]["ranges"]
+            unmeasured += sum(v is None for v in ranges.values())
+            atts.append(EcgAttributes(numeric={k: (v or "within") for k, v in ranges.items()}))
+        tpl = TEMPLATES[s.template_id]
+        got = answer_question(s.template_id, slots_of_sample(s, tpl), atts[0], atts[1])
+        ok = sorted(got) == sorted(s.answer)
+        correct += ok
+        row = per_t.setdefault(s.template_id, [0, 0])
+        row[0] += 1
+        row[1] += ok
+        if tpl.kind != "verify":
+            for f in features:
+                if f in got or f in s.answer:
+                    r = per_f.setdefault(f, [0, 0])
+                    r[0] += 1
+                    r[1] += (f in got) == (f in s.answer)
+    return EcgqaAgreement(len(samples), correct, {k: (v[0], v[1]) for k, v in sorted(per_t.items())},
+                          unmeasured, {k: (v[0], v[1]) for k, v in sorted(per_f.items())})
+
+
+def reasons_summary(measured: dict[int, dict], name: str, top: int = 3) -> list[tuple[str, int]]:
+    """Most common reasons a measurement was unmeasurable."""
+    c = Counter(m["reasons"][name] for m in measured.values() if m["values"][name] is None)
+    return c.most_common(top)
