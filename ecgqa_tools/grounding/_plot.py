@@ -42,9 +42,9 @@ def _colormaps():  # noqa: ANN202
     from matplotlib.colors import LinearSegmentedColormap
 
     trace = LinearSegmentedColormap.from_list(
-        "ecg_attr_trace", ["#111111", "#5a1a12", "#c0392b", "#ff7f0e", "#ffb000"])
+        "ecg_attr_trace", ["#111111", "#6b1a14", "#b8221c", "#e8291c"])
     strip = LinearSegmentedColormap.from_list(
-        "ecg_attr_strip", ["#ffffff", "#fde0c5", "#f59e5b", "#d9480f", "#7f1d1d"])
+        "ecg_attr_strip", ["#ffffff", "#fdd0a2", "#f16913", "#e8291c"])
     return trace, strip
 
 
@@ -249,6 +249,13 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
             "25 mm/s, gain per lead (calibration pulse)   grid: 1 mm = 40 ms")
     fig.text(margin_l / width_mm, 1 - 10.5 / height_mm, info, fontsize=7, va="top", color="#333333")
     fig.text(margin_l / width_mm, 3.0 / height_mm, DISCLAIMER, fontsize=7, va="bottom", color="#8b0000")
+    if intensity is not None:  # colour key: low -> high positive attribution
+        key = fig.add_axes((1 - (margin_r + 60.0) / width_mm, 1 - 14.0 / height_mm, 40.0 / width_mm, 2.2 / height_mm))
+        key.imshow(np.linspace(0, 1, 256)[None, :], aspect="auto", cmap=strip_cmap, extent=(0, 1, 0, 1))
+        key.set_xticks([])
+        key.set_yticks([])
+        key.text(-0.03, 0.5, "attribution: low", fontsize=6, ha="right", va="center", transform=key.transAxes)
+        key.text(1.03, 0.5, "high", fontsize=6, ha="left", va="center", transform=key.transAxes)
     if path is not None:
         _save(fig, Path(path), fmt or "png", dpi)
         plt.close(fig)
