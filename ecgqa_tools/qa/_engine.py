@@ -268,7 +268,26 @@ def answer_question(
     if tpl.is_comparison:
         if attrs2 is None:
             raise UsageError(f"template {tpl.template_id} compares two ECGs; pass attrs2 (the second/recent ECG)")
-        return _comparison(tpl.template_id, s, attrs, attrs2)
-    if attrs2 is not None:
-        raise UsageError(f"template {tpl.template_id} is about one ECG; attrs2 must be None")
-    return _single(tpl.template_id, s, attrs)
+        answer = _comparison(tpl.template_id, s, attrs, attrs2)
+    else:
+        if attrs2 is not None:
+            raise UsageError(f"template {tpl.template_id} is about one ECG; attrs2 must be None")
+        answer = _single(tpl.template_id, s, attrs)
+    return _within_options(tpl, answer)
+
+
+def _within_options(tpl: Template, answer: list[str]) -> list[str]:
+    """Keep answers the dataset defines for this template (its official option set).
+
+    Query templates list only the answers the official data uses (e.g. template 49 has 53 of the
+    63 statements); a statement outside that set cannot be an official answer.
+    """
+    allowed = set(tpl.answer_options)
+    kept = [a for a in answer if a in allowed]
+    if kept:
+        return kept
+    if "none" in allowed:
+        return ["none"]
+    if "none of myocardial infarction" in allowed:
+        return ["none of myocardial infarction"]
+    raise UsageError(f"template {tpl.template_id} has no official answer for {answer!r}")
