@@ -44,7 +44,16 @@ from ._templates import (
     answer_vocabulary,
     template,
 )
-from ._verify import VerifyReport, official_template_samples, slots_of_sample, verify_answers
+from ._understand import ParsedQuestion, QuestionParser, SYNONYMS, extract_slots, parse_question, register_synonyms
+from ._mapping import MappedSample, MappingReport, export_hf, export_parquet, map_samples
+from ._verify import (
+    SIGNAL_DERIVED_TEMPLATES,
+    VerifyReport,
+    numeric_comparison_consistency,
+    official_template_samples,
+    slots_of_sample,
+    verify_answers,
+)
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -54,6 +63,12 @@ __all__ = [
     "HEART_AXES",
     "INFARCTION_STAGES",
     "LEADS",
+    "MappedSample",
+    "MappingReport",
+    "ParsedQuestion",
+    "QuestionParser",
+    "SIGNAL_DERIVED_TEMPLATES",
+    "SYNONYMS",
     "NOISE_KINDS",
     "NUMERIC_FEATURES",
     "QASample",
@@ -76,6 +91,13 @@ __all__ = [
     "attributes_from_ptbxl_row",
     "attributes_to_multihot",
     "class_is_present",
+    "export_hf",
+    "export_parquet",
+    "extract_slots",
+    "map_samples",
+    "numeric_comparison_consistency",
+    "parse_question",
+    "register_synonyms",
     "grounding_classes",
     "load_ecgqa",
     "multihot_to_attributes",
