@@ -222,7 +222,7 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         f"GPU: {machine['gpu']}; Python {machine['python']}, torch {machine['torch']}",
     ]
     for key, value in data.items():
-        if key.startswith("n_") or value is None:
+        if key.startswith("n_") or value is None or (key == "seed" and not data.get("sample_fraction")):
             continue
         lines.append(f"- {key.replace('_', ' ')}: {value}")
     lines += [
