@@ -151,19 +151,24 @@ def worker_questions(ptbxl: str, ecgqa: str, fs_hz: int, threads: int, min_secon
                 except Exception:
                     pass
             fill_s = time.perf_counter() - start
-            answered, errors, start = 0, 0, time.perf_counter()
+            answered, errors, first_error, start = 0, 0, None, time.perf_counter()
             while True:
                 for sample in selection.samples:
                     try:
                         system.answer(sample, [cache.get(system, i) for i in sample.ecg_ids])
-                    except Exception:
+                        answered += 1
+                    except Exception as exc:  # counted, not timed as an answer
                         errors += 1
-                    answered += 1
+                        first_error = first_error or f"{type(exc).__name__}: {exc}"
                 elapsed = time.perf_counter() - start
                 if elapsed >= min_seconds or not selection.samples:
                     break
+            if not answered:
+                out[system.name] = {"error": f"no question answered ({errors} errors; first: {first_error})"}
+                continue
             out[system.name] = {"cache_fill_s": fill_s, "questions": answered, "errors": errors,
-                                "seconds": elapsed, "questions_per_s": answered / elapsed if elapsed else None}
+                                "first_error": first_error, "seconds": elapsed,
+                                "questions_per_s": answered / elapsed if elapsed else None}
         except Exception as exc:
             out[system.name] = {"error": f"{type(exc).__name__}: {exc}"}
     out["peak_memory_gb"] = _peak_rss_gb()
@@ -335,7 +340,8 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
     for name, value in report["headline"].items():
         goal = report["goals"][name]
         ratio, met = goal_ratio(name, value)
-        lines.append(f"| {_LABELS[name]} | {_fmt(value)} {goal['unit']} | {goal['direction']} {goal['goal']:g} "
+        shown = _fmt(value) if value is None else f"{_fmt(value)} {goal['unit']}"
+        lines.append(f"| {_LABELS[name]} | {shown} | {goal['direction']} {goal['goal']:g} "
                      f"{goal['unit']} | {_fmt(ratio, 2)} | {'n/a' if met is None else ('yes' if met else 'NO')} |")
     if summary_only:
         return "\n".join(lines)

@@ -63,3 +63,29 @@ def test_report_states_every_goal_and_unmeasured_numbers():
 
     table = summary_table([report])
     assert table.count("| speed: ") == len(GOALS) and "NOT met, 0.50x the goal" in table
+
+
+def test_questions_per_second_counts_only_answered_questions(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from ecgqa_tools.errors import UnsupportedQuestion
+    from ecgqa_tools.eval import _cli_bench, _ecgqa_bench_systems as systems_module
+    from ecgqa_tools.eval._speed import worker_questions
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import test_bench_ecgqa as fakes
+
+    class Refusing(fakes.FakeSystem):
+        def answer(self, sample, features):
+            raise UnsupportedQuestion("no")
+
+    monkeypatch.setattr(_cli_bench, "load_split_samples", lambda *a, **k: fakes.make_samples(12))
+    monkeypatch.setattr(systems_module.BenchContext, "present_ids", lambda self: frozenset(range(1, 13)))
+    monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, "ok", lambda ctx: fakes.FakeSystem("ok", "k"))
+    monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, "refuse", lambda ctx: Refusing("refuse", "r"))
+    monkeypatch.setattr("ecgqa_tools.eval._speed._setup_threads", lambda threads: None)
+    out = worker_questions(str(tmp_path), str(tmp_path), 100, 1, min_seconds=0.05, systems=("ok", "refuse"))
+    assert out["n_samples"] == 12
+    assert out["ok"]["questions"] >= 12 and out["ok"]["errors"] == 0 and out["ok"]["questions_per_s"] > 0
+    assert "no question answered" in out["refuse"]["error"]
