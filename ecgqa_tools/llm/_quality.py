@@ -1,14 +1,14 @@
 """Signal-quality indices per lead, mapped to ECG-QA's noise vocabulary.
 
-A transparent heuristic on the samples (no labels): for each lead,
+A transparent heuristic on the samples, resampled to 100 Hz: for each lead,
 
 - ``baseline drift``: peak-to-peak of the 0.7 Hz low-passed signal above ``DRIFT_MV``;
 - ``static noise``: median over 1 s windows of the RMS of the signal minus its 3-sample moving
   average (high-frequency residue) above ``STATIC_MV``;
 - ``burst noise``: some 1 s window's residue RMS at least ``BURST_RATIO`` times the median and
   above ``STATIC_MV``;
-- ``electrodes problems``: a flat lead (peak-to-peak below ``FLAT_MV``) or clipping (more than
-  ``CLIP_FRACTION`` of the samples at the lead's extreme value).
+- ``electrodes problems``: a flat lead (peak-to-peak below ``FLAT_MV``) or saturation (more than
+  ``CLIP_FRACTION`` of the lead in plateaus of 200 ms or more at an extreme beyond 1 mV).
 
 Thresholds were chosen by eye, not fitted; treat the flags as indicators.
 """
@@ -23,6 +23,8 @@ __all__ = ["LeadQuality", "NOISE_KINDS", "QUALITY_METHOD", "lead_quality"]
 
 QUALITY_METHOD = "signal-quality-heuristic"
 QUALITY_VERSION = "1"
+ANALYSIS_FS_HZ = 100.0
+"""Signals are resampled to this rate first (PTB-XL's common rate)."""
 NOISE_KINDS = ("baseline drift", "static noise", "burst noise", "electrodes problems")
 DRIFT_MV = 0.5
 STATIC_MV = 0.05
@@ -46,7 +48,8 @@ class LeadQuality:
     ptp_mv: float
     """Peak-to-peak of the raw lead, mV."""
     clipped_fraction: float
-    """Fraction of samples equal to the lead's minimum or maximum."""
+    """Fraction of the lead in plateaus of at least 200 ms at its extreme value beyond 1 mV
+    (saturation), 0 when there is none."""
     noises: tuple[str, ...]
     """ECG-QA noise kinds flagged for this lead (empty when clean)."""
 
@@ -55,7 +58,15 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
     """Quality indices of each lead of a (leads, samples) signal."""
     from scipy.signal import butter, sosfiltfilt
 
+    from scipy.signal import resample_poly
+
     signal = np.asarray(signal_mv, dtype=np.float64)
+    if abs(fs_hz - ANALYSIS_FS_HZ) > 1e-6:  # one rate, so the thresholds mean the same everywhere
+        from fractions import Fraction
+
+        ratio = Fraction(ANALYSIS_FS_HZ / fs_hz).limit_denominator(1000)
+        signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=1)
+        fs_hz = ANALYSIS_FS_HZ
     sos = butter(2, 0.7, btype="low", fs=fs_hz, output="sos")
     baseline = sosfiltfilt(sos, signal, axis=1)
     kernel = np.ones(3) / 3.0
@@ -71,7 +82,7 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
         median_rms = float(np.median(rms))
         ratio = float(rms.max() / median_rms) if median_rms > 1e-9 else 0.0
         ptp = float(np.ptp(x))
-        clipped = float(np.mean((x == x.max()) | (x == x.min()))) if ptp > 0 else 1.0
+        clipped = _plateau_fraction(x) if ptp > 0 else 1.0
         drift = float(np.ptp(baseline[index]))
         noises = []
         if drift > DRIFT_MV:
@@ -87,3 +98,16 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
             clipped_fraction=clipped, noises=tuple(noises),
         ))
     return results
+
+
+def _plateau_fraction(x: np.ndarray, min_run: int = 20, min_abs_mv: float = 1.0) -> float:
+    """Fraction of samples in runs of >= ``min_run`` samples stuck at the max or min (|value| > 1 mV)."""
+    total = 0
+    for extreme in (x.max(), x.min()):
+        if abs(extreme) <= min_abs_mv:
+            continue
+        at = np.concatenate(([0], (x == extreme).astype(np.int8), [0]))
+        edges = np.flatnonzero(np.diff(at))
+        runs = edges[1::2] - edges[::2]
+        total += int(runs[runs >= min_run].sum())
+    return total / len(x)
