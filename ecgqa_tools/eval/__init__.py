@@ -1,8 +1,6 @@
 """Benchmarks and evaluations: they only call the other subpackages' public APIs."""
 
 from ._ecgqa_bench import (
-    QUESTION_TYPES,
-    BenchSample,
     BenchSystem,
     EcgCache,
     LeakageReport,
@@ -10,6 +8,7 @@ from ._ecgqa_bench import (
     RunResult,
     Selection,
     apply_leakage_guard,
+    as_qa_sample,
     exact_match,
     read_predictions,
     run_benchmark,
@@ -23,10 +22,8 @@ from ._delineation_bench import TOLERANCE_MS, DelineationScore, LudbResult, QrsR
 
 __all__ = [
     # ECG-QA benchmark (engineer B)
-    "QUESTION_TYPES",
     "SYSTEM_FACTORIES",
     "BenchContext",
-    "BenchSample",
     "BenchSystem",
     "EcgCache",
     "GroupScore",
@@ -36,6 +33,7 @@ __all__ = [
     "RunResult",
     "Selection",
     "apply_leakage_guard",
+    "as_qa_sample",
     "bootstrap_ci",
     "build_systems",
     "exact_match",

@@ -139,7 +139,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
                            progress=not args.no_progress)
     from collections import Counter
 
-    sources = Counter(Path(str(getattr(s.source, "source", "") or "?")).name for s in selection.samples)
+    sources = Counter(Path(s.source or "?").name for s in selection.samples)
     extra = {"dataset": args.dataset, "kind": args.kind, "split": args.split, "fs_hz": args.fs,
              "selected_by_source_file": dict(sorted(sources.items())),
              "ecgqa_dir": str(ecgqa_root), "ptbxl_dir": str(ptbxl_root)}

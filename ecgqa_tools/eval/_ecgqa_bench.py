@@ -20,82 +20,24 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..errors import DatasetError, EcgqaError, LeakageError, UsageError
-
-QUESTION_TYPES: tuple[str, ...] = (
-    "single-verify",
-    "single-choose",
-    "single-query",
-    "comparison_consecutive-verify",
-    "comparison_consecutive-query",
-    "comparison_irrelevant-verify",
-    "comparison_irrelevant-query",
-)
-"""The seven ECG-QA question types, in the paper's order."""
+from ..qa import QUESTION_TYPES, QASample, parse_samples
 
 LeakagePolicy = Literal["common", "per-system", "refuse"]
 
 
-@dataclass(frozen=True)
-class BenchSample:
-    """One ECG-QA sample as the harness sees it (a view of the loader's ``QASample``)."""
-
-    sample_id: int
-    """The official ``sample_id`` (unique within a split): the key of a prediction."""
-    template_id: int
-    """Template id, 1-70."""
-    question_id: int
-    """The official ``question_id``."""
-    question_type: str
-    """One of ``QUESTION_TYPES``."""
-    attribute_type: str
-    """``scp_code``, ``noise``, ``stage_of_infarction``, ``extra_systole``, ``heart_axis``, ``numeric_feature``."""
-    question: str
-    """The question text."""
-    answer: tuple[str, ...]
-    """The gold answer list."""
-    ecg_ids: tuple[int, ...]
-    """The ECG ids the question is about (two for comparison questions)."""
-    attribute: tuple[str, ...] | None = None
-    """The attribute values named in the question, or ``None``."""
-    source: Any = field(default=None, compare=False, repr=False)
-    """The loader's original sample object, for systems that need more of it."""
-
-
-def as_bench_sample(obj: Any) -> BenchSample:
-    """Wrap a loader sample (any object or mapping with the official ECG-QA fields)."""
-
-    def get(*names: str, default: Any = ...) -> Any:
-        for name in names:
-            if isinstance(obj, dict) and name in obj:
-                return obj[name]
-            if not isinstance(obj, dict) and hasattr(obj, name):
-                return getattr(obj, name)
-        if default is ...:
-            raise DatasetError(f"ECG-QA sample lacks the field {names[0]!r}: {obj!r:.200}")
-        return default
-
-    ecg_ids = get("ecg_ids", "ecg_id")
-    if isinstance(ecg_ids, (int, str)):
-        ecg_ids = [ecg_ids]
-    attribute = get("attribute", "attributes", default=None)
-    return BenchSample(
-        sample_id=int(get("sample_id")),
-        template_id=int(get("template_id")),
-        question_id=int(get("question_id", default=-1)),
-        question_type=str(get("question_type")),
-        attribute_type=str(get("attribute_type")),
-        question=str(get("question")),
-        answer=tuple(str(a) for a in get("answer", "answers")),
-        ecg_ids=tuple(int(i) for i in ecg_ids),
-        attribute=None if attribute is None else tuple(str(a) for a in attribute),
-        source=obj,
-    )
+def as_qa_sample(obj: Any) -> QASample:
+    """A ``qa.QASample`` from a sample object or one official JSON sample (a dict)."""
+    if isinstance(obj, QASample):
+        return obj
+    if isinstance(obj, dict):
+        return parse_samples([obj], str(obj.get("split", "")), "<memory>")[0]
+    raise DatasetError(f"expected an ECG-QA sample (qa.QASample or a JSON object), got {type(obj).__name__}")
 
 
 @runtime_checkable
@@ -121,8 +63,8 @@ class BenchSystem(Protocol):
         """The per-ECG result ``answer`` needs (computed once per ECG, then cached)."""
         ...
 
-    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
-        """The predicted answer list; ``features`` holds one entry per id of ``sample.ecg_ids``."""
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
+        """The predicted answer list; ``features`` holds one entry per id of ``sample.ecg_id``."""
         ...
 
 
@@ -133,7 +75,7 @@ class BenchSystem(Protocol):
 class Selection:
     """Which samples a run scores, and why the others were left out."""
 
-    samples: tuple[BenchSample, ...]
+    samples: tuple[QASample, ...]
     """Samples with every ECG present, after the optional stratified sample and limit."""
     n_loaded: int
     """Samples in the loaded split."""
@@ -149,8 +91,8 @@ class Selection:
     """The ``--limit`` applied after sampling (``None`` = no limit)."""
 
 
-def stratified_sample(samples: Sequence[BenchSample], fraction: float, seed: int = 42,
-                      by: Callable[[BenchSample], Any] = lambda s: s.template_id) -> list[BenchSample]:
+def stratified_sample(samples: Sequence[QASample], fraction: float, seed: int = 42,
+                      by: Callable[[QASample], Any] = lambda s: s.template_id) -> list[QASample]:
     """The ECG-QA paper's evaluation subset: ``fraction`` of each stratum (template), seeded.
 
     Each stratum keeps ``max(1, round(fraction * n))`` samples drawn without replacement by a
@@ -162,10 +104,10 @@ def stratified_sample(samples: Sequence[BenchSample], fraction: float, seed: int
     if not 0.0 < fraction <= 1.0:
         raise UsageError(f"sample fraction must be in (0, 1], got {fraction}")
     rng = np.random.default_rng(seed)
-    strata: dict[Any, list[BenchSample]] = {}
+    strata: dict[Any, list[QASample]] = {}
     for sample in samples:
         strata.setdefault(by(sample), []).append(sample)
-    chosen: list[BenchSample] = []
+    chosen: list[QASample] = []
     for key in sorted(strata):
         members = sorted(strata[key], key=lambda s: s.sample_id)
         k = min(len(members), max(1, int(round(fraction * len(members)))))
@@ -179,17 +121,17 @@ def select_samples(samples: Iterable[Any], present_ids: Callable[[int], bool] | 
                    limit: int | None = None) -> Selection:
     """Keep samples whose ECGs all have signals; then the stratified sample; then ``limit``."""
     is_present = present_ids if callable(present_ids) else present_ids.__contains__
-    loaded = [s if isinstance(s, BenchSample) else as_bench_sample(s) for s in samples]
+    loaded = [s if isinstance(s, QASample) else as_qa_sample(s) for s in samples]
     seen_keys: set[int] = set()
     for sample in loaded:
         if sample.sample_id in seen_keys:
             raise DatasetError(f"duplicate sample_id {sample.sample_id} in the loaded split")
         seen_keys.add(sample.sample_id)
-    present: list[BenchSample] = []
+    present: list[QASample] = []
     missing_ids: set[int] = set()
     n_missing = 0
     for sample in loaded:
-        absent = [i for i in sample.ecg_ids if not is_present(i)]
+        absent = [i for i in sample.ecg_id if not is_present(i)]
         if absent:
             n_missing += 1
             missing_ids.update(absent)
@@ -229,9 +171,9 @@ class LeakageReport:
     """Samples scored for this system."""
 
 
-def apply_leakage_guard(samples: Sequence[BenchSample], systems: Sequence[BenchSystem],
+def apply_leakage_guard(samples: Sequence[QASample], systems: Sequence[BenchSystem],
                         policy: LeakagePolicy = "common"
-                        ) -> tuple[dict[str, tuple[BenchSample, ...]], list[LeakageReport]]:
+                        ) -> tuple[dict[str, tuple[QASample, ...]], list[LeakageReport]]:
     """Per system, the samples it may be scored on, and how many were dropped.
 
     ``common``: every system is scored on the samples none of the systems' models saw (side-by-side
@@ -242,8 +184,8 @@ def apply_leakage_guard(samples: Sequence[BenchSample], systems: Sequence[BenchS
         raise UsageError(f"unknown leakage policy {policy!r}; expected common, per-system or refuse")
     seen = {system.name: frozenset(system.seen_ecg_ids()) for system in systems}
 
-    def clean(sample: BenchSample, ids: frozenset[int]) -> bool:
-        return not any(i in ids for i in sample.ecg_ids)
+    def clean(sample: QASample, ids: frozenset[int]) -> bool:
+        return not any(i in ids for i in sample.ecg_id)
 
     own = {name: [s for s in samples if clean(s, ids)] for name, ids in seen.items()}
     if policy == "refuse":
@@ -256,7 +198,7 @@ def apply_leakage_guard(samples: Sequence[BenchSample], systems: Sequence[BenchS
             )
     all_seen = frozenset().union(*seen.values()) if seen else frozenset()
     common = [s for s in samples if clean(s, all_seen)]
-    scored: dict[str, tuple[BenchSample, ...]] = {}
+    scored: dict[str, tuple[QASample, ...]] = {}
     reports: list[LeakageReport] = []
     for system in systems:
         kept = common if policy == "common" else own[system.name]
@@ -472,7 +414,7 @@ def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool) -> No
     os.replace(tmp, meta_path)
 
 
-def run_system(system: BenchSystem, samples: Sequence[BenchSample], out_dir: Path,
+def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                cache: EcgCache, fresh: bool = False, progress: bool = True,
                on_prediction: Callable[[Prediction], None] | None = None) -> dict[int, Prediction]:
     """Answer every sample not already in ``<out>/predictions/<system>.jsonl``; return all of them.
@@ -491,7 +433,7 @@ def run_system(system: BenchSystem, samples: Sequence[BenchSample], out_dir: Pat
     _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh)
     done = read_predictions(path)
     wanted = {s.sample_id for s in samples}
-    todo = sorted((s for s in samples if s.sample_id not in done), key=lambda s: (s.ecg_ids, s.sample_id))
+    todo = sorted((s for s in samples if s.sample_id not in done), key=lambda s: (s.ecg_id, s.sample_id))
     bar = tqdm(total=len(samples), initial=len(wanted & done.keys()), desc=system.name, unit="q",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
@@ -500,7 +442,7 @@ def run_system(system: BenchSystem, samples: Sequence[BenchSample], out_dir: Pat
                 start = time.perf_counter()
                 error: str | None = None
                 try:
-                    features = [cache.get(system, i) for i in sample.ecg_ids]
+                    features = [cache.get(system, i) for i in sample.ecg_id]
                     predicted = [str(a) for a in system.answer(sample, features)]
                 except EcgqaError as exc:
                     predicted, error = [], f"{type(exc).__name__}: {exc}"
@@ -510,7 +452,7 @@ def run_system(system: BenchSystem, samples: Sequence[BenchSample], out_dir: Pat
                     template_id=sample.template_id,
                     question_type=sample.question_type,
                     attribute_type=sample.attribute_type,
-                    ecg_ids=sample.ecg_ids,
+                    ecg_ids=sample.ecg_id,
                     gold=sample.answer,
                     predicted=tuple(predicted),
                     correct=error is None and exact_match(predicted, sample.answer),
@@ -576,8 +518,6 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
 
 
 __all__ = [
-    "QUESTION_TYPES",
-    "BenchSample",
     "BenchSystem",
     "CachedFailure",
     "EcgCache",
@@ -586,7 +526,7 @@ __all__ = [
     "RunResult",
     "Selection",
     "apply_leakage_guard",
-    "as_bench_sample",
+    "as_qa_sample",
     "exact_match",
     "normalize_answer",
     "read_predictions",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError, UsageError
-from ._ecgqa_bench import BenchSample
+from ..qa import QASample
 
 SYSTEM_NAMES: tuple[str, ...] = ("oracle", "upper-bound", "tools", "llm-upper-bound", "llm-agent")
 
@@ -175,7 +175,7 @@ def with_numeric(attrs: Any, numeric: dict[str, str]) -> Any:
     return replace(attrs, numeric=numeric)
 
 
-def template_slots(sample: BenchSample) -> dict[str, str]:
+def template_slots(sample: QASample) -> dict[str, str]:
     """Slot values of an official sample (``qa.slots_of_sample``: its text, else its attribute list).
 
     The ``oracle`` and ``upper-bound`` systems take the template and slots from the sample, as the
@@ -183,9 +183,7 @@ def template_slots(sample: BenchSample) -> dict[str, str]:
     """
     from ..qa import slots_of_sample
 
-    if sample.source is None or not hasattr(sample.source, "template_id"):
-        raise UsageError(f"sample {sample.sample_id} carries no qa.QASample to read its slots from")
-    return dict(slots_of_sample(sample.source))
+    return dict(slots_of_sample(sample))
 
 
 def model_versions(*loaders: str) -> dict[str, str]:
@@ -247,7 +245,7 @@ class OracleSystem(_Base):
         labels = qa.attributes_from_ptbxl(self.ctx.ptbxl(), ecg_id)
         return with_numeric(labels, self.ctx.numeric_ranges(ecg_id))
 
-    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         from ..qa import answer_question
 
         return list(answer_question(sample.template_id, template_slots(sample), *features))
@@ -271,7 +269,7 @@ class UpperBoundSystem(_Base):
         numeric = self.ctx.numeric_ranges(ecg_id, ecg)
         return prediction.to_attributes(numeric=numeric, ecg_id=ecg_id), prediction
 
-    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         from ..qa import answer_question
 
         return list(answer_question(sample.template_id, template_slots(sample), *[f[0] for f in features]))
@@ -299,7 +297,7 @@ class ToolsSystem(_Base):
     def ecg_features(self, ecg_id: int) -> Any:
         return self.ctx.load_ecg(ecg_id)
 
-    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         from ..errors import UnsupportedQuestion
         from ..llm import ToolContext, answer_offline
 
@@ -336,7 +334,7 @@ def match_options(reply: str, options: Sequence[str]) -> list[str]:
     return [o for o in options if o in found]
 
 
-def sample_options(sample: BenchSample) -> tuple[str, ...]:
+def sample_options(sample: QASample) -> tuple[str, ...]:
     """The answer options of the sample's template (``qa.answer_options``)."""
     from ..qa import answer_options
 
@@ -375,10 +373,10 @@ class _LLMBase(_Base):
     def ecg_features(self, ecg_id: int) -> Any:
         return self.ctx.load_ecg(ecg_id)
 
-    def register(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+    def register(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         """Make the sample's ECGs callable by the agent's tools as ``ptbxl:<id>``; their names."""
         names = []
-        for ecg_id, ecg in zip(sample.ecg_ids, features):
+        for ecg_id, ecg in zip(sample.ecg_id, features):
             name = f"ptbxl:{ecg_id}"
             self.agent().context.add_record(name, ecg)
             names.append(name)
@@ -395,7 +393,7 @@ class LLMUpperBoundSystem(_LLMBase):
     def seen_ecg_ids(self) -> frozenset[int]:
         return attribute_model_seen_ids()
 
-    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         import inspect
 
         from ..errors import UnsupportedQuestion
@@ -421,7 +419,7 @@ class LLMAgentSystem(_LLMBase):
     def seen_ecg_ids(self) -> frozenset[int]:
         return all_models_seen_ids()
 
-    def answer(self, sample: BenchSample, features: Sequence[Any]) -> list[str]:
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         names = self.register(sample, features)
         options = sample_options(sample)
         question = sample.question

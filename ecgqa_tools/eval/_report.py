@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._ecgqa_bench import QUESTION_TYPES, Prediction, RunResult
+from ..qa import QUESTION_TYPES
+from ._ecgqa_bench import Prediction, RunResult
 
 GroupKind = Literal["overall", "question_type", "attribute_type", "template"]
 

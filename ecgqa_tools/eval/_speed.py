@@ -140,14 +140,14 @@ def worker_questions(ptbxl: str, ecgqa: str, fs_hz: int, threads: int, min_secon
     samples = load_split_samples(Path(ecgqa), "ptbxl", "template", "test")
     selection = select_samples(samples, ctx.present_ids(), limit=n_questions)
     out: dict[str, Any] = {"n_samples": len(selection.samples),
-                           "n_ecgs": len({i for s in selection.samples for i in s.ecg_ids})}
+                           "n_ecgs": len({i for s in selection.samples for i in s.ecg_id})}
     for system in build_systems(list(systems), ctx):
         cache = EcgCache(None)
         try:
             start = time.perf_counter()
             for sample in selection.samples:  # one untimed pass fills every per-ECG cache
                 try:
-                    system.answer(sample, [cache.get(system, i) for i in sample.ecg_ids])
+                    system.answer(sample, [cache.get(system, i) for i in sample.ecg_id])
                 except Exception:
                     pass
             fill_s = time.perf_counter() - start
@@ -155,7 +155,7 @@ def worker_questions(ptbxl: str, ecgqa: str, fs_hz: int, threads: int, min_secon
             while True:
                 for sample in selection.samples:
                     try:
-                        system.answer(sample, [cache.get(system, i) for i in sample.ecg_ids])
+                        system.answer(sample, [cache.get(system, i) for i in sample.ecg_id])
                         answered += 1
                     except Exception as exc:  # counted, not timed as an answer
                         errors += 1

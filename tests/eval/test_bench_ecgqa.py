@@ -15,7 +15,6 @@ import pytest
 
 from ecgqa_tools.errors import DatasetError, LeakageError, UsageError
 from ecgqa_tools.eval._ecgqa_bench import (
-    BenchSample,
     EcgCache,
     apply_leakage_guard,
     exact_match,
@@ -69,8 +68,8 @@ class FakeSystem:
             raise MeasurementError(f"ECG {ecg_id} cannot be measured")
         return {"ecg": ecg_id}
 
-    def answer(self, sample: BenchSample, features) -> list[str]:
-        if [f["ecg"] for f in features] != list(sample.ecg_ids):
+    def answer(self, sample, features) -> list[str]:
+        if [f["ecg"] for f in features] != list(sample.ecg_id):
             raise AssertionError("features must come in the order of the sample's ECG ids")
         if self.delay_s:
             time.sleep(self.delay_s)
@@ -89,7 +88,7 @@ def test_selection_drops_samples_with_absent_signals_and_counts_them():
     present = frozenset(range(1, 11))  # ECGs 11 and 12 absent
     selection = select_samples(samples, present)
     assert selection.n_loaded == 40
-    assert all(all(i in present for i in s.ecg_ids) for s in selection.samples)
+    assert all(all(i in present for i in s.ecg_id) for s in selection.samples)
     assert len(selection.samples) + selection.n_missing_signal == 40
     assert set(selection.missing_ecg_ids) == {11, 12}
 
@@ -127,7 +126,7 @@ def test_each_ecg_is_computed_once_across_questions_and_systems(tmp_path):
     selection = select_samples(make_samples(60), frozenset(range(1, 13)))
     run_benchmark(systems, selection, tmp_path, progress=False)
     calls = systems[0].feature_calls + systems[1].feature_calls
-    assert sorted(calls) == sorted({i for s in selection.samples for i in s.ecg_ids})
+    assert sorted(calls) == sorted({i for s in selection.samples for i in s.ecg_id})
 
 
 def test_disk_cache_survives_a_new_process_state(tmp_path):
@@ -155,11 +154,11 @@ def test_leakage_guard_policies():
     clean = FakeSystem("clean", "a")
     leaky = FakeSystem("leaky", "b", seen={1, 2})
     scored, reports = apply_leakage_guard(selection.samples, [clean, leaky], "common")
-    touched = [s for s in selection.samples if {1, 2} & set(s.ecg_ids)]
+    touched = [s for s in selection.samples if {1, 2} & set(s.ecg_id)]
     assert touched
     for name in ("clean", "leaky"):
         assert len(scored[name]) == len(selection.samples) - len(touched)
-        assert not any({1, 2} & set(s.ecg_ids) for s in scored[name])
+        assert not any({1, 2} & set(s.ecg_id) for s in scored[name])
     by_name = {r.system: r for r in reports}
     assert by_name["leaky"].n_dropped_own == len(touched) and by_name["clean"].n_dropped_own == 0
     assert by_name["clean"].n_dropped_total == len(touched)
@@ -299,7 +298,7 @@ def test_official_test_split_loads_chunks_and_templates_json_examples(ecgqa_dir)
     assert {s.split for s in samples} == {"test"}
     selection = select_samples(samples, frozenset(range(1, 2000)))
     assert selection.n_missing_signal + len(selection.samples) == len(samples)
-    assert all(max(s.ecg_ids) < 2000 for s in selection.samples)
+    assert all(max(s.ecg_id) < 2000 for s in selection.samples)
 
 
 def test_disk_cache_stores_frozen_results_with_read_only_mappings(tmp_path):
@@ -365,9 +364,11 @@ def test_llm_agent_system_names_records_lists_options_and_maps_the_reply(tmp_pat
     system = LLMAgentSystem(ctx)
     monkeypatch.setattr(system, "seen_ecg_ids", lambda: frozenset())
     monkeypatch.setattr(ctx, "load_ecg", _ecg)
-    sample = BenchSample(sample_id=1, template_id=1, question_id=0, question_type="single-verify",
-                         attribute_type="scp_code", question="Does this ECG show symptoms of atrial fibrillation?",
-                         answer=("no",), ecg_ids=(7,))
+    from ecgqa_tools.qa import QASample
+
+    sample = QASample(template_id=1, question_id=0, sample_id=1, question_type="single-verify",
+                      attribute_type="scp_code", question="Does this ECG show symptoms of atrial fibrillation?",
+                      answer=("no",), ecg_id=(7,), attribute=("atrial fibrillation",))
     assert system.answer(sample, [_ecg(7)]) == ["not sure"]
     prompt = json.dumps(script.requests[0]["messages"])
     assert "ptbxl:7" in prompt and "no | not sure | yes" in prompt
