@@ -51,7 +51,11 @@ def test_endpoint_down_is_an_error_not_a_hang(capsys):
     assert code == 1 and "failed after 2 attempt(s)" in err and "Traceback" not in err
 
 
-def test_chat_offline_answers_each_line_and_survives_bad_lines(capsys, monkeypatch):
+def test_chat_offline_answers_each_line_and_survives_bad_lines(capsys, monkeypatch, backend):
+    from ecgqa_tools.llm import ToolkitBackend
+
+    # the fake template table instead of the sentence-embedding parser (slow to load; tested in qa)
+    monkeypatch.setattr(ToolkitBackend, "parse_question", lambda self, text: backend.parse_question(text))
     monkeypatch.delenv("ECGQA_LLM_MODEL", raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO("What is the weather like?\n" + "x" * 1200 + "\nquit\n"))
     assert main(["chat", list_examples()[0]]) == 0
