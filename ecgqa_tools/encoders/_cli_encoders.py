@@ -39,6 +39,14 @@ def register(cli: CommandRegistry) -> None:
                        "folds 1-8", _train_age_sex)
     s.add_argument("--seed", type=int, default=0)
     _common_train_args(s)
+    v = cli.subcommand("train", "cv", "10-fold out-of-fold cross-validation of the disease models (strat_fold "
+                       "folds, one selection fold each); resumable, predictions in <work-dir>/cv_<variant>.jsonl", _train_cv)
+    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug (default: baseline)")
+    v.add_argument("--disease", default="all", help="MI, STTC, CD, HYP, a comma list, or all")
+    v.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    v.add_argument("--folds", default="1,2,3,4,5,6,7,8,9,10", help="test folds to run (default: all ten)")
+    v.add_argument("--summary-only", action="store_true", help="only summarise the predictions already written")
+    _common_train_args(v)
     c = cli.command("classify", "disease probabilities (MI, STTC, CD, HYP) of an ECG record from its signal; "
                     "research use only", _classify)
     c.add_argument("record", help="path to an ECG record (WFDB, CinC .mat/.hea, .npy/.npz, CSV)")
@@ -123,6 +131,30 @@ def _train_age_sex(args: argparse.Namespace) -> int:
     test = card.metrics["test_fold10"]
     print(f"age_sex\ttest age MAE {test['age_mae_years']:.2f} years\tsex AUC {test['sex_auc']:.4f}\t"
           f"{card.train_seconds / 60:.1f} min")
+    return 0
+
+
+def _train_cv(args: argparse.Namespace) -> int:
+    from ._cv import run_cv, summarize_cv
+    from ._labels import DISEASES
+
+    diseases = DISEASES if args.disease == "all" else tuple(args.disease.split(","))
+    work = Path(args.work_dir).expanduser()
+    if args.summary_only:
+        path = work / f"cv_{args.variant}{'' if not args.epochs else f'_e{args.epochs}'}.jsonl"
+    else:
+        path = run_cv(_data_dir(args), work, args.variant, diseases, tuple(int(s) for s in args.seeds.split(",")),
+                      tuple(int(f) for f in args.folds.split(",")), args.epochs, not args.quiet)
+    if not path.is_file():
+        from ..errors import DatasetError
+
+        raise DatasetError(f"{path}: no cross-validation predictions yet")
+    print(f"# out-of-fold AUC, variant {args.variant} ({path})")
+    print("disease	OOF AUC mean	sd	per seed	folds per seed	n_pos	n_neg")
+    for row in summarize_cv(path):
+        print(f"{row['disease']}	{row['oof_auc_mean']:.4f}	{row['oof_auc_sd']:.4f}	"
+              f"{','.join(f'{a:.4f}' for a in row['oof_auc_per_seed'])}	{row['folds_per_seed']}	"
+              f"{row['n_pos']}	{row['n_neg']}")
     return 0
 
 
