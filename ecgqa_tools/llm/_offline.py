@@ -24,7 +24,7 @@ from ..errors import RecordError, ToolError, UnsupportedQuestion
 from ._backend import ParsedQuestionResult
 from ._context import ToolContext
 from ._registry import EvidenceItem
-from ._tools import TOOLS, _attributes, _measurement
+from ._tools import TOOLS, _attributes, _measurement, _quantity
 
 __all__ = [
     "Answer",
@@ -216,6 +216,14 @@ def _out_of_scope(question: str, record: str, reason: str) -> Answer:
     )
 
 
+def _failed(question: str, record: str, exc: Exception, interpreted: str | None, used: list[str]) -> Answer:
+    return Answer(
+        question=question, record=record, answer=(), evidence=(), supported=False,
+        explanation=f"Could not answer: a tool failed ({exc}).", interpreted_as=interpreted,
+        tools_used=tuple(used),
+    )
+
+
 def answer_offline(
     ecg_or_record: Any,
     question: str,
@@ -323,10 +331,10 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                         else f"The heart rate could not be measured: {meas.reasons.get('heart_rate_bpm', 'no reason given')}")
                 ids = [i for i in ids if "heart rate" in ctx.evidence[i].statement or "rr" in ctx.evidence[i].statement] or ids
             else:
-                shown = [f"{k.replace('_', ' ')} {v:g}" for k, v in meas.values.items() if v is not None]
+                shown = [_quantity(k, v) for k, v in meas.values.items() if v is not None]
                 body = "Measured: " + ", ".join(shown) if shown else "No interval could be measured"
     except ToolError as exc:
-        return _out_of_scope(question, canonical, f"the tool failed: {exc}")
+        return _failed(question, canonical, exc, interpreted, used)
     cites = "".join(f" [{i}]" for i in ids[:6])
     evidence = tuple(ctx.evidence[i] for i in ids)
     return Answer(question=question, record=canonical, answer=(), explanation=f"{body}.{cites}",
@@ -350,7 +358,7 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
             ids_b = ids_b + cmp_.evidence_ids
         answer = _engine_answer(ctx, parsed, attrs_a, attrs_b)
     except ToolError as exc:
-        return _out_of_scope(question, canonical, f"a tool failed: {exc}")
+        return _failed(question, canonical, exc, interpreted, used)
     except UnsupportedQuestion as exc:
         return _out_of_scope(question, canonical, f"the answer engine could not answer it: {exc}")
     evidence_ids = _relevant(ctx, ids_a + ids_b, parsed, answer)

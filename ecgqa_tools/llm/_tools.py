@@ -175,6 +175,13 @@ def _quality(ctx: ToolContext, record: str):
     )
 
 
+def _quantity(name: str, value: float) -> str:
+    """'qrs_duration_ms', 100 -> 'qrs duration 100 ms' (unit taken from the name's suffix)."""
+    label, _, unit = name.rpartition("_")
+    unit = {"deg": "degrees"}.get(unit, unit)
+    return f"{label.replace('_', ' ')} {value:g} {unit}" if label else f"{name} {value:g}"
+
+
 def _fmt(value: float) -> str:
     return f"{value:.2f}"
 
@@ -302,7 +309,7 @@ def intervals_and_axis(
     )
     for name, value in values.items():
         if value is not None:
-            out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"{name.replace('_', ' ')} = {value:g} on {ref.canonical}", prov))
+            out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"{_quantity(name, value)} on {ref.canonical}", prov))
     for feature, where in result.ranges.items():
         out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"{feature} is {where} on {ref.canonical}", prov))
     if result.axis_class:

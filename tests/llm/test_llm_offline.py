@@ -134,3 +134,15 @@ def test_every_ecgqa_template_question_keeps_its_template():
             slots[name] = values[-1] if name.endswith("2") else values[0]
         question = template.render(slots)
         assert rewrite_everyday(question) == question, (template.template_id, question)
+
+
+def test_a_failing_model_gives_a_clear_unsupported_answer(context, backend):
+    from ecgqa_tools.errors import ModelError
+
+    def missing(ecg):
+        raise ModelError("attributes.json: model file missing")
+
+    backend.predict_attributes = missing
+    answer = answer_offline("syn1", "Is this a normal ECG?", context=context)
+    assert not answer.supported and answer.answer == ()
+    assert answer.explanation.startswith("Could not answer: a tool failed") and "model file missing" in answer.explanation
