@@ -314,6 +314,24 @@ _CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+_INCLUDING = frozenset({4, 8, 13})
+_EXCLUDING = frozenset({5, 9, 14})
+_INCLUDE_CUE = re.compile(r"\b(?:includ\w*|counting|with uncertain|uncertain ones too|even uncertain|also uncertain)\b")
+_EXCLUDE_CUE = re.compile(
+    r"\b(?:exclud\w*|leaving out|leave out|without (?:the )?uncertain|ignoring|only certain|certain only|"
+    r"certainly|definite\w*)\b"
+)
+
+
+def _uncertainty_cue(text: str) -> str | None:
+    """``including`` / ``excluding`` when the question says whether uncertain symptoms count."""
+    if _EXCLUDE_CUE.search(text):
+        return "excluding"
+    if _INCLUDE_CUE.search(text):
+        return "including"
+    return None
+
+
 _COMPARING = re.compile(
     r"\b(?:compar\w*|previous|prior|earlier|first (?:ecg|one|tracing)|second (?:ecg|one|tracing)|recent|"
     r"contrast|relative to|relation to|opposed|versus|vs\.?|than before|before)\b"
@@ -461,10 +479,18 @@ class QuestionParser:
             if slots is not None:
                 candidates[tpl.template_id] = slots
         form = _question_form(ex.text)
+        offers_choice = re.search(r"\[\w+\][^?]* or [^?]*\[\w+\]", ex.text) is not None
         if form is not None:
             candidates = {
-                tid: s for tid, s in candidates.items() if (TEMPLATES[tid].kind == "verify") == (form == "verify")
+                tid: s for tid, s in candidates.items()
+                if (TEMPLATES[tid].kind == "verify") == (form == "verify")
+                or (offers_choice and TEMPLATES[tid].kind == "choose")
             }
+        uncertain = _uncertainty_cue(ex.text)
+        if uncertain is not None:
+            keep = _INCLUDING if uncertain == "including" else _EXCLUDING
+            drop = _EXCLUDING if uncertain == "including" else _INCLUDING
+            candidates = {t: s for t, s in candidates.items() if t not in drop or t in keep}
         if not candidates:
             found = ", ".join(f"{g}={v}" for g, v in ex.values) or "no ECG-QA attribute"
             raise UnsupportedQuestion(
@@ -475,10 +501,12 @@ class QuestionParser:
         comparing = _COMPARING.search(ex.text) is not None
         single = {t: v for t, v in candidates.items() if not TEMPLATES[t].is_comparison}
         paired = {t: v for t, v in candidates.items() if TEMPLATES[t].is_comparison}
-        if comparing and paired:
-            candidates = paired
-        elif not comparing and single:
-            candidates = single
+        candidates = paired if comparing and paired else single if not comparing else candidates
+        if not candidates:
+            raise UnsupportedQuestion(
+                f"cannot map {question!r}: ECG-QA compares two ECGs only in questions naming both "
+                "(previous/recent tracing, first/second ECG)"
+            )
         query = self._embed([ex.text])[0]
         sims = self._prototypes() @ query
         best: dict[int, float] = {}
@@ -585,6 +613,9 @@ class UnderstandingResult:
     """Template id -> (distinct paraphrases, correct) when each paraphrase's own prototype is removed."""
     errors: list[tuple[str, int, dict, str]] = field(repr=False)
     """(question, gold template, gold slots, what was returned) for wrong answers."""
+    handwritten: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Template id -> (questions, correct) on ``data/handwritten_paraphrases.json`` (one paraphrase
+    per template written for this project, never used as a prototype)."""
     sources: dict[str, int] = field(default_factory=dict)
     """Source file -> questions taken from it."""
 
@@ -597,6 +628,7 @@ class UnderstandingResult:
             "per_template": self.per_template,
             "held_out": self.held_out,
             "leave_one_out": self.leave_one_out,
+            "handwritten": self.handwritten,
             "sources": self.sources,
             "errors": [{"question": q, "template_id": t, "slots": s, "got": g} for q, t, s, g in self.errors[:200]],
         }
@@ -610,6 +642,8 @@ class UnderstandingResult:
             ("all questions available", self.per_template, "questions"),
             ("held-out paraphrases (valid/test/MIMIC wording not in the train prototypes)", self.held_out, "questions"),
             ("leave-one-paraphrase-out (distinct paraphrases, own prototype removed)", self.leave_one_out, "distinct"),
+            ("handwritten paraphrases (one per template, not ECG-QA wording, not prototypes)", self.handwritten,
+             "questions"),
         ):
             n, c = self._total(table)
             lines.append(f"{name}: {c}/{n} {what} ({100 * c / max(n, 1):.2f}%)")
@@ -733,10 +767,25 @@ def evaluate_understanding(root: str | Path, limit: int | None = None) -> Unders
         row = loo.setdefault(tid, [0, 0])
         row[0] += 1
         row[1] += ok
+    hand: dict[int, list[int]] = {}
+    for item in json.loads(_data_text("handwritten_paraphrases.json"))["questions"]:
+        tid, slots = int(item["template_id"]), dict(item["slots"])
+        try:
+            got = parser.parse(item["question"])
+            ok = got.template_id == tid and got.slots == slots
+            shown = f"t{got.template_id} {got.slots}"
+        except UnsupportedQuestion as exc:
+            ok, shown = False, f"error: {exc}"
+        row = hand.setdefault(tid, [0, 0])
+        row[0] += 1
+        row[1] += ok
+        if not ok:
+            errors.append((item["question"], tid, slots, shown))
     return UnderstandingResult(
         {k: (v[0], v[1]) for k, v in per.items()},
         {k: (v[0], v[1]) for k, v in held.items()},
         {k: (v[0], v[1]) for k, v in loo.items()},
         errors,
+        {k: (v[0], v[1]) for k, v in hand.items()},
         sources,
     )

@@ -100,3 +100,17 @@ def test_official_questions(parser, ecgqa_dir) -> None:
         "Which kind of extra systoles does this ECG show, ventricular extrasystoles or ventricular ventricular extrasystoles?"
     )
     assert garbled.slots == {"extra_systole1": "ventricular extrasystoles", "extra_systole2": "extrasystoles"}
+
+
+def test_handwritten_paraphrases(parser) -> None:
+    """One paraphrase per template written for this project (not ECG-QA wording, not prototypes)."""
+    import json
+
+    from ecgqa_tools.qa._templates import _data_text
+
+    items = json.loads(_data_text("handwritten_paraphrases.json"))["questions"]
+    assert sorted(i["template_id"] for i in items) == list(range(1, 71))
+    results = parser.parse_many([i["question"] for i in items])
+    wrong = [(i["question"], r) for i, r in zip(items, results)
+             if not (hasattr(r, "template_id") and (r.template_id, r.slots) == (i["template_id"], i["slots"]))]
+    assert not wrong, wrong
