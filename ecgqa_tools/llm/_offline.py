@@ -329,7 +329,7 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                 rate = meas.values.get("heart_rate_bpm")
                 body = (f"The measured heart rate is {rate:g} beats per minute" if rate is not None
                         else f"The heart rate could not be measured: {meas.reasons.get('heart_rate_bpm', 'no reason given')}")
-                ids = [i for i in ids if "heart rate" in ctx.evidence[i].statement or "rr" in ctx.evidence[i].statement] or ids
+                ids = [i for i in ids if ctx.evidence[i].statement.startswith(("heart rate", "rr interval"))] or ids
             else:
                 shown = [_quantity(k, v) for k, v in meas.values.items() if v is not None]
                 body = "Measured: " + ", ".join(shown) if shown else "No interval could be measured"
