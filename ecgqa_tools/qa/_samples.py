@@ -140,10 +140,27 @@ def parse_samples(data: Any, split: str = "", source: str = "<memory>") -> list[
     """Typed samples from decoded ECG-QA JSON (a list of sample objects)."""
     if not isinstance(data, list):
         raise DatasetError(f"{source}: expected a JSON list of samples, got {type(data).__name__}")
-    out = [_sample_from_dict(item, split, source, i) for i, item in enumerate(data)]
-    for s in out:
-        if s.template_id not in TEMPLATES:
-            raise DatasetError(f"{source}: sample {s.sample_id} has unknown template_id {s.template_id}; expected 1..70")
+    try:  # fast path: well-formed official data
+        out = [
+            QASample(
+                d["template_id"], d["question_id"], d["sample_id"], d["question_type"], d["attribute_type"],
+                d["question"], tuple(d["answer"]), tuple(d["ecg_id"]),
+                None if d.get("attribute") is None else tuple(d["attribute"]), split, source,
+            )
+            for d in data
+        ]
+        ok = all(
+            type(x.template_id) is int and type(x.sample_id) is int and type(x.question_id) is int
+            and all(type(e) is int for e in x.ecg_id)
+            for x in out
+        )
+    except (KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:  # slow path: convert what can be converted, or say exactly what is wrong
+        out = [_sample_from_dict(item, split, source, i) for i, item in enumerate(data)]
+    for x in out:
+        if x.template_id not in TEMPLATES:
+            raise DatasetError(f"{source}: sample {x.sample_id} has unknown template_id {x.template_id}; expected 1..70")
     return out
 
 

@@ -75,3 +75,25 @@ def test_real_ptbxl_mapping(ptbxl_dir, ecgqa_dir) -> None:
     assert not set(report.absent_ids) & present
     for row in report.rows:
         assert row.present == all(i in present for i in row.sample.ecg_id)
+
+
+def test_mimic_present_and_absent(tmp_path) -> None:
+    root = tmp_path / "mimic-iv-ecg"
+    present = root / "files" / "p1000" / "p10000032" / "s40689238"
+    present.mkdir(parents=True)
+    for ext in ("hea", "dat"):
+        (present / f"40689238.{ext}").write_text("x")
+    (root / "record_list.csv").write_text(
+        "subject_id,study_id,file_name,ecg_time,path\n"
+        "10000032,40689238,40689238,2180-07-23 08:44:00,files/p1000/p10000032/s40689238/40689238\n"
+        "10000032,44458630,44458630,2180-07-23 09:54:00,files/p1000/p10000032/s44458630/44458630\n"
+    )
+    samples = parse_samples([
+        {"template_id": 68, "question_id": 0, "sample_id": 0, "question_type": "comparison_irrelevant-query",
+         "attribute_type": "numeric_feature", "question": "q", "answer": ["none"],
+         "ecg_id": [40689238, 44458630], "attribute": None},
+    ], "test")
+    report = map_samples(samples, root, "mimic-iv-ecg")
+    assert report.absent_ids == (44458630,)
+    assert report.rows[0].paths[0].endswith("files/p1000/p10000032/s40689238/40689238")
+    assert report.rows[0].paths[1] is None and not report.rows[0].present
