@@ -20,7 +20,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -169,6 +169,9 @@ class LeakageReport:
     """Samples not scored for this system (its own leakage, plus others' under the common policy)."""
     n_scored: int
     """Samples scored for this system."""
+    n_dropped_at_answer: int = 0
+    """Samples whose answer turned out to consult a model that saw one of their ECGs (the system
+    raised ``LeakageError``; e.g. the offline answerer called a disease model): not scored."""
 
 
 def apply_leakage_guard(samples: Sequence[QASample], systems: Sequence[BenchSystem],
@@ -488,6 +491,11 @@ class RunResult:
     """Wall time spent by each system in this invocation (0 when everything was resumed)."""
 
 
+def is_leakage(prediction: Prediction) -> bool:
+    """Whether the system refused this answer because a model it consulted saw the sample's ECGs."""
+    return (prediction.error or "").startswith(f"{LeakageError.__name__}:")
+
+
 def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir: Path,
                   leakage_policy: LeakagePolicy = "per-system", fresh: bool = False,
                   progress: bool = True, cache: EcgCache | None = None) -> RunResult:
@@ -507,6 +515,20 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
         seconds[system.name] = round(time.perf_counter() - start, 3)
         predictions[system.name] = tuple(done[s.sample_id] for s in sorted(scored[system.name],
                                                                           key=lambda s: s.sample_id))
+    leaked = {name: {p.sample_id for p in preds if is_leakage(p)} for name, preds in predictions.items()}
+    if leakage_policy == "refuse" and any(leaked.values()):
+        detail = ", ".join(f"{name}: {len(ids)}" for name, ids in leaked.items() if ids)
+        raise LeakageError(f"answers consulted models that saw the sample's ECGs ({detail} samples); "
+                           "use --leakage per-system or common to drop them")
+    everyone = set().union(*leaked.values()) if leaked else set()
+    reports = []
+    for report in leakage:
+        drop = everyone if leakage_policy == "common" else leaked[report.system]
+        kept = tuple(p for p in predictions[report.system] if p.sample_id not in drop)
+        reports.append(replace(report, n_dropped_at_answer=len(predictions[report.system]) - len(kept),
+                               n_scored=len(kept)))
+        predictions[report.system] = kept
+    leakage = reports
     return RunResult(
         selection=selection,
         leakage=tuple(leakage),
@@ -528,6 +550,7 @@ __all__ = [
     "apply_leakage_guard",
     "as_qa_sample",
     "exact_match",
+    "is_leakage",
     "normalize_answer",
     "read_predictions",
     "run_benchmark",

@@ -149,16 +149,46 @@ def _named_model_seen_ids(loader_name: str, what: str) -> frozenset[int]:
     return _card_ids(loader().card)
 
 
-def attribute_model_seen_ids() -> frozenset[int]:
-    """ECG ids the shipped attribute (upper-bound) model was trained or selected on."""
-    return _named_model_seen_ids("load_attribute_model", "attribute model")
+ALL_MODEL_LOADERS: tuple[str, ...] = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
+
+TOOL_MODELS: dict[str, tuple[str, ...]] = {
+    "record_summary": (),
+    "intervals_and_axis": (),
+    "codec_tokens": (),
+    "noise_per_lead": (),  # a hand-set signal-quality heuristic, nothing fitted on PTB-XL
+    "ecgqa_attributes": ("load_attribute_model",),
+    "disease_probabilities": ("load_disease_model",),
+    "attribution_evidence": ("load_disease_model",),
+    "compare_ecgs": ("load_disease_model", "load_attribute_model"),
+    "age_sex_estimate": ("load_age_sex_model",),
+}
+"""The trained models behind each ``llm`` tool (by their ``encoders`` loader); a tool not listed
+here is taken to use every model."""
 
 
-def all_models_seen_ids() -> frozenset[int]:
-    """ECG ids any shipped signal model (disease, attribute, age/sex) was trained or selected on:
-    what a system that may call any tool has to stay away from."""
-    return (disease_model_seen_ids() | attribute_model_seen_ids()
-            | _named_model_seen_ids("load_age_sex_model", "age/sex model"))
+_LOADER_SEEN: dict[str, frozenset[int]] = {}
+
+
+def loader_seen_ids(loader_name: str) -> frozenset[int]:
+    """ECG ids the models returned by one ``encoders`` loader saw (cached per process)."""
+    if loader_name not in _LOADER_SEEN:
+        if loader_name == "load_disease_model":
+            _LOADER_SEEN[loader_name] = disease_model_seen_ids()
+        else:
+            _LOADER_SEEN[loader_name] = _named_model_seen_ids(loader_name, loader_name.removeprefix("load_"))
+    return _LOADER_SEEN[loader_name]
+
+
+def check_tools_unseen(tools_used: Sequence[str], ecg_ids: Sequence[int]) -> None:
+    """Raise ``LeakageError`` when a model behind one of ``tools_used`` saw one of ``ecg_ids``."""
+    from ..errors import LeakageError
+
+    for tool in dict.fromkeys(tools_used):
+        for loader_name in TOOL_MODELS.get(tool, ALL_MODEL_LOADERS):
+            seen = sorted(set(ecg_ids) & loader_seen_ids(loader_name))
+            if seen:
+                raise LeakageError(f"tool {tool} consulted a model ({loader_name.removeprefix('load_')}) "
+                                   f"trained or selected on ECG(s) {', '.join(map(str, seen))}")
 
 
 def measured_ranges(ecg: Any) -> dict[str, str]:
@@ -259,7 +289,7 @@ class UpperBoundSystem(_Base):
     model_loaders = ("load_attribute_model",)
 
     def seen_ecg_ids(self) -> frozenset[int]:
-        return attribute_model_seen_ids()
+        return loader_seen_ids("load_attribute_model")
 
     def ecg_features(self, ecg_id: int) -> Any:
         from ..encoders import predict_attributes
@@ -292,7 +322,9 @@ class ToolsSystem(_Base):
         self._context: Any = None
 
     def seen_ecg_ids(self) -> frozenset[int]:
-        return all_models_seen_ids()
+        """The attribute model's ids up front; every other model is checked after each answer
+        against the tools the answerer used (``check_tools_unseen``)."""
+        return loader_seen_ids("load_attribute_model")
 
     def ecg_features(self, ecg_id: int) -> Any:
         return self.ctx.load_ecg(ecg_id)
@@ -305,6 +337,7 @@ class ToolsSystem(_Base):
             self._context = ToolContext(max_cached_records=64)
         second = features[1] if len(features) > 1 else None
         result = answer_offline(features[0], sample.question, second=second, context=self._context)
+        check_tools_unseen(result.tools_used, sample.ecg_id)
         if not result.supported:
             raise UnsupportedQuestion(f"the offline answerer declined: {result.explanation.splitlines()[0]}")
         return list(result.answer)
@@ -391,7 +424,7 @@ class LLMUpperBoundSystem(_LLMBase):
     model_loaders = ("load_attribute_model",)
 
     def seen_ecg_ids(self) -> frozenset[int]:
-        return attribute_model_seen_ids()
+        return loader_seen_ids("load_attribute_model")
 
     def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         import inspect
@@ -417,7 +450,9 @@ class LLMAgentSystem(_LLMBase):
     model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
 
     def seen_ecg_ids(self) -> frozenset[int]:
-        return all_models_seen_ids()
+        """The attribute model's ids up front; the models behind the tools the agent called are
+        checked after each answer (``check_tools_unseen``)."""
+        return loader_seen_ids("load_attribute_model")
 
     def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
         names = self.register(sample, features)
@@ -428,6 +463,7 @@ class LLMAgentSystem(_LLMBase):
         if options:
             question += " Answer with one or more of these options: " + " | ".join(options) + "."
         reply = self.agent().ask(names[0], question)
+        check_tools_unseen([call.name for call in reply.tool_calls if call.ok], sample.ecg_id)
         return match_options(reply.text, options) if options else [reply.text.strip()]
 
 

@@ -240,17 +240,21 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         + f"): {data['n_selected']} samples.",
         "",
         f"Leakage guard (policy `{report['leakage_policy']}`): no system is scored on an ECG any of its "
-        "models was trained or selected on (ids from the model cards).",
+        "models was trained or selected on (ids from the model cards). 'ECG ids its models saw' counts the "
+        "models the system always consults; a system that consults further models only for some questions "
+        "(the offline answerer, the agent) checks their ids after answering, and the sample is 'dropped at "
+        "answer time' when one of them saw its ECGs.",
         "",
-        "| system | ECG ids its models saw | selected samples it saw | not scored | scored | errors | wall time (s) |",
-        "|---|---|---|---|---|---|---|",
+        "| system | ECG ids its models saw | selected samples they saw | not scored | dropped at answer time | scored | errors | wall time (s) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     overall = {s.system: s for s in scores if s.kind == "overall"}
     for row in report["leakage"]:
         name = row["system"]
         errors = overall[name].errors if name in overall else 0
         lines.append(f"| {name} | {row['n_seen_ecgs']} | {row['n_dropped_own']} | {row['n_dropped_total']} "
-                     f"| {row['n_scored']} | {errors} | {report['seconds'].get(name, 0):.1f} |")
+                     f"| {row.get('n_dropped_at_answer', 0)} | {row['n_scored']} | {errors} "
+                     f"| {report['seconds'].get(name, 0):.1f} |")
     lines += ["", "## Overall", ""] + _table(scores, "overall", systems, "set")
     common = [GroupScore(**s) for s in report.get("common_scores", [])]
     if common:

@@ -384,3 +384,39 @@ def test_summary_table_has_one_row_per_system(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| ECG-QA `perfect` | 100.0" in out and "| ECG-QA `half` |" in out
     assert main(["bench", "summary", str(tmp_path / "missing.json")]) == 1
+
+
+def test_answers_that_consulted_a_model_which_saw_the_ecg_are_dropped_not_scored(tmp_path, monkeypatch):
+    from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
+
+    monkeypatch.setattr(systems_module, "_LOADER_SEEN", {"load_disease_model": frozenset({3}),
+                                                         "load_attribute_model": frozenset(),
+                                                         "load_age_sex_model": frozenset()})
+    systems_module.check_tools_unseen(["ecgqa_attributes", "intervals_and_axis"], [3, 4])
+    with pytest.raises(LeakageError, match="disease_probabilities.*ECG\\(s\\) 3"):
+        systems_module.check_tools_unseen(["disease_probabilities"], [3, 4])
+    with pytest.raises(LeakageError):  # a tool the table does not know is taken to use every model
+        systems_module.check_tools_unseen(["some_new_tool"], [3])
+
+    class Answerer(FakeSystem):
+        def answer(self, sample, features):
+            tools = ["disease_probabilities"] if sample.sample_id % 3 == 0 else ["intervals_and_axis"]
+            systems_module.check_tools_unseen(tools, sample.ecg_id)
+            return list(sample.answer)
+
+    selection = select_samples(make_samples(36), frozenset(range(1, 13)))
+    result = run_benchmark([Answerer("tools", "k"), FakeSystem("other", "o")], selection, tmp_path,
+                           progress=False)
+    dropped = {s.sample_id for s in selection.samples if s.sample_id % 3 == 0 and 3 in s.ecg_id}
+    assert dropped
+    scored = {p.sample_id for p in result.predictions["tools"]}
+    assert scored == {s.sample_id for s in selection.samples} - dropped
+    assert all(p.correct for p in result.predictions["tools"])
+    report = {r.system: r for r in result.leakage}
+    assert report["tools"].n_dropped_at_answer == len(dropped) and report["tools"].n_scored == len(scored)
+    assert report["other"].n_dropped_at_answer == 0
+    common = run_benchmark([Answerer("tools", "k"), FakeSystem("other", "o")], selection, tmp_path,
+                           leakage_policy="common", progress=False)
+    assert {p.sample_id for p in common.predictions["other"]} == scored
+    with pytest.raises(LeakageError, match="tools: "):
+        run_benchmark([Answerer("tools", "k")], selection, tmp_path, leakage_policy="refuse", progress=False)
