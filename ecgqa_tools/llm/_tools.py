@@ -54,7 +54,8 @@ class RecordSummary(ToolOutput):
     fs_hz: float = Field(description="sampling rate in Hz")
     duration_s: float = Field(description="duration in seconds")
     max_abs_amplitude_mv: float = Field(description="largest absolute sample over all leads, mV")
-    flat_leads: list[str] = Field(description="leads with peak-to-peak below 1 microvolt")
+    flat_leads: list[str] = Field(description="leads with peak-to-peak below 0.01 mV (disconnected electrode)")
+    quality_problems: list[str] = Field(description="reader's quality findings (flat, implausible amplitude, missing leads)")
     header_age_years: float | None = Field(None, description="age written in the record's header, if any")
     header_sex: str | None = Field(None, description="sex written in the record's header, if any")
 
@@ -191,7 +192,7 @@ def _fmt(value: float) -> str:
 
 @TOOLS.tool
 def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
-    """Describe an ECG record: its leads, sampling rate, duration, amplitude and flat leads.
+    """Describe an ECG record: its leads, sampling rate, duration, amplitude and quality problems (flat leads, implausible amplitudes, missing leads).
 
     Args:
         record: The ECG to describe: a bundled example name (e.g. 'ptbxl_00001_hr'), 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
@@ -200,11 +201,12 @@ def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
 
     ref, ecg = ctx.load(record)
     prov = Provenance(source="record reader", version="1", record=ref.canonical)
-    flat = [n for n, a in zip(ecg.lead_names, np.ptp(ecg.signal_mv, axis=1)) if a < 1e-3]
+    quality = ecg.quality()
+    flat = list(quality.flat_leads)
     out = RecordSummary(
         record=ref.canonical, source=ecg.source, leads=list(ecg.lead_names), fs_hz=ecg.fs_hz,
         duration_s=round(ecg.duration_s, 3), max_abs_amplitude_mv=round(float(np.abs(ecg.signal_mv).max()), 3),
-        flat_leads=flat, header_age_years=ecg.metadata.age_years, header_sex=ecg.metadata.sex,
+        flat_leads=flat, quality_problems=quality.problems(), header_age_years=ecg.metadata.age_years, header_sex=ecg.metadata.sex,
         provenance=[prov], evidence_ids=[],
     )
     statement = (
