@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecordError, ToolError, UnsupportedQuestion
-from ._backend import ParsedQuestionResult
+from ._backend import ParsedQuestionResult, ScoresResult
 from ._context import ToolContext
 from ._registry import EvidenceItem
 from ._tools import TOOLS, _attributes, _measurement, _quantity
@@ -50,6 +50,9 @@ EXAMPLE_QUESTIONS: tuple[str, ...] = (
     "What is the heart rate?",
     "How old is the patient, according to the ECG?",
 )
+
+MEASURED_TYPES = ("numeric_feature", "heart_axis", "noise")
+"""ECG-QA attribute types answered from measurements / signal quality, so without the attribute model."""
 
 SUPERCLASS_DISEASE = {
     "myocardial infarction": "MI",
@@ -216,11 +219,12 @@ def _out_of_scope(question: str, record: str, reason: str) -> Answer:
     )
 
 
-def _failed(question: str, record: str, exc: Exception, interpreted: str | None, used: list[str]) -> Answer:
+def _failed(question: str, record: str, exc: Exception, interpreted: str | None, used: list[str],
+            template_id: int | None = None) -> Answer:
     return Answer(
         question=question, record=record, answer=(), evidence=(), supported=False,
         explanation=f"Could not answer: a tool failed ({exc}).", interpreted_as=interpreted,
-        tools_used=tuple(used),
+        tools_used=tuple(used), template_id=template_id,
     )
 
 
@@ -358,7 +362,7 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
             ids_b = ids_b + cmp_.evidence_ids
         answer = _engine_answer(ctx, parsed, attrs_a, attrs_b)
     except ToolError as exc:
-        return _failed(question, canonical, exc, interpreted, used)
+        return _failed(question, canonical, exc, interpreted, used, parsed.template_id)
     except UnsupportedQuestion as exc:
         return _out_of_scope(question, canonical, f"the answer engine could not answer it: {exc}")
     evidence_ids = _relevant(ctx, ids_a + ids_b, parsed, answer)
@@ -375,8 +379,14 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
 def _attributes_for(ctx: ToolContext, used: list[str], record: str, parsed: Any) -> tuple[Any, list[str]]:
     """Run the tools a template needs on one record and build its ECG-QA attributes."""
     ids: list[str] = []
-    attrs_out = _run(ctx, used, "ecgqa_attributes", record=record)
-    ids += attrs_out.evidence_ids
+    try:
+        ids += _run(ctx, used, "ecgqa_attributes", record=record).evidence_ids
+        scores = None
+    except ToolError:
+        # numeric ranges, the axis and noise are measured on the signal: answer without the model
+        if parsed.attribute_type not in MEASURED_TYPES:
+            raise
+        scores = ScoresResult({}, "none", "")
     measurement = None
     if parsed.attribute_type in ("numeric_feature", "heart_axis"):
         ids += _run(ctx, used, "intervals_and_axis", record=record).evidence_ids
@@ -390,7 +400,8 @@ def _attributes_for(ctx: ToolContext, used: list[str], record: str, parsed: Any)
     if parsed.template_id == 3 or slot_values & set(SUPERCLASS_DISEASE):
         dis = _run(ctx, used, "disease_probabilities", record=record)
         ids += dis.evidence_ids
-    scores = _attributes(ctx, record)[1]
+    if scores is None:
+        scores = _attributes(ctx, record)[1]
     attrs = ctx.backend.build_attributes(scores, measurement, noisy)
     return attrs, ids
 

@@ -146,3 +146,16 @@ def test_a_failing_model_gives_a_clear_unsupported_answer(context, backend):
     answer = answer_offline("syn1", "Is this a normal ECG?", context=context)
     assert not answer.supported and answer.answer == ()
     assert answer.explanation.startswith("Could not answer: a tool failed") and "model file missing" in answer.explanation
+
+
+def test_measured_questions_are_answered_without_the_attribute_model(context, backend):
+    from ecgqa_tools.errors import ModelError
+
+    def missing(ecg):
+        raise ModelError("attributes.json: model file missing")
+
+    backend.predict_attributes = missing
+    qt = answer_offline("syn1", "What range does the qt interval of this ECG fall in?", context=context)
+    assert qt.supported and qt.answer == ("above the normal range",)
+    normal = answer_offline("syn1", "Is this a normal ECG?", context=context)
+    assert not normal.supported and normal.template_id == 2
