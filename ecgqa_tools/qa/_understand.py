@@ -445,7 +445,11 @@ class QuestionParser:
 
     def _prototypes(self):  # -> np.ndarray
         if self._proto_matrix is None:
-            self._proto_matrix = self._embed(self._proto_texts)
+            shipped = _shipped_prototype_embeddings()
+            if shipped is not None and shipped[0] == tuple(self._proto_texts):
+                self._proto_matrix = shipped[1]
+            else:
+                self._proto_matrix = self._embed(self._proto_texts)
         return self._proto_matrix
 
     # -- parsing -------------------------------------------------------------------------
@@ -533,6 +537,39 @@ class QuestionParser:
                 f"({TEMPLATES[tid].pattern!r}) at similarity {score:.2f} < {threshold:.2f}"
             )
         return ParsedQuestion(tid, candidates[tid], round(score, 4), question, tuple(ranked[1:4]))
+
+
+_EMBEDDINGS_FILE = "prototype_embeddings.npz"
+
+
+@lru_cache(maxsize=1)
+def _shipped_prototype_embeddings():  # -> tuple[tuple[str, ...], np.ndarray] | None
+    """Prototype embeddings computed once with the bundled model (``save_prototype_embeddings``)."""
+    from importlib import resources
+
+    import numpy as np
+
+    path = resources.files("ecgqa_tools.qa").joinpath("data", _EMBEDDINGS_FILE)
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        data = np.load(fh, allow_pickle=False)
+        return tuple(str(t) for t in data["texts"]), data["vectors"].astype(np.float32)
+
+
+def save_prototype_embeddings(out: str | Path | None = None) -> Path:
+    """Embed the default prototypes with the bundled model and save them next to the package data
+    (run after changing templates, paraphrase prototypes or the placeholder scheme)."""
+    import numpy as np
+
+    parser = QuestionParser()
+    vectors = parser._embed(parser._proto_texts)
+    target = Path(out) if out else Path(__file__).parent / "data" / _EMBEDDINGS_FILE
+    tmp = target.with_suffix(".tmp.npz")
+    np.savez(tmp, texts=np.array(parser._proto_texts), vectors=vectors.astype(np.float32))
+    os.replace(tmp, target)
+    _shipped_prototype_embeddings.cache_clear()
+    return target
 
 
 def _assign(tpl: Template, values: tuple[tuple[str, str], ...]) -> dict[str, str] | None:
@@ -718,6 +755,7 @@ def build_paraphrase_prototypes(root: str | Path, out: str | Path) -> int:
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(payload, fh, indent=1)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     return len(seen)
 
