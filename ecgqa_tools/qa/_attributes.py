@@ -153,7 +153,8 @@ class EcgAttributes:
     heart_axis: str | None = None
     """One of ``HEART_AXES``, or None when not known."""
     numeric: Mapping[str, str] = field(default_factory=dict)
-    """Numeric feature (``NUMERIC_FEATURES``) -> ``"below"``, ``"within"`` or ``"above"`` the normal range."""
+    """Numeric feature (``NUMERIC_FEATURES``) -> ``"below"``, ``"within"`` or ``"above"`` the normal range;
+    None values (unmeasurable) are dropped."""
     ecg_id: int | None = None
     """The record these attributes describe (PTB-XL ecg_id or MIMIC study_id), when known."""
     superclass_set: frozenset[str] | None = None
@@ -162,6 +163,8 @@ class EcgAttributes:
     """"Any kind of extra systoles" when given explicitly; None derives it from ``extra_systoles``."""
 
     def __post_init__(self) -> None:
+        # an unmeasurable feature (None, as measure().range_attributes() gives) is simply unknown
+        object.__setattr__(self, "numeric", {k: v for k, v in dict(self.numeric).items() if v is not None})
         for name, likelihood in dict(self.statements).items():
             if not 0.0 <= float(likelihood) <= 100.0:
                 raise UsageError(f"likelihood of {name!r} must be in 0..100; got {likelihood!r}")
