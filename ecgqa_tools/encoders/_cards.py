@@ -85,6 +85,28 @@ class ModelCard:
 
         return replace(self, metrics={**self.metrics, **metrics})
 
+    def to_markdown(self) -> str:
+        """The card as a Markdown page (ids summarised by count and range; the JSON has them all)."""
+        def ids(values: tuple[int, ...]) -> str:
+            return f"{len(values)} records (ecg_id {min(values)}-{max(values)})" if values else "none"
+
+        lines = [
+            f"# Model card: {self.name} (version {self.version})", "",
+            "Research software, not for clinical use.", "",
+            f"- task: {self.task}; network: {self.network} {json.dumps(self.hparams)}",
+            f"- outputs: {', '.join(self.outputs[:12])}{' ...' if len(self.outputs) > 12 else ''} ({len(self.outputs)})",
+            f"- input: {self.input_shape[0]} leads x {self.input_shape[1]} samples; preprocessing: {self.preprocessing}",
+            f"- trained on: {ids(self.train_ids)}; selected on: {ids(self.selection_ids)} (exact ids in "
+            f"`ecgqa_tools/encoders/weights/{self.name}.json` and the ONNX metadata)",
+            f"- training: {json.dumps({k: v for k, v in self.train_config.items() if k != 'hparams'})}",
+            f"- training time: {self.train_seconds / 60:.1f} min",
+            f"- reproduce: `{self.training_command}`", "", "## Data", "",
+        ]
+        lines += [f"- {k}: {json.dumps(v) if not isinstance(v, str) else v}" for k, v in self.data.items()]
+        lines += ["", "## Measured", ""]
+        lines += [f"- {k}: {json.dumps(v, default=float)}" for k, v in self.metrics.items() if k != "thresholds"]
+        return "\n".join(lines) + "\n"
+
     def summary(self) -> str:
         """A few human-readable lines."""
         lines = [

@@ -146,7 +146,7 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
 
 DEFAULT_ATTRIBUTE_CONFIG = TrainConfig(
     task="attributes", network="resnet12",
-    hparams={"channels": [32, 48, 64, 96], "kernel": 7, "dropout": 0.2},
+    hparams={"channels": [32, 48, 64, 96], "kernel": 7, "dropout": 0.2, "n_outputs": 66},
     epochs=20, batch_size=64, lr=3e-3, crop_samples=500, noise_std=0.05,
 )
 
@@ -230,6 +230,8 @@ def train_attributes(data_dir: Path, work_dir: Path, config: TrainConfig = DEFAU
 
     arrays = load_arrays(data_dir, work_dir, progress=progress)
     classes = signal_attribute_classes()
+    if config.hparams.get("n_outputs") != len(classes):
+        raise UsageError(f"attribute network needs n_outputs={len(classes)}, got {config.hparams.get('n_outputs')}")
     targets = attribute_targets(data_dir, arrays.ecg_ids)
     split = {s: ecgqa_split_ids(data_dir, s) for s in ("train", "valid", "test")}
     index = {s: np.array([i for i, e in enumerate(arrays.ecg_ids) if int(e) in ids]) for s, ids in split.items()}
