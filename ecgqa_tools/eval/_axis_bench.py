@@ -86,26 +86,21 @@ class AxisResult:
         return "\n".join(rows)
 
 
-def _axis_of(ecg, delineation: Delineation | None = None) -> float | None:
-    from ..grounding import measure
-
-    return measure(ecg, delineation).qrs_axis.value
-
-
-def run_ptbxl_axis(root, fs_hz: int = 500) -> AxisResult:
-    """Our axis class vs PTB-XL heart_axis on every record with signals at ``fs_hz``."""
-    from tqdm import tqdm
-
+def run_ptbxl_axis(root, fs_hz: int = 500, cache_path=None) -> AxisResult:
+    """Our axis class vs PTB-XL heart_axis on every record with signals at ``fs_hz`` (the
+    measurements are shared with ``bench intervals`` through the same resumable cache)."""
     from ..records import PtbXl
+    from ._delineation_intervals import measure_ptbxl
 
     ptbxl = PtbXl(root)
     meta = ptbxl.metadata
     ids = [i for i in sorted(ptbxl.present_ids(fs_hz=fs_hz))
            if str(meta.loc[i, "heart_axis"]) in PTBXL_AXIS_MAP]
+    measured = measure_ptbxl(root, ids, fs_hz, cache_path)
     confusion: Counter = Counter()
     unmeasurable = 0
-    for i in tqdm(ids, desc=f"PTB-XL axis ({fs_hz} Hz)", file=sys.stderr, disable=None):
-        axis = _axis_of(ptbxl.read(i, fs_hz=fs_hz))
+    for i in ids:
+        axis = measured[i]["values"]["qrs_axis"]
         if axis is None:
             unmeasurable += 1
             continue
@@ -119,6 +114,8 @@ def run_ludb_axis(root) -> AxisResult:
     """Our axis vs LUDB's electric axis (uniform-gain limb leads), all records without pacing."""
     from tqdm import tqdm
 
+    from ..encoders import DelineatorConfig, delineate
+    from ..grounding import measure
     from ..records import Ludb
 
     ludb = Ludb(root)
@@ -128,7 +125,9 @@ def run_ludb_axis(root) -> AxisResult:
         label = ludb.diagnoses(n).electric_axis
         if label not in LUDB_AXIS_MAP3:
             continue
-        axis = _axis_of(ludb.read(n, gain="uniform"))
+        ecg = ludb.read(n, gain="uniform")
+        # the axis needs QRS boundaries only: the P gate (codec rhythm layer) is skipped
+        axis = measure(ecg, delineate(ecg, config=DelineatorConfig(rhythm_gate=False))).qrs_axis.value
         if axis is None:
             unmeasurable += 1
             continue

@@ -42,12 +42,14 @@ def register(cli: CommandRegistry) -> None:
     a.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use")
     a.add_argument("--skip-ptbxl", action="store_true")
     a.add_argument("--skip-ludb", action="store_true")
+    a.add_argument("--cache-dir", help="per-record PTB-XL measurements (shared with bench intervals)")
+    a.add_argument("--no-cache", action="store_true")
 
     i = cli.subcommand("bench", "intervals", "interval distributions on PTB-XL and agreement of range "
                        "attributes with ECG-QA numeric-feature answers", _intervals)
     i.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
     i.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
-    i.add_argument("--fs", type=int, choices=(100, 500), default=100)
+    i.add_argument("--fs", type=int, choices=(100, 500), default=500)
     i.add_argument("--limit", type=int, default=0, help="distribution on the first N records only")
     i.add_argument("--cache-dir", help="where per-record measurements are kept for resuming")
     i.add_argument("--no-cache", action="store_true")
@@ -115,7 +117,9 @@ def _axis(args: argparse.Namespace) -> int:
     from ._axis_bench import run_ludb_axis, run_ptbxl_axis
 
     if not args.skip_ptbxl:
-        r = run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs)
+        cache = _cache_dir(args)
+        r = run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs,
+                           None if cache is None else cache / f"ptbxl-measure-{args.fs}.jsonl")
         print(f"== {r.dataset}: {r.n_scored} records scored, {r.n_unmeasurable} unmeasurable "
               "(left < +30 <= normal <= +90 < right)")
         print(r.table())

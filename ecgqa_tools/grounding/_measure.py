@@ -302,20 +302,28 @@ def global_beats(delineation: Delineation) -> list[Beat]:
         on = int(round(np.percentile([w.onset for _, w in group], ONSET_PERCENTILE)))
         off = int(round(np.percentile([w.offset for _, w in group], OFFSET_PERCENTILE)))
         beats.append(Beat(on, max(off, on), n_leads=len({lead for lead, _ in group})))
+    # P and T candidates of all leads sorted by onset, searched by bisection (long records).
+    def sorted_kind(kind: str) -> tuple[np.ndarray, list[Wave]]:
+        ws = sorted((w for lead in leads for w in delineation.lead(lead) if w.kind == kind),
+                    key=lambda w: w.onset)
+        return np.array([w.onset for w in ws], dtype=float), ws
+
+    p_on_arr, p_waves = sorted_kind("P")
+    t_on_arr, t_waves = sorted_kind("T")
     out: list[Beat] = []
     for i, b in enumerate(beats):
         prev_off = beats[i - 1].qrs_offset if i > 0 else -1
         next_on = beats[i + 1].qrs_onset if i + 1 < len(beats) else delineation.n_samples
         p_on = p_off = t_off = None
-        ps = [w for lead in leads for w in delineation.lead(lead)
-              if w.kind == "P" and w.onset > prev_off and w.offset < b.qrs_onset + 0.01 * fs
-              and w.onset > b.qrs_onset - 0.45 * fs]
+        lo = np.searchsorted(p_on_arr, max(prev_off, b.qrs_onset - 0.45 * fs), side="right")
+        hi = np.searchsorted(p_on_arr, b.qrs_onset + 0.01 * fs, side="left")
+        ps = [w for w in p_waves[lo:hi] if w.offset < b.qrs_onset + 0.01 * fs]
         if len(ps) >= need:
             p_on = int(round(np.percentile([w.onset for w in ps], ONSET_PERCENTILE)))
             p_off = int(round(np.percentile([w.offset for w in ps], OFFSET_PERCENTILE)))
-        ts = [w for lead in leads for w in delineation.lead(lead)
-              if w.kind == "T" and w.onset >= b.qrs_offset - 0.02 * fs and w.offset < next_on
-              and w.offset < b.qrs_onset + 0.7 * fs]
+        lo = np.searchsorted(t_on_arr, b.qrs_offset - 0.02 * fs, side="left")
+        hi = np.searchsorted(t_on_arr, min(next_on, b.qrs_onset + 0.7 * fs), side="left")
+        ts = [w for w in t_waves[lo:hi] if w.offset < next_on and w.offset < b.qrs_onset + 0.7 * fs]
         if len(ts) >= need:
             t_off = int(round(np.percentile([w.offset for w in ts], OFFSET_PERCENTILE)))
         out.append(Beat(b.qrs_onset, b.qrs_offset, p_on, p_off, t_off, b.n_leads))
