@@ -49,6 +49,12 @@ POSITION_LEADS: dict[str, tuple[str, ...]] = {
 
 # German report phrases -> the English wording the patterns below read.
 _GERMAN = (
+    (r"periphere (?:niederspannung|low-voltage|low voltage|niedervoltage)", "peripheral low voltage"),
+    (r"\bt abnorm(?:al)? in\b", "t abnormal in"),
+    (r"\b(st|t)- (?=\w)", r"\1-"),
+    (r"ver(?:ae|Ä|ä)nderung(?:en)?", "changes"),
+    (r"\bnegativ\b", "negative"),
+    (r"\bdiskret\b", "discrete"),
     (r"hochlateral\w*", "high lateral"),
     (r"anterolateral\w*", "anterolateral"),
     (r"anteroseptal\w*", "anteroseptal"),
