@@ -133,7 +133,7 @@ def parse_noise_leads(text: Any) -> frozenset[str]:
     s = re.sub(r"\s*-+\s*", "-", s)
     s = re.sub(r"(?i)\bv\s+(\d)", r"V\1", s)
     found: list[str] = []
-    for chunk in re.split(r"[,;.]", s):
+    for chunk in re.split(r"[,;.()]", s):
         for token in chunk.split():
             low = token.lower()
             if low.startswith("alle"):
