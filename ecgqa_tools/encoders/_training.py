@@ -207,7 +207,7 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
             loss.backward()
             optimizer.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
         val_out = predict_batches(model, signals[val_idx])
         metrics = score_outputs(config.task, val_out, np.asarray(targets)[val_idx])

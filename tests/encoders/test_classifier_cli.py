@@ -1,0 +1,53 @@
+"""CLI of the encoders: ``ecgqa classify``, ``ecgqa models``, ``ecgqa train cv`` summaries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.encoders import DISEASES, load_disease_model
+from ecgqa_tools.encoders._cv import summarize_cv
+from ecgqa_tools.records import example_path
+
+
+def test_classify_prints_probabilities_for_every_disease(capsys):
+    assert main(["classify", str(example_path("ptbxl-00400")), "--json", "--age-sex"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["diseases"]) == set(DISEASES)
+    assert all(0 <= p <= 1 for p in out["diseases"].values()) and 0 < out["age_years"] < 110
+    assert main(["classify", str(example_path("ptbxl-00400"))]) == 0
+    text = capsys.readouterr().out
+    assert "not a diagnosis" in text and all(f"\n{d}" in text or text.startswith(d) for d in DISEASES)
+
+
+def test_classify_missing_record_is_a_clean_error(tmp_path, capsys):
+    assert main(["classify", str(tmp_path / "nothing.hea")]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_models_lists_cards_and_refuses_unknown_names(capsys):
+    assert main(["models", "disease_MI", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)["disease_MI"]
+    assert card["training_command"].startswith("ecgqa train disease") and card["train_ids"]
+    assert main(["models", "nope"]) == 1
+    assert "no shipped model 'nope'" in capsys.readouterr().err
+    markdown = load_disease_model("MI").card.to_markdown()
+    assert "reproduce: `ecgqa train disease" in markdown and "test_fold10" in markdown
+
+
+def test_cv_summary_pools_out_of_fold_predictions(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "cv_baseline.jsonl"
+    with open(path, "w") as fh:
+        for seed in (0, 1, 2):
+            for fold in range(1, 11):
+                y = rng.integers(0, 2, 30)
+                logits = y * 2.0 + rng.standard_normal(30)
+                fh.write(json.dumps({"disease": "MI", "seed": seed, "fold": fold, "labels": y.tolist(),
+                                     "logits": logits.tolist()}) + "\n")
+    (row,) = summarize_cv(path)
+    assert row["disease"] == "MI" and row["seeds"] == [0, 1, 2] and row["folds_per_seed"] == [10, 10, 10]
+    assert 0.8 < row["oof_auc_mean"] <= 1.0 and row["oof_auc_sd"] >= 0
+    assert row["n_pos"] + row["n_neg"] == 300
