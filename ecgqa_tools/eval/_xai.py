@@ -64,6 +64,14 @@ class XaiRecordResult:
     """Cosine similarity of the IG and GradientSHAP maps (None when not computed)."""
     av_block: bool
     """Whether the CD mask included P and PR (AV block label)."""
+    hit_gradshap: bool | None
+    """Pointing game of the GradientSHAP map (None when not computed)."""
+    cas_gradshap: float | None
+    """CAS of the GradientSHAP map."""
+    hit_saliency: bool | None
+    """Pointing game of the saliency map."""
+    cas_saliency: float | None
+    """CAS of the saliency map."""
     mask_source: str
     """Delineation source of the mask (``openecg``, ``ludb-gold``, ``ptbxl-plus``...)."""
     model_version: str
@@ -90,6 +98,14 @@ class XaiRow:
     """Mean mask coverage (what a uniform map would score)."""
     cosine_ig_gradshap: float
     """Mean IG-vs-GradientSHAP cosine similarity (NaN when not computed)."""
+    pointing_game_gradshap: float
+    """Pointing game of GradientSHAP on the same true positives."""
+    cas_gradshap: float
+    """CAS of GradientSHAP."""
+    pointing_game_saliency: float
+    """Pointing game of saliency (|gradient|)."""
+    cas_saliency: float
+    """CAS of saliency."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +140,11 @@ class XaiReport:
                     f"{row.n_true_positive:>5}{row.n_labelled:>9}{_fmt(row.chance):>8}"
                     f"{_fmt(row.cosine_ig_gradshap):>11}{_fmt(pg_anchor):>10}{_fmt(cas_anchor):>11}"
                 )
+            lines.append("other methods on the same true positives: pointing game / CAS")
+            lines.append(f"{'disease':<8}{'GradientSHAP':>16}{'saliency':>16}")
+            for row in (r for r in self.rows if r.dataset == dataset):
+                lines.append(f"{row.disease:<8}{_fmt(row.pointing_game_gradshap) + ' / ' + _fmt(row.cas_gradshap):>16}"
+                             f"{_fmt(row.pointing_game_saliency) + ' / ' + _fmt(row.cas_saliency):>16}")
             lines.append("")
         lines.append(f"IG: {self.explain_seconds_per_ecg * 1000:.0f} ms per ECG (batched, this machine); "
                      f"excluded as seen in training/selection: {self.excluded_seen}")
@@ -221,7 +242,7 @@ class _Results:
             for line in path.read_text().splitlines():
                 try:
                     raw = json.loads(line)
-                    for name in ("cas", "coverage"):
+                    for name in ("cas", "coverage", "cas_gradshap", "cas_saliency"):
                         raw[name] = float("nan") if raw[name] is None else raw[name]
                     result = XaiRecordResult(**raw)
                 except (ValueError, TypeError, KeyError):
@@ -295,7 +316,9 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 timings.append((time.perf_counter() - t0) / len(positive))
                 gss = (explain_batch([e for _, e, _ in positive], disease, "gradshap", model=model,
                                      batch_size=batch_size) if compare_gradshap else [None] * len(positive))
-                for (case, ecg, prob), ig, gs in zip(positive, igs, gss):
+                sals = explain_batch([e for _, e, _ in positive], disease, "saliency", model=model,
+                                     batch_size=batch_size)
+                for (case, ecg, prob), ig, gs, sal in zip(positive, igs, gss, sals):
                     dkey = (case.dataset, case.record_id)
                     if dkey not in delineation_cache:
                         delineation_cache[dkey] = case.delineation(ecg)
@@ -308,20 +331,30 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         positive=True, hit=pointing_game(ig.values, mask, valid), cas=cas(ig.values, mask, valid),
                         coverage=mask_coverage(mask, valid),
                         cosine_ig_gradshap=cosine_similarity(ig, gs) if gs is not None else None,
-                        av_block=case.av_block, mask_source=delineation.source, model_version=version,
+                        av_block=case.av_block,
+                        hit_gradshap=pointing_game(gs.values, mask, valid) if gs is not None else None,
+                        cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
+                        hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
+                        mask_source=delineation.source, model_version=version,
                     )
                     store.add(result)
                     results.append(result)
             for case, _e, p in zip(chunk, ecgs, probs):
                 if p < cut:  # record the miss so a resumed run does not recompute it
                     miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
-                                           float("nan"), float("nan"), None, case.av_block, "none", version)
+                                           float("nan"), float("nan"), None, case.av_block, None, None, None,
+                                           None, "none", version)
                     store.add(miss)
                     results.append(miss)
             bar.update(len(chunk))
         bar.close()
     seconds = float(np.mean(timings)) if timings else float("nan")
     return results, labelled, seconds, excluded
+
+
+def _mean(values: list) -> float:
+    kept = [float(v) for v in values if v is not None and np.isfinite(float(v))]
+    return float(np.mean(kept)) if kept else float("nan")
 
 
 def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str], int]) -> tuple[XaiRow, ...]:
@@ -337,6 +370,10 @@ def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str]
             cas=float(np.mean(cas_values)) if cas_values else float("nan"),
             chance=float(np.nanmean([r.coverage for r in tp])) if tp else float("nan"),
             cosine_ig_gradshap=float(np.mean(cos)) if cos else float("nan"),
+            pointing_game_gradshap=_mean([r.hit_gradshap for r in tp]),
+            cas_gradshap=_mean([r.cas_gradshap for r in tp]),
+            pointing_game_saliency=_mean([r.hit_saliency for r in tp]),
+            cas_saliency=_mean([r.cas_saliency for r in tp]),
         ))
     order = {d: i for i, d in enumerate(DISEASES_DEFAULT)}
     return tuple(sorted(rows, key=lambda r: (r.dataset != "ptbxl", order.get(r.disease, 9), r.disease)))
