@@ -74,6 +74,8 @@ class Attribution:
     """Human-readable description of the baseline."""
     ecg: ECG
     """The ECG (12 standard leads) the map refers to."""
+    threshold: float | None = None
+    """The model's probability cut-off for calling the disease (``None`` when it has none)."""
 
     @property
     def n_samples(self) -> int:
@@ -87,6 +89,22 @@ class Attribution:
     def model_index(self, sample: int) -> int:
         """Index into the model's window of an input sample (may fall outside the window)."""
         return int(np.floor(sample * self.model_fs_hz / self.fs_hz)) - self.model_offset
+
+
+def _threshold(model: Any) -> float | None:
+    value = getattr(model, "threshold", None)
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def call_words(probability: float, threshold: float | None) -> str:
+    """``probability 0.81 (above the head's threshold 0.26)`` or just the probability."""
+    if threshold is None:
+        return f"probability {probability:.2f}"
+    side = "at or above" if probability >= threshold else "below"
+    return f"probability {probability:.2f} ({side} the head's threshold {threshold:.2f})"
 
 
 def _model_rate(model: Any, ecg: ECG, n_model: int) -> float:
@@ -241,7 +259,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 convergence_delta=deltas[offset_in_chunk], model_values=model_map,
                 model_fs_hz=model_fs, model_offset=offset,
                 baseline="none (gradient only)" if method == "saliency" else BASELINE_DESCRIPTION,
-                ecg=ecg,
+                ecg=ecg, threshold=_threshold(model),
             ))
     return results
 

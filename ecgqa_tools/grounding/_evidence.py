@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..records import Delineation
-from ._attribution import METHOD_NAMES, Attribution, predict_logits, resolve_model
+from ._attribution import METHOD_NAMES, Attribution, call_words, predict_logits, resolve_model
 from ._segments import (
     SEGMENTS,
     clinical_description,
@@ -117,6 +117,8 @@ class Evidence:
     """Attribution method (``ig``, ``gradshap``, ``saliency``)."""
     probability: float
     """The head's probability on this ECG."""
+    threshold: float | None
+    """The head's cut-off for calling the disease (``None`` when the model has none)."""
     lead_share: dict[str, float]
     """Share of positive attribution per lead (sums to 1 when there is any)."""
     segment_share: dict[str, float]
@@ -306,7 +308,7 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
                                    faithfulness_fraction, n_random, seed)
     evidence = Evidence(
         disease=attribution.disease, method=attribution.method, probability=attribution.probability,
-        lead_share=lead_share, segment_share=segment_share, lead_segment_share=lead_segment_share,
+        threshold=attribution.threshold, lead_share=lead_share, segment_share=segment_share, lead_segment_share=lead_segment_share,
         beats=beats, top_regions=top, peak=peak,
         clinical_region=clinical_description(attribution.disease, av_block)
         if mask is not None else "not defined for this head",
@@ -324,7 +326,7 @@ def _pct(x: float) -> str:
 def render_text(evidence: Evidence) -> str:
     """A few sentences for a clinician reader."""
     method = METHOD_NAMES.get(evidence.method, evidence.method)
-    lines = [f"{evidence.disease} probability {evidence.probability:.2f} (explained with {method})."]
+    lines = [f"{evidence.disease} {call_words(evidence.probability, evidence.threshold)}, explained with {method}."]
     if evidence.peak is None:
         lines.append("No part of the signal pushes this head towards the diagnosis.")
         lines.append(DISCLAIMER)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..records import ECG, STANDARD_LEADS, to_standard_leads
-from ._attribution import METHOD_NAMES, Attribution
+from ._attribution import METHOD_NAMES, Attribution, call_words
 
 LAYOUT: tuple[tuple[str, ...], ...] = (
     ("I", "aVR", "V1", "V4"),
@@ -237,20 +237,20 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
             draw(r, c, c, lead, a, b, first_gain)
 
     if title is None:
-        if attribution is not None:
-            method = METHOD_NAMES.get(attribution.method, attribution.method)
-            title = (f"{attribution.disease} head: probability {attribution.probability:.2f}"
-                     f"   -   trace colour and ATTR: {method}, positive attribution"
-                     + ("   -   CLIN: expected region" if clin is not None else ""))
-        else:
-            title = f"12-lead ECG {ecg.record_id}"
+        title = (f"{attribution.disease} head: {call_words(attribution.probability, attribution.threshold)}"
+                 if attribution is not None else f"12-lead ECG {ecg.record_id}")
     fig.text(margin_l / width_mm, 1 - 4.0 / height_mm, title, fontsize=10, fontweight="bold", va="top")
     info = (f"record {ecg.record_id} ({ecg.source})   {fs:g} Hz, {duration:.1f} s shown   "
             "25 mm/s, gain per lead (calibration pulse)   grid: 1 mm = 40 ms")
-    fig.text(margin_l / width_mm, 1 - 10.5 / height_mm, info, fontsize=7, va="top", color="#333333")
+    if attribution is not None:
+        method = METHOD_NAMES.get(attribution.method, attribution.method)
+        info += f"   |   trace colour and ATTR: {method}, positive attribution"
+        if clin is not None:
+            info += "   |   CLIN: expected region"
+    fig.text(margin_l / width_mm, 1 - 10.5 / height_mm, info, fontsize=6.5, va="top", color="#333333")
     fig.text(margin_l / width_mm, 3.0 / height_mm, DISCLAIMER, fontsize=7, va="bottom", color="#8b0000")
     if intensity is not None:  # colour key: low -> high positive attribution
-        key = fig.add_axes((1 - (margin_r + 60.0) / width_mm, 1 - 14.0 / height_mm, 40.0 / width_mm, 2.2 / height_mm))
+        key = fig.add_axes((1 - (margin_r + 50.0) / width_mm, 1 - 7.5 / height_mm, 40.0 / width_mm, 2.2 / height_mm))
         key.imshow(np.linspace(0, 1, 256)[None, :], aspect="auto", cmap=strip_cmap, extent=(0, 1, 0, 1))
         key.set_xticks([])
         key.set_yticks([])
@@ -268,6 +268,9 @@ def _save(fig: Any, path: Path, fmt: str, dpi: int) -> None:
     os.close(handle)
     try:
         fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
