@@ -258,6 +258,38 @@ class _Results:
                 os.fsync(handle.fileno())
 
 
+class _DelineationCache:
+    """Delineations kept on disk next to the results (they do not depend on the model weights)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def _path(self, key: tuple[str, str]) -> Path | None:
+        return None if self.folder is None else self.folder / f"{key[0]}_{key[1]}.pkl"
+
+    def get(self, key: tuple[str, str]) -> Any:
+        import pickle
+
+        path = self._path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return pickle.loads(path.read_bytes())
+        except Exception:  # a file cut by an interruption: delineate again
+            return None
+
+    def put(self, key: tuple[str, str], delineation: Any) -> Any:
+        import pickle
+
+        path = self._path(key)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(pickle.dumps(delineation))
+            os.replace(tmp, path)
+        return delineation
+
+
 def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path | None = None,
                 compare_gradshap: bool = True, threshold: float | None = None, batch_size: int = 8,
                 n_steps: int = 32, progress: bool = True) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
@@ -273,6 +305,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     from ..grounding._validation import cas, mask_coverage, pointing_game
 
     store = _Results(results_path)
+    disk = _DelineationCache(results_path.with_name(results_path.name + ".delineations")
+                             if results_path is not None else None)
     labelled: dict[tuple[str, str], int] = {}
     results: list[XaiRecordResult] = []
     excluded = 0
@@ -321,7 +355,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 for (case, ecg, prob), ig, gs, sal in zip(positive, igs, gss, sals):
                     dkey = (case.dataset, case.record_id)
                     if dkey not in delineation_cache:
-                        delineation_cache[dkey] = case.delineation(ecg)
+                        delineation_cache[dkey] = disk.get(dkey) or disk.put(dkey, case.delineation(ecg))
                     delineation = delineation_cache[dkey]
                     kwargs = dict(n_samples=ig.n_samples, fs_hz=ig.fs_hz)
                     mask = clinical_mask(delineation, disease, av_block=case.av_block, **kwargs)
