@@ -102,15 +102,20 @@ def test_official_questions(parser, ecgqa_dir) -> None:
     assert garbled.slots == {"extra_systole1": "ventricular extrasystoles", "extra_systole2": "extrasystoles"}
 
 
-def test_handwritten_paraphrases(parser) -> None:
-    """One paraphrase per template written for this project (not ECG-QA wording, not prototypes)."""
+@pytest.mark.parametrize(("name", "allowed_wrong"), [("handwritten_paraphrases.json", 0), ("handwritten_paraphrases_2.json", 1)])
+def test_handwritten_paraphrases(parser, name, allowed_wrong) -> None:
+    """One paraphrase per template written for this project (not ECG-QA wording, not prototypes).
+
+    The second set has one known miss ("Is this recording noisy in any way?": too far from every
+    prototype, refused as unsupported), reported in the README.
+    """
     import json
 
     from ecgqa_tools.qa._templates import _data_text
 
-    items = json.loads(_data_text("handwritten_paraphrases.json"))["questions"]
+    items = json.loads(_data_text(name))["questions"]
     assert sorted(i["template_id"] for i in items) == list(range(1, 71))
     results = parser.parse_many([i["question"] for i in items])
     wrong = [(i["question"], r) for i, r in zip(items, results)
              if not (hasattr(r, "template_id") and (r.template_id, r.slots) == (i["template_id"], i["slots"]))]
-    assert not wrong, wrong
+    assert len(wrong) <= allowed_wrong, wrong
