@@ -18,6 +18,7 @@ timeouts, 429 and 5xx, then raised as ``LLMError``: at worst after
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -72,10 +73,18 @@ class LLMSettings:
     """Sampling temperature."""
     max_tokens: int = 512
     """Limit of tokens per model reply."""
+    pin_records: bool = False
+    """Offer the conversation's record names as the only values of record arguments (a JSON-schema
+    ``enum``; grammar-constrained servers such as llama.cpp then cannot produce anything else)."""
+    max_tool_rounds: int | None = None
+    """After this many turns with tool calls, the next turn must answer without tools (``None``:
+    no limit below ``max_steps``). Small local models answer better (and faster) with 1."""
 
     def __post_init__(self) -> None:
         if not self.model:
             raise UsageError(f"no model name given; pass --model or set {ENV_MODEL}")
+        if self.max_tool_rounds is not None and self.max_tool_rounds < 0:
+            raise UsageError(f"max_tool_rounds must be >= 0 or None, got {self.max_tool_rounds}")
         if self.timeout_s <= 0 or self.max_retries < 0 or self.max_steps < 1:
             raise UsageError(
                 f"timeout_s must be > 0, max_retries >= 0 and max_steps >= 1; got "
@@ -233,7 +242,8 @@ class Agent:
             f"{self.settings.max_retries + 1} attempt(s): {_describe(last)}"
         )
 
-    def _request(self, messages: list[dict[str, Any]], tool_choice: Any) -> dict[str, Any]:
+    def _request(self, messages: list[dict[str, Any]], tool_choice: Any,
+                 records: tuple[str, ...] = ()) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.settings.model,
             "messages": messages,
@@ -241,20 +251,25 @@ class Agent:
             "max_tokens": self.settings.max_tokens,
         }
         if tool_choice != "none":
-            request["tools"] = self.tools.openai_schemas(self.tool_names)
+            schemas = self.tools.openai_schemas(self.tool_names)
+            request["tools"] = _pin_records(schemas, records) if self.settings.pin_records and records else schemas
             request["tool_choice"] = tool_choice
         return request
 
     # ---------------------------------------------------------------------------------- the loop
 
-    def ask(self, record: str, question: str, force_tool: str | bool = True) -> AgentAnswer:
-        """Answer one question about ``record`` (a fresh conversation)."""
-        return self.chat(record).ask(question, force_tool=force_tool)
+    def ask(self, record: str, question: str, force_tool: str | bool = True,
+            others: tuple[str, ...] = ()) -> AgentAnswer:
+        """Answer one question about ``record`` (a fresh conversation); ``others`` are further
+        records the question may involve (e.g. the second ECG of a comparison)."""
+        return self.chat(record, *others).ask(question, force_tool=force_tool)
 
-    def chat(self, record: str) -> "ChatSession":
+    def chat(self, record: str, *others: str) -> "ChatSession":
         """A multi-turn conversation about ``record`` (validated now: unknown records fail early)."""
         ref, _ = self.context.load(record)
-        return ChatSession(self, record, ref.canonical)
+        for other in others:
+            self.context.load(other)
+        return ChatSession(self, record, ref.canonical, tuple(others))
 
     def ask_ecgqa_protocol(self, record: str, question: str, options: tuple[str, ...] | None = None,
                            second: str | None = None) -> AgentAnswer:
@@ -299,12 +314,14 @@ class Agent:
 class ChatSession:
     """Conversation state: the messages so far, over one record."""
 
-    def __init__(self, agent: Agent, record: str, canonical: str) -> None:
+    def __init__(self, agent: Agent, record: str, canonical: str, others: tuple[str, ...] = ()) -> None:
         self.agent = agent
         self.record = record
+        self.records = (record, *others)
         self.canonical = canonical
         self.messages: list[dict[str, Any]] = [
-            {"role": "system", "content": f"{SYSTEM_PROMPT} The ECG is record '{record}'."}
+            {"role": "system", "content": f"{SYSTEM_PROMPT} The ECG is record '{record}'."
+             + (f" Other records: {', '.join(repr(o) for o in others)}." if others else "")}
         ]
 
     def ask(self, question: str, force_tool: str | bool = True) -> AgentAnswer:
@@ -324,20 +341,24 @@ class ChatSession:
         final_text = ""
         stopped: Literal["answer", "step_limit"] = "step_limit"
         steps = 0
+        tool_rounds = 0
         for step in range(settings.max_steps):
             steps = step + 1
             choice: Any = "auto"
-            if step == 0 and force_tool is True:
+            if settings.max_tool_rounds is not None and tool_rounds >= settings.max_tool_rounds:
+                choice = "none"
+            elif step == 0 and force_tool is True:
                 choice = "required"
             elif step == 0 and isinstance(force_tool, str):
                 choice = {"type": "function", "function": {"name": force_tool}}
-            message = agent._complete(agent._request(self.messages, choice))
+            message = agent._complete(agent._request(self.messages, choice, self.records))
             tool_calls = list(getattr(message, "tool_calls", None) or [])
             if not tool_calls:
-                final_text = message.content or ""
+                final_text = html.unescape(message.content or "")  # some chat templates HTML-escape quotes
                 self.messages.append({"role": "assistant", "content": final_text})
                 stopped = "answer"
                 break
+            tool_rounds += 1
             self.messages.append(_assistant_with_calls(message, tool_calls))
             for call in tool_calls:
                 name, arguments, call_id = _call_parts(call)
@@ -373,6 +394,18 @@ class ChatSession:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _pin_records(schemas: list[dict[str, Any]], records: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Copies of ``schemas`` whose record arguments only accept ``records``."""
+    import copy
+
+    pinned = copy.deepcopy(schemas)
+    for schema in pinned:
+        for name, prop in schema["function"]["parameters"].get("properties", {}).items():
+            if name in ("record", "record_a", "record_b") and prop.get("type") == "string":
+                prop["enum"] = list(records)
+    return pinned
 
 
 def _retryable(exc: Exception) -> bool:

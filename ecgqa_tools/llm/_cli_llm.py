@@ -56,6 +56,12 @@ def _add_llm_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, default=None, help="seconds per request (default 60)")
     group.add_argument("--retries", type=int, default=None, help="retries with backoff (default 2)")
     group.add_argument("--max-steps", type=int, default=None, help="model turns per question (default 6)")
+    group.add_argument("--pin-record", action="store_true",
+                       help="the record given is the only value tools accept (helps small local models)")
+    group.add_argument("--tools", default=None, metavar="NAMES",
+                       help="comma-separated subset of tools to offer (default: all)")
+    group.add_argument("--tool-rounds", type=int, default=None,
+                       help="after N turns with tool calls the model must answer (small local models: 1)")
     group.add_argument("--force-tool", default="auto",
                        help="'auto': first turn must call a tool; 'none': model decides; or a tool name to force")
 
@@ -79,8 +85,15 @@ def _settings(args: argparse.Namespace):
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     return LLMSettings.from_env(
         base_url=args.base_url, model=args.model, api_key=api_key, timeout_s=args.timeout,
-        max_retries=args.retries, max_steps=args.max_steps,
+        max_retries=args.retries, max_steps=args.max_steps, max_tool_rounds=args.tool_rounds,
+        pin_records=args.pin_record or None,
     )
+
+
+def _tool_names(args: argparse.Namespace) -> tuple[str, ...] | None:
+    if not args.tools:
+        return None
+    return tuple(name.strip() for name in args.tools.split(",") if name.strip())
 
 
 def _force(args: argparse.Namespace) -> str | bool:
@@ -95,7 +108,7 @@ def _ask(args: argparse.Namespace) -> int:
     if args.llm or args.protocol:
         if args.compare:
             raise UsageError("--compare works with the offline answerer only")
-        agent = Agent(_settings(args), context=context)
+        agent = Agent(_settings(args), context=context, tool_names=_tool_names(args))
         if args.protocol:
             result = agent.ask_ecgqa_protocol(args.record, args.question)
         else:
@@ -112,7 +125,7 @@ def _chat(args: argparse.Namespace) -> int:
 
     context = _context(args)
     offline = args.offline or not (args.model or _env_model())
-    session = None if offline else Agent(_settings(args), context=context).chat(args.record)
+    session = None if offline else Agent(_settings(args), context=context, tool_names=_tool_names(args)).chat(args.record)
     if offline:
         context.load(args.record)  # fail now on an unknown record
     mode = "offline answerer" if offline else f"LLM agent ({args.model or _env_model()})"

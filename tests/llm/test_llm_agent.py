@@ -284,3 +284,20 @@ def test_a_different_ecg_under_a_known_name_does_not_reuse_cached_results(contex
     context.add_record("syn1", context.load("syn2")[1])
     TOOLS.run("disease_probabilities", context, record="syn1")
     assert backend.calls.count("predict_diseases") == 2
+
+
+def test_tool_round_limit_makes_the_next_turn_answer_without_tools(context):
+    agent, model = _agent(context, [completion(tool_calls=[("record_summary", {"record": "syn1"})]),
+                                    completion("Twelve leads [E1].")], max_tool_rounds=1)
+    answer = agent.ask("syn1", "How many leads?")
+    assert "tools" not in model.requests[1] and answer.cited == ("E1",)
+
+
+def test_pinned_records_become_an_enum_of_the_session_records(context):
+    agent, model = _agent(context, [completion(tool_calls=[("compare_ecgs", {"record_a": "syn1", "record_b": "syn2"})]),
+                                    completion("Nothing new [E1].")], pin_records=True)
+    agent.ask("syn1", "What changed?", others=("syn2",))
+    props = {t["function"]["name"]: t["function"]["parameters"]["properties"] for t in model.requests[0]["tools"]}
+    assert props["record_summary"]["record"]["enum"] == ["syn1", "syn2"]
+    assert props["compare_ecgs"]["record_b"]["enum"] == ["syn1", "syn2"]
+    assert "Other records: 'syn2'" in model.requests[0]["messages"][0]["content"]

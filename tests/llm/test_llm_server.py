@@ -66,7 +66,7 @@ def llama_server(tmp_path_factory):
     log = open(log_path, "w")
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
                "--port", str(port), "--chat_format", "chatml-function-calling", "--n_ctx", "8192",
-               "--n_threads", "2", "--model_alias", "smollm2"]
+               "--n_threads", "1", "--n_threads_batch", "1", "--model_alias", "smollm2"]
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -96,8 +96,10 @@ def llama_server(tmp_path_factory):
 
 
 def _agent(base_url: str, **kw) -> Agent:
-    settings = LLMSettings(model="smollm2", base_url=base_url, api_key=None, timeout_s=120, max_retries=1,
-                           max_steps=kw.pop("max_steps", 3), max_tokens=200)
+    # one tool round then an answer, record names pinned to the conversation's record: what a
+    # 135M-parameter model needs to get through the loop (the server constrains arguments to the schema)
+    settings = LLMSettings(model="smollm2", base_url=base_url, api_key=None, timeout_s=180, max_retries=1,
+                           max_steps=kw.pop("max_steps", 3), max_tokens=96, max_tool_rounds=1, pin_records=True)
     return Agent(settings, context=ToolContext(), **kw)
 
 
@@ -108,14 +110,12 @@ def test_agent_end_to_end_with_a_forced_tool_call(llama_server):
                        force_tool="record_summary")
     assert answer.tool_calls, "the server returned no tool call although one was forced"
     assert answer.tool_calls[0].name == "record_summary"
-    json.loads(answer.tool_calls[0].arguments)  # the grammar-constrained arguments are JSON
-    assert answer.stopped in ("answer", "step_limit") and 1 <= answer.steps <= 3
-    # whether the tiny model named the record right or got a validation error back, the loop went on
-    for call in answer.tool_calls:
-        assert call.ok or call.error
-    if any(call.ok for call in answer.tool_calls):
-        assert answer.evidence and answer.cited
-        assert all(f"[{i}]" in answer.text for i in answer.cited)
+    assert answer.steps == 2  # forced tool call, then the answer
+    assert json.loads(answer.tool_calls[0].arguments) == {"record": record}  # pinned by the enum
+    assert answer.tool_calls[0].ok and answer.stopped == "answer"
+    assert answer.evidence and answer.cited
+    assert all(f"[{i}]" in answer.text for i in answer.cited)
+    assert any("12 leads" in e.statement for e in answer.evidence)
     text = answer.to_text()
     assert DISCLAIMER in text and text.strip()
 
@@ -131,11 +131,11 @@ def test_chat_keeps_two_turns(llama_server):
     assert session.messages[-1]["role"] == "assistant"
 
 
-def test_ecgqa_protocol_mode_over_the_real_server(llama_server, context):
-    """Attribute predictions (the fake backend's, so this does not need the trained model) and the
-    options go to the real model; whatever it says is mapped onto the options."""
-    settings = LLMSettings(model="smollm2", base_url=llama_server, timeout_s=120, max_retries=1, max_tokens=20)
-    agent = Agent(settings, context=context)
-    answer = agent.ask_ecgqa_protocol("syn1", "What rhythm-related symptoms does this ECG show?")
-    assert set(answer.answer) <= {"atrial fibrillation", "none", "sinus rhythm"}
-    assert answer.evidence and answer.text is not None
+def test_ecgqa_protocol_mode_over_the_real_server(llama_server):
+    """The shipped attribute model's predictions (p > 0.5) and the template's options go to the
+    real model; its reply is mapped onto the options (a 135M model's choice is not judged here)."""
+    settings = LLMSettings(model="smollm2", base_url=llama_server, timeout_s=180, max_retries=1, max_tokens=20)
+    agent = Agent(settings, context=ToolContext())
+    answer = agent.ask_ecgqa_protocol(list_examples()[0], "Is this a normal ECG?", options=("no", "yes"))
+    assert set(answer.answer) <= {"no", "yes"} and answer.text is not None
+    assert all(e.provenance.source == "attribute-model" for e in answer.evidence)
