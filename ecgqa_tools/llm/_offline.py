@@ -410,8 +410,7 @@ def _engine_answer(ctx: ToolContext, parsed: Any, attrs_a: Any, attrs_b: Any) ->
     """The ECG-QA answer engine, plus superclass verify questions ("... symptoms of myocardial infarction?")."""
     scp = str(parsed.slots.get("scp_code", "")).lower()
     if parsed.template_id == 1 and scp in SUPERCLASS_DISEASE and hasattr(attrs_a, "superclasses"):
-        uncertain = scp in attrs_a.superclasses(include_uncertain=True) and scp not in attrs_a.superclasses(False)
-        return ["not sure"] if uncertain else (["yes"] if scp in attrs_a.superclasses() else ["no"])
+        return ["yes"] if scp in attrs_a.superclasses() else ["no"]
     return list(ctx.backend.answer_question(parsed, attrs_a, attrs_b))
 
 

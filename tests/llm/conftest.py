@@ -64,7 +64,7 @@ class FakeAttributes:
     def __init__(self, present: set[str], numeric: Mapping[str, str], noise: Mapping[str, list[str]]):
         self.present_set, self.numeric, self.noise = present, dict(numeric), dict(noise)
 
-    def superclasses(self, include_uncertain: bool = True) -> list[str]:
+    def superclasses(self) -> list[str]:
         return ["myocardial infarction"] if any(s.startswith("myocardial infarction in") for s in self.present_set) else []
 
 
