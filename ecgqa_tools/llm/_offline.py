@@ -414,16 +414,30 @@ def _engine_answer(ctx: ToolContext, parsed: Any, attrs_a: Any, attrs_b: Any) ->
     return list(ctx.backend.answer_question(parsed, attrs_a, attrs_b))
 
 
+# Templates without slots: the attribute classes their answer rests on.
+_TEMPLATE_KEYS: dict[int, tuple[str, ...]] = {
+    2: ("normal ecg",), 12: ("any kind of abnormal symptoms", "normal ecg"), 13: ("any diagnostic symptoms",),
+    14: ("any diagnostic symptoms",), 15: ("any form-related symptoms",), 16: ("any rhythm-related symptoms",),
+    22: ("axis",), 29: ("any kind of noises", "noise", "no lead"), 32: ("noise", "no lead", "flagged"),
+    35: ("extra systoles", "extrasystoles"), 38: ("extrasystoles",), 25: ("stage of myocardial infarction",),
+}
+
+
 def _relevant(ctx: ToolContext, ids: list[str], parsed: Any, answer: list[str]) -> list[str]:
-    """Evidence items that mention the question's slots or the answer; all of them when none does."""
+    """Evidence items that mention the question's slots, its template's classes or the answer;
+    all of them (at most 12) when none does."""
     unique = list(dict.fromkeys(ids))
     keys = {str(v).lower() for v in parsed.slots.values()} | {a.lower() for a in answer}
     keys |= {SUPERCLASS_DISEASE[k] for k in keys if k in SUPERCLASS_DISEASE}
+    keys |= set(_TEMPLATE_KEYS.get(parsed.template_id, ()))
+    if parsed.attribute_type == "heart_axis":
+        keys.add("axis")
+    if parsed.attribute_type == "noise":
+        keys |= {"noise", "drift", "electrodes", "no lead"}
     keys = {k for k in keys if k and k not in ("yes", "no", "none", "not sure")}
     picked = [i for i in unique if any(k in ctx.evidence[i].statement.lower() for k in keys)]
-    if parsed.attribute_type in ("numeric_feature", "heart_axis", "noise"):
-        tool = {"numeric_feature": "intervals_and_axis", "heart_axis": "intervals_and_axis", "noise": "noise_per_lead"}
-        picked += [i for i in unique if ctx.evidence[i].tool == tool[parsed.attribute_type] and i not in picked]
+    if parsed.attribute_type == "numeric_feature" and not parsed.slots:
+        picked += [i for i in unique if ctx.evidence[i].tool == "intervals_and_axis" and i not in picked]
     return picked[:12] if picked else unique[:12]
 
 
