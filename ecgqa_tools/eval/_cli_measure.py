@@ -118,8 +118,8 @@ def _axis(args: argparse.Namespace) -> int:
 
     if not args.skip_ptbxl:
         cache = _cache_dir(args)
-        r = run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs,
-                           None if cache is None else cache / f"ptbxl-measure-{args.fs}.jsonl")
+        name = f"ptbxl-measure-{args.fs}.jsonl" if args.fs == 500 else f"ptbxl-axis-{args.fs}.jsonl"
+        r = run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs, None if cache is None else cache / name)
         print(f"== {r.dataset}: {r.n_scored} records scored, {r.n_unmeasurable} unmeasurable "
               "(left < +30 <= normal <= +90 < right)")
         print(r.table())
@@ -166,6 +166,12 @@ def _intervals(args: argparse.Namespace) -> int:
     for f, (n, ok) in agr.per_feature.items():
         print(f"feature {f}: membership agrees {ok}/{n} = {ok / max(n, 1):.3f}")
     print(f"(ECG, feature) pairs unmeasurable, answered as within: {agr.n_unmeasured_features}")
+    for split, feats in agr.states.items():
+        n = sum(v[0] for v in feats.values())
+        ok = sum(v[1] for v in feats.values())
+        cells = ", ".join(f"{f} {k}/{m}" for f, (m, k) in feats.items())
+        print(f"per-ECG state agreement ({split}: states implied by official answers, ECGs with "
+              f"signals): {ok}/{n} = {ok / max(n, 1):.3f}  [{cells}]")
     print(f"ECG-QA numeric answer exact match: {agr.n_correct / max(agr.n_samples, 1):.3f}")
     return 0
 

@@ -35,11 +35,12 @@ class IntervalDistribution:
     """5, 25, 50, 75, 95 -> value."""
 
 
-def _measure_cached(ecg, cache: dict, key: str) -> dict:
+def _measure_cached(ecg, cache: dict, key: str, p_gate: bool = True) -> dict:
+    from ..encoders import DelineatorConfig, delineate
     from ..grounding import measure
 
     if key not in cache:
-        m = measure(ecg)
+        m = measure(ecg) if p_gate else measure(ecg, delineate(ecg, config=DelineatorConfig(rhythm_gate=False)))
         cache[key] = {
             "values": {x.name: x.value for x in m.all()},
             "reasons": {x.name: x.reason for x in m.all()},
@@ -71,8 +72,9 @@ def _append(path: Path | None, key: str, m: dict) -> None:
         os.fsync(fh.fileno())
 
 
-def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None) -> dict[int, dict]:
-    """Measurements of PTB-XL records (resumable through a JSONL cache)."""
+def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None, p_gate: bool = True) -> dict[int, dict]:
+    """Measurements of PTB-XL records (resumable through a JSONL cache). ``p_gate=False`` skips
+    the codec rhythm gate (enough for QRS-only facts such as the axis; P/PR then ignore AF)."""
     from tqdm import tqdm
 
     from ..records import PtbXl
@@ -83,7 +85,7 @@ def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None) -> dict[int, d
     for i in tqdm(sorted(ids), desc=f"PTB-XL measure ({fs_hz} Hz)", file=sys.stderr, disable=None):
         key = f"{i}@{fs_hz}"
         fresh = key not in cache
-        m = _measure_cached(ptbxl.read(i, fs_hz=fs_hz), cache, key)
+        m = _measure_cached(ptbxl.read(i, fs_hz=fs_hz), cache, key, p_gate)
         if fresh:
             _append(cache_path, key, m)
         out[i] = m
@@ -111,6 +113,40 @@ class EcgqaAgreement:
     """(ECG, feature) pairs answered as ``within`` because the feature was unmeasurable."""
     per_feature: dict[str, tuple[int, int]]
     """feature -> (samples mentioning it in either answer, agreeing on its membership)."""
+    states: dict[str, dict[str, tuple[int, int]]] = None  # type: ignore[assignment]
+    """split -> feature -> ((ECG, feature) pairs whose state the official answers determine,
+    pairs where our range attribute agrees: abnormal = below or above)."""
+
+
+# (state of the first ECG, state of the second) that a feature must have to be in the answer of
+# each comparison template (ECG-QA templates 50-56 consecutive, 64-70 irrelevant pairs).
+_TRANSITIONS: dict[int, tuple[str, str]] = {}
+for _base in (50, 64):
+    for _k, _st in enumerate((("abn", "within"), ("within", "abn"), ("abn", "abn"), ("within", "within"))):
+        _TRANSITIONS[_base + _k] = _st
+for _base in (54, 68):
+    for _k, _st in enumerate((("abn", "within"), ("within", "abn"), ("abn", "abn"))):
+        _TRANSITIONS[_base + _k] = _st
+
+
+def inferred_states(samples, templates, slots_of_sample) -> dict[tuple[int, str], set[str]]:
+    """(ecg_id, feature) -> states ('abn' / 'within') implied by official comparison answers."""
+    states: dict[tuple[int, str], set[str]] = {}
+    for s in samples:
+        want = _TRANSITIONS.get(s.template_id)
+        if want is None:
+            continue
+        tpl = templates[s.template_id]
+        if tpl.kind == "verify":
+            if s.answer != ("yes",):
+                continue
+            feats = [slots_of_sample(s, tpl)["numeric_feature"]]
+        else:
+            feats = [f for f in s.answer if f != "none"]
+        for f in feats:
+            states.setdefault((s.ecg_id[0], f), set()).add(want[0])
+            states.setdefault((s.ecg_id[1], f), set()).add(want[1])
+    return states
 
 
 def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
@@ -120,14 +156,18 @@ def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
 
     present = PtbXl(ptbxl_root).present_ids(fs_hz=fs_hz)
     samples = []
+    state_split: dict[str, dict[tuple[int, str], set[str]]] = {}
     for split in splits:
         try:
-            samples += [s for s in load_ecgqa(ecgqa_root, "ptbxl", "template", split).samples
-                        if s.attribute_type == "numeric_feature" and len(s.ecg_id) == 2
-                        and all(e in present for e in s.ecg_id)]
+            numeric = [s for s in load_ecgqa(ecgqa_root, "ptbxl", "template", split).samples
+                       if s.attribute_type == "numeric_feature" and len(s.ecg_id) == 2]
         except Exception as exc:  # a split absent from a partial copy: say so and go on
             print(f"warning: ECG-QA {split}: {exc}", file=sys.stderr)
-    ids = {e for s in samples for e in s.ecg_id}
+            continue
+        state_split[split] = {k: v for k, v in inferred_states(numeric, TEMPLATES, slots_of_sample).items()
+                              if k[0] in present}
+        samples += [s for s in numeric if all(e in present for e in s.ecg_id)]
+    ids = {e for s in samples for e in s.ecg_id} | {e for st in state_split.values() for e, _ in st}
     measured = measure_ptbxl(ptbxl_root, ids, fs_hz, cache_path)
     per_t: dict[int, list[int]] = {}
     per_f: dict[str, list[int]] = {}
@@ -153,8 +193,19 @@ def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
                     r = per_f.setdefault(f, [0, 0])
                     r[0] += 1
                     r[1] += (f in got) == (f in s.answer)
+    per_state: dict[str, dict[str, tuple[int, int]]] = {}
+    for split, states in state_split.items():
+        rows: dict[str, list[int]] = {}
+        for (e, f), st in states.items():
+            ours = measured[e]["ranges"].get(f)
+            if len(st) != 1 or ours is None:
+                continue
+            r = rows.setdefault(f, [0, 0])
+            r[0] += 1
+            r[1] += (ours != "within") == (st == {"abn"})
+        per_state[split] = {f: (v[0], v[1]) for f, v in sorted(rows.items())}
     return EcgqaAgreement(len(samples), correct, {k: (v[0], v[1]) for k, v in sorted(per_t.items())},
-                          unmeasured, {k: (v[0], v[1]) for k, v in sorted(per_f.items())})
+                          unmeasured, {k: (v[0], v[1]) for k, v in sorted(per_f.items())}, per_state)
 
 
 def reasons_summary(measured: dict[int, dict], name: str, top: int = 3) -> list[tuple[str, int]]:

@@ -130,3 +130,21 @@ def test_ludb_record_matches_gold_roughly(ludb_dir):
     d = delineate(ecg)
     for lead in ("I", "II", "V5"):
         check_order([w for w in d.lead(lead)])
+
+
+def test_cli_tokens_and_measure_on_a_bundled_example(capsys):
+    import json
+
+    from ecgqa_tools.cli import main
+    from ecgqa_tools.records import example_path, list_examples
+
+    path = str(example_path(list_examples()[0]))
+    assert main(["tokens", path, "--lead", "II", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["lead"] == "II" and out["tokens"] and out["rhythm"]
+    assert abs(sum(ms for _, ms in out["tokens"]) - 10_000) <= 4
+    assert main(["tokens", path, "--lead", "V9"]) == 1
+    assert "V9" in capsys.readouterr().err
+    assert main(["measure", path]) == 0
+    text = capsys.readouterr().out
+    assert "qrs_duration" in text and "ECG-QA ranges" in text
