@@ -351,7 +351,12 @@ class ChatSession:
                 choice = "required"
             elif step == 0 and isinstance(force_tool, str):
                 choice = {"type": "function", "function": {"name": force_tool}}
-            message = agent._complete(agent._request(self.messages, choice, self.records))
+            messages = self.messages
+            if choice == "none" and tool_rounds:
+                # answering turn after the tool round limit: restate the task next to the results
+                messages = self.messages + [{"role": "user", "content": (
+                    f"Using only the tool results above, answer: {text} Cite the evidence ids like [E1].")}]
+            message = agent._complete(agent._request(messages, choice, self.records))
             tool_calls = list(getattr(message, "tool_calls", None) or [])
             if not tool_calls:
                 final_text = html.unescape(message.content or "")  # some chat templates HTML-escape quotes
