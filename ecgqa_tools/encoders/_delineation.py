@@ -155,7 +155,25 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
         if rhythm is not None and rhythm.no_p_waves:
             lead_waves = tuple(w for w in lead_waves if w.kind != "P")
         waves[name] = lead_waves
-    return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg"), rhythm, unusable)
+    result = DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg"), rhythm, unusable)
+    _remember(result)
+    return result
+
+
+_RECENT: dict[int, DelineationResult] = {}
+
+
+def _remember(result: DelineationResult) -> None:
+    _RECENT[id(result.delineation)] = result
+    while len(_RECENT) > 16:
+        _RECENT.pop(next(iter(_RECENT)))
+
+
+def rhythm_of(delineation: Delineation) -> RhythmCall | None:
+    """The rhythm call made when this very ``Delineation`` was produced by ``delineate`` (among the
+    16 most recent), so ``measure(ecg, delineate(ecg))`` still knows about AF/pacing."""
+    found = _RECENT.get(id(delineation))
+    return found.rhythm if found is not None and found.delineation is delineation else None
 
 
 # --------------------------------------------------------------------------- signal quality

@@ -208,14 +208,15 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     rhythm = None
     unusable: dict[str, str] = {}
     if delineation is None:
-        from ..encoders._delineation import delineate_detailed
+        from ..encoders import delineate_detailed
 
         result = delineate_detailed(ecg)
         delineation, rhythm, unusable = result.delineation, result.rhythm, result.unusable_leads
     else:
-        from ..encoders._delineation import lead_quality
+        from ..encoders import lead_quality, rhythm_of
 
         unusable = lead_quality(ecg)
+        rhythm = rhythm_of(delineation)
     for lead, why in unusable.items():
         notes.append(f"lead {lead} not used: {why}")
     af = bool(rhythm is not None and rhythm.no_p_waves)
@@ -410,7 +411,7 @@ def _axis(ecg: ECG | None, delineation: Delineation, beats: list[Beat],
         fs_sig = ecg.fs_hz
     else:
         return Measurement("qrs_axis", None, "deg", reason="no signal given")
-    from ..encoders._delineation import lead_problem
+    from ..encoders import lead_problem
 
     for name, x in (("I", lead_i), ("II", lead_ii)):
         problem = None if limb_signal is not None else lead_problem(x, fs_sig)
