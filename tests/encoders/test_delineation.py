@@ -148,3 +148,26 @@ def test_cli_tokens_and_measure_on_a_bundled_example(capsys):
     assert main(["measure", path]) == 0
     text = capsys.readouterr().out
     assert "qrs_duration" in text and "ECG-QA ranges" in text
+
+
+def test_noisy_and_saturated_leads_are_reported():
+    ecg = synthetic_ecg()
+    sig = ecg.signal_mv.copy()
+    rng = np.random.default_rng(1)
+    sig[2] = rng.standard_normal(sig.shape[1])  # III: white noise
+    t = np.arange(sig.shape[1]) / ecg.fs_hz
+    sig[7] = np.clip(sig[7] + 3.0 * np.sin(2 * np.pi * 0.15 * t), -1.5, 1.5)  # V2: wander into the rails
+    res = delineate_detailed(ecg.with_signal(sig))
+    assert "noisy" in res.unusable_leads["III"]
+    assert "saturated" in res.unusable_leads["V2"]
+    assert "II" not in res.unusable_leads
+
+
+def test_atrial_fibrillation_like_signal_has_no_p_in_measurements():
+    from ecgqa_tools.grounding import measure
+
+    ecg = synthetic_ecg(p_waves=False)
+    m = measure(ecg)
+    assert m.p_duration.value is None and m.p_duration.reason
+    assert m.pr_interval.value is None
+    assert m.qrs_duration.value is not None
