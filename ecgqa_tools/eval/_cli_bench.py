@@ -54,6 +54,9 @@ def register(cli: CommandRegistry) -> None:
                        help="environment variable holding the API key (never printed)")
     bench.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
     bench.add_argument("--llm-max-steps", type=int, default=4, help="agent turns per question (default 4)")
+    bench.add_argument("--llm-max-tokens", type=int, default=96, help="tokens per model reply (default 96)")
+    bench.add_argument("--llm-tools", default="ecgqa_attributes,intervals_and_axis,noise_per_lead,record_summary",
+                       help="comma-separated tools offered to the llm-agent")
     bench.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
 
     speed = cli.subcommand(
@@ -119,7 +122,8 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
         ptbxl_dir=ptbxl_root, ecgqa_dir=ecgqa_root, dataset=args.dataset, fs_hz=args.fs,
         llm=LLMEndpoint(base_url=args.llm_base_url, model=args.llm_model,
                         api_key_env=args.llm_api_key_env, timeout_s=args.llm_timeout,
-                        max_steps=args.llm_max_steps),
+                        max_steps=args.llm_max_steps, max_tokens=args.llm_max_tokens,
+                        tools=tuple(t.strip() for t in args.llm_tools.split(",") if t.strip())),
     )
     samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)
     selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit)

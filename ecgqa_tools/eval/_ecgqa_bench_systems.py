@@ -38,6 +38,11 @@ class LLMEndpoint:
     """Per-request timeout."""
     max_steps: int = 4
     """Model turns per question for the agent (tool calls plus the final answer)."""
+    max_tokens: int = 96
+    """Limit of tokens per model reply (answers are option names; a small model rambles otherwise)."""
+    tools: tuple[str, ...] = ("ecgqa_attributes", "intervals_and_axis", "noise_per_lead", "record_summary")
+    """Tools the agent is offered (a short list keeps a small model's prompt short; these consult
+    no model that saw PTB-XL test-fold or ECG-QA test ECGs except the attribute model's own ids)."""
 
     def public(self) -> dict[str, Any]:
         """What the report may show (no key)."""
@@ -48,6 +53,8 @@ class LLMEndpoint:
             "model": self.model or os.environ.get("ECGQA_LLM_MODEL"),
             "timeout_s": self.timeout_s,
             "max_steps": self.max_steps,
+            "max_tokens": self.max_tokens,
+            "tools": list(self.tools),
         }
 
 
@@ -189,6 +196,36 @@ def check_tools_unseen(tools_used: Sequence[str], ecg_ids: Sequence[int]) -> Non
             if seen:
                 raise LeakageError(f"tool {tool} consulted a model ({loader_name.removeprefix('load_')}) "
                                    f"trained or selected on ECG(s) {', '.join(map(str, seen))}")
+
+
+def source_models(source: str) -> tuple[str, ...]:
+    """The ``encoders`` loaders behind an evidence item's provenance source (``llm`` tools name
+    them ``disease-cnn``, ``attribute-model``, ``age-sex-cnn``; measurements, the record reader,
+    the signal-quality heuristic and the OpenECG codec use none of them); unknown sources count
+    as every model."""
+    text = source.lower()
+    found = tuple(loader for key, loader in (("disease-cnn", "load_disease_model"),
+                                             ("attribute-model", "load_attribute_model"),
+                                             ("age-sex", "load_age_sex_model")) if key in text)
+    if found:
+        return found
+    if text.startswith(("measurements", "record reader", "signal-quality")) or "codec" in text:
+        return ()
+    return ALL_MODEL_LOADERS
+
+
+def check_evidence_unseen(evidence: Sequence[Any], ecg_ids: Sequence[int]) -> None:
+    """Raise ``LeakageError`` when evidence an answer rests on came from a model that saw one of
+    ``ecg_ids`` (judged by each item's ``provenance.source``)."""
+    from ..errors import LeakageError
+
+    for item in evidence:
+        source = str(item.provenance.source)
+        for loader_name in source_models(source):
+            seen = sorted(set(ecg_ids) & loader_seen_ids(loader_name))
+            if seen:
+                raise LeakageError(f"evidence {item.id} ({source}) comes from a model trained or selected "
+                                   f"on ECG(s) {', '.join(map(str, seen))}")
 
 
 def measured_ranges(ecg: Any) -> dict[str, str]:
@@ -337,7 +374,10 @@ class ToolsSystem(_Base):
             self._context = ToolContext(max_cached_records=64)
         second = features[1] if len(features) > 1 else None
         result = answer_offline(features[0], sample.question, second=second, context=self._context)
-        check_tools_unseen(result.tools_used, sample.ecg_id)
+        if result.evidence:  # the evidence the answer rests on (the answerer keeps only what is relevant)
+            check_evidence_unseen(result.evidence, sample.ecg_id)
+        else:
+            check_tools_unseen(result.tools_used, sample.ecg_id)
         if not result.supported:
             raise UnsupportedQuestion(f"the offline answerer declined: {result.explanation.splitlines()[0]}")
         return list(result.answer)
@@ -396,11 +436,12 @@ class _LLMBase(_Base):
             endpoint = self.ctx.llm
             settings = LLMSettings.from_env(
                 model=endpoint.model, base_url=endpoint.base_url, timeout_s=endpoint.timeout_s,
-                max_steps=endpoint.max_steps,
+                max_steps=endpoint.max_steps, max_tokens=endpoint.max_tokens,
                 api_key=os.environ.get(endpoint.api_key_env) or None,
             )
             self._agent = Agent(settings, context=ToolContext(max_cached_records=64),
-                                chat_function=self.ctx.chat_function)
+                                chat_function=self.ctx.chat_function,
+                                tool_names=tuple(endpoint.tools) if self.name == "llm-agent" else None)
         return self._agent
 
     def ecg_features(self, ecg_id: int) -> Any:
@@ -460,11 +501,26 @@ class LLMAgentSystem(_LLMBase):
         question = sample.question
         if len(names) == 2:
             question += f" (The first ECG is record '{names[0]}', the second ECG is record '{names[1]}'.)"
-        if options:
-            question += " Answer with one or more of these options: " + " | ".join(options) + "."
-        reply = self.agent().ask(names[0], question)
+        listed = " Answer with one or more of these options: " + " | ".join(options) + "."
+        if options and len(question) + len(listed) <= MAX_AGENT_QUESTION_CHARS:
+            question += listed
+        reply = self.agent().ask(names[0], question, force_tool=self.first_tool(sample))
+        check_evidence_unseen(reply.evidence, sample.ecg_id)  # everything the tools told the model
         check_tools_unseen([call.name for call in reply.tool_calls if call.ok], sample.ecg_id)
         return match_options(reply.text, options) if options else [reply.text.strip()]
+
+    def first_tool(self, sample: QASample) -> str:
+        """The tool the first turn must call (llama.cpp's function calling cannot force "any tool";
+        a 135M model rarely calls one unasked): by the question's attribute type, among the offered tools."""
+        wanted = {"numeric_feature": "intervals_and_axis", "noise": "noise_per_lead"}.get(
+            sample.attribute_type, "ecgqa_attributes")
+        tools = self.ctx.llm.tools
+        return wanted if wanted in tools else tools[0]
+
+
+MAX_AGENT_QUESTION_CHARS = 900
+"""Options are listed in the agent's question only while it stays this short (the agent refuses
+questions over 1,000 characters); the reply is matched against every option either way."""
 
 
 SystemFactory = Callable[[BenchContext], Any]

@@ -420,3 +420,25 @@ def test_answers_that_consulted_a_model_which_saw_the_ecg_are_dropped_not_scored
     assert {p.sample_id for p in common.predictions["other"]} == scored
     with pytest.raises(LeakageError, match="tools: "):
         run_benchmark([Answerer("tools", "k")], selection, tmp_path, leakage_policy="refuse", progress=False)
+
+
+def test_evidence_provenance_decides_answer_time_leakage(monkeypatch):
+    from types import SimpleNamespace
+
+    from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
+
+    monkeypatch.setattr(systems_module, "_LOADER_SEEN", {"load_disease_model": frozenset({3}),
+                                                         "load_attribute_model": frozenset({9}),
+                                                         "load_age_sex_model": frozenset()})
+
+    def item(source):
+        return SimpleNamespace(id="E1", provenance=SimpleNamespace(source=source))
+
+    systems_module.check_evidence_unseen([item("measurements (openecg)"), item("record reader")], [3, 9])
+    systems_module.check_evidence_unseen([item("disease-cnn")], [4])
+    with pytest.raises(LeakageError, match="disease-cnn"):
+        systems_module.check_evidence_unseen([item("measurements (openecg)"), item("disease-cnn")], [3])
+    with pytest.raises(LeakageError, match="attribute-model"):
+        systems_module.check_evidence_unseen([item("attribute-model (both records)")], [9, 4])
+    with pytest.raises(LeakageError):  # unknown sources count as every model
+        systems_module.check_evidence_unseen([item("mystery-net")], [9])
