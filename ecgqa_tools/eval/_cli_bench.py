@@ -48,6 +48,9 @@ def register(cli: CommandRegistry) -> None:
     bench.add_argument("--fresh", action="store_true",
                        help="discard earlier predictions and per-ECG caches in --out (after code or model changes)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument("--report-only", action="store_true",
+                       help="answer nothing: write the report from the predictions already in --out "
+                            "(a stopped run; unanswered samples are counted and left out)")
     bench.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL (default $ECGQA_LLM_BASE_URL)")
     bench.add_argument("--llm-model", default=None, help="model name (default $ECGQA_LLM_MODEL)")
     bench.add_argument("--llm-api-key-env", default="ECGQA_LLM_API_KEY",
@@ -111,6 +114,8 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     if not names:
         raise UsageError("--systems is empty; name at least one system")
+    if args.report_only and args.fresh:
+        raise UsageError("--report-only reads the predictions in --out; it cannot go with --fresh")
     if args.sample is not None and not 0 < args.sample <= 1:
         raise UsageError(f"--sample must be a fraction in (0, 1], got {args.sample}")
     if args.dataset != "ptbxl":
@@ -140,7 +145,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
           f"({selection.n_missing_signal} without signals here); systems: {', '.join(names)}; "
           f"predictions in {out / 'predictions'}", file=sys.stderr)
     result = run_benchmark(systems, selection, out, leakage_policy=args.leakage, fresh=args.fresh,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, answer=not args.report_only)
     from collections import Counter
 
     sources = Counter(Path(s.source or "?").name for s in selection.samples)

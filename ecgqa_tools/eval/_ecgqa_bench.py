@@ -20,7 +20,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -489,6 +489,9 @@ class RunResult:
     """Each system's ``describe()``."""
     seconds: dict[str, float]
     """Wall time spent by each system in this invocation (0 when everything was resumed)."""
+    n_unanswered: dict[str, int] = field(default_factory=dict)
+    """Per system, samples it should be scored on that have no prediction yet (``answer=False``:
+    a report of a run that was stopped); they are left out of the scores."""
 
 
 def is_leakage(prediction: Prediction) -> bool:
@@ -498,8 +501,12 @@ def is_leakage(prediction: Prediction) -> bool:
 
 def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir: Path,
                   leakage_policy: LeakagePolicy = "per-system", fresh: bool = False,
-                  progress: bool = True, cache: EcgCache | None = None) -> RunResult:
-    """Run every system on its leakage-free share of the selection, resuming from ``out_dir``."""
+                  progress: bool = True, cache: EcgCache | None = None, answer: bool = True) -> RunResult:
+    """Run every system on its leakage-free share of the selection, resuming from ``out_dir``.
+
+    ``answer=False`` answers nothing: it scores the predictions already in ``out_dir`` (the report
+    of a stopped run) and counts the samples still unanswered.
+    """
     names = [s.name for s in systems]
     if len(set(names)) != len(names):
         raise UsageError(f"system names must be unique, got {names}")
@@ -509,12 +516,19 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
     scored, leakage = apply_leakage_guard(selection.samples, systems, leakage_policy)
     predictions: dict[str, tuple[Prediction, ...]] = {}
     seconds: dict[str, float] = {}
+    unanswered: dict[str, int] = {}
     for system in systems:
         start = time.perf_counter()
-        done = run_system(system, scored[system.name], out_dir, cache, fresh=fresh, progress=progress)
+        if answer:
+            done = run_system(system, scored[system.name], out_dir, cache, fresh=fresh, progress=progress)
+        else:
+            pred_dir = out_dir / "predictions"
+            _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh=False)
+            done = read_predictions(pred_dir / f"{system.name}.jsonl", repair=False)
         seconds[system.name] = round(time.perf_counter() - start, 3)
-        predictions[system.name] = tuple(done[s.sample_id] for s in sorted(scored[system.name],
-                                                                          key=lambda s: s.sample_id))
+        ordered = sorted(scored[system.name], key=lambda s: s.sample_id)
+        predictions[system.name] = tuple(done[s.sample_id] for s in ordered if s.sample_id in done)
+        unanswered[system.name] = len(ordered) - len(predictions[system.name])
     leaked = {name: {p.sample_id for p in preds if is_leakage(p)} for name, preds in predictions.items()}
     if leakage_policy == "refuse" and any(leaked.values()):
         detail = ", ".join(f"{name}: {len(ids)}" for name, ids in leaked.items() if ids)
@@ -536,6 +550,7 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
         predictions=predictions,
         systems={s.name: s.describe() for s in systems},
         seconds=seconds,
+        n_unanswered=unanswered,
     )
 
 

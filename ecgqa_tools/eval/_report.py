@@ -188,6 +188,7 @@ def build_report(result: RunResult, command: str, title: str, extra: dict[str, A
         "leakage": [asdict(r) for r in result.leakage],
         "systems": result.systems,
         "seconds": result.seconds,
+        "n_unanswered": result.n_unanswered,
         "scores": [_finite(asdict(s)) for s in scores],
         "n_common": len(common_ids),
         "common_scores": [_finite(asdict(s)) for s in common_scores],
@@ -255,6 +256,13 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         lines.append(f"| {name} | {row['n_seen_ecgs']} | {row['n_dropped_own']} | {row['n_dropped_total']} "
                      f"| {row.get('n_dropped_at_answer', 0)} | {row['n_scored']} | {errors} "
                      f"| {report['seconds'].get(name, 0):.1f} |")
+    unanswered = {k: v for k, v in report.get("n_unanswered", {}).items() if v}
+    if unanswered:
+        lines += ["", "**Stopped run.** This report scores the predictions written before the run was stopped; "
+                  "samples not answered yet are left out: "
+                  + ", ".join(f"{name} {n}" for name, n in unanswered.items()) + " (per system, of the "
+                  "samples it would be scored on). The answered ones follow the run's order (by ECG id), "
+                  "not a random draw."]
     lines += ["", "## Overall", ""] + _table(scores, "overall", systems, "set")
     common = [GroupScore(**s) for s in report.get("common_scores", [])]
     if common:

@@ -442,3 +442,15 @@ def test_evidence_provenance_decides_answer_time_leakage(monkeypatch):
         systems_module.check_evidence_unseen([item("attribute-model (both records)")], [9, 4])
     with pytest.raises(LeakageError):  # unknown sources count as every model
         systems_module.check_evidence_unseen([item("mystery-net")], [9])
+
+
+def test_report_of_a_stopped_run_scores_what_was_answered_and_counts_the_rest(tmp_path):
+    selection = select_samples(make_samples(30), frozenset(range(1, 13)))
+    first = select_samples(make_samples(30)[:12], frozenset(range(1, 13)))
+    run_benchmark([FakeSystem("s", "k")], first, tmp_path, progress=False)
+    result = run_benchmark([FakeSystem("s", "k")], selection, tmp_path, progress=False, answer=False)
+    assert len(result.predictions["s"]) == 12 and result.n_unanswered == {"s": 18}
+    lines = (tmp_path / "predictions" / "s.jsonl").read_text().count("\n")
+    assert lines == 12  # nothing was answered
+    write_report(result, tmp_path / "r.md", "cmd", "T", charts=False)
+    assert "**Stopped run.**" in (tmp_path / "r.md").read_text()
