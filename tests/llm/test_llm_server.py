@@ -103,11 +103,11 @@ def _agent(base_url: str, **kw) -> Agent:
     return Agent(settings, context=ToolContext(), **kw)
 
 
-def test_agent_end_to_end_with_a_forced_tool_call(llama_server):
+def test_agent_end_to_end_two_turns_with_forced_tool_calls(llama_server):
     record = list_examples()[0]
-    agent = _agent(llama_server, tool_names=("record_summary", "noise_per_lead"))
-    answer = agent.ask(record, "How many leads does this ECG have, and is any lead noisy?",
-                       force_tool="record_summary")
+    agent = _agent(llama_server, tool_names=("record_summary",))  # one small schema: a short prompt
+    session = agent.chat(record)
+    answer = session.ask("How many leads does this ECG have?", force_tool="record_summary")
     assert answer.tool_calls, "the server returned no tool call although one was forced"
     assert answer.tool_calls[0].name == "record_summary"
     assert answer.steps == 2  # forced tool call, then the answer
@@ -119,14 +119,10 @@ def test_agent_end_to_end_with_a_forced_tool_call(llama_server):
     text = answer.to_text()
     assert DISCLAIMER in text and text.strip()
 
-
-def test_chat_keeps_two_turns(llama_server):
-    record = list_examples()[0]
-    agent = _agent(llama_server, tool_names=("record_summary",), max_steps=2)
-    session = agent.chat(record)
-    first = session.ask("Summarise this ECG.", force_tool="record_summary")
-    second = session.ask("Thanks. How long is the recording?", force_tool="record_summary")
-    assert first.steps >= 1 and second.steps >= 1
+    second = session.ask("And how long is the recording?", force_tool="record_summary")
+    assert second.tool_calls[0].name == "record_summary" and second.tool_calls[0].ok
+    assert second.cited  # the same fact keeps its id across turns
+    assert any("10.0 s" in e.statement for e in second.evidence)
     assert sum(1 for m in session.messages if m["role"] == "user") == 2
     assert session.messages[-1]["role"] == "assistant"
 
