@@ -235,13 +235,8 @@ def metadata_from_header(head) -> ECGMetadata:  # noqa: ANN001 - wfdb header obj
     except ValueError:
         age = None
     sex = {"male": "male", "m": "male", "female": "female", "f": "female"}.get(fields.get("sex", "").lower())
-    date = None
-    if getattr(head, "base_date", None) is not None:
-        date = str(head.base_date)
-        if getattr(head, "base_time", None) is not None:
-            date = f"{date} {head.base_time}"
-    elif fields.get("ecg date"):
-        date = fields["ecg date"]
+    # as written on the record line (WFDB: "hh:mm:ss dd/mm/yyyy"; CinC: "05-Feb-2020 11:39:16")
+    date = " ".join(str(v) for v in (head.base_time, head.base_date) if v) or fields.get("ecg date") or None
     return ECGMetadata(
         age_years=age,
         sex=sex,  # type: ignore[arg-type]

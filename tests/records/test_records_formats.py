@@ -60,6 +60,7 @@ def test_cinc_record_with_typed_snomed_codes(tmp_path):
         assert ecg.source == "cinc" and ecg.lead_names == STANDARD_LEADS
         assert ecg.metadata.snomed_ct_codes == (59118001, 164889003)
         assert (ecg.metadata.age_years, ecg.metadata.sex) == (74.0, "male")
+        assert ecg.metadata.recording_date == "05-Feb-2020 11:39:16"
         np.testing.assert_allclose(ecg.signal_mv, val / 1000.0, atol=1e-6)
     # the header's byte offset 24 is the MAT v4 preamble: the plain WFDB reader agrees sample for sample
     np.testing.assert_array_equal(read_wfdb(base).signal_mv, read_cinc(base).signal_mv)
