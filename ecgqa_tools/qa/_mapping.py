@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Literal
 
+from .._io import atomic_output
 from ..errors import DatasetError, UsageError, require
 from ._samples import QASample
 
@@ -152,16 +153,8 @@ def export_parquet(report: MappingReport, out: str | Path) -> Path:
     """Write the mapped samples (with ``ecg_path`` and ``present``) to a Parquet file, atomically."""
     pq = require("pyarrow.parquet", "export")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        pq.write_table(_arrow_table(report), tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_output(out) as tmp:
+        pq.write_table(_arrow_table(report), str(tmp))
     return out
 
 

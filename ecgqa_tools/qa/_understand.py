@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_output, write_text_atomic
 from ..errors import DatasetError, UnsupportedQuestion, UsageError
 from ._attributes import (
     EXTRA_SYSTOLES,
@@ -619,9 +620,8 @@ def save_prototype_embeddings(out: str | Path | None = None) -> Path:
     parser = QuestionParser()
     vectors = parser._embed(parser._proto_texts)
     target = Path(out) if out else Path(__file__).parent / "data" / _EMBEDDINGS_FILE
-    tmp = target.with_suffix(".tmp.npz")
-    np.savez(tmp, texts=np.array(parser._proto_texts), vectors=vectors.astype(np.float32))
-    os.replace(tmp, target)
+    with atomic_output(target) as tmp:
+        np.savez(tmp, texts=np.array(parser._proto_texts), vectors=vectors.astype(np.float32))
     _shipped_prototype_embeddings.cache_clear()
     return target
 
@@ -843,14 +843,7 @@ def build_paraphrase_prototypes(root: str | Path, out: str | Path) -> int:
         "b('$ECGQA_DATA_DIR/ecg-qa', 'ecgqa_tools/qa/data/paraphrase_prototypes.json')\"",
         "prototypes": [{"template_id": t, "question": q} for t, q in sorted(seen)],
     }
-    import tempfile
-
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=1)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    write_text_atomic(out, json.dumps(payload, indent=1))
     return len(seen)
 
 
