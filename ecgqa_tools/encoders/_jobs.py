@@ -146,8 +146,8 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
 
 DEFAULT_ATTRIBUTE_CONFIG = TrainConfig(
     task="attributes", network="resnet12",
-    hparams={"channels": [32, 48, 64, 96], "kernel": 7, "dropout": 0.2, "n_outputs": 66},
-    epochs=20, batch_size=64, lr=3e-3, crop_samples=500, noise_std=0.05,
+    hparams={"channels": [48, 64, 96, 128], "kernel": 7, "dropout": 0.2, "n_outputs": 66},
+    epochs=40, batch_size=64, lr=3e-3, crop_samples=500, noise_std=0.05,
 )
 
 DEFAULT_AGE_SEX_CONFIG = TrainConfig(
