@@ -204,6 +204,8 @@ class Agent:
         for name in tool_names or ():
             tools.get(name)  # ToolRetry listing the valid names
         self.tool_names = tuple(tool_names) if tool_names else None
+        self.required_supported: bool | None = None
+        """Whether the endpoint accepts ``tool_choice="required"`` (None until it refuses it)."""
         self._sleep = sleep
         self._create = chat_function or self._openai_create()
 
@@ -235,12 +237,16 @@ class Agent:
                     last = exc
                     logger.info("LLM request failed (%s), attempt %d", type(exc).__name__, attempt + 1)
                     continue
-                raise LLMError(f"LLM endpoint error: {_describe(exc)}") from None
+                error = LLMError(f"LLM endpoint error: {_describe(exc)}")
+                error.reached_server = True  # type: ignore[attr-defined]
+                raise error from None
             return _first_message(response)
-        raise LLMError(
+        error = LLMError(
             f"LLM endpoint at {self.settings.base_url or 'the default OpenAI URL'} failed after "
             f"{self.settings.max_retries + 1} attempt(s): {_describe(last)}"
         )
+        error.reached_server = isinstance(getattr(last, "status_code", None), int)  # type: ignore[attr-defined]
+        raise error
 
     def _request(self, messages: list[dict[str, Any]], tool_choice: Any,
                  records: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -327,8 +333,9 @@ class ChatSession:
     def ask(self, question: str, force_tool: str | bool = True) -> AgentAnswer:
         """One user turn: loop model <-> tools until a final answer or the step limit.
 
-        ``force_tool``: True makes the first model turn call some tool (``tool_choice="required"``),
-        a tool name forces that tool, False lets the model decide.
+        ``force_tool``: True makes the first model turn call some tool (``tool_choice="required"``;
+        the tool's name when only one is offered; ``"auto"`` on endpoints that reject "required",
+        such as llama-cpp-python), a tool name forces that tool, False lets the model decide.
         """
         text = check_question(question)
         agent, settings = self.agent, self.agent.settings
@@ -348,7 +355,11 @@ class ChatSession:
             if settings.max_tool_rounds is not None and tool_rounds >= settings.max_tool_rounds:
                 choice = "none"
             elif step == 0 and force_tool is True:
-                choice = "required"
+                offered = agent.tool_names or agent.tools.names
+                if len(offered) == 1:
+                    choice = {"type": "function", "function": {"name": offered[0]}}
+                else:
+                    choice = "required" if agent.required_supported is not False else "auto"
             elif step == 0 and isinstance(force_tool, str):
                 choice = {"type": "function", "function": {"name": force_tool}}
             messages = self.messages
@@ -356,7 +367,15 @@ class ChatSession:
                 # answering turn after the tool round limit: restate the task next to the results
                 messages = self.messages + [{"role": "user", "content": (
                     f"Using only the tool results above, answer: {text} Cite the evidence ids like [E1].")}]
-            message = agent._complete(agent._request(messages, choice, self.records))
+            try:
+                message = agent._complete(agent._request(messages, choice, self.records))
+            except LLMError as exc:
+                if choice != "required" or not getattr(exc, "reached_server", False):
+                    raise
+                # some servers (llama-cpp-python) reject tool_choice="required": let the model choose
+                logger.info("endpoint rejected tool_choice='required'; falling back to 'auto'")
+                agent.required_supported = False
+                message = agent._complete(agent._request(messages, "auto", self.records))
             tool_calls = list(getattr(message, "tool_calls", None) or [])
             if not tool_calls:
                 final_text = html.unescape(message.content or "")  # some chat templates HTML-escape quotes

@@ -131,16 +131,16 @@ def test_transient_errors_are_retried_with_backoff_then_reported(context):
     failing = Agent(LLMSettings(model="m", max_retries=1), context=context,
                     chat_function=ScriptedModel([down, down]), sleep=delays.append)
     with pytest.raises(LLMError, match="failed after 2 attempt"):
-        failing.ask("syn1", "hello")
+        failing.ask("syn1", "hello", force_tool=False)
 
 
 def test_non_retryable_and_garbage_responses_become_llm_errors(context):
     agent, _ = _agent(context, [ValueError("bad payload")])
     with pytest.raises(LLMError, match="ValueError"):
-        agent.ask("syn1", "hi")
+        agent.ask("syn1", "hi", force_tool=False)
     agent, _ = _agent(context, [{"choices": []}])
     with pytest.raises(LLMError, match="no choices"):
-        agent.ask("syn1", "hi")
+        agent.ask("syn1", "hi", force_tool=False)
 
 
 def test_key_is_never_shown():
@@ -301,3 +301,32 @@ def test_pinned_records_become_an_enum_of_the_session_records(context):
     assert props["record_summary"]["record"]["enum"] == ["syn1", "syn2"]
     assert props["compare_ecgs"]["record_b"]["enum"] == ["syn1", "syn2"]
     assert "Other records: 'syn2'" in model.requests[0]["messages"][0]["content"]
+
+
+def test_endpoints_rejecting_required_fall_back_to_auto(context):
+    import openai
+
+    class Refuses(ScriptedModel):
+        def __call__(self, **request):
+            if request.get("tool_choice") == "required":
+                self.requests.append(request)
+                raise ValueError("500: tool_choice 'required' is not supported")
+            return super().__call__(**request)
+
+    model = Refuses([completion(tool_calls=[("record_summary", {"record": "syn1"})]), completion("12 leads [E1]."),
+                     completion(tool_calls=[("record_summary", {"record": "syn1"})]), completion("again [E1].")])
+    agent = Agent(LLMSettings(model="m", max_retries=0), context=context, chat_function=model, sleep=lambda s: None)
+    first = agent.ask("syn1", "How many leads?")
+    assert first.cited == ("E1",) and agent.required_supported is False
+    assert [r.get("tool_choice") for r in model.requests[:2]] == ["required", "auto"]
+    agent.ask("syn1", "How many leads?")  # remembered: no second refusal
+    assert [r.get("tool_choice") for r in model.requests].count("required") == 1
+    assert openai  # the real client raises InternalServerError here; any LLMError triggers the fallback
+
+
+def test_a_single_offered_tool_is_forced_by_name(context):
+    agent, model = _agent(context, [completion(tool_calls=[("record_summary", {"record": "syn1"})]), completion("ok [E1]")])
+    agent = type(agent)(agent.settings, context=context, chat_function=model, sleep=lambda s: None,
+                        tool_names=("record_summary",))
+    agent.ask("syn1", "How many leads?")
+    assert model.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "record_summary"}}
