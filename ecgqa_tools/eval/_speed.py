@@ -273,6 +273,13 @@ def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repea
     from ._report import machine_description
 
     load_before = _load_average()
+    try:
+        from ._ecgqa_bench_systems import model_versions
+
+        models: dict[str, str] | str = model_versions("load_disease_model", "load_attribute_model",
+                                                      "load_age_sex_model")
+    except Exception as exc:  # the report still says which models it could not name
+        models = f"unknown ({type(exc).__name__}: {exc})"
     data_args = ["--ptbxl", str(ptbxl), "--n-ecgs", str(n_ecgs), "--fs", str(fs_hz)]
     record = _example_record()
     cold: dict[str, Any] = {"help": measure_cold_start(["--help"], repeats, threads)}
@@ -298,6 +305,7 @@ def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repea
         "machine": machine_description(),
         "threads": threads,
         "fs_hz": fs_hz,
+        "models": models,
         "load_average_before": load_before,
         "load_average_after": _load_average(),
         "headline": headline,
@@ -356,6 +364,7 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
         f"- Load average (1/5/15 min) before: {report['load_average_before']}, after: "
         f"{report['load_average_after']} (the machine is shared; higher load inflates the times)",
         f"- Records: PTB-XL at {report['fs_hz']} Hz, ids {report['suite'].get('ecg_ids', 'n/a')}",
+        f"- Models (card name: version): {report.get('models', 'n/a')}",
         "",
         "Each measurement runs in a fresh subprocess; per-ECG times exclude the first call (model "
         "loading), which is reported separately.",
