@@ -132,7 +132,7 @@ class EcgComparison(ToolOutput):
 
     record_a: str = Field(description="first (earlier) record")
     record_b: str = Field(description="second (recent) record")
-    newly_detected: list[str] = Field(description="attribute classes present in the second only")
+    newly_detected: list[str] = Field(description="attribute classes present (tuned thresholds) in the second only")
     resolved: list[str] = Field(description="attribute classes present in the first only")
     persisting: list[str] = Field(description="attribute classes present in both")
     disease_probability_change: dict[str, float] = Field(description="superclass -> p(second) - p(first)")
@@ -174,6 +174,11 @@ def _quality(ctx: ToolContext, record: str):
     return ref, ctx.cached(
         ref.canonical, "quality", lambda: lead_quality(ecg.signal_mv, ecg.fs_hz, ecg.lead_names)
     )
+
+
+def _present(scores) -> set[str]:
+    """Classes at or above the model's tuned threshold (0.5 where it has none)."""
+    return {k for k, v in scores.probabilities.items() if v >= scores.thresholds.get(k, POSITIVE_THRESHOLD)}
 
 
 def _quantity(name: str, value: float) -> str:
@@ -383,8 +388,8 @@ def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgCompariso
     _, dis_b = _diseases(ctx, record_b)
     _, meas_a = _measurement(ctx, record_a)
     _, meas_b = _measurement(ctx, record_b)
-    present_a = {k for k, v in attrs_a.probabilities.items() if v > POSITIVE_THRESHOLD}
-    present_b = {k for k, v in attrs_b.probabilities.items() if v > POSITIVE_THRESHOLD}
+    present_a = _present(attrs_a)
+    present_b = _present(attrs_b)
     provs = [
         Provenance(source=attrs_a.model, version=attrs_a.version, record=ref_a.canonical),
         Provenance(source=attrs_b.model, version=attrs_b.version, record=ref_b.canonical),
