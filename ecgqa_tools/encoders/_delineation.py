@@ -350,6 +350,11 @@ def _own_crossing(margin: np.ndarray, near: int, rising: bool, reach: int) -> fl
     return best
 
 
+def _margins(p: np.ndarray) -> list[np.ndarray]:
+    """Per class: its probability minus the best other class, (frames,) each."""
+    return [p[:, c] - np.delete(p, c, axis=1).max(axis=1) for c in range(p.shape[1])]
+
+
 def decode_waves(p: np.ndarray, n_samples_250: int, config: DelineatorConfig,
                  fs_hz: float, n_samples: int, own: np.ndarray | None = None) -> tuple[Wave, ...]:
     """Waves of one lead from (frames, 4) probabilities, in samples at ``fs_hz``.
@@ -361,12 +366,13 @@ def decode_waves(p: np.ndarray, n_samples_250: int, config: DelineatorConfig,
     p = p[:n_frames]
     labels = p.argmax(axis=1)
     frame_ms = 1000.0 * FRAME_SAMPLES / MODEL_FS_HZ
+    margins = _margins(p)
+    own_margins = _margins(own[:n_frames]) if own is not None and max(config.refine_frames) > 0 else None
     waves: list[Wave] = []
     for cls, a, b in _runs(labels):
         if cls == 0 or (b - a + 1) < config.min_frames[cls - 1]:
             continue
-        others = np.delete(p, cls, axis=1).max(axis=1)
-        margin = p[:, cls] - others
+        margin = margins[cls]
         if config.subframe:
             # frame k's centre is at (k + 0.5) frames; the boundary lies between the centres of
             # the last outside frame and the first inside frame.
@@ -375,9 +381,8 @@ def decode_waves(p: np.ndarray, n_samples_250: int, config: DelineatorConfig,
         else:
             on_f, off_f = float(a), float(b + 1)
         reach = config.refine_frames[cls - 1]
-        if own is not None and reach > 0:
-            o = own[:n_frames]
-            own_margin = o[:, cls] - np.delete(o, cls, axis=1).max(axis=1)
+        if own_margins is not None and reach > 0:
+            own_margin = own_margins[cls]
             on_own = _own_crossing(own_margin, a, True, reach) if a > 0 else None
             off_own = _own_crossing(own_margin, b + 1, False, reach) if b + 1 < n_frames else None
             on_f = on_own if on_own is not None else on_f
