@@ -209,7 +209,7 @@ def _bench_speed(args: argparse.Namespace) -> int:
 
     from .._config import dataset_dir
     from ._speed import render_speed_markdown, run_speed_benchmark
-    from ._report import write_text_atomic
+    from .._io import write_text_atomic
 
     ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
     ecgqa_root = dataset_dir("ecgqa", args.ecgqa, required=False)

@@ -14,7 +14,6 @@ through the systems (``_ecgqa_bench_systems``), so it is testable with fakes.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from .._io import atomic_output, write_text_atomic
 from ..errors import DatasetError, EcgqaError, LeakageError, UsageError
 from ..qa import QUESTION_TYPES, QASample, parse_samples
 
@@ -266,11 +266,8 @@ class EcgCache:
         self.computed += 1
         self._remember(key, value)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with tmp.open("wb") as handle:
+            with atomic_output(path) as tmp, tmp.open("wb") as handle:
                 _Pickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
-            os.replace(tmp, path)
         return _unwrap(value)
 
     def _remember(self, key: tuple[str, int], value: Any) -> None:
@@ -412,9 +409,7 @@ def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool) -> No
                 f"({previous} != {text}); pass --fresh to start over or choose another --out"
             )
         return
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(description, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, meta_path)
+    write_text_atomic(meta_path, json.dumps(description, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,

@@ -99,7 +99,6 @@ class BenchContext:
         """Measured ECG-QA numeric-feature ranges of one record, measured once per run folder and
         shared by the systems that use them (``oracle``, ``upper-bound``)."""
         import json
-        import os
 
         ecg_id = int(ecg_id)
         if ecg_id in self._ranges:
@@ -110,10 +109,9 @@ class BenchContext:
         else:
             ranges = measured_ranges(ecg if ecg is not None else self.load_ecg(ecg_id))
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".tmp{os.getpid()}")
-                tmp.write_text(json.dumps(ranges))
-                os.replace(tmp, path)
+                from .._io import write_text_atomic
+
+                write_text_atomic(path, json.dumps(ranges))
         self._ranges[ecg_id] = ranges
         return ranges
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .._io import atomic_output, write_text_atomic
 from ..qa import QUESTION_TYPES
 from ._ecgqa_bench import Prediction, RunResult
 
@@ -317,20 +318,11 @@ def plot_question_type_charts(report: dict[str, Any], out_dir: Path, stem: str) 
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
         path = out_dir / f"{stem}_{qtype}.png"
-        tmp = path.with_name(path.stem + ".tmp.png")
-        fig.savefig(tmp)
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp)
         plt.close(fig)
-        os.replace(tmp, path)
         paths.append(path)
     return paths
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and ``os.replace`` (no half-written files)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_report(result: RunResult, report_path: Path, command: str, title: str,
@@ -353,7 +345,6 @@ __all__ = [
     "render_markdown",
     "score_predictions",
     "write_report",
-    "write_text_atomic",
 ]
 
 
