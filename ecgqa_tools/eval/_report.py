@@ -362,7 +362,8 @@ def summary_table(reports: Sequence[dict[str, Any]]) -> str:
             for name, value in report["headline"].items():
                 goal = report["goals"][name]
                 ratio, met = goal_ratio(name, value)
-                shown = "not measured" if value is None else f"{value:.3g} {goal['unit']}"
+                shown = ("not measured" if value is None else
+                         f"{value:,.0f} {goal['unit']}" if value >= 100 else f"{value:.3g} {goal['unit']}")
                 verdict = "" if met is None else (" (met)" if met else f" (NOT met, {ratio:.2f}x the goal)")
                 lines.append(f"| speed: {_LABELS[name]} | {shown} | goal {goal['direction']} {goal['goal']:g} "
                              f"{goal['unit']}{verdict}; {report['machine']['cores']} cores, {report['date_utc']} |")
@@ -375,6 +376,6 @@ def summary_table(reports: Sequence[dict[str, Any]]) -> str:
             if row["kind"] != "overall":
                 continue
             score = GroupScore(**row)
-            extra = f"; {score.errors} errors" if score.errors else ""
+            extra = f"; {score.errors} error{'s' if score.errors > 1 else ''}" if score.errors else ""
             lines.append(f"| ECG-QA `{score.system}` | {_cell(score)} | {where}{extra} |")
     return "\n".join(lines)
