@@ -146,8 +146,10 @@ class XaiReport:
                 lines.append(f"{row.disease:<8}{_fmt(row.pointing_game_gradshap) + ' / ' + _fmt(row.cas_gradshap):>16}"
                              f"{_fmt(row.pointing_game_saliency) + ' / ' + _fmt(row.cas_saliency):>16}")
             lines.append("")
-        lines.append(f"IG: {self.explain_seconds_per_ecg * 1000:.0f} ms per ECG (batched, this machine); "
-                     f"excluded as seen in training/selection: {self.excluded_seen}")
+        timing = (f"IG: {self.explain_seconds_per_ecg * 1000:.0f} ms per ECG (batched, this machine)"
+                  if np.isfinite(self.explain_seconds_per_ecg)
+                  else "IG timing: none in this run (every result came from the results file)")
+        lines.append(f"{timing}; excluded as seen in training/selection: {self.excluded_seen}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
