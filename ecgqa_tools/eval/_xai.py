@@ -76,6 +76,8 @@ class XaiRecordResult:
     """Delineation source of the mask (``openecg``, ``ludb-gold``, ``ptbxl-plus``...)."""
     model_version: str
     """Version of the disease model."""
+    baseline: str = "flat"
+    """IG baseline (``grounding.BASELINES``) of ``hit`` and ``cas``."""
 
 
 @dataclass(frozen=True)
@@ -122,13 +124,16 @@ class XaiReport:
     """Mean wall time of one IG map in batched runs (this machine)."""
     excluded_seen: int
     """Records skipped because the model was trained/selected on them."""
+    fold: int = 10
+    """PTB-XL fold scored (10 = test; 9 = the models' selection fold, for choosing a method)."""
 
     def table(self) -> str:
         """Plain-text table: disease, pointing game, CAS, then counts and context."""
         lines = []
         for dataset in dict.fromkeys(r.dataset for r in self.rows):
-            title = {"ptbxl": "PTB-XL test fold 10 (true positives, delineator masks)",
-                     "ludb": "LUDB (true positives, gold masks)"}.get(dataset, dataset)
+            title = {"ptbxl": f"PTB-XL {'test ' if self.fold == 10 else ''}fold {self.fold} "
+                              f"(true positives, delineator masks; {self.method})",
+                     "ludb": f"LUDB (true positives, gold masks; {self.method})"}.get(dataset, dataset)
             lines.append(title)
             lines.append(f"{'disease':<8}{'pointing':>9}{'CAS':>8}{'TP':>5}{'labelled':>9}"
                          f"{'chance':>8}{'cos(IG,GS)':>11}{'anchor PG':>10}{'anchor CAS':>11}")
@@ -155,7 +160,7 @@ class XaiReport:
     def to_dict(self) -> dict[str, Any]:
         return _clean({"rows": [asdict(r) for r in self.rows], "method": self.method,
                        "explain_seconds_per_ecg": self.explain_seconds_per_ecg,
-                       "excluded_seen": self.excluded_seen, "n_records": len(self.records)})
+                       "excluded_seen": self.excluded_seen, "fold": self.fold, "n_records": len(self.records)})
 
 
 def _fmt(value: float | None) -> str:
@@ -228,10 +233,14 @@ def _model_version(model: Any) -> str:
     return str(getattr(card, "version", "unknown"))
 
 
-def _seen_ids(model: Any) -> frozenset[int]:
+def _seen_ids(model: Any, training_only: bool = False) -> frozenset[int]:
     card = getattr(model, "card", None)
-    seen = getattr(card, "seen_ids", None)
+    seen = getattr(card, "train_ids" if training_only else "seen_ids", None)
     return frozenset(seen) if seen is not None else frozenset()
+
+
+def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str]:
+    return (result.dataset, result.record_id, result.disease, result.model_version, result.baseline)
 
 
 class _Results:
@@ -249,10 +258,10 @@ class _Results:
                     result = XaiRecordResult(**raw)
                 except (ValueError, TypeError, KeyError):
                     continue  # a line cut by an interruption
-                self.done[(result.dataset, result.record_id, result.disease, result.model_version)] = result
+                self.done[_key(result)] = result
 
     def add(self, result: XaiRecordResult) -> None:
-        self.done[(result.dataset, result.record_id, result.disease, result.model_version)] = result
+        self.done[_key(result)] = result
         if self.path is not None:
             with self.path.open("a") as handle:
                 handle.write(json.dumps(_clean(asdict(result))) + "\n")
@@ -294,11 +303,14 @@ class _DelineationCache:
 
 def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path | None = None,
                 compare_gradshap: bool = True, threshold: float | None = None, batch_size: int = 8,
-                n_steps: int = 32, progress: bool = True) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
+                n_steps: int = 32, progress: bool = True, baseline: str = "flat",
+                training_only: bool = False) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
     """Score every case for every disease it carries; returns results, labelled counts, s/ECG, excluded.
 
     A case is a true positive when the model's probability reaches ``threshold`` (default: the
-    model's own ``.threshold``, chosen on the validation fold, else 0.5).
+    model's own ``.threshold``, chosen on the validation fold, else 0.5). ``baseline``: the IG
+    baseline scored. Records in the model card's ``seen_ids`` (training + selection) are skipped;
+    with ``training_only`` only its ``train_ids`` (for method selection on the selection fold).
     """
     from tqdm import tqdm
 
@@ -324,7 +336,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
 
     for disease, model in models.items():
         version = _model_version(model)
-        seen = _seen_ids(model)
+        seen = _seen_ids(model, training_only)
         cut = float(threshold if threshold is not None else getattr(model, "threshold", 0.5))
         todo = [c for c in cases if disease in c.diseases]
         fresh = []
@@ -333,7 +345,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 excluded += 1
                 continue
             labelled[(case.dataset, disease)] = labelled.get((case.dataset, disease), 0) + 1
-            key = (case.dataset, case.record_id, disease, version)
+            key = (case.dataset, case.record_id, disease, version, baseline)
             if key in store.done:
                 results.append(store.done[key])
             else:
@@ -348,7 +360,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
             if positive:
                 t0 = time.perf_counter()
                 igs = explain_batch([e for _, e, _ in positive], disease, "ig", model=model,
-                                    n_steps=n_steps, batch_size=batch_size)
+                                    n_steps=n_steps, batch_size=batch_size, baseline=baseline)
                 timings.append((time.perf_counter() - t0) / len(positive))
                 gss = (explain_batch([e for _, e, _ in positive], disease, "gradshap", model=model,
                                      batch_size=batch_size) if compare_gradshap else [None] * len(positive))
@@ -371,7 +383,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         hit_gradshap=pointing_game(gs.values, mask, valid) if gs is not None else None,
                         cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
                         hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
-                        mask_source=delineation.source, model_version=version,
+                        mask_source=delineation.source, model_version=version, baseline=baseline,
                     )
                     store.add(result)
                     results.append(result)
@@ -379,7 +391,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 if p < cut:  # record the miss so a resumed run does not recompute it
                     miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
                                            float("nan"), float("nan"), None, case.av_block, None, None, None,
-                                           None, "none", version)
+                                           None, "none", version, baseline)
                     store.add(miss)
                     results.append(miss)
             bar.update(len(chunk))
@@ -479,22 +491,32 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
                  diseases: tuple[str, ...] = DISEASES_DEFAULT, ptbxl_plus_root: str | Path | None = None,
                  results_path: str | Path | None = None, models: dict[str, Any] | None = None,
                  compare_gradshap: bool = True, limit: int | None = None,
-                 progress: bool = True) -> XaiReport:
-    """Pointing game and CAS per disease on PTB-XL fold 10 and/or LUDB (see module docstring)."""
+                 progress: bool = True, baseline: str | None = None, fold: int = 10) -> XaiReport:
+    """Pointing game and CAS per disease on PTB-XL fold 10 and/or LUDB (see module docstring).
+
+    ``baseline``: IG baseline scored (default: ``explain``'s default). ``fold``: PTB-XL fold; any other fold than 10 is only for
+    choosing a method (fold 9 is the models' selection fold: only training ids are excluded).
+    """
     if ptbxl_root is None and ludb_root is None:
         raise UsageError("give at least one of ptbxl_root and ludb_root")
+    from ..grounding._attribution import BASELINES, DEFAULT_BASELINE
+
+    baseline = baseline or DEFAULT_BASELINE
+    if baseline not in BASELINES:
+        raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
     if models is None:
         from ..encoders import load_disease_model  # type: ignore[attr-defined]
 
         models = {d: load_disease_model(d) for d in diseases}
     cases: list[Case] = []
     if ptbxl_root is not None:
-        cases += ptbxl_cases(ptbxl_root, diseases, plus_root=ptbxl_plus_root, limit=limit)
+        cases += ptbxl_cases(ptbxl_root, diseases, fold=fold, plus_root=ptbxl_plus_root, limit=limit)
     if ludb_root is not None:
         cases += ludb_cases(ludb_root, diseases, limit=limit)
     results, labelled, seconds, excluded = score_cases(
         cases, {d: models[d] for d in diseases}, results_path=Path(results_path) if results_path else None,
-        compare_gradshap=compare_gradshap, progress=progress,
+        compare_gradshap=compare_gradshap, progress=progress, baseline=baseline,
+        training_only=fold != 10,
     )
-    return XaiReport(rows=aggregate(results, labelled), records=tuple(results), method="ig",
-                     explain_seconds_per_ecg=seconds, excluded_seen=excluded)
+    return XaiReport(rows=aggregate(results, labelled), records=tuple(results), method=f"ig ({baseline} baseline)",
+                     explain_seconds_per_ecg=seconds, excluded_seen=excluded, fold=fold)

@@ -38,6 +38,47 @@ METHOD_NAMES: dict[str, str] = {
     "saliency": "saliency (|gradient|)",
 }
 BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
+BaselineKind = Literal["flat", "isoelectric", "lowpass"]
+BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass")
+BASELINE_DESCRIPTIONS: dict[str, str] = {
+    "flat": BASELINE_DESCRIPTION,
+    "isoelectric": "isoelectric line (each lead's running median over 1 s in the model's input "
+                   "space: the signal with its P, QRS and T waves removed)",
+    "lowpass": "low-passed signal (each lead blurred with a Gaussian of sigma 100 ms in the "
+               "model's input space)",
+}
+DEFAULT_BASELINE: BaselineKind = "flat"
+"""IG baseline of ``explain`` when none is given."""
+ISOELECTRIC_WINDOW_S = 1.0
+"""Running-median window of the isoelectric baseline (about one cardiac cycle)."""
+LOWPASS_SIGMA_S = 0.1
+"""Gaussian sigma of the low-pass baseline."""
+
+
+def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.ndarray:
+    """IG baseline for (batch, leads, samples) model inputs at ``fs_hz``, same shape, float32.
+
+    ``flat``: zeros. ``isoelectric``: per lead, the running median over ``ISOELECTRIC_WINDOW_S``
+    (a lead spends most of each cycle on its isoelectric PR/TP level, so the median follows that
+    level and drops the waves; IG then measures deviation *from isoelectric*, so an elevated ST
+    segment counts fully). ``lowpass``: per lead, a Gaussian blur with sigma ``LOWPASS_SIGMA_S``
+    (a "blurred input" baseline: only sharp features such as the QRS differ from it).
+    """
+    x = np.asarray(inputs, dtype=np.float32)
+    if x.ndim != 3:
+        raise UsageError(f"baseline needs (batch, leads, samples) inputs, got shape {x.shape}")
+    if kind == "flat":
+        return np.zeros_like(x)
+    if kind == "isoelectric":
+        from scipy.ndimage import median_filter
+
+        width = max(1, int(round(ISOELECTRIC_WINDOW_S * fs_hz)) | 1)
+        return median_filter(x, size=(1, 1, width), mode="nearest").astype(np.float32)
+    if kind == "lowpass":
+        from scipy.ndimage import gaussian_filter1d
+
+        return gaussian_filter1d(x, sigma=LOWPASS_SIGMA_S * fs_hz, axis=2, mode="nearest").astype(np.float32)
+    raise UsageError(f"unknown IG baseline {kind!r}; expected one of {', '.join(BASELINES)}")
 
 
 @dataclass(frozen=True)
@@ -159,13 +200,15 @@ def _forward_logit(module: Any) -> Any:
 
 
 def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int,
-               n_samples: int, seed: int) -> tuple["torch.Tensor", "torch.Tensor | None"]:
+               n_samples: int, seed: int,
+               ig_baseline: "torch.Tensor | None" = None) -> tuple["torch.Tensor", "torch.Tensor | None"]:
     import torch
     from captum.attr import GradientShap, IntegratedGradients, Saliency
 
     forward = _forward_logit(module)
     baseline = torch.zeros_like(inputs)
     if method == "ig":
+        baseline = baseline if ig_baseline is None else ig_baseline
         ig = IntegratedGradients(forward)
         attr, delta = ig.attribute(
             inputs, baselines=baseline, n_steps=n_steps, method="gausslegendre",
@@ -205,17 +248,21 @@ def resolve_model(disease: str, model: Any = None) -> Any:
 
 def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, model: Any = None,
                   n_steps: int = 32, n_samples: int = 32, batch_size: int = 16,
-                  seed: int = 0) -> list[Attribution]:
+                  seed: int = 0, baseline: BaselineKind = DEFAULT_BASELINE) -> list[Attribution]:
     """Attribution maps for several ECGs at once (one map per ECG, each at its own rate).
 
     ``model`` is any object with ``.module`` (torch module: (batch, 12, samples) -> logit) and
     ``.preprocess(ecg) -> (12, samples)``; by default the shipped model of ``disease``.
     ``n_steps``: IG integration steps (Gauss-Legendre); ``n_samples``: GradientSHAP draws.
+    ``baseline``: IG baseline (``BASELINES``, see ``make_baseline``); GradientSHAP always draws
+    around the flat line and saliency has none.
     """
     import torch
 
     if method not in METHODS:
         raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
+    if baseline not in BASELINES:
+        raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
     if n_steps < 2 or n_samples < 1 or batch_size < 1:
         raise UsageError(f"n_steps must be >= 2, n_samples and batch_size >= 1; got {n_steps}, "
                          f"{n_samples}, {batch_size}")
@@ -236,11 +283,14 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
         for group in groups:
             inputs = torch.from_numpy(np.stack(group))
             forward = _forward_logit(module)
+            kind = baseline if method == "ig" else "flat"
+            group_fs = _model_rate(model, standard[start], inputs.shape[2])
+            base_input = torch.from_numpy(make_baseline(inputs.numpy(), kind, group_fs))
             with torch.no_grad():
                 logit = forward(inputs).detach().numpy().astype(float)
-                base = forward(torch.zeros_like(inputs)).detach().numpy().astype(float)
+                base = forward(base_input).detach().numpy().astype(float)
             attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
-                                     n_steps, n_samples, seed)
+                                     n_steps, n_samples, seed, ig_baseline=base_input)
             maps.extend(attr.detach().numpy().astype(np.float32))
             deltas.extend([float(d) for d in delta.detach().numpy()] if delta is not None
                           else [None] * len(group))
@@ -258,21 +308,23 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 logit=logit_value, baseline_logit=base_logits[offset_in_chunk],
                 convergence_delta=deltas[offset_in_chunk], model_values=model_map,
                 model_fs_hz=model_fs, model_offset=offset,
-                baseline="none (gradient only)" if method == "saliency" else BASELINE_DESCRIPTION,
+                baseline=("none (gradient only)" if method == "saliency"
+                          else BASELINE_DESCRIPTIONS[baseline if method == "ig" else "flat"]),
                 ecg=ecg, threshold=_threshold(model),
             ))
     return results
 
 
 def explain(ecg: ECG, disease: str, method: Method = "ig", *, model: Any = None,
-            n_steps: int = 32, n_samples: int = 32, seed: int = 0) -> Attribution:
+            n_steps: int = 32, n_samples: int = 32, seed: int = 0,
+            baseline: BaselineKind = DEFAULT_BASELINE) -> Attribution:
     """Attribution map of one disease head on one ECG: (12, samples) at the ECG's own rate.
 
-    ``method``: ``ig`` (Integrated Gradients from a flat-line baseline, the default),
-    ``gradshap`` (GradientSHAP) or ``saliency`` (|d logit / d input|).
+    ``method``: ``ig`` (Integrated Gradients, the default), ``gradshap`` (GradientSHAP) or
+    ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``BASELINES``.
     """
     return explain_batch([ecg], disease, method, model=model, n_steps=n_steps,
-                         n_samples=n_samples, seed=seed)[0]
+                         n_samples=n_samples, seed=seed, baseline=baseline)[0]
 
 
 def cosine_similarity(a: Attribution, b: Attribution) -> float:

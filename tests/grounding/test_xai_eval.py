@@ -122,3 +122,20 @@ def test_report_table_starts_rows_with_the_disease_code():
     row = next(line for line in report.table().splitlines() if line.startswith("MI"))
     assert row.split()[:3] == ["MI", "1.000", "1.000"]
     json.dumps(report.to_dict())
+
+
+def test_results_are_kept_per_baseline_and_training_only_exclusion(tmp_path):
+    results_path = tmp_path / "r.jsonl"
+    model = QrsModel()
+    model.card = SimpleNamespace(version="test-1", seen_ids=frozenset({2, 999}), train_ids=frozenset({999}))
+    flat, labelled, _, excluded = score_cases(_cases(), {"MI": model}, results_path=results_path,
+                                              compare_gradshap=False, progress=False)
+    assert excluded == 2 and {r.baseline for r in flat} == {"flat"}
+    calls: list = []
+    model.calls = calls
+    iso, labelled_iso, _, excluded_iso = score_cases(
+        _cases(), {"MI": model}, results_path=results_path, compare_gradshap=False, progress=False,
+        baseline="isoelectric", training_only=True)
+    assert excluded_iso == 1 and labelled_iso == {("ptbxl", "MI"): 2}  # record 2 is a selection id only
+    assert calls and {r.baseline for r in iso} == {"isoelectric"}  # not taken from the flat results
+    assert len(results_path.read_text().splitlines()) == 3
