@@ -1,6 +1,7 @@
 """Grounding: attributions turned into evidence, measurements (intervals, axis), plots."""
 
-from ._attribution import METHODS, Attribution, cosine_similarity, explain, explain_batch
+from ._attribution import (BASELINES, DEFAULT_BASELINE, METHODS, Attribution, cosine_similarity, explain, explain_batch,
+                           make_baseline)
 from ._evidence import BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
@@ -11,8 +12,10 @@ from ._measure import (NORMAL_RANGES_MS, Beat, BeatIntervals, Measurement, Measu
 
 __all__ = [
     "Attribution",
+    "BASELINES",
     "BeatShare",
     "CLINICAL_SEGMENTS",
+    "DEFAULT_BASELINE",
     "Evidence",
     "Faithfulness",
     "METHODS",
@@ -26,6 +29,7 @@ __all__ = [
     "cosine_similarity",
     "explain",
     "explain_batch",
+    "make_baseline",
     "mask_coverage",
     "plot_ecg",
     "pointing_game",
