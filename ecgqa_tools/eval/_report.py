@@ -189,6 +189,8 @@ def build_report(result: RunResult, command: str, title: str, extra: dict[str, A
         "leakage": [asdict(r) for r in result.leakage],
         "systems": result.systems,
         "seconds": result.seconds,
+        "answer_seconds": {name: round(sum(p.seconds for p in preds), 1)
+                           for name, preds in result.predictions.items()},
         "n_unanswered": result.n_unanswered,
         "scores": [_finite(asdict(s)) for s in scores],
         "n_common": len(common_ids),
@@ -247,7 +249,7 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         "(the offline answerer, the agent) checks their ids after answering, and the sample is 'dropped at "
         "answer time' when one of them saw its ECGs.",
         "",
-        "| system | ECG ids its models saw | selected samples they saw | not scored | dropped at answer time | scored | errors | wall time (s) |",
+        "| system | ECG ids its models saw | selected samples they saw | not scored | dropped at answer time | scored | errors | answer time, summed (s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     overall = {s.system: s for s in scores if s.kind == "overall"}
@@ -256,7 +258,7 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         errors = overall[name].errors if name in overall else 0
         lines.append(f"| {name} | {row['n_seen_ecgs']} | {row['n_dropped_own']} | {row['n_dropped_total']} "
                      f"| {row.get('n_dropped_at_answer', 0)} | {row['n_scored']} | {errors} "
-                     f"| {report['seconds'].get(name, 0):.1f} |")
+                     f"| {report.get('answer_seconds', report['seconds']).get(name, 0):.1f} |")
     unanswered = {k: v for k, v in report.get("n_unanswered", {}).items() if v}
     if unanswered:
         lines += ["", "**Stopped run.** This report scores the predictions written before the run was stopped; "
