@@ -17,7 +17,7 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     parser.add_argument("--explain", choices=("MI", "STTC", "CD", "HYP"),
                         help="colour the trace by this disease head's attribution and mark its clinical region")
     parser.add_argument("--method", choices=("ig", "gradshap", "saliency"), default="ig",
-                        help="attribution method (default: ig, Integrated Gradients from a flat line)")
+                        help="attribution method (default: ig, Integrated Gradients from a low-passed copy of the signal)")
     parser.add_argument("--delineation", choices=("openecg", "neurokit2"), default="openecg",
                         help="delineator for the CLIN strip and the evidence (default: openecg)")
     parser.add_argument("--fs", type=float, default=None, help="sampling rate for .npy/.csv files that do not store it")
