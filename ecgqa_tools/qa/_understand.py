@@ -553,6 +553,13 @@ class QuestionParser:
                 f"cannot map {question!r}: ECG-QA compares two ECGs only in questions naming both "
                 "(previous/recent tracing, first/second ECG)"
             )
+        exact = {tid for tid, text in zip(self._proto_ids, self._proto_texts)
+                 if text == ex.text and tid in candidates and text not in exclude}
+        if len(exact) == 1:
+            # the wording of exactly one template (or known paraphrase): no need to load the
+            # embedding model, which dominates a cold `ecgqa ask`
+            (tid,) = exact
+            return ParsedQuestion(tid, candidates[tid], 1.0, question, ())
         cue_text = _restore_ranges(ex)
         query = self._embed([ex.text])[0]
         sims = self._prototypes() @ query

@@ -120,3 +120,14 @@ def test_handwritten_paraphrases(parser, name, allowed_wrong) -> None:
     wrong = [(i["question"], r) for i, r in zip(items, results)
              if not (hasattr(r, "template_id") and (r.template_id, r.slots) == (i["template_id"], i["slots"]))]
     assert len(wrong) <= allowed_wrong, wrong
+
+
+def test_template_wording_is_parsed_without_loading_the_embedding_model() -> None:
+    from ecgqa_tools.qa import QuestionParser
+
+    fresh = QuestionParser()
+    parsed = fresh.parse("Does this ECG show symptoms of non-diagnostic t abnormalities?")
+    assert (parsed.template_id, parsed.confidence) == (1, 1.0)
+    assert dict(parsed.slots) == {"scp_code": "non-diagnostic t abnormalities"}
+    assert fresh._model is None
+
