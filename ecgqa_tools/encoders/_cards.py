@@ -4,12 +4,12 @@ well it did. The card travels with the weights (``<name>.json`` next to ``<name>
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from .._io import write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,7 @@ class ModelCard:
 
     def save(self, path: str | Path) -> None:
         """Write atomically as JSON."""
-        target = Path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, target)
+        write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> "ModelCard":

@@ -8,13 +8,13 @@ raw files so it goes through the inference preprocessing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
+from .._io import atomic_output
 from ._preprocess import preprocess_ecg
 
 
@@ -81,9 +81,6 @@ def build_training_arrays(ptbxl_dir: str | Path, filtered_dir: str | Path | None
     ids = np.array(sorted(signals), dtype=np.int64)
     arrays = TrainingArrays(ids, np.stack([signals[i] for i in ids]), np.array([sources[i] for i in ids]))
     if cache_path is not None:
-        cache = Path(cache_path)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npz")
-        np.savez(tmp, ecg_ids=arrays.ecg_ids, signals=arrays.signals, sources=arrays.sources)
-        os.replace(tmp, cache)
+        with atomic_output(cache_path) as tmp, tmp.open("wb") as handle:
+            np.savez(handle, ecg_ids=arrays.ecg_ids, signals=arrays.signals, sources=arrays.sources)
     return arrays

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import UsageError
+from .._io import atomic_output
 from ._metrics import macro_auc, roc_auc
 
 Task = Literal["disease", "attributes", "age_sex"]
@@ -127,9 +128,8 @@ def predict_batches(module: "Any", signals: np.ndarray, batch_size: int = 128) -
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     import torch
 
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,

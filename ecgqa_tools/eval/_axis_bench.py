@@ -23,7 +23,6 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-from ..records import Delineation
 
 PTBXL_AXIS_MAP: dict[str, str] = {
     "MID": "normal", "LAD": "left", "ALAD": "left", "AXL": "left",

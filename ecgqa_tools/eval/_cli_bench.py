@@ -109,7 +109,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ._ecgqa_bench import run_benchmark, select_samples
     from ._ecgqa_bench_systems import BenchContext, LLMEndpoint, build_systems
-    from ._report import render_markdown, write_report
+    from ._report import write_report
 
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     if not names:

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from .._io import atomic_output, write_text_atomic
 from ..errors import DatasetError, EcgqaError, LeakageError, UsageError
-from ..qa import QUESTION_TYPES, QASample, parse_samples
+from ..qa import QASample, parse_samples
 
 LeakagePolicy = Literal["common", "per-system", "refuse"]
 

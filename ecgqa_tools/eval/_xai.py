@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError, UsageError
+from .._io import write_bytes_atomic
 
 DISEASES_DEFAULT: tuple[str, ...] = ("MI", "STTC", "CD", "HYP")
 AV_BLOCK_CODES = frozenset({"1AVB", "2AVB", "3AVB"})
@@ -294,10 +295,7 @@ class _DelineationCache:
 
         path = self._path(key)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(pickle.dumps(delineation))
-            os.replace(tmp, path)
+            write_bytes_atomic(path, pickle.dumps(delineation))
         return delineation
 
 

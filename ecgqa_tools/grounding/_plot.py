@@ -11,13 +11,12 @@ amplitude), so the paper grid keeps its meaning (small squares 40 ms x 0.1 mV, l
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._io import atomic_output
 from ..errors import UsageError
 from ..records import ECG, STANDARD_LEADS, to_standard_leads
 from ._attribution import METHOD_NAMES, Attribution, call_words
@@ -263,15 +262,5 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
 
 
 def _save(fig: Any, path: Path, fmt: str, dpi: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".{fmt}", dir=path.parent)
-    os.close(handle)
-    try:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, facecolor="white")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -42,7 +42,7 @@ from ._attributes import (
     SCP_STATEMENTS,
     SCP_SUPERCLASSES,
 )
-from ._templates import LEADS, NUMERIC_FEATURES, RANGES, TEMPLATES, Template, _data_text, slot_kind
+from ._templates import LEADS, NUMERIC_FEATURES, TEMPLATES, Template, _data_text, slot_kind
 
 __all__ = [
     "ParsedQuestion",
