@@ -32,6 +32,12 @@ class ResBlock1d(nn.Module):
         return torch.relu(out + self.skip(x))
 
 
+def residual_stack(channels: tuple[int, ...], kernel: int, dropout: float) -> nn.Sequential:
+    """One stride-2 ``ResBlock1d`` per entry of ``channels``, starting from ``channels[0]`` inputs."""
+    widths = (channels[0], *channels)
+    return nn.Sequential(*(ResBlock1d(c_in, c_out, kernel, 2, dropout) for c_in, c_out in zip(widths, widths[1:])))
+
+
 class LeadEncoder(nn.Module):
     """Shared 1-D residual encoder for ONE lead: (batch, 1, samples) -> (batch, 2 * channels[-1])."""
 
@@ -41,12 +47,7 @@ class LeadEncoder(nn.Module):
             nn.Conv1d(1, channels[0], kernel, stride=2, padding=kernel // 2, bias=False),
             nn.BatchNorm1d(channels[0]), nn.ReLU(), nn.MaxPool1d(2),
         )
-        blocks = []
-        c_prev = channels[0]
-        for c in channels:
-            blocks.append(ResBlock1d(c_prev, c, kernel, 2, dropout))
-            c_prev = c
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = residual_stack(channels, kernel, dropout)
         self.out_dim = 2 * channels[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,12 +97,7 @@ class ResNet12(nn.Module):
             nn.Conv1d(n_leads, channels[0], kernel, stride=2, padding=kernel // 2, bias=False),
             nn.BatchNorm1d(channels[0]), nn.ReLU(),
         )
-        blocks = []
-        c_prev = channels[0]
-        for c in channels:
-            blocks.append(ResBlock1d(c_prev, c, kernel, 2, dropout))
-            c_prev = c
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks = residual_stack(channels, kernel, dropout)
         self.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels[-1], n_outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
