@@ -79,6 +79,14 @@ class XaiRecordResult:
     """Version of the disease model."""
     baseline: str = "flat"
     """IG baseline (``grounding.BASELINES``) of ``hit`` and ``cas``."""
+    probability_top_removed: float | None = None
+    """Faithfulness check of the IG map (``grounding.faithfulness_check``, as in ``Evidence``):
+    probability with the top-ranked IG regions (>= 5% of the model's lead-time) set to the flat
+    line; None when not computed."""
+    probability_random_removed: float | None = None
+    """Mean probability over 8 draws of random regions of the same lengths set to the flat line."""
+    removed_fraction: float | None = None
+    """Share of the model's lead-time removed by the check (0-1)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,53 @@ class XaiRow:
     """Pointing game of saliency (|gradient|)."""
     cas_saliency: float
     """CAS of saliency."""
+    faithfulness: "FaithfulnessSummary | None" = None
+    """Faithfulness check of the IG maps aggregated over the true positives (None when none)."""
+
+
+@dataclass(frozen=True)
+class FaithfulnessSummary:
+    """The per-ECG faithfulness check (remove top IG regions vs random ones) over a set of ECGs."""
+
+    n: int
+    """True positives with a check (a map with positive attribution)."""
+    drop_top: float
+    """Mean probability drop when the top-attributed regions are removed."""
+    drop_random: float
+    """Mean probability drop when random regions of the same lengths are removed (8 draws each)."""
+    difference: float
+    """Mean of the per-ECG ``drop_top - drop_random`` (paired)."""
+    ci_low: float
+    """Lower end of the 95% t-interval of ``difference`` (NaN when n < 2)."""
+    ci_high: float
+    """Upper end of that interval."""
+    faithful_share: float
+    """Share of ECGs with ``drop_top > drop_random``."""
+    removed_fraction: float
+    """Mean share of the model's lead-time removed."""
+
+
+def summarize_faithfulness(results: Iterable[XaiRecordResult]) -> FaithfulnessSummary | None:
+    """Aggregate the per-record faithfulness checks (those that have one); None when none."""
+    checked = [r for r in results if r.probability_top_removed is not None
+               and r.probability_random_removed is not None]
+    if not checked:
+        return None
+    top = np.array([r.probability - r.probability_top_removed for r in checked], dtype=np.float64)
+    rand = np.array([r.probability - r.probability_random_removed for r in checked], dtype=np.float64)
+    diff = top - rand
+    n = len(checked)
+    low = high = float("nan")
+    if n >= 2:
+        from scipy.stats import t
+
+        half = float(t.ppf(0.975, n - 1) * diff.std(ddof=1) / np.sqrt(n))
+        low, high = float(diff.mean() - half), float(diff.mean() + half)
+    return FaithfulnessSummary(
+        n=n, drop_top=float(top.mean()), drop_random=float(rand.mean()), difference=float(diff.mean()),
+        ci_low=low, ci_high=high, faithful_share=float(np.mean(diff > 0)),
+        removed_fraction=float(np.mean([r.removed_fraction or 0.0 for r in checked])),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,6 +182,8 @@ class XaiReport:
     """Records skipped because the model was trained/selected on them."""
     fold: int = 10
     """PTB-XL fold scored (10 = test; 9 = the models' selection fold, for choosing a method)."""
+    n_steps: int | None = None
+    """IG integration steps used (None: not recorded)."""
 
     def table(self) -> str:
         """Plain-text table: disease, pointing game, CAS, then counts and context."""
@@ -151,17 +208,31 @@ class XaiReport:
             for row in (r for r in self.rows if r.dataset == dataset):
                 lines.append(f"{row.disease:<8}{_fmt(row.pointing_game_gradshap) + ' / ' + _fmt(row.cas_gradshap):>16}"
                              f"{_fmt(row.pointing_game_saliency) + ' / ' + _fmt(row.cas_saliency):>16}")
+            lines.append("faithfulness of IG (remove the top regions, >= 5% of the lead-time, vs random regions "
+                         "of the same lengths; probability drop)")
+            lines.append(f"{'disease':<8}{'n':>5}{'drop top':>10}{'drop random':>13}{'difference [95% CI]':>28}"
+                         f"{'top > random':>14}")
+            for row in (r for r in self.rows if r.dataset == dataset):
+                f = row.faithfulness
+                if f is None:
+                    lines.append(f"{row.disease:<8}{0:>5}{'-':>10}{'-':>13}{'-':>28}{'-':>14}")
+                    continue
+                interval = f"{f.difference:+.3f} [{f.ci_low:+.3f}, {f.ci_high:+.3f}]"
+                lines.append(f"{row.disease:<8}{f.n:>5}{f.drop_top:>10.3f}{f.drop_random:>13.3f}{interval:>28}"
+                             f"{f.faithful_share:>14.3f}")
             lines.append("")
         timing = (f"IG: {self.explain_seconds_per_ecg * 1000:.0f} ms per ECG (batched, this machine)"
                   if np.isfinite(self.explain_seconds_per_ecg)
                   else "IG timing: none in this run (every result came from the results file)")
-        lines.append(f"{timing}; excluded as seen in training/selection: {self.excluded_seen}")
+        steps = f"; IG steps {self.n_steps}" if self.n_steps else ""
+        lines.append(f"{timing}{steps}; excluded as seen in training/selection: {self.excluded_seen}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean({"rows": [asdict(r) for r in self.rows], "method": self.method,
                        "explain_seconds_per_ecg": self.explain_seconds_per_ecg,
-                       "excluded_seen": self.excluded_seen, "fold": self.fold, "n_records": len(self.records)})
+                       "excluded_seen": self.excluded_seen, "fold": self.fold, "n_steps": self.n_steps,
+                       "n_records": len(self.records)})
 
 
 def _fmt(value: float | None) -> str:
@@ -301,19 +372,22 @@ class _DelineationCache:
 
 def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path | None = None,
                 compare_gradshap: bool = True, threshold: float | None = None, batch_size: int = 8,
-                n_steps: int = 32, progress: bool = True, baseline: str = "flat",
-                training_only: bool = False) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
+                n_steps: int | None = None, progress: bool = True, baseline: str = "flat",
+                training_only: bool = False, faithfulness: bool = True) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
     """Score every case for every disease it carries; returns results, labelled counts, s/ECG, excluded.
 
     A case is a true positive when the model's probability reaches ``threshold`` (default: the
     model's own ``.threshold``, chosen on the validation fold, else 0.5). ``baseline``: the IG
-    baseline scored. Records in the model card's ``seen_ids`` (training + selection) are skipped;
-    with ``training_only`` only its ``train_ids`` (for method selection on the selection fold).
+    baseline scored; ``n_steps``: IG steps (default: ``explain_batch``'s). ``faithfulness``: run
+    the removal check of ``Evidence`` on each true positive's IG map. Records in the model card's
+    ``seen_ids`` (training + selection) are skipped; with ``training_only`` only its ``train_ids``
+    (for method selection on the selection fold).
     """
     from tqdm import tqdm
 
     from ..grounding._attribution import cosine_similarity, explain_batch, predict_logits
-    from ..grounding._segments import clinical_mask, scored_mask
+    from ..grounding._evidence import faithfulness_check, rank_regions
+    from ..grounding._segments import clinical_mask, scored_mask, segment_label_map
     from ..grounding._validation import cas, mask_coverage, pointing_game
 
     store = _Results(results_path)
@@ -357,8 +431,9 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
             positive = [(c, e, float(p)) for c, e, p in zip(chunk, ecgs, probs) if p >= cut]
             if positive:
                 t0 = time.perf_counter()
+                steps = {} if n_steps is None else {"n_steps": n_steps}
                 igs = explain_batch([e for _, e, _ in positive], disease, "ig", model=model,
-                                    n_steps=n_steps, batch_size=batch_size, baseline=baseline)
+                                    batch_size=batch_size, baseline=baseline, **steps)
                 timings.append((time.perf_counter() - t0) / len(positive))
                 gss = (explain_batch([e for _, e, _ in positive], disease, "gradshap", model=model,
                                      batch_size=batch_size) if compare_gradshap else [None] * len(positive))
@@ -372,6 +447,11 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                     kwargs = dict(n_samples=ig.n_samples, fs_hz=ig.fs_hz)
                     mask = clinical_mask(delineation, disease, av_block=case.av_block, **kwargs)
                     valid = scored_mask(delineation, **kwargs)
+                    faith = None
+                    if faithfulness and float(ig.positive.sum()) > 0:
+                        labels = segment_label_map(delineation, ig.n_samples, ig.fs_hz, ig.lead_names)
+                        faith = faithfulness_check(ig, rank_regions(ig.positive.astype(np.float64), labels,
+                                                                    ig.lead_names, ig.fs_hz), model)
                     result = XaiRecordResult(
                         dataset=case.dataset, record_id=case.record_id, disease=disease, probability=prob,
                         positive=True, hit=pointing_game(ig.values, mask, valid), cas=cas(ig.values, mask, valid),
@@ -382,6 +462,9 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
                         hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
                         mask_source=delineation.source, model_version=version, baseline=baseline,
+                        probability_top_removed=None if faith is None else faith.probability_top_removed,
+                        probability_random_removed=None if faith is None else faith.probability_random_removed,
+                        removed_fraction=None if faith is None else faith.removed_fraction,
                     )
                     store.add(result)
                     results.append(result)
@@ -420,6 +503,7 @@ def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str]
             cas_gradshap=_mean([r.cas_gradshap for r in tp]),
             pointing_game_saliency=_mean([r.hit_saliency for r in tp]),
             cas_saliency=_mean([r.cas_saliency for r in tp]),
+            faithfulness=summarize_faithfulness(tp),
         ))
     order = {d: i for i, d in enumerate(DISEASES_DEFAULT)}
     return tuple(sorted(rows, key=lambda r: (r.dataset != "ptbxl", order.get(r.disease, 9), r.disease)))
@@ -517,4 +601,14 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
         training_only=fold != 10,
     )
     return XaiReport(rows=aggregate(results, labelled), records=tuple(results), method=f"ig ({baseline} baseline)",
-                     explain_seconds_per_ecg=seconds, excluded_seen=excluded, fold=fold)
+                     explain_seconds_per_ecg=seconds, excluded_seen=excluded, fold=fold,
+                     n_steps=default_n_steps())
+
+
+def default_n_steps() -> int:
+    """IG steps ``explain_batch`` uses by default (the evaluation runs with them)."""
+    import inspect
+
+    from ..grounding._attribution import explain_batch
+
+    return int(inspect.signature(explain_batch).parameters["n_steps"].default)

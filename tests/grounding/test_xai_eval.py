@@ -139,3 +139,48 @@ def test_results_are_kept_per_baseline_and_training_only_exclusion(tmp_path):
     assert excluded_iso == 1 and labelled_iso == {("ptbxl", "MI"): 2}  # record 2 is a selection id only
     assert calls and {r.baseline for r in iso} == {"isoelectric"}  # not taken from the flat results
     assert len(results_path.read_text().splitlines()) == 3
+
+
+def test_faithfulness_is_run_per_true_positive_and_aggregated():
+    results, labelled, _, _ = score_cases(_cases(("1", "2")), {"MI": QrsModel(bias=-5.0)},
+                                          compare_gradshap=False, progress=False)
+    scored = [r for r in results if r.positive]
+    assert len(scored) == 2 and all(r.probability_top_removed is not None for r in scored)
+    # the model reads only the V2 QRS complexes, which IG ranks first: removing them drops the
+    # probability to the bias alone, while random regions of the same size rarely touch them
+    assert all(r.probability_top_removed == pytest.approx(1 / (1 + np.exp(5.0)), abs=1e-3) for r in scored)
+    summary = aggregate(results, labelled)[0].faithfulness
+    assert summary.n == 2 and summary.faithful_share == 1.0
+    assert summary.drop_top > summary.drop_random and summary.difference == pytest.approx(
+        summary.drop_top - summary.drop_random)
+    assert 0 < summary.removed_fraction <= 0.05  # only regions with positive attribution are removed
+
+
+def test_faithfulness_summary_has_a_paired_t_interval():
+    from dataclasses import replace
+
+    from ecgqa_tools.eval._xai import summarize_faithfulness
+
+    results, _, _, _ = score_cases(_cases(("1",)), {"MI": QrsModel()}, compare_gradshap=False, progress=False)
+    base = results[0]
+    made = [replace(base, probability=0.9, probability_top_removed=0.9 - top, probability_random_removed=0.9 - rand)
+            for top, rand in ((0.3, 0.2), (0.5, 0.2))]
+    summary = summarize_faithfulness(made)
+    assert summary.n == 2 and summary.drop_top == pytest.approx(0.4) and summary.drop_random == pytest.approx(0.2)
+    # differences 0.1 and 0.3: mean 0.2, sd 0.1414, t(0.975, 1) = 12.706 -> half-width 1.2706
+    assert summary.difference == pytest.approx(0.2)
+    assert (summary.ci_low, summary.ci_high) == pytest.approx((0.2 - 1.2706, 0.2 + 1.2706), abs=1e-3)
+    assert summarize_faithfulness([replace(base, probability_top_removed=None)]) is None
+
+
+def test_report_prints_faithfulness_and_records_the_ig_steps():
+    from ecgqa_tools.eval._xai import XaiReport, default_n_steps
+
+    results, labelled, seconds, excluded = score_cases(_cases(("1", "2")), {"MI": QrsModel()}, progress=False)
+    report = XaiReport(aggregate(results, labelled), tuple(results), "ig", seconds, excluded,
+                       n_steps=default_n_steps())
+    text = report.table()
+    assert "faithfulness of IG" in text and f"IG steps {default_n_steps()}" in text
+    line = [ln for ln in text.splitlines() if ln.startswith("MI")][-1]
+    assert line.split()[1] == "2"  # n of the faithfulness row
+    assert json.loads(json.dumps(report.to_dict()))["rows"][0]["faithfulness"]["n"] == 2
