@@ -41,14 +41,16 @@ METHOD_NAMES: dict[str, str] = {
     "saliency": "saliency (|gradient|)",
 }
 BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
-BaselineKind = Literal["flat", "isoelectric", "lowpass"]
-BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass")
+BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal"]
+BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass", "normal")
 BASELINE_DESCRIPTIONS: dict[str, str] = {
     "flat": BASELINE_DESCRIPTION,
     "isoelectric": "isoelectric line (each lead's running median over 1 s in the model's input "
                    "space: the signal with its P, QRS and T waves removed)",
     "lowpass": "low-passed signal (each lead blurred with a Gaussian of sigma 100 ms in the "
                "model's input space)",
+    "normal": "normal-beat template (median beat of normal PTB-XL training ECGs in the model's "
+              "input space) placed at this ECG's own QRS complexes",
 }
 DEFAULT_BASELINE: BaselineKind = "lowpass"
 """IG baseline of ``explain`` when none is given."""
@@ -81,6 +83,10 @@ def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.nd
         from scipy.ndimage import gaussian_filter1d
 
         return gaussian_filter1d(x, sigma=LOWPASS_SIGMA_S * fs_hz, axis=2, mode="nearest").astype(np.float32)
+    if kind == "normal":  # beat-aligned normal template (grounding._baselines)
+        from ._baselines import normal_template_baseline
+
+        return normal_template_baseline(x, fs_hz)
     raise UsageError(f"unknown IG baseline {kind!r}; expected one of {', '.join(BASELINES)}")
 
 

@@ -1,0 +1,185 @@
+"""Beat-aligned "normal template" IG baseline: a normal ECG with this ECG's own rhythm.
+
+The template is the median beat of normal PTB-XL training ECGs (``NORM`` as their only
+diagnostic class, ``strat_fold`` 1-8, none of the scored records), per lead, in the disease
+models' input space (0.5-40 Hz band-pass, per-lead z-score, 100 Hz), aligned on the QRS
+detected by ``detect_beats``. The baseline of an ECG is that template placed at the ECG's own
+QRS complexes (same detector), so IG measures how this ECG differs from a normal one beat by
+beat, in every wave: P, QRS, ST and T alike. Between two beats the template is cut at
+``PRE_FRACTION`` of the RR interval before the next QRS; gaps (long RR) are joined by straight
+lines, the stretch before the first and after the last beat holds the template's edge value. An
+input with fewer than two detected beats gets the flat (all-zero) baseline.
+
+The shipped template (``normal_beat.npz``, 12 x 81 float32, a few KB) is built by
+``build_normal_template`` (command in docs/grounding.md) and loaded lazily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DatasetError, ModelError, UsageError
+
+TEMPLATE_FS_HZ = 100.0
+"""Rate of the shipped template (the models' input rate)."""
+TEMPLATE_PRE_S = 0.30
+"""Template span before the QRS fiducial."""
+TEMPLATE_POST_S = 0.50
+"""Template span after the QRS fiducial."""
+PRE_FRACTION = 0.4
+"""Share of an RR interval given to the next beat's template (its P wave and PR segment)."""
+MIN_RR_S = 0.25
+"""Shortest RR interval the detector accepts (240 beats per minute)."""
+TEMPLATE_PATH = Path(__file__).with_name("normal_beat.npz")
+
+
+@dataclass(frozen=True)
+class NormalTemplate:
+    """Median normal beat per lead in the models' input space."""
+
+    beat: np.ndarray
+    """float32, shape (12, pre + 1 + post samples) at ``fs_hz``; z-score units."""
+    fs_hz: float
+    """Sampling rate of ``beat``."""
+    pre_samples: int
+    """Index of the QRS fiducial in ``beat``."""
+    n_records: int
+    """Normal training ECGs the median was taken over."""
+
+
+def detect_beats(x: np.ndarray, fs_hz: float) -> np.ndarray:
+    """QRS fiducials (sample indices, sorted) of a (leads, samples) model input.
+
+    The fiducial is the peak of the 12-lead absolute slope, smoothed over 40 ms; peaks must
+    reach 35% of its 99th percentile and lie at least ``MIN_RR_S`` apart.
+    """
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import find_peaks
+
+    signal = np.asarray(x, dtype=np.float64)
+    if signal.ndim != 2 or signal.shape[1] < 3:
+        raise UsageError(f"detect_beats needs (leads, samples), got shape {signal.shape}")
+    slope = np.abs(np.diff(signal, axis=1)).sum(axis=0)
+    energy = uniform_filter1d(slope, size=max(1, int(round(0.04 * fs_hz))), mode="nearest")
+    top = float(np.percentile(energy, 99))
+    if top <= 0:
+        return np.zeros(0, dtype=np.int64)
+    peaks, _ = find_peaks(energy, height=0.35 * top, distance=max(1, int(round(MIN_RR_S * fs_hz))))
+    return peaks.astype(np.int64)
+
+
+def build_normal_template(ptbxl_root: str | Path, *, folds: tuple[int, ...] = tuple(range(1, 9)),
+                          exclude_ids: frozenset[int] = frozenset(), limit: int | None = None,
+                          progress: bool = True) -> NormalTemplate:
+    """Median beat of the normal training ECGs of PTB-XL present at 100 Hz (see module docstring).
+
+    ``exclude_ids``: records never to use (e.g. the evaluation folds); ``limit``: at most N ECGs.
+    """
+    from tqdm import tqdm
+
+    from ..encoders._preprocess import preprocess_ecg
+    from ..records._ptbxl import PtbXl
+
+    data = PtbXl(ptbxl_root)
+    meta, statements = data.metadata, data.statements
+    present = data.present_ids(100)
+    ids = []
+    for ecg_id in meta.index[meta["strat_fold"].isin(folds)]:
+        if int(ecg_id) not in present or int(ecg_id) in exclude_ids:
+            continue
+        classes = {statements.loc[c].get("diagnostic_class") for c in meta.loc[ecg_id, "scp_codes"]
+                   if c in statements.index}
+        classes = {c for c in classes if isinstance(c, str) and c}
+        if classes == {"NORM"} and meta.loc[ecg_id, "scp_codes"].get("NORM", 0) >= 100:
+            ids.append(int(ecg_id))
+    ids = ids[:limit] if limit else ids
+    pre, post = int(round(TEMPLATE_PRE_S * TEMPLATE_FS_HZ)), int(round(TEMPLATE_POST_S * TEMPLATE_FS_HZ))
+    medians = []
+    for ecg_id in tqdm(ids, desc="normal template", disable=not progress, unit="ecg"):
+        x = preprocess_ecg(data.read(ecg_id, 100))
+        beats = [b for b in detect_beats(x, TEMPLATE_FS_HZ) if b - pre >= 0 and b + post < x.shape[1]]
+        if len(beats) < 3:
+            continue
+        medians.append(np.median(np.stack([x[:, b - pre:b + post + 1] for b in beats]), axis=0))
+    if not medians:
+        raise DatasetError(f"{ptbxl_root}: no normal training ECGs with detectable beats")
+    beat = np.median(np.stack(medians), axis=0).astype(np.float32)
+    return NormalTemplate(beat=beat, fs_hz=TEMPLATE_FS_HZ, pre_samples=pre, n_records=len(medians))
+
+
+def save_normal_template(template: NormalTemplate, path: str | Path = TEMPLATE_PATH) -> Path:
+    """Write the template as ``.npz`` (atomically)."""
+    import io
+
+    from .._io import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    np.savez(buffer, beat=template.beat, fs_hz=template.fs_hz, pre_samples=template.pre_samples,
+             n_records=template.n_records)
+    write_bytes_atomic(Path(path), buffer.getvalue())
+    return Path(path)
+
+
+@lru_cache(maxsize=2)
+def load_normal_template(path: str | Path = TEMPLATE_PATH) -> NormalTemplate:
+    """The shipped (or given) normal template."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"normal-beat template {path} is missing; build it with "
+                         "grounding._baselines.build_normal_template (docs/grounding.md)")
+    with np.load(path) as data:
+        return NormalTemplate(beat=data["beat"].astype(np.float32), fs_hz=float(data["fs_hz"]),
+                              pre_samples=int(data["pre_samples"]), n_records=int(data["n_records"]))
+
+
+def _template_at(template: NormalTemplate, fs_hz: float) -> tuple[np.ndarray, int]:
+    if abs(template.fs_hz - fs_hz) < 1e-9:
+        return template.beat, template.pre_samples
+    t_old = (np.arange(template.beat.shape[1]) - template.pre_samples) / template.fs_hz
+    pre = int(np.floor(-t_old[0] * fs_hz))
+    t_new = np.arange(-pre, int(np.floor(t_old[-1] * fs_hz)) + 1) / fs_hz
+    beat = np.stack([np.interp(t_new, t_old, lead) for lead in template.beat]).astype(np.float32)
+    return beat, pre
+
+
+def place_template(x: np.ndarray, fs_hz: float, template: NormalTemplate | None = None) -> np.ndarray:
+    """The normal template placed at the QRS complexes of one (leads, samples) model input."""
+    signal = np.asarray(x, dtype=np.float32)
+    template = template or load_normal_template()
+    beat, pre = _template_at(template, fs_hz)
+    if beat.shape[0] != signal.shape[0]:
+        raise UsageError(f"template has {beat.shape[0]} leads, input {signal.shape[0]}")
+    beats = detect_beats(signal, fs_hz)
+    n = signal.shape[1]
+    if len(beats) < 2:
+        return np.zeros_like(signal)
+    post = beat.shape[1] - pre - 1
+    out = np.full(signal.shape, np.nan, dtype=np.float64)
+    for i, r in enumerate(beats):
+        before = pre if i == 0 else min(pre, int(np.floor(PRE_FRACTION * (r - beats[i - 1]))))
+        after = post if i == len(beats) - 1 else min(post, int(np.ceil((1 - PRE_FRACTION) * (beats[i + 1] - r))) - 1)
+        lo, hi = max(0, r - before), min(n, r + after + 1)
+        out[:, lo:hi] = beat[:, pre - (r - lo):pre + (hi - r)]
+    filled = np.isfinite(out[0])
+    first, last = np.flatnonzero(filled)[[0, -1]]
+    out[:, :first] = out[:, [first]]
+    out[:, last + 1:] = out[:, [last]]
+    gaps = ~np.isfinite(out[0])
+    if gaps.any():
+        known = np.flatnonzero(~gaps)
+        for row in range(out.shape[0]):
+            out[row, gaps] = np.interp(np.flatnonzero(gaps), known, out[row, known])
+    return out.astype(np.float32)
+
+
+def normal_template_baseline(inputs: np.ndarray, fs_hz: float, template: Any = None) -> np.ndarray:
+    """``place_template`` for every input of a (batch, leads, samples) array."""
+    x = np.asarray(inputs, dtype=np.float32)
+    if x.ndim != 3:
+        raise UsageError(f"baseline needs (batch, leads, samples) inputs, got shape {x.shape}")
+    return np.stack([place_template(item, fs_hz, template) for item in x]).astype(np.float32)
