@@ -114,6 +114,9 @@ def _trace(ax: Any, x: np.ndarray, y: np.ndarray, intensity: np.ndarray | None, 
                                 capstyle="round", joinstyle="round")
     collection.set_array(level)
     collection.set_clim(0.0, 1.0)
+    # one styled path per sample pair made the SVG ~4 MB: vector formats embed this collection as
+    # an image at the save dpi instead (the PNG, drawn by Agg, is unchanged)
+    collection.set_rasterized(True)
     ax.add_collection(collection)
 
 

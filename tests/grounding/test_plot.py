@@ -64,3 +64,17 @@ def test_cli_plots_a_bundled_example(tmp_path, capsys):
     assert out.is_file() and str(out) in capsys.readouterr().out
     assert main(["plot", "ptbxl-00473", "-o", str(tmp_path / "ex.jpg")]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def test_svg_embeds_the_attribution_coloured_trace_as_an_image(tmp_path):
+    """The coloured trace (one segment per sample pair) is rasterized inside the SVG, so an
+    explained 500 Hz plot stays small; the grid, text and calibration stay vector."""
+    ecg = _ecg(500.0)
+    attribution = Attribution(np.tile(np.linspace(0, 1, ecg.n_samples, dtype=np.float32), (12, 1)),
+                              STANDARD_LEADS, ecg.fs_hz, "MI", "ig", 0.83, 1.6, 0.0, 0.0,
+                              np.zeros((12, 1000), np.float32), 100.0, 0, "flat line", ecg)
+    plot_ecg(ecg, attribution, path=tmp_path / "e.svg")
+    text = (tmp_path / "e.svg").read_text()
+    assert text.count("<image") >= 13 * 2  # trace image + ATTR strip per panel
+    assert text.count("<path") < 5000       # was one path per sample pair (~20k) before
+    assert len(text) < 1_500_000            # ~4 MB before
