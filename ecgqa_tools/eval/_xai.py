@@ -23,7 +23,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,11 @@ class XaiRecordResult:
     """Mean probability over 8 draws of random regions of the same lengths set to the flat line."""
     removed_fraction: float | None = None
     """Share of the model's lead-time removed by the check (0-1)."""
+    probability_top_normalized: float | None = None
+    """Variant of the check: probability with the same top regions replaced by the beat-aligned
+    normal template (``faithfulness_check(fill="normal")``) instead of the flat line."""
+    probability_random_normalized: float | None = None
+    """Mean probability with the same-size random regions replaced by the normal template."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ class XaiRow:
     """CAS of saliency."""
     faithfulness: "FaithfulnessSummary | None" = None
     """Faithfulness check of the IG maps aggregated over the true positives (None when none)."""
+    faithfulness_normal_fill: "FaithfulnessSummary | None" = None
+    """The same check with removed regions replaced by the normal-beat template (variant)."""
 
 
 @dataclass(frozen=True)
@@ -143,14 +150,18 @@ class FaithfulnessSummary:
     """Mean share of the model's lead-time removed."""
 
 
-def summarize_faithfulness(results: Iterable[XaiRecordResult]) -> FaithfulnessSummary | None:
-    """Aggregate the per-record faithfulness checks (those that have one); None when none."""
-    checked = [r for r in results if r.probability_top_removed is not None
-               and r.probability_random_removed is not None]
+def summarize_faithfulness(results: Iterable[XaiRecordResult], fill: str = "flat") -> FaithfulnessSummary | None:
+    """Aggregate the per-record faithfulness checks (those that have one); None when none.
+
+    ``fill``: ``flat`` (the documented check) or ``normal`` (regions replaced by the normal template).
+    """
+    names = (("probability_top_removed", "probability_random_removed") if fill == "flat"
+             else ("probability_top_normalized", "probability_random_normalized"))
+    checked = [r for r in results if getattr(r, names[0]) is not None and getattr(r, names[1]) is not None]
     if not checked:
         return None
-    top = np.array([r.probability - r.probability_top_removed for r in checked], dtype=np.float64)
-    rand = np.array([r.probability - r.probability_random_removed for r in checked], dtype=np.float64)
+    top = np.array([r.probability - getattr(r, names[0]) for r in checked], dtype=np.float64)
+    rand = np.array([r.probability - getattr(r, names[1]) for r in checked], dtype=np.float64)
     diff = top - rand
     n = len(checked)
     low = high = float("nan")
@@ -212,14 +223,20 @@ class XaiReport:
                          "of the same lengths; probability drop)")
             lines.append(f"{'disease':<8}{'n':>5}{'drop top':>10}{'drop random':>13}{'difference [95% CI]':>28}"
                          f"{'top > random':>14}")
-            for row in (r for r in self.rows if r.dataset == dataset):
-                f = row.faithfulness
+            for row, f in ((r, s) for r in self.rows if r.dataset == dataset
+                           for s in (r.faithfulness, r.faithfulness_normal_fill)):
+                if f is row.faithfulness_normal_fill:
+                    if f is None:
+                        continue
+                    row = replace(row, disease=f"{row.disease}*")
                 if f is None:
                     lines.append(f"{row.disease:<8}{0:>5}{'-':>10}{'-':>13}{'-':>28}{'-':>14}")
                     continue
                 interval = f"{f.difference:+.3f} [{f.ci_low:+.3f}, {f.ci_high:+.3f}]"
                 lines.append(f"{row.disease:<8}{f.n:>5}{f.drop_top:>10.3f}{f.drop_random:>13.3f}{interval:>28}"
                              f"{f.faithful_share:>14.3f}")
+            if any(r.faithfulness_normal_fill for r in self.rows if r.dataset == dataset):
+                lines.append("* variant: removed regions replaced by the normal-beat template instead of the flat line")
             lines.append("")
         timing = (f"IG: {self.explain_seconds_per_ecg * 1000:.0f} ms per ECG (batched, this machine)"
                   if np.isfinite(self.explain_seconds_per_ecg)
@@ -447,11 +464,12 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                     kwargs = dict(n_samples=ig.n_samples, fs_hz=ig.fs_hz)
                     mask = clinical_mask(delineation, disease, av_block=case.av_block, **kwargs)
                     valid = scored_mask(delineation, **kwargs)
-                    faith = None
+                    faith = faith_normal = None
                     if faithfulness and float(ig.positive.sum()) > 0:
                         labels = segment_label_map(delineation, ig.n_samples, ig.fs_hz, ig.lead_names)
-                        faith = faithfulness_check(ig, rank_regions(ig.positive.astype(np.float64), labels,
-                                                                    ig.lead_names, ig.fs_hz), model)
+                        ranked = rank_regions(ig.positive.astype(np.float64), labels, ig.lead_names, ig.fs_hz)
+                        faith = faithfulness_check(ig, ranked, model)
+                        faith_normal = faithfulness_check(ig, ranked, model, fill="normal")
                     result = XaiRecordResult(
                         dataset=case.dataset, record_id=case.record_id, disease=disease, probability=prob,
                         positive=True, hit=pointing_game(ig.values, mask, valid), cas=cas(ig.values, mask, valid),
@@ -465,6 +483,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         probability_top_removed=None if faith is None else faith.probability_top_removed,
                         probability_random_removed=None if faith is None else faith.probability_random_removed,
                         removed_fraction=None if faith is None else faith.removed_fraction,
+                        probability_top_normalized=None if faith_normal is None else faith_normal.probability_top_removed,
+                        probability_random_normalized=None if faith_normal is None else faith_normal.probability_random_removed,
                     )
                     store.add(result)
                     results.append(result)
@@ -504,6 +524,7 @@ def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str]
             pointing_game_saliency=_mean([r.hit_saliency for r in tp]),
             cas_saliency=_mean([r.cas_saliency for r in tp]),
             faithfulness=summarize_faithfulness(tp),
+            faithfulness_normal_fill=summarize_faithfulness(tp, "normal"),
         ))
     order = {d: i for i, d in enumerate(DISEASES_DEFAULT)}
     return tuple(sorted(rows, key=lambda r: (r.dataset != "ptbxl", order.get(r.disease, 9), r.disease)))

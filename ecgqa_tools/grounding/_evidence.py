@@ -218,13 +218,30 @@ def _beats(delineation: Delineation, n: int, fs_hz: float) -> list[tuple[int, in
     return [(bounds[i], bounds[i + 1]) for i in range(len(centres)) if bounds[i + 1] > bounds[i]]
 
 
+FILLS = ("flat", "normal")
+"""What removed regions are set to: the flat line (the documented check) or the beat-aligned
+normal template (``_baselines.place_template``; a variant where "removed" means "made normal")."""
+
+
 def faithfulness_check(attribution: Attribution, regions: list[tuple[int, int, int, int, float]],
                        model: Any, fraction: float = 0.05, n_random: int = 8,
-                       seed: int = 0) -> Faithfulness | None:
-    """Remove top regions (ranked list from ``rank_regions``) vs random regions of equal lengths."""
+                       seed: int = 0, fill: str = "flat") -> Faithfulness | None:
+    """Remove top regions (ranked list from ``rank_regions``) vs random regions of equal lengths.
+
+    ``fill``: ``flat`` sets removed samples to zero in the model's input space (a flat line at the
+    lead's mean); ``normal`` replaces them with the normal-beat template placed at the ECG's QRS.
+    """
     if not 0 < fraction < 1:
         raise UsageError(f"faithfulness fraction must be in (0, 1), got {fraction}")
+    if fill not in FILLS:
+        raise UsageError(f"unknown faithfulness fill {fill!r}; expected one of {', '.join(FILLS)}")
     x = np.asarray(model.preprocess(attribution.ecg), dtype=np.float32)
+    if fill == "normal":
+        from ._baselines import place_template
+
+        replacement = place_template(x, attribution.model_fs_hz)
+    else:
+        replacement = np.zeros_like(x)
     n_leads, n_model = x.shape
     budget = fraction * n_leads * n_model
     removed = np.zeros_like(x, dtype=bool)
@@ -241,14 +258,14 @@ def faithfulness_check(attribution: Attribution, regions: list[tuple[int, int, i
     if not lengths:
         return None
     rng = np.random.default_rng(seed)
-    batch = [x, np.where(removed, 0.0, x)]
+    batch = [x, np.where(removed, replacement, x)]
     for _ in range(n_random):
         random_mask = np.zeros_like(removed)
         for length in lengths:
             row = int(rng.integers(0, n_leads))
             start = int(rng.integers(0, max(1, n_model - length + 1)))
             random_mask[row, start:start + length] = True
-        batch.append(np.where(random_mask, 0.0, x))
+        batch.append(np.where(random_mask, replacement, x))
     probs = 1.0 / (1.0 + np.exp(-predict_logits(model, np.stack(batch).astype(np.float32))))
     return Faithfulness(
         probability=float(probs[0]), probability_top_removed=float(probs[1]),

@@ -155,3 +155,11 @@ def test_scored_mask_uses_spans_and_skips_undelineated_leads():
     assert not valid[STANDARD_LEADS.index("V6")].any()
     assert valid[0, 200] and valid[0, 2000] and not valid[0, 199] and not valid[0, 2001]
     assert valid[1].all()
+
+
+def test_faithfulness_fill_must_be_known():
+    from ecgqa_tools.errors import UsageError
+    from ecgqa_tools.grounding._evidence import faithfulness_check
+
+    with pytest.raises(UsageError, match="fill"):
+        faithfulness_check(None, [], None, fill="noise")  # type: ignore[arg-type]

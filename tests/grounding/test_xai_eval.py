@@ -184,3 +184,15 @@ def test_report_prints_faithfulness_and_records_the_ig_steps():
     line = [ln for ln in text.splitlines() if ln.startswith("MI")][-1]
     assert line.split()[1] == "2"  # n of the faithfulness row
     assert json.loads(json.dumps(report.to_dict()))["rows"][0]["faithfulness"]["n"] == 2
+
+
+def test_faithfulness_variant_fills_removed_regions_with_the_normal_template():
+    results, labelled, _, _ = score_cases(_cases(("1", "2")), {"MI": QrsModel(bias=-5.0)},
+                                          compare_gradshap=False, progress=False)
+    scored = [r for r in results if r.positive]
+    assert all(r.probability_top_normalized is not None for r in scored)
+    # the template differs from the spikes on the V2 QRS, so the probability changes from the
+    # flat-line version, but both variants are aggregated with the same n
+    row = aggregate(results, labelled)[0]
+    assert row.faithfulness_normal_fill.n == row.faithfulness.n == 2
+    assert any(abs(r.probability_top_normalized - r.probability_top_removed) > 1e-6 for r in scored)
