@@ -92,6 +92,9 @@ class XaiRecordResult:
     normal template (``faithfulness_check(fill="normal")``) instead of the flat line."""
     probability_random_normalized: float | None = None
     """Mean probability with the same-size random regions replaced by the normal template."""
+    baseline_probability: float | None = None
+    """The head's probability on the IG baseline itself (a neutral reference should be called
+    negative: IG explains ``logit(ECG) - logit(baseline)``)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ class XaiRow:
     """Faithfulness check of the IG maps aggregated over the true positives (None when none)."""
     faithfulness_normal_fill: "FaithfulnessSummary | None" = None
     """The same check with removed regions replaced by the normal-beat template (variant)."""
+    baseline_probability: float = float("nan")
+    """Median probability of the head on the IG baselines of the true positives."""
+    baseline_positive_share: float = float("nan")
+    """Share of those baselines the head itself calls positive (>= its threshold)."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,9 @@ class XaiReport:
                     f"{row.n_true_positive:>5}{row.n_labelled:>9}{_fmt(row.chance):>8}"
                     f"{_fmt(row.cosine_ig_gradshap):>11}{_fmt(pg_anchor):>10}{_fmt(cas_anchor):>11}"
                 )
+            lines.append("IG baseline as the head sees it: " + "; ".join(
+                f"{r.disease} median probability {_fmt(r.baseline_probability)}, called positive "
+                f"{_fmt(r.baseline_positive_share)}" for r in self.rows if r.dataset == dataset))
             lines.append("other methods on the same true positives: pointing game / CAS")
             lines.append(f"{'disease':<8}{'GradientSHAP':>16}{'saliency':>16}")
             for row in (r for r in self.rows if r.dataset == dataset):
@@ -483,6 +493,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         probability_top_removed=None if faith is None else faith.probability_top_removed,
                         probability_random_removed=None if faith is None else faith.probability_random_removed,
                         removed_fraction=None if faith is None else faith.removed_fraction,
+                        baseline_probability=(None if ig.baseline_logit is None
+                                              else float(1.0 / (1.0 + np.exp(-ig.baseline_logit)))),
                         probability_top_normalized=None if faith_normal is None else faith_normal.probability_top_removed,
                         probability_random_normalized=None if faith_normal is None else faith_normal.probability_random_removed,
                     )
@@ -506,13 +518,19 @@ def _mean(values: list) -> float:
     return float(np.mean(kept)) if kept else float("nan")
 
 
-def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str], int]) -> tuple[XaiRow, ...]:
-    """One row per (dataset, disease) from per-record results (true positives only)."""
+def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str], int],
+              cuts: dict[str, float] | None = None) -> tuple[XaiRow, ...]:
+    """One row per (dataset, disease) from per-record results (true positives only).
+
+    ``cuts``: each head's threshold, for the share of IG baselines called positive (default 0.5).
+    """
+    cuts = cuts or {}
     rows = []
     for (dataset, disease), n in labelled.items():
         tp = [r for r in results if r.dataset == dataset and r.disease == disease and r.positive]
         cas_values = [r.cas for r in tp if np.isfinite(r.cas)]
         cos = [r.cosine_ig_gradshap for r in tp if r.cosine_ig_gradshap is not None]
+        base = [r.baseline_probability for r in tp if r.baseline_probability is not None]
         rows.append(XaiRow(
             dataset=dataset, disease=disease, n_labelled=n, n_true_positive=len(tp),
             pointing_game=float(np.mean([r.hit for r in tp])) if tp else float("nan"),
@@ -525,6 +543,8 @@ def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str]
             cas_saliency=_mean([r.cas_saliency for r in tp]),
             faithfulness=summarize_faithfulness(tp),
             faithfulness_normal_fill=summarize_faithfulness(tp, "normal"),
+            baseline_probability=float(np.median(base)) if base else float("nan"),
+            baseline_positive_share=float(np.mean(np.array(base) >= cuts.get(disease, 0.5))) if base else float("nan"),
         ))
     order = {d: i for i, d in enumerate(DISEASES_DEFAULT)}
     return tuple(sorted(rows, key=lambda r: (r.dataset != "ptbxl", order.get(r.disease, 9), r.disease)))
@@ -621,7 +641,8 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
         compare_gradshap=compare_gradshap, progress=progress, baseline=baseline,
         training_only=fold != 10,
     )
-    return XaiReport(rows=aggregate(results, labelled), records=tuple(results), method=f"ig ({baseline} baseline)",
+    cuts = {d: float(getattr(models[d], "threshold", 0.5) or 0.5) for d in diseases}
+    return XaiReport(rows=aggregate(results, labelled, cuts), records=tuple(results), method=f"ig ({baseline} baseline)",
                      explain_seconds_per_ecg=seconds, excluded_seen=excluded, fold=fold,
                      n_steps=default_n_steps())
 

@@ -154,6 +154,11 @@ def test_faithfulness_is_run_per_true_positive_and_aggregated():
     assert summary.drop_top > summary.drop_random and summary.difference == pytest.approx(
         summary.drop_top - summary.drop_random)
     assert 0 < summary.removed_fraction <= 0.05  # only regions with positive attribution are removed
+    # score_cases' default IG baseline is the flat line: this model reads it as its bias alone,
+    # which it calls negative
+    row = aggregate(results, labelled, {"MI": 0.5})[0]
+    assert row.baseline_probability == pytest.approx(1 / (1 + np.exp(5.0)), abs=1e-4)
+    assert row.baseline_positive_share == 0.0
 
 
 def test_faithfulness_summary_has_a_paired_t_interval():
