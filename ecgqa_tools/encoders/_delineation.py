@@ -223,11 +223,61 @@ def lead_problem(x: np.ndarray, fs_hz: float) -> str | None:
 
 @lru_cache(maxsize=1)
 def _boundary_model():
+    return _boundary_models(1)[0]
+
+
+MAX_WINDOWS_PER_CALL = 480
+"""Most 10 s windows gathered for one ``boundary_logits`` call (bounds memory on long records)."""
+
+
+def delineation_workers() -> int:
+    """Interpreters that run the boundary model's windows in parallel: ``ECGQA_DELINEATION_THREADS``
+    if set, else min(2, CPU count). The TFLite graph has its batch of 1 built into its reshapes
+    (resizing the input fails), so parallel interpreters replace batching; every window is still
+    one independent invocation, so the probabilities are bit-identical to a single interpreter's."""
+    import os
+
+    value = os.environ.get("ECGQA_DELINEATION_THREADS")
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError as exc:
+            raise UsageError(f"ECGQA_DELINEATION_THREADS must be a whole number, got {value!r}") from exc
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@lru_cache(maxsize=4)
+def _boundary_models(count: int) -> tuple:
+    """``count`` interpreters of the boundary model (one thread each), loaded once."""
     require("openecg", "all")
     require("ai_edge_litert", "all")
     from openecg.deploy import Inference
 
-    return Inference(num_threads=1)
+    return tuple(Inference(num_threads=1) for _ in range(count))
+
+
+@lru_cache(maxsize=4)
+def _window_pool(count: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="ecgqa-delineation")
+
+
+def boundary_logits(windows: np.ndarray, workers: int | None = None) -> np.ndarray:
+    """Boundary-model logits (windows, frames, 4) of 250 Hz windows (windows, 2500), each window
+    one invocation, spread over ``workers`` interpreters in threads (TFLite releases the GIL)."""
+    count = max(1, min(delineation_workers() if workers is None else workers, len(windows)))
+    models = _boundary_models(count)
+    chunks = np.array_split(np.arange(len(windows)), count)
+
+    def run(k: int) -> list[np.ndarray]:
+        return [np.array(models[k].forward_window(windows[i]), copy=True) for i in chunks[k]]
+
+    if count == 1:
+        parts = [run(0)]
+    else:
+        parts = list(_window_pool(count).map(run, range(count)))
+    return np.stack([logits for part in parts for logits in part])
 
 
 def _to_rate(x: np.ndarray, fs_from: float, fs_to: float) -> np.ndarray:
@@ -270,25 +320,30 @@ def lead_probabilities(ecg: ECG, guard_s: float = 2.0,
     unusable = lead_quality(ecg) if unusable is None else unusable
     x250 = _to_rate(ecg.signal_mv, ecg.fs_hz, MODEL_FS_HZ)
     n = x250.shape[1]
-    model = _boundary_model()
     guard = int(round(guard_s * MODEL_FS_HZ / FRAME_SAMPLES)) * FRAME_SAMPLES
     padded_n = max(n, WINDOW_SAMPLES)
     n_frames = -(-padded_n // FRAME_SAMPLES)
     starts = window_starts(padded_n, WINDOW_SAMPLES, guard)
     out = np.zeros((x250.shape[0], n_frames, 4), dtype=np.float32)
     usable = tuple(name not in unusable for name in ecg.lead_names)
-    for li, row in enumerate(x250):
+    leads = [li for li in range(x250.shape[0]) if usable[li]]
+    per_call = max(1, MAX_WINDOWS_PER_CALL // len(starts))  # leads whose windows run in one call
+    logits_of: dict[int, np.ndarray] = {}
+    for li in range(x250.shape[0]):
         if not usable[li]:
             out[li, :, 0] = 1.0
             continue
-        sig = row
-        if n < WINDOW_SAMPLES:  # short record: mirror-pad to one window, frames past n are dropped
-            sig = np.pad(row, (0, WINDOW_SAMPLES - n), mode="symmetric")
+        if li not in logits_of:  # this lead and the next usable ones: all their windows in one call
+            group = leads[leads.index(li):leads.index(li) + per_call]
+            # a short record is mirror-padded to one window; frames past n are dropped
+            sigs = [x250[g] if n >= WINDOW_SAMPLES else np.pad(x250[g], (0, WINDOW_SAMPLES - n), mode="symmetric")
+                    for g in group]
+            found = boundary_logits(np.stack([sig[s:s + WINDOW_SAMPLES] for sig in sigs for s in starts]))
+            logits_of = {g: found[j * len(starts):(j + 1) * len(starts)] for j, g in enumerate(group)}
         acc = np.zeros((n_frames, 4))
         wsum = np.zeros(n_frames)
         for k, s in enumerate(starts):
-            logits = model.forward_window(sig[s:s + WINDOW_SAMPLES])
-            p = _softmax(np.asarray(logits, dtype=np.float64))
+            p = _softmax(np.asarray(logits_of[li][k], dtype=np.float64))
             f0 = s // FRAME_SAMPLES
             w = _window_weights(p.shape[0], guard // FRAME_SAMPLES, k == 0, k == len(starts) - 1)
             acc[f0:f0 + p.shape[0]] += p * w[:, None]

@@ -1,0 +1,149 @@
+"""The fast IG path: same maps as captum's Integrated Gradients, conv + batch-norm folding that
+keeps the function, completeness from the end-point logits, and the shipped default step count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgqa_tools.grounding._attribution import (
+    DEFAULT_IG_STEPS,
+    _forward_logit,
+    explain,
+    explain_batch,
+    gradient_module,
+    integrated_gradients,
+)
+from ecgqa_tools.records import ECG
+
+
+def _bn_net(seed: int = 0):
+    """A small smooth conv + batch-norm net with trained-looking (non-trivial) running statistics."""
+    import torch
+
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Conv1d(12, 6, 5, padding=2, bias=False), torch.nn.BatchNorm1d(6), torch.nn.Tanh(),
+        torch.nn.Conv1d(6, 1, 3, padding=1), torch.nn.BatchNorm1d(1), torch.nn.Tanh(),
+        torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten(0),
+    )
+    with torch.no_grad():
+        for bn in (net[1], net[4]):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+    return net.eval()
+
+
+class BnModel:
+    fs_hz = 100.0
+
+    def __init__(self, seed: int = 0) -> None:
+        self.module = _bn_net(seed)
+
+    def preprocess(self, ecg: ECG) -> np.ndarray:
+        return np.asarray(ecg.signal_mv, dtype=np.float32)
+
+
+def _ecg(seed: int = 3, n: int = 400) -> ECG:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 100.0
+    x = np.sin(2 * np.pi * 1.1 * t)[None] * rng.uniform(0.5, 1.5, (12, 1)) + 0.1 * rng.standard_normal((12, n))
+    return ECG.from_array(x.astype(np.float32), 100.0)
+
+
+def test_folded_module_computes_the_same_function_without_batch_norm():
+    import torch
+
+    net = _bn_net()
+    fused = gradient_module(net)
+    assert fused is not net
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in fused.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules())  # the original is untouched
+    x = torch.randn(3, 12, 400)
+    with torch.no_grad():
+        np.testing.assert_allclose(fused(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
+    assert gradient_module(net) is fused  # cached
+
+
+def test_folded_module_follows_weight_changes_and_training_mode():
+    import torch
+
+    net = _bn_net()
+    before = gradient_module(net)
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)  # in-place, as an optimiser step would
+    after = gradient_module(net)
+    assert after is not before
+    x = torch.randn(2, 12, 400)
+    with torch.no_grad():
+        np.testing.assert_allclose(after(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
+    net.train()
+    assert gradient_module(net) is net  # batch statistics in training mode: never folded
+
+
+def test_integrated_gradients_matches_captum():
+    import torch
+    from captum.attr import IntegratedGradients
+
+    net = _bn_net(1)
+    x = torch.randn(2, 12, 400)
+    base = torch.zeros_like(x) + 0.1
+    for steps in (4, 8, 40):  # 40: more than one pass of path points
+        ours = integrated_gradients(gradient_module(net), x, base, steps)
+        ref = IntegratedGradients(_forward_logit(net)).attribute(
+            x.clone().requires_grad_(True), baselines=base, n_steps=steps, method="gausslegendre")
+        np.testing.assert_allclose(ours.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_explain_reports_completeness_from_end_point_logits():
+    model = BnModel()
+    attr = explain(_ecg(), "MI", model=model, n_steps=64)
+    change = attr.logit - attr.baseline_logit
+    assert attr.convergence_delta == pytest.approx(float(attr.model_values.astype(np.float64).sum()) - change,
+                                                   abs=1e-5)
+    assert abs(attr.convergence_delta) < 1e-3 * max(1.0, abs(change))
+    batch = explain_batch([_ecg(), _ecg(4)], "MI", model=model, n_steps=64)
+    np.testing.assert_allclose(batch[0].model_values, attr.model_values, rtol=1e-4, atol=1e-6)
+
+
+def test_gradshap_and_saliency_still_run_on_the_folded_module():
+    model = BnModel()
+    sal = explain(_ecg(), "MI", "saliency", model=model)
+    assert sal.values.shape == (12, 400) and (sal.values >= 0).all()
+    gs = explain(_ecg(), "MI", "gradshap", model=model, n_samples=4)
+    assert np.isfinite(gs.values).all()
+
+
+def test_default_step_count_is_the_one_documented():
+    import inspect
+
+    for fn in (explain, explain_batch):
+        assert inspect.signature(fn).parameters["n_steps"].default == DEFAULT_IG_STEPS
+
+
+def test_shipped_model_map_matches_captum_at_the_default_steps(ptbxl_dir):
+    import torch
+    from captum.attr import IntegratedGradients
+
+    from ecgqa_tools.encoders import load_disease_model
+    from ecgqa_tools.grounding import DEFAULT_BASELINE, make_baseline
+    from ecgqa_tools.records import PtbXl
+
+    dataset = PtbXl(ptbxl_dir)
+    ecg = dataset.read(sorted(int(i) for i in dataset.present_ids(fs_hz=100))[0], fs_hz=100)
+    model = load_disease_model("MI")
+    attr = explain(ecg, "MI", model=model)
+    x = torch.from_numpy(model.preprocess(ecg)[None].astype(np.float32))
+    base = torch.from_numpy(make_baseline(x.numpy(), DEFAULT_BASELINE, 100.0))
+    ref, delta = IntegratedGradients(_forward_logit(model.module)).attribute(
+        x.clone().requires_grad_(True), baselines=base, n_steps=DEFAULT_IG_STEPS, method="gausslegendre",
+        return_convergence_delta=True)
+    ref_map = ref.detach().numpy()[0]
+    cosine = float((ref_map * attr.model_values).sum()
+                   / (np.linalg.norm(ref_map) * np.linalg.norm(attr.model_values)))
+    assert cosine > 0.99999
+    # float rounding of the folded convolutions moves a few path points across ReLU kinks
+    np.testing.assert_allclose(attr.model_values, ref_map, atol=1e-4 * np.abs(ref_map).max())
+    assert attr.convergence_delta == pytest.approx(float(delta[0]), abs=1e-4)
