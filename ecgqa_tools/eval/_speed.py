@@ -91,14 +91,24 @@ def _tool_steps() -> dict[str, Callable[[Any], Any]]:
     }
 
 
-def _full_suite(ecg: Any) -> None:
-    """4 disease probabilities + attributes + 12-lead delineation + one IG map, for one ECG."""
+def _full_suite(ecg: Any) -> Any:
+    """4 disease probabilities + attributes + 12-lead delineation + one IG map, for one ECG
+    (returns the delineation)."""
     from .. import encoders, grounding
 
     encoders.predict_diseases(ecg)
     encoders.predict_attributes(ecg)
-    encoders.delineate(ecg)
+    delineation = encoders.delineate(ecg)
     grounding.explain(ecg, "MI", method="ig")
+    return delineation
+
+
+def _full_suite_with_measurements(ecg: Any) -> None:
+    """The full suite plus the measurements, computed from the suite's own delineation (not a
+    second one)."""
+    from .. import grounding
+
+    grounding.measure(ecg, _full_suite(ecg))
 
 
 def worker_tools(ptbxl: str, n_ecgs: int, fs_hz: int, threads: int) -> dict[str, Any]:
@@ -111,6 +121,14 @@ def worker_tools(ptbxl: str, n_ecgs: int, fs_hz: int, threads: int) -> dict[str,
             out[name] = _time_per_ecg(step, ecgs)
         except Exception as exc:  # report and go on: one missing tool must not hide the others
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    try:  # measurements alone, from a delineation the caller already has (made untimed here)
+        from .. import encoders, grounding
+
+        given = {id(ecg): encoders.delineate(ecg) for ecg in ecgs}
+        out["measurements_given_delineation"] = _time_per_ecg(
+            lambda ecg: grounding.measure(ecg, given[id(ecg)]), ecgs)
+    except Exception as exc:
+        out["measurements_given_delineation"] = {"error": f"{type(exc).__name__}: {exc}"}
     out["peak_memory_gb"] = _peak_rss_gb()
     return out
 
@@ -120,8 +138,9 @@ def worker_suite(ptbxl: str, n_ecgs: int, fs_hz: int, threads: int) -> dict[str,
     _setup_threads(threads)
     ecgs = _load_ecgs(ptbxl, n_ecgs, fs_hz)
     result = _time_per_ecg(_full_suite, ecgs)
+    with_measurements = _time_per_ecg(_full_suite_with_measurements, ecgs)
     return {"ecg_ids": [e.record_id for e in ecgs], "fs_hz": fs_hz, "full_suite": result,
-            "peak_memory_gb": _peak_rss_gb()}
+            "full_suite_with_measurements": with_measurements, "peak_memory_gb": _peak_rss_gb()}
 
 
 def worker_questions(ptbxl: str, ecgqa: str, fs_hz: int, threads: int, min_seconds: float = 3.0,
@@ -175,9 +194,110 @@ def worker_questions(ptbxl: str, ecgqa: str, fs_hz: int, threads: int, min_secon
     return out
 
 
+IG_STEP_CANDIDATES: tuple[int, ...] = (2, 4, 6, 8, 12, 16, 24, 32, 64)
+"""Gauss-Legendre step counts compared with the reference by ``ig_step_study``."""
+IG_REFERENCE_STEPS = 256
+"""Step count of the reference IG map."""
+
+
+def _cosine(a: Any, b: Any) -> float:
+    import numpy as np
+
+    x, y = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y / norm) if norm > 0 else 0.0
+
+
+def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
+                  candidates: Sequence[int] = IG_STEP_CANDIDATES, reference: int = IG_REFERENCE_STEPS,
+                  diseases: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """How close IG maps with few Gauss-Legendre steps come to a ``reference``-step map.
+
+    For the first ``n_ecgs`` PTB-XL records of ``fold`` (fold 9: the models' selection fold, the
+    development split; records any model trained on are skipped) and each disease head: cosine
+    similarity of the default-baseline map at each candidate step count to the reference map
+    (signed map and its positive part) and the completeness error (convergence delta) relative to
+    the logit change. One JSON line per (record, disease) is appended to ``out_path`` as it is
+    done; a rerun skips the pairs already there.
+    """
+    from tqdm import tqdm
+
+    from ..encoders import DISEASES, load_disease_model
+    from ..grounding import explain
+    from ..records import PtbXl
+
+    diseases = tuple(diseases or DISEASES)
+    dataset = PtbXl(ptbxl)
+    meta = dataset.metadata
+    present = {int(i) for i in dataset.present_ids(fs_hz=100)}
+    seen: set[int] = set()
+    for disease in diseases:
+        seen |= set(load_disease_model(disease).card.train_ids)
+    ids = sorted(int(i) for i in meta.index if int(meta.loc[i, "strat_fold"]) == fold
+                 and int(i) in present and int(i) not in seen)[:n_ecgs]
+    out = Path(out_path)
+    rows: list[dict[str, Any]] = []
+    if out.is_file():
+        rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    done = {(r["ecg_id"], r["disease"]) for r in rows}
+    with out.open("a") as sink:
+        for ecg_id in tqdm(ids, desc="ig steps", file=sys.stderr):
+            todo = [d for d in diseases if (ecg_id, d) not in done]
+            if not todo:
+                continue
+            ecg = dataset.read(ecg_id, fs_hz=100)
+            for disease in todo:
+                ref = explain(ecg, disease, n_steps=reference)
+                change = ref.logit - (ref.baseline_logit or 0.0)
+                row: dict[str, Any] = {"ecg_id": ecg_id, "disease": disease, "baseline": ref.baseline,
+                                       "logit_change": change,
+                                       "reference_delta": ref.convergence_delta, "steps": {}}
+                for n in candidates:
+                    att = explain(ecg, disease, n_steps=n)
+                    row["steps"][str(n)] = {
+                        "cosine": _cosine(att.model_values, ref.model_values),
+                        "cosine_positive": _cosine(att.positive, ref.positive),
+                        "delta": att.convergence_delta,
+                        "relative_delta": abs(att.convergence_delta or 0.0) / max(abs(change), 1e-6),
+                    }
+                sink.write(json.dumps(row) + "\n")
+                sink.flush()
+                rows.append(row)
+    return rows
+
+
+def summarize_ig_steps(rows: Sequence[dict[str, Any]], min_cosine: float = 0.99) -> dict[str, Any]:
+    """Per step count and disease: mean / 10th percentile / minimum cosine to the reference and the
+    median relative completeness error; ``chosen``: the smallest step count whose mean cosine
+    reaches ``min_cosine`` for every disease (None when none does)."""
+    import numpy as np
+
+    diseases = sorted({r["disease"] for r in rows})
+    steps = sorted({int(n) for r in rows for n in r["steps"]})
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    chosen = None
+    for n in steps:
+        table[str(n)] = {}
+        for disease in diseases:
+            values = [r["steps"][str(n)] for r in rows if r["disease"] == disease and str(n) in r["steps"]]
+            cos = np.array([v["cosine"] for v in values])
+            table[str(n)][disease] = {
+                "n": len(values), "mean_cosine": float(cos.mean()), "p10_cosine": float(np.percentile(cos, 10)),
+                "min_cosine": float(cos.min()),
+                "mean_cosine_positive": float(np.mean([v["cosine_positive"] for v in values])),
+                "median_relative_delta": float(np.median([v["relative_delta"] for v in values])),
+            }
+        if chosen is None and all(table[str(n)][d]["mean_cosine"] >= min_cosine for d in diseases):
+            chosen = n
+    return {"min_cosine": min_cosine, "diseases": diseases, "table": table, "chosen": chosen,
+            "n_records": len({r["ecg_id"] for r in rows})}
+
+
 def _worker_main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecgqa_tools.eval._speed")
-    parser.add_argument("mode", choices=["tools", "suite", "questions"])
+    parser.add_argument("mode", choices=["tools", "suite", "questions", "ig-steps"])
+    parser.add_argument("--out", help="ig-steps: JSON lines file (appended to; a rerun resumes)")
+    parser.add_argument("--fold", type=int, default=9)
     parser.add_argument("--ptbxl", required=True)
     parser.add_argument("--ecgqa")
     parser.add_argument("--n-ecgs", type=int, default=20)
@@ -186,6 +306,12 @@ def _worker_main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode == "tools":
         result = worker_tools(args.ptbxl, args.n_ecgs, args.fs, args.threads)
+    elif args.mode == "ig-steps":
+        if not args.out:
+            parser.error("ig-steps needs --out")
+        _setup_threads(args.threads)
+        rows = ig_step_study(args.ptbxl, args.out, fold=args.fold, n_ecgs=args.n_ecgs)
+        result = summarize_ig_steps(rows)
     elif args.mode == "suite":
         result = worker_suite(args.ptbxl, args.n_ecgs, args.fs, args.threads)
     else:
@@ -264,6 +390,18 @@ def _load_average() -> tuple[float, float, float] | None:
         return None
 
 
+def tool_settings() -> dict[str, Any]:
+    """The defaults that set the suite's cost: IG steps and baseline, delineation interpreters."""
+    try:
+        from ..encoders._delineation import delineation_workers
+        from ..grounding._attribution import DEFAULT_BASELINE, DEFAULT_IG_STEPS
+
+        return {"ig_n_steps": DEFAULT_IG_STEPS, "ig_baseline": DEFAULT_BASELINE,
+                "delineation_interpreters": delineation_workers()}
+    except Exception as exc:  # the report says it could not name them
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repeats: int = 3,
                         threads: int = 2, command: str = "ecgqa bench speed", fs_hz: int = 100
                         ) -> dict[str, Any]:
@@ -301,6 +439,7 @@ def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repea
     return {
         "title": "Toolkit speed and memory",
         "command": command,
+        "settings": tool_settings(),
         "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_description(),
         "threads": threads,
@@ -365,6 +504,7 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
         f"{report['load_average_after']} (the machine is shared; higher load inflates the times)",
         f"- Records: PTB-XL at {report['fs_hz']} Hz, ids {report['suite'].get('ecg_ids', 'n/a')}",
         f"- Models (card name: version): {report.get('models', 'n/a')}",
+        f"- Tool settings: {report.get('settings', 'n/a')}",
         "",
         "Each measurement runs in a fresh subprocess; per-ECG times exclude the first call (model "
         "loading), which is reported separately.",
@@ -384,6 +524,9 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
              "|---|---|---|---|---|---|"]
     rows = dict(report["tools"])
     rows["full_suite (own process)"] = report["suite"].get("full_suite", report["suite"])
+    if "full_suite_with_measurements" in report["suite"]:
+        rows["full_suite + measurements from its delineation (own process)"] = \
+            report["suite"]["full_suite_with_measurements"]
     for name, row in rows.items():
         if not isinstance(row, dict):
             continue
