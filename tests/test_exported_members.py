@@ -105,6 +105,7 @@ EXPORTED = {
         "CodecTokens",
         "DISEASES",
         "DISEASE_NAMES",
+        "DISEASE_WEIGHT_SETS",
         "DelineationResult",
         "DelineatorConfig",
         "DiseaseModel",
@@ -115,6 +116,7 @@ EXPORTED = {
         "ModelCard",
         "RhythmCall",
         "Token",
+        "active_disease_weights",
         "delineate",
         "delineate_detailed",
         "estimate_age_sex",
@@ -134,6 +136,7 @@ EXPORTED = {
         "roc_auc",
         "roc_auc_ci",
         "tokenize_lead",
+        "use_disease_weights",
     ],
     "grounding": [
         "Attribution",

@@ -6,8 +6,10 @@ from ._inference import (
     AgeSexModel,
     AttributeModel,
     AttributePrediction,
+    DISEASE_WEIGHT_SETS,
     DiseaseModel,
     DiseasePrediction,
+    active_disease_weights,
     estimate_age_sex,
     load_age_sex_model,
     load_attribute_model,
@@ -15,6 +17,7 @@ from ._inference import (
     model_cards,
     predict_attributes,
     predict_diseases,
+    use_disease_weights,
 )
 from ._labels import DISEASE_NAMES, DISEASES, pure_labels
 from ._metrics import macro_auc, roc_auc, roc_auc_ci
@@ -31,12 +34,14 @@ __all__ = [
     "AttributePrediction",
     "DISEASES",
     "DISEASE_NAMES",
+    "DISEASE_WEIGHT_SETS",
     "DiseaseModel",
     "DiseasePrediction",
     "LoadedModel",
     "MODEL_FS_HZ",
     "MODEL_SAMPLES",
     "ModelCard",
+    "active_disease_weights",
     "estimate_age_sex",
     "guard_unseen",
     "load_age_sex_model",
@@ -62,4 +67,5 @@ __all__ = [
     "lead_quality",
     "rhythm_of",
     "tokenize_lead",
+    "use_disease_weights",
 ]

@@ -30,6 +30,9 @@ def register(cli: CommandRegistry) -> None:
                        "(selection on fold 9, test on fold 10)", _train_disease)
     d.add_argument("--disease", default="all", help="MI, STTC, CD, HYP or all (default: all)")
     d.add_argument("--seeds", default="0", help="comma-separated seeds; more than one ships a mean-logit ensemble")
+    d.add_argument("--split", choices=("ptbxl-folds", "ecgqa"), default="ptbxl-folds",
+                   help="ptbxl-folds: folds 1-8 / 9 / 10 -> disease_<code> (default); ecgqa: ECG-QA's ptbxl "
+                   "train / valid / test ECGs -> disease_<code>_ecgqa (the weights the ECG-QA benchmark uses)")
     _common_train_args(d)
     a = cli.subcommand("train", "attributes", "train the ECG-QA attribute (upper-bound) model on ECG-QA's "
                        "train ECGs (selection on its valid ECGs)", _train_attributes)
@@ -80,6 +83,8 @@ def _command(args: argparse.Namespace, head: str, extra: str = "") -> str:
     parts = [f"ecgqa train {head}", extra, f"--data-dir {args.data_dir or '$ECGQA_DATA_DIR'}"]
     if args.epochs:
         parts.append(f"--epochs {args.epochs}")
+    if args.version != "1":
+        parts.append(f"--version {args.version}")
     return " ".join(p for p in parts if p)
 
 
@@ -100,13 +105,14 @@ def _train_disease(args: argparse.Namespace) -> int:
         seeds = tuple(int(s) for s in args.seeds.split(","))
     except ValueError as exc:
         raise UsageError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
+    split_flag = "" if args.split == "ptbxl-folds" else f" --split {args.split}"
     for disease in diseases:
-        command = _command(args, "disease", f"--disease {disease} --seeds {args.seeds}")
+        command = _command(args, "disease", f"--disease {disease} --seeds {args.seeds}{split_flag}")
         card = train_disease(disease, _data_dir(args), Path(args.work_dir).expanduser(),
                              _config(DEFAULT_DISEASE_CONFIG, args), seeds, _out_dir(args), command,
-                             args.version, not args.quiet)
-        test = card.metrics["test_fold10"]
-        print(f"{disease}\tval AUC {card.metrics['val_fold9']['auc']:.4f}\ttest AUC {test['auc']:.4f} "
+                             args.version, not args.quiet, split=args.split)
+        val, test = (card.metrics[k] for k in card.metrics if k.startswith(("val_", "test_")))
+        print(f"{card.name}\tval AUC {val['auc']:.4f}\ttest AUC {test['auc']:.4f} "
               f"[{test['ci95'][0]:.3f}, {test['ci95'][1]:.3f}]\t{card.train_seconds / 60:.1f} min")
     return 0
 

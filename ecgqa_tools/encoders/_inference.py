@@ -7,7 +7,9 @@ runs the torch module instead; both agree to 1e-4).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -27,21 +29,54 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
+DISEASE_WEIGHT_SETS: Mapping[str, str] = MappingProxyType({"ptbxl-folds": "", "ecgqa-split": "_ecgqa"})
+"""Named sets of shipped disease weights -> file-name suffix. ``ptbxl-folds`` (``disease_<code>``,
+the default): trained on PTB-XL strat_fold 1-8, selected on fold 9. ``ecgqa-split``
+(``disease_<code>_ecgqa``): trained on ECG-QA's ptbxl train ECGs, selected on its valid ECGs, so it
+never saw an ECG-QA test ECG (what the ECG-QA benchmark uses)."""
+
+_ACTIVE_DISEASE_WEIGHTS: ContextVar[str] = ContextVar("ecgqa_disease_weights", default="ptbxl-folds")
+
+
+def check_disease_weights(weights: str) -> str:
+    """``weights`` if it names a set in ``DISEASE_WEIGHT_SETS``, else ``UsageError``."""
+    if weights not in DISEASE_WEIGHT_SETS:
+        raise UsageError(f"unknown disease weight set {weights!r}; expected one of {', '.join(DISEASE_WEIGHT_SETS)}")
+    return weights
+
+
+def active_disease_weights() -> str:
+    """The weight set ``load_disease_model`` / ``predict_diseases`` use when given none."""
+    return _ACTIVE_DISEASE_WEIGHTS.get()
+
+
+@contextmanager
+def use_disease_weights(weights: str) -> Iterator[str]:
+    """Within the block, every ``load_disease_model``/``predict_diseases`` call without ``weights=``
+    (including those made by the ``llm`` tools and ``grounding.explain``) uses ``weights``."""
+    token = _ACTIVE_DISEASE_WEIGHTS.set(check_disease_weights(weights))
+    try:
+        yield weights
+    finally:
+        _ACTIVE_DISEASE_WEIGHTS.reset(token)
+
+
 class DiseaseModel(LoadedModel):
     """One shipped per-disease model.
 
     ``.module``: torch ``nn.Module`` taking (batch, 12, 1000) preprocessed input -> logits (batch,);
     ``.preprocess(ecg)`` -> (12, 1000) float32; ``.card``: its ``ModelCard``; ``.threshold``: the
-    probability cut-off chosen on the validation fold (Youden's J).
+    probability cut-off chosen on the validation split (Youden's J); ``.weights``: its weight set.
     """
 
     fs_hz: float = MODEL_FS_HZ
 
-    def __init__(self, disease: str, directory: Any = None) -> None:
+    def __init__(self, disease: str, directory: Any = None, weights: str = "ptbxl-folds") -> None:
         if disease not in DISEASES:
             raise UsageError(f"unknown disease {disease!r}; expected one of {', '.join(DISEASES)}")
-        super().__init__(f"disease_{disease}", directory)
+        super().__init__(f"disease_{disease}{DISEASE_WEIGHT_SETS[check_disease_weights(weights)]}", directory)
         self.disease = disease
+        self.weights = weights
 
     @staticmethod
     def preprocess(ecg: ECG) -> np.ndarray:
@@ -57,10 +92,16 @@ class DiseaseModel(LoadedModel):
         return _sigmoid(self.predict_logits(inputs, backend)).reshape(-1)
 
 
+def load_disease_model(disease: str, weights: str | None = None) -> DiseaseModel:
+    """The shipped model of ``disease`` (one of ``DISEASES``) from the weight set ``weights`` (see
+    ``DISEASE_WEIGHT_SETS``; default: the active set, ``ptbxl-folds`` unless inside
+    ``use_disease_weights``), cached."""
+    return _load_disease_model(disease, check_disease_weights(weights or active_disease_weights()))
+
+
 @lru_cache(maxsize=None)
-def load_disease_model(disease: str) -> DiseaseModel:
-    """The shipped model of ``disease`` (one of ``DISEASES``), cached."""
-    return DiseaseModel(disease)
+def _load_disease_model(disease: str, weights: str) -> DiseaseModel:
+    return DiseaseModel(disease, weights=weights)
 
 
 @dataclass(frozen=True)
@@ -90,12 +131,14 @@ class DiseasePrediction:
         return "\n".join(lines)
 
 
-def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Backend = "onnx") -> DiseasePrediction:
-    """Probabilities of MI, STTC, CD and HYP for one ECG, from its signal."""
+def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Backend = "onnx",
+                     weights: str | None = None) -> DiseasePrediction:
+    """Probabilities of MI, STTC, CD and HYP for one ECG, from its signal (``weights``: as in
+    ``load_disease_model``)."""
     x = preprocess_ecg(ecg)[None]
     probs, thresholds, versions = {}, {}, {}
     for disease in diseases:
-        model = load_disease_model(disease)
+        model = load_disease_model(disease, weights)
         probs[disease] = float(model.predict_proba(x, backend)[0])
         thresholds[disease] = model.threshold
         versions[disease] = model.card.version

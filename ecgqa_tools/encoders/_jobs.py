@@ -76,25 +76,58 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+DISEASE_SPLITS: tuple[str, ...] = ("ptbxl-folds", "ecgqa")
+"""How the disease models' records are split: PTB-XL strat_fold 1-8 / 9 / 10 (the shipped
+``disease_<code>`` models) or ECG-QA's ptbxl train / valid / test ECGs (``disease_<code>_ecgqa``,
+the weights the ECG-QA benchmark uses: they never saw an ECG-QA test ECG)."""
+
+
+def disease_model_name(disease: str, split: str = "ptbxl-folds") -> str:
+    """File stem of the disease model trained with ``split``: ``disease_MI`` or ``disease_MI_ecgqa``."""
+    if split not in DISEASE_SPLITS:
+        raise UsageError(f"unknown split {split!r}; expected one of {', '.join(DISEASE_SPLITS)}")
+    return f"disease_{disease}" if split == "ptbxl-folds" else f"disease_{disease}_ecgqa"
+
+
+def disease_split_indices(data_dir: Path, ecg_ids: np.ndarray, folds: np.ndarray, labels: np.ndarray,
+                          split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, selection, test) indices of the labelled records under ``split`` (see ``DISEASE_SPLITS``)."""
+    disease_model_name("MI", split)
+    if split == "ptbxl-folds":
+        train_idx, val_idx = split_indices(folds, labels, set(range(1, 9)), {9})
+        _, test_idx = split_indices(folds, labels, set(), {10})
+        return train_idx, val_idx, test_idx
+    known = ~np.isnan(labels)
+    parts = []
+    for name in ("train", "valid", "test"):
+        ids = ecgqa_split_ids(data_dir, name)
+        parts.append(np.nonzero(known & np.isin(ecg_ids, sorted(ids)))[0])
+    return parts[0], parts[1], parts[2]
+
+
 def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainConfig = DEFAULT_DISEASE_CONFIG,
                   seeds: tuple[int, ...] = (0,), out_dir: Path | None = None, command: str = "",
-                  version: str = "1", progress: bool = True) -> ModelCard:
-    """Train the ``disease`` model on folds 1-8 (one member per seed), select on fold 9, measure on
-    fold 10, and save it as ``disease_<code>`` with its card."""
+                  version: str = "1", progress: bool = True, split: str = "ptbxl-folds") -> ModelCard:
+    """Train the ``disease`` model (one member per seed) and save it with its card.
+
+    ``split="ptbxl-folds"``: train on folds 1-8, select on fold 9, measure on fold 10, saved as
+    ``disease_<code>``. ``split="ecgqa"``: train on ECG-QA's ptbxl train ECGs, select on its valid
+    ECGs, measure on its test ECGs, saved as ``disease_<code>_ecgqa``.
+    """
     import torch
 
     from ._nets import build_network
     from ._package import make_ensemble, save_model
 
+    name = disease_model_name(disease, split)
     arrays = load_arrays(data_dir, work_dir, progress=progress)
     labels, folds = disease_targets(data_dir, arrays, disease)
-    train_idx, val_idx = split_indices(folds, labels, set(range(1, 9)), {9})
-    _, test_idx = split_indices(folds, labels, set(), {10})
+    train_idx, val_idx, test_idx = disease_split_indices(data_dir, arrays.ecg_ids, folds, labels, split)
     members, results = [], []
     for seed in seeds:
         run_config = replace(config, task="disease", seed=seed)
         result = train_model(run_config, arrays.signals, np.nan_to_num(labels), train_idx, val_idx,
-                             work_dir / f"disease_{disease}_seed{seed}", progress=progress)
+                             work_dir / f"{name}_seed{seed}", progress=progress)
         net = build_network(config.network, config.hparams)
         net.load_state_dict(result.state_dict)
         members.append(net)
@@ -111,8 +144,10 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
         return {"auc": metrics["auc"], "ci95": [lo, hi], "n_pos": int((labels[idx] > 0.5).sum()),
                 "n_neg": int((labels[idx] < 0.5).sum()), "records": what}
 
+    folds_split = split == "ptbxl-folds"
+    val_key, test_key = ("val_fold9", "test_fold10") if folds_split else ("val_ecgqa_valid", "test_ecgqa_test")
     card = ModelCard(
-        name=f"disease_{disease}", version=version, task="disease", outputs=(disease,),
+        name=name, version=version, task="disease", outputs=(disease,),
         network=config.network, hparams=dict(config.hparams), train_config={**asdict(config), "seeds": list(seeds)},
         preprocessing=PREPROCESSING, input_shape=(12, MODEL_SAMPLES),
         train_ids=tuple(int(i) for i in arrays.ecg_ids[train_idx]),
@@ -122,15 +157,19 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
                        "158 overlap, taken from the raw files)",
             "labels": f"pure: positive = an SCP statement of diagnostic_class {disease} with likelihood 100; "
                       "negative = no statement of that class; likelihood 0-99 excluded",
-            "splits": "strat_fold 1-8 train, 9 selection (best validation AUC per seed), 10 test",
+            "splits": ("strat_fold 1-8 train, 9 selection (best validation AUC per seed), 10 test" if folds_split else
+                       "ECG-QA ptbxl train_ecgs.tsv (training), valid_ecgs.tsv (selection: best validation AUC per "
+                       "seed), test_ecgs.tsv (test), each intersected with the labelled records with signals here"),
             "train_pos": int((labels[train_idx] > 0.5).sum()), "train_neg": int((labels[train_idx] < 0.5).sum()),
             "excluded": int(np.isnan(labels).sum()), "machine": MACHINE,
             "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         },
         training_command=command, train_seconds=float(sum(r.train_seconds for r in results)),
         metrics={
-            "val_fold9": measured(val_idx, val_logits, val_metrics, "PTB-XL strat_fold 9 with signals here"),
-            "test_fold10": measured(test_idx, test_logits, test_metrics, "PTB-XL strat_fold 10 with signals here"),
+            val_key: measured(val_idx, val_logits, val_metrics, "PTB-XL strat_fold 9 with signals here" if folds_split
+                              else "ECG-QA ptbxl valid ECGs with signals here, pure labels"),
+            test_key: measured(test_idx, test_logits, test_metrics, "PTB-XL strat_fold 10 with signals here"
+                               if folds_split else "ECG-QA ptbxl test ECGs with signals here, pure labels"),
             "threshold": youden_threshold(labels[val_idx], _sigmoid(val_logits)),
             "best_epochs": [r.best_epoch for r in results],
         },

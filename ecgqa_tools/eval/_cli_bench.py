@@ -41,6 +41,10 @@ def register(cli: CommandRegistry) -> None:
                        help="per-system: each system drops the samples its own models saw (default; the "
                             "report adds a table on the samples every system may be scored on); common: "
                             "all systems on the samples no model saw; refuse: fail if any selected sample was seen")
+    bench.add_argument("--disease-weights", default="ecgqa-split", choices=["ecgqa-split", "ptbxl-folds"],
+                       help="disease models behind the tools/llm-agent systems' tools: ecgqa-split (default; trained "
+                            "on ECG-QA train, selected on valid: never saw a test ECG) or ptbxl-folds (the shipped "
+                            "fold 1-8 models `ecgqa ask` uses; answers that consulted them on ECGs they saw are dropped)")
     bench.add_argument("--out", default=None,
                        help="run folder: predictions JSONL, per-ECG cache (default runs/bench/<name>)")
     bench.add_argument("--report", default=None,
@@ -125,6 +129,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
     ctx = BenchContext(
         ptbxl_dir=ptbxl_root, ecgqa_dir=ecgqa_root, dataset=args.dataset, fs_hz=args.fs,
+        disease_weights=args.disease_weights,
         llm=LLMEndpoint(base_url=args.llm_base_url, model=args.llm_model,
                         api_key_env=args.llm_api_key_env, timeout_s=args.llm_timeout,
                         max_steps=args.llm_max_steps, max_tokens=args.llm_max_tokens,

@@ -419,8 +419,11 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
 
     Samples are processed grouped by ECG (sorted by ECG ids) so each ECG's per-ECG result is
     computed once and reused while it is hot. Each prediction is written as one JSON line and
-    flushed before the next sample starts.
+    flushed before the next sample starts. A system with a ``model_context()`` method computes and
+    answers inside that context (e.g. the disease weight set its tools use).
     """
+    from contextlib import nullcontext
+
     from tqdm import tqdm
 
     pred_dir = out_dir / "predictions"
@@ -440,8 +443,9 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                 start = time.perf_counter()
                 error: str | None = None
                 try:
-                    features = [cache.get(system, i) for i in sample.ecg_id]
-                    predicted = [str(a) for a in system.answer(sample, features)]
+                    with getattr(system, "model_context", nullcontext)():
+                        features = [cache.get(system, i) for i in sample.ecg_id]
+                        predicted = [str(a) for a in system.answer(sample, features)]
                 except EcgqaError as exc:
                     predicted, error = [], f"{type(exc).__name__}: {exc}"
                 prediction = Prediction(

@@ -76,6 +76,9 @@ class BenchContext:
     """Replaces the endpoint's ``chat.completions.create`` (``llm.ScriptedChatModel`` in tests)."""
     cache_dir: Path | None = None
     """Where measured numeric ranges are kept between runs (``<out>/cache``), or ``None``."""
+    disease_weights: str = "ecgqa-split"
+    """Disease weight set the systems' tools use (``encoders.DISEASE_WEIGHT_SETS``): by default the
+    models trained on ECG-QA's train ECGs and selected on its valid ECGs, which never saw a test ECG."""
     _ptbxl: Any = None
     _ranges: dict[int, dict[str, str]] = field(default_factory=dict)
 
@@ -132,15 +135,16 @@ def _card_ids(card: Any) -> frozenset[int]:
     return frozenset(ids)
 
 
-def disease_model_seen_ids() -> frozenset[int]:
-    """ECG ids any shipped disease model (MI, STTC, CD, HYP) was trained or selected on."""
+def disease_model_seen_ids(weights: str | None = None) -> frozenset[int]:
+    """ECG ids any shipped disease model (MI, STTC, CD, HYP) of the weight set ``weights`` (default:
+    the active one, ``encoders.use_disease_weights``) was trained or selected on."""
     try:
         from ..encoders import DISEASES, load_disease_model
     except ImportError as exc:
         raise ModelError(f"the disease models are not available ({exc}): cannot apply the leakage guard") from None
     ids: set[int] = set()
     for disease in DISEASES:
-        ids |= _card_ids(load_disease_model(disease).card)
+        ids |= _card_ids(load_disease_model(disease, weights).card)
     return frozenset(ids)
 
 
@@ -175,13 +179,19 @@ _LOADER_SEEN: dict[str, frozenset[int]] = {}
 
 
 def loader_seen_ids(loader_name: str) -> frozenset[int]:
-    """ECG ids the models returned by one ``encoders`` loader saw (cached per process)."""
-    if loader_name not in _LOADER_SEEN:
+    """ECG ids the models returned by one ``encoders`` loader saw (cached per process; the disease
+    models' per weight set, the active one of ``encoders.use_disease_weights``)."""
+    key = loader_name
+    if loader_name == "load_disease_model":
+        from ..encoders import active_disease_weights
+
+        key = f"{loader_name}:{active_disease_weights()}"
+    if key not in _LOADER_SEEN:
         if loader_name == "load_disease_model":
-            _LOADER_SEEN[loader_name] = disease_model_seen_ids()
+            _LOADER_SEEN[key] = disease_model_seen_ids()
         else:
-            _LOADER_SEEN[loader_name] = _named_model_seen_ids(loader_name, loader_name.removeprefix("load_"))
-    return _LOADER_SEEN[loader_name]
+            _LOADER_SEEN[key] = _named_model_seen_ids(loader_name, loader_name.removeprefix("load_"))
+    return _LOADER_SEEN[key]
 
 
 def check_tools_unseen(tools_used: Sequence[str], ecg_ids: Sequence[int]) -> None:
@@ -278,9 +288,17 @@ class _Base:
 
     def describe(self) -> dict[str, Any]:
         if self._description is None:
-            self._description = {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz,
-                                 "models": model_versions(*self.model_loaders)}
+            with self.model_context():
+                self._description = {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz,
+                                     "models": model_versions(*self.model_loaders)}
         return self._description
+
+    def model_context(self) -> Any:
+        """Context the harness computes and answers in: the disease models in use are those of
+        ``ctx.disease_weights`` (``encoders.use_disease_weights``), for the tools and the guard alike."""
+        from ..encoders import use_disease_weights
+
+        return use_disease_weights(self.ctx.disease_weights)
 
     @property
     def cache_key(self) -> str:

@@ -389,7 +389,7 @@ def test_summary_table_has_one_row_per_system(tmp_path, capsys):
 def test_answers_that_consulted_a_model_which_saw_the_ecg_are_dropped_not_scored(tmp_path, monkeypatch):
     from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
 
-    monkeypatch.setattr(systems_module, "_LOADER_SEEN", {"load_disease_model": frozenset({3}),
+    monkeypatch.setattr(systems_module, "_LOADER_SEEN", {"load_disease_model:ptbxl-folds": frozenset({3}),
                                                          "load_attribute_model": frozenset(),
                                                          "load_age_sex_model": frozenset()})
     systems_module.check_tools_unseen(["ecgqa_attributes", "intervals_and_axis"], [3, 4])
@@ -427,7 +427,7 @@ def test_evidence_provenance_decides_answer_time_leakage(monkeypatch):
 
     from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
 
-    monkeypatch.setattr(systems_module, "_LOADER_SEEN", {"load_disease_model": frozenset({3}),
+    monkeypatch.setattr(systems_module, "_LOADER_SEEN", {"load_disease_model:ptbxl-folds": frozenset({3}),
                                                          "load_attribute_model": frozenset({9}),
                                                          "load_age_sex_model": frozenset()})
 
