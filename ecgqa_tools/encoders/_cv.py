@@ -86,7 +86,8 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
 
 
 def summarize_cv(path: Path) -> list[dict]:
-    """Per (disease, seed): pooled out-of-fold AUC over the folds done; then mean/sd over seeds."""
+    """Per (disease, seed): pooled out-of-fold AUC over the folds done; then the mean and the sample
+    standard deviation (ddof=1; 0 with one seed) over seeds."""
     rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
     by_key: dict[tuple[str, int], list[dict]] = {}
     for row in rows:
@@ -101,7 +102,8 @@ def summarize_cv(path: Path) -> list[dict]:
         seeds = sorted(s for d, s in per_seed if d == disease)
         aucs = [per_seed[(disease, s)][0] for s in seeds]
         summary.append({"disease": disease, "seeds": seeds, "folds_per_seed": [per_seed[(disease, s)][1] for s in seeds],
-                        "oof_auc_mean": float(np.mean(aucs)), "oof_auc_sd": float(np.std(aucs)),
+                        "oof_auc_mean": float(np.mean(aucs)),
+                        "oof_auc_sd": float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0,
                         "oof_auc_per_seed": aucs, "n_pos": per_seed[(disease, seeds[0])][2],
                         "n_neg": per_seed[(disease, seeds[0])][3]})
     return summary

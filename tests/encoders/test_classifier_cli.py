@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from ecgqa_tools.cli import main
 from ecgqa_tools.encoders import DISEASES, load_disease_model
@@ -50,4 +51,5 @@ def test_cv_summary_pools_out_of_fold_predictions(tmp_path):
     (row,) = summarize_cv(path)
     assert row["disease"] == "MI" and row["seeds"] == [0, 1, 2] and row["folds_per_seed"] == [10, 10, 10]
     assert 0.8 < row["oof_auc_mean"] <= 1.0 and row["oof_auc_sd"] >= 0
+    assert row["oof_auc_sd"] == pytest.approx(np.std(row["oof_auc_per_seed"], ddof=1))  # sample sd over seeds
     assert row["n_pos"] + row["n_neg"] == 300
