@@ -365,10 +365,13 @@ def render_text(evidence: Evidence) -> str:
                  "of the evidence falls there.")
     f = evidence.faithfulness
     if f is not None:
-        verdict = "more than" if f.faithful else "no more than"
-        lines.append(f"Removing the top regions ({_pct(f.removed_fraction)} of the signal) lowers the "
-                     f"probability by {f.drop_top:.2f}, {verdict} random regions of the same size "
-                     f"({f.drop_random:.2f}).")
+        def change(drop: float) -> str:
+            return f"lowers it by {drop:.2f}" if drop >= 0 else f"raises it by {-drop:.2f}"
+
+        verdict = "a larger drop than" if f.faithful else "no larger drop than"
+        lines.append(f"Setting the top regions ({_pct(f.removed_fraction)} of the signal) to a flat line "
+                     f"{change(f.drop_top).replace('it', 'the probability', 1)}: {verdict} for random "
+                     f"regions of the same size, which {change(f.drop_random)}.")
     lines.append(DISCLAIMER)
     return " ".join(lines)
 

@@ -127,7 +127,15 @@ def test_faithfulness_top_regions_matter_more_than_random():
     assert f is not None and f.faithful
     assert f.drop_top > 0.2 and abs(f.drop_random) < f.drop_top
     assert evidence.top_regions[0].lead == "V3"
-    assert "lowers the probability" in evidence.text
+    assert "to a flat line lowers the probability by" in evidence.text and "a larger drop than" in evidence.text
+    # a removal that raises the probability is worded as such (seen with STTC: a flat ST-T is abnormal)
+    from dataclasses import replace
+
+    from ecgqa_tools.grounding._evidence import render_text
+
+    raised = replace(f, probability_top_removed=f.probability + 0.08, probability_random_removed=f.probability + 0.02)
+    text = render_text(replace(evidence, faithfulness=raised))
+    assert "raises the probability by 0.08" in text and "no larger drop than" in text and "raises it by 0.02" in text
 
 
 def test_pointing_game_and_cas_on_known_maps():
