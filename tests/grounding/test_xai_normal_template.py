@@ -109,3 +109,17 @@ def test_build_normal_template_from_ptbxl(ptbxl_dir):
     shipped = load_normal_template()
     lead2 = STANDARD_LEADS.index("II")
     assert np.corrcoef(template.beat[lead2], shipped.beat[lead2])[0, 1] > 0.9
+
+
+def test_eval_xai_with_the_normal_baseline_on_ludb(ludb_dir):
+    from ecgqa_tools.eval._xai import evaluate_xai
+
+    report = evaluate_xai(ludb_root=ludb_dir, diseases=("STTC",), limit=3, baseline="normal",
+                          compare_gradshap=False, progress=False)
+    row = report.rows[0]
+    assert report.method == "ig (normal baseline)" and row.n_labelled == 3
+    scored = [r for r in report.records if r.positive]
+    assert all(r.baseline == "normal" and r.baseline_probability is not None for r in scored)
+    assert scored  # LUDB 1 and 3 are STTC true positives of the shipped head
+    assert row.baseline_positive_share == 0.0  # the template is a normal ECG: the head calls it negative
+    assert row.faithfulness is not None and row.faithfulness.n == len(scored)
