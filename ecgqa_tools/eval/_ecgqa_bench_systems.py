@@ -43,6 +43,11 @@ class LLMEndpoint:
     tools: tuple[str, ...] = ("ecgqa_attributes", "intervals_and_axis", "noise_per_lead", "record_summary")
     """Tools the agent is offered (a short list keeps a small model's prompt short; these consult
     no model that saw PTB-XL test-fold or ECG-QA test ECGs except the attribute model's own ids)."""
+    tool_rounds: int = 1
+    """Agent turns with tool calls before it must answer (at least one per ECG of the question:
+    the first tool is forced once per ECG, its record argument pinned to that ECG)."""
+    answer_format: str = "auto"
+    """How the agent's final reply is held to the options (``llm.LLMSettings.answer_format``)."""
 
     def public(self) -> dict[str, Any]:
         """What the report may show (no key)."""
@@ -55,6 +60,10 @@ class LLMEndpoint:
             "max_steps": self.max_steps,
             "max_tokens": self.max_tokens,
             "tools": list(self.tools),
+            "agent_protocol": "v2: forced tool per ECG (record pinned), then an answering turn "
+                              "constrained to the template's options",
+            "tool_rounds": self.tool_rounds,
+            "answer_format": self.answer_format,
         }
 
 
@@ -454,6 +463,7 @@ class _LLMBase(_Base):
                 model=endpoint.model, base_url=endpoint.base_url, timeout_s=endpoint.timeout_s,
                 max_steps=endpoint.max_steps, max_tokens=endpoint.max_tokens,
                 api_key=os.environ.get(endpoint.api_key_env) or None,
+                pin_records=True, max_tool_rounds=endpoint.tool_rounds, answer_format=endpoint.answer_format,
             )
             self._agent = Agent(settings, context=ToolContext(max_cached_records=64),
                                 chat_function=self.ctx.chat_function,
@@ -500,8 +510,10 @@ class LLMUpperBoundSystem(_LLMBase):
 
 
 class LLMAgentSystem(_LLMBase):
-    """The LLM agent calling the toolkit's tools (``llm.Agent.ask``); its reply is mapped to the
-    template's answer options, which the question lists (as the paper's protocol does)."""
+    """The LLM agent calling the toolkit's tools (``llm.Agent.ask``): the tool chosen by the
+    attribute type is forced once per ECG, then the agent's answering turn must choose among the
+    template's options (a JSON schema of them where the endpoint supports one, else parsed from
+    free text). A final reply naming no option is an error: scored wrong and counted."""
 
     name = "llm-agent"
     model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
@@ -520,10 +532,18 @@ class LLMAgentSystem(_LLMBase):
         listed = " Answer with one or more of these options: " + " | ".join(options) + "."
         if options and len(question) + len(listed) <= MAX_AGENT_QUESTION_CHARS:
             question += listed
-        reply = self.agent().ask(names[0], question, force_tool=self.first_tool(sample))
+        reply = self.agent().ask(names[0], question, force_tool=self.first_tool(sample), others=tuple(names[1:]),
+                                 options=options or None, single=sample.question_type.endswith("verify"))
         check_evidence_unseen(reply.evidence, sample.ecg_id)  # everything the tools told the model
         check_tools_unseen([call.name for call in reply.tool_calls if call.ok], sample.ecg_id)
-        return match_options(reply.text, options) if options else [reply.text.strip()]
+        if not options:
+            return [reply.text.strip()]
+        if not reply.answer:
+            from ..errors import UnsupportedQuestion
+
+            raise UnsupportedQuestion(f"the agent's final reply named none of the answer options "
+                                      f"({reply.answer_format}): {reply.text[:160]!r}")
+        return list(reply.answer)
 
     def first_tool(self, sample: QASample) -> str:
         """The tool the first turn must call (llama.cpp's function calling cannot force "any tool";
@@ -534,9 +554,9 @@ class LLMAgentSystem(_LLMBase):
         return wanted if wanted in tools else tools[0]
 
 
-MAX_AGENT_QUESTION_CHARS = 900
-"""Options are listed in the agent's question only while it stays this short (the agent refuses
-questions over 1,000 characters); the reply is matched against every option either way."""
+MAX_AGENT_QUESTION_CHARS = 300
+"""Options are listed in the agent's question only while it stays this short (the tool-calling
+turns do not need them and a small model's prompt is expensive); the answering turn lists them all."""
 
 
 SystemFactory = Callable[[BenchContext], Any]

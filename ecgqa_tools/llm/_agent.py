@@ -42,6 +42,10 @@ ENV_BASE_URL = "ECGQA_LLM_BASE_URL"
 ENV_MODEL = "ECGQA_LLM_MODEL"
 ENV_API_KEY = "ECGQA_LLM_API_KEY"
 _CITATION = re.compile(r"\[(E\d+)\]")
+ANSWER_FORMATS: tuple[str, ...] = ("json_schema", "json_object", "text")
+"""Ways of constraining a reply to the answer options, strictest first (see ``LLMSettings.answer_format``)."""
+MAX_ANSWER_EVIDENCE = 40
+"""Evidence statements restated in the answering turn (bounded to keep the prompt short)."""
 
 SYSTEM_PROMPT = (
     "You answer questions about 12-lead ECG recordings. Use the tools to get facts about the ECG "
@@ -79,10 +83,18 @@ class LLMSettings:
     max_tool_rounds: int | None = None
     """After this many turns with tool calls, the next turn must answer without tools (``None``:
     no limit below ``max_steps``). Small local models answer better (and faster) with 1."""
+    answer_format: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+    """How a reply is constrained to the answer options when a question has them: ``json_schema``
+    (OpenAI structured outputs), ``json_object`` with a ``schema`` (llama-cpp-python's server turns
+    it into a grammar), ``text`` (free text, options parsed out of it); ``auto`` tries them in that
+    order and remembers what the endpoint refused."""
 
     def __post_init__(self) -> None:
         if not self.model:
             raise UsageError(f"no model name given; pass --model or set {ENV_MODEL}")
+        if self.answer_format not in ANSWER_FORMATS + ("auto",):
+            raise UsageError(f"answer_format must be auto or one of {', '.join(ANSWER_FORMATS)}, "
+                             f"got {self.answer_format!r}")
         if self.max_tool_rounds is not None and self.max_tool_rounds < 0:
             raise UsageError(f"max_tool_rounds must be >= 0 or None, got {self.max_tool_rounds}")
         if self.timeout_s <= 0 or self.max_retries < 0 or self.max_steps < 1:
@@ -138,7 +150,11 @@ class AgentAnswer:
     stopped: Literal["answer", "step_limit"]
     """Why the loop ended."""
     answer: tuple[str, ...] = ()
-    """Chosen ECG-QA options (ECG-QA protocol mode only)."""
+    """Chosen answer options (when the question came with options, or in ECG-QA protocol mode);
+    empty when the final reply named none of them."""
+    answer_format: str | None = None
+    """How the final reply was constrained to the options (``json_schema``, ``json_object`` or
+    ``text``); ``None`` when the question had no options."""
     disclaimer: str = DISCLAIMER
     """Always shown with answers."""
 
@@ -172,6 +188,7 @@ class AgentAnswer:
             "tool_calls": [c.__dict__ for c in self.tool_calls],
             "steps": self.steps,
             "stopped": self.stopped,
+            "answer_format": self.answer_format,
             "grounded": self.grounded,
             "disclaimer": self.disclaimer,
         }
@@ -206,6 +223,8 @@ class Agent:
         self.tool_names = tuple(tool_names) if tool_names else None
         self.required_supported: bool | None = None
         """Whether the endpoint accepts ``tool_choice="required"`` (None until it refuses it)."""
+        self.refused_formats: set[str] = set()
+        """Answer formats (``json_schema``, ``json_object``) this endpoint refused; not tried again."""
         self._sleep = sleep
         self._create = chat_function or self._openai_create()
 
@@ -257,7 +276,9 @@ class Agent:
             "max_tokens": self.settings.max_tokens,
         }
         if tool_choice != "none":
-            schemas = self.tools.openai_schemas(self.tool_names)
+            named = tool_choice.get("function", {}).get("name") if isinstance(tool_choice, dict) else None
+            # a forced tool: only its schema (the others cannot be called in this turn; a shorter prompt)
+            schemas = self.tools.openai_schemas((named,) if named else self.tool_names)
             request["tools"] = _pin_records(schemas, records) if self.settings.pin_records and records else schemas
             request["tool_choice"] = tool_choice
         return request
@@ -265,10 +286,39 @@ class Agent:
     # ---------------------------------------------------------------------------------- the loop
 
     def ask(self, record: str, question: str, force_tool: str | bool = True,
-            others: tuple[str, ...] = ()) -> AgentAnswer:
+            others: tuple[str, ...] = (), options: tuple[str, ...] | None = None,
+            single: bool = False) -> AgentAnswer:
         """Answer one question about ``record`` (a fresh conversation); ``others`` are further
-        records the question may involve (e.g. the second ECG of a comparison)."""
-        return self.chat(record, *others).ask(question, force_tool=force_tool)
+        records the question may involve (e.g. the second ECG of a comparison); ``options``: the
+        answers the question allows (the final reply must choose among them, ``single``: one)."""
+        return self.chat(record, *others).ask(question, force_tool=force_tool, options=options, single=single)
+
+    def choose(self, messages: list[dict[str, Any]], options: tuple[str, ...],
+               single: bool = False) -> tuple[str, tuple[str, ...], str]:
+        """One answering turn (no tools) whose reply must name options: constrained by the
+        strictest response format the endpoint accepts, else parsed out of free text.
+
+        Returns ``(reply text, chosen options, format used)``; chosen is empty when the reply named
+        none. A format the server refuses (HTTP error) is remembered and not tried again; connection
+        errors and timeouts are raised as ``LLMError``.
+        """
+        wanted = ANSWER_FORMATS if self.settings.answer_format == "auto" else (self.settings.answer_format,)
+        formats = [f for f in wanted if f not in self.refused_formats] or ["text"]
+        for position, fmt in enumerate(formats):
+            request = self._request(messages, "none")
+            if fmt != "text":
+                request["response_format"] = _response_format(fmt, options, single)
+            try:
+                message = self._complete(request)
+            except LLMError as exc:
+                if fmt == "text" or not getattr(exc, "reached_server", False) or position == len(formats) - 1:
+                    raise
+                logger.info("endpoint refused response_format %s (%s); trying the next format", fmt, exc)
+                self.refused_formats.add(fmt)
+                continue
+            reply = html.unescape(message.content or "")
+            return reply, tuple(_options_from_reply(reply, options)), fmt
+        raise LLMError("no answer format left to try")  # pragma: no cover - the loop returns or raises
 
     def chat(self, record: str, *others: str) -> "ChatSession":
         """A multi-turn conversation about ``record`` (validated now: unknown records fail early)."""
@@ -330,17 +380,32 @@ class ChatSession:
              + (f" Other records: {', '.join(repr(o) for o in others)}." if others else "")}
         ]
 
-    def ask(self, question: str, force_tool: str | bool = True) -> AgentAnswer:
+    def ask(self, question: str, force_tool: str | bool = True, options: tuple[str, ...] | None = None,
+            single: bool = False) -> AgentAnswer:
         """One user turn: loop model <-> tools until a final answer or the step limit.
 
         ``force_tool``: True makes the first model turn call some tool (``tool_choice="required"``;
         the tool's name when only one is offered; ``"auto"`` on endpoints that reject "required",
-        such as llama-cpp-python), a tool name forces that tool, False lets the model decide.
+        such as llama-cpp-python), a tool name forces that tool (once per record of the session,
+        each turn's record argument pinned to that record when ``pin_records``), False lets the
+        model decide.
+
+        ``options``: the answers the question allows. The turn then always ends with a reply
+        choosing among them (``Agent.choose``: a JSON schema of the options where the endpoint
+        supports one), after the tool rounds, the step limit, or a free-text answer naming none.
         """
         text = check_question(question)
         agent, settings = self.agent, self.agent.settings
         if isinstance(force_tool, str) and force_tool not in agent.tools:
             raise UsageError(f"unknown tool {force_tool!r}; valid tools are: {', '.join(agent.tools.names)}")
+        options = tuple(options) if options else None
+        forced_rounds = len(self.records) if isinstance(force_tool, str) else 1
+        round_limit = settings.max_tool_rounds
+        if round_limit is not None and force_tool:
+            round_limit = max(round_limit, forced_rounds)
+        chosen: tuple[str, ...] = ()
+        answer_format: str | None = None
+        chose = False  # whether a constrained answering turn ran
         self.messages.append({"role": "user", "content": f"{text}\n(Record: '{self.record}')"})
         before = set(agent.context.evidence)
         calls: list[ToolCallRecord] = []
@@ -352,35 +417,46 @@ class ChatSession:
         for step in range(settings.max_steps):
             steps = step + 1
             choice: Any = "auto"
-            if settings.max_tool_rounds is not None and tool_rounds >= settings.max_tool_rounds:
+            pinned = self.records
+            if round_limit is not None and tool_rounds >= round_limit:
                 choice = "none"
+            elif isinstance(force_tool, str) and step < forced_rounds and tool_rounds == step:
+                choice = {"type": "function", "function": {"name": force_tool}}
+                if len(self.records) > 1:
+                    pinned = (self.records[step],)
             elif step == 0 and force_tool is True:
                 offered = agent.tool_names or agent.tools.names
                 if len(offered) == 1:
                     choice = {"type": "function", "function": {"name": offered[0]}}
                 else:
                     choice = "required" if agent.required_supported is not False else "auto"
-            elif step == 0 and isinstance(force_tool, str):
-                choice = {"type": "function", "function": {"name": force_tool}}
             messages = self.messages
-            if choice == "none" and tool_rounds:
-                # answering turn after the tool round limit: restate the task next to the results
-                messages = self.messages + [{"role": "user", "content": (
-                    f"Using only the tool results above, answer: {text} Cite the evidence ids like [E1].")}]
+            if choice == "none" and (tool_rounds or options):
+                # answering turn: restate the results (some chat templates, e.g. llama-cpp-python's
+                # chatml-function-calling, drop tool messages from the prompt) and the task
+                messages = self._answer_messages(text, turn_evidence, before, options, single)
+                if options:
+                    final_text, chosen, answer_format = agent.choose(messages, options, single)
+                    chose = True
+                    self.messages.append({"role": "assistant", "content": final_text})
+                    stopped = "answer"
+                    break
             try:
-                message = agent._complete(agent._request(messages, choice, self.records))
+                message = agent._complete(agent._request(messages, choice, pinned))
             except LLMError as exc:
                 if choice != "required" or not getattr(exc, "reached_server", False):
                     raise
                 # some servers (llama-cpp-python) reject tool_choice="required": let the model choose
                 logger.info("endpoint rejected tool_choice='required'; falling back to 'auto'")
                 agent.required_supported = False
-                message = agent._complete(agent._request(messages, "auto", self.records))
+                message = agent._complete(agent._request(messages, "auto", pinned))
             tool_calls = list(getattr(message, "tool_calls", None) or [])
             if not tool_calls:
                 final_text = html.unescape(message.content or "")  # some chat templates HTML-escape quotes
                 self.messages.append({"role": "assistant", "content": final_text})
                 stopped = "answer"
+                if options:
+                    chosen, answer_format = tuple(_match_options(final_text, options)), "text"
                 break
             tool_rounds += 1
             self.messages.append(_assistant_with_calls(message, tool_calls))
@@ -402,6 +478,12 @@ class ChatSession:
                 "final answer; the tool results gathered so far are listed below."
             )
             self.messages.append({"role": "assistant", "content": final_text})
+        if options and not chosen and not chose:
+            # the turn must end with options: one more answering turn (beyond max_steps), constrained
+            steps += 1
+            messages = self._answer_messages(text, turn_evidence, before, options, single)
+            final_text, chosen, answer_format = agent.choose(messages, options, single)
+            self.messages.append({"role": "assistant", "content": final_text})
         ids = list(dict.fromkeys(turn_evidence + [i for i in agent.context.evidence if i not in before]))
         valid = set(agent.context.evidence)
         cleaned = _CITATION.sub(lambda m: m.group(0) if m.group(1) in valid else "", final_text)
@@ -413,11 +495,79 @@ class ChatSession:
         evidence = tuple(agent.context.evidence[i] for i in ids + cited_items)
         return AgentAnswer(
             question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
-            tool_calls=tuple(calls), steps=steps, stopped=stopped,
+            tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
         )
+
+    def _answer_messages(self, question: str, turn_evidence: list[str], before: set[str],
+                         options: tuple[str, ...] | None, single: bool) -> list[dict[str, Any]]:
+        """Messages of an answering turn. With options the turn is self-contained (the system
+        prompt, then the results, question and options in one message: a short prompt, and the
+        choice rests only on what it restates); without, the conversation so far plus that message."""
+        evidence = self.agent.context.evidence
+        ids = dict.fromkeys(turn_evidence + [i for i in evidence if i not in before])
+        items = [evidence[i] for i in ids if i in evidence]
+        if options:  # the reply is a choice, not cited text: one line of facts per record, no ids
+            grouped: dict[str, list[str]] = {}
+            for item in items:
+                grouped.setdefault(item.record, []).append(item.statement.removesuffix(f" on {item.record}"))
+            lines = [(record, "; ".join(facts)) for record, facts in grouped.items()]
+        else:
+            lines = [(item.id, item.statement) for item in items]
+        prompt = {"role": "user", "content": _answer_prompt(question, lines, options, single)}
+        return [self.messages[0], prompt] if options else self.messages + [prompt]
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _answer_prompt(question: str, evidence: list[tuple[str, str]], options: tuple[str, ...] | None,
+                   single: bool) -> str:
+    """The answering turn's message: the tool results as ``(label, text)`` lines (evidence id and
+    statement; with options, record and its facts), the question, and either the options to
+    choose from (as JSON) or a request to cite."""
+    shown = evidence[:MAX_ANSWER_EVIDENCE]
+    lines = [f"{i}: {statement}" for i, statement in shown]
+    if len(evidence) > len(shown):
+        lines.append(f"({len(evidence) - len(shown)} more evidence items not shown)")
+    results = "Tool results:\n" + ("\n".join(lines) if lines else "(none)")
+    if not options:
+        return f"{results}\n\nUsing only the tool results above, answer: {question} Cite the evidence ids like [E1]."
+    how = "the one option" if single else "the option or options"
+    return (f"{results}\n\nQuestion: {question}\nOptions: {' | '.join(options)}\n"
+            f"Using only the tool results above, reply with {how} that apply, as JSON: "
+            '{"answer": ["<option>"]}')
+
+
+def _response_format(fmt: str, options: tuple[str, ...], single: bool) -> dict[str, Any]:
+    """The ``response_format`` constraining a reply to ``{"answer": [options...]}``."""
+    items: dict[str, Any] = {"type": "array", "items": {"type": "string", "enum": list(options)}, "minItems": 1}
+    if single:
+        items["maxItems"] = 1
+    schema = {"type": "object", "properties": {"answer": items}, "required": ["answer"],
+              "additionalProperties": False}
+    if fmt == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+    return {"type": "json_object", "schema": schema}
+
+
+def _options_from_reply(reply: str, options: tuple[str, ...]) -> list[str]:
+    """Options in a reply: the ``answer`` of a JSON object when the reply is one (values matched
+    case- and space-insensitively, others ignored), else the options named in the text."""
+    canon = {" ".join(o.lower().split()): o for o in options}
+    chosen: list[str] = []
+    try:
+        data = json.loads(reply)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "answer" in data:
+        values = data["answer"] if isinstance(data["answer"], list) else [data["answer"]]
+        for value in values:
+            option = canon.get(" ".join(str(value).lower().split()))
+            if option is not None and option not in chosen:
+                chosen.append(option)
+    if not chosen:
+        chosen = _match_options(reply, options)
+    return [o for o in options if o in chosen]  # several for a single-answer question: scored as given
 
 
 def _pin_records(schemas: list[dict[str, Any]], records: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -429,6 +579,7 @@ def _pin_records(schemas: list[dict[str, Any]], records: tuple[str, ...]) -> lis
         for name, prop in schema["function"]["parameters"].get("properties", {}).items():
             if name in ("record", "record_a", "record_b") and prop.get("type") == "string":
                 prop["enum"] = list(records)
+                prop["description"] = "A record of this conversation."  # the enum says which: fewer tokens
     return pinned
 
 
