@@ -75,6 +75,8 @@ class AxisResult:
     """(label class, our class) -> count."""
     agreement_five: float | None = None
     """LUDB only: five-class agreement."""
+    method: str = ""
+    """Axis method (``grounding.AXIS_METHODS``) the angles were computed with."""
 
     def table(self) -> str:
         classes = sorted({k[0] for k in self.confusion} | {k[1] for k in self.confusion})
@@ -85,56 +87,130 @@ class AxisResult:
         return "\n".join(rows)
 
 
-def run_ptbxl_axis(root, fs_hz: int = 500, cache_path=None) -> AxisResult:
-    """Our axis class vs PTB-XL heart_axis on every record with signals at ``fs_hz`` (the
-    measurements are shared with ``bench intervals`` through the same resumable cache)."""
-    from ..records import PtbXl
-    from ._delineation_intervals import measure_ptbxl
+def parse_folds(spec: str | None) -> tuple[int, ...] | None:
+    """``"1-8"``, ``"9,10"`` or ``"all"``/None -> the PTB-XL strat_folds to score (None = all)."""
+    from ..errors import UsageError
 
-    ptbxl = PtbXl(root)
-    meta = ptbxl.metadata
-    ids = [i for i in sorted(ptbxl.present_ids(fs_hz=fs_hz))
-           if str(meta.loc[i, "heart_axis"]) in PTBXL_AXIS_MAP]
-    # with the full pipeline's cache when it covers the records (bench intervals fills it), else
-    # QRS-only measurements (the P gate does not move the axis)
-    measured = measure_ptbxl(root, ids, fs_hz, cache_path, p_gate=fs_hz == 500)
-    confusion: Counter = Counter()
-    unmeasurable = 0
-    for i in ids:
-        axis = measured[i]["values"]["qrs_axis"]
-        if axis is None:
-            unmeasurable += 1
-            continue
-        confusion[(PTBXL_AXIS_MAP[str(meta.loc[i, "heart_axis"])], three_class(axis, PTBXL_CUTS_DEG))] += 1
-    n = sum(confusion.values())
-    agree = sum(v for (g, p), v in confusion.items() if g == p) / max(n, 1)
-    return AxisResult(f"PTB-XL records{fs_hz}", n, unmeasurable, agree, dict(confusion))
+    if spec is None or spec.strip().lower() in ("", "all"):
+        return None
+    folds: list[int] = []
+    try:
+        for part in spec.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-")
+                folds += list(range(int(a), int(b) + 1))
+            elif part:
+                folds.append(int(part))
+    except ValueError:
+        raise UsageError(f"bad --folds {spec!r}; expected e.g. 1-8, 9,10 or all") from None
+    if not folds or any(f < 1 or f > 10 for f in folds):
+        raise UsageError(f"bad --folds {spec!r}: PTB-XL strat_folds are 1-10")
+    return tuple(sorted(set(folds)))
 
 
-def run_ludb_axis(root) -> AxisResult:
-    """Our axis vs LUDB's electric axis (uniform-gain limb leads), all records without pacing."""
+def cached_beats(keys: list, read, cache_path=None, desc: str = "delineate") -> dict:
+    """Global QRS boundaries (``grounding.Beat``) of each record, from the OpenECG pipeline without
+    the rhythm gate (the axis needs QRS only); ``read(key) -> ECG``. Resumable JSONL cache."""
+    import json
+    import os
+    from pathlib import Path
+
     from tqdm import tqdm
 
     from ..encoders import DelineatorConfig, delineate
-    from ..grounding import measure
+    from ..grounding import Beat, global_beats
+
+    done: dict = {}
+    path = None if cache_path is None else Path(cache_path)
+    if path is not None and path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by an interruption: recomputed
+                continue
+            done[row["key"]] = [Beat(int(a), int(b)) for a, b in row["beats"]]
+    todo = [k for k in keys if str(k) not in done]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    for k in tqdm(todo, desc=desc, file=sys.stderr, disable=None):
+        d = delineate(read(k), config=DelineatorConfig(rhythm_gate=False))
+        beats = [Beat(b.qrs_onset, b.qrs_offset) for b in global_beats(d)]
+        done[str(k)] = beats
+        if path is not None:
+            with open(path, "a") as fh:
+                fh.write(json.dumps({"key": str(k), "beats": [[b.qrs_onset, b.qrs_offset] for b in beats]}) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+    return {k: done[str(k)] for k in keys}
+
+
+def _agreement(confusion: Counter) -> float:
+    n = sum(confusion.values())
+    return sum(v for (g, p), v in confusion.items() if g == p) / max(n, 1)
+
+
+def run_ptbxl_axis(root, fs_hz: int = 500, cache_path=None, folds: tuple[int, ...] | None = None,
+                   methods: tuple[str, ...] | None = None) -> list[AxisResult]:
+    """Our axis class vs PTB-XL heart_axis on every record with signals at ``fs_hz`` in ``folds``
+    (strat_fold; None = all), one result per axis method (default: ``DEFAULT_AXIS_METHOD``)."""
+    from ..grounding import DEFAULT_AXIS_METHOD, axis_from_beats
+    from ..records import PtbXl
+
+    methods = methods or (DEFAULT_AXIS_METHOD,)
+    ptbxl = PtbXl(root)
+    meta = ptbxl.metadata
+    ids = [i for i in sorted(ptbxl.present_ids(fs_hz=fs_hz))
+           if str(meta.loc[i, "heart_axis"]) in PTBXL_AXIS_MAP
+           and (folds is None or int(meta.loc[i, "strat_fold"]) in folds)]
+    beats = cached_beats(ids, lambda i: ptbxl.read(i, fs_hz=fs_hz), cache_path, f"PTB-XL beats ({fs_hz} Hz)")
+    ecgs = {i: ptbxl.read(i, fs_hz=fs_hz) for i in ids}
+    out = []
+    for method in methods:
+        confusion: Counter = Counter()
+        unmeasurable = 0
+        for i in ids:
+            axis = axis_from_beats(ecgs[i], beats[i], fs_hz, method).value
+            if axis is None:
+                unmeasurable += 1
+                continue
+            confusion[(PTBXL_AXIS_MAP[str(meta.loc[i, "heart_axis"])], three_class(axis, PTBXL_CUTS_DEG))] += 1
+        name = f"PTB-XL records{fs_hz}" + ("" if folds is None else f" folds {_folds_text(folds)}")
+        out.append(AxisResult(name, sum(confusion.values()), unmeasurable, _agreement(confusion),
+                              dict(confusion), method=method))
+    return out
+
+
+def _folds_text(folds: tuple[int, ...]) -> str:
+    if list(folds) == list(range(folds[0], folds[-1] + 1)) and len(folds) > 1:
+        return f"{folds[0]}-{folds[-1]}"
+    return ",".join(str(f) for f in folds)
+
+
+def run_ludb_axis(root, cache_path=None, methods: tuple[str, ...] | None = None) -> list[AxisResult]:
+    """Our axis vs LUDB's electric axis (uniform-gain limb leads), all records without pacing,
+    one result per axis method."""
+    from ..grounding import DEFAULT_AXIS_METHOD, axis_from_beats
     from ..records import Ludb
 
+    methods = methods or (DEFAULT_AXIS_METHOD,)
     ludb = Ludb(root)
-    confusion: Counter = Counter()
-    five_ok = five_n = unmeasurable = 0
-    for n in tqdm(sorted(ludb.present_ids()), desc="LUDB axis", file=sys.stderr, disable=None):
-        label = ludb.diagnoses(n).electric_axis
-        if label not in LUDB_AXIS_MAP3:
-            continue
-        ecg = ludb.read(n, gain="uniform")
-        # the axis needs QRS boundaries only: the P gate (codec rhythm layer) is skipped
-        axis = measure(ecg, delineate(ecg, config=DelineatorConfig(rhythm_gate=False))).qrs_axis.value
-        if axis is None:
-            unmeasurable += 1
-            continue
-        confusion[(LUDB_AXIS_MAP3[label], three_class(axis, LUDB_CUTS_DEG))] += 1
-        five_n += 1
-        five_ok += int(ludb_five_class(axis) == label)
-    n_scored = sum(confusion.values())
-    agree = sum(v for (g, p), v in confusion.items() if g == p) / max(n_scored, 1)
-    return AxisResult("LUDB", n_scored, unmeasurable, agree, dict(confusion), five_ok / max(five_n, 1))
+    ids = [n for n in sorted(ludb.present_ids()) if ludb.diagnoses(n).electric_axis in LUDB_AXIS_MAP3]
+    beats = cached_beats(ids, lambda n: ludb.read(n, gain="uniform"), cache_path, "LUDB beats")
+    ecgs = {n: ludb.read(n, gain="uniform") for n in ids}
+    out = []
+    for method in methods:
+        confusion: Counter = Counter()
+        five_ok = five_n = unmeasurable = 0
+        for n in ids:
+            label = ludb.diagnoses(n).electric_axis
+            axis = axis_from_beats(ecgs[n], beats[n], 500.0, method).value
+            if axis is None:
+                unmeasurable += 1
+                continue
+            confusion[(LUDB_AXIS_MAP3[label], three_class(axis, LUDB_CUTS_DEG))] += 1
+            five_n += 1
+            five_ok += int(ludb_five_class(axis) == label)
+        out.append(AxisResult("LUDB", sum(confusion.values()), unmeasurable, _agreement(confusion),
+                              dict(confusion), five_ok / max(five_n, 1), method=method))
+    return out

@@ -42,7 +42,13 @@ def register(cli: CommandRegistry) -> None:
     a.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use")
     a.add_argument("--skip-ptbxl", action="store_true")
     a.add_argument("--skip-ludb", action="store_true")
-    a.add_argument("--cache-dir", help="per-record PTB-XL measurements (shared with bench intervals)")
+    a.add_argument("--folds", default="all",
+                   help="PTB-XL strat_folds to score: all (default), 1-8 (development part, where the "
+                        "axis method was chosen) or 9-10 (report part)")
+    a.add_argument("--axis-methods", default="",
+                   help="comma-separated grounding.AXIS_METHODS to compare (default: the one measure() "
+                        "uses); e.g. area-I-II,peak-limb6")
+    a.add_argument("--cache-dir", help="where per-record QRS boundaries are kept for resuming")
     a.add_argument("--no-cache", action="store_true")
 
     i = cli.subcommand("bench", "intervals", "interval distributions on PTB-XL and agreement of range "
@@ -114,23 +120,32 @@ def _qrs(args: argparse.Namespace) -> int:
 
 def _axis(args: argparse.Namespace) -> int:
     from .._config import dataset_dir
-    from ._axis_bench import run_ludb_axis, run_ptbxl_axis
+    from ..errors import UsageError
+    from ..grounding import AXIS_METHODS, DEFAULT_AXIS_METHOD
+    from ._axis_bench import parse_folds, run_ludb_axis, run_ptbxl_axis
 
+    methods = tuple(m.strip() for m in args.axis_methods.split(",") if m.strip()) or (DEFAULT_AXIS_METHOD,)
+    for m in methods:
+        if m not in AXIS_METHODS:
+            raise UsageError(f"unknown axis method {m!r}; expected one of {', '.join(AXIS_METHODS)}")
+    folds = parse_folds(args.folds)
+    cache = _cache_dir(args)
     if not args.skip_ptbxl:
-        cache = _cache_dir(args)
-        name = f"ptbxl-measure-{args.fs}.jsonl" if args.fs == 500 else f"ptbxl-axis-{args.fs}.jsonl"
-        r = run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs, None if cache is None else cache / name)
-        print(f"== {r.dataset}: {r.n_scored} records scored, {r.n_unmeasurable} unmeasurable "
-              "(left < +30 <= normal <= +90 < right)")
-        print(r.table())
-        print(f"PTB-XL axis agreement: {r.agreement:.3f}")
+        name = f"ptbxl-axis-beats-{args.fs}.jsonl"
+        for r in run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs,
+                                None if cache is None else cache / name, folds, methods):
+            print(f"== {r.dataset}, method {r.method}: {r.n_scored} records scored, {r.n_unmeasurable} "
+                  "unmeasurable (left < +30 <= normal <= +90 < right)")
+            print(r.table())
+            print(f"PTB-XL axis agreement ({r.method}): {r.agreement:.3f}")
     if not args.skip_ludb:
-        r = run_ludb_axis(dataset_dir("ludb", args.ludb))
-        print(f"== {r.dataset}: {r.n_scored} records scored (paced excluded), {r.n_unmeasurable} unmeasurable "
-              "(left < 0 <= normal <= +90 < right)")
-        print(r.table())
-        print(f"LUDB axis agreement (3 classes): {r.agreement:.3f}")
-        print(f"LUDB axis agreement (5 classes, cuts 0/30/70/90): {r.agreement_five:.3f}")
+        for r in run_ludb_axis(dataset_dir("ludb", args.ludb),
+                               None if cache is None else cache / "ludb-axis-beats.jsonl", methods):
+            print(f"== {r.dataset}, method {r.method}: {r.n_scored} records scored (paced excluded), "
+                  f"{r.n_unmeasurable} unmeasurable (left < 0 <= normal <= +90 < right)")
+            print(r.table())
+            print(f"LUDB axis agreement ({r.method}, 3 classes): {r.agreement:.3f}")
+            print(f"LUDB axis agreement ({r.method}, 5 classes, cuts 0/30/70/90): {r.agreement_five:.3f}")
     return 0
 
 

@@ -176,6 +176,16 @@ def _is_af_flutter(diagnoses) -> bool:
     return any("fibrillation" in r.lower() or "flutter" in r.lower() for r in diagnoses.rhythms)
 
 
+def pipeline_fingerprint() -> str:
+    """Hash of the delineator's source: cached per-record scores made by other code are redone."""
+    import hashlib
+    from pathlib import Path
+
+    from ..encoders import _delineation
+
+    return hashlib.sha1(Path(_delineation.__file__).read_bytes()).hexdigest()[:12]
+
+
 def run_ludb(root, method: str, records: str = "heldout", cache_path=None) -> LudbResult:
     """Delineate LUDB records with ``method`` and score them (resumes from ``cache_path`` JSONL)."""
     import json
@@ -201,6 +211,7 @@ def run_ludb(root, method: str, records: str = "heldout", cache_path=None) -> Lu
     elif records != "all":
         raise DatasetError(f"unknown record set {records!r}; expected all, heldout or train")
     done: dict[int, dict] = {}
+    pipeline = pipeline_fingerprint()
     if cache_path is not None:
         cache_path = Path(cache_path)
         if cache_path.is_file():
@@ -209,7 +220,7 @@ def run_ludb(root, method: str, records: str = "heldout", cache_path=None) -> Lu
                     row = json.loads(line)
                 except json.JSONDecodeError:  # a line cut by an interruption: recomputed
                     continue
-                if row.get("method") == method:
+                if row.get("method") == method and row.get("pipeline") == pipeline:
                     done[int(row["record"])] = row
         cache_path.parent.mkdir(parents=True, exist_ok=True)
     lead_ii, all_leads = DelineationScore(), DelineationScore()
@@ -219,7 +230,7 @@ def run_ludb(root, method: str, records: str = "heldout", cache_path=None) -> Lu
         if row is None:
             gold = ludb.delineation(n)
             pred = delineate(ludb.read(n), method=method)  # type: ignore[arg-type]
-            row = {"method": method, "record": n,
+            row = {"method": method, "record": n, "pipeline": pipeline,
                    "ii": score_delineation(pred, gold, ["II"]).to_json(),
                    "all": score_delineation(pred, gold, STANDARD_LEADS).to_json(),
                    "p_waves": p_waves_reported(pred, gold, STANDARD_LEADS)}
