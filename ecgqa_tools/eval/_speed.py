@@ -210,23 +210,25 @@ def _cosine(a: Any, b: Any) -> float:
 
 def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
                   candidates: Sequence[int] = IG_STEP_CANDIDATES, reference: int = IG_REFERENCE_STEPS,
-                  diseases: Sequence[str] | None = None) -> list[dict[str, Any]]:
+                  diseases: Sequence[str] | None = None, baseline: str | None = None) -> list[dict[str, Any]]:
     """How close IG maps with few Gauss-Legendre steps come to a ``reference``-step map.
 
     For the first ``n_ecgs`` PTB-XL records of ``fold`` (fold 9: the models' selection fold, the
     development split; records any model trained on are skipped) and each disease head: cosine
     similarity of the default-baseline map at each candidate step count to the reference map
     (signed map and its positive part) and the completeness error (convergence delta) relative to
-    the logit change. One JSON line per (record, disease) is appended to ``out_path`` as it is
-    done; a rerun skips the pairs already there.
+    the logit change. ``baseline``: the IG baseline (default: ``explain``'s). One JSON line per
+    (record, disease) is appended to ``out_path`` as it is done; a rerun skips the pairs already
+    there.
     """
     from tqdm import tqdm
 
     from ..encoders import DISEASES, load_disease_model
-    from ..grounding import explain
+    from ..grounding import DEFAULT_BASELINE, explain
     from ..records import PtbXl
 
     diseases = tuple(diseases or DISEASES)
+    kind: Any = baseline or DEFAULT_BASELINE
     dataset = PtbXl(ptbxl)
     meta = dataset.metadata
     present = {int(i) for i in dataset.present_ids(fs_hz=100)}
@@ -247,13 +249,13 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
                 continue
             ecg = dataset.read(ecg_id, fs_hz=100)
             for disease in todo:
-                ref = explain(ecg, disease, n_steps=reference)
+                ref = explain(ecg, disease, n_steps=reference, baseline=kind)
                 change = ref.logit - (ref.baseline_logit or 0.0)
                 row: dict[str, Any] = {"ecg_id": ecg_id, "disease": disease, "baseline": ref.baseline,
                                        "logit_change": change,
                                        "reference_delta": ref.convergence_delta, "steps": {}}
                 for n in candidates:
-                    att = explain(ecg, disease, n_steps=n)
+                    att = explain(ecg, disease, n_steps=n, baseline=kind)
                     row["steps"][str(n)] = {
                         "cosine": _cosine(att.model_values, ref.model_values),
                         "cosine_positive": _cosine(att.positive, ref.positive),
@@ -298,6 +300,7 @@ def _worker_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("mode", choices=["tools", "suite", "questions", "ig-steps"])
     parser.add_argument("--out", help="ig-steps: JSON lines file (appended to; a rerun resumes)")
     parser.add_argument("--fold", type=int, default=9)
+    parser.add_argument("--baseline", help="ig-steps: IG baseline (default: explain's)")
     parser.add_argument("--ptbxl", required=True)
     parser.add_argument("--ecgqa")
     parser.add_argument("--n-ecgs", type=int, default=20)
@@ -310,7 +313,7 @@ def _worker_main(argv: Sequence[str] | None = None) -> int:
         if not args.out:
             parser.error("ig-steps needs --out")
         _setup_threads(args.threads)
-        rows = ig_step_study(args.ptbxl, args.out, fold=args.fold, n_ecgs=args.n_ecgs)
+        rows = ig_step_study(args.ptbxl, args.out, fold=args.fold, n_ecgs=args.n_ecgs, baseline=args.baseline)
         result = summarize_ig_steps(rows)
     elif args.mode == "suite":
         result = worker_suite(args.ptbxl, args.n_ecgs, args.fs, args.threads)
