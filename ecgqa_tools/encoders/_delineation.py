@@ -55,6 +55,9 @@ class DelineatorConfig:
     """Added to P on, P off, QRS on, QRS off, T on, T off after sub-frame placement (ms)."""
     rhythm_gate: bool = True
     """Remove P waves from every lead when the rhythm is atrial fibrillation/flutter."""
+    rhythm_leads: tuple[str, ...] | None = None
+    """Leads the codec rhythm layer runs on for the gate (None = every usable lead, the default
+    chosen on LUDB's training records; ``("II", "I", "V1")`` is the faster session-1 choice)."""
     subframe: bool = True
     """Place boundaries between frame centres by interpolating the probability margin."""
     refine_frames: tuple[int, int, int] = (0, 0, 2)
@@ -150,7 +153,7 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
                  for i, name in enumerate(ecg.lead_names)}
         return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg-raw"), None, unusable)
     fused = fuse_leads(probs, config.fusion_weight)
-    rhythm = call_rhythm(ecg, fused, unusable) if config.rhythm_gate else None
+    rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads) if config.rhythm_gate else None
     waves = {}
     for i, name in enumerate(ecg.lead_names):
         if not probs.usable[i]:
@@ -549,11 +552,13 @@ def no_p_rhythm(afib_fraction: float, paced_fraction: float, rr_irregularity: fl
     return afib_fraction >= 0.3 and rr_irregularity is not None and rr_irregularity >= 0.15
 
 
-def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str]) -> RhythmCall:
-    """Decide atrial fibrillation/flutter from the codec rhythm layer and RR irregularity."""
+def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
+                rhythm_leads: tuple[str, ...] | None = RHYTHM_LEADS) -> RhythmCall:
+    """Decide atrial fibrillation/flutter from the codec rhythm layer (pooled over
+    ``rhythm_leads``, None = every usable lead) and RR irregularity."""
     from openecg.layered import RHYTHM_AFIB, RHYTHM_NAMES, RHYTHM_PACED
 
-    leads = tuple(n for n in (RHYTHM_LEADS or ecg.lead_names) if n in ecg.lead_names and n not in unusable)
+    leads = tuple(n for n in (rhythm_leads or ecg.lead_names) if n in ecg.lead_names and n not in unusable)
     if not leads:
         leads = tuple(n for n in ecg.lead_names if n not in unusable)[:1]
     if leads:

@@ -25,6 +25,8 @@ def test_rhythm_gate_pools_every_usable_lead(monkeypatch):
     call = dl.call_rhythm(ecg, fused, {"V3": "flat"})
     assert seen == [tuple(n for n in STANDARD_LEADS if n != "V3")]
     assert call.no_p_waves and call.atrial_fibrillation and call.codec_rhythm == "afib"
+    dl.call_rhythm(ecg, fused, {"V3": "flat"}, ("II", "I", "V1"))  # DelineatorConfig.rhythm_leads
+    assert seen[-1] == ("II", "I", "V1")
 
 
 def test_no_p_rule():
