@@ -92,6 +92,8 @@ class XaiRecordResult:
     normal template (``faithfulness_check(fill="normal")``) instead of the flat line."""
     probability_random_normalized: float | None = None
     """Mean probability with the same-size random regions replaced by the normal template."""
+    n_steps: int | None = None
+    """IG integration steps of ``hit``/``cas`` (part of the resume key; None in older files)."""
     baseline_probability: float | None = None
     """The head's probability on the IG baseline itself (a neutral reference should be called
     negative: IG explains ``logit(ECG) - logit(baseline)``)."""
@@ -338,8 +340,9 @@ def _seen_ids(model: Any, training_only: bool = False) -> frozenset[int]:
     return frozenset(seen) if seen is not None else frozenset()
 
 
-def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str]:
-    return (result.dataset, result.record_id, result.disease, result.model_version, result.baseline)
+def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str, int | None]:
+    return (result.dataset, result.record_id, result.disease, result.model_version, result.baseline,
+            result.n_steps)
 
 
 class _Results:
@@ -347,7 +350,7 @@ class _Results:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.done: dict[tuple[str, str, str, str], XaiRecordResult] = {}
+        self.done: dict[tuple[str, str, str, str, str, int | None], XaiRecordResult] = {}
         if path is not None and path.is_file():
             for line in path.read_text().splitlines():
                 try:
@@ -433,6 +436,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
             ecg_cache[key] = case.load()
         return ecg_cache[key]
 
+    steps = default_n_steps() if n_steps is None else int(n_steps)
     for disease, model in models.items():
         version = _model_version(model)
         seen = _seen_ids(model, training_only)
@@ -444,7 +448,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 excluded += 1
                 continue
             labelled[(case.dataset, disease)] = labelled.get((case.dataset, disease), 0) + 1
-            key = (case.dataset, case.record_id, disease, version, baseline)
+            key = (case.dataset, case.record_id, disease, version, baseline, steps)
             if key in store.done:
                 results.append(store.done[key])
             else:
@@ -458,9 +462,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
             positive = [(c, e, float(p)) for c, e, p in zip(chunk, ecgs, probs) if p >= cut]
             if positive:
                 t0 = time.perf_counter()
-                steps = {} if n_steps is None else {"n_steps": n_steps}
                 igs = explain_batch([e for _, e, _ in positive], disease, "ig", model=model,
-                                    batch_size=batch_size, baseline=baseline, **steps)
+                                    batch_size=batch_size, baseline=baseline, n_steps=steps)
                 timings.append((time.perf_counter() - t0) / len(positive))
                 gss = (explain_batch([e for _, e, _ in positive], disease, "gradshap", model=model,
                                      batch_size=batch_size) if compare_gradshap else [None] * len(positive))
@@ -490,6 +493,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
                         hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
                         mask_source=delineation.source, model_version=version, baseline=baseline,
+                        n_steps=steps,
                         probability_top_removed=None if faith is None else faith.probability_top_removed,
                         probability_random_removed=None if faith is None else faith.probability_random_removed,
                         removed_fraction=None if faith is None else faith.removed_fraction,
@@ -504,7 +508,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 if p < cut:  # record the miss so a resumed run does not recompute it
                     miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
                                            float("nan"), float("nan"), None, case.av_block, None, None, None,
-                                           None, "none", version, baseline)
+                                           None, "none", version, baseline, n_steps=steps)
                     store.add(miss)
                     results.append(miss)
             bar.update(len(chunk))

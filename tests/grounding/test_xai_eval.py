@@ -201,3 +201,19 @@ def test_faithfulness_variant_fills_removed_regions_with_the_normal_template():
     row = aggregate(results, labelled)[0]
     assert row.faithfulness_normal_fill.n == row.faithfulness.n == 2
     assert any(abs(r.probability_top_normalized - r.probability_top_removed) > 1e-6 for r in scored)
+
+
+def test_results_are_kept_per_ig_step_count(tmp_path):
+    results_path = tmp_path / "r.jsonl"
+    calls: list = []
+    model = QrsModel(calls=calls)
+    first, _, _, _ = score_cases(_cases(("1",)), {"MI": model}, results_path=results_path,
+                                 compare_gradshap=False, progress=False, n_steps=4)
+    assert first[0].n_steps == 4
+    calls.clear()
+    again, _, _, _ = score_cases(_cases(("1",)), {"MI": model}, results_path=results_path,
+                                 compare_gradshap=False, progress=False, n_steps=4)
+    assert not calls and (again[0].n_steps, again[0].cas) == (4, first[0].cas)
+    other, _, _, _ = score_cases(_cases(("1",)), {"MI": model}, results_path=results_path,
+                                 compare_gradshap=False, progress=False, n_steps=6)
+    assert calls and other[0].n_steps == 6  # recomputed, not taken from the 4-step result
