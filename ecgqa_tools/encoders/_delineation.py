@@ -524,18 +524,51 @@ def _codec_model():
     return openecg.load_codec_onnx()
 
 
+@lru_cache(maxsize=4)
+def _codec_models(count: int) -> tuple:
+    """``count`` sessions of the codec with one onnxruntime thread each, for leads run in parallel
+    threads (the default session spins two threads per call; outputs are bit-identical)."""
+    require("openecg", "all")
+    ort = require("onnxruntime", "onnx")
+    from openecg.deploy import OnnxCodec, bundled_codec_onnx_path
+
+    models = []
+    for _ in range(count):
+        options = ort.SessionOptions()  # type: ignore[attr-defined]
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        codec = OnnxCodec.__new__(OnnxCodec)  # OnnxCodec.__init__ with these session options
+        codec.path = str(bundled_codec_onnx_path())
+        codec._sess = ort.InferenceSession(codec.path, options, providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+        codec._inp = codec._sess.get_inputs()[0].name
+        names = [o.name for o in codec._sess.get_outputs()]
+        codec._idx = {head: next(i for i, n in enumerate(names) if head in n) for head in ("frame", "beat", "rhythm")}
+        models.append(codec)
+    return tuple(models)
+
+
 def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...]) -> np.ndarray:
-    """Fraction of codec rhythm-layer samples per class (6,) over the given leads."""
+    """Fraction of codec rhythm-layer samples per class (6,) over the given leads (the leads run
+    over ``delineation_workers()`` codec sessions in parallel threads)."""
     import openecg
 
-    model = _codec_model()
-    counts = np.zeros(6)
-    for name in leads:
-        x = _to_rate(ecg.lead(name), ecg.fs_hz, 500.0)
-        if x.size < 5000:
-            x = np.pad(x, (0, 5000 - x.size), mode="symmetric")
-        codec = openecg.encode_stream(x, fs=500, model=model)
-        counts += np.bincount(codec.rhythm, minlength=6)[:6]
+    count = max(1, min(delineation_workers(), len(leads)))
+    models = _codec_models(count)
+    chunks = np.array_split(np.arange(len(leads)), count)
+
+    def run(k: int) -> np.ndarray:
+        counts = np.zeros(6)
+        for i in chunks[k]:
+            x = _to_rate(ecg.lead(leads[i]), ecg.fs_hz, 500.0)
+            if x.size < 5000:
+                x = np.pad(x, (0, 5000 - x.size), mode="symmetric")
+            codec = openecg.encode_stream(x, fs=500, model=models[k])
+            counts += np.bincount(codec.rhythm, minlength=6)[:6]
+        return counts
+
+    parts = [run(0)] if count == 1 else list(_window_pool(count).map(run, range(count)))
+    counts = np.sum(parts, axis=0)
     return counts / max(counts.sum(), 1)
 
 

@@ -64,3 +64,19 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
         dl.delineation_workers()
     monkeypatch.delenv("ECGQA_DELINEATION_THREADS")
     assert 1 <= dl.delineation_workers() <= 2
+
+
+def test_codec_rhythm_fractions_match_the_default_session_lead_by_lead(ludb_dir, monkeypatch):
+    import openecg
+
+    ecg = _ludb(ludb_dir, 5)
+    leads = tuple(ecg.lead_names)
+    default = openecg.load_codec_onnx()  # openecg's own session (two onnxruntime threads)
+    counts = np.zeros(6)
+    for name in leads:
+        x = dl._to_rate(ecg.lead(name), ecg.fs_hz, 500.0)
+        counts += np.bincount(openecg.encode_stream(x, fs=500, model=default).rhythm, minlength=6)[:6]
+    expected = counts / counts.sum()
+    for workers in ("1", "2"):
+        monkeypatch.setenv("ECGQA_DELINEATION_THREADS", workers)
+        assert np.array_equal(dl.codec_rhythm_fractions(ecg, leads), expected)
