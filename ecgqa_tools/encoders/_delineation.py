@@ -232,9 +232,8 @@ def lead_problem(x: np.ndarray, fs_hz: float) -> str | None:
 # --------------------------------------------------------------------------- model inference
 
 
-@lru_cache(maxsize=1)
 def _boundary_model():
-    return _boundary_models(1)[0]
+    return _boundary_models(delineation_workers())[0]
 
 
 MAX_WINDOWS_PER_CALL = 480
@@ -267,6 +266,15 @@ def _boundary_models(count: int) -> tuple:
     return tuple(Inference(num_threads=1) for _ in range(count))
 
 
+@lru_cache(maxsize=8)
+def _model_locks(kind: str, count: int) -> tuple:
+    """One lock per interpreter / session of ``kind``: a model instance runs one window at a time
+    even when several threads delineate at once."""
+    import threading
+
+    return tuple(threading.Lock() for _ in range(count))
+
+
 @lru_cache(maxsize=4)
 def _window_pool(count: int):
     from concurrent.futures import ThreadPoolExecutor
@@ -277,12 +285,15 @@ def _window_pool(count: int):
 def boundary_logits(windows: np.ndarray, workers: int | None = None) -> np.ndarray:
     """Boundary-model logits (windows, frames, 4) of 250 Hz windows (windows, 2500), each window
     one invocation, spread over ``workers`` interpreters in threads (TFLite releases the GIL)."""
-    count = max(1, min(delineation_workers() if workers is None else workers, len(windows)))
-    models = _boundary_models(count)
+    models = _boundary_models(max(1, delineation_workers() if workers is None else workers))
+    count = max(1, min(len(models), len(windows)))
     chunks = np.array_split(np.arange(len(windows)), count)
 
+    locks = _model_locks("boundary", len(models))
+
     def run(k: int) -> list[np.ndarray]:
-        return [np.array(models[k].forward_window(windows[i]), copy=True) for i in chunks[k]]
+        with locks[k]:
+            return [np.array(models[k].forward_window(windows[i]), copy=True) for i in chunks[k]]
 
     if count == 1:
         parts = [run(0)]
@@ -553,9 +564,11 @@ def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...]) -> np.ndarray:
     over ``delineation_workers()`` codec sessions in parallel threads)."""
     import openecg
 
-    count = max(1, min(delineation_workers(), len(leads)))
-    models = _codec_models(count)
+    models = _codec_models(delineation_workers())
+    count = max(1, min(len(models), len(leads)))
     chunks = np.array_split(np.arange(len(leads)), count)
+
+    locks = _model_locks("codec", len(models))
 
     def run(k: int) -> np.ndarray:
         counts = np.zeros(6)
@@ -563,7 +576,8 @@ def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...]) -> np.ndarray:
             x = _to_rate(ecg.lead(leads[i]), ecg.fs_hz, 500.0)
             if x.size < 5000:
                 x = np.pad(x, (0, 5000 - x.size), mode="symmetric")
-            codec = openecg.encode_stream(x, fs=500, model=models[k])
+            with locks[k]:
+                codec = openecg.encode_stream(x, fs=500, model=models[k])
             counts += np.bincount(codec.rhythm, minlength=6)[:6]
         return counts
 

@@ -80,3 +80,14 @@ def test_codec_rhythm_fractions_match_the_default_session_lead_by_lead(ludb_dir,
     for workers in ("1", "2"):
         monkeypatch.setenv("ECGQA_DELINEATION_THREADS", workers)
         assert np.array_equal(dl.codec_rhythm_fractions(ecg, leads), expected)
+
+
+def test_concurrent_delineations_share_the_interpreters_safely(ludb_dir, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("ECGQA_DELINEATION_THREADS", "2")
+    ecgs = [_ludb(ludb_dir, n) for n in (2, 7, 2, 7)]
+    alone = [dl.delineate(ecg).waves for ecg in ecgs[:2]]
+    with ThreadPoolExecutor(4) as pool:
+        together = [d.waves for d in pool.map(dl.delineate, ecgs)]
+    assert together == alone + alone
