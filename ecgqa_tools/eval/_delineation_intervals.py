@@ -72,6 +72,20 @@ def _append(path: Path | None, key: str, m: dict) -> None:
         os.fsync(fh.fileno())
 
 
+def _measure_fingerprint() -> str:
+    """Hash of the delineator's and the measurements' source: cached values made by other code
+    (e.g. another axis method or P gate) are recomputed, never reused."""
+    import hashlib
+
+    from ..encoders import _delineation
+    from ..grounding import _measure
+
+    h = hashlib.sha1()
+    for mod in (_delineation, _measure):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:12]
+
+
 def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None, p_gate: bool = True) -> dict[int, dict]:
     """Measurements of PTB-XL records (resumable through a JSONL cache). ``p_gate=False`` skips
     the codec rhythm gate (enough for QRS-only facts such as the axis; P/PR then ignore AF)."""
@@ -82,8 +96,9 @@ def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None, p_gate: bool =
     ptbxl = PtbXl(root)
     cache = _load_cache(cache_path)
     out = {}
+    code = _measure_fingerprint()
     for i in tqdm(sorted(ids), desc=f"PTB-XL measure ({fs_hz} Hz)", file=sys.stderr, disable=None):
-        key = f"{i}@{fs_hz}"
+        key = f"{i}@{fs_hz}@{code}"
         fresh = key not in cache
         m = _measure_cached(ptbxl.read(i, fs_hz=fs_hz), cache, key, p_gate)
         if fresh:
