@@ -240,14 +240,14 @@ similarity >= 0.99 to 256-step maps for all four disease heads on 60 PTB-XL fold
 (development split; low-pass baseline; docs/grounding.md "Choosing the IG step count"). Was 32."""
 def _fold_batch_norms(module: Any) -> Any:
     """A traced copy of an eval-mode ``module`` with each batch norm that only follows a
-    convolution folded into that convolution's weights and bias."""
-    import copy
-
+    convolution folded into that convolution's weights and bias. The trace shares the module's
+    leaf layers; folded convolutions are new layers set on the trace's own containers, so
+    ``module`` itself is never changed (and no deep copy of it is needed)."""
     import torch
     from torch import fx
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    traced = fx.symbolic_trace(copy.deepcopy(module))
+    traced = fx.symbolic_trace(module)
     modules = dict(traced.named_modules())
     convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     for node in list(traced.graph.nodes):

@@ -57,8 +57,15 @@ def test_folded_module_computes_the_same_function_without_batch_norm():
     import torch
 
     net = _bn_net()
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    probe = torch.randn(2, 12, 400)
+    with torch.no_grad():
+        before = net(probe)
     fused = gradient_module(net)
     assert fused is not net
+    assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+    with torch.no_grad():
+        assert torch.equal(net(probe), before)
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in fused.modules())
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules())  # the original is untouched
     x = torch.randn(3, 12, 400)
