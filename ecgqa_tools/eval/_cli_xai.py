@@ -27,6 +27,7 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     parser.add_argument("--fold", type=int, default=10,
                         help="PTB-XL fold (default 10, the test fold; 9 is the models' selection fold, "
                              "used only to choose the attribution method)")
+    parser.add_argument("--steps", type=int, help="IG integration steps (default: explain's default)")
     parser.add_argument("--no-gradshap", action="store_true", help="skip the IG-vs-GradientSHAP cosine")
     parser.add_argument("--limit", type=int, help="score at most N labelled records per dataset (quick look)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -53,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         args.ptbxl, args.ludb, diseases=tuple(args.disease or DISEASES_DEFAULT),
         ptbxl_plus_root=args.ptbxl_plus, results_path=args.results,
         compare_gradshap=not args.no_gradshap, limit=args.limit, progress=sys.stderr.isatty() or True,
-        baseline=args.baseline, fold=args.fold,
+        baseline=args.baseline, fold=args.fold, n_steps=args.steps,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))

@@ -618,7 +618,8 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
                  diseases: tuple[str, ...] = DISEASES_DEFAULT, ptbxl_plus_root: str | Path | None = None,
                  results_path: str | Path | None = None, models: dict[str, Any] | None = None,
                  compare_gradshap: bool = True, limit: int | None = None,
-                 progress: bool = True, baseline: str | None = None, fold: int = 10) -> XaiReport:
+                 progress: bool = True, baseline: str | None = None, fold: int = 10,
+                 n_steps: int | None = None) -> XaiReport:
     """Pointing game and CAS per disease on PTB-XL fold 10 and/or LUDB (see module docstring).
 
     ``baseline``: IG baseline scored (default: ``explain``'s default). ``fold``: PTB-XL fold; any other fold than 10 is only for
@@ -629,6 +630,8 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
     from ..grounding._attribution import BASELINES, DEFAULT_BASELINE
 
     baseline = baseline or DEFAULT_BASELINE
+    if n_steps is not None and n_steps < 2:
+        raise UsageError(f"IG needs at least 2 steps, got {n_steps}")
     if baseline not in BASELINES:
         raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
     if models is None:
@@ -642,13 +645,13 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
         cases += ludb_cases(ludb_root, diseases, limit=limit)
     results, labelled, seconds, excluded = score_cases(
         cases, {d: models[d] for d in diseases}, results_path=Path(results_path) if results_path else None,
-        compare_gradshap=compare_gradshap, progress=progress, baseline=baseline,
+        compare_gradshap=compare_gradshap, progress=progress, baseline=baseline, n_steps=n_steps,
         training_only=fold != 10,
     )
     cuts = {d: float(getattr(models[d], "threshold", 0.5) or 0.5) for d in diseases}
     return XaiReport(rows=aggregate(results, labelled, cuts), records=tuple(results), method=f"ig ({baseline} baseline)",
                      explain_seconds_per_ecg=seconds, excluded_seen=excluded, fold=fold,
-                     n_steps=default_n_steps())
+                     n_steps=n_steps or default_n_steps())
 
 
 def default_n_steps() -> int:

@@ -217,3 +217,8 @@ def test_results_are_kept_per_ig_step_count(tmp_path):
     other, _, _, _ = score_cases(_cases(("1",)), {"MI": model}, results_path=results_path,
                                  compare_gradshap=False, progress=False, n_steps=6)
     assert calls and other[0].n_steps == 6  # recomputed, not taken from the 4-step result
+
+
+def test_cli_rejects_too_few_ig_steps(tmp_path, capsys):
+    assert main(["eval", "xai", "--ludb", str(tmp_path), "--steps", "1"]) == 1
+    assert "at least 2 steps" in capsys.readouterr().err
