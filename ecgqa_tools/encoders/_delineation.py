@@ -481,7 +481,8 @@ def t_onset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
                       max_dev_ms: float) -> dict[str, tuple[Wave, ...]]:
     """Clip each lead's T onset to within ``max_dev_ms`` of the median T onset of the other leads
     of the same beat (T waves of all leads grouped by peak time, gaps > 200 ms split beats; a beat
-    needs T in >= 3 leads). The onset never passes the wave's own peak."""
+    needs T in >= 3 leads). The onset never passes the wave's own peak, and is never pulled back
+    into the lead's preceding QRS complex (a T wave starts after the QRS ends)."""
     items = sorted(((lead, k, w) for lead, ws in waves.items() for k, w in enumerate(ws) if w.kind == "T"),
                    key=lambda x: x[2].peak if x[2].peak is not None else x[2].onset)
     if len(items) < 3:
@@ -505,9 +506,17 @@ def t_onset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
             target = int(round(min(max(w.onset, ref - limit), ref + limit)))
             stop = w.peak if w.peak is not None else w.offset
             target = min(target, stop)
+            if target < w.onset:
+                target = max(target, _end_of_qrs_before(waves[lead], stop) + 1)
             if target != w.onset:
                 new[lead][k] = Wave("T", target, w.offset, w.peak)
     return {lead: tuple(ws) for lead, ws in new.items()}
+
+
+def _end_of_qrs_before(lead_waves: tuple[Wave, ...], sample: int) -> int:
+    """Offset of the last QRS complex of a lead that starts before ``sample`` (-1 when none)."""
+    offsets = [w.offset for w in lead_waves if w.kind == "QRS" and w.onset < sample]
+    return max(offsets, default=-1)
 
 
 def _raw_decode(p: np.ndarray, n_samples_250: int, ecg: ECG) -> tuple[Wave, ...]:

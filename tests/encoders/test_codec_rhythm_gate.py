@@ -64,6 +64,14 @@ def test_t_onset_consensus_never_passes_the_peak_and_needs_three_leads():
     assert dl.t_onset_consensus(two, 500.0, 20.0) == two
 
 
+def test_t_onset_consensus_never_pulls_an_onset_into_the_qrs():
+    waves = _t_waves({"I": 330.0, "II": 335.0, "V1": 340.0, "V2": 420.0})
+    waves["V2"] = (Wave("QRS", 100, 190), Wave("T", 210, 400, 330))  # its own QRS ends late
+    out = dl.t_onset_consensus(waves, 500.0, 20.0)
+    assert out["V2"][1].onset == 191            # would be 158 (others' median - 10), inside its QRS
+    assert out["I"] == waves["I"]
+
+
 def test_ludb_af_record_has_no_p_and_sinus_keeps_them(ludb_dir):
     from ecgqa_tools.encoders import delineate_detailed
     from ecgqa_tools.records import Ludb
