@@ -154,3 +154,40 @@ def test_shipped_model_map_matches_captum_at_the_default_steps(ptbxl_dir):
     # float rounding of the folded convolutions moves a few path points across ReLU kinks
     np.testing.assert_allclose(attr.model_values, ref_map, atol=1e-4 * np.abs(ref_map).max())
     assert attr.convergence_delta == pytest.approx(float(delta[0]), abs=1e-4)
+
+
+def test_attribution_passes_run_on_the_configured_torch_threads(monkeypatch):
+    import torch
+
+    from ecgqa_tools.errors import UsageError
+    from ecgqa_tools.grounding._attribution import attribution_threads
+
+    seen: list[int] = []
+
+    class Recording(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _bn_net()
+
+        def forward(self, x):
+            seen.append(torch.get_num_threads())
+            return self.net(x)
+
+    model = BnModel()
+    model.module = Recording().eval()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.delenv("ECGQA_IG_THREADS", raising=False)
+        explain(_ecg(), "MI", model=model)
+        assert set(seen) == {1} and torch.get_num_threads() == 2  # restored
+        seen.clear()
+        monkeypatch.setenv("ECGQA_IG_THREADS", "0")  # torch's own setting
+        explain(_ecg(), "MI", model=model)
+        assert set(seen) == {2}
+        monkeypatch.setenv("ECGQA_IG_THREADS", "two")
+        with pytest.raises(UsageError, match="ECGQA_IG_THREADS"):
+            with attribution_threads():
+                pass
+    finally:
+        torch.set_num_threads(before)
