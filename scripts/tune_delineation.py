@@ -23,7 +23,7 @@ def main() -> int:
         DelineatorConfig, LeadProbabilities, _runs, codec_rhythm_fractions, decode_waves, fuse_leads,
         lead_probabilities, lead_quality, no_p_rhythm,
     )
-    from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
+    from ecgqa_tools.eval._delineation_bench import DelineationScore, ludb_record_ids, score_delineation
     from ecgqa_tools.records import STANDARD_LEADS, Delineation, Ludb
 
     ap = argparse.ArgumentParser()
@@ -31,10 +31,7 @@ def main() -> int:
     ap.add_argument("--cache", default="/tmp/ludb_tune")
     args = ap.parse_args()
     ludb = Ludb(args.ludb)
-    held = set(ludb.openecg_heldout_ids())
-    if not held:
-        raise SystemExit("openecg_heldout_records.txt is needed to know which records to avoid")
-    train = [n for n in sorted(ludb.annotated_ids()) if n not in held]
+    train = ludb_record_ids(ludb, "train")  # never the 41 held-out records
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     data = {}

@@ -186,6 +186,24 @@ def pipeline_fingerprint() -> str:
     return hashlib.sha1(Path(_delineation.__file__).read_bytes()).hexdigest()[:12]
 
 
+def ludb_record_ids(ludb, records: str = "heldout") -> list[int]:
+    """Annotated LUDB record numbers of a set: ``heldout`` (the 41 OpenECG did not train on),
+    ``train`` (the other 159) or ``all``."""
+    from ..errors import DatasetError
+
+    held = set(ludb.openecg_heldout_ids())
+    ids = sorted(ludb.annotated_ids())
+    if records in ("heldout", "train") and not held:
+        raise DatasetError(f"{ludb.root}: openecg_heldout_records.txt is missing; use --records all")
+    if records == "heldout":
+        return [n for n in ids if n in held]
+    if records == "train":
+        return [n for n in ids if n not in held]
+    if records != "all":
+        raise DatasetError(f"unknown record set {records!r}; expected all, heldout or train")
+    return ids
+
+
 def run_ludb(root, method: str, records: str = "heldout", cache_path=None) -> LudbResult:
     """Delineate LUDB records with ``method`` and score them (resumes from ``cache_path`` JSONL)."""
     import json
@@ -196,20 +214,10 @@ def run_ludb(root, method: str, records: str = "heldout", cache_path=None) -> Lu
     from tqdm import tqdm
 
     from ..encoders import delineate
-    from ..errors import DatasetError
     from ..records import STANDARD_LEADS, Ludb
 
     ludb = Ludb(root)
-    held = ludb.openecg_heldout_ids()
-    ids = sorted(ludb.annotated_ids())
-    if records == "heldout":
-        if not held:
-            raise DatasetError(f"{root}: openecg_heldout_records.txt is missing; use --records all")
-        ids = [n for n in ids if n in set(held)]
-    elif records == "train":
-        ids = [n for n in ids if n not in set(held)]
-    elif records != "all":
-        raise DatasetError(f"unknown record set {records!r}; expected all, heldout or train")
+    ids = ludb_record_ids(ludb, records)
     done: dict[int, dict] = {}
     pipeline = pipeline_fingerprint()
     if cache_path is not None:
