@@ -230,7 +230,7 @@ def gradient_module(module: Any) -> Any:
     except Exception:  # untraceable custom module (data-dependent control flow): use it as is
         fused = module
     while len(_GRADIENT_MODULES) >= 8:
-        _GRADIENT_MODULES.pop(next(iter(_GRADIENT_MODULES)))
+        _GRADIENT_MODULES.pop(next(iter(_GRADIENT_MODULES)), None)
     _GRADIENT_MODULES[id(module)] = (module, versions, fused)
     return fused
 
@@ -239,6 +239,8 @@ DEFAULT_IG_STEPS = 8
 """Gauss-Legendre steps of IG when none is given: the smallest count whose maps reach a mean cosine
 similarity >= 0.99 to 256-step maps for all four disease heads on 60 PTB-XL fold-9 records
 (development split; low-pass baseline; docs/grounding.md "Choosing the IG step count"). Was 32."""
+
+
 def _fold_batch_norms(module: Any) -> Any:
     """A traced copy of an eval-mode ``module`` with each batch norm that only follows a
     convolution folded into that convolution's weights and bias. The trace shares the module's
@@ -250,6 +252,10 @@ def _fold_batch_norms(module: Any) -> Any:
 
     traced = fx.symbolic_trace(module)
     modules = dict(traced.named_modules())
+    calls: dict[str, int] = {}  # a convolution called at several places must not be folded twice
+    for node in traced.graph.nodes:
+        if node.op == "call_module":
+            calls[str(node.target)] = calls.get(str(node.target), 0) + 1
     convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     for node in list(traced.graph.nodes):
         bn = modules.get(node.target) if node.op == "call_module" else None
@@ -257,7 +263,8 @@ def _fold_batch_norms(module: Any) -> Any:
             continue
         source = node.args[0]
         if not (isinstance(source, fx.Node) and source.op == "call_module"
-                and isinstance(modules.get(source.target), convs) and len(source.users) == 1):
+                and isinstance(modules.get(source.target), convs) and len(source.users) == 1
+                and calls[str(source.target)] == 1 and calls[str(node.target)] == 1):
             continue
         folded = fuse_conv_bn_eval(modules[source.target], bn)
         parent, _, name = str(source.target).rpartition(".")
@@ -322,12 +329,13 @@ def integrated_gradients(module: Any, inputs: "torch.Tensor", baseline: "torch.T
     diff = x - base
     forward = _forward_logit(module)
     total = torch.zeros_like(x)
-    for start in range(0, n_steps, IG_POINTS_PER_PASS):
-        a = alpha[start:start + IG_POINTS_PER_PASS].view(-1, 1, 1, 1)
-        path = (base.unsqueeze(0) + a * diff.unsqueeze(0)).reshape(-1, *x.shape[1:]).requires_grad_(True)
-        (grad,) = torch.autograd.grad(forward(path).sum(), path)
-        w = weight[start:start + IG_POINTS_PER_PASS].view(-1, 1, 1, 1)
-        total += (grad.reshape(a.shape[0], *x.shape) * w).sum(dim=0)
+    with torch.enable_grad():  # callers may be inside torch.no_grad()
+        for start in range(0, n_steps, IG_POINTS_PER_PASS):
+            a = alpha[start:start + IG_POINTS_PER_PASS].view(-1, 1, 1, 1)
+            path = (base.unsqueeze(0) + a * diff.unsqueeze(0)).reshape(-1, *x.shape[1:]).requires_grad_(True)
+            (grad,) = torch.autograd.grad(forward(path).sum(), path)
+            w = weight[start:start + IG_POINTS_PER_PASS].view(-1, 1, 1, 1)
+            total += (grad.reshape(a.shape[0], *x.shape) * w).sum(dim=0)
     return total * diff
 
 

@@ -104,6 +104,51 @@ def test_integrated_gradients_matches_captum():
         np.testing.assert_allclose(ours.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-6)
 
 
+class _SharedConvNet:
+    """One conv + batch norm applied twice (weights shared across two calls)."""
+
+    @staticmethod
+    def build():
+        import torch
+
+        class Net(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.conv = torch.nn.Conv1d(12, 12, 3, padding=1)
+                self.bn = torch.nn.BatchNorm1d(12)
+
+            def forward(self, x):
+                return self.bn(self.conv(self.bn(self.conv(x)))).mean(dim=(1, 2))
+
+        torch.manual_seed(0)
+        net = Net()
+        with torch.no_grad():
+            net.bn.running_mean.uniform_(-0.5, 0.5)
+            net.bn.running_var.uniform_(0.5, 2.0)
+        return net.eval()
+
+
+def test_a_convolution_called_twice_is_not_folded_twice():
+    import torch
+
+    net = _SharedConvNet.build()
+    x = torch.randn(2, 12, 100)
+    with torch.no_grad():
+        np.testing.assert_allclose(gradient_module(net)(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_integrated_gradients_works_inside_no_grad():
+    import torch
+
+    net = _bn_net(2)
+    x = torch.randn(1, 12, 400)
+    base = torch.zeros_like(x)
+    expected = integrated_gradients(gradient_module(net), x, base, 8)
+    with torch.no_grad():
+        inside = integrated_gradients(gradient_module(net), x, base, 8)
+    np.testing.assert_allclose(inside.numpy(), expected.numpy(), rtol=1e-6, atol=1e-8)
+
+
 def test_explain_reports_completeness_from_end_point_logits():
     model = BnModel()
     attr = explain(_ecg(), "MI", model=model, n_steps=64)
