@@ -240,7 +240,18 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
     out = Path(out_path)
     rows: list[dict[str, Any]] = []
     if out.is_file():
-        rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        text = out.read_text()
+        if text and not text.endswith("\n"):  # end a cut line so the next row starts on its own
+            with out.open("a") as sink:
+                sink.write("\n")
+        for line in text.splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by an interruption: redone
+                continue
+            # resume only rows of the same study (baseline and reference step count)
+            if row.get("baseline_kind") == kind and row.get("reference") == reference:
+                rows.append(row)
     done = {(r["ecg_id"], r["disease"]) for r in rows}
     with out.open("a") as sink:
         for ecg_id in tqdm(ids, desc="ig steps", file=sys.stderr):
@@ -251,8 +262,8 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
             for disease in todo:
                 ref = explain(ecg, disease, n_steps=reference, baseline=kind)
                 change = ref.logit - (ref.baseline_logit or 0.0)
-                row: dict[str, Any] = {"ecg_id": ecg_id, "disease": disease, "baseline": ref.baseline,
-                                       "logit_change": change,
+                row = {"ecg_id": ecg_id, "disease": disease, "baseline": ref.baseline,
+                       "baseline_kind": kind, "reference": reference, "logit_change": change,
                                        "reference_delta": ref.convergence_delta, "steps": {}}
                 for n in candidates:
                     att = explain(ecg, disease, n_steps=n, baseline=kind)

@@ -37,6 +37,12 @@ def test_study_on_real_records_resumes_without_duplicates(ptbxl_dir, tmp_path):
     assert len(rows) == 1 and 0.5 < rows[0]["steps"]["4"]["cosine"] <= 1.0 + 1e-6
     again = ig_step_study(str(ptbxl_dir), str(out), n_ecgs=1, candidates=(4,), reference=8, diseases=("MI",))
     assert again == rows and len(out.read_text().splitlines()) == 1
+    with out.open("a") as fh:
+        fh.write('{"ecg_id": 8, "disease"')  # a line cut by an interruption
+    other = ig_step_study(str(ptbxl_dir), str(out), n_ecgs=1, candidates=(4,), reference=16, diseases=("MI",))
+    assert len(other) == 1 and other[0]["reference"] == 16  # another study: not resumed from the 8-step rows
+    again = ig_step_study(str(ptbxl_dir), str(out), n_ecgs=1, candidates=(4,), reference=16, diseases=("MI",))
+    assert again == other  # the row written after the cut line reads back
     from ecgqa_tools.encoders import load_disease_model
 
     assert rows[0]["ecg_id"] not in set(load_disease_model("MI").card.train_ids)
