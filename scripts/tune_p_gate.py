@@ -43,6 +43,7 @@ def main() -> int:
     from tqdm import tqdm
 
     from ecgqa_tools.encoders._delineation import no_p_rhythm
+    from ecgqa_tools.eval._delineation_bench import ludb_record_ids
     from ecgqa_tools.records import Ludb
 
     ap = argparse.ArgumentParser()
@@ -51,7 +52,7 @@ def main() -> int:
     ap.add_argument("--show-heldout", action="store_true")
     args = ap.parse_args()
     ludb = Ludb(args.ludb)
-    held = set(ludb.openecg_heldout_ids())
+    train = ludb_record_ids(ludb, "train")  # raises when the held-out list is missing
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / "gate.jsonl"
@@ -63,7 +64,8 @@ def main() -> int:
             except json.JSONDecodeError:
                 continue
             rows[r["n"]] = r
-    ids = sorted(ludb.annotated_ids())
+    heldout = ludb_record_ids(ludb, "heldout") if args.show_heldout else []
+    ids = train + heldout  # the held-out records are read only when asked to show them
     with open(path, "a") as fh:
         for n in tqdm([n for n in ids if n not in rows], desc="LUDB gate data", file=sys.stderr):
             rows[n] = _collect(ludb, n)
@@ -93,9 +95,9 @@ def main() -> int:
             no_p_rhythm(*pooled(r, RHYTHM_LEADS), irregularity(r))
             or sum(pooled(r, list(r["shares"]))) >= 0.5),
     }
-    parts = {"train": [n for n in ids if n not in held]}
+    parts = {"train": train}
     if args.show_heldout:
-        parts["heldout"] = [n for n in ids if n in held]
+        parts["heldout"] = heldout
     for part, pids in parts.items():
         nop = [n for n in pids if rows[n]["gold_p"] == 0]
         withp = [n for n in pids if rows[n]["gold_p"] > 0]
