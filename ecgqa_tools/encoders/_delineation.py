@@ -232,10 +232,6 @@ def lead_problem(x: np.ndarray, fs_hz: float) -> str | None:
 # --------------------------------------------------------------------------- model inference
 
 
-def _boundary_model():
-    return _boundary_models(delineation_workers())[0]
-
-
 MAX_WINDOWS_PER_CALL = 480
 """Most 10 s windows gathered for one ``boundary_logits`` call (bounds memory on long records)."""
 

@@ -120,8 +120,10 @@ def cached_beats(keys: list, read, cache_path=None, desc: str = "delineate") -> 
 
     from ..encoders import DelineatorConfig, delineate
     from ..grounding import Beat, global_beats
+    from ._delineation_bench import pipeline_fingerprint
 
     done: dict = {}
+    pipeline = pipeline_fingerprint()  # boundaries cached by another delineator are redone
     path = None if cache_path is None else Path(cache_path)
     if path is not None and path.is_file():
         for line in path.read_text().splitlines():
@@ -129,7 +131,8 @@ def cached_beats(keys: list, read, cache_path=None, desc: str = "delineate") -> 
                 row = json.loads(line)
             except json.JSONDecodeError:  # a line cut by an interruption: recomputed
                 continue
-            done[row["key"]] = [Beat(int(a), int(b)) for a, b in row["beats"]]
+            if row.get("pipeline") == pipeline:
+                done[row["key"]] = [Beat(int(a), int(b)) for a, b in row["beats"]]
     todo = [k for k in keys if str(k) not in done]
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +142,8 @@ def cached_beats(keys: list, read, cache_path=None, desc: str = "delineate") -> 
         done[str(k)] = beats
         if path is not None:
             with open(path, "a") as fh:
-                fh.write(json.dumps({"key": str(k), "beats": [[b.qrs_onset, b.qrs_offset] for b in beats]}) + "\n")
+                fh.write(json.dumps({"key": str(k), "pipeline": pipeline,
+                                     "beats": [[b.qrs_onset, b.qrs_offset] for b in beats]}) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
     return {k: done[str(k)] for k in keys}

@@ -176,14 +176,18 @@ def _is_af_flutter(diagnoses) -> bool:
     return any("fibrillation" in r.lower() or "flutter" in r.lower() for r in diagnoses.rhythms)
 
 
-def pipeline_fingerprint() -> str:
-    """Hash of the delineator's source: cached per-record scores made by other code are redone."""
+def pipeline_fingerprint(*modules) -> str:
+    """Hash of the source of ``modules`` (default: the delineator): cached per-record results made
+    by other code are redone, never reused."""
     import hashlib
     from pathlib import Path
 
     from ..encoders import _delineation
 
-    return hashlib.sha1(Path(_delineation.__file__).read_bytes()).hexdigest()[:12]
+    h = hashlib.sha1()
+    for module in modules or (_delineation,):
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:12]
 
 
 def ludb_record_ids(ludb, records: str = "heldout") -> list[int]:

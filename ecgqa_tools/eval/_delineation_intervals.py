@@ -75,15 +75,11 @@ def _append(path: Path | None, key: str, m: dict) -> None:
 def _measure_fingerprint() -> str:
     """Hash of the delineator's and the measurements' source: cached values made by other code
     (e.g. another axis method or P gate) are recomputed, never reused."""
-    import hashlib
-
     from ..encoders import _delineation
     from ..grounding import _measure
+    from ._delineation_bench import pipeline_fingerprint
 
-    h = hashlib.sha1()
-    for mod in (_delineation, _measure):
-        h.update(Path(mod.__file__).read_bytes())
-    return h.hexdigest()[:12]
+    return pipeline_fingerprint(_delineation, _measure)
 
 
 def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None, p_gate: bool = True) -> dict[int, dict]:

@@ -656,8 +656,6 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
 
 def default_n_steps() -> int:
     """IG steps ``explain_batch`` uses by default (the evaluation runs with them)."""
-    import inspect
+    from ..grounding._attribution import DEFAULT_IG_STEPS
 
-    from ..grounding._attribution import explain_batch
-
-    return int(inspect.signature(explain_batch).parameters["n_steps"].default)
+    return DEFAULT_IG_STEPS
