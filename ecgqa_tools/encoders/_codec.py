@@ -156,7 +156,7 @@ def tokenize_lead(ecg: ECG, lead: str = "II", delineation: Delineation | None = 
     from openecg.layered import BEAT_NAMES, BEAT_NONE, RHYTHM_NAMES
 
     from ..records import resample
-    from ._delineation import _codec_model, delineate, lead_problem, paced_record
+    from ._delineation import _codec_models, delineate, lead_problem, paced_record
 
     x_any = ecg.lead(lead)  # raises RecordError naming the leads when absent
     canonical = normalize_lead_name(lead)
@@ -177,7 +177,7 @@ def tokenize_lead(ecg: ECG, lead: str = "II", delineation: Delineation | None = 
     sig = x.astype(np.float32)
     if sig.size < 5000:
         sig = np.pad(sig, (0, 5000 - sig.size), mode="symmetric")
-    codec = openecg.encode_stream(sig, fs=int(CODEC_FS_HZ), model=_codec_model())
+    codec = openecg.encode_stream(sig, fs=int(CODEC_FS_HZ), model=_codec_models(1)[0])
     n = x.size
     beats = _events(codec.beat[:n], BEAT_NAMES, CODEC_FS_HZ, BEAT_NONE)
     rhythm = _events(codec.rhythm[:n], RHYTHM_NAMES, CODEC_FS_HZ, None)

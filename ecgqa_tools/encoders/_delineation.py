@@ -262,7 +262,7 @@ def _boundary_models(count: int) -> tuple:
     return tuple(Inference(num_threads=1) for _ in range(count))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=None)  # never evicted: a lock must live as long as the model instance it guards
 def _model_locks(kind: str, count: int) -> tuple:
     """One lock per interpreter / session of ``kind``: a model instance runs one window at a time
     even when several threads delineate at once."""
@@ -271,7 +271,7 @@ def _model_locks(kind: str, count: int) -> tuple:
     return tuple(threading.Lock() for _ in range(count))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=None)  # one pool per worker count, kept for the process (never dropped unshut)
 def _window_pool(count: int):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -529,15 +529,6 @@ their rhythm-layer shares pooled. Chosen on LUDB's 159 training records: pooled 
 leads, the afib + paced share is >= 0.67 in all 18 records without P waves and <= 0.12 in the
 141 with P waves (over II, I and V1 only: >= 0.66 and up to 0.31), a wider margin for the same
 0.5 threshold. Costs about 70 ms CPU per lead (codec)."""
-
-
-@lru_cache(maxsize=1)
-def _codec_model():
-    require("openecg", "all")
-    require("onnxruntime", "onnx")
-    import openecg
-
-    return openecg.load_codec_onnx()
 
 
 @lru_cache(maxsize=4)
