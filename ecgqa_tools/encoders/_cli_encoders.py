@@ -52,7 +52,7 @@ def register(cli: CommandRegistry) -> None:
     _common_train_args(v)
     c = cli.command("classify", "disease probabilities (MI, STTC, CD, HYP) of an ECG record from its signal; "
                     "research use only", _classify)
-    c.add_argument("record", help="path to an ECG record (WFDB, CinC .mat/.hea, .npy/.npz, CSV)")
+    c.add_argument("record", help="an ECG record file (WFDB, CinC .mat/.hea, .npy/.npz, CSV) or a bundled example name")
     c.add_argument("--attributes", action="store_true", help="also print the ECG-QA attribute predictions")
     c.add_argument("--age-sex", action="store_true", help="also print the age/sex estimate")
     c.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
@@ -165,10 +165,10 @@ def _train_cv(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from ..records import read_record
+    from ..records._examples import read_record_or_example
     from . import estimate_age_sex, predict_attributes, predict_diseases
 
-    ecg = read_record(args.record)
+    ecg = read_record_or_example(args.record)
     diseases = predict_diseases(ecg, backend=args.backend)
     out: dict = {"record": ecg.record_id, "diseases": dict(diseases.probabilities),
                  "thresholds": dict(diseases.thresholds), "positive": list(diseases.positive)}

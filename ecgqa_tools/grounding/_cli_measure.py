@@ -11,24 +11,23 @@ from ..cli import CommandRegistry
 def register(cli: CommandRegistry) -> None:
     m = cli.command("measure", "heart rate, P/PR/QRS/QT/QTc and QRS axis of an ECG record "
                     "(OpenECG delineation; research use only)", _measure)
-    m.add_argument("record", help="path to an ECG record (WFDB base name or .hea)")
+    m.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npz, .csv) or a bundled example name")
     m.add_argument("--method", choices=("openecg", "neurokit2"), default="openecg",
                    help="delineator (default: openecg)")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
     m.add_argument("--beats", action="store_true", help="also print per-beat intervals")
     t = cli.command("tokens", "OpenECG codec tokens of one lead (run-length symbols, beats, rhythm)",
                     _tokens)
-    t.add_argument("record", help="path to an ECG record (WFDB base name or .hea)")
+    t.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npz, .csv) or a bundled example name")
     t.add_argument("--lead", default="II", help="lead to tokenize (default: II)")
     t.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def read_any(path: str):
-    """Read a record with the records layer's most general reader available."""
-    from .. import records
+    """Read a record file or a bundled example name."""
+    from ..records._examples import read_record_or_example
 
-    reader = getattr(records, "read_record", None) or records.read_wfdb
-    return reader(path)
+    return read_record_or_example(path)
 
 
 def measurements_json(m) -> dict:

@@ -26,14 +26,9 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
 
 
 def _load(record: str, fs: float | None):  # noqa: ANN202
-    from pathlib import Path
+    from ..records._examples import read_record_or_example
 
-    from ..records import load_example, read_record
-    from ..records._examples import is_example
-
-    if is_example(record) and not Path(record).exists() and not Path(record + ".hea").exists():
-        return load_example(record)
-    return read_record(record, fs_hz=fs)
+    return read_record_or_example(record, fs_hz=fs)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -113,3 +113,13 @@ def load_example(name: str) -> ECG:
         extra=(("strat_fold", str(record.strat_fold)), ("example", record.name)),
     )
     return read_wfdb(examples_dir() / record.file, source="ptbxl", record_id=str(record.ecg_id), metadata=metadata)
+
+
+def read_record_or_example(record: str, fs_hz: float | None = None) -> ECG:
+    """A record file (any format ``read_record`` reads) or, when no such file exists, a bundled
+    example name: what the CLI's RECORD arguments accept."""
+    from ._formats import read_record
+
+    if is_example(record) and not Path(record).exists() and not Path(record + ".hea").exists():
+        return load_example(record)
+    return read_record(record, fs_hz=fs_hz)

@@ -146,3 +146,22 @@ def test_info_accepts_an_example_name_or_a_path(capsys):
     assert main(["info"]) == 0
     listing = capsys.readouterr().out
     assert all(n in listing for n in list_examples())
+
+
+@pytest.mark.parametrize("command", ["measure", "classify", "tokens"])
+def test_record_commands_accept_an_example_name(command, capsys):
+    assert main([command, "ptbxl-00473"]) == 0
+    out = capsys.readouterr().out
+    assert ("lead II" in out) if command == "tokens" else ("record 473" in out)
+
+
+def test_read_record_or_example_reads_files_and_names_what_is_missing(tmp_path):
+    from ecgqa_tools.records import example_path, load_example
+    from ecgqa_tools.records._examples import read_record_or_example
+
+    by_name = read_record_or_example("ptbxl-00473")
+    by_path = read_record_or_example(str(example_path("ptbxl-00473")))
+    assert by_name.record_id == load_example("ptbxl-00473").record_id
+    np.testing.assert_array_equal(by_path.signal_mv, by_name.signal_mv)
+    with pytest.raises(RecordNotFound, match="missing"):
+        read_record_or_example(str(tmp_path / "missing"))
