@@ -15,8 +15,8 @@ DEFAULT_SYSTEMS = "oracle,upper-bound,tools"
 def register(cli: CommandRegistry) -> None:
     bench = cli.subcommand(
         "bench", "ecgqa",
-        "ECG-QA systems side by side (oracle, upper-bound, tools, llm-upper-bound, llm-agent): "
-        "exact match per question type / attribute type / template with bootstrap CIs",
+        "ECG-QA systems side by side (oracle, upper-bound, tools, llm-upper-bound, llm-upper-bound-options, "
+        "llm-agent): exact match per question type / attribute type / template with bootstrap CIs",
         _bench_ecgqa,
     )
     bench.add_argument("--dataset", default="ptbxl", choices=["ptbxl", "mimic-iv-ecg"],
@@ -25,7 +25,8 @@ def register(cli: CommandRegistry) -> None:
                        help="question wording (default: template)")
     bench.add_argument("--split", default="test", choices=["train", "valid", "test"])
     bench.add_argument("--systems", default=DEFAULT_SYSTEMS,
-                       help="comma-separated: oracle, upper-bound, tools, llm-upper-bound, llm-agent "
+                       help="comma-separated: oracle, upper-bound, tools, llm-upper-bound, "
+                            "llm-upper-bound-options, llm-agent "
                             f"(default: {DEFAULT_SYSTEMS})")
     bench.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
     bench.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")

@@ -6,6 +6,7 @@
   numeric features -> ``qa.answer_question`` (the paper's classifier upper bound).
 - ``tools``: the offline answerer (``llm.answer_offline``) on the question text and the signal.
 - ``llm-upper-bound``: the paper's LLM protocol (attribute predictions and options in the prompt).
+- ``llm-upper-bound-options``: the same prompt, the reply constrained to the options (``Agent.choose``).
 - ``llm-agent``: the LLM agent calling the toolkit's tools.
 
 Each system states which ECGs its models saw (from the model cards) for the leakage guard.
@@ -21,7 +22,8 @@ from typing import Any
 from ..errors import ModelError, UsageError
 from ..qa import QASample
 
-SYSTEM_NAMES: tuple[str, ...] = ("oracle", "upper-bound", "tools", "llm-upper-bound", "llm-agent")
+SYSTEM_NAMES: tuple[str, ...] = ("oracle", "upper-bound", "tools", "llm-upper-bound", "llm-upper-bound-options",
+                                 "llm-agent")
 
 
 @dataclass(frozen=True)
@@ -509,6 +511,32 @@ class LLMUpperBoundSystem(_LLMBase):
         return list(agent.ask_ecgqa_protocol(names[0], sample.question, options, second=names[1]).answer)
 
 
+class LLMUpperBoundOptionsSystem(LLMUpperBoundSystem):
+    """The paper's LLM protocol with the same prompt (attribute classes with p > 0.5 and the
+    options), but the reply constrained to the options the way the agent's answering turn is
+    (``llm.Agent.choose``: a JSON list of the options where the endpoint allows, else parsed from
+    free text; one option for verify questions). It separates what the model knows from whether it
+    can write an option: ``llm-upper-bound`` keeps the paper's free text. A reply naming no option
+    is an error: scored wrong and counted."""
+
+    name = "llm-upper-bound-options"
+
+    def answer(self, sample: QASample, features: Sequence[Any]) -> list[str]:
+        from ..errors import UnsupportedQuestion
+
+        names = self.register(sample, features)
+        options = sample_options(sample)
+        if not options:
+            raise UnsupportedQuestion(f"template {sample.template_id} has no answer options to constrain to")
+        reply = self.agent().ask_ecgqa_protocol(
+            names[0], sample.question, options, second=names[1] if len(names) == 2 else None,
+            constrained=True, single=sample.question_type.endswith("verify"))
+        if not reply.answer:
+            raise UnsupportedQuestion(f"the reply named none of the answer options "
+                                      f"({reply.answer_format}): {reply.text[:160]!r}")
+        return list(reply.answer)
+
+
 class LLMAgentSystem(_LLMBase):
     """The LLM agent calling the toolkit's tools (``llm.Agent.ask``): the tool chosen by the
     attribute type is forced once per ECG, then the agent's answering turn must choose among the
@@ -566,6 +594,7 @@ SYSTEM_FACTORIES: dict[str, SystemFactory] = {
     "upper-bound": UpperBoundSystem,
     "tools": ToolsSystem,
     "llm-upper-bound": LLMUpperBoundSystem,
+    "llm-upper-bound-options": LLMUpperBoundOptionsSystem,
     "llm-agent": LLMAgentSystem,
 }
 """Name -> factory of each system ``--systems`` accepts."""
@@ -585,6 +614,7 @@ __all__ = [
     "SYSTEM_NAMES",
     "BenchContext",
     "LLMAgentSystem",
+    "LLMUpperBoundOptionsSystem",
     "LLMUpperBoundSystem",
     "LLMEndpoint",
     "OracleSystem",

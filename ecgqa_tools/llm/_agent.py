@@ -328,11 +328,15 @@ class Agent:
         return ChatSession(self, record, ref.canonical, tuple(others))
 
     def ask_ecgqa_protocol(self, record: str, question: str, options: tuple[str, ...] | None = None,
-                           second: str | None = None) -> AgentAnswer:
+                           second: str | None = None, constrained: bool = False,
+                           single: bool = False) -> AgentAnswer:
         """The ECG-QA paper's protocol: predicted attributes (p > 0.5) + answer options -> chosen options.
 
         ``options`` default to the answer options of the template the question maps to;
-        ``second`` is the second (recent) ECG of a comparison question.
+        ``second`` is the second (recent) ECG of a comparison question. ``constrained``: the same
+        prompt, but the reply goes through ``choose`` (constrained to the options by the strictest
+        response format the endpoint accepts; ``single``: one option) instead of the paper's free
+        text; ``answer_format`` then says which format was used.
         """
         text = check_question(question)
         ref, _ = self.context.load(record)
@@ -355,15 +359,21 @@ class Agent:
         )
         messages = [{"role": "system", "content": "You answer ECG questions by choosing options."},
                     {"role": "user", "content": prompt}]
-        message = self._complete(self._request(messages, "none"))
-        reply = (message.content or "").strip()
-        chosen = _match_options(reply, options)
+        fmt: str | None = None
+        if constrained:
+            reply, picked, fmt = self.choose(messages, tuple(options), single=single)
+            reply, chosen = reply.strip(), list(picked)
+        else:
+            message = self._complete(self._request(messages, "none"))
+            reply = (message.content or "").strip()
+            chosen = _match_options(reply, options)
         ids = [i for result in results for i in result.evidence_ids]
         evidence = tuple(self.context.evidence[i] for i in ids)
         name = ref.canonical if second is None else f"{ref.canonical} -> {self.context.load(second)[0].canonical}"
         return AgentAnswer(
             question=text, record=name, text=reply, evidence=evidence,
             cited=tuple(ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
+            answer_format=fmt,
         )
 
 

@@ -454,3 +454,35 @@ def test_report_of_a_stopped_run_scores_what_was_answered_and_counts_the_rest(tm
     assert lines == 12  # nothing was answered
     write_report(result, tmp_path / "r.md", "cmd", "T", charts=False)
     assert "**Stopped run.**" in (tmp_path / "r.md").read_text()
+
+
+def test_llm_upper_bound_options_system_constrains_the_paper_prompt_to_the_options(tmp_path, monkeypatch):
+    from ecgqa_tools.errors import UnsupportedQuestion
+    from ecgqa_tools.eval._ecgqa_bench_systems import (
+        SYSTEM_NAMES,
+        BenchContext,
+        LLMEndpoint,
+        LLMUpperBoundOptionsSystem,
+        build_systems,
+    )
+    from ecgqa_tools.llm import ScriptedChatModel, chat_completion
+    from ecgqa_tools.qa import QASample
+
+    script = ScriptedChatModel([chat_completion('{"answer": ["no"]}'), chat_completion("I cannot tell.")])
+    ctx = BenchContext(ptbxl_dir=tmp_path, ecgqa_dir=tmp_path, llm=LLMEndpoint(model="scripted"),
+                       chat_function=script)
+    system, plain = build_systems(["llm-upper-bound-options", "llm-upper-bound"], ctx)
+    assert isinstance(system, LLMUpperBoundOptionsSystem) and "llm-upper-bound-options" in SYSTEM_NAMES
+    assert system.name == "llm-upper-bound-options" and plain.name == "llm-upper-bound"
+    monkeypatch.setattr(ctx, "load_ecg", _ecg)
+    sample = QASample(template_id=1, question_id=0, sample_id=1, question_type="single-verify",
+                      attribute_type="scp_code", question="Does this ECG show symptoms of atrial fibrillation?",
+                      answer=("no",), ecg_id=(7,), attribute=("atrial fibrillation",))
+    assert system.answer(sample, [_ecg(7)]) == ["no"]
+    request = script.requests[0]
+    prompt = request["messages"][-1]["content"]
+    assert prompt.startswith("An ECG classifier predicted these attributes") and "no | not sure | yes" in prompt
+    answer_items = request["response_format"]["json_schema"]["schema"]["properties"]["answer"]
+    assert answer_items["items"]["enum"] == ["no", "not sure", "yes"] and answer_items["maxItems"] == 1
+    with pytest.raises(UnsupportedQuestion, match="named none of the answer options"):
+        system.answer(sample, [_ecg(7)])  # an unconstrained endpoint's reply naming no option: an error

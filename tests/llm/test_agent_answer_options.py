@@ -183,3 +183,40 @@ def test_bench_llm_agent_counts_a_reply_with_no_option_as_an_error(tmp_path, mon
         system.answer(sample, [ecg(7)])  # the harness scores it wrong and counts it (no tool used a model)
     assert script.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "noise_per_lead"}}
     assert "static noise" in script.requests[1]["messages"][-1]["content"]  # the template's options listed
+
+
+# ------------------------------------------------- the paper's protocol with a constrained reply
+
+
+def test_ecgqa_protocol_constrained_keeps_the_prompt_and_chooses_through_the_schema(context):
+    question = "Does this ECG show symptoms of sinus rhythm?"
+    free = ScriptedModel([completion("yes")])
+    _agent(context, free).ask_ecgqa_protocol("syn1", question, options=OPTIONS)
+    model = RefusesFormats([completion('{"answer": ["yes"]}'), completion('{"answer": ["not sure"]}')])
+    agent = _agent(context, model)
+    answer = agent.ask_ecgqa_protocol("syn1", question, options=OPTIONS, constrained=True, single=True)
+    *refused, final = model.requests  # the HTTP 500 is retried, then json_schema is given up
+    assert {r["response_format"]["type"] for r in refused} == {"json_schema"}
+    assert final["response_format"]["type"] == "json_object"
+    assert final["messages"] == free.requests[0]["messages"]  # the paper's prompt, word for word
+    items = final["response_format"]["schema"]["properties"]["answer"]
+    assert items["items"]["enum"] == list(OPTIONS) and items["maxItems"] == 1
+    assert "tools" not in final and "response_format" not in free.requests[0]
+    assert answer.answer == ("yes",) and answer.answer_format == "json_object" and answer.evidence
+    again = agent.ask_ecgqa_protocol("syn1", question, options=OPTIONS, constrained=True, single=True)
+    assert again.answer == ("not sure",) and len(model.requests) == len(refused) + 2  # json_schema not tried again
+
+
+def test_ecgqa_protocol_free_text_is_unchanged_and_constrained_comparison_takes_several(context):
+    free = ScriptedModel([completion("The answer is none")])
+    answer = _agent(context, free).ask_ecgqa_protocol("syn1", "What rhythm-related symptoms does this ECG show?")
+    assert answer.answer == ("none",) and answer.answer_format is None
+    options = ("atrial fibrillation", "none", "sinus rhythm")
+    model = ScriptedModel([completion('{"answer": ["sinus rhythm", "atrial fibrillation", "bogus"]}')])
+    answer = _agent(context, model).ask_ecgqa_protocol(
+        "syn1", "What symptoms are newly detected in the second ECG as compared to the first ECG?",
+        options=options, second="syn2", constrained=True)
+    prompt = model.requests[0]["messages"][-1]["content"]
+    assert "first ECG:" in prompt and "second ECG:" in prompt
+    assert "maxItems" not in model.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["answer"]
+    assert answer.answer == ("atrial fibrillation", "sinus rhythm") and answer.answer_format == "json_schema"
