@@ -38,6 +38,10 @@ def register(cli: CommandRegistry) -> None:
                        help="the paper's stratified sample (per template), e.g. 0.1 for 10%%")
     bench.add_argument("--seed", type=int, default=42, help="seed of --sample (default 42, the paper's)")
     bench.add_argument("--limit", type=int, default=None, help="score only the first N selected samples")
+    bench.add_argument("--shard", default=None, metavar="K/N",
+                       help="run only every N-th selected sample from position K (0-based), for N workers "
+                            "in their own --out folders; concatenate their predictions.jsonl and score with "
+                            "--report-only")
     bench.add_argument("--leakage", default="per-system", choices=["per-system", "common", "refuse"],
                        help="per-system: each system drops the samples its own models saw (default; the "
                             "report adds a table on the samples every system may be scored on); common: "
@@ -137,7 +141,8 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
                         tools=tuple(t.strip() for t in args.llm_tools.split(",") if t.strip())),
     )
     samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)
-    selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit)
+    selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit,
+                               parse_shard(args.shard))
     tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
     out = Path(args.out) if args.out else Path("runs") / "bench" / tag
     report_path = Path(args.report) if args.report else out / "report.md"
@@ -230,3 +235,19 @@ def _bench_speed(args: argparse.Namespace) -> int:
     else:
         print(render_speed_markdown(report, summary_only=True))
     return 0
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` -> ``(K, N)`` (``None`` stays ``None``)."""
+    from ..errors import UsageError
+
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    try:
+        shard = (int(k), int(n))
+    except ValueError:
+        shard = None
+    if not sep or shard is None or not 0 <= shard[0] < shard[1]:
+        raise UsageError(f"--shard must be K/N with 0 <= K < N (e.g. 0/2), got {text!r}")
+    return shard

@@ -89,6 +89,9 @@ class Selection:
     """Seed of the stratified sample."""
     limit: int | None
     """The ``--limit`` applied after sampling (``None`` = no limit)."""
+    shard: tuple[int, int] | None = None
+    """``(k, n)``: only the samples at positions ``k, k + n, ...`` of the selection (one of ``n``
+    workers sharing a run; ``None`` = all)."""
 
 
 def stratified_sample(samples: Sequence[QASample], fraction: float, seed: int = 42,
@@ -118,8 +121,9 @@ def stratified_sample(samples: Sequence[QASample], fraction: float, seed: int = 
 
 def select_samples(samples: Iterable[Any], present_ids: Callable[[int], bool] | frozenset[int] | set[int],
                    sample_fraction: float | None = None, seed: int = 42,
-                   limit: int | None = None) -> Selection:
-    """Keep samples whose ECGs all have signals; then the stratified sample; then ``limit``."""
+                   limit: int | None = None, shard: tuple[int, int] | None = None) -> Selection:
+    """Keep samples whose ECGs all have signals; then the stratified sample; then ``limit``; then
+    ``shard`` ``(k, n)``: every n-th sample from position k (sample_id order), for n workers."""
     is_present = present_ids if callable(present_ids) else present_ids.__contains__
     loaded = [s if isinstance(s, QASample) else as_qa_sample(s) for s in samples]
     seen_keys: set[int] = set()
@@ -144,6 +148,11 @@ def select_samples(samples: Iterable[Any], present_ids: Callable[[int], bool] | 
         if limit < 1:
             raise UsageError(f"limit must be at least 1, got {limit}")
         present = present[:limit]
+    if shard is not None:
+        k, n = shard
+        if not 0 <= k < n:
+            raise UsageError(f"shard must be K/N with 0 <= K < N, got {k}/{n}")
+        present = present[k::n]
     return Selection(
         samples=tuple(present),
         n_loaded=len(loaded),
@@ -152,6 +161,7 @@ def select_samples(samples: Iterable[Any], present_ids: Callable[[int], bool] | 
         sample_fraction=sample_fraction,
         seed=seed,
         limit=limit,
+        shard=shard,
     )
 
 

@@ -183,6 +183,7 @@ def build_report(result: RunResult, command: str, title: str, extra: dict[str, A
             "sample_fraction": selection.sample_fraction,
             "seed": selection.seed,
             "limit": selection.limit,
+            "shard": None if selection.shard is None else f"{selection.shard[0]}/{selection.shard[1]}",
             **(extra or {}),
         },
         "leakage_policy": result.leakage_policy,
@@ -237,10 +238,11 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
         f"- Loaded: {data['n_loaded']} samples.",
         f"- Dropped because an ECG has no signal here: {data['n_missing_signal']} samples "
         f"({data['n_missing_ecg_ids']} distinct absent ECG ids).",
-        f"- Selected (signals present"
+        "- Selected (signals present"
         + (f", stratified {100 * data['sample_fraction']:g}% sample per template with seed {data['seed']}"
            if data.get("sample_fraction") else "")
         + (f", first {data['limit']}" if data.get("limit") else "")
+        + (f", shard {data['shard']} (every N-th from position K)" if data.get("shard") else "")
         + f"): {data['n_selected']} samples.",
         "",
         f"Leakage guard (policy `{report['leakage_policy']}`): no system is scored on an ECG any of its "

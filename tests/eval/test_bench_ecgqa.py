@@ -93,6 +93,21 @@ def test_selection_drops_samples_with_absent_signals_and_counts_them():
     assert set(selection.missing_ecg_ids) == {11, 12}
 
 
+def test_shards_partition_the_selection():
+    from ecgqa_tools.errors import UsageError
+    from ecgqa_tools.eval._cli_bench import parse_shard
+
+    samples, present = make_samples(40), frozenset(range(1, 13))
+    whole = [s.sample_id for s in select_samples(samples, present).samples]
+    parts = [select_samples(samples, present, shard=parse_shard(f"{k}/3")) for k in range(3)]
+    ids = [s.sample_id for part in parts for s in part.samples]
+    assert sorted(ids) == sorted(whole) and len(ids) == len(set(ids))
+    assert parts[1].shard == (1, 3) and [s.sample_id for s in parts[1].samples] == whole[1::3]
+    for bad in ("3/3", "1", "a/b", "-1/2"):
+        with pytest.raises(UsageError, match="--shard"):
+            parse_shard(bad)
+
+
 def test_duplicate_sample_ids_are_refused():
     samples = make_samples(3)
     samples[2]["sample_id"] = samples[0]["sample_id"]
