@@ -9,46 +9,24 @@ bias, P gate) with the benchmark's scoring rule. The 41 held-out records are nev
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 
 def main() -> int:
-    from ecgqa_tools.encoders._delineation import (
-        DelineatorConfig, LeadProbabilities, _runs, codec_rhythm_fractions, decode_waves, fuse_leads,
-        lead_probabilities, lead_quality, no_p_rhythm,
-    )
-    from ecgqa_tools.eval._delineation_bench import DelineationScore, ludb_record_ids, score_delineation
-    from ecgqa_tools.records import STANDARD_LEADS, Delineation, Ludb
+    from _ludb_training_cache import parse_args, training_records
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ludb", required=True)
-    ap.add_argument("--cache", default="/tmp/ludb_tune")
-    args = ap.parse_args()
-    ludb = Ludb(args.ludb)
-    train = ludb_record_ids(ludb, "train")  # never the 41 held-out records
-    cache = Path(args.cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    data = {}
-    for n in train:
-        path = cache / f"{n}.npz"
-        if not path.exists():
-            ecg = ludb.read(n)
-            bad = lead_quality(ecg)
-            p = lead_probabilities(ecg, 2.0, bad)
-            rh = codec_rhythm_fractions(ecg, tuple(x for x in ("II", "I", "V1") if x not in bad))
-            tmp = cache / f"{n}.tmp.npz"
-            np.savez(tmp, probs=p.probs, usable=np.array(p.usable), n250=p.n_samples_250, rh=rh)
-            os.replace(tmp, path)
-            print(f"cached {n}", file=sys.stderr)
-        z = np.load(path)
-        data[n] = (LeadProbabilities(z["probs"], STANDARD_LEADS, int(z["n250"]),
-                                     tuple(bool(u) for u in z["usable"])), z["rh"], ludb.delineation(n))
+    args = parse_args("score decoding variants on LUDB's training records")
+    from ecgqa_tools.encoders._delineation import (
+        DelineatorConfig, LeadProbabilities, _runs, decode_waves, fuse_leads,
+        no_p_rhythm,
+    )
+    from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
+    from ecgqa_tools.records import STANDARD_LEADS, Delineation
+
+    data = {n: (p, rh, gold) for n, p, rh, gold in training_records(args.ludb, args.cache)}
 
     def gate(p: LeadProbabilities, rh: np.ndarray) -> bool:
         q = p.probs[np.array(p.usable)].mean(0)[:, 2]

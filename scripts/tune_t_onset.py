@@ -11,47 +11,27 @@ is then varied.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-from pathlib import Path
 
-import numpy as np
 
 
 def main() -> int:
-    from ecgqa_tools.encoders._delineation import (
-        DEFAULT_CONFIG, LeadProbabilities, decode_waves, fuse_leads, lead_probabilities, lead_quality,
-        t_onset_consensus,
-    )
-    from ecgqa_tools.eval._delineation_bench import DelineationScore, ludb_record_ids, score_delineation
-    from ecgqa_tools.records import STANDARD_LEADS, Delineation, Ludb
+    from _ludb_training_cache import parse_args, training_records
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ludb", required=True)
-    ap.add_argument("--cache", default="/tmp/ludb_tune")
-    args = ap.parse_args()
-    ludb = Ludb(args.ludb)
-    train = ludb_record_ids(ludb, "train")  # never the 41 held-out records
-    cache = Path(args.cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    decoded = []
+    args = parse_args("vary the 12-lead T-onset consensus limit on LUDB's training records")
+    from ecgqa_tools.encoders._delineation import (
+        DEFAULT_CONFIG, decode_waves, fuse_leads, t_onset_consensus,
+    )
+    from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
+    from ecgqa_tools.records import STANDARD_LEADS, Delineation
+
     cfg = DEFAULT_CONFIG
-    for n in train:
-        path = cache / f"{n}.npz"
-        if not path.exists():
-            ecg = ludb.read(n)
-            p = lead_probabilities(ecg, cfg.guard_s, lead_quality(ecg))
-            tmp = cache / f"{n}.tmp.npz"
-            np.savez(tmp, probs=p.probs, usable=np.array(p.usable), n250=p.n_samples_250)
-            os.replace(tmp, path)
-            print(f"cached {n}", file=sys.stderr)
-        z = np.load(path)
-        p = LeadProbabilities(z["probs"], STANDARD_LEADS, int(z["n250"]), tuple(bool(u) for u in z["usable"]))
+    decoded = []
+    for _n, p, _rh, gold in training_records(args.ludb, args.cache):
         fused = fuse_leads(p, cfg.fusion_weight)
         waves = {lead: decode_waves(fused[i], p.n_samples_250, cfg, 500.0, 5000, own=p.probs[i])
                  if p.usable[i] else () for i, lead in enumerate(STANDARD_LEADS)}
-        decoded.append((waves, ludb.delineation(n)))
+        decoded.append((waves, gold))
     print(f"LUDB training records: {len(decoded)} (T onset only; P waves do not interact)")
     for limit in (None, 120.0, 100.0, 80.0, 60.0, 50.0, 40.0):
         s2, s12 = DelineationScore(), DelineationScore()
