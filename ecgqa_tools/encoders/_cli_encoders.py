@@ -156,11 +156,18 @@ def _train_cv(args: argparse.Namespace) -> int:
 
         raise DatasetError(f"{path}: no cross-validation predictions yet")
     print(f"# out-of-fold AUC, variant {args.variant} ({path})")
-    print("disease	OOF AUC mean	sd	per seed	folds per seed	n_pos	n_neg")
+    print("disease	OOF AUC mean	sd	per seed [95% CI]	folds per seed	n_pos	n_neg")
     for row in summarize_cv(path):
-        print(f"{row['disease']}	{row['oof_auc_mean']:.4f}	{row['oof_auc_sd']:.4f}	"
-              f"{','.join(f'{a:.4f}' for a in row['oof_auc_per_seed'])}	{row['folds_per_seed']}	"
-              f"{row['n_pos']}	{row['n_neg']}")
+        per_seed = ",".join(f"{a:.4f} [{lo:.4f}, {hi:.4f}]"
+                            for a, (lo, hi) in zip(row["oof_auc_per_seed"], row["oof_auc_ci_per_seed"]))
+        print(f"{row['disease']}	{row['oof_auc_mean']:.4f}	{row['oof_auc_sd']:.4f}	{per_seed}	"
+              f"{row['folds_per_seed']}	{row['n_pos']}	{row['n_neg']}")
+        ens = row["ensemble"]
+        if ens is not None:
+            lo, hi = ens["ci_mean_logit"]
+            print(f"{row['disease']}	ensemble of seeds {','.join(map(str, ens['seeds']))} (mean logit)	"
+                  f"{ens['oof_auc_mean_logit']:.4f} [{lo:.4f}, {hi:.4f}]	mean probability "
+                  f"{ens['oof_auc_mean_prob']:.4f}	{ens['n_records']} records	{ens['n_pos']}	{ens['n_neg']}")
     return 0
 
 

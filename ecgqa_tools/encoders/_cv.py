@@ -85,18 +85,56 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
     return out
 
 
+def _load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def ensemble_oof(rows: list[dict], disease: str, seeds: list[int]) -> dict | None:
+    """Out-of-fold AUC of the seeds' ensemble for one disease: per record, the mean of the seeds' logits
+    (the rule the shipped ensembles use) and, for comparison, the mean of their probabilities; over the
+    records that every seed predicted. None with fewer than two seeds."""
+    from ._metrics import bootstrap_auc_ci
+
+    if len(seeds) < 2:
+        return None
+    logits: dict[int, dict[int, float]] = {}
+    labels: dict[int, int] = {}
+    for row in rows:
+        if row["disease"] != disease or row["seed"] not in seeds:
+            continue
+        for ecg_id, label, logit in zip(row["ecg_ids"], row["labels"], row["logits"]):
+            if labels.setdefault(ecg_id, label) != label:
+                raise UsageError(f"record {ecg_id} has two different {disease} labels in the predictions")
+            logits.setdefault(ecg_id, {})[row["seed"]] = logit
+    ids = sorted(i for i, by_seed in logits.items() if len(by_seed) == len(seeds))
+    if not ids:
+        return None
+    y = np.array([labels[i] for i in ids]) > 0
+    z = np.array([[logits[i][s] for s in seeds] for i in ids], dtype=np.float64)
+    mean_logit = z.mean(axis=1)
+    lo, hi = bootstrap_auc_ci(y, mean_logit)
+    return {"seeds": list(seeds), "n_records": len(ids), "n_pos": int(y.sum()), "n_neg": int((~y).sum()),
+            "oof_auc_mean_logit": roc_auc(y, mean_logit), "ci_mean_logit": [lo, hi],
+            "oof_auc_mean_prob": roc_auc(y, (1.0 / (1.0 + np.exp(-z))).mean(axis=1))}
+
+
 def summarize_cv(path: Path) -> list[dict]:
-    """Per (disease, seed): pooled out-of-fold AUC over the folds done; then the mean and the sample
-    standard deviation (ddof=1; 0 with one seed) over seeds."""
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """Per (disease, seed): pooled out-of-fold AUC over the folds done, with a percentile bootstrap 95%
+    CI (positives and negatives resampled separately); then the mean and the sample standard deviation
+    (ddof=1; 0 with one seed) over seeds, and ``ensemble`` (see :func:`ensemble_oof`; None with one
+    seed)."""
+    from ._metrics import bootstrap_auc_ci
+
+    rows = _load_rows(path)
     by_key: dict[tuple[str, int], list[dict]] = {}
     for row in rows:
         by_key.setdefault((row["disease"], row["seed"]), []).append(row)
     per_seed = {}
     for (disease, seed), parts in by_key.items():
-        y = np.concatenate([p["labels"] for p in parts])
+        y = np.concatenate([p["labels"] for p in parts]) > 0
         s = np.concatenate([p["logits"] for p in parts])
-        per_seed[(disease, seed)] = (roc_auc(y > 0, s), len(parts), int((y > 0).sum()), int((y == 0).sum()))
+        per_seed[(disease, seed)] = (roc_auc(y, s), len(parts), int(y.sum()), int((~y).sum()),
+                                     list(bootstrap_auc_ci(y, s)))
     summary = []
     for disease in sorted({d for d, _ in per_seed}, key=["MI", "STTC", "CD", "HYP"].index):
         seeds = sorted(s for d, s in per_seed if d == disease)
@@ -104,6 +142,7 @@ def summarize_cv(path: Path) -> list[dict]:
         summary.append({"disease": disease, "seeds": seeds, "folds_per_seed": [per_seed[(disease, s)][1] for s in seeds],
                         "oof_auc_mean": float(np.mean(aucs)),
                         "oof_auc_sd": float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0,
-                        "oof_auc_per_seed": aucs, "n_pos": per_seed[(disease, seeds[0])][2],
-                        "n_neg": per_seed[(disease, seeds[0])][3]})
+                        "oof_auc_per_seed": aucs, "oof_auc_ci_per_seed": [per_seed[(disease, s)][4] for s in seeds],
+                        "n_pos": per_seed[(disease, seeds[0])][2], "n_neg": per_seed[(disease, seeds[0])][3],
+                        "ensemble": ensemble_oof(rows, disease, seeds)})
     return summary

@@ -1,15 +1,11 @@
-"""CLI of the encoders: ``ecgqa classify``, ``ecgqa models``, ``ecgqa train cv`` summaries."""
+"""CLI of the encoders: ``ecgqa classify``, ``ecgqa models`` (``ecgqa train cv`` summaries: test_cv_summary.py)."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
-
 from ecgqa_tools.cli import main
 from ecgqa_tools.encoders import DISEASES, load_disease_model
-from ecgqa_tools.encoders._cv import summarize_cv
 from ecgqa_tools.records import example_path
 
 
@@ -36,20 +32,3 @@ def test_models_lists_cards_and_refuses_unknown_names(capsys):
     assert "no shipped model 'nope'" in capsys.readouterr().err
     markdown = load_disease_model("MI").card.to_markdown()
     assert "reproduce: `ecgqa train disease" in markdown and "test_fold10" in markdown
-
-
-def test_cv_summary_pools_out_of_fold_predictions(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "cv_baseline.jsonl"
-    with open(path, "w") as fh:
-        for seed in (0, 1, 2):
-            for fold in range(1, 11):
-                y = rng.integers(0, 2, 30)
-                logits = y * 2.0 + rng.standard_normal(30)
-                fh.write(json.dumps({"disease": "MI", "seed": seed, "fold": fold, "labels": y.tolist(),
-                                     "logits": logits.tolist()}) + "\n")
-    (row,) = summarize_cv(path)
-    assert row["disease"] == "MI" and row["seeds"] == [0, 1, 2] and row["folds_per_seed"] == [10, 10, 10]
-    assert 0.8 < row["oof_auc_mean"] <= 1.0 and row["oof_auc_sd"] >= 0
-    assert row["oof_auc_sd"] == pytest.approx(np.std(row["oof_auc_per_seed"], ddof=1))  # sample sd over seeds
-    assert row["n_pos"] + row["n_neg"] == 300
