@@ -1,7 +1,7 @@
 """Grounding: attributions turned into evidence, measurements (intervals, axis), plots."""
 
-from ._attribution import (BASELINES, DEFAULT_BASELINE, METHODS, Attribution, cosine_similarity, explain, explain_batch,
-                           make_baseline)
+from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISEASE, METHODS, Attribution,
+                           cosine_similarity, default_baseline, explain, explain_batch, make_baseline)
 from ._evidence import BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
@@ -17,6 +17,7 @@ __all__ = [
     "BeatShare",
     "CLINICAL_SEGMENTS",
     "DEFAULT_BASELINE",
+    "DEFAULT_BASELINE_BY_DISEASE",
     "Evidence",
     "Faithfulness",
     "METHODS",
@@ -28,6 +29,7 @@ __all__ = [
     "clinical_mask",
     "clinical_segments",
     "cosine_similarity",
+    "default_baseline",
     "explain",
     "explain_batch",
     "make_baseline",
