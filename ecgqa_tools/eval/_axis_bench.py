@@ -15,6 +15,11 @@ agreement (left < 0 <= normal/horizontal/vertical <= 90 < right) is the headline
 agreement with those cut-offs is also reported. Records with pacing (``none (pacemaker)``) are
 excluded. LUDB's limb leads are read with one uniform gain (raw integers), since the per-lead
 header gains break Einthoven's law.
+
+Session 3 adds per-dataset *label conventions* fitted on development parts only
+(``fit_axis_cuts``; protocol in docs/measurements.md, committed before the fit): the cut-offs
+above stay available as the ``apriori`` convention, ``textbook`` is the AHA -30 / +90 that
+``measure()`` uses, and ``ptbxl`` / ``ludb`` are the fitted ones (``grounding.AXIS_CONVENTIONS``).
 """
 
 from __future__ import annotations
@@ -36,6 +41,16 @@ LUDB_AXIS_MAP3: dict[str, str] = {
     "normal": "normal", "vertical": "normal", "horizontal": "normal",
     "left axis deviation": "left", "right axis deviation": "right",
 }
+APRIORI_CUTS_DEG: dict[str, tuple[float, float]] = {"ptbxl": PTBXL_CUTS_DEG, "ludb": LUDB_CUTS_DEG}
+"""Session 1's per-dataset (left, right) cut-offs, fixed before any result (the ``apriori`` convention)."""
+LEFT_GRID_DEG: tuple[float, ...] = tuple(float(x) for x in range(-40, 41, 5))
+"""Candidate left cut-offs of the session-3 calibration (protocol in docs/measurements.md)."""
+RIGHT_GRID_DEG: tuple[float, ...] = tuple(float(x) for x in range(80, 121, 5))
+"""Candidate right cut-offs of the session-3 calibration."""
+TEXTBOOK_CUTS_DEG: tuple[float, float] = (-30.0, 90.0)
+"""AHA/ACCF/HRS 2009 normal range; ties of the fit go to the pair closest to it."""
+BENCH_CONVENTIONS = ("dataset", "apriori", "textbook", "ptbxl", "ludb")
+"""Names ``--conventions`` accepts: ``dataset`` = the dataset's own fitted convention."""
 
 
 def three_class(axis_deg: float, cuts: tuple[float, float]) -> str:
@@ -77,6 +92,10 @@ class AxisResult:
     """LUDB only: five-class agreement."""
     method: str = ""
     """Axis method (``grounding.AXIS_METHODS``) the angles were computed with."""
+    convention: str = ""
+    """Label convention the classes were cut with (``apriori``, ``textbook``, ``ptbxl``, ``ludb``)."""
+    cuts_deg: tuple[float, float] | None = None
+    """(left, right) cut-offs of that convention in degrees."""
 
     def table(self) -> str:
         classes = sorted({k[0] for k in self.confusion} | {k[1] for k in self.confusion})
@@ -154,35 +173,228 @@ def _agreement(confusion: Counter) -> float:
     return sum(v for (g, p), v in confusion.items() if g == p) / max(n, 1)
 
 
-def run_ptbxl_axis(root, fs_hz: int = 500, cache_path=None, folds: tuple[int, ...] | None = None,
-                   methods: tuple[str, ...] | None = None) -> list[AxisResult]:
-    """Our axis class vs PTB-XL heart_axis on every record with signals at ``fs_hz`` in ``folds``
-    (strat_fold; None = all), one result per axis method (default: ``DEFAULT_AXIS_METHOD``)."""
-    from ..grounding import DEFAULT_AXIS_METHOD, axis_from_beats
+@dataclass(frozen=True)
+class AxisRecord:
+    """One labelled record of an axis benchmark with our angle."""
+
+    key: str
+    """Record id (PTB-XL ecg_id or LUDB record number) as text."""
+    label: str
+    """The dataset's label as a three-class word: left / normal / right."""
+    axis_deg: float | None
+    """Our frontal QRS axis in degrees, None when unmeasurable."""
+    label_five: str | None = None
+    """LUDB only: its own five-class word (normal, horizontal, vertical, left/right axis deviation)."""
+
+
+@dataclass(frozen=True)
+class AxisFit:
+    """Result of ``fit_axis_cuts``: the chosen cut-offs and the whole accuracy grid."""
+
+    left_deg: float
+    right_deg: float
+    n_correct: int
+    """Development records the chosen cut-offs classify like the label."""
+    n_scored: int
+    """Development records with a measurable axis."""
+    grid: dict[tuple[float, float], int]
+    """(left, right) -> records classified like the label."""
+
+    @property
+    def accuracy(self) -> float:
+        return self.n_correct / max(self.n_scored, 1)
+
+    def n_tied(self) -> int:
+        """How many grid pairs reach the best count (the tie rule chose among them)."""
+        return sum(v == self.n_correct for v in self.grid.values())
+
+    def table(self) -> str:
+        """Accuracy of every grid pair: left cut-offs as rows, right cut-offs as columns."""
+        lefts = sorted({k[0] for k in self.grid})
+        rights = sorted({k[1] for k in self.grid})
+        rows = ["left\\right " + "".join(f"{r:>7.0f}" for r in rights)]
+        for left in lefts:
+            rows.append(f"{left:>11.0f} " + "".join(
+                f"{self.grid[(left, r)] / max(self.n_scored, 1):>7.3f}" for r in rights))
+        return "\n".join(rows)
+
+
+def fit_axis_cuts(records: list[AxisRecord], left_grid: tuple[float, ...] = LEFT_GRID_DEG,
+                  right_grid: tuple[float, ...] = RIGHT_GRID_DEG,
+                  textbook: tuple[float, float] = TEXTBOOK_CUTS_DEG) -> AxisFit:
+    """The (left, right) cut-off pair with the highest three-class agreement (``three_class``) on
+    ``records`` (a development part: never the records it is reported on). Ties go to the pair
+    closest to ``textbook``: smallest |L - L0| + |R - R0|, then |L - L0|, then the lower L, then
+    the lower R. Unmeasurable records are left out."""
+    from ..errors import UsageError
+
+    scored = [r for r in records if r.axis_deg is not None]
+    if not scored:
+        raise UsageError("no record with a measurable axis to fit cut-offs on")
+    if not left_grid or not right_grid:
+        raise UsageError("empty cut-off grid")
+    grid: dict[tuple[float, float], int] = {}
+    for left in left_grid:
+        for right in right_grid:
+            if not left < right:
+                raise UsageError(f"left cut-off {left} is not below right cut-off {right}")
+            grid[(float(left), float(right))] = sum(
+                three_class(r.axis_deg, (left, right)) == r.label for r in scored)
+    best = max(grid.values())
+    l0, r0 = textbook
+    left, right = min((k for k, v in grid.items() if v == best),
+                      key=lambda k: (abs(k[0] - l0) + abs(k[1] - r0), abs(k[0] - l0), k[0], k[1]))
+    return AxisFit(left, right, best, len(scored), grid)
+
+
+def score_axis(records: list[AxisRecord], cuts: tuple[float, float], dataset: str, method: str = "",
+               convention: str = "", five_class: bool = False) -> AxisResult:
+    """Three-class agreement of ``records`` cut at ``cuts`` (and LUDB's five-class agreement with
+    the a-priori cuts when ``five_class``)."""
+    confusion: Counter = Counter()
+    five_ok = five_n = 0
+    for r in records:
+        if r.axis_deg is None:
+            continue
+        confusion[(r.label, three_class(r.axis_deg, cuts))] += 1
+        if five_class and r.label_five is not None:
+            five_n += 1
+            five_ok += int(ludb_five_class(r.axis_deg) == r.label_five)
+    unmeasurable = sum(r.axis_deg is None for r in records)
+    return AxisResult(dataset, sum(confusion.values()), unmeasurable, _agreement(confusion), dict(confusion),
+                      five_ok / max(five_n, 1) if five_class else None, method=method,
+                      convention=convention, cuts_deg=(float(cuts[0]), float(cuts[1])))
+
+
+def convention_cuts(name: str, dataset: str) -> tuple[float, float]:
+    """(left, right) cut-offs of a bench convention name for ``dataset`` (``ptbxl`` or ``ludb``):
+    ``apriori`` = session 1's cut-offs of that dataset, ``dataset`` = its fitted convention, other
+    names = ``grounding.AXIS_CONVENTIONS``."""
+    from ..errors import UsageError
+    from ..grounding import AXIS_CONVENTIONS
+
+    if dataset not in APRIORI_CUTS_DEG:
+        raise UsageError(f"unknown axis dataset {dataset!r}; expected ptbxl or ludb")
+    if name == "apriori":
+        return APRIORI_CUTS_DEG[dataset]
+    key = dataset if name == "dataset" else name
+    if key not in AXIS_CONVENTIONS:
+        raise UsageError(f"unknown axis convention {name!r}; expected one of "
+                         f"{', '.join(('dataset', 'apriori', *AXIS_CONVENTIONS))}")
+    c = AXIS_CONVENTIONS[key]
+    return (c.left_deg, c.right_deg)
+
+
+def cached_axes(keys: list, read, fs_hz: float, method: str, beats_path=None, axes_path=None,
+                desc: str = "axis") -> dict[str, float | None]:
+    """Our axis in degrees (None: unmeasurable) of each record, ``read(key) -> ECG``. Resumable
+    JSONL cache of the angles per (delineation pipeline, method), so fits and reports on the same
+    records use the very same angles; missing angles come from ``cached_beats``."""
+    import json
+    import os
+    from pathlib import Path
+
+    from ..grounding import axis_from_beats
+    from ._delineation_bench import pipeline_fingerprint
+
+    pipeline = pipeline_fingerprint()
+    done: dict[str, float | None] = {}
+    path = None if axes_path is None else Path(axes_path)
+    if path is not None and path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by an interruption: recomputed
+                continue
+            if row.get("pipeline") == pipeline and row.get("method") == method:
+                done[row["key"]] = row["axis_deg"]
+    todo = [k for k in keys if str(k) not in done]
+    if todo:
+        beats = cached_beats(todo, read, beats_path, desc)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        for k in todo:
+            axis = axis_from_beats(read(k), beats[k], fs_hz, method).value
+            done[str(k)] = None if axis is None else float(axis)
+            if path is not None:
+                with open(path, "a") as fh:
+                    fh.write(json.dumps({"key": str(k), "pipeline": pipeline, "method": method,
+                                         "axis_deg": done[str(k)]}) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+    return {str(k): done[str(k)] for k in keys}
+
+
+def _cache_file(cache_dir, name: str):
+    from pathlib import Path
+
+    return None if cache_dir is None else Path(cache_dir) / name
+
+
+def ptbxl_axis_records(root, fs_hz: int = 100, folds: tuple[int, ...] | None = None,
+                       method: str | None = None, cache_dir=None) -> list[AxisRecord]:
+    """PTB-XL records with a scored ``heart_axis`` and signals at ``fs_hz`` in ``folds``
+    (strat_fold; None = all) with our angle (``method``; default ``DEFAULT_AXIS_METHOD``)."""
+    from ..grounding import DEFAULT_AXIS_METHOD
     from ..records import PtbXl
 
-    methods = methods or (DEFAULT_AXIS_METHOD,)
+    method = method or DEFAULT_AXIS_METHOD
     ptbxl = PtbXl(root)
     meta = ptbxl.metadata
     ids = [i for i in sorted(ptbxl.present_ids(fs_hz=fs_hz))
            if str(meta.loc[i, "heart_axis"]) in PTBXL_AXIS_MAP
            and (folds is None or int(meta.loc[i, "strat_fold"]) in folds)]
-    beats = cached_beats(ids, lambda i: ptbxl.read(i, fs_hz=fs_hz), cache_path, f"PTB-XL beats ({fs_hz} Hz)")
-    ecgs = {i: ptbxl.read(i, fs_hz=fs_hz) for i in ids}
+    axes = cached_axes(ids, lambda i: ptbxl.read(i, fs_hz=fs_hz), fs_hz, method,
+                       _cache_file(cache_dir, f"ptbxl-axis-beats-{fs_hz}.jsonl"),
+                       _cache_file(cache_dir, f"ptbxl-axis-deg-{fs_hz}.jsonl"), f"PTB-XL beats ({fs_hz} Hz)")
+    return [AxisRecord(str(i), PTBXL_AXIS_MAP[str(meta.loc[i, "heart_axis"])], axes[str(i)]) for i in ids]
+
+
+def ludb_axis_records(root, records: str = "all", method: str | None = None, cache_dir=None) -> list[AxisRecord]:
+    """LUDB records of a set (``all``, ``train`` = OpenECG's 159 training records, ``heldout`` =
+    its 41 validation records) with an axis label (paced ones have none), with our angle from
+    uniform-gain limb leads."""
+    from ..grounding import DEFAULT_AXIS_METHOD
+    from ..records import Ludb
+    from ._delineation_bench import ludb_record_ids
+
+    method = method or DEFAULT_AXIS_METHOD
+    ludb = Ludb(root)
+    ids = [n for n in ludb_record_ids(ludb, records) if ludb.diagnoses(n).electric_axis in LUDB_AXIS_MAP3]
+    axes = cached_axes(ids, lambda n: ludb.read(n, gain="uniform"), 500.0, method,
+                       _cache_file(cache_dir, "ludb-axis-beats.jsonl"), _cache_file(cache_dir, "ludb-axis-deg.jsonl"),
+                       "LUDB beats")
     out = []
-    for method in methods:
-        confusion: Counter = Counter()
-        unmeasurable = 0
-        for i in ids:
-            axis = axis_from_beats(ecgs[i], beats[i], fs_hz, method).value
-            if axis is None:
-                unmeasurable += 1
-                continue
-            confusion[(PTBXL_AXIS_MAP[str(meta.loc[i, "heart_axis"])], three_class(axis, PTBXL_CUTS_DEG))] += 1
-        name = f"PTB-XL records{fs_hz}" + ("" if folds is None else f" folds {_folds_text(folds)}")
-        out.append(AxisResult(name, sum(confusion.values()), unmeasurable, _agreement(confusion),
-                              dict(confusion), method=method))
+    for n in ids:
+        label = ludb.diagnoses(n).electric_axis
+        out.append(AxisRecord(str(n), LUDB_AXIS_MAP3[label], axes[str(n)], label))
     return out
+
+
+def run_ptbxl_axis(root, fs_hz: int = 500, cache_path=None, folds: tuple[int, ...] | None = None,
+                   methods: tuple[str, ...] | None = None, conventions: tuple[str, ...] = ("apriori",),
+                   cache_dir=None) -> list[AxisResult]:
+    """Our axis class vs PTB-XL heart_axis on every record with signals at ``fs_hz`` in ``folds``
+    (strat_fold; None = all), one result per axis method (default: ``DEFAULT_AXIS_METHOD``) and
+    label convention (``convention_cuts``). ``cache_dir`` keeps boundaries and angles; the older
+    ``cache_path`` (a boundary file) is still accepted and puts both next to it."""
+    from pathlib import Path
+
+    from ..grounding import DEFAULT_AXIS_METHOD
+
+    if cache_dir is None and cache_path is not None:
+        cache_dir = Path(cache_path).parent
+    name = f"PTB-XL records{fs_hz}" + ("" if folds is None else f" folds {_folds_text(folds)}")
+    out = []
+    for method in methods or (DEFAULT_AXIS_METHOD,):
+        recs = ptbxl_axis_records(root, fs_hz, folds, method, cache_dir)
+        for conv in conventions:
+            out.append(score_axis(recs, convention_cuts(conv, "ptbxl"), name, method, _conv_name(conv, "ptbxl")))
+    return out
+
+
+def _conv_name(name: str, dataset: str) -> str:
+    return dataset if name == "dataset" else name
 
 
 def _folds_text(folds: tuple[int, ...]) -> str:
@@ -191,30 +403,22 @@ def _folds_text(folds: tuple[int, ...]) -> str:
     return ",".join(str(f) for f in folds)
 
 
-def run_ludb_axis(root, cache_path=None, methods: tuple[str, ...] | None = None) -> list[AxisResult]:
-    """Our axis vs LUDB's electric axis (uniform-gain limb leads), all records without pacing,
-    one result per axis method."""
-    from ..grounding import DEFAULT_AXIS_METHOD, axis_from_beats
-    from ..records import Ludb
+def run_ludb_axis(root, cache_path=None, methods: tuple[str, ...] | None = None,
+                  conventions: tuple[str, ...] = ("apriori",), records: str = "all",
+                  cache_dir=None) -> list[AxisResult]:
+    """Our axis vs LUDB's electric axis (uniform-gain limb leads) on a record set (``all``,
+    ``train``, ``heldout``; records without an axis label, i.e. paced, excluded), one result per
+    axis method and label convention; five-class agreement always with the a-priori cuts."""
+    from pathlib import Path
 
-    methods = methods or (DEFAULT_AXIS_METHOD,)
-    ludb = Ludb(root)
-    ids = [n for n in sorted(ludb.present_ids()) if ludb.diagnoses(n).electric_axis in LUDB_AXIS_MAP3]
-    beats = cached_beats(ids, lambda n: ludb.read(n, gain="uniform"), cache_path, "LUDB beats")
-    ecgs = {n: ludb.read(n, gain="uniform") for n in ids}
+    from ..grounding import DEFAULT_AXIS_METHOD
+
+    if cache_dir is None and cache_path is not None:
+        cache_dir = Path(cache_path).parent
     out = []
-    for method in methods:
-        confusion: Counter = Counter()
-        five_ok = five_n = unmeasurable = 0
-        for n in ids:
-            label = ludb.diagnoses(n).electric_axis
-            axis = axis_from_beats(ecgs[n], beats[n], 500.0, method).value
-            if axis is None:
-                unmeasurable += 1
-                continue
-            confusion[(LUDB_AXIS_MAP3[label], three_class(axis, LUDB_CUTS_DEG))] += 1
-            five_n += 1
-            five_ok += int(ludb_five_class(axis) == label)
-        out.append(AxisResult("LUDB", sum(confusion.values()), unmeasurable, _agreement(confusion),
-                              dict(confusion), five_ok / max(five_n, 1), method=method))
+    for method in methods or (DEFAULT_AXIS_METHOD,):
+        recs = ludb_axis_records(root, records, method, cache_dir)
+        for conv in conventions:
+            out.append(score_axis(recs, convention_cuts(conv, "ludb"), f"LUDB {records}", method,
+                                  _conv_name(conv, "ludb"), five_class=True))
     return out

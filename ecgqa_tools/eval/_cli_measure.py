@@ -48,7 +48,19 @@ def register(cli: CommandRegistry) -> None:
     a.add_argument("--axis-methods", default="",
                    help="comma-separated grounding.AXIS_METHODS to compare (default: the one measure() "
                         "uses); e.g. area-I-II,peak-limb6")
-    a.add_argument("--cache-dir", help="where per-record QRS boundaries are kept for resuming")
+    a.add_argument("--conventions", default="dataset,textbook,apriori",
+                   help="comma-separated label conventions to cut our angle with: dataset (the "
+                        "dataset's own fitted convention, ptbxl or ludb), textbook (AHA -30/+90, what "
+                        "measure() returns), apriori (session 1's dataset cut-offs), ptbxl, ludb "
+                        "(default: dataset,textbook,apriori)")
+    a.add_argument("--ludb-records", choices=("heldout", "train", "all"), default="heldout",
+                   help="LUDB records: heldout = the 41 OpenECG did not train on, the report part "
+                        "(default); train = the 159 others, the development part; all")
+    a.add_argument("--fit", action="store_true",
+                   help="fit each dataset's convention on its development part only (PTB-XL folds 1-8 at "
+                        "100 Hz, LUDB train) with the committed grid and tie rule, and print the grid; "
+                        "ignores --fs, --folds and --ludb-records")
+    a.add_argument("--cache-dir", help="where per-record QRS boundaries and angles are kept for resuming")
     a.add_argument("--no-cache", action="store_true")
 
     i = cli.subcommand("bench", "intervals", "interval distributions on PTB-XL and agreement of range "
@@ -122,30 +134,66 @@ def _axis(args: argparse.Namespace) -> int:
     from .._config import dataset_dir
     from ..errors import UsageError
     from ..grounding import AXIS_METHODS, DEFAULT_AXIS_METHOD
-    from ._axis_bench import parse_folds, run_ludb_axis, run_ptbxl_axis
+    from ._axis_bench import BENCH_CONVENTIONS, parse_folds, run_ludb_axis, run_ptbxl_axis
 
     methods = tuple(m.strip() for m in args.axis_methods.split(",") if m.strip()) or (DEFAULT_AXIS_METHOD,)
     for m in methods:
         if m not in AXIS_METHODS:
             raise UsageError(f"unknown axis method {m!r}; expected one of {', '.join(AXIS_METHODS)}")
+    conventions = tuple(c.strip() for c in args.conventions.split(",") if c.strip())
+    for c in conventions:
+        if c not in BENCH_CONVENTIONS:
+            raise UsageError(f"unknown axis convention {c!r}; expected one of {', '.join(BENCH_CONVENTIONS)}")
+    if not conventions:
+        raise UsageError("--conventions is empty")
     folds = parse_folds(args.folds)
     cache = _cache_dir(args)
+    if args.fit:
+        return _axis_fit(args, methods, cache)
     if not args.skip_ptbxl:
-        name = f"ptbxl-axis-beats-{args.fs}.jsonl"
-        for r in run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs,
-                                None if cache is None else cache / name, folds, methods):
-            print(f"== {r.dataset}, method {r.method}: {r.n_scored} records scored, {r.n_unmeasurable} "
-                  "unmeasurable (left < +30 <= normal <= +90 < right)")
-            print(r.table())
-            print(f"PTB-XL axis agreement ({r.method}): {r.agreement:.3f}")
+        for r in run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs, None, folds, methods,
+                                conventions, cache):
+            _print_axis(r, "PTB-XL", "")
     if not args.skip_ludb:
-        for r in run_ludb_axis(dataset_dir("ludb", args.ludb),
-                               None if cache is None else cache / "ludb-axis-beats.jsonl", methods):
-            print(f"== {r.dataset}, method {r.method}: {r.n_scored} records scored (paced excluded), "
-                  f"{r.n_unmeasurable} unmeasurable (left < 0 <= normal <= +90 < right)")
-            print(r.table())
-            print(f"LUDB axis agreement ({r.method}, 3 classes): {r.agreement:.3f}")
-            print(f"LUDB axis agreement ({r.method}, 5 classes, cuts 0/30/70/90): {r.agreement_five:.3f}")
+        for r in run_ludb_axis(dataset_dir("ludb", args.ludb), None, methods, conventions,
+                               args.ludb_records, cache):
+            _print_axis(r, "LUDB", " (paced excluded)")
+            if r.convention == conventions[0]:
+                print(f"LUDB axis agreement ({r.method}, 5 classes, a-priori cuts 0/30/70/90): "
+                      f"{r.agreement_five:.3f}")
+    return 0
+
+
+def _print_axis(r, name: str, note: str) -> None:
+    left, right = r.cuts_deg
+    print(f"== {r.dataset}, method {r.method}, {r.convention} convention: {r.n_scored} records scored"
+          f"{note}, {r.n_unmeasurable} unmeasurable (left < {left:+.0f} <= normal <= {right:+.0f} < right)")
+    print(r.table())
+    print(f"{name} axis agreement ({r.method}, {r.convention} convention): {r.agreement:.3f}")
+
+
+def _axis_fit(args: argparse.Namespace, methods: tuple[str, ...], cache) -> int:
+    from .._config import dataset_dir
+    from ._axis_bench import fit_axis_cuts, ludb_axis_records, ptbxl_axis_records
+    from ._delineation_bench import pipeline_fingerprint
+
+    print(f"delineation pipeline {pipeline_fingerprint()}")
+    for method in methods:
+        parts = []
+        if not args.skip_ptbxl:
+            parts.append(("ptbxl", "PTB-XL folds 1-8, 100 Hz (development part)",
+                          ptbxl_axis_records(dataset_dir("ptbxl", args.ptbxl), 100, tuple(range(1, 9)), method, cache)))
+        if not args.skip_ludb:
+            parts.append(("ludb", "LUDB train records (development part)",
+                          ludb_axis_records(dataset_dir("ludb", args.ludb), "train", method, cache)))
+        for name, what, recs in parts:
+            fit = fit_axis_cuts(recs)
+            print(f"== fit {name} on {what}, method {method}: {fit.n_scored} records with an axis, "
+                  f"{len(recs) - fit.n_scored} unmeasurable")
+            print(fit.table())
+            print(f"{name} convention fitted: left {fit.left_deg:+.0f}, right {fit.right_deg:+.0f}, "
+                  f"development agreement {fit.accuracy:.3f} ({fit.n_correct}/{fit.n_scored}; "
+                  f"{fit.n_tied()} grid pairs tied at the best)")
     return 0
 
 

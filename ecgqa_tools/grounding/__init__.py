@@ -7,9 +7,9 @@ from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
 from ._segments import CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_labels
 from ._validation import cas, mask_coverage, pointing_game
-from ._measure import (AXIS_METHODS, DEFAULT_AXIS_METHOD, NORMAL_RANGES_MS, Beat, BeatIntervals, Measurement,
-                       Measurements, axis_from_beats, classify_axis, global_beats, limb_leads, measure,
-                       measure_from_delineation, range_of)
+from ._measure import (AXIS_CONVENTIONS, AXIS_METHODS, DEFAULT_AXIS_CONVENTION, DEFAULT_AXIS_METHOD, NORMAL_RANGES_MS,
+                       AxisConvention, Beat, BeatIntervals, Measurement, Measurements, axis_from_beats, classify_axis,
+                       get_axis_convention, global_beats, limb_leads, measure, measure_from_delineation, range_of)
 
 __all__ = [
     "Attribution",
@@ -39,7 +39,10 @@ __all__ = [
     "read_ptbxl_plus_fiducials",
     "scored_mask",
     "segment_labels",
+    "AXIS_CONVENTIONS",
     "AXIS_METHODS",
+    "AxisConvention",
+    "DEFAULT_AXIS_CONVENTION",
     "DEFAULT_AXIS_METHOD",
     "NORMAL_RANGES_MS",
     "Beat",
@@ -48,6 +51,7 @@ __all__ = [
     "Measurements",
     "axis_from_beats",
     "classify_axis",
+    "get_axis_convention",
     "global_beats",
     "limb_leads",
     "measure",

@@ -16,6 +16,9 @@ def register(cli: CommandRegistry) -> None:
                    help="delineator (default: openecg)")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
     m.add_argument("--beats", action="store_true", help="also print per-beat intervals")
+    m.add_argument("--axis-convention", default="textbook",
+                   help="cut-offs of the axis class: textbook (AHA -30/+90, default), or a dataset's "
+                        "label convention (grounding.AXIS_CONVENTIONS, e.g. ptbxl, ludb)")
     t = cli.command("tokens", "OpenECG codec tokens of one lead (run-length symbols, beats, rhythm)",
                     _tokens)
     t.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npz, .csv) or a bundled example name")
@@ -40,6 +43,7 @@ def measurements_json(m) -> dict:
             for x in m.all()
         },
         "axis_class": m.axis_class,
+        "axis_convention": m.axis_convention,
         "ecgqa_ranges": m.range_attributes(),
         "notes": list(m.notes),
     }
@@ -49,9 +53,12 @@ def _measure(args: argparse.Namespace) -> int:
     from ..encoders import delineate
     from . import measure
 
+    from . import get_axis_convention
+
+    convention = get_axis_convention(args.axis_convention)  # an unknown name fails before reading
     ecg = read_any(args.record)
     delineation = None if args.method == "openecg" else delineate(ecg, method=args.method)
-    m = measure(ecg, delineation)
+    m = measure(ecg, delineation, axis_convention=convention)
     if args.json:
         out = measurements_json(m)
         if args.beats:

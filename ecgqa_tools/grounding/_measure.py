@@ -35,6 +35,8 @@ from ..records import ECG, Delineation, Wave
 
 RangeName = Literal["below", "within", "above"]
 AxisClass = Literal["normal", "left", "right", "extreme"]
+DEFAULT_AXIS_CONVENTION = "textbook"
+"""Axis-class cut-offs ``measure()`` uses unless told otherwise (``AXIS_CONVENTIONS``)."""
 
 NORMAL_RANGES_MS: dict[str, tuple[float | None, float | None]] = {
     "rr interval": (600.0, 1000.0),
@@ -120,7 +122,8 @@ class Measurements:
     qrs_axis: Measurement
     """Frontal-plane QRS axis in degrees (-180, 180]."""
     axis_class: AxisClass | None
-    """normal (-30..90), left (-90..-30), right (90..180), extreme (-180..-90); None if no axis."""
+    """Class of ``qrs_axis`` under ``axis_convention`` (textbook: normal -30..90, left -90..-30,
+    right 90..180, extreme -180..-90); None if no axis."""
     beats: tuple[Beat, ...] = ()
     """Global beats the values come from."""
     beat_intervals: tuple[BeatIntervals, ...] = ()
@@ -129,6 +132,8 @@ class Measurements:
     """Delineation source (openecg, neurokit2, ludb-gold...)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
     """Facts about the record that limit measurement (unusable leads, AF, pacing)."""
+    axis_convention: str = DEFAULT_AXIS_CONVENTION
+    """Name of the cut-offs ``axis_class`` uses (``AXIS_CONVENTIONS``)."""
 
     def numeric(self) -> dict[str, Measurement]:
         """ECG-QA numeric feature name -> the measurement it refers to."""
@@ -156,7 +161,9 @@ class Measurements:
         """Human-readable lines, one per measurement, plus ranges and notes."""
         lines = [str(m) for m in self.all()]
         if self.axis_class is not None:
-            lines.append(f"axis class: {self.axis_class}")
+            lines.append(f"axis class: {self.axis_class}"
+                         + ("" if self.axis_convention == DEFAULT_AXIS_CONVENTION
+                            else f" ({self.axis_convention} convention)"))
         ranges = self.range_attributes()
         lines.append("ECG-QA ranges: " + ", ".join(
             f"{k} {v if v else 'unmeasurable'}" for k, v in ranges.items()))
@@ -180,30 +187,92 @@ def range_of(feature: str, value_ms: float | None) -> RangeName | None:
     return "within"
 
 
-def classify_axis(axis_deg: float) -> AxisClass:
-    """Clinical (AHA) class of a frontal QRS axis in degrees."""
+@dataclass(frozen=True)
+class AxisConvention:
+    """Cut-offs that turn a frontal QRS axis in degrees into normal / left / right / extreme.
+
+    normal if ``left_deg <= angle <= right_deg``; left if ``-90 <= angle < left_deg``; right if
+    ``right_deg < angle <= 180``; extreme if ``angle < -90`` (angles wrapped to (-180, 180]).
+    """
+
+    name: str
+    """Convention name, a key of ``AXIS_CONVENTIONS``."""
+    left_deg: float
+    """Lowest normal angle in degrees (textbook -30)."""
+    right_deg: float
+    """Highest normal angle in degrees (textbook +90)."""
+    source: str
+    """Where the cut-offs come from."""
+
+    def __post_init__(self) -> None:
+        if not -90.0 < self.left_deg < self.right_deg <= 180.0:
+            raise MeasurementError(
+                f"axis convention {self.name!r}: need -90 < left ({self.left_deg}) < right "
+                f"({self.right_deg}) <= 180 degrees")
+
+    def classify(self, axis_deg: float) -> AxisClass:
+        """Class of a frontal QRS axis in degrees under this convention."""
+        if not np.isfinite(axis_deg):
+            raise MeasurementError(f"axis angle must be a finite number of degrees, got {axis_deg!r}")
+        a = _wrap_deg(axis_deg)
+        if self.left_deg <= a <= self.right_deg:
+            return "normal"
+        if -90.0 <= a < self.left_deg:
+            return "left"
+        if a > self.right_deg:
+            return "right"
+        return "extreme"
+
+
+def _wrap_deg(axis_deg: float) -> float:
+    """Angle in (-180, 180]."""
     a = (axis_deg + 180.0) % 360.0 - 180.0
-    if -30.0 <= a <= 90.0:
-        return "normal"
-    if -90.0 <= a < -30.0:
-        return "left"
-    if 90.0 < a <= 180.0:
-        return "right"
-    return "extreme"
+    return 180.0 if a == -180.0 else a
+
+
+AXIS_CONVENTIONS: dict[str, AxisConvention] = {
+    "textbook": AxisConvention(
+        "textbook", -30.0, 90.0,
+        "AHA/ACCF/HRS 2009 recommendations: normal -30..+90, left -30..-90, right +90..+180, "
+        "extreme -90..-180; also the cut-offs ECG-QA used for its signal-derived heart axis"),
+}
+"""Named label conventions (``classify_axis(..., convention=name)``). ``textbook`` is the clinical
+default of ``measure()`` and of the ECG-QA answers; the dataset conventions say which class a
+dataset's *labels* would give an angle (fitted on development parts only, see docs/measurements.md)."""
+
+
+def get_axis_convention(convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION) -> AxisConvention:
+    """An ``AxisConvention`` by name (``AXIS_CONVENTIONS``), or the given one unchanged."""
+    if isinstance(convention, AxisConvention):
+        return convention
+    if convention not in AXIS_CONVENTIONS:
+        raise MeasurementError(f"unknown axis convention {convention!r}; expected one of "
+                               f"{', '.join(AXIS_CONVENTIONS)}")
+    return AXIS_CONVENTIONS[convention]
+
+
+def classify_axis(axis_deg: float, convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION) -> AxisClass:
+    """Class of a frontal QRS axis in degrees; ``convention`` names the cut-offs
+    (``AXIS_CONVENTIONS``; default ``textbook``, the clinical AHA classes)."""
+    return get_axis_convention(convention).classify(axis_deg)
 
 
 # --------------------------------------------------------------------------- public API
 
 
 def measure(ecg: ECG, delineation: Delineation | None = None,
-            limb_signal: np.ndarray | None = None) -> Measurements:
+            limb_signal: np.ndarray | None = None,
+            axis_convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION) -> Measurements:
     """Measure heart rate, intervals and QRS axis of ``ecg``.
 
     ``delineation`` defaults to ``encoders.delineate(ecg)`` (OpenECG pipeline); any source works
     (gold annotations, NeuroKit2). ``limb_signal`` optionally replaces leads I and II for the axis
     (shape (2, samples) in any common unit, e.g. LUDB's raw integers, whose per-lead header gains
-    break Einthoven's law in mV).
+    break Einthoven's law in mV). ``axis_convention`` names the cut-offs of ``axis_class``
+    (``AXIS_CONVENTIONS``; default ``textbook``, the clinical AHA classes; the angle is the same
+    under every convention).
     """
+    convention = get_axis_convention(axis_convention)  # an unknown name fails before any work
     notes: list[str] = []
     rhythm = None
     unusable: dict[str, str] = {}
@@ -227,13 +296,16 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
         notes.append("paced rhythm detected (codec rhythm layer or pacemaker spikes): intervals "
                      "reflect paced beats" + ("; P waves not reported" if rhythm.no_p_waves else ""))
     return measure_from_delineation(delineation, ecg, af=af, limb_signal=limb_signal,
-                                    notes=tuple(notes))
+                                    notes=tuple(notes), axis_convention=convention)
 
 
 def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, af: bool = False,
                              limb_signal: np.ndarray | None = None,
-                             notes: tuple[str, ...] = ()) -> Measurements:
-    """Measurements from a delineation; the axis needs ``ecg`` (or ``limb_signal``)."""
+                             notes: tuple[str, ...] = (),
+                             axis_convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION) -> Measurements:
+    """Measurements from a delineation; the axis needs ``ecg`` (or ``limb_signal``);
+    ``axis_convention`` as in ``measure``."""
+    convention = get_axis_convention(axis_convention)
     fs = delineation.fs_hz
     ms = 1000.0 / fs
     beats = global_beats(delineation)
@@ -266,9 +338,9 @@ def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, a
                                     "no T wave end found after any QRS"), per_beat, "T wave end", None)
     qtcb, qtcf = _qtc(qt, rr)
     axis = _axis(ecg, delineation, beats, limb_signal)
-    axis_class = classify_axis(axis.value) if axis.value is not None else None
+    axis_class = convention.classify(axis.value) if axis.value is not None else None
     return Measurements(hr, rr, p, pr, qrs, qt, qtcb, qtcf, axis, axis_class, tuple(beats), per_beat,
-                        delineation.source, notes)
+                        delineation.source, notes, convention.name)
 
 
 # --------------------------------------------------------------------------- beats

@@ -44,3 +44,85 @@ def test_cached_beats_resume_without_recomputing(tmp_path):
     assert [(b.qrs_onset, b.qrs_offset) for b in again[7]] == [(b.qrs_onset, b.qrs_offset) for b in first[7]]
     path.write_text(path.read_text() + '{"key": "8", "beats": [[1, ')  # cut by an interruption
     assert cached_beats([7], lambda key: pytest.fail("cached"), path)[7] == again[7]
+
+
+def _recs(pairs):
+    from ecgqa_tools.eval._axis_bench import AxisRecord
+
+    return [AxisRecord(str(i), label, deg) for i, (label, deg) in enumerate(pairs)]
+
+
+def test_fit_finds_the_border_of_a_synthetic_label_convention():
+    from ecgqa_tools.eval._axis_bench import fit_axis_cuts, three_class
+
+    # labels made with the cut-offs +10 / +100 on angles one degree apart: only that grid pair
+    # classifies all of them like the label
+    angles = np.arange(-80.0, 160.0, 1.0)
+    recs = _recs([(three_class(a, (10.0, 100.0)), float(a)) for a in angles])
+    fit = fit_axis_cuts(recs)
+    assert (fit.left_deg, fit.right_deg) == (10.0, 100.0)
+    assert fit.n_correct == fit.n_scored == len(angles) and fit.accuracy == 1.0 and fit.n_tied() == 1
+    assert len(fit.grid) == 17 * 9 and fit.grid[(-30.0, 90.0)] < fit.n_correct
+    assert fit.table().splitlines()[0].split()[1:] == [str(r) for r in range(80, 121, 5)]
+
+
+def test_fit_ties_go_to_the_textbook_cut_offs():
+    from ecgqa_tools.eval._axis_bench import fit_axis_cuts
+
+    # every pair with -40 <= L <= 0 and 80 <= R <= 120 gets all four right: textbook (-30, 90) wins
+    recs = _recs([("left", -60.0), ("normal", 3.0), ("normal", 60.0), ("right", 150.0)])
+    fit = fit_axis_cuts(recs)
+    assert (fit.left_deg, fit.right_deg) == (-30.0, 90.0) and fit.n_correct == 4
+    # plateau -40..-20 for L: -30 is inside it; plateau 15..40 (no textbook inside): the closest, 15
+    recs = _recs([("left", 12.0), ("normal", 40.5), ("normal", 60.0), ("right", 150.0)])
+    fit = fit_axis_cuts(recs)
+    assert (fit.left_deg, fit.right_deg) == (15.0, 90.0)
+    # equal distance sums: |L + 30| decides before R
+    fit = fit_axis_cuts(_recs([("left", -60.0), ("normal", 60.0)]), (-35.0, -25.0), (85.0, 95.0))
+    assert (fit.left_deg, fit.right_deg) == (-35.0, 85.0)
+
+
+def test_fit_ignores_unmeasurable_records_and_refuses_nothing_to_fit():
+    from ecgqa_tools.eval._axis_bench import fit_axis_cuts
+
+    fit = fit_axis_cuts(_recs([("left", -60.0), ("normal", None), ("normal", 50.0)]))
+    assert fit.n_scored == 2
+    with pytest.raises(UsageError, match="measurable"):
+        fit_axis_cuts(_recs([("left", None)]))
+    with pytest.raises(UsageError, match="not below"):
+        fit_axis_cuts(_recs([("left", -60.0)]), (100.0,), (90.0,))
+
+
+def test_score_axis_and_convention_cuts():
+    from ecgqa_tools.eval._axis_bench import (LUDB_CUTS_DEG, PTBXL_CUTS_DEG, AxisRecord, convention_cuts,
+                                              score_axis)
+    from ecgqa_tools.grounding import AXIS_CONVENTIONS
+
+    recs = [AxisRecord("1", "left", 10.0, "left axis deviation"), AxisRecord("2", "normal", 40.0, "normal"),
+            AxisRecord("3", "normal", None, "normal"), AxisRecord("4", "right", -170.0, "right axis deviation")]
+    r = score_axis(recs, (30.0, 90.0), "t", "m", "apriori", five_class=True)
+    assert (r.n_scored, r.n_unmeasurable, r.agreement) == (3, 1, 1.0)
+    assert r.confusion == {("left", "left"): 1, ("normal", "normal"): 1, ("right", "right"): 1}
+    assert r.agreement_five == pytest.approx(2 / 3)  # 10 degrees is "horizontal" with the cuts 0/30/70/90
+    assert score_axis(recs, (0.0, 90.0), "t").agreement == pytest.approx(2 / 3)
+    assert convention_cuts("apriori", "ptbxl") == PTBXL_CUTS_DEG
+    assert convention_cuts("apriori", "ludb") == LUDB_CUTS_DEG
+    assert convention_cuts("textbook", "ludb") == (-30.0, 90.0)
+    for dataset in ("ptbxl", "ludb"):
+        if dataset in AXIS_CONVENTIONS:
+            c = AXIS_CONVENTIONS[dataset]
+            assert convention_cuts("dataset", dataset) == (c.left_deg, c.right_deg)
+    with pytest.raises(UsageError, match="unknown axis convention"):
+        convention_cuts("cabrera", "ptbxl")
+    with pytest.raises(UsageError, match="unknown axis dataset"):
+        convention_cuts("textbook", "mimic")
+
+
+def test_cached_axes_reuse_the_angles(tmp_path):
+    from ecgqa_tools.eval._axis_bench import cached_axes
+
+    first = cached_axes([3], lambda key: _ecg(), 500.0, "peak-I-aVF", tmp_path / "b.jsonl", tmp_path / "a.jsonl")
+    assert first["3"] is not None
+    again = cached_axes([3], lambda key: pytest.fail("angle should come from the cache"), 500.0, "peak-I-aVF",
+                        tmp_path / "b.jsonl", tmp_path / "a.jsonl")
+    assert again == first

@@ -83,3 +83,83 @@ def test_measure_uses_the_default_method():
     assert m.qrs_axis.value == pytest.approx(
         axis_from_beats(ecg, _beats(), FS, DEFAULT_AXIS_METHOD).value, abs=1.0)
     assert m.axis_class == "left"
+
+
+def test_textbook_convention_is_the_aha_classes_and_the_default():
+    from ecgqa_tools.grounding import AXIS_CONVENTIONS, DEFAULT_AXIS_CONVENTION, classify_axis
+
+    assert DEFAULT_AXIS_CONVENTION == "textbook"
+    c = AXIS_CONVENTIONS["textbook"]
+    assert (c.left_deg, c.right_deg) == (-30.0, 90.0)
+    cases = {-30.0: "normal", -30.5: "left", -90.0: "left", -90.5: "extreme", 90.0: "normal",
+             90.5: "right", 180.0: "right", -180.0: "right", 0.0: "normal", 200.0: "extreme",
+             -170.0: "extreme", 450.0: "normal"}
+    for deg, cls in cases.items():
+        assert classify_axis(deg) == cls, deg
+        assert classify_axis(deg, "textbook") == cls, deg
+
+
+def test_a_convention_moves_only_the_normal_borders():
+    from ecgqa_tools.grounding import AxisConvention, classify_axis
+
+    c = AxisConvention("test", 0.0, 100.0, "unit test")
+    assert [classify_axis(d, c) for d in (-1.0, 0.0, 95.0, 100.0, 101.0, -95.0)] == [
+        "left", "normal", "normal", "normal", "right", "extreme"]
+    assert classify_axis(-10.0, "textbook") == "normal" and c.classify(-10.0) == "left"
+
+
+def test_every_named_convention_classifies_its_own_cut_offs():
+    from ecgqa_tools.grounding import AXIS_CONVENTIONS
+
+    for name, c in AXIS_CONVENTIONS.items():
+        assert c.name == name and c.source
+        assert c.classify(c.left_deg) == "normal" and c.classify(c.left_deg - 0.1) == "left"
+        assert c.classify(c.right_deg) == "normal" and c.classify(c.right_deg + 0.1) == "right"
+        assert c.classify(-120.0) == "extreme"
+
+
+def test_bad_conventions_are_explained():
+    from ecgqa_tools.grounding import AxisConvention, classify_axis
+
+    with pytest.raises(MeasurementError, match="unknown axis convention"):
+        classify_axis(10.0, "cabrera")
+    with pytest.raises(MeasurementError, match="need -90 < left"):
+        AxisConvention("bad", 95.0, 90.0, "unit test")
+    with pytest.raises(MeasurementError, match="finite"):
+        classify_axis(float("nan"))
+
+
+def test_measure_cuts_the_same_angle_with_the_named_convention():
+    from ecgqa_tools.grounding import AxisConvention
+    from ecgqa_tools.records import STANDARD_LEADS, Delineation, Wave
+
+    waves = {lead: tuple(Wave("QRS", b.qrs_onset, b.qrs_offset) for b in _beats()) for lead in STANDARD_LEADS}
+    ecg = _vector_ecg(-10.0)
+    d = Delineation(FS, N, waves, "test")
+    textbook = measure(ecg, d)
+    shifted = measure(ecg, d, axis_convention=AxisConvention("zero", 0.0, 90.0, "unit test"))
+    assert textbook.qrs_axis.value == shifted.qrs_axis.value
+    assert (textbook.axis_class, textbook.axis_convention) == ("normal", "textbook")
+    assert (shifted.axis_class, shifted.axis_convention) == ("left", "zero")
+    assert "zero convention" in shifted.summary()
+    with pytest.raises(MeasurementError, match="unknown axis convention"):
+        measure(ecg, d, axis_convention="cabrera")
+
+
+def test_cli_measure_axis_convention(capsys):
+    import json
+
+    from ecgqa_tools.cli import main
+
+    assert main(["measure", "ptbxl-00473", "--json", "--axis-convention", "textbook"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["axis_convention"] == "textbook"
+    assert out["axis_class"] == classify_axis_of(out)
+    assert main(["measure", "ptbxl-00473", "--axis-convention", "cabrera"]) == 1
+    assert "unknown axis convention 'cabrera'" in capsys.readouterr().err
+
+
+def classify_axis_of(out: dict) -> str:
+    from ecgqa_tools.grounding import classify_axis
+
+    return classify_axis(out["measurements"]["qrs_axis"]["value"])
