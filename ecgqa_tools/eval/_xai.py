@@ -402,20 +402,21 @@ class _DelineationCache:
 
 def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path | None = None,
                 compare_gradshap: bool = True, threshold: float | None = None, batch_size: int = 8,
-                n_steps: int | None = None, progress: bool = True, baseline: str = "flat",
+                n_steps: int | None = None, progress: bool = True, baseline: str | None = "flat",
                 training_only: bool = False, faithfulness: bool = True) -> tuple[list[XaiRecordResult], dict[tuple[str, str], int], float, int]:
     """Score every case for every disease it carries; returns results, labelled counts, s/ECG, excluded.
 
     A case is a true positive when the model's probability reaches ``threshold`` (default: the
     model's own ``.threshold``, chosen on the validation fold, else 0.5). ``baseline``: the IG
-    baseline scored; ``n_steps``: IG steps (default: ``explain_batch``'s). ``faithfulness``: run
+    baseline scored (None: each head's default, ``grounding.default_baseline``); ``n_steps``: IG
+    steps (default: ``explain_batch``'s). ``faithfulness``: run
     the removal check of ``Evidence`` on each true positive's IG map. Records in the model card's
     ``seen_ids`` (training + selection) are skipped; with ``training_only`` only its ``train_ids``
     (for method selection on the selection fold).
     """
     from tqdm import tqdm
 
-    from ..grounding._attribution import cosine_similarity, explain_batch, predict_logits
+    from ..grounding._attribution import cosine_similarity, default_baseline, explain_batch, predict_logits
     from ..grounding._evidence import faithfulness_check, rank_regions
     from ..grounding._segments import clinical_mask, scored_mask, segment_label_map
     from ..grounding._validation import cas, mask_coverage, pointing_game
@@ -437,7 +438,9 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
         return ecg_cache[key]
 
     steps = default_n_steps() if n_steps is None else int(n_steps)
+    per_head = baseline
     for disease, model in models.items():
+        baseline = per_head or default_baseline(disease)
         version = _model_version(model)
         seen = _seen_ids(model, training_only)
         cut = float(threshold if threshold is not None else getattr(model, "threshold", 0.5))
@@ -622,17 +625,17 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
                  n_steps: int | None = None) -> XaiReport:
     """Pointing game and CAS per disease on PTB-XL fold 10 and/or LUDB (see module docstring).
 
-    ``baseline``: IG baseline scored (default: ``explain``'s default). ``fold``: PTB-XL fold; any other fold than 10 is only for
+    ``baseline``: IG baseline scored for every head (default None: each head's default,
+    ``grounding.DEFAULT_BASELINE_BY_DISEASE``). ``fold``: PTB-XL fold; any other fold than 10 is only for
     choosing a method (fold 9 is the models' selection fold: only training ids are excluded).
     """
     if ptbxl_root is None and ludb_root is None:
         raise UsageError("give at least one of ptbxl_root and ludb_root")
-    from ..grounding._attribution import BASELINES, DEFAULT_BASELINE
+    from ..grounding._attribution import BASELINES, default_baseline
 
-    baseline = baseline or DEFAULT_BASELINE
     if n_steps is not None and n_steps < 2:
         raise UsageError(f"IG needs at least 2 steps, got {n_steps}")
-    if baseline not in BASELINES:
+    if baseline is not None and baseline not in BASELINES:
         raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
     if models is None:
         from ..encoders import load_disease_model  # type: ignore[attr-defined]
@@ -649,7 +652,9 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
         training_only=fold != 10,
     )
     cuts = {d: float(getattr(models[d], "threshold", 0.5) or 0.5) for d in diseases}
-    return XaiReport(rows=aggregate(results, labelled, cuts), records=tuple(results), method=f"ig ({baseline} baseline)",
+    method = (f"ig ({baseline} baseline)" if baseline is not None else "ig (per-head default baselines: "
+              + ", ".join(f"{d} {default_baseline(d)}" for d in diseases) + ")")
+    return XaiReport(rows=aggregate(results, labelled, cuts), records=tuple(results), method=method,
                      explain_seconds_per_ecg=seconds, excluded_seen=excluded, fold=fold,
                      n_steps=n_steps or default_n_steps())
 

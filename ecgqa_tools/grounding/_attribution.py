@@ -42,8 +42,10 @@ METHOD_NAMES: dict[str, str] = {
     "saliency": "saliency (|gradient|)",
 }
 BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
-BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal"]
-BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass", "normal")
+BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal", "expected"]
+BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass", "normal", "expected")
+MULTI_REFERENCE_BASELINES: frozenset[str] = frozenset({"expected"})
+"""Baselines made of several references (``make_references``); IG is averaged over them."""
 BASELINE_DESCRIPTIONS: dict[str, str] = {
     "flat": BASELINE_DESCRIPTION,
     "isoelectric": "isoelectric line (each lead's running median over 1 s in the model's input "
@@ -52,9 +54,26 @@ BASELINE_DESCRIPTIONS: dict[str, str] = {
                "model's input space)",
     "normal": "normal-beat template (median beat of normal PTB-XL training ECGs in the model's "
               "input space) placed at this ECG's own QRS complexes",
+    "expected": "expected gradients over 8 normal references (the median beats of 8 normal PTB-XL "
+                "training ECGs in the model's input space, each placed at this ECG's own QRS "
+                "complexes; IG averaged over them)",
 }
 DEFAULT_BASELINE: BaselineKind = "lowpass"
-"""IG baseline of ``explain`` when none is given."""
+"""IG baseline of a head that has no entry in ``DEFAULT_BASELINE_BY_DISEASE`` (and the tie-break
+of the per-head selection)."""
+DEFAULT_BASELINE_BY_DISEASE: dict[str, BaselineKind] = {
+    "MI": "lowpass",
+    "STTC": "lowpass",
+    "CD": "lowpass",
+    "HYP": "lowpass",
+}
+"""IG baseline of ``explain`` per disease head when none is given (docs/grounding.md, "Per-head
+baseline")."""
+
+
+def default_baseline(disease: str) -> BaselineKind:
+    """IG baseline ``explain`` uses for ``disease`` when none is given."""
+    return DEFAULT_BASELINE_BY_DISEASE.get(disease, DEFAULT_BASELINE)
 ISOELECTRIC_WINDOW_S = 1.0
 """Running-median window of the isoelectric baseline (about one cardiac cycle)."""
 LOWPASS_SIGMA_S = 0.1
@@ -88,7 +107,20 @@ def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.nd
         from ._baselines import normal_template_baseline
 
         return normal_template_baseline(x, fs_hz)
+    if kind in MULTI_REFERENCE_BASELINES:
+        raise UsageError(f"IG baseline {kind!r} has several references; use make_references")
     raise UsageError(f"unknown IG baseline {kind!r}; expected one of {', '.join(BASELINES)}")
+
+
+def make_references(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.ndarray:
+    """IG references for (batch, leads, samples) model inputs: (batch, references, leads,
+    samples), float32. One reference (``make_baseline``) for every kind but ``expected``, which
+    gives the ``N_REFERENCES`` normal references placed at each input's QRS complexes."""
+    if kind == "expected":
+        from ._baselines import normal_reference_baselines
+
+        return normal_reference_baselines(np.asarray(inputs, dtype=np.float32), fs_hz)
+    return make_baseline(inputs, kind, fs_hz)[:, None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +143,8 @@ class Attribution:
     logit: float
     """The head's logit on this ECG."""
     baseline_logit: float | None
-    """The head's logit on the baseline (flat line); ``None`` for saliency."""
+    """The head's logit on the baseline (the mean over the references of a multi-reference
+    baseline); ``None`` for saliency."""
     convergence_delta: float | None
     """IG completeness error: sum(values) - (logit - baseline_logit); ``None`` for other methods."""
     model_values: np.ndarray
@@ -127,6 +160,8 @@ class Attribution:
     """The ECG (12 standard leads) the map refers to."""
     threshold: float | None = None
     """The model's probability cut-off for calling the disease (``None`` when it has none)."""
+    baseline_kind: str | None = None
+    """Key of the IG baseline (``BASELINES``; ``flat`` for GradientSHAP, None for saliency)."""
 
     @property
     def n_samples(self) -> int:
@@ -339,6 +374,26 @@ def integrated_gradients(module: Any, inputs: "torch.Tensor", baseline: "torch.T
     return total * diff
 
 
+IG_ITEMS_PER_PASS_POINTS = 64
+"""Path points per pass of ``multi_reference_ig`` (input-reference pairs x steps)."""
+
+
+def multi_reference_ig(module: Any, inputs: "torch.Tensor", references: "torch.Tensor",
+                       n_steps: int) -> "torch.Tensor":
+    """Mean over references of IG from each reference: ``inputs`` (batch, leads, samples),
+    ``references`` (batch, k, leads, samples). Expected gradients with the path integral taken by
+    Gauss-Legendre quadrature (deterministic): sums to ``logit(x) - mean_k logit(reference_k)``."""
+    import torch
+
+    batch, k = references.shape[:2]
+    pairs_x = inputs.detach().repeat_interleave(k, dim=0)
+    pairs_ref = references.detach().reshape(batch * k, *references.shape[2:])
+    per_pass = max(1, IG_ITEMS_PER_PASS_POINTS // n_steps)
+    parts = [integrated_gradients(module, pairs_x[i:i + per_pass], pairs_ref[i:i + per_pass], n_steps)
+             for i in range(0, batch * k, per_pass)]
+    return torch.cat(parts).reshape(batch, k, *inputs.shape[1:]).mean(dim=1)
+
+
 def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int,
                n_samples: int, seed: int,
                ig_baseline: "torch.Tensor | None" = None,
@@ -351,11 +406,16 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
     baseline = torch.zeros_like(inputs)
     if method == "ig":
         baseline = baseline if ig_baseline is None else ig_baseline
-        attr = integrated_gradients(module, inputs, baseline, n_steps)
+        if baseline.dim() == inputs.dim() + 1:  # (batch, references, ...): IG averaged over them
+            attr = multi_reference_ig(module, inputs, baseline, n_steps)
+        else:
+            attr = integrated_gradients(module, inputs, baseline, n_steps)
         if logit_change is None:
+            refs = baseline.detach().reshape(-1, *inputs.shape[1:])
             with torch.inference_mode():
-                ends = forward(torch.cat([inputs.detach(), baseline.detach()]))
-            logit_change = (ends[:len(inputs)] - ends[len(inputs):]).numpy()
+                ends = forward(torch.cat([inputs.detach(), refs]))
+            base_logits = ends[len(inputs):].reshape(len(inputs), -1).mean(dim=1)
+            logit_change = (ends[:len(inputs)] - base_logits).numpy()
         sums = attr.detach().double().sum(dim=tuple(range(1, attr.dim())))
         return attr, sums - torch.from_numpy(np.asarray(logit_change, dtype=np.float64))
     if method == "gradshap":
@@ -390,20 +450,22 @@ def resolve_model(disease: str, model: Any = None) -> Any:
 
 def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, model: Any = None,
                   n_steps: int = DEFAULT_IG_STEPS, n_samples: int = 32, batch_size: int = 16,
-                  seed: int = 0, baseline: BaselineKind = DEFAULT_BASELINE) -> list[Attribution]:
+                  seed: int = 0, baseline: BaselineKind | None = None) -> list[Attribution]:
     """Attribution maps for several ECGs at once (one map per ECG, each at its own rate).
 
     ``model`` is any object with ``.module`` (torch module: (batch, 12, samples) -> logit) and
     ``.preprocess(ecg) -> (12, samples)``; by default the shipped model of ``disease``.
     ``n_steps``: IG integration steps (Gauss-Legendre); ``n_samples``: GradientSHAP draws.
-    ``baseline``: IG baseline (``BASELINES``, see ``make_baseline``); GradientSHAP always draws
-    around the flat line and saliency has none.
+    ``baseline``: IG baseline (``BASELINES``, see ``make_baseline`` / ``make_references``); None =
+    the head's default (``default_baseline(disease)``). GradientSHAP always draws around the flat
+    line and saliency has none.
     """
     import torch
 
     if method not in METHODS:
         raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
-    if baseline not in BASELINES:
+    kind_of: BaselineKind = default_baseline(disease) if baseline is None else baseline
+    if kind_of not in BASELINES:
         raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
     if n_steps < 2 or n_samples < 1 or batch_size < 1:
         raise UsageError(f"n_steps must be >= 2, n_samples and batch_size >= 1; got {n_steps}, "
@@ -425,13 +487,17 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
         for group in groups:
             inputs = torch.from_numpy(np.stack(group))
             forward = _forward_logit(module)
-            kind = baseline if method == "ig" else "flat"
+            kind = kind_of if method == "ig" else "flat"
             group_fs = _model_rate(model, standard[start], inputs.shape[2])
-            base_input = torch.from_numpy(make_baseline(inputs.numpy(), kind, group_fs))
+            references = torch.from_numpy(make_references(inputs.numpy(), kind, group_fs))
+            n_refs = references.shape[1]
+            base_input = references[:, 0] if n_refs == 1 else references
             with attribution_threads():
-                with torch.inference_mode():  # both end points in one forward pass
-                    ends = forward(torch.cat([inputs, base_input])).numpy().astype(float)
-                logit, base = ends[:len(group)], ends[len(group):]
+                with torch.inference_mode():  # both end points (every reference) in one forward pass
+                    flat_refs = references.reshape(-1, *inputs.shape[1:])
+                    ends = forward(torch.cat([inputs, flat_refs])).numpy().astype(float)
+                logit = ends[:len(group)]
+                base = ends[len(group):].reshape(len(group), n_refs).mean(axis=1)
                 attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
                                          n_steps, n_samples, seed, ig_baseline=base_input,
                                          logit_change=logit - base)
@@ -453,20 +519,21 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 convergence_delta=deltas[offset_in_chunk], model_values=model_map,
                 model_fs_hz=model_fs, model_offset=offset,
                 baseline=("none (gradient only)" if method == "saliency"
-                          else BASELINE_DESCRIPTIONS[baseline if method == "ig" else "flat"]),
+                          else BASELINE_DESCRIPTIONS[kind_of if method == "ig" else "flat"]),
                 ecg=ecg, threshold=_threshold(model),
+                baseline_kind=None if method == "saliency" else (kind_of if method == "ig" else "flat"),
             ))
     return results
 
 
 def explain(ecg: ECG, disease: str, method: Method = "ig", *, model: Any = None,
             n_steps: int = DEFAULT_IG_STEPS, n_samples: int = 32, seed: int = 0,
-            baseline: BaselineKind = DEFAULT_BASELINE) -> Attribution:
+            baseline: BaselineKind | None = None) -> Attribution:
     """Attribution map of one disease head on one ECG: (12, samples) at the ECG's own rate.
 
     ``method``: ``ig`` (Integrated Gradients, the default), ``gradshap`` (GradientSHAP) or
-    ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``BASELINES``
-    (default ``lowpass``; ``flat`` is the earlier all-zero baseline).
+    ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``BASELINES``; None
+    (default) = the head's default, ``DEFAULT_BASELINE_BY_DISEASE`` (``lowpass`` for other heads).
     """
     return explain_batch([ecg], disease, method, model=model, n_steps=n_steps,
                          n_samples=n_samples, seed=seed, baseline=baseline)[0]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ecgqa_tools.errors import UsageError
-from ecgqa_tools.grounding._attribution import BASELINE_DESCRIPTIONS, BASELINES, explain, make_baseline
+from ecgqa_tools.grounding._attribution import (BASELINE_DESCRIPTIONS, BASELINES, MULTI_REFERENCE_BASELINES, explain,
+                                                 make_baseline, make_references)
 from ecgqa_tools.records import ECG
 
 FS = 100.0
@@ -84,8 +85,16 @@ def _segment_share(values: np.ndarray, segment: tuple[int, int]) -> float:
 def test_baselines_have_the_input_shape_and_the_expected_levels():
     x = StModel(600).preprocess(_st_elevation_ecg())[None]
     for kind in BASELINES:
+        refs = make_references(x, kind, FS)
+        assert refs.shape[0] == 1 and refs.shape[2:] == x.shape[1:] and refs.dtype == np.float32
+        if kind in MULTI_REFERENCE_BASELINES:
+            assert refs.shape[1] > 1
+            with pytest.raises(UsageError, match="make_references"):
+                make_baseline(x, kind, FS)
+            continue
         base = make_baseline(x, kind, FS)
         assert base.shape == x.shape and base.dtype == np.float32
+        assert np.array_equal(refs[:, 0], base)
     assert not make_baseline(x, "flat", FS).any()
     # the isoelectric baseline sits on the lead's isoelectric level (0 mV before mean removal)
     iso = make_baseline(x, "isoelectric", FS)
