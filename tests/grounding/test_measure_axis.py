@@ -163,3 +163,16 @@ def classify_axis_of(out: dict) -> str:
     from ecgqa_tools.grounding import classify_axis
 
     return classify_axis(out["measurements"]["qrs_axis"]["value"])
+
+
+def test_fitted_dataset_conventions_on_known_angles():
+    from ecgqa_tools.grounding import classify_axis
+
+    # PTB-XL labels: Linkstyp below +5 degrees (fitted on strat_fold 1-8), right above +90
+    assert [classify_axis(d, "ptbxl") for d in (-40.0, 4.9, 5.0, 90.0, 91.0, -100.0)] == [
+        "left", "left", "normal", "normal", "right", "extreme"]
+    # LUDB labels: left axis deviation below +25 (fitted on its 159 training records)
+    assert [classify_axis(d, "ludb") for d in (-40.0, 20.0, 25.0, 60.0, 95.0)] == [
+        "left", "left", "normal", "normal", "right"]
+    # the same angle, three conventions
+    assert [classify_axis(0.0, c) for c in ("textbook", "ptbxl", "ludb")] == ["normal", "left", "left"]
