@@ -126,3 +126,10 @@ def test_cached_axes_reuse_the_angles(tmp_path):
     again = cached_axes([3], lambda key: pytest.fail("angle should come from the cache"), 500.0, "peak-I-aVF",
                         tmp_path / "b.jsonl", tmp_path / "a.jsonl")
     assert again == first
+
+
+def test_cli_bench_axis_rejects_an_unknown_convention(capsys):
+    from ecgqa_tools.cli import main
+
+    assert main(["bench", "axis", "--conventions", "textbook,cabrera"]) == 1
+    assert "unknown axis convention 'cabrera'" in capsys.readouterr().err
