@@ -61,13 +61,18 @@ class DelineatorConfig:
     subframe: bool = True
     """Place boundaries between frame centres by interpolating the probability margin."""
     refine_frames: tuple[int, int, int] = (0, 0, 2)
-    """For P, QRS, T: move each boundary found on the fused probabilities to the lead's own
+    """For P, QRS, T: move each onset found on the fused probabilities to the lead's own
     probability crossing when one lies within this many 20 ms frames (0 = off)."""
+    refine_offset_frames: tuple[int, int, int] | None = None
+    """The same for offsets (None = as ``refine_frames``, the session-1/2 behaviour)."""
     t_onset_consensus_ms: float | None = 60.0
     """12-lead T-onset consensus: a lead's T onset further than this from the median T onset of
     the other leads of the same beat is moved to that limit (None = off). 60 ms was best of
     off/120/100/80/60/50/40 on the 159 training records (12-lead T-onset F1 0.9570 vs 0.9553 off;
     ``scripts/tune_t_onset.py``)."""
+    t_offset_consensus_ms: float | None = None
+    """12-lead T-offset consensus: a lead's T offset further than this from the median T offset of
+    the other leads of the same beat is moved to that limit (None = off)."""
 
 
 DEFAULT_CONFIG = DelineatorConfig()
@@ -166,6 +171,8 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
         waves[name] = lead_waves
     if config.t_onset_consensus_ms is not None:
         waves = t_onset_consensus(waves, ecg.fs_hz, config.t_onset_consensus_ms)
+    if config.t_offset_consensus_ms is not None:
+        waves = t_offset_consensus(waves, ecg.fs_hz, config.t_offset_consensus_ms)
     result = DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg"), rhythm, unusable)
     _remember(result)
     return result
@@ -440,7 +447,9 @@ def decode_waves(p: np.ndarray, n_samples_250: int, config: DelineatorConfig,
     labels = p.argmax(axis=1)
     frame_ms = 1000.0 * FRAME_SAMPLES / MODEL_FS_HZ
     margins = _margins(p)
-    own_margins = _margins(own[:n_frames]) if own is not None and max(config.refine_frames) > 0 else None
+    refine_off = config.refine_frames if config.refine_offset_frames is None else config.refine_offset_frames
+    own_margins = (_margins(own[:n_frames])
+                   if own is not None and max(*config.refine_frames, *refine_off) > 0 else None)
     waves: list[Wave] = []
     for cls, a, b in _runs(labels):
         if cls == 0 or (b - a + 1) < config.min_frames[cls - 1]:
@@ -453,11 +462,12 @@ def decode_waves(p: np.ndarray, n_samples_250: int, config: DelineatorConfig,
             off_f = _crossing(margin, b, b + 1) + 0.5 if b + 1 < n_frames else float(n_frames)
         else:
             on_f, off_f = float(a), float(b + 1)
-        reach = config.refine_frames[cls - 1]
-        if own_margins is not None and reach > 0:
+        reach, reach_off = config.refine_frames[cls - 1], refine_off[cls - 1]
+        if own_margins is not None and (reach > 0 or reach_off > 0):
             own_margin = own_margins[cls]
-            on_own = _own_crossing(own_margin, a, True, reach) if a > 0 else None
-            off_own = _own_crossing(own_margin, b + 1, False, reach) if b + 1 < n_frames else None
+            on_own = _own_crossing(own_margin, a, True, reach) if a > 0 and reach > 0 else None
+            off_own = (_own_crossing(own_margin, b + 1, False, reach_off)
+                       if b + 1 < n_frames and reach_off > 0 else None)
             on_f = on_own if on_own is not None else on_f
             off_f = off_own if off_own is not None and off_own > on_f else off_f
         k = 2 * (cls - 1)
@@ -485,15 +495,7 @@ def t_onset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
         return waves
     new = {lead: list(ws) for lead, ws in waves.items()}
     limit = max_dev_ms * fs_hz / 1000.0
-    groups: list[list] = [[items[0]]]
-    for it in items[1:]:
-        prev = groups[-1][-1][2]
-        t_prev = prev.peak if prev.peak is not None else prev.onset
-        t_cur = it[2].peak if it[2].peak is not None else it[2].onset
-        if t_cur - t_prev > 0.2 * fs_hz:
-            groups.append([])
-        groups[-1].append(it)
-    for g in groups:
+    for g in _t_beats(items, fs_hz):
         if len({lead for lead, _, _ in g}) < 3:
             continue
         onsets = np.array([w.onset for _, _, w in g], dtype=float)
@@ -507,6 +509,51 @@ def t_onset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
             if target != w.onset:
                 new[lead][k] = Wave("T", target, w.offset, w.peak)
     return {lead: tuple(ws) for lead, ws in new.items()}
+
+
+def t_offset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
+                       max_dev_ms: float) -> dict[str, tuple[Wave, ...]]:
+    """Clip each lead's T offset to within ``max_dev_ms`` of the median T offset of the other
+    leads of the same beat (beats grouped as in ``t_onset_consensus``). The offset never moves
+    before the wave's own peak (or onset), nor past the start of the lead's next QRS complex."""
+    items = sorted(((lead, k, w) for lead, ws in waves.items() for k, w in enumerate(ws) if w.kind == "T"),
+                   key=lambda x: x[2].peak if x[2].peak is not None else x[2].onset)
+    if len(items) < 3:
+        return waves
+    new = {lead: list(ws) for lead, ws in waves.items()}
+    limit = max_dev_ms * fs_hz / 1000.0
+    for g in _t_beats(items, fs_hz):
+        if len({lead for lead, _, _ in g}) < 3:
+            continue
+        offsets = np.array([w.offset for _, _, w in g], dtype=float)
+        for j, (lead, k, w) in enumerate(g):
+            ref = float(np.median(np.delete(offsets, j)))
+            target = int(round(min(max(w.offset, ref - limit), ref + limit)))
+            target = max(target, w.peak if w.peak is not None else w.onset)
+            if target > w.offset:
+                target = min(target, _start_of_qrs_after(waves[lead], w.offset) - 1)
+            if target != w.offset and target >= w.onset:
+                new[lead][k] = Wave("T", w.onset, target, w.peak)
+    return {lead: tuple(ws) for lead, ws in new.items()}
+
+
+def _t_beats(items: list, fs_hz: float) -> list[list]:
+    """T waves ``(lead, index, wave)`` sorted by peak, grouped into beats (gaps > 200 ms split)."""
+    groups: list[list] = [[items[0]]]
+    for it in items[1:]:
+        prev = groups[-1][-1][2]
+        t_prev = prev.peak if prev.peak is not None else prev.onset
+        t_cur = it[2].peak if it[2].peak is not None else it[2].onset
+        if t_cur - t_prev > 0.2 * fs_hz:
+            groups.append([])
+        groups[-1].append(it)
+    return groups
+
+
+def _start_of_qrs_after(lead_waves: tuple[Wave, ...], sample: int) -> int:
+    """Onset of the first QRS complex of a lead that starts after ``sample`` (a large number when none)."""
+    onsets = [w.onset for w in lead_waves if w.kind == "QRS" and w.onset > sample]
+    return min(onsets, default=2**62)
 
 
 def _end_of_qrs_before(lead_waves: tuple[Wave, ...], sample: int) -> int:
