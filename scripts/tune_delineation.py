@@ -21,7 +21,7 @@ def main() -> int:
     args = parse_args("score decoding variants on LUDB's training records")
     from ecgqa_tools.encoders._delineation import (
         DelineatorConfig, LeadProbabilities, _runs, decode_waves, fuse_leads,
-        no_p_rhythm,
+        no_p_rhythm, t_offset_consensus, t_onset_consensus,
     )
     from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
     from ecgqa_tools.records import STANDARD_LEADS, Delineation
@@ -46,12 +46,18 @@ def main() -> int:
             for i, lead in enumerate(STANDARD_LEADS):
                 w = decode_waves(fused[i], p.n_samples_250, cfg, 500.0, 5000, own=p.probs[i])
                 waves[lead] = tuple(x for x in w if not (g and x.kind == "P"))
+            if cfg.t_onset_consensus_ms is not None:
+                waves = t_onset_consensus(waves, 500.0, cfg.t_onset_consensus_ms)
+            if cfg.t_offset_consensus_ms is not None:
+                waves = t_offset_consensus(waves, 500.0, cfg.t_offset_consensus_ms)
             d = Delineation(500.0, 5000, waves, "tune")
             s2.add(score_delineation(d, gold, ["II"]))
             s12.add(score_delineation(d, gold, STANDARD_LEADS))
         return s2.macro_f1, s12.macro_f1
 
-    none = DelineatorConfig(fusion_weight=0.0, subframe=False, refine_frames=(0, 0, 0), bias_ms=(0,) * 6)
+    # refine_offset_frames=None: own-lead refinement moves offsets too, as in sessions 1-2
+    none = DelineatorConfig(fusion_weight=0.0, subframe=False, refine_frames=(0, 0, 0), bias_ms=(0,) * 6,
+                            refine_offset_frames=None, t_onset_consensus_ms=None)
     variants = [
         ("model decoding (no fusion, frame edges)", none, False),
         ("+ sub-frame boundaries", replace(none, subframe=True), False),
@@ -60,7 +66,8 @@ def main() -> int:
         ("+ fusion 0.75", replace(none, subframe=True, fusion_weight=0.75), False),
         ("fusion 0.5 + P gate", replace(none, subframe=True, fusion_weight=0.5), True),
         ("+ own-lead T onset (2 frames)", replace(none, subframe=True, fusion_weight=0.5, refine_frames=(0, 0, 2)), True),
-        ("+ bias (chosen default)", DelineatorConfig(), True),
+        ("+ bias (session-1/2 default)", DelineatorConfig(refine_offset_frames=None, t_onset_consensus_ms=None), True),
+        ("session-3 default (T offset fused, consensus)", DelineatorConfig(), True),
     ]
     print(f"LUDB training records: {len(data)}")
     for name, cfg, use_gate in variants:

@@ -25,7 +25,9 @@ def main() -> int:
     from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
     from ecgqa_tools.records import STANDARD_LEADS, Delineation
 
-    cfg = DEFAULT_CONFIG
+    from dataclasses import replace
+
+    cfg = replace(DEFAULT_CONFIG, refine_offset_frames=None)  # the session-2 pipeline it was chosen on
     decoded = []
     for _n, p, _rh, gold in training_records(args.ludb, args.cache):
         fused = fuse_leads(p, cfg.fusion_weight)
