@@ -8,6 +8,10 @@ Regions are the delineated segments of each lead (a P wave, a QRS complex, an ST
 The faithfulness check removes the top-ranked regions (set to the flat-line baseline in the
 model's input) until at least ``faithfulness_fraction`` of the lead-time is removed, and compares
 the probability drop with removing random regions of the same lengths (random lead and start).
+When the IG baseline is a normal reference (``normal`` or ``expected``: IG then measures how the
+ECG differs from a normal one), the same check is also run with the removed regions replaced by
+the normal-beat template (``faithfulness_normal``): "removing" evidence then means making it
+normal, which is what the map's baseline compares with. The flat-line check is always reported.
 """
 
 from __future__ import annotations
@@ -141,6 +145,9 @@ class Evidence:
     """Who delineated the waves (``ludb-gold``, ``openecg``...)."""
     record_id: str
     """The ECG's record id."""
+    faithfulness_normal: Faithfulness | None = None
+    """The removal check with the regions replaced by the normal-beat template instead of the flat
+    line; computed when the IG baseline is a normal reference (``normal``, ``expected``)."""
     text: str = field(default="")
     """A short rendering for a clinician reader."""
 
@@ -151,11 +158,11 @@ class Evidence:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN becomes ``None``)."""
         data = asdict(self)
-        if self.faithfulness is not None:
-            data["faithfulness"].update(
-                drop_top=self.faithfulness.drop_top, drop_random=self.faithfulness.drop_random,
-                faithful=self.faithfulness.faithful,
-            )
+        for name in ("faithfulness", "faithfulness_normal"):
+            check = getattr(self, name)
+            if check is not None:
+                data[name].update(drop_top=check.drop_top, drop_random=check.drop_random,
+                                  faithful=check.faithful)
         data["peak_in_clinical_region"] = self.peak_in_clinical_region
         return _clean(data)
 
@@ -219,6 +226,8 @@ def _beats(delineation: Delineation, n: int, fs_hz: float) -> list[tuple[int, in
 
 
 FILLS = ("flat", "normal")
+NORMAL_REFERENCE_BASELINES = frozenset({"normal", "expected"})
+"""IG baselines made of normal beats: their evidence also gets the normal-fill removal check."""
 """What removed regions are set to: the flat line (the documented check) or the beat-aligned
 normal template (``_baselines.place_template``; a variant where "removed" means "made normal")."""
 
@@ -319,10 +328,13 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
         row, sample = location
         peak = Peak(leads[row], sample * 1000.0 / fs, SEGMENTS[int(labels[row, sample])],
                     bool(mask is not None and mask[row, sample]))
-    faith = None
+    faith = faith_normal = None
     if faithfulness and total > 0:
-        faith = faithfulness_check(attribution, ranked, resolve_model(attribution.disease, model),
-                                   faithfulness_fraction, n_random, seed)
+        resolved = resolve_model(attribution.disease, model)
+        faith = faithfulness_check(attribution, ranked, resolved, faithfulness_fraction, n_random, seed)
+        if attribution.method == "ig" and attribution.baseline_kind in NORMAL_REFERENCE_BASELINES:
+            faith_normal = faithfulness_check(attribution, ranked, resolved, faithfulness_fraction,
+                                              n_random, seed, fill="normal")
     evidence = Evidence(
         disease=attribution.disease, method=attribution.method, probability=attribution.probability,
         threshold=attribution.threshold, lead_share=lead_share, segment_share=segment_share, lead_segment_share=lead_segment_share,
@@ -331,7 +343,7 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
         if mask is not None else "not defined for this head",
         clinical_share=cas(attribution.values, mask) if mask is not None else float("nan"),
         faithfulness=faith, delineation_source=delineation.source,
-        record_id=attribution.ecg.record_id,
+        record_id=attribution.ecg.record_id, faithfulness_normal=faith_normal,
     )
     return _with_text(evidence)
 
@@ -372,6 +384,12 @@ def render_text(evidence: Evidence) -> str:
         lines.append(f"Setting the top regions ({_pct(f.removed_fraction)} of the signal) to a flat line "
                      f"{change(f.drop_top).replace('it', 'the probability', 1)}: {verdict} for random "
                      f"regions of the same size, which {change(f.drop_random)}.")
+        g = evidence.faithfulness_normal
+        if g is not None:
+            verdict = "a larger drop than" if g.faithful else "no larger drop than"
+            lines.append("Making the same regions normal (the normal-beat template; this map's baseline is "
+                         f"made of normal beats) {change(g.drop_top).replace('it', 'the probability', 1)}: {verdict} for "
+                         f"random regions made normal, which {change(g.drop_random)}.")
     lines.append(DISCLAIMER)
     return " ".join(lines)
 

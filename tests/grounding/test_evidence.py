@@ -171,3 +171,25 @@ def test_faithfulness_fill_must_be_known():
 
     with pytest.raises(UsageError, match="fill"):
         faithfulness_check(None, [], None, fill="noise")  # type: ignore[arg-type]
+
+
+def test_maps_from_a_normal_reference_also_get_the_normal_fill_check():
+    ecg = _ecg()
+    weights = np.zeros((12, 500), dtype=np.float32)
+    v3 = STANDARD_LEADS.index("V3")
+    weights[v3, 245:256] = 3.0
+    model = LinearModel(weights)
+    bumped = ecg.with_signal(ecg.signal_mv + (np.arange(12)[:, None] == v3) * 0.2)
+    for kind in ("normal", "expected"):
+        attr = explain(bumped, "STTC", model=model, baseline=kind)
+        evidence = build_evidence(attr, _delineation(), model=model)
+        g, f = evidence.faithfulness_normal, evidence.faithfulness
+        assert g is not None and f is not None
+        assert g.n_regions == f.n_regions and g.removed_fraction == f.removed_fraction  # same regions
+        assert g.probability_top_removed != f.probability_top_removed  # filled differently
+        assert "Making the same regions normal" in evidence.text
+        data = json.loads(json.dumps(evidence.to_dict()))
+        assert data["faithfulness_normal"]["drop_top"] == pytest.approx(g.drop_top, abs=1e-5)
+    flat = build_evidence(explain(bumped, "STTC", model=model, baseline="lowpass"), _delineation(), model=model)
+    assert flat.faithfulness_normal is None and "Making the same regions normal" not in flat.text
+    assert flat.to_dict()["faithfulness_normal"] is None
