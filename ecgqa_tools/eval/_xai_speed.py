@@ -51,7 +51,7 @@ def bench_xai_speed(ecg: Any, disease: str = "MI", repeats: int = 5, batch: int 
         _time(first, lambda: explain(ecg, disease, "ig"), repeats),
         _time(f"explain IG ({disease}, 1 ECG, {steps} steps, normal template)",
               lambda: explain(ecg, disease, "ig", baseline="normal"), repeats),
-        _time(f"explain IG ({disease}, 1 ECG, {steps} steps x 8 references, expected gradients)",
+        _time(f"explain IG ({disease}, 1 ECG, {steps} steps x 8 refs, expected grads)",
               lambda: explain(ecg, disease, "ig", baseline="expected"), repeats),
         _time("explain GradientSHAP (1 ECG, 32 draws)", lambda: explain(ecg, disease, "gradshap"), repeats),
         _time("explain saliency (1 ECG)", lambda: explain(ecg, disease, "saliency"), repeats),
