@@ -1,13 +1,15 @@
 """Attributions of a disease head's logit to its 12-lead input: Integrated Gradients (primary),
 GradientSHAP and plain saliency, computed with captum and returned at the ECG's own rate.
 
-Baseline (documented choice, ``baseline=``, see ``make_baseline``): by default (``lowpass``)
-Integrated Gradients integrates from the input blurred with a Gaussian of sigma 100 ms per lead in
-the model's input space; ``flat`` (all zero in the band-passed, z-scored input space: a flat line
-at every lead's mean) and ``isoelectric`` (running median over 1 s) are kept. ``lowpass`` was
-chosen over the others on PTB-XL fold 9 (the models' selection fold) before the test fold was
-scored with it (docs/grounding.md). Completeness reads: the attributions sum to
-``logit(x) - logit(baseline)``.
+Baseline (documented choice, ``baseline=``, see ``make_baseline`` / ``make_references``): by
+default each head's own (``DEFAULT_BASELINE_BY_DISEASE``, chosen per head on PTB-XL fold 9, the
+models' selection fold, by a rule committed before the run; docs/grounding.md): ``lowpass`` for
+MI, CD, HYP (the input blurred with a Gaussian of sigma 100 ms per lead in the model's input
+space) and ``expected`` for STTC (expected gradients: IG averaged over 8 normal training beats,
+each placed at the ECG's own QRS complexes). ``normal`` (one median normal beat placed the same
+way), ``flat`` (all zero in the band-passed, z-scored input space: a flat line at every lead's
+mean) and ``isoelectric`` (running median over 1 s) are kept. Completeness reads: the attributions
+sum to ``logit(x) - logit(baseline)`` (the mean reference logit for ``expected``).
 GradientSHAP draws its baselines from the same flat line plus Gaussian noise (``stdevs`` = 0.1 of
 the input's standard deviation), i.e. expected gradients around the flat-line reference.
 Saliency is the absolute input gradient of the logit (no baseline).
