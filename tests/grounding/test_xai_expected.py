@@ -137,3 +137,16 @@ def test_per_head_default_baseline_is_used_when_none_is_given():
     assert explain(ecg, "MI", "gradshap", model=TanhModel(), n_samples=2).baseline_kind == "flat"
     assert explain(ecg, "MI", "saliency", model=TanhModel()).baseline_kind is None
     assert set(DEFAULT_BASELINE_BY_DISEASE) == {"MI", "STTC", "CD", "HYP"}
+
+
+def test_eval_xai_scores_each_head_with_its_default_baseline(ludb_dir):
+    from ecgqa_tools.eval._xai import evaluate_xai
+
+    report = evaluate_xai(ludb_root=ludb_dir, diseases=("MI", "STTC"), limit=2, compare_gradshap=False,
+                          progress=False)
+    assert report.method == ("ig (per-head default baselines: "
+                             f"MI {default_baseline('MI')}, STTC {default_baseline('STTC')})")
+    assert report.records
+    for record in report.records:
+        assert record.baseline == default_baseline(record.disease)
+    assert "per-head default baselines" in report.table().splitlines()[0]
