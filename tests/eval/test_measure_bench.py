@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ecgqa_tools.errors import UsageError
 from ecgqa_tools.eval import TOLERANCE_MS, DelineationScore, score_delineation
 from ecgqa_tools.eval._axis_bench import LUDB_CUTS_DEG, PTBXL_CUTS_DEG, ludb_five_class, three_class
 from ecgqa_tools.eval._delineation_bench import BOUNDARIES, match_boundaries
@@ -41,6 +42,30 @@ def test_predictions_outside_the_annotated_span_are_ignored():
     g = gold_of(beats(start=1.3, stop=8.0))
     pred = Delineation(500.0, 5000, {"II": beats(start=0.5, stop=9.7)}, "p")  # one more beat each side
     assert score_delineation(pred, g, ["II"]).macro_f1 == 1.0
+
+
+def test_unannotated_p_wave_before_the_span_counts_only_under_the_widened_rule():
+    # LUDB often starts annotating at a QRS: the P wave before it is real but unannotated. Its offset
+    # (30 ms before the QRS onset) lies inside the widened P margin (50 ms) but outside the span.
+    gold_waves = tuple(w for w in beats() if not (w.kind == "P" and w.onset < 300))
+    g = gold_of(gold_waves)  # span starts at the first QRS onset, sample 250
+    pred = Delineation(500.0, 5000, {"II": gold_waves + (Wave("P", 185, 235),)}, "p")
+    strict = score_delineation(pred, g, ["II"], span_rule="strict")
+    widened = score_delineation(pred, g, ["II"])
+    assert strict.macro_f1 == 1.0
+    assert widened.counts["P_off"].fp == 1 and widened.counts["P_on"].fp == 0
+    # a prediction just outside the span still matches the gold boundary at its edge under both rules
+    early = Delineation(500.0, 5000, {"II": beats(shift=-10)}, "p")
+    assert score_delineation(early, gold_of(beats()), ["II"]).counts["P_on"].tp == len(
+        [w for w in beats() if w.kind == "P"])
+    with pytest.raises(UsageError, match="span rule"):
+        score_delineation(pred, g, ["II"], span_rule="loose")
+
+
+def test_false_positives_only_where_eligible():
+    tp, fp, fn, _ = match_boundaries(np.array([10.0, 100.0, 200.0]), np.array([101.0]), 20.0,
+                                     np.array([False, True, True]))
+    assert (tp, fp, fn) == (1, 1, 0)
 
 
 def test_extra_and_missing_waves():
