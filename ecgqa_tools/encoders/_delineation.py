@@ -75,6 +75,9 @@ class DelineatorConfig:
     the other leads of the same beat is moved to that limit (None = off). 60 ms was best of
     off/120/100/80/60/50/40 on the 159 training records (12-lead T-onset F1 0.9570 vs 0.9553 off;
     ``scripts/tune_t_onset.py``)."""
+    t_onset_correction: "TOnsetCorrection | None" = None
+    """Optional learned correction of each T onset after the consensus (``correct_t_onsets``;
+    None = off). See ``TOnsetCorrection`` and docs/measurements.md (session 3)."""
     t_offset_consensus_ms: float | None = None
     """12-lead T-offset consensus: a lead's T offset further than this from the median T offset of
     the other leads of the same beat is moved to that limit (None = off, chosen in session 3: no
@@ -178,6 +181,8 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
         waves[name] = lead_waves
     if config.t_onset_consensus_ms is not None:
         waves = t_onset_consensus(waves, ecg.fs_hz, config.t_onset_consensus_ms)
+    if config.t_onset_correction is not None:
+        waves = correct_t_onsets(waves, fused, probs, ecg.fs_hz, config.t_onset_correction)
     if config.t_offset_consensus_ms is not None:
         waves = t_offset_consensus(waves, ecg.fs_hz, config.t_offset_consensus_ms)
     result = DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg"), rhythm, unusable)
@@ -541,6 +546,147 @@ def t_offset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
                 target = min(target, _start_of_qrs_after(waves[lead], w.offset) - 1)
             if target != w.offset and target >= w.onset:
                 new[lead][k] = Wave("T", w.onset, target, w.peak)
+    return {lead: tuple(ws) for lead, ws in new.items()}
+
+
+T_ONSET_FEATURES: tuple[str, ...] = (
+    "qrs_off", "peak", "offset", "rr", "others",
+    "fused_30", "fused_50", "fused_70", "own_30", "own_50", "own_70",
+)
+"""Features of one T onset for ``TOnsetCorrection``, all in ms and (except ``rr``) relative to the
+T onset itself: the offset of the lead's last QRS starting before the T peak, the T peak, the T
+offset, the record's median RR (fused QRS probability), the median T onset of the other leads of
+the beat (0 with < 3 leads), and where the lead's 12-lead fused / own T probability rises through
+0.3, 0.5 and 0.7 before the T peak (0 when it does not). Missing values are 0 (before scaling
+for ``rr``: the model's mean)."""
+
+
+@dataclass(frozen=True)
+class TOnsetCorrection:
+    """A linear correction of each T onset (ms) from ``T_ONSET_FEATURES``: ``intercept +
+    coef . (clip(x, low, high) - mean) / scale``, limited to +-``clip_ms``; the corrected onset
+    stays after the lead's preceding QRS and not after the T peak. Fitted by
+    ``scripts/tune_t_onset_correction.py`` on LUDB's training records."""
+
+    features: tuple[str, ...]
+    """Names (a subset of ``T_ONSET_FEATURES``) in the order of the arrays below."""
+    low: tuple[float, ...]
+    """Per feature: lower clip (1st percentile on the fitting data)."""
+    high: tuple[float, ...]
+    """Per feature: upper clip (99th percentile on the fitting data)."""
+    mean: tuple[float, ...]
+    """Per feature: mean of the clipped feature on the fitting data."""
+    scale: tuple[float, ...]
+    """Per feature: standard deviation of the clipped feature on the fitting data."""
+    coef: tuple[float, ...]
+    """Per feature: ms of correction per standard deviation."""
+    intercept: float
+    """ms added to every T onset."""
+    clip_ms: float = 40.0
+    """Largest correction either way, ms."""
+
+    def __post_init__(self) -> None:
+        k = len(self.features)
+        if any(len(a) != k for a in (self.low, self.high, self.mean, self.scale, self.coef)):
+            raise UsageError("TOnsetCorrection: every per-feature array needs one value per feature")
+        unknown = [f for f in self.features if f not in T_ONSET_FEATURES]
+        if unknown:
+            raise UsageError(f"TOnsetCorrection: unknown features {unknown}; expected some of {T_ONSET_FEATURES}")
+
+    def correction_ms(self, x: np.ndarray) -> np.ndarray:
+        """Corrections (n,) in ms for feature rows x (n, len(features))."""
+        x = np.clip(np.asarray(x, dtype=float), self.low, self.high)
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.clip(self.intercept + z @ np.asarray(self.coef), -self.clip_ms, self.clip_ms)
+
+
+def _rising_level_ms(pt: np.ndarray, peak_frame: int, level: float) -> float | None:
+    """Time (ms, frame centres interpolated) where ``pt`` rises through ``level`` on the way to
+    ``peak_frame`` (None when the peak is below the level or the run reaches frame 0)."""
+    k = min(peak_frame, pt.size - 1)
+    if k < 1 or pt[k] < level:
+        return None
+    while k > 0 and pt[k - 1] >= level:
+        k -= 1
+    if k == 0:
+        return None
+    a, b = float(pt[k - 1]), float(pt[k])
+    t = (level - a) / (b - a) if b != a else 0.5
+    frame_ms = 1000.0 * FRAME_SAMPLES / MODEL_FS_HZ
+    return (k - 0.5 + t) * frame_ms
+
+
+def record_rr_ms(fused: np.ndarray) -> float | None:
+    """Median RR (ms) from the 12-lead mean of the fused QRS probability (None with < 2 beats)."""
+    q = fused[:, :, 2].mean(axis=0)
+    centres = [0.5 * (a + b) for c, a, b in _runs((q > 0.5).astype(int)) if c == 1 and b - a >= 1]
+    if len(centres) < 2:
+        return None
+    return float(np.median(np.diff(centres))) * 1000.0 * FRAME_SAMPLES / MODEL_FS_HZ
+
+
+def t_onset_features(waves: dict[str, tuple[Wave, ...]], fused: np.ndarray, probs: LeadProbabilities,
+                     fs_hz: float) -> dict[tuple[str, int], np.ndarray]:
+    """``T_ONSET_FEATURES`` (ms) of every T wave with a peak, keyed by (lead, index in the lead);
+    ``rr`` is NaN when unknown. ``fused``/``probs`` rows follow ``probs.lead_names``."""
+    items = sorted(((lead, k, w) for lead, ws in waves.items() for k, w in enumerate(ws)
+                    if w.kind == "T" and w.peak is not None), key=lambda x: x[2].peak)
+    if not items:
+        return {}
+    others: dict[tuple[str, int], float] = {}
+    for g in _t_beats(items, fs_hz):
+        if len({lead for lead, _, _ in g}) < 3:
+            continue
+        onsets = np.array([w.onset for _, _, w in g], dtype=float)
+        for j, (lead, k, _w) in enumerate(g):
+            others[(lead, k)] = float(np.median(np.delete(onsets, j)))
+    rr = record_rr_ms(fused)
+    ms = 1000.0 / fs_hz
+    row_of = {name: i for i, name in enumerate(probs.lead_names)}
+    out: dict[tuple[str, int], np.ndarray] = {}
+    for lead, k, w in items:
+        i = row_of[lead]
+        qrs_offs = [x.offset for x in waves[lead] if x.kind == "QRS" and x.onset < w.peak]
+        on_ms = w.onset * ms
+        peak_frame = int(w.peak * ms * MODEL_FS_HZ / 1000.0 / FRAME_SAMPLES)
+        levels = []
+        for pt in (fused[i, :, 3], probs.probs[i, :, 3].astype(float)):
+            for level in (0.3, 0.5, 0.7):
+                t = _rising_level_ms(pt, peak_frame, level)
+                levels.append(0.0 if t is None else t - on_ms)
+        out[(lead, k)] = np.array([
+            (max(qrs_offs) - w.onset) * ms if qrs_offs else np.nan,
+            (w.peak - w.onset) * ms, (w.offset - w.onset) * ms,
+            np.nan if rr is None else rr,
+            (others[(lead, k)] - w.onset) * ms if (lead, k) in others else 0.0,
+            *levels,
+        ])
+    return out
+
+
+def correct_t_onsets(waves: dict[str, tuple[Wave, ...]], fused: np.ndarray, probs: LeadProbabilities,
+                     fs_hz: float, model: TOnsetCorrection) -> dict[str, tuple[Wave, ...]]:
+    """Move each T onset by ``model``'s correction; T waves without a preceding QRS in their lead
+    (no ``qrs_off``) are left alone. The onset stays after that QRS and not after the T peak."""
+    feats = t_onset_features(waves, fused, probs, fs_hz)
+    keys = [key for key, x in feats.items() if np.isfinite(x[0])]
+    if not keys:
+        return waves
+    cols = [T_ONSET_FEATURES.index(f) for f in model.features]
+    x = np.array([feats[key] for key in keys])
+    rr = T_ONSET_FEATURES.index("rr")
+    if "rr" in model.features:
+        x[np.isnan(x[:, rr]), rr] = model.mean[model.features.index("rr")]
+    corr = model.correction_ms(x[:, cols])
+    new = {lead: list(ws) for lead, ws in waves.items()}
+    for (lead, k), c in zip(keys, corr):
+        w = waves[lead][k]
+        qrs_end = w.onset + int(round(feats[(lead, k)][0] * fs_hz / 1000.0))
+        target = w.onset + int(round(c * fs_hz / 1000.0))
+        stop = w.peak if w.peak is not None else w.offset
+        target = min(max(target, min(qrs_end + 1, w.onset)), max(stop, w.onset))
+        if target != w.onset:
+            new[lead][k] = Wave("T", target, w.offset, w.peak)
     return {lead: tuple(ws) for lead, ws in new.items()}
 
 
