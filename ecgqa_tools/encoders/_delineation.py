@@ -14,7 +14,9 @@ Pipeline of ``method="openecg"`` (all tuning constants in ``DelineatorConfig`` w
    at the lead's own unfused crossing when one is within 2 frames, every other boundary on the
    fused one) and then shifted by a per-boundary bias measured on the training records; a lead's
    T onset further than 60 ms from the other leads' median T onset of the same beat is clipped to
-   that limit;
+   that limit, and each T onset is then moved by a small learned linear correction (ridge on the
+   QRS offset, T peak/offset, RR, other leads' onsets and T-probability level crossings; chosen
+   and fitted by grouped cross-validation on the training records, at most 40 ms);
 4. rhythm gate: when the record is atrial fibrillation/flutter or paced (OpenECG codec rhythm
    layer pooled over all usable leads, with RR irregularity) P waves are removed from every lead.
 """
@@ -40,6 +42,75 @@ FRAME_SAMPLES = 5
 WINDOW_SAMPLES = 2500
 """Samples per model window (10 s at 250 Hz)."""
 CLASS_NAMES: tuple[str, ...] = ("none", "P", "QRS", "T")
+
+
+T_ONSET_FEATURES: tuple[str, ...] = (
+    "qrs_off", "peak", "offset", "rr", "others",
+    "fused_30", "fused_50", "fused_70", "own_30", "own_50", "own_70",
+)
+"""Features of one T onset for ``TOnsetCorrection``, all in ms and (except ``rr``) relative to the
+T onset itself: the offset of the lead's last QRS starting before the T peak, the T peak, the T
+offset, the record's median RR (fused QRS probability), the median T onset of the other leads of
+the beat (0 with < 3 leads), and where the lead's 12-lead fused / own T probability rises through
+0.3, 0.5 and 0.7 before the T peak (0 when it does not). Missing values are 0 (before scaling
+for ``rr``: the model's mean)."""
+
+
+@dataclass(frozen=True)
+class TOnsetCorrection:
+    """A linear correction of each T onset (ms) from ``T_ONSET_FEATURES``: ``intercept +
+    coef . (clip(x, low, high) - mean) / scale``, limited to +-``clip_ms``; the corrected onset
+    stays after the lead's preceding QRS and not after the T peak. Fitted by
+    ``scripts/tune_t_onset_correction.py`` on LUDB's training records."""
+
+    features: tuple[str, ...]
+    """Names (a subset of ``T_ONSET_FEATURES``) in the order of the arrays below."""
+    low: tuple[float, ...]
+    """Per feature: lower clip (1st percentile on the fitting data)."""
+    high: tuple[float, ...]
+    """Per feature: upper clip (99th percentile on the fitting data)."""
+    mean: tuple[float, ...]
+    """Per feature: mean of the clipped feature on the fitting data."""
+    scale: tuple[float, ...]
+    """Per feature: standard deviation of the clipped feature on the fitting data."""
+    coef: tuple[float, ...]
+    """Per feature: ms of correction per standard deviation."""
+    intercept: float
+    """ms added to every T onset."""
+    clip_ms: float = 40.0
+    """Largest correction either way, ms."""
+
+    def __post_init__(self) -> None:
+        k = len(self.features)
+        if any(len(a) != k for a in (self.low, self.high, self.mean, self.scale, self.coef)):
+            raise UsageError("TOnsetCorrection: every per-feature array needs one value per feature")
+        unknown = [f for f in self.features if f not in T_ONSET_FEATURES]
+        if unknown:
+            raise UsageError(f"TOnsetCorrection: unknown features {unknown}; expected some of {T_ONSET_FEATURES}")
+
+    def correction_ms(self, x: np.ndarray) -> np.ndarray:
+        """Corrections (n,) in ms for feature rows x (n, len(features))."""
+        x = np.clip(np.asarray(x, dtype=float), self.low, self.high)
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.clip(self.intercept + z @ np.asarray(self.coef), -self.clip_ms, self.clip_ms)
+
+
+T_ONSET_CORRECTION = TOnsetCorrection(
+    features=T_ONSET_FEATURES,
+    low=(-202, 34, 90.52, 600, -60, -58.4181, -29.1044, -4.2266, -36.4528, -4.9951, 0),
+    high=(-38, 162, 234, 1230, 60, -5.523, 15.8348, 48.9522, -4.3533, 13.2259, 43.677),
+    mean=(-110.9293, 103.753, 181.2197, 880.9192, -1.2755, -20.4182, -4.0201, 12.3533, -17.1929, -3.6898,
+          9.6102),
+    scale=(34.2938, 27.0945, 27.3938, 147.3194, 22.6978, 11.0815, 8.319, 10.3451, 4.2952, 2.1067, 5.9522),
+    coef=(1.0722, -0.9678, 5.7903, -1.6846, 2.2093, -0.2459, -3.7224, -0.3693, 3.6955, 1.0674, 0.4193),
+    intercept=-0.6855,
+    clip_ms=40.0,
+)
+"""The default T-onset correction (session 3): ridge (alpha 100) on all 11 features, chosen by
+grouped 5-fold cross-validation over LUDB's 159 training records among 10 candidates by the rule
+in docs/measurements.md (``scripts/tune_t_onset_correction.py``: out-of-fold 12-lead macro-F1
+0.98383 vs 0.98331 without, lead II 0.98724 vs 0.98590) and refitted on all 159 records
+(15,627 T onsets; constants rounded to 4 decimals)."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +146,9 @@ class DelineatorConfig:
     the other leads of the same beat is moved to that limit (None = off). 60 ms was best of
     off/120/100/80/60/50/40 on the 159 training records (12-lead T-onset F1 0.9570 vs 0.9553 off;
     ``scripts/tune_t_onset.py``)."""
-    t_onset_correction: "TOnsetCorrection | None" = None
-    """Optional learned correction of each T onset after the consensus (``correct_t_onsets``;
-    None = off). See ``TOnsetCorrection`` and docs/measurements.md (session 3)."""
+    t_onset_correction: TOnsetCorrection | None = T_ONSET_CORRECTION
+    """Learned correction of each T onset after the consensus (``correct_t_onsets``; None = off,
+    the pipeline before session 3's correction). See ``T_ONSET_CORRECTION``."""
     t_offset_consensus_ms: float | None = None
     """12-lead T-offset consensus: a lead's T offset further than this from the median T offset of
     the other leads of the same beat is moved to that limit (None = off, chosen in session 3: no
@@ -547,57 +618,6 @@ def t_offset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
             if target != w.offset and target >= w.onset:
                 new[lead][k] = Wave("T", w.onset, target, w.peak)
     return {lead: tuple(ws) for lead, ws in new.items()}
-
-
-T_ONSET_FEATURES: tuple[str, ...] = (
-    "qrs_off", "peak", "offset", "rr", "others",
-    "fused_30", "fused_50", "fused_70", "own_30", "own_50", "own_70",
-)
-"""Features of one T onset for ``TOnsetCorrection``, all in ms and (except ``rr``) relative to the
-T onset itself: the offset of the lead's last QRS starting before the T peak, the T peak, the T
-offset, the record's median RR (fused QRS probability), the median T onset of the other leads of
-the beat (0 with < 3 leads), and where the lead's 12-lead fused / own T probability rises through
-0.3, 0.5 and 0.7 before the T peak (0 when it does not). Missing values are 0 (before scaling
-for ``rr``: the model's mean)."""
-
-
-@dataclass(frozen=True)
-class TOnsetCorrection:
-    """A linear correction of each T onset (ms) from ``T_ONSET_FEATURES``: ``intercept +
-    coef . (clip(x, low, high) - mean) / scale``, limited to +-``clip_ms``; the corrected onset
-    stays after the lead's preceding QRS and not after the T peak. Fitted by
-    ``scripts/tune_t_onset_correction.py`` on LUDB's training records."""
-
-    features: tuple[str, ...]
-    """Names (a subset of ``T_ONSET_FEATURES``) in the order of the arrays below."""
-    low: tuple[float, ...]
-    """Per feature: lower clip (1st percentile on the fitting data)."""
-    high: tuple[float, ...]
-    """Per feature: upper clip (99th percentile on the fitting data)."""
-    mean: tuple[float, ...]
-    """Per feature: mean of the clipped feature on the fitting data."""
-    scale: tuple[float, ...]
-    """Per feature: standard deviation of the clipped feature on the fitting data."""
-    coef: tuple[float, ...]
-    """Per feature: ms of correction per standard deviation."""
-    intercept: float
-    """ms added to every T onset."""
-    clip_ms: float = 40.0
-    """Largest correction either way, ms."""
-
-    def __post_init__(self) -> None:
-        k = len(self.features)
-        if any(len(a) != k for a in (self.low, self.high, self.mean, self.scale, self.coef)):
-            raise UsageError("TOnsetCorrection: every per-feature array needs one value per feature")
-        unknown = [f for f in self.features if f not in T_ONSET_FEATURES]
-        if unknown:
-            raise UsageError(f"TOnsetCorrection: unknown features {unknown}; expected some of {T_ONSET_FEATURES}")
-
-    def correction_ms(self, x: np.ndarray) -> np.ndarray:
-        """Corrections (n,) in ms for feature rows x (n, len(features))."""
-        x = np.clip(np.asarray(x, dtype=float), self.low, self.high)
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        return np.clip(self.intercept + z @ np.asarray(self.coef), -self.clip_ms, self.clip_ms)
 
 
 def _rising_level_ms(pt: np.ndarray, peak_frame: int, level: float) -> float | None:
