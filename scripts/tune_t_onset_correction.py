@@ -71,8 +71,16 @@ def main() -> int:
 
     args = parse_args("choose a T-onset correction on LUDB's training records (grouped CV)")
     from ecgqa_tools.encoders._delineation import (
-        DEFAULT_CONFIG, T_ONSET_FEATURES, LeadProbabilities, _runs, correct_t_onsets, decode_waves,
-        fuse_leads, no_p_rhythm, t_onset_consensus, t_onset_features,
+        DEFAULT_CONFIG,
+        T_ONSET_FEATURES,
+        LeadProbabilities,
+        _runs,
+        correct_t_onsets,
+        decode_waves,
+        fuse_leads,
+        no_p_rhythm,
+        t_onset_consensus,
+        t_onset_features,
     )
     from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
     from ecgqa_tools.records import STANDARD_LEADS, Delineation
