@@ -28,7 +28,6 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-
 PTBXL_AXIS_MAP: dict[str, str] = {
     "MID": "normal", "LAD": "left", "ALAD": "left", "AXL": "left",
     "RAD": "right", "ARAD": "right", "AXR": "right",
@@ -422,3 +421,307 @@ def run_ludb_axis(root, cache_path=None, methods: tuple[str, ...] | None = None,
             out.append(score_axis(recs, convention_cuts(conv, "ludb"), f"LUDB {records}", method,
                                   _conv_name(conv, "ludb"), five_class=True))
     return out
+
+
+# --------------------------------------------------------------------------- session 3b: learned class rule
+# Protocol (committed before any of this ran): docs/measurements.md, "Session 3b: a learned PTB-XL
+# class rule - protocol". A multinomial logistic regression on QRS features of the limb leads,
+# compared with the fitted cut-offs by leave-one-strat-fold-out on PTB-XL folds 1-8 only.
+
+AXIS_CLASSES3: tuple[str, ...] = ("left", "normal", "right")
+"""The three classes the learned rule predicts (PTB-XL has no extreme class)."""
+WAVE_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF")
+SOFTMAX_C_GRID: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+"""Inverse L2 strengths of the candidates (objective: NLL sum + ||W||^2 / (2C))."""
+
+
+def _angle_names() -> list[str]:
+    from ..grounding import AXIS_METHODS
+
+    return [f"{f}({m})" for m in AXIS_METHODS for f in ("sin", "cos")]
+
+
+def _wave_names() -> list[str]:
+    return [f"{k}_{lead}" for lead in WAVE_LEADS for k in ("R", "S", "area")]
+
+
+def feature_sets() -> dict[str, tuple[str, ...]]:
+    """Candidate feature sets by name, in the protocol's order (fewest features first)."""
+    angles = tuple(_angle_names())
+    return {"angle": ("sin(peak-I-aVF)", "cos(peak-I-aVF)"), "waves": tuple(_wave_names()),
+            "angles9": angles, "angles9+waves": angles + tuple(_wave_names())}
+
+
+def qrs_wave_features(ecg, beats: list, beats_fs_hz: float) -> dict[str, float] | None:
+    """Scale-free QRS shape of the six limb leads (derived from I and II): per lead the R amplitude
+    (max(0, largest positive deflection)) and S amplitude (min(0, largest negative deflection)) over
+    the largest peak-to-peak amplitude of the six leads, and the net QRS area over the
+    root-sum-square of the six areas; medians over the global beats (baseline = median of the 20 ms
+    before onset). None when leads I/II are missing or no complete QRS lies inside the signal."""
+    import numpy as np
+
+    from ..grounding import limb_leads
+    from ..grounding._measure import _beat_windows
+
+    rows = {n: ecg.signal_mv[k] for k, n in enumerate(ecg.lead_names)}
+    if "I" not in rows or "II" not in rows or not beats:
+        return None
+    limb = limb_leads(rows["I"].astype(float), rows["II"].astype(float))
+    fs = float(ecg.fs_hz)
+    windows = _beat_windows(limb, beats, fs / beats_fs_hz, fs, False, False)
+    if not windows:
+        return None
+    per_beat = {k: [] for k in _wave_names()}
+    for on, off, pre in windows:
+        for lead in WAVE_LEADS:
+            seg = limb[lead][on:off] - np.median(limb[lead][pre])
+            per_beat[f"R_{lead}"].append(max(0.0, float(seg.max())))
+            per_beat[f"S_{lead}"].append(min(0.0, float(seg.min())))
+            per_beat[f"area_{lead}"].append(float(seg.sum()) / fs)
+    med = {k: float(np.median(v)) for k, v in per_beat.items()}
+    p2p = max(med[f"R_{lead}"] - med[f"S_{lead}"] for lead in WAVE_LEADS)
+    norm = float(np.sqrt(sum(med[f"area_{lead}"] ** 2 for lead in WAVE_LEADS)))
+    if p2p <= 0 or norm <= 0:
+        return None
+    out = {}
+    for lead in WAVE_LEADS:
+        out[f"R_{lead}"] = med[f"R_{lead}"] / p2p
+        out[f"S_{lead}"] = med[f"S_{lead}"] / p2p
+        out[f"area_{lead}"] = med[f"area_{lead}"] / norm
+    return out
+
+
+def record_axis_features(ecg, beats: list, beats_fs_hz: float) -> dict[str, float] | None:
+    """Every candidate feature of one record (``feature_sets()``), or None when the default
+    (``peak-I-aVF``) angle or the wave features are unmeasurable; another method's unmeasurable
+    angle takes the default angle (protocol)."""
+    import numpy as np
+
+    from ..grounding import AXIS_METHODS, DEFAULT_AXIS_METHOD, axis_from_beats
+
+    angles = {m: axis_from_beats(ecg, beats, beats_fs_hz, m).value for m in AXIS_METHODS}
+    if angles[DEFAULT_AXIS_METHOD] is None:
+        return None
+    waves = qrs_wave_features(ecg, beats, beats_fs_hz)
+    if waves is None:
+        return None
+    out: dict[str, float] = {}
+    for m in AXIS_METHODS:
+        a = np.radians(angles[m] if angles[m] is not None else angles[DEFAULT_AXIS_METHOD])
+        out[f"sin({m})"], out[f"cos({m})"] = float(np.sin(a)), float(np.cos(a))
+    out.update(waves)
+    return out
+
+
+def cached_axis_features(keys: list, read, fs_hz: float, beats_path=None, features_path=None,
+                         desc: str = "axis features") -> dict[str, dict[str, float] | None]:
+    """``record_axis_features`` of each record (``read(key) -> ECG``), with a resumable JSONL
+    cache per delineation pipeline; QRS boundaries from ``cached_beats``."""
+    import json
+    import os
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from ._delineation_bench import pipeline_fingerprint
+
+    pipeline = pipeline_fingerprint()
+    done: dict[str, dict[str, float] | None] = {}
+    path = None if features_path is None else Path(features_path)
+    if path is not None and path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if row.get("pipeline") == pipeline:
+                done[row["key"]] = row["features"]
+    todo = [k for k in keys if str(k) not in done]
+    if todo:
+        beats = cached_beats(todo, read, beats_path, desc)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        for k in tqdm(todo, desc=desc, file=sys.stderr, disable=None):
+            done[str(k)] = record_axis_features(read(k), beats[k], fs_hz)
+            if path is not None:
+                with open(path, "a") as fh:
+                    fh.write(json.dumps({"key": str(k), "pipeline": pipeline, "features": done[str(k)]}) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+    return {str(k): done[str(k)] for k in keys}
+
+
+@dataclass(frozen=True)
+class SoftmaxAxisRule:
+    """A fitted multinomial logistic regression of the three axis classes (``AXIS_CLASSES3``)."""
+
+    features: tuple[str, ...]
+    """Feature names (``feature_sets()``), the column order of the arrays below."""
+    mean: tuple[float, ...]
+    """Training mean of each feature (standardisation)."""
+    scale: tuple[float, ...]
+    """Training SD of each feature (1 where the SD is 0)."""
+    weights: tuple[tuple[float, ...], ...]
+    """(3 classes, n features) weights on standardised features."""
+    intercepts: tuple[float, ...]
+    """One intercept per class."""
+    c: float
+    """Inverse L2 strength it was fitted with."""
+
+    def scores(self, x):
+        """Class scores (n, 3) of feature rows ``x`` (n, n features)."""
+        import numpy as np
+
+        z = (np.asarray(x, float) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.weights).T + np.asarray(self.intercepts)
+
+    def predict(self, x) -> list[str]:
+        """Class names of feature rows ``x``."""
+        import numpy as np
+
+        return [AXIS_CLASSES3[i] for i in np.argmax(self.scores(x), axis=1)]
+
+
+def fit_softmax(x, labels: list[str], features: tuple[str, ...], c: float) -> SoftmaxAxisRule:
+    """Multinomial logistic regression (L-BFGS; L2 on the weights, not the intercepts) on
+    standardised ``x`` (n, d) with class names ``labels`` (``AXIS_CLASSES3``)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    from ..errors import UsageError
+
+    x = np.asarray(x, float)
+    if x.ndim != 2 or x.shape[0] != len(labels) or x.shape[1] != len(features):
+        raise UsageError(f"feature matrix {x.shape} does not match {len(labels)} labels x {len(features)} features")
+    if not c > 0:
+        raise UsageError(f"C must be positive, got {c}")
+    y = np.array([AXIS_CLASSES3.index(lab) for lab in labels])
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    d = z.shape[1]
+    k = len(AXIS_CLASSES3)
+    onehot = np.eye(k)[y]
+
+    def objective(theta):
+        w, b = theta[: k * d].reshape(k, d), theta[k * d:]
+        s = z @ w.T + b
+        s = s - s.max(axis=1, keepdims=True)
+        logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        p = np.exp(logp)
+        loss = -float((onehot * logp).sum()) + float((w ** 2).sum()) / (2 * c)
+        g = p - onehot
+        grad_w = g.T @ z + w / c
+        return loss, np.concatenate([grad_w.ravel(), g.sum(axis=0)])
+
+    res = minimize(objective, np.zeros(k * d + k), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 2000, "gtol": 1e-8})
+    w, b = res.x[: k * d].reshape(k, d), res.x[k * d:]
+    return SoftmaxAxisRule(tuple(features), tuple(map(float, mean)), tuple(map(float, scale)),
+                           tuple(tuple(map(float, row)) for row in w), tuple(map(float, b)), float(c))
+
+
+@dataclass(frozen=True)
+class LearnedRow:
+    """One development record of the learned-rule comparison."""
+
+    key: str
+    fold: int
+    """PTB-XL strat_fold (the CV group)."""
+    label: str
+    axis_deg: float
+    features: dict
+    """``record_axis_features`` of the record."""
+
+
+def _matrix(rows: list[LearnedRow], features: tuple[str, ...]):
+    import numpy as np
+
+    return np.array([[r.features[f] for f in features] for r in rows], float)
+
+
+def lofo_correct(rows: list[LearnedRow], features: tuple[str, ...], c: float) -> int:
+    """Correct predictions pooled over leave-one-fold-out (fold = strat_fold) of one candidate."""
+    correct = 0
+    for k in sorted({r.fold for r in rows}):
+        train = [r for r in rows if r.fold != k]
+        test = [r for r in rows if r.fold == k]
+        rule = fit_softmax(_matrix(train, features), [r.label for r in train], features, c)
+        correct += sum(p == r.label for p, r in zip(rule.predict(_matrix(test, features)), test))
+    return correct
+
+
+def select_softmax(rows: list[LearnedRow]) -> tuple[str, float, dict[tuple[str, float], int]]:
+    """(feature set, C, all candidates' LOFO correct counts): the candidate with the most correct
+    leave-one-fold-out predictions on ``rows``; ties to fewer features, then smaller C."""
+    sets = feature_sets()
+    counts = {(name, c): lofo_correct(rows, feats, c) for name, feats in sets.items() for c in SOFTMAX_C_GRID}
+    best = max(counts.values())
+    name, c = min((k for k, v in counts.items() if v == best), key=lambda k: (len(sets[k[0]]), k[1]))
+    return name, c, counts
+
+
+@dataclass(frozen=True)
+class LearnedComparison:
+    """Nested leave-one-strat-fold-out comparison of the learned rule with the fitted cut-offs."""
+
+    n_records: int
+    n_cut: int
+    """Records the cut-offs fitted on the other folds classify like the label."""
+    n_learned: int
+    """Records the nested learned procedure classifies like the label."""
+    cut_pairs: dict[int, tuple[float, float]]
+    """Held-out fold -> cut-offs fitted on the other folds."""
+    chosen: dict[int, tuple[str, float]]
+    """Held-out fold -> (feature set, C) chosen on the other folds."""
+    cut_predictions: dict[str, str]
+    learned_predictions: dict[str, str]
+
+    @property
+    def adopt(self) -> bool:
+        """The committed decision rule: strictly more development records right."""
+        return self.n_learned > self.n_cut
+
+
+def compare_learned(rows: list[LearnedRow], progress: bool = True) -> LearnedComparison:
+    """Cut-offs (``fit_axis_cuts``) vs the nested softmax selection, both by leave-one-fold-out."""
+    from tqdm import tqdm
+
+    sets = feature_sets()
+    cut_pred: dict[str, str] = {}
+    lr_pred: dict[str, str] = {}
+    cut_pairs: dict[int, tuple[float, float]] = {}
+    chosen: dict[int, tuple[str, float]] = {}
+    for k in tqdm(sorted({r.fold for r in rows}), desc="outer folds", file=sys.stderr, disable=not progress or None):
+        train = [r for r in rows if r.fold != k]
+        test = [r for r in rows if r.fold == k]
+        fit = fit_axis_cuts([AxisRecord(r.key, r.label, r.axis_deg) for r in train])
+        cut_pairs[k] = (fit.left_deg, fit.right_deg)
+        for r in test:
+            cut_pred[r.key] = three_class(r.axis_deg, cut_pairs[k])
+        name, c, _ = select_softmax(train)
+        chosen[k] = (name, c)
+        rule = fit_softmax(_matrix(train, sets[name]), [r.label for r in train], sets[name], c)
+        for r, p in zip(test, rule.predict(_matrix(test, sets[name]))):
+            lr_pred[r.key] = p
+    n_cut = sum(cut_pred[r.key] == r.label for r in rows)
+    n_lr = sum(lr_pred[r.key] == r.label for r in rows)
+    return LearnedComparison(len(rows), n_cut, n_lr, cut_pairs, chosen, cut_pred, lr_pred)
+
+
+def ptbxl_learned_rows(root, fs_hz: int, folds: tuple[int, ...], cache_dir=None) -> list[LearnedRow]:
+    """PTB-XL records with a scored ``heart_axis`` at ``fs_hz`` in ``folds`` with their
+    ``peak-I-aVF`` angle and features (records whose features are unmeasurable are left out)."""
+    from ..records import PtbXl
+
+    ptbxl = PtbXl(root)
+    meta = ptbxl.metadata
+    recs = ptbxl_axis_records(root, fs_hz, folds, None, cache_dir)
+    keys = [int(r.key) for r in recs if r.axis_deg is not None]
+    feats = cached_axis_features(keys, lambda i: ptbxl.read(i, fs_hz=fs_hz), fs_hz,
+                                 _cache_file(cache_dir, f"ptbxl-axis-beats-{fs_hz}.jsonl"),
+                                 _cache_file(cache_dir, f"ptbxl-axis-features-{fs_hz}.jsonl"),
+                                 f"PTB-XL axis features ({fs_hz} Hz)")
+    return [LearnedRow(r.key, int(meta.loc[int(r.key), "strat_fold"]), r.label, r.axis_deg, feats[r.key])
+            for r in recs if r.axis_deg is not None and feats.get(r.key) is not None]

@@ -64,6 +64,10 @@ def register(cli: CommandRegistry) -> None:
                    help="fit each dataset's convention on its development part only (PTB-XL folds 1-8 at "
                         "100 Hz, LUDB train) with the committed grid and tie rule, and print the grid; "
                         "ignores --fs, --folds and --ludb-records")
+    a.add_argument("--learned", action="store_true",
+                   help="session-3b learned PTB-XL class rule: compare it with the fitted cut-offs by nested "
+                        "leave-one-strat-fold-out on folds 1-8 (100 Hz) and print the decision and the final "
+                        "model; with --folds 9-10 (and --fs) also score that model once on those folds")
     a.add_argument("--cache-dir", help="where per-record QRS boundaries and angles are kept for resuming")
     a.add_argument("--no-cache", action="store_true")
 
@@ -138,7 +142,12 @@ def _axis(args: argparse.Namespace) -> int:
     from .._config import dataset_dir
     from ..errors import UsageError
     from ..grounding import AXIS_METHODS, DEFAULT_AXIS_METHOD
-    from ._axis_bench import BENCH_CONVENTIONS, parse_folds, run_ludb_axis, run_ptbxl_axis
+    from ._axis_bench import (
+        BENCH_CONVENTIONS,
+        parse_folds,
+        run_ludb_axis,
+        run_ptbxl_axis,
+    )
 
     methods = tuple(m.strip() for m in args.axis_methods.split(",") if m.strip()) or (DEFAULT_AXIS_METHOD,)
     for m in methods:
@@ -154,6 +163,8 @@ def _axis(args: argparse.Namespace) -> int:
     cache = _cache_dir(args)
     if args.fit:
         return _axis_fit(args, methods, cache)
+    if args.learned:
+        return _axis_learned(args, folds, cache)
     if not args.skip_ptbxl:
         for r in run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs, None, folds, methods,
                                 conventions, cache):
@@ -201,10 +212,81 @@ def _axis_fit(args: argparse.Namespace, methods: tuple[str, ...], cache) -> int:
     return 0
 
 
+def _axis_learned(args: argparse.Namespace, folds, cache) -> int:
+    from .._config import dataset_dir
+    from ..errors import UsageError
+    from ..grounding import AXIS_CONVENTIONS
+    from ._axis_bench import (
+        AxisRecord,
+        _matrix,
+        compare_learned,
+        feature_sets,
+        fit_softmax,
+        ptbxl_learned_rows,
+        score_axis,
+        select_softmax,
+        three_class,
+    )
+    from ._delineation_bench import pipeline_fingerprint
+
+    dev_folds = tuple(range(1, 9))
+    if folds is not None and set(folds) & set(dev_folds):
+        raise UsageError("--learned scores only folds outside the development part 1-8 (e.g. --folds 9-10)")
+    root = dataset_dir("ptbxl", args.ptbxl)
+    print(f"delineation pipeline {pipeline_fingerprint()}")
+    rows = ptbxl_learned_rows(root, 100, dev_folds, cache)
+    cmp = compare_learned(rows)
+    print(f"== learned PTB-XL class rule vs fitted cut-offs, nested leave-one-strat-fold-out on folds 1-8, "
+          f"100 Hz: {cmp.n_records} records")
+    for k in sorted(cmp.cut_pairs):
+        (left, right), (name, c) = cmp.cut_pairs[k], cmp.chosen[k]
+        print(f"  held-out fold {k}: cut-offs {left:+.0f}/{right:+.0f}; learned candidate {name}, C={c:g}")
+    print(f"cut-offs:  {cmp.n_cut}/{cmp.n_records} = {cmp.n_cut / cmp.n_records:.3f}")
+    print(f"learned:   {cmp.n_learned}/{cmp.n_records} = {cmp.n_learned / cmp.n_records:.3f}")
+    print("decision (adopt only if learned > cut-offs): " + ("ADOPT" if cmp.adopt else "REJECT"))
+    name, c, counts = select_softmax(rows)
+    print("final selection, leave-one-fold-out over all 8 folds (correct of "
+          f"{len(rows)}): " + ", ".join(f"{n} C={cc:g}: {v}" for (n, cc), v in counts.items()))
+    feats = feature_sets()[name]
+    rule = fit_softmax(_matrix(rows, feats), [r.label for r in rows], feats, c)
+    print(f"final model: {name}, C={c:g}, refitted on {len(rows)} records")
+    print(repr(rule))
+    if folds is None:
+        return 0
+    test = ptbxl_learned_rows(root, args.fs, folds, cache)
+    conv = AXIS_CONVENTIONS["ptbxl"]
+    cuts = (conv.left_deg, conv.right_deg)
+    what = f"PTB-XL records{args.fs} folds {args.folds}"
+    cut_res = score_axis([AxisRecord(r.key, r.label, r.axis_deg) for r in test], cuts, what, convention="ptbxl")
+    learned = dict(zip((r.key for r in test), rule.predict(_matrix(test, feats))))
+    from collections import Counter
+
+    conf = Counter((r.label, learned[r.key]) for r in test)
+    n_ok = sum(v for (g, p), v in conf.items() if g == p)
+    print(f"== report: {what}, {len(test)} records with features")
+    print(f"fitted cut-offs {cuts[0]:+.0f}/{cuts[1]:+.0f}: {cut_res.agreement:.3f} "
+          f"({round(cut_res.agreement * cut_res.n_scored)}/{cut_res.n_scored})")
+    print(cut_res.table())
+    print(f"learned rule ({name}, C={c:g}): {n_ok / max(len(test), 1):.3f} ({n_ok}/{len(test)})")
+    print(f"{'label/ours':<14}" + "".join(f"{k:>14}" for k in ("left", "normal", "right")))
+    for g in ("left", "normal", "right"):
+        print(f"{g:<14}" + "".join(f"{conf.get((g, p), 0):>14d}" for p in ("left", "normal", "right")))
+    for r in test:
+        if learned[r.key] != r.label or three_class(r.axis_deg, cuts) != r.label:
+            print(f"  record {r.key}: label {r.label}, angle {r.axis_deg:+.1f}, cut-offs "
+                  f"{three_class(r.axis_deg, cuts)}, learned {learned[r.key]}")
+    return 0
+
+
 def _intervals(args: argparse.Namespace) -> int:
     from .._config import dataset_dir
     from ..records import PtbXl
-    from ._delineation_intervals import distributions, ecgqa_agreement, measure_ptbxl, reasons_summary
+    from ._delineation_intervals import (
+        distributions,
+        ecgqa_agreement,
+        measure_ptbxl,
+        reasons_summary,
+    )
 
     ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
     cache = _cache_dir(args)

@@ -133,3 +133,78 @@ def test_cli_bench_axis_rejects_an_unknown_convention(capsys):
 
     assert main(["bench", "axis", "--conventions", "textbook,cabrera"]) == 1
     assert "unknown axis convention 'cabrera'" in capsys.readouterr().err
+
+
+# ---- session 3b: the learned class rule (features, softmax fit, nested comparison)
+
+def _beats(ecg):
+    from ecgqa_tools.grounding import Beat
+
+    fs = ecg.fs_hz
+    return [Beat(int((b - 0.04) * fs), int((b + 0.04) * fs)) for b in np.arange(0.5, 9.5, 0.8)]
+
+
+def _limb_ecg(scale_i: float, scale_ii: float):
+    from ecgqa_tools.records import ECG
+
+    fs, n = 500.0, 5000
+    t = np.arange(n) / fs
+    qrs = sum(np.exp(-0.5 * ((t - b) / 0.012) ** 2) for b in np.arange(0.5, 9.5, 0.8))
+    return ECG.from_array(np.vstack([scale_i * qrs, scale_ii * qrs]), fs, ("I", "II"))
+
+
+def test_wave_features_of_a_known_limb_vector_and_scale_free():
+    from ecgqa_tools.eval._axis_bench import qrs_wave_features, record_axis_features
+
+    # I = q, II = q/2: a vector at 0 degrees; III = -q/2, aVR = -3q/4, aVL = 3q/4, aVF = 0
+    ecg = _limb_ecg(1.0, 0.5)
+    f = qrs_wave_features(ecg, _beats(ecg), ecg.fs_hz)
+    assert f["R_I"] == pytest.approx(1.0, abs=1e-3) and f["S_I"] == 0.0
+    assert f["R_II"] == pytest.approx(0.5, abs=1e-3) and f["S_III"] == pytest.approx(-0.5, abs=1e-3)
+    assert f["S_aVR"] == pytest.approx(-0.75, abs=1e-3) and abs(f["R_aVF"]) < 1e-3
+    norm = np.sqrt(1 + 0.25 + 0.25 + 2 * 0.5625)
+    assert f["area_I"] == pytest.approx(1 / norm, abs=1e-3) and f["area_aVR"] == pytest.approx(-0.75 / norm, abs=1e-3)
+    big = _limb_ecg(3.0, 1.5)
+    assert qrs_wave_features(big, _beats(big), big.fs_hz) == pytest.approx(f)
+    full = record_axis_features(ecg, _beats(ecg), ecg.fs_hz)
+    assert full["cos(peak-I-aVF)"] == pytest.approx(1.0, abs=1e-3) and full["R_I"] == f["R_I"]
+    assert qrs_wave_features(ecg, [], ecg.fs_hz) is None
+
+
+def test_softmax_rule_learns_a_known_cut():
+    from ecgqa_tools.eval._axis_bench import SoftmaxAxisRule, fit_softmax, three_class
+
+    angles = np.arange(-85.0, 170.0, 2.0)
+    labels = [three_class(a, (5.0, 90.0)) for a in angles]
+    x = np.c_[np.sin(np.radians(angles)), np.cos(np.radians(angles))]
+    rule = fit_softmax(x, labels, ("sin", "cos"), 10.0)
+    assert isinstance(rule, SoftmaxAxisRule) and np.asarray(rule.weights).shape == (3, 2)
+    agree = np.mean(np.array(rule.predict(x)) == np.array(labels))
+    assert agree >= 0.95
+    assert rule.predict([[np.sin(np.radians(-60)), np.cos(np.radians(-60))],
+                         [np.sin(np.radians(50)), np.cos(np.radians(50))],
+                         [np.sin(np.radians(150)), np.cos(np.radians(150))]]) == ["left", "normal", "right"]
+    # a stronger penalty shrinks the weights
+    assert np.abs(fit_softmax(x, labels, ("sin", "cos"), 0.01).weights).sum() < np.abs(rule.weights).sum()
+    with pytest.raises(UsageError, match="does not match"):
+        fit_softmax(x[:, :1], labels, ("sin", "cos"), 1.0)
+    with pytest.raises(UsageError, match="positive"):
+        fit_softmax(x, labels, ("sin", "cos"), 0.0)
+
+
+def test_nested_comparison_on_synthetic_folds():
+    from ecgqa_tools.eval._axis_bench import LearnedRow, compare_learned, feature_sets, three_class
+
+    rng = np.random.default_rng(0)
+    names = set(feature_sets()["angles9+waves"])
+    rows = []
+    for i, a in enumerate(rng.uniform(-80.0, 160.0, 90)):
+        f = {n: float(rng.normal()) for n in names}
+        f["sin(peak-I-aVF)"], f["cos(peak-I-aVF)"] = float(np.sin(np.radians(a))), float(np.cos(np.radians(a)))
+        rows.append(LearnedRow(str(i), 1 + i % 3, three_class(a, (5.0, 90.0)), float(a), f))
+    cmp = compare_learned(rows, progress=False)
+    assert cmp.n_records == 90 and set(cmp.cut_pairs) == {1, 2, 3}
+    # labels follow a cut-off rule exactly: the cut-offs get (nearly) all right, so no adoption
+    assert cmp.n_cut >= 87 and cmp.adopt == (cmp.n_learned > cmp.n_cut)
+    assert set(cmp.learned_predictions) == {r.key for r in rows}
+    assert all(name in feature_sets() for name, _ in cmp.chosen.values())
