@@ -208,3 +208,10 @@ def test_nested_comparison_on_synthetic_folds():
     assert cmp.n_cut >= 87 and cmp.adopt == (cmp.n_learned > cmp.n_cut)
     assert set(cmp.learned_predictions) == {r.key for r in rows}
     assert all(name in feature_sets() for name, _ in cmp.chosen.values())
+
+
+def test_cli_learned_refuses_to_report_on_development_folds(capsys):
+    from ecgqa_tools.cli import main
+
+    assert main(["bench", "axis", "--learned", "--folds", "8-10", "--skip-ludb"]) == 1
+    assert "outside the development part" in capsys.readouterr().err
