@@ -156,7 +156,8 @@ def _train_cv(args: argparse.Namespace) -> int:
 
         raise DatasetError(f"{path}: no cross-validation predictions yet")
     print(f"# out-of-fold AUC, variant {args.variant} ({path})")
-    print("disease	OOF AUC mean	sd	per seed [95% CI]	folds per seed	n_pos	n_neg")
+    print("disease	OOF AUC mean	sd	per seed [95% CI]	folds per seed	n_pos	n_neg	(mean, sd, n and ensemble: "
+          "complete seeds only)")
     for row in summarize_cv(path):
         per_seed = ",".join(f"{a:.4f} [{lo:.4f}, {hi:.4f}]"
                             for a, (lo, hi) in zip(row["oof_auc_per_seed"], row["oof_auc_ci_per_seed"]))

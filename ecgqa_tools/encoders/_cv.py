@@ -120,9 +120,10 @@ def ensemble_oof(rows: list[dict], disease: str, seeds: list[int]) -> dict | Non
 
 def summarize_cv(path: Path) -> list[dict]:
     """Per (disease, seed): pooled out-of-fold AUC over the folds done, with a percentile bootstrap 95%
-    CI (positives and negatives resampled separately); then the mean and the sample standard deviation
-    (ddof=1; 0 with one seed) over seeds, and ``ensemble`` (see :func:`ensemble_oof`; None with one
-    seed)."""
+    CI (positives and negatives resampled separately); then, over the complete seeds (those with as
+    many folds as the disease's most advanced seed; a seed still running is listed but left out), the
+    mean and the sample standard deviation (ddof=1; 0 with one seed) and ``ensemble`` (see
+    :func:`ensemble_oof`; None with fewer than two complete seeds)."""
     from ._metrics import bootstrap_auc_ci
 
     rows = _load_rows(path)
@@ -138,11 +139,14 @@ def summarize_cv(path: Path) -> list[dict]:
     summary = []
     for disease in sorted({d for d, _ in per_seed}, key=["MI", "STTC", "CD", "HYP"].index):
         seeds = sorted(s for d, s in per_seed if d == disease)
-        aucs = [per_seed[(disease, s)][0] for s in seeds]
+        most = max(per_seed[(disease, s)][1] for s in seeds)
+        complete = [s for s in seeds if per_seed[(disease, s)][1] == most]
+        aucs = [per_seed[(disease, s)][0] for s in complete]
         summary.append({"disease": disease, "seeds": seeds, "folds_per_seed": [per_seed[(disease, s)][1] for s in seeds],
-                        "oof_auc_mean": float(np.mean(aucs)),
+                        "complete_seeds": complete, "oof_auc_mean": float(np.mean(aucs)),
                         "oof_auc_sd": float(np.std(aucs, ddof=1)) if len(aucs) > 1 else 0.0,
-                        "oof_auc_per_seed": aucs, "oof_auc_ci_per_seed": [per_seed[(disease, s)][4] for s in seeds],
-                        "n_pos": per_seed[(disease, seeds[0])][2], "n_neg": per_seed[(disease, seeds[0])][3],
-                        "ensemble": ensemble_oof(rows, disease, seeds)})
+                        "oof_auc_per_seed": [per_seed[(disease, s)][0] for s in seeds],
+                        "oof_auc_ci_per_seed": [per_seed[(disease, s)][4] for s in seeds],
+                        "n_pos": per_seed[(disease, complete[0])][2], "n_neg": per_seed[(disease, complete[0])][3],
+                        "ensemble": ensemble_oof(rows, disease, complete)})
     return summary
