@@ -97,6 +97,9 @@ class XaiRecordResult:
     baseline_probability: float | None = None
     """The head's probability on the IG baseline itself (a neutral reference should be called
     negative: IG explains ``logit(ECG) - logit(baseline)``)."""
+    pipeline: str = ""
+    """Fingerprint of the delineator code (``pipeline_fingerprint``) that made the masks and the
+    beat-aligned baselines; part of the resume key, so a changed delineator is never reused."""
 
 
 @dataclass(frozen=True)
@@ -340,9 +343,9 @@ def _seen_ids(model: Any, training_only: bool = False) -> frozenset[int]:
     return frozenset(seen) if seen is not None else frozenset()
 
 
-def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str, int | None]:
+def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str, int | None, str]:
     return (result.dataset, result.record_id, result.disease, result.model_version, result.baseline,
-            result.n_steps)
+            result.n_steps, result.pipeline)
 
 
 class _Results:
@@ -350,7 +353,7 @@ class _Results:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.done: dict[tuple[str, str, str, str, str, int | None], XaiRecordResult] = {}
+        self.done: dict[tuple[str, str, str, str, str, int | None, str], XaiRecordResult] = {}
         if path is not None and path.is_file():
             for line in path.read_text().splitlines():
                 try:
@@ -372,13 +375,15 @@ class _Results:
 
 
 class _DelineationCache:
-    """Delineations kept on disk next to the results (they do not depend on the model weights)."""
+    """Delineations kept on disk next to the results (they do not depend on the model weights),
+    one file per record and delineator version."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, pipeline: str) -> None:
         self.folder = folder
+        self.pipeline = pipeline
 
     def _path(self, key: tuple[str, str]) -> Path | None:
-        return None if self.folder is None else self.folder / f"{key[0]}_{key[1]}.pkl"
+        return None if self.folder is None else self.folder / f"{key[0]}_{key[1]}_{self.pipeline}.pkl"
 
     def get(self, key: tuple[str, str]) -> Any:
         import pickle
@@ -421,9 +426,12 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     from ..grounding._segments import clinical_mask, scored_mask, segment_label_map
     from ..grounding._validation import cas, mask_coverage, pointing_game
 
+    from ._delineation_bench import pipeline_fingerprint
+
+    pipeline = pipeline_fingerprint()
     store = _Results(results_path)
     disk = _DelineationCache(results_path.with_name(results_path.name + ".delineations")
-                             if results_path is not None else None)
+                             if results_path is not None else None, pipeline)
     labelled: dict[tuple[str, str], int] = {}
     results: list[XaiRecordResult] = []
     excluded = 0
@@ -451,7 +459,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 excluded += 1
                 continue
             labelled[(case.dataset, disease)] = labelled.get((case.dataset, disease), 0) + 1
-            key = (case.dataset, case.record_id, disease, version, baseline, steps)
+            key = (case.dataset, case.record_id, disease, version, baseline, steps, pipeline)
             if key in store.done:
                 results.append(store.done[key])
             else:
@@ -496,7 +504,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
                         hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
                         mask_source=delineation.source, model_version=version, baseline=baseline,
-                        n_steps=steps,
+                        n_steps=steps, pipeline=pipeline,
                         probability_top_removed=None if faith is None else faith.probability_top_removed,
                         probability_random_removed=None if faith is None else faith.probability_random_removed,
                         removed_fraction=None if faith is None else faith.removed_fraction,
@@ -511,7 +519,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 if p < cut:  # record the miss so a resumed run does not recompute it
                     miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
                                            float("nan"), float("nan"), None, case.av_block, None, None, None,
-                                           None, "none", version, baseline, n_steps=steps)
+                                           None, "none", version, baseline, n_steps=steps,
+                                           pipeline=pipeline)
                     store.add(miss)
                     results.append(miss)
             bar.update(len(chunk))

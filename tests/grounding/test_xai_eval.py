@@ -219,6 +219,24 @@ def test_results_are_kept_per_ig_step_count(tmp_path):
     assert calls and other[0].n_steps == 6  # recomputed, not taken from the 4-step result
 
 
+def test_results_made_with_another_delineator_are_recomputed(tmp_path, monkeypatch):
+    from ecgqa_tools.eval import _delineation_bench
+
+    results_path = tmp_path / "r.jsonl"
+    calls: list = []
+    model = QrsModel(calls=calls)
+    first, _, _, _ = score_cases(_cases(("1",)), {"MI": model}, results_path=results_path,
+                                 compare_gradshap=False, progress=False)
+    assert first[0].pipeline == _delineation_bench.pipeline_fingerprint()
+    calls.clear()
+    monkeypatch.setattr(_delineation_bench, "pipeline_fingerprint", lambda *m: "another-delineator")
+    again, _, _, _ = score_cases(_cases(("1",)), {"MI": model}, results_path=results_path,
+                                 compare_gradshap=False, progress=False)
+    assert calls and again[0].pipeline == "another-delineator"  # not taken from the old rows
+    assert sorted(p.name for p in (tmp_path / "r.jsonl.delineations").iterdir()) == sorted(
+        [f"ptbxl_1_{first[0].pipeline}.pkl", "ptbxl_1_another-delineator.pkl"])
+
+
 def test_cli_rejects_too_few_ig_steps(tmp_path, capsys):
     assert main(["eval", "xai", "--ludb", str(tmp_path), "--steps", "1"]) == 1
     assert "at least 2 steps" in capsys.readouterr().err
