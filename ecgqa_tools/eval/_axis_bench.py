@@ -52,6 +52,18 @@ BENCH_CONVENTIONS = ("dataset", "apriori", "textbook", "ptbxl", "ludb")
 """Names ``--conventions`` accepts: ``dataset`` = the dataset's own fitted convention."""
 
 
+
+def axis_fingerprint() -> str:
+    """Hash of the code behind every cached axis value: the delineator, the beat and angle code
+    (``grounding._measure``) and this module's features, so a change to any of them recomputes."""
+    import sys
+
+    from ..encoders import _delineation
+    from ..grounding import _measure
+    from ._delineation_bench import pipeline_fingerprint
+
+    return pipeline_fingerprint(_delineation, _measure, sys.modules[__name__])
+
 def three_class(axis_deg: float, cuts: tuple[float, float]) -> str:
     """left / normal / right for an axis in (-180, 180] with the given (left, right) cut-offs.
     Axes beyond +180/-90 (the extreme quadrant) count as right when > +90 or < -150, else left."""
@@ -138,10 +150,8 @@ def cached_beats(keys: list, read, cache_path=None, desc: str = "delineate") -> 
 
     from ..encoders import DelineatorConfig, delineate
     from ..grounding import Beat, global_beats
-    from ._delineation_bench import pipeline_fingerprint
-
     done: dict = {}
-    pipeline = pipeline_fingerprint()  # boundaries cached by another delineator are redone
+    pipeline = axis_fingerprint()  # values cached by other delineation/axis code are redone
     path = None if cache_path is None else Path(cache_path)
     if path is not None and path.is_file():
         for line in path.read_text().splitlines():
@@ -294,9 +304,7 @@ def cached_axes(keys: list, read, fs_hz: float, method: str, beats_path=None, ax
     from pathlib import Path
 
     from ..grounding import axis_from_beats
-    from ._delineation_bench import pipeline_fingerprint
-
-    pipeline = pipeline_fingerprint()
+    pipeline = axis_fingerprint()
     done: dict[str, float | None] = {}
     path = None if axes_path is None else Path(axes_path)
     if path is not None and path.is_file():
@@ -523,9 +531,7 @@ def cached_axis_features(keys: list, read, fs_hz: float, beats_path=None, featur
 
     from tqdm import tqdm
 
-    from ._delineation_bench import pipeline_fingerprint
-
-    pipeline = pipeline_fingerprint()
+    pipeline = axis_fingerprint()
     done: dict[str, dict[str, float] | None] = {}
     path = None if features_path is None else Path(features_path)
     if path is not None and path.is_file():

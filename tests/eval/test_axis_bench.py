@@ -128,6 +128,21 @@ def test_cached_axes_reuse_the_angles(tmp_path):
     assert again == first
 
 
+def test_cached_axes_are_recomputed_when_the_axis_code_changes(tmp_path, monkeypatch):
+    from ecgqa_tools.eval import _axis_bench, _delineation_bench
+
+    first = _axis_bench.cached_axes([3], lambda key: _ecg(), 500.0, "peak-I-aVF", tmp_path / "b.jsonl",
+                                    tmp_path / "a.jsonl")
+    real = _delineation_bench.pipeline_fingerprint
+    # another version of grounding._measure (the angle code), same delineator
+    monkeypatch.setattr(_delineation_bench, "pipeline_fingerprint",
+                        lambda *modules: real(*modules) + ("-changed" if len(modules) > 1 else ""))
+    calls = []
+    again = _axis_bench.cached_axes([3], lambda key: calls.append(key) or _ecg(), 500.0, "peak-I-aVF",
+                                    tmp_path / "b.jsonl", tmp_path / "a.jsonl")
+    assert calls and set(calls) == {3} and again == first  # beats and angle redone
+
+
 def test_cli_bench_axis_rejects_an_unknown_convention(capsys):
     from ecgqa_tools.cli import main
 
