@@ -33,12 +33,7 @@ VARIANTS: dict[str, TrainConfig] = {
 def _done(path: Path) -> set[tuple[str, int, int]]:
     if not path.is_file():
         return set()
-    done = set()
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            done.add((row["disease"], row["seed"], row["fold"]))
-    return done
+    return {(row["disease"], row["seed"], row["fold"]) for row in _load_rows(path)}
 
 
 def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: tuple[str, ...] = ("MI", "STTC", "CD", "HYP"),
@@ -77,8 +72,9 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
                        "best_epoch": result.best_epoch, "seconds": result.train_seconds,
                        "ecg_ids": [int(i) for i in arrays.ecg_ids[test_idx]],
                        "labels": [int(v) for v in labels[test_idx]], "logits": [float(v) for v in logits]}
+                cut = out.is_file() and out.stat().st_size > 0 and not out.read_bytes().endswith(b"\n")
                 with open(out, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                    fh.write(("\n" if cut else "") + json.dumps(row) + "\n")  # never glued to a cut line
                     fh.flush()
                     os.fsync(fh.fileno())
                 shutil.rmtree(work, ignore_errors=True)  # the OOF predictions are what is kept
@@ -86,7 +82,14 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
 
 
 def _load_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """Rows of a CV predictions file; a line cut by an interruption is skipped (that fold reruns)."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def ensemble_oof(rows: list[dict], disease: str, seeds: list[int]) -> dict | None:

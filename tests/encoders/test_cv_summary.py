@@ -81,3 +81,15 @@ def test_summary_pools_folds_per_seed_and_the_cli_prints_the_ensemble_row(tmp_pa
     assert f"MI\tensemble of seeds 0,1,2 (mean logit)\t{row['ensemble']['oof_auc_mean_logit']:.4f} [" in out
     assert main(["train", "cv", "--summary-only", "--variant", "noaug", "--work-dir", str(tmp_path)]) == 1
     assert "no cross-validation predictions yet" in capsys.readouterr().err
+
+
+def test_a_line_cut_by_an_interruption_is_skipped_and_that_fold_reruns(tmp_path):
+    from ecgqa_tools.encoders._cv import _done
+
+    path = tmp_path / "cv_baseline.jsonl"
+    _write_cv(path, seeds=(0, 1), folds=range(1, 11), per_fold=30)
+    complete = summarize_cv(path)
+    with open(path, "a") as fh:
+        fh.write('{"disease": "MI", "seed": 2, "fold": 1, "ecg_ids": [1, 2')  # killed mid-write
+    assert summarize_cv(path) == complete
+    assert ("MI", 2, 1) not in _done(path) and ("MI", 1, 10) in _done(path)
