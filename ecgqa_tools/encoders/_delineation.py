@@ -663,10 +663,20 @@ def t_onset_features(waves: dict[str, tuple[Wave, ...]], fused: np.ndarray, prob
     rr = record_rr_ms(fused)
     ms = 1000.0 / fs_hz
     row_of = {name: i for i, name in enumerate(probs.lead_names)}
+    # per lead: QRS onsets sorted, and the latest QRS offset among the first j complexes (a search
+    # per T wave instead of a scan of the lead, which was quadratic on long records)
+    qrs_index: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for lead, ws in waves.items():
+        qrs = sorted((x.onset, x.offset) for x in ws if x.kind == "QRS")
+        qrs_index[lead] = (np.array([a for a, _ in qrs], dtype=float),
+                           np.maximum.accumulate(np.array([b for _, b in qrs], dtype=float)) if qrs
+                           else np.zeros(0))
     out: dict[tuple[str, int], np.ndarray] = {}
     for lead, k, w in items:
         i = row_of[lead]
-        qrs_offs = [x.offset for x in waves[lead] if x.kind == "QRS" and x.onset < w.peak]
+        qrs_onsets, latest_offset = qrs_index[lead]
+        j = int(np.searchsorted(qrs_onsets, w.peak, side="left"))  # QRS complexes starting before the peak
+        qrs_off = float(latest_offset[j - 1]) if j else None
         on_ms = w.onset * ms
         peak_frame = int(w.peak * ms * MODEL_FS_HZ / 1000.0 / FRAME_SAMPLES)
         levels = []
@@ -675,7 +685,7 @@ def t_onset_features(waves: dict[str, tuple[Wave, ...]], fused: np.ndarray, prob
                 t = _rising_level_ms(pt, peak_frame, level)
                 levels.append(0.0 if t is None else t - on_ms)
         out[(lead, k)] = np.array([
-            (max(qrs_offs) - w.onset) * ms if qrs_offs else np.nan,
+            (qrs_off - w.onset) * ms if qrs_off is not None else np.nan,
             (w.peak - w.onset) * ms, (w.offset - w.onset) * ms,
             np.nan if rr is None else rr,
             (others[(lead, k)] - w.onset) * ms if (lead, k) in others else 0.0,

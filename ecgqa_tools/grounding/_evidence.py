@@ -226,10 +226,11 @@ def _beats(delineation: Delineation, n: int, fs_hz: float) -> list[tuple[int, in
 
 
 FILLS = ("flat", "normal")
-NORMAL_REFERENCE_BASELINES = frozenset({"normal", "expected"})
-"""IG baselines made of normal beats: their evidence also gets the normal-fill removal check."""
 """What removed regions are set to: the flat line (the documented check) or the beat-aligned
 normal template (``_baselines.place_template``; a variant where "removed" means "made normal")."""
+
+NORMAL_REFERENCE_BASELINES = frozenset({"normal", "expected"})
+"""IG baselines made of normal beats: their evidence also gets the normal-fill removal check."""
 
 
 def faithfulness_check(attribution: Attribution, regions: list[tuple[int, int, int, int, float]],
