@@ -235,6 +235,9 @@ def _axis_learned(args: argparse.Namespace, folds, cache) -> int:
     root = dataset_dir("ptbxl", args.ptbxl)
     print(f"delineation pipeline {pipeline_fingerprint()}")
     rows = ptbxl_learned_rows(root, 100, dev_folds, cache)
+    if not rows:
+        raise UsageError(f"{root}: no PTB-XL records of folds 1-8 with a heart_axis label and a signal "
+                         "at 100 Hz here; --learned needs the development part")
     cmp = compare_learned(rows)
     print(f"== learned PTB-XL class rule vs fitted cut-offs, nested leave-one-strat-fold-out on folds 1-8, "
           f"100 Hz: {cmp.n_records} records")
