@@ -66,8 +66,10 @@ def main() -> int:
         ("+ fusion 0.75", replace(none, subframe=True, fusion_weight=0.75), False),
         ("fusion 0.5 + P gate", replace(none, subframe=True, fusion_weight=0.5), True),
         ("+ own-lead T onset (2 frames)", replace(none, subframe=True, fusion_weight=0.5, refine_frames=(0, 0, 2)), True),
-        ("+ bias (session-1/2 default)", DelineatorConfig(refine_offset_frames=None, t_onset_consensus_ms=None), True),
-        ("session-3 default (T offset fused, consensus)", DelineatorConfig(), True),
+        ("+ bias (no T-onset consensus)", DelineatorConfig(refine_offset_frames=None, t_onset_consensus_ms=None), True),
+        # the learned T-onset correction (the default since session 3) is not applied by this script's
+        # decoding; scripts/tune_t_onset_correction.py scores it
+        ("+ consensus, T offsets fused (no T-on corr.)", DelineatorConfig(), True),
     ]
     print(f"LUDB training records: {len(data)}")
     for name, cfg, use_gate in variants:
