@@ -250,7 +250,9 @@ AXIS_CONVENTIONS: dict[str, AxisConvention] = {
 }
 """Named label conventions (``classify_axis(..., convention=name)``). ``textbook`` is the clinical
 default of ``measure()`` and of the ECG-QA answers; the dataset conventions say which class a
-dataset's *labels* would give an angle (fitted on development parts only, see docs/measurements.md)."""
+dataset's *labels* would give an angle (fitted on development parts only, see docs/measurements.md).
+Only the left and right cut-offs were fitted: every convention calls -90..-180 degrees "extreme",
+although PTB-XL and LUDB have no such class and the fitting bench counts those angles as left."""
 
 
 def get_axis_convention(convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION) -> AxisConvention:
