@@ -572,26 +572,32 @@ def t_onset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
     of the same beat (T waves of all leads grouped by peak time, gaps > 200 ms split beats; a beat
     needs T in >= 3 leads). The onset never passes the wave's own peak, and is never pulled back
     into the lead's preceding QRS complex (a T wave starts after the QRS ends)."""
+    new = {lead: list(ws) for lead, ws in waves.items()}
+    limit = max_dev_ms * fs_hz / 1000.0
+    for lead, k, w, ref in _t_waves_with_others_median(waves, fs_hz, "onset"):
+        target = int(round(min(max(w.onset, ref - limit), ref + limit)))
+        stop = w.peak if w.peak is not None else w.offset
+        target = min(target, stop)
+        if target < w.onset:
+            target = max(target, _end_of_qrs_before(waves[lead], stop) + 1)
+        if target != w.onset:
+            new[lead][k] = Wave("T", target, w.offset, w.peak)
+    return {lead: tuple(ws) for lead, ws in new.items()}
+
+
+def _t_waves_with_others_median(waves: dict[str, tuple[Wave, ...]], fs_hz: float, edge: str):
+    """Every T wave of a beat with T waves in >= 3 leads (T waves of all leads grouped by peak time,
+    ``_t_beats``), as (lead, index in the lead, wave, median ``edge`` of the beat's other leads)."""
     items = sorted(((lead, k, w) for lead, ws in waves.items() for k, w in enumerate(ws) if w.kind == "T"),
                    key=lambda x: x[2].peak if x[2].peak is not None else x[2].onset)
     if len(items) < 3:
-        return waves
-    new = {lead: list(ws) for lead, ws in waves.items()}
-    limit = max_dev_ms * fs_hz / 1000.0
+        return
     for g in _t_beats(items, fs_hz):
         if len({lead for lead, _, _ in g}) < 3:
             continue
-        onsets = np.array([w.onset for _, _, w in g], dtype=float)
+        values = np.array([getattr(w, edge) for _, _, w in g], dtype=float)
         for j, (lead, k, w) in enumerate(g):
-            ref = float(np.median(np.delete(onsets, j)))
-            target = int(round(min(max(w.onset, ref - limit), ref + limit)))
-            stop = w.peak if w.peak is not None else w.offset
-            target = min(target, stop)
-            if target < w.onset:
-                target = max(target, _end_of_qrs_before(waves[lead], stop) + 1)
-            if target != w.onset:
-                new[lead][k] = Wave("T", target, w.offset, w.peak)
-    return {lead: tuple(ws) for lead, ws in new.items()}
+            yield lead, k, w, float(np.median(np.delete(values, j)))
 
 
 def t_offset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
@@ -599,24 +605,15 @@ def t_offset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
     """Clip each lead's T offset to within ``max_dev_ms`` of the median T offset of the other
     leads of the same beat (beats grouped as in ``t_onset_consensus``). The offset never moves
     before the wave's own peak (or onset), nor past the start of the lead's next QRS complex."""
-    items = sorted(((lead, k, w) for lead, ws in waves.items() for k, w in enumerate(ws) if w.kind == "T"),
-                   key=lambda x: x[2].peak if x[2].peak is not None else x[2].onset)
-    if len(items) < 3:
-        return waves
     new = {lead: list(ws) for lead, ws in waves.items()}
     limit = max_dev_ms * fs_hz / 1000.0
-    for g in _t_beats(items, fs_hz):
-        if len({lead for lead, _, _ in g}) < 3:
-            continue
-        offsets = np.array([w.offset for _, _, w in g], dtype=float)
-        for j, (lead, k, w) in enumerate(g):
-            ref = float(np.median(np.delete(offsets, j)))
-            target = int(round(min(max(w.offset, ref - limit), ref + limit)))
-            target = max(target, w.peak if w.peak is not None else w.onset)
-            if target > w.offset:
-                target = min(target, _start_of_qrs_after(waves[lead], w.offset) - 1)
-            if target != w.offset and target >= w.onset:
-                new[lead][k] = Wave("T", w.onset, target, w.peak)
+    for lead, k, w, ref in _t_waves_with_others_median(waves, fs_hz, "offset"):
+        target = int(round(min(max(w.offset, ref - limit), ref + limit)))
+        target = max(target, w.peak if w.peak is not None else w.onset)
+        if target > w.offset:
+            target = min(target, _start_of_qrs_after(waves[lead], w.offset) - 1)
+        if target != w.offset and target >= w.onset:
+            new[lead][k] = Wave("T", w.onset, target, w.peak)
     return {lead: tuple(ws) for lead, ws in new.items()}
 
 
