@@ -19,6 +19,15 @@ def parse_args(description: str) -> argparse.Namespace:
     return ap.parse_args()
 
 
+def p_gate(p, rhythm_shares: np.ndarray) -> bool:
+    """The no-P-wave rhythm gate on cached data: codec rhythm shares and the RR irregularity of the
+    model's QRS probability averaged over the usable leads (unfused)."""
+    from ecgqa_tools.encoders._delineation import no_p_rhythm, rr_irregularity
+
+    qrs = p.probs[np.array(p.usable)].mean(0)[:, 2]
+    return no_p_rhythm(float(rhythm_shares[3]), float(rhythm_shares[2]), rr_irregularity(qrs))
+
+
 def training_records(ludb_dir: str, cache_dir: str):
     """``[(n, LeadProbabilities, rhythm shares, gold Delineation)]`` for the training records."""
     from ecgqa_tools.encoders._delineation import (

@@ -12,36 +12,26 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-import numpy as np
 
 
 def main() -> int:
-    from _ludb_training_cache import parse_args, training_records
+    from _ludb_training_cache import p_gate, parse_args, training_records
 
     args = parse_args("score decoding variants on LUDB's training records")
     from ecgqa_tools.encoders._delineation import (
-        DelineatorConfig, LeadProbabilities, _runs, decode_waves, fuse_leads,
-        no_p_rhythm, t_offset_consensus, t_onset_consensus,
+        DelineatorConfig, decode_waves, fuse_leads,
+        t_offset_consensus, t_onset_consensus,
     )
     from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
     from ecgqa_tools.records import STANDARD_LEADS, Delineation
 
     data = {n: (p, rh, gold) for n, p, rh, gold in training_records(args.ludb, args.cache)}
 
-    def gate(p: LeadProbabilities, rh: np.ndarray) -> bool:
-        q = p.probs[np.array(p.usable)].mean(0)[:, 2]
-        c = [0.5 * (a + b) for cl, a, b in _runs((q > 0.5).astype(int)) if cl == 1 and b - a >= 1]
-        irr = None
-        if len(c) >= 5:
-            rr = np.diff(c)
-            irr = float(np.median(np.abs(np.diff(rr))) / np.median(rr))
-        return no_p_rhythm(float(rh[3]), float(rh[2]), irr)
-
     def score(cfg: DelineatorConfig, use_gate: bool) -> tuple[float, float]:
         s2, s12 = DelineationScore(), DelineationScore()
         for n, (p, rh, gold) in data.items():
             fused = fuse_leads(p, cfg.fusion_weight)
-            g = use_gate and gate(p, rh)
+            g = use_gate and p_gate(p, rh)
             waves = {}
             for i, lead in enumerate(STANDARD_LEADS):
                 w = decode_waves(fused[i], p.n_samples_250, cfg, 500.0, 5000, own=p.probs[i])

@@ -17,32 +17,22 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-import numpy as np
 
 
 def main() -> int:
-    from _ludb_training_cache import parse_args, training_records
+    from _ludb_training_cache import p_gate, parse_args, training_records
 
     args = parse_args("choose the T-offset placement on LUDB's training records")
     from ecgqa_tools.encoders._delineation import (
-        DEFAULT_CONFIG, DelineatorConfig, LeadProbabilities, _runs, decode_waves, fuse_leads,
-        no_p_rhythm, t_offset_consensus, t_onset_consensus,
+        DEFAULT_CONFIG, DelineatorConfig, decode_waves, fuse_leads,
+        t_offset_consensus, t_onset_consensus,
     )
     from ecgqa_tools.eval._delineation_bench import DelineationScore, score_delineation
     from ecgqa_tools.records import STANDARD_LEADS, Delineation
 
     data = training_records(args.ludb, args.cache)
 
-    def gate(p: LeadProbabilities, rh: np.ndarray) -> bool:
-        q = p.probs[np.array(p.usable)].mean(0)[:, 2]
-        c = [0.5 * (a + b) for cl, a, b in _runs((q > 0.5).astype(int)) if cl == 1 and b - a >= 1]
-        irr = None
-        if len(c) >= 5:
-            rr = np.diff(c)
-            irr = float(np.median(np.abs(np.diff(rr))) / np.median(rr))
-        return no_p_rhythm(float(rh[3]), float(rh[2]), irr)
-
-    gates = {n: gate(p, rh) for n, p, rh, _ in data}
+    gates = {n: p_gate(p, rh) for n, p, rh, _ in data}
 
     def score(cfg: DelineatorConfig) -> tuple[DelineationScore, DelineationScore]:
         s2, s12 = DelineationScore(), DelineationScore()

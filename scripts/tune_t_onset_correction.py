@@ -67,18 +67,15 @@ def fit_level(x: np.ndarray, y: np.ndarray, feature: str):
 
 
 def main() -> int:
-    from _ludb_training_cache import parse_args, training_records
+    from _ludb_training_cache import p_gate, parse_args, training_records
 
     args = parse_args("choose a T-onset correction on LUDB's training records (grouped CV)")
     from ecgqa_tools.encoders._delineation import (
         DEFAULT_CONFIG,
         T_ONSET_FEATURES,
-        LeadProbabilities,
-        _runs,
         correct_t_onsets,
         decode_waves,
         fuse_leads,
-        no_p_rhythm,
         t_onset_consensus,
         t_onset_features,
     )
@@ -88,19 +85,10 @@ def main() -> int:
     data = training_records(args.ludb, args.cache)
     base_cfg = replace(DEFAULT_CONFIG, t_onset_correction=None)
 
-    def gate(p: LeadProbabilities, rh: np.ndarray) -> bool:
-        q = p.probs[np.array(p.usable)].mean(0)[:, 2]
-        c = [0.5 * (a + b) for cl, a, b in _runs((q > 0.5).astype(int)) if cl == 1 and b - a >= 1]
-        irr = None
-        if len(c) >= 5:
-            rr = np.diff(c)
-            irr = float(np.median(np.abs(np.diff(rr))) / np.median(rr))
-        return no_p_rhythm(float(rh[3]), float(rh[2]), irr)
-
     recs = []  # (n, waves after consensus, fused, probs, gold, feature rows, targets)
     for n, p, rh, gold in data:
         fused = fuse_leads(p, base_cfg.fusion_weight)
-        no_p = gate(p, rh)
+        no_p = p_gate(p, rh)
         waves = {}
         for i, lead in enumerate(STANDARD_LEADS):
             w = decode_waves(fused[i], p.n_samples_250, base_cfg, FS, 5000, own=p.probs[i]) if p.usable[i] else ()

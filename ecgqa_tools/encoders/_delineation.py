@@ -822,6 +822,16 @@ def no_p_rhythm(afib_fraction: float, paced_fraction: float, rr_irregularity: fl
     return afib_fraction >= 0.3 and rr_irregularity is not None and rr_irregularity >= 0.15
 
 
+def rr_irregularity(qrs_probability: np.ndarray) -> float | None:
+    """Median |successive RR difference| / median RR from a QRS probability per 20 ms frame (QRS =
+    runs of >= 2 frames above 0.5); None with fewer than 5 complexes."""
+    centres = [0.5 * (a + b) for c, a, b in _runs((qrs_probability > 0.5).astype(int)) if c == 1 and b - a >= 1]
+    if len(centres) < 5:
+        return None
+    rr = np.diff(centres)
+    return float(np.median(np.abs(np.diff(rr))) / max(np.median(rr), 1e-9))
+
+
 def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
                 rhythm_leads: tuple[str, ...] | None = RHYTHM_LEADS) -> RhythmCall:
     """Decide atrial fibrillation/flutter from the codec rhythm layer (pooled over
@@ -837,14 +847,7 @@ def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
         afib, paced_fraction = float(frac[RHYTHM_AFIB]), float(frac[RHYTHM_PACED])
     else:
         rhythm, afib, paced_fraction = "unknown", 0.0, 0.0
-    # RR irregularity from the fused QRS probabilities (mean over leads).
-    qrs = fused[:, :, 2].mean(axis=0)
-    labels = (qrs > 0.5).astype(int)
-    centres = [0.5 * (a + b) for c, a, b in _runs(labels) if c == 1 and b - a >= 1]
-    irregularity = None
-    if len(centres) >= 5:
-        rr = np.diff(centres)
-        irregularity = float(np.median(np.abs(np.diff(rr))) / max(np.median(rr), 1e-9))
+    irregularity = rr_irregularity(fused[:, :, 2].mean(axis=0))  # fused QRS probability, mean over leads
     gate = no_p_rhythm(afib, paced_fraction, irregularity)
     af = afib >= 0.5 or (afib >= 0.3 and irregularity is not None and irregularity >= 0.15)
     paced = paced_fraction >= 0.5 or paced_record(ecg)

@@ -142,3 +142,18 @@ def test_delineate_applies_the_correction_to_t_onsets_only():
                 assert abs(wa.onset - wb.onset) <= round(40 * ecg.fs_hz / 1000) + 1
                 moved += wa.onset != wb.onset
     assert moved > 0
+
+
+def test_rr_irregularity_of_a_qrs_probability():
+    from ecgqa_tools.encoders._delineation import rr_irregularity
+
+    def frames(starts, n=200):
+        q = np.zeros(n)
+        for s in starts:
+            q[s:s + 3] = 0.9  # a QRS run of 3 frames (60 ms)
+        return q
+
+    assert rr_irregularity(frames([10, 50, 90, 130])) is None  # fewer than 5 complexes
+    assert rr_irregularity(frames(range(5, 195, 30))) == 0.0  # regular
+    irregular = rr_irregularity(frames([5, 30, 70, 90, 140, 160]))
+    assert irregular is not None and irregular > 0.5
