@@ -139,42 +139,55 @@ def parse_folds(spec: str | None) -> tuple[int, ...] | None:
     return tuple(sorted(set(folds)))
 
 
+class _RecordCache:
+    """Resumable per-record JSONL cache: one flushed line per record; rows whose ``match`` fields
+    (code fingerprint, method...) differ from ours, and lines cut by an interruption, are ignored."""
+
+    def __init__(self, path, match: dict) -> None:
+        import json
+        from pathlib import Path
+
+        self.path = None if path is None else Path(path)
+        self.match = match
+        self.rows: dict[str, dict] = {}
+        if self.path is not None and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # recomputed
+                    continue
+                if all(row.get(k) == v for k, v in match.items()):
+                    self.rows[row["key"]] = row
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def add(self, key: str, **values) -> None:
+        import json
+        import os
+
+        row = {"key": key, **self.match, **values}
+        self.rows[key] = row
+        if self.path is not None:
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+
 def cached_beats(keys: list, read, cache_path=None, desc: str = "delineate") -> dict:
     """Global QRS boundaries (``grounding.Beat``) of each record, from the OpenECG pipeline without
     the rhythm gate (the axis needs QRS only); ``read(key) -> ECG``. Resumable JSONL cache."""
-    import json
-    import os
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from ..encoders import DelineatorConfig, delineate
     from ..grounding import Beat, global_beats
-    done: dict = {}
-    pipeline = axis_fingerprint()  # values cached by other delineation/axis code are redone
-    path = None if cache_path is None else Path(cache_path)
-    if path is not None and path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by an interruption: recomputed
-                continue
-            if row.get("pipeline") == pipeline:
-                done[row["key"]] = [Beat(int(a), int(b)) for a, b in row["beats"]]
-    todo = [k for k in keys if str(k) not in done]
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    for k in tqdm(todo, desc=desc, file=sys.stderr, disable=None):
+
+    # values cached by other delineation/axis code are redone
+    cache = _RecordCache(cache_path, {"pipeline": axis_fingerprint()})
+    for k in tqdm([k for k in keys if str(k) not in cache.rows], desc=desc, file=sys.stderr, disable=None):
         d = delineate(read(k), config=DelineatorConfig(rhythm_gate=False))
-        beats = [Beat(b.qrs_onset, b.qrs_offset) for b in global_beats(d)]
-        done[str(k)] = beats
-        if path is not None:
-            with open(path, "a") as fh:
-                fh.write(json.dumps({"key": str(k), "pipeline": pipeline,
-                                     "beats": [[b.qrs_onset, b.qrs_offset] for b in beats]}) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-    return {k: done[str(k)] for k in keys}
+        cache.add(str(k), beats=[[b.qrs_onset, b.qrs_offset] for b in global_beats(d)])
+    return {k: [Beat(int(a), int(b)) for a, b in cache.rows[str(k)]["beats"]] for k in keys}
 
 
 def _agreement(confusion: Counter) -> float:
@@ -299,37 +312,16 @@ def cached_axes(keys: list, read, fs_hz: float, method: str, beats_path=None, ax
     """Our axis in degrees (None: unmeasurable) of each record, ``read(key) -> ECG``. Resumable
     JSONL cache of the angles per (delineation pipeline, method), so fits and reports on the same
     records use the very same angles; missing angles come from ``cached_beats``."""
-    import json
-    import os
-    from pathlib import Path
-
     from ..grounding import axis_from_beats
-    pipeline = axis_fingerprint()
-    done: dict[str, float | None] = {}
-    path = None if axes_path is None else Path(axes_path)
-    if path is not None and path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by an interruption: recomputed
-                continue
-            if row.get("pipeline") == pipeline and row.get("method") == method:
-                done[row["key"]] = row["axis_deg"]
-    todo = [k for k in keys if str(k) not in done]
+
+    cache = _RecordCache(axes_path, {"pipeline": axis_fingerprint(), "method": method})
+    todo = [k for k in keys if str(k) not in cache.rows]
     if todo:
         beats = cached_beats(todo, read, beats_path, desc)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         for k in todo:
             axis = axis_from_beats(read(k), beats[k], fs_hz, method).value
-            done[str(k)] = None if axis is None else float(axis)
-            if path is not None:
-                with open(path, "a") as fh:
-                    fh.write(json.dumps({"key": str(k), "pipeline": pipeline, "method": method,
-                                         "axis_deg": done[str(k)]}) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-    return {str(k): done[str(k)] for k in keys}
+            cache.add(str(k), axis_deg=None if axis is None else float(axis))
+    return {str(k): cache.rows[str(k)]["axis_deg"] for k in keys}
 
 
 def _cache_file(cache_dir, name: str):
@@ -525,36 +517,15 @@ def cached_axis_features(keys: list, read, fs_hz: float, beats_path=None, featur
                          desc: str = "axis features") -> dict[str, dict[str, float] | None]:
     """``record_axis_features`` of each record (``read(key) -> ECG``), with a resumable JSONL
     cache per delineation pipeline; QRS boundaries from ``cached_beats``."""
-    import json
-    import os
-    from pathlib import Path
-
     from tqdm import tqdm
 
-    pipeline = axis_fingerprint()
-    done: dict[str, dict[str, float] | None] = {}
-    path = None if features_path is None else Path(features_path)
-    if path is not None and path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if row.get("pipeline") == pipeline:
-                done[row["key"]] = row["features"]
-    todo = [k for k in keys if str(k) not in done]
+    cache = _RecordCache(features_path, {"pipeline": axis_fingerprint()})
+    todo = [k for k in keys if str(k) not in cache.rows]
     if todo:
         beats = cached_beats(todo, read, beats_path, desc)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
         for k in tqdm(todo, desc=desc, file=sys.stderr, disable=None):
-            done[str(k)] = record_axis_features(read(k), beats[k], fs_hz)
-            if path is not None:
-                with open(path, "a") as fh:
-                    fh.write(json.dumps({"key": str(k), "pipeline": pipeline, "features": done[str(k)]}) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-    return {str(k): done[str(k)] for k in keys}
+            cache.add(str(k), features=record_axis_features(read(k), beats[k], fs_hz))
+    return {str(k): cache.rows[str(k)]["features"] for k in keys}
 
 
 @dataclass(frozen=True)
