@@ -139,15 +139,19 @@ def build_normal_template(ptbxl_root: str | Path, *, folds: tuple[int, ...] = tu
 
 def save_normal_template(template: NormalTemplate, path: str | Path = TEMPLATE_PATH) -> Path:
     """Write the template as ``.npz`` (atomically)."""
+    return _save_npz(path, beat=template.beat, fs_hz=template.fs_hz, pre_samples=template.pre_samples,
+                     n_records=template.n_records)
+
+
+def _save_npz(path: str | Path, **arrays) -> Path:
+    """Write ``arrays`` as one ``.npz`` file, atomically (no half-written file after an interruption)."""
     import io
 
     from .._io import write_bytes_atomic
 
     buffer = io.BytesIO()
-    np.savez(buffer, beat=template.beat, fs_hz=template.fs_hz, pre_samples=template.pre_samples,
-             n_records=template.n_records)
-    write_bytes_atomic(Path(path), buffer.getvalue())
-    return Path(path)
+    np.savez(buffer, **arrays)
+    return write_bytes_atomic(Path(path), buffer.getvalue())
 
 
 @lru_cache(maxsize=2)
@@ -268,15 +272,8 @@ def build_normal_references(ptbxl_root: str | Path, *, n: int = N_REFERENCES, se
 
 def save_normal_references(references: NormalReferences, path: str | Path = REFERENCES_PATH) -> Path:
     """Write the references as ``.npz`` (atomically)."""
-    import io
-
-    from .._io import write_bytes_atomic
-
-    buffer = io.BytesIO()
-    np.savez(buffer, beats=references.beats, fs_hz=references.fs_hz, pre_samples=references.pre_samples,
-             record_ids=np.asarray(references.record_ids, dtype=np.int64))
-    write_bytes_atomic(Path(path), buffer.getvalue())
-    return Path(path)
+    return _save_npz(path, beats=references.beats, fs_hz=references.fs_hz, pre_samples=references.pre_samples,
+                     record_ids=np.asarray(references.record_ids, dtype=np.int64))
 
 
 @lru_cache(maxsize=2)
