@@ -150,3 +150,18 @@ def test_eval_xai_scores_each_head_with_its_default_baseline(ludb_dir):
     for record in report.records:
         assert record.baseline == default_baseline(record.disease)
     assert "per-head default baselines" in report.table().splitlines()[0]
+
+
+def test_references_and_template_survive_a_save_and_load(tmp_path):
+    from ecgqa_tools.grounding._baselines import (NormalTemplate, load_normal_references, load_normal_template,
+                                                  save_normal_references, save_normal_template)
+
+    refs = NormalReferences(beats=np.arange(2 * 12 * 5, dtype=np.float32).reshape(2, 12, 5), fs_hz=500.0,
+                            pre_samples=2, record_ids=(82, 897))
+    back = load_normal_references(save_normal_references(refs, tmp_path / "refs.npz"))
+    assert np.array_equal(back.beats, refs.beats) and (back.fs_hz, back.pre_samples, back.record_ids) == (
+        500.0, 2, (82, 897))
+    template = NormalTemplate(beat=np.ones((12, 5), dtype=np.float32), fs_hz=500.0, pre_samples=2, n_records=620)
+    again = load_normal_template(save_normal_template(template, tmp_path / "template.npz"))
+    assert np.array_equal(again.beat, template.beat) and again.n_records == 620
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["refs.npz", "template.npz"]  # no temp files left
