@@ -33,6 +33,9 @@ def register(cli: CommandRegistry) -> None:
     d.add_argument("--split", choices=("ptbxl-folds", "ecgqa"), default="ptbxl-folds",
                    help="ptbxl-folds: folds 1-8 / 9 / 10 -> disease_<code> (default); ecgqa: ECG-QA's ptbxl "
                    "train / valid / test ECGs -> disease_<code>_ecgqa (the weights the ECG-QA benchmark uses)")
+    d.add_argument("--multitask", action="store_true", help="one network per seed with a logit per disease, trained "
+                   "on every labelled record of folds 1-8 and selected on fold 9 per disease; saves disease_<code> "
+                   "for each --disease as that network restricted to its logit (ptbxl-folds split only)")
     _common_train_args(d)
     a = cli.subcommand("train", "attributes", "train the ECG-QA attribute (upper-bound) model on ECG-QA's "
                        "train ECGs (selection on its valid ECGs)", _train_attributes)
@@ -44,7 +47,8 @@ def register(cli: CommandRegistry) -> None:
     _common_train_args(s)
     v = cli.subcommand("train", "cv", "10-fold out-of-fold cross-validation of the disease models (strat_fold "
                        "folds, one selection fold each); resumable, predictions in <work-dir>/cv_<variant>.jsonl", _train_cv)
-    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug (default: baseline)")
+    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug, multitask "
+                   "(one network for the four diseases; --disease is ignored) (default: baseline)")
     v.add_argument("--disease", default="all", help="MI, STTC, CD, HYP, a comma list, or all")
     v.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     v.add_argument("--folds", default="1,2,3,4,5,6,7,8,9,10", help="test folds to run (default: all ten)")
@@ -106,14 +110,34 @@ def _train_disease(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
     split_flag = "" if args.split == "ptbxl-folds" else f" --split {args.split}"
+    if args.multitask:
+        return _train_disease_multitask(args, diseases, seeds)
     for disease in diseases:
         command = _command(args, "disease", f"--disease {disease} --seeds {args.seeds}{split_flag}")
         card = train_disease(disease, _data_dir(args), Path(args.work_dir).expanduser(),
                              _config(DEFAULT_DISEASE_CONFIG, args), seeds, _out_dir(args), command,
                              args.version, not args.quiet, split=args.split)
-        val, test = (card.metrics[k] for k in card.metrics if k.startswith(("val_", "test_")))
-        print(f"{card.name}\tval AUC {val['auc']:.4f}\ttest AUC {test['auc']:.4f} "
-              f"[{test['ci95'][0]:.3f}, {test['ci95'][1]:.3f}]\t{card.train_seconds / 60:.1f} min")
+        _print_disease_card(card)
+    return 0
+
+
+def _print_disease_card(card) -> None:  # noqa: ANN001
+    val, test = (card.metrics[k] for k in card.metrics if k.startswith(("val_", "test_")))
+    print(f"{card.name}\tval AUC {val['auc']:.4f}\ttest AUC {test['auc']:.4f} "
+          f"[{test['ci95'][0]:.3f}, {test['ci95'][1]:.3f}]\t{card.train_seconds / 60:.1f} min")
+
+
+def _train_disease_multitask(args: argparse.Namespace, diseases: tuple[str, ...], seeds: tuple[int, ...]) -> int:
+    from ..errors import UsageError
+    from ._jobs import MULTITASK_DISEASE_CONFIG, train_diseases_multitask
+
+    if args.split != "ptbxl-folds":
+        raise UsageError("--multitask trains the PTB-XL fold models only (--split ptbxl-folds)")
+    command = _command(args, "disease", f"--multitask --disease {','.join(diseases)} --seeds {args.seeds}")
+    for card in train_diseases_multitask(diseases, _data_dir(args), Path(args.work_dir).expanduser(),
+                                         _config(MULTITASK_DISEASE_CONFIG, args), seeds, _out_dir(args), command,
+                                         args.version, not args.quiet):
+        _print_disease_card(card)
     return 0
 
 

@@ -14,11 +14,12 @@ import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import UsageError
-from ._jobs import DEFAULT_DISEASE_CONFIG, disease_targets, load_arrays
+from ._jobs import DEFAULT_DISEASE_CONFIG, MULTITASK_DISEASE_CONFIG, disease_targets, load_arrays, multitask_targets
 from ._metrics import roc_auc
 from ._training import TrainConfig, predict_batches, train_model
 
@@ -26,6 +27,7 @@ VARIANTS: dict[str, TrainConfig] = {
     "baseline": DEFAULT_DISEASE_CONFIG,
     "wide": replace(DEFAULT_DISEASE_CONFIG, hparams={**DEFAULT_DISEASE_CONFIG.hparams, "channels": [16, 32, 64]}),
     "noaug": replace(DEFAULT_DISEASE_CONFIG, crop_samples=0, noise_std=0.0),
+    "multitask": MULTITASK_DISEASE_CONFIG,
 }
 """Named training configurations compared by cross-validation."""
 
@@ -48,17 +50,16 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
     arrays = load_arrays(data_dir, work_dir, progress=progress)
     out = work_dir / f"cv_{variant}{'' if epochs is None else f'_e{epochs}'}.jsonl"
     done = _done(out)
+    if config.task == "diseases":
+        _run_cv_multitask(data_dir, work_dir, arrays, variant, config, seeds, folds, out, done, progress)
+        return out
     for seed in seeds:
         for disease in diseases:
             labels, strat = disease_targets(data_dir, arrays, disease)
             for fold in folds:
                 if (disease, seed, fold) in done:
                     continue
-                val_fold = 10 if fold == 1 else fold - 1
-                known = ~np.isnan(labels)
-                train_idx = np.nonzero(known & ~np.isin(strat, [fold, val_fold]))[0]
-                val_idx = np.nonzero(known & (strat == val_fold))[0]
-                test_idx = np.nonzero(known & (strat == fold))[0]
+                val_fold, train_idx, val_idx, test_idx = cv_split(strat, ~np.isnan(labels), fold)
                 work = work_dir / f"cv_{variant}_{disease}_s{seed}_f{fold}"
                 if progress:
                     print(f"cv {variant}: {disease} seed {seed} fold {fold} ({len(train_idx)} train, "
@@ -72,13 +73,64 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
                        "best_epoch": result.best_epoch, "seconds": result.train_seconds,
                        "ecg_ids": [int(i) for i in arrays.ecg_ids[test_idx]],
                        "labels": [int(v) for v in labels[test_idx]], "logits": [float(v) for v in logits]}
-                cut = out.is_file() and out.stat().st_size > 0 and not out.read_bytes().endswith(b"\n")
-                with open(out, "a") as fh:
-                    fh.write(("\n" if cut else "") + json.dumps(row) + "\n")  # never glued to a cut line
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                _append_rows(out, [row])
                 shutil.rmtree(work, ignore_errors=True)  # the OOF predictions are what is kept
     return out
+
+
+def _append_rows(out: Path, rows: list[dict]) -> None:
+    """Append JSON rows in one write, never glued to a line cut by an interruption."""
+    cut = out.is_file() and out.stat().st_size > 0 and not out.read_bytes().endswith(b"\n")
+    with open(out, "a") as fh:
+        fh.write(("\n" if cut else "") + "".join(json.dumps(row) + "\n" for row in rows))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def cv_split(strat: np.ndarray, known: np.ndarray, fold: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(selection fold, train, selection, test indices) for test fold ``fold``: fold k-1 (fold 10 for
+    test fold 1) selects, the other eight train; only records where ``known`` is true."""
+    val_fold = 10 if fold == 1 else fold - 1
+    train_idx = np.nonzero(known & ~np.isin(strat, [fold, val_fold]))[0]
+    val_idx = np.nonzero(known & (strat == val_fold))[0]
+    test_idx = np.nonzero(known & (strat == fold))[0]
+    return val_fold, train_idx, val_idx, test_idx
+
+
+def _run_cv_multitask(data_dir: Path, work_dir: Path, arrays: "Any", variant: str, config: TrainConfig,
+                      seeds: tuple[int, ...], folds: tuple[int, ...], out: Path, done: set[tuple[str, int, int]],
+                      progress: bool) -> None:
+    """One multi-task network per (seed, test fold); one row per disease, from that disease's own
+    checkpoint selection, over the test-fold records labelled for it (the records a per-disease run
+    scores)."""
+    from ._labels import DISEASES
+    from ._nets import build_network
+
+    labels, strat = multitask_targets(data_dir, arrays)
+    any_known = ~np.isnan(labels).all(axis=1)
+    for seed in seeds:
+        for fold in folds:
+            if all((d, seed, fold) in done for d in DISEASES):
+                continue
+            val_fold, train_idx, val_idx, _ = cv_split(strat, any_known, fold)
+            work = work_dir / f"cv_{variant}_s{seed}_f{fold}"
+            if progress:
+                print(f"cv {variant}: seed {seed} fold {fold} ({len(train_idx)} train, {len(val_idx)} selection)",
+                      file=sys.stderr)
+            result = train_model(replace(config, seed=seed), arrays.signals, labels, train_idx, val_idx, work,
+                                 progress=progress)
+            rows = []
+            for j, disease in enumerate(DISEASES):
+                _, _, _, test_idx = cv_split(strat, ~np.isnan(labels[:, j]), fold)
+                net = build_network(config.network, {**config.hparams, "select_output": j})
+                net.load_state_dict(result.per_output[j].state_dict)
+                logits = predict_batches(net, arrays.signals[test_idx])
+                rows.append({"variant": variant, "disease": disease, "seed": seed, "fold": fold, "val_fold": val_fold,
+                             "best_epoch": result.per_output[j].best_epoch, "seconds": result.train_seconds,
+                             "ecg_ids": [int(i) for i in arrays.ecg_ids[test_idx]],
+                             "labels": [int(v) for v in labels[test_idx, j]], "logits": [float(v) for v in logits]})
+            _append_rows(out, [r for r in rows if (r["disease"], seed, fold) not in done])
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _load_rows(path: Path) -> list[dict]:

@@ -30,6 +30,11 @@ DEFAULT_DISEASE_CONFIG = TrainConfig(
     epochs=15, batch_size=64, lr=3e-3, crop_samples=500, noise_std=0.05,
 )
 
+MULTITASK_DISEASE_CONFIG = replace(DEFAULT_DISEASE_CONFIG, task="diseases",
+                                   hparams={**DEFAULT_DISEASE_CONFIG.hparams, "n_outputs": len(DISEASES)})
+"""The ``multitask`` variant: the same recipe, one network with a logit per disease (order ``DISEASES``),
+masked focal loss, checkpoint selection per disease (docs/encoders.md, session 4)."""
+
 
 def load_arrays(data_dir: Path, cache_dir: Path, use_500hz: bool = False, progress: bool = True) -> TrainingArrays:
     """The preprocessed PTB-XL arrays (cached under ``cache_dir``)."""
@@ -49,6 +54,12 @@ def disease_targets(data_dir: Path, arrays: TrainingArrays, disease: str) -> tup
     meta = table.metadata.loc[arrays.ecg_ids]
     labels = pure_labels(list(meta["scp_codes"]), disease, table.superclass_of)
     return labels, meta["strat_fold"].to_numpy()
+
+
+def multitask_targets(data_dir: Path, arrays: TrainingArrays) -> tuple[np.ndarray, np.ndarray]:
+    """((records, 4) pure labels in ``DISEASES`` order with NaN for excluded, strat_fold)."""
+    columns = [disease_targets(data_dir, arrays, d) for d in DISEASES]
+    return np.stack([c[0] for c in columns], axis=1), columns[0][1]
 
 
 def youden_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -114,10 +125,7 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
     ``disease_<code>``. ``split="ecgqa"``: train on ECG-QA's ptbxl train ECGs, select on its valid
     ECGs, measure on its test ECGs, saved as ``disease_<code>_ecgqa``.
     """
-    import torch
-
     from ._nets import build_network
-    from ._package import make_ensemble, save_model
 
     name = disease_model_name(disease, split)
     arrays = load_arrays(data_dir, work_dir, progress=progress)
@@ -132,12 +140,80 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
         net.load_state_dict(result.state_dict)
         members.append(net)
         results.append(result)
+    return _save_disease_model(
+        disease, split, arrays, labels, (train_idx, val_idx, test_idx), members, config, seeds,
+        [r.best_epoch for r in results], [h for r in results for h in r.history],
+        float(sum(r.train_seconds for r in results)), out_dir, command, version, progress)
+
+
+def train_diseases_multitask(diseases: tuple[str, ...], data_dir: Path, work_dir: Path,
+                             config: TrainConfig = MULTITASK_DISEASE_CONFIG, seeds: tuple[int, ...] = (0,),
+                             out_dir: Path | None = None, command: str = "", version: str = "1",
+                             progress: bool = True, fit_only: bool = False) -> list[ModelCard]:
+    """Train ONE multi-task network per seed on PTB-XL folds 1-8 (every record labelled for at least one
+    disease; masked focal loss), select on fold 9 per disease, and save ``disease_<code>`` for each of
+    ``diseases``: the mean-logit ensemble over seeds of the network restricted to that disease's logit,
+    each member with that disease's own selected epoch. ``fit_only`` trains (or resumes) the networks and
+    returns no card, scoring nothing on fold 10 (to have the members ready before a decision).
+
+    The card's ``train_ids`` are every record the network trained on (including those excluded for
+    this disease, whose other labels it learned from) and ``selection_ids`` every fold-9 record used
+    for selection by any disease, so the leakage guard never scores a record the network saw."""
+    from ._nets import build_network
+
+    if config.task != "diseases":
+        raise UsageError(f"multi-task training needs task 'diseases', got {config.task!r}")
+    for disease in diseases:
+        if disease not in DISEASES:
+            raise UsageError(f"unknown disease {disease!r}; expected one of {', '.join(DISEASES)}")
+    arrays = load_arrays(data_dir, work_dir, progress=progress)
+    labels, folds = multitask_targets(data_dir, arrays)
+    train_any, val_any = split_indices(folds, None, set(range(1, 9)), {9})
+    any_known = ~np.isnan(labels).all(axis=1)
+    train_any, val_any = train_any[any_known[train_any]], val_any[any_known[val_any]]
+    results = [train_model(replace(config, seed=seed), arrays.signals, labels, train_any, val_any,
+                           work_dir / f"disease_multitask_seed{seed}", progress=progress) for seed in seeds]
+    if fit_only:
+        return []
+    cards = []
+    for disease in diseases:
+        j = DISEASES.index(disease)
+        members = []
+        for result in results:
+            net = build_network(config.network, {**config.hparams, "select_output": j})
+            net.load_state_dict(result.per_output[j].state_dict)
+            members.append(net)
+        _, _, test_idx = disease_split_indices(data_dir, arrays.ecg_ids, folds, labels[:, j], "ptbxl-folds")
+        _, val_idx = split_indices(folds, labels[:, j], set(), {9})
+        history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "auc": h[f"auc_{j}"], "seconds": h["seconds"]}
+                   for r in results for h in r.history]
+        cards.append(_save_disease_model(
+            disease, "ptbxl-folds", arrays, labels[:, j], (train_any, val_any, test_idx), members,
+            replace(config, hparams={**config.hparams, "select_output": j}), seeds,
+            [r.per_output[j].best_epoch for r in results], history,
+            float(sum(r.train_seconds for r in results)), out_dir, command, version, progress, score_val_idx=val_idx))
+    return cards
+
+
+def _save_disease_model(disease: str, split: str, arrays: TrainingArrays, labels: np.ndarray,
+                        indices: tuple[np.ndarray, np.ndarray, np.ndarray], members: list[Any], config: TrainConfig,
+                        seeds: tuple[int, ...], best_epochs: list[int], history: list[dict[str, float]],
+                        train_seconds: float, out_dir: Path | None, command: str, version: str, progress: bool,
+                        score_val_idx: np.ndarray | None = None) -> ModelCard:
+    """Ensemble ``members``, score the selection and test records, write the weights, ONNX and card.
+    ``indices`` = (records trained on, records used for selection, test records); the selection AUC
+    is measured on ``score_val_idx`` (default: the selection records)."""
+    from ._metrics import bootstrap_auc_ci
+    from ._package import make_ensemble, save_model
+
+    train_idx, sel_idx, test_idx = indices
+    val_idx = sel_idx if score_val_idx is None else score_val_idx
+    name = disease_model_name(disease, split)
     module = make_ensemble(members).eval()
     val_logits = predict_batches(module, arrays.signals[val_idx])
     test_logits = predict_batches(module, arrays.signals[test_idx])
     val_metrics = score_outputs("disease", val_logits, labels[val_idx])
     test_metrics = score_outputs("disease", test_logits, labels[test_idx])
-    from ._metrics import bootstrap_auc_ci
 
     def measured(idx: np.ndarray, logits: np.ndarray, metrics: dict[str, float], what: str) -> dict[str, Any]:
         lo, hi = bootstrap_auc_ci(labels[idx] > 0.5, logits)
@@ -145,13 +221,14 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
                 "n_neg": int((labels[idx] < 0.5).sum()), "records": what}
 
     folds_split = split == "ptbxl-folds"
+    multitask = config.task == "diseases"
     val_key, test_key = ("val_fold9", "test_fold10") if folds_split else ("val_ecgqa_valid", "test_ecgqa_test")
     card = ModelCard(
         name=name, version=version, task="disease", outputs=(disease,),
         network=config.network, hparams=dict(config.hparams), train_config={**asdict(config), "seeds": list(seeds)},
         preprocessing=PREPROCESSING, input_shape=(12, MODEL_SAMPLES),
         train_ids=tuple(int(i) for i in arrays.ecg_ids[train_idx]),
-        selection_ids=tuple(int(i) for i in arrays.ecg_ids[val_idx]),
+        selection_ids=tuple(int(i) for i in arrays.ecg_ids[sel_idx]),
         data={
             "sources": "PTB-XL v1.0.3 records100 (1,987 records, ecg_id 1-1999) + ptb-xl-filtered-subset (1,819; "
                        "158 overlap, taken from the raw files)",
@@ -160,26 +237,31 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
             "splits": ("strat_fold 1-8 train, 9 selection (best validation AUC per seed), 10 test" if folds_split else
                        "ECG-QA ptbxl train_ecgs.tsv (training), valid_ecgs.tsv (selection: best validation AUC per "
                        "seed), test_ecgs.tsv (test), each intersected with the labelled records with signals here"),
+            **({"multitask": "one lead-wise network per seed with a logit per disease (MI, STTC, CD, HYP), trained on "
+                             "every fold 1-8 record labelled for at least one disease (focal loss per disease over "
+                             "its labelled records, mean over diseases); this model is the network restricted to "
+                             f"the {disease} logit, with the epoch of best fold-9 {disease} AUC per seed; train_ids "
+                             "= every record trained on, selection_ids = every fold-9 record with a label"}
+               if multitask else {}),
             "train_pos": int((labels[train_idx] > 0.5).sum()), "train_neg": int((labels[train_idx] < 0.5).sum()),
             "excluded": int(np.isnan(labels).sum()), "machine": MACHINE,
             "trained_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         },
-        training_command=command, train_seconds=float(sum(r.train_seconds for r in results)),
+        training_command=command, train_seconds=train_seconds,
         metrics={
             val_key: measured(val_idx, val_logits, val_metrics, "PTB-XL strat_fold 9 with signals here" if folds_split
                               else "ECG-QA ptbxl valid ECGs with signals here, pure labels"),
             test_key: measured(test_idx, test_logits, test_metrics, "PTB-XL strat_fold 10 with signals here"
                                if folds_split else "ECG-QA ptbxl test ECGs with signals here, pure labels"),
             "threshold": youden_threshold(labels[val_idx], _sigmoid(val_logits)),
-            "best_epochs": [r.best_epoch for r in results],
+            "best_epochs": best_epochs,
         },
-        history=[h for r in results for h in r.history],
+        history=history,
     )
     save_model(module, card, out_dir)
     if progress:
         print(f"{card.name}: val AUC {val_metrics['auc']:.4f}, test AUC {test_metrics['auc']:.4f} "
               f"({card.train_seconds / 60:.1f} min)", file=sys.stderr)
-    del torch
     return card
 
 

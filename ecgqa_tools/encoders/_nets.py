@@ -58,15 +58,22 @@ class LeadEncoder(nn.Module):
 class LeadwiseNet(nn.Module):
     """XAND-ECG style: the same encoder on each lead, lead embeddings concatenated, an MLP head.
 
-    Input (batch, 12, samples) preprocessed; output logits (batch,) for ``n_outputs == 1``,
-    else (batch, n_outputs).
+    Input (batch, 12, samples) preprocessed; output logits (batch,) for ``n_outputs == 1`` or when
+    ``select_output`` is set (that one of the ``n_outputs`` logits: a multi-task network restricted to
+    one task, same weights), else (batch, n_outputs).
     """
 
     def __init__(self, n_leads: int = 12, channels: tuple[int, ...] = (16, 32, 64), kernel: int = 7,
-                 hidden: int = 64, dropout: float = 0.1, head_dropout: float = 0.3, n_outputs: int = 1) -> None:
+                 hidden: int = 64, dropout: float = 0.1, head_dropout: float = 0.3, n_outputs: int = 1,
+                 select_output: int | None = None) -> None:
         super().__init__()
+        from ..errors import ModelError
+
+        if select_output is not None and not 0 <= select_output < n_outputs:
+            raise ModelError(f"select_output {select_output} is not one of the {n_outputs} outputs")
         self.n_leads = n_leads
         self.n_outputs = n_outputs
+        self.select_output = select_output
         self.encoder = LeadEncoder(tuple(channels), kernel, dropout)
         self.head = nn.Sequential(
             nn.Dropout(head_dropout), nn.Linear(n_leads * self.encoder.out_dim, hidden), nn.ReLU(),
@@ -82,6 +89,8 @@ class LeadwiseNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         emb = self.lead_embeddings(x)
         out = self.head(emb.flatten(1))
+        if self.select_output is not None:
+            return out[:, self.select_output]
         return out[:, 0] if self.n_outputs == 1 else out
 
 

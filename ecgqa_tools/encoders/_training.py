@@ -17,7 +17,7 @@ from ..errors import UsageError
 from .._io import atomic_output
 from ._metrics import macro_auc, roc_auc
 
-Task = Literal["disease", "attributes", "age_sex"]
+Task = Literal["disease", "diseases", "attributes", "age_sex"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class TrainConfig:
     """Everything that determines a training run (saved in the checkpoint and the model card)."""
 
     task: Task
-    """``disease`` (binary, focal loss), ``attributes`` (multi-label BCE) or ``age_sex``."""
+    """``disease`` (binary, focal loss), ``diseases`` (one network, one logit per disease, masked focal
+    loss, checkpoint selection per disease), ``attributes`` (multi-label BCE) or ``age_sex``."""
     network: str = "leadwise"
     """``leadwise`` (shared per-lead encoder) or ``resnet12`` (leads as channels)."""
     hparams: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +50,18 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class OutputSelection:
+    """Checkpoint selection for one output of a multi-task run (task ``diseases``)."""
+
+    state_dict: dict[str, Any]
+    """Weights of the whole network at the epoch with this output's best validation AUC."""
+    best_epoch: int
+    """1-based epoch whose weights were kept for this output."""
+    best_score: float
+    """This output's validation AUC at that epoch."""
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """The selected weights and what the run measured."""
 
@@ -62,6 +75,8 @@ class TrainResult:
     """Per epoch: train loss, validation score(s), seconds."""
     train_seconds: float
     """Wall-clock seconds spent training (summed over resumed sessions)."""
+    per_output: tuple[OutputSelection, ...] = ()
+    """Task ``diseases``: one selection per output (column of the targets), else empty."""
 
 
 def _focal_bce(logits: "Any", targets: "Any", gamma: float) -> "Any":
@@ -71,6 +86,22 @@ def _focal_bce(logits: "Any", targets: "Any", gamma: float) -> "Any":
     bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = torch.exp(-bce)
     return ((1 - p_t) ** gamma * bce).mean()
+
+
+def masked_focal_loss(logits: "Any", targets: "Any", gamma: float) -> "Any":
+    """Multi-task focal loss: per column, the focal loss over the rows whose target is known (not NaN);
+    the mean over the columns that have a known target in the batch (a row excluded for a column
+    contributes nothing to it). (batch, outputs) logits and targets; 0 when nothing is known."""
+    import torch
+
+    losses = []
+    for j in range(targets.shape[1]):
+        known = ~torch.isnan(targets[:, j])
+        if bool(known.any()):
+            losses.append(_focal_bce(logits[known, j], targets[known, j], gamma))
+    if not losses:
+        return logits.sum() * 0.0
+    return sum(losses) / len(losses)
 
 
 AGE_SCALE_YEARS = 20.0
@@ -83,6 +114,8 @@ def _loss(task: Task, out: "Any", y: "Any", gamma: float) -> "Any":
 
     if task == "disease":
         return _focal_bce(out, y, gamma)
+    if task == "diseases":
+        return masked_focal_loss(out, y, gamma)
     if task == "attributes":
         known = ~torch.isnan(y)
         return F.binary_cross_entropy_with_logits(out[known], y[known])
@@ -101,6 +134,13 @@ def score_outputs(task: Task, outputs: np.ndarray, targets: np.ndarray) -> dict[
     if task == "disease":
         auc = roc_auc(targets > 0.5, outputs)
         return {"score": auc, "auc": auc}
+    if task == "diseases":
+        aucs = {}
+        for j in range(targets.shape[1]):
+            known = ~np.isnan(targets[:, j])
+            aucs[f"auc_{j}"] = roc_auc(targets[known, j] > 0.5, outputs[known, j])
+        finite = [v for v in aucs.values() if np.isfinite(v)]
+        return {"score": float(np.mean(finite)) if finite else float("nan"), **aucs}
     if task == "attributes":
         macro, _ = macro_auc(targets, outputs)
         return {"score": macro, "macro_auc": macro}
@@ -168,6 +208,9 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     start_epoch, best_score, best_epoch, best_state, history, seconds = 0, -np.inf, 0, None, [], 0.0
+    n_selected = np.asarray(targets).shape[1] if config.task == "diseases" else 0
+    # task "diseases": per output [best AUC, best epoch, state at that epoch]
+    per_output: list[list[Any]] = [[-np.inf, 0, None] for _ in range(n_selected)]
     rng = np.random.default_rng(config.seed)
     if ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, weights_only=False)
@@ -178,6 +221,7 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
         scheduler.load_state_dict(ckpt["scheduler"])
         start_epoch, best_score, best_epoch = ckpt["epoch"], ckpt["best_score"], ckpt["best_epoch"]
         best_state, history, seconds = ckpt["best_state"], ckpt["history"], ckpt["seconds"]
+        per_output = [list(entry) for entry in ckpt.get("per_output", per_output)]
         rng.bit_generator.state = ckpt["numpy_rng"]
         torch.set_rng_state(ckpt["torch_rng"])
         if progress:
@@ -217,6 +261,10 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
         if metrics["score"] > best_score:
             best_score, best_epoch = metrics["score"], epoch + 1
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        for j, entry in enumerate(per_output):
+            if metrics[f"auc_{j}"] > entry[0]:
+                per_output[j] = [metrics[f"auc_{j}"], epoch + 1,
+                                 {k: v.detach().clone() for k, v in model.state_dict().items()}]
         if progress:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "score")
             print(f"epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, val {shown} "
@@ -225,8 +273,11 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
             "config": config_dict, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best_score": best_score,
             "best_epoch": best_epoch, "best_state": best_state, "history": history, "seconds": seconds,
+            "per_output": per_output,
             "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
         }, ckpt_path)
-    if best_state is None:
-        raise UsageError(f"{ckpt_path}: no epoch was trained (epochs={config.epochs})")
-    return TrainResult(best_state, best_epoch, float(best_score), history, seconds)
+    if best_state is None or any(entry[2] is None for entry in per_output):
+        raise UsageError(f"{ckpt_path}: no epoch was trained (epochs={config.epochs}) or an output never had "
+                         "a finite validation AUC (its selection records need positives and negatives)")
+    selections = tuple(OutputSelection(state, int(epoch), float(score)) for score, epoch, state in per_output)
+    return TrainResult(best_state, best_epoch, float(best_score), history, seconds, selections)
