@@ -22,8 +22,9 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
                         help="disease head(s) to score (default: all four)")
     parser.add_argument("--results", metavar="JSONL",
                         help="per-record results file; an interrupted run resumes from it")
-    parser.add_argument("--baseline", choices=("flat", "isoelectric", "lowpass", "normal", "expected"),
-                        help="IG baseline for every head (default: each head's own default, "
+    parser.add_argument("--baseline", choices=("flat", "isoelectric", "lowpass", "normal", "expected", "blur",
+                                               "blur-wide", "lowpass-multi", "lowpass-smooth", "guided"),
+                        help="IG baseline or path variant for every head (default: each head's own default, "
                              "grounding.DEFAULT_BASELINE_BY_DISEASE; see docs/grounding.md)")
     parser.add_argument("--fold", type=int, default=10,
                         help="PTB-XL fold (default 10, the test fold; 9 is the models' selection fold, "

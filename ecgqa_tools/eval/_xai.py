@@ -78,7 +78,7 @@ class XaiRecordResult:
     model_version: str
     """Version of the disease model."""
     baseline: str = "flat"
-    """IG baseline (``grounding.BASELINES``) of ``hit`` and ``cas``."""
+    """IG baseline or path variant (``grounding._attribution.IG_VARIANTS``) of ``hit`` and ``cas``."""
     probability_top_removed: float | None = None
     """Faithfulness check of the IG map (``grounding.faithfulness_check``, as in ``Evidence``):
     probability with the top-ranked IG regions (>= 5% of the model's lead-time) set to the flat
@@ -640,12 +640,12 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
     """
     if ptbxl_root is None and ludb_root is None:
         raise UsageError("give at least one of ptbxl_root and ludb_root")
-    from ..grounding._attribution import BASELINES, default_baseline
+    from ..grounding._attribution import IG_VARIANTS, default_baseline
 
     if n_steps is not None and n_steps < 2:
         raise UsageError(f"IG needs at least 2 steps, got {n_steps}")
-    if baseline is not None and baseline not in BASELINES:
-        raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
+    if baseline is not None and baseline not in IG_VARIANTS:
+        raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(IG_VARIANTS)}")
     if models is None:
         from ..encoders import load_disease_model  # type: ignore[attr-defined]
 

@@ -44,9 +44,17 @@ METHOD_NAMES: dict[str, str] = {
     "saliency": "saliency (|gradient|)",
 }
 BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
-BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal", "expected"]
+BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal", "expected",
+                       "blur", "blur-wide", "lowpass-multi", "lowpass-smooth", "guided"]
 BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass", "normal", "expected")
-MULTI_REFERENCE_BASELINES: frozenset[str] = frozenset({"expected"})
+"""Straight-line IG from a reference (one, or several averaged for ``expected``)."""
+PATHS: tuple[BaselineKind, ...] = ("blur", "blur-wide", "lowpass-multi", "lowpass-smooth", "guided")
+"""IG variants that change the path or average several paths (``grounding._paths``; session-4
+candidates, docs/grounding.md): Blur IG from sigma 100 ms / 400 ms, IG averaged over four low-pass
+cut-offs, a SmoothGrad noise tunnel over low-pass IG, Guided IG from the low-pass baseline."""
+IG_VARIANTS: tuple[BaselineKind, ...] = BASELINES + PATHS
+"""Every key ``baseline=`` accepts."""
+MULTI_REFERENCE_BASELINES: frozenset[str] = frozenset({"expected", "lowpass-multi"})
 """Baselines made of several references (``make_references``); IG is averaged over them."""
 BASELINE_DESCRIPTIONS: dict[str, str] = {
     "flat": BASELINE_DESCRIPTION,
@@ -59,6 +67,16 @@ BASELINE_DESCRIPTIONS: dict[str, str] = {
     "expected": "expected gradients over 8 normal references (the median beats of 8 normal PTB-XL "
                 "training ECGs in the model's input space, each placed at this ECG's own QRS "
                 "complexes; IG averaged over them)",
+    "blur": "Blur IG: a path through Gaussian scale space from the signal blurred with sigma 100 ms "
+            "(the low-pass baseline) down to the signal, per lead in the model's input space",
+    "blur-wide": "Blur IG from the signal blurred with sigma 400 ms down to the signal (scale-space "
+                 "path, per lead in the model's input space)",
+    "lowpass-multi": "IG averaged over four low-passed references (each lead blurred with a Gaussian "
+                     "of sigma 25, 50, 100 and 200 ms in the model's input space)",
+    "lowpass-smooth": "SmoothGrad over IG: IG from the low-passed signal (sigma 100 ms) to 4 noisy "
+                      "copies of the input (Gaussian noise of 0.1 lead standard deviations), averaged",
+    "guided": "Guided IG from the low-passed signal (sigma 100 ms): an adaptive path that moves the "
+              "samples with the smallest gradient first",
 }
 DEFAULT_BASELINE: BaselineKind = "lowpass"
 """IG baseline of a head that has no entry in ``DEFAULT_BASELINE_BY_DISEASE`` (and the tie-break
@@ -84,6 +102,32 @@ ISOELECTRIC_WINDOW_S = 1.0
 """Running-median window of the isoelectric baseline (about one cardiac cycle)."""
 LOWPASS_SIGMA_S = 0.1
 """Gaussian sigma of the low-pass baseline."""
+BLUR_SIGMA_MAX_S: dict[str, float] = {"blur": LOWPASS_SIGMA_S, "blur-wide": 0.4}
+"""Start of the Blur IG paths: the input blurred with this Gaussian sigma (seconds)."""
+LOWPASS_MULTI_SIGMAS_S: tuple[float, ...] = (0.025, 0.05, 0.1, 0.2)
+"""Gaussian sigmas (seconds) of the ``lowpass-multi`` references."""
+SMOOTH_DRAWS = 4
+"""Noisy copies of the input in ``lowpass-smooth``."""
+SMOOTH_NOISE_SD = 0.1
+"""Noise standard deviation of ``lowpass-smooth`` in the z-scored input space (lead SDs)."""
+GUIDED_FRACTION = 0.1
+"""Share of the not-yet-moved features Guided IG moves at a time."""
+
+
+def path_points(kind: str, n_steps: int) -> tuple[int, int]:
+    """(paths, gradient points per path) of an IG variant at ``n_steps``: straight-line IG uses
+    ``n_steps`` points per reference; Blur IG and Guided IG ``2 * n_steps`` points on one path;
+    ``lowpass-multi`` and ``lowpass-smooth`` ``max(2, n_steps // 2)`` on each of their 4 paths
+    (16 gradient points per map at the default 8 steps for every path variant)."""
+    if kind in ("blur", "blur-wide", "guided"):
+        return 1, 2 * n_steps
+    if kind == "lowpass-multi":
+        return len(LOWPASS_MULTI_SIGMAS_S), max(2, n_steps // 2)
+    if kind == "lowpass-smooth":
+        return SMOOTH_DRAWS, max(2, n_steps // 2)
+    from ._baselines import N_REFERENCES
+
+    return (N_REFERENCES if kind == "expected" else 1), n_steps
 
 
 def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.ndarray:
@@ -94,6 +138,8 @@ def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.nd
     level and drops the waves; IG then measures deviation *from isoelectric*, so an elevated ST
     segment counts fully). ``lowpass``: per lead, a Gaussian blur with sigma ``LOWPASS_SIGMA_S``
     (a "blurred input" baseline: only sharp features such as the QRS differ from it).
+    Path variants (``PATHS``) give their path's start: the input blurred with their largest sigma
+    (``blur``, ``blur-wide``) or the low-pass baseline (``lowpass-smooth``, ``guided``).
     """
     x = np.asarray(inputs, dtype=np.float32)
     if x.ndim != 3:
@@ -105,23 +151,28 @@ def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.nd
 
         width = max(1, int(round(ISOELECTRIC_WINDOW_S * fs_hz)) | 1)
         return median_filter(x, size=(1, 1, width), mode="nearest").astype(np.float32)
-    if kind == "lowpass":
-        from scipy.ndimage import gaussian_filter1d
+    if kind in ("lowpass", "lowpass-smooth", "guided", "blur", "blur-wide"):
+        from ._paths import gaussian_blur
 
-        return gaussian_filter1d(x, sigma=LOWPASS_SIGMA_S * fs_hz, axis=2, mode="nearest").astype(np.float32)
+        return gaussian_blur(x, BLUR_SIGMA_MAX_S.get(kind, LOWPASS_SIGMA_S) * fs_hz)
     if kind == "normal":  # beat-aligned normal template (grounding._baselines)
         from ._baselines import normal_template_baseline
 
         return normal_template_baseline(x, fs_hz)
     if kind in MULTI_REFERENCE_BASELINES:
         raise UsageError(f"IG baseline {kind!r} has several references; use make_references")
-    raise UsageError(f"unknown IG baseline {kind!r}; expected one of {', '.join(BASELINES)}")
+    raise UsageError(f"unknown IG baseline {kind!r}; expected one of {', '.join(IG_VARIANTS)}")
 
 
 def make_references(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.ndarray:
     """IG references for (batch, leads, samples) model inputs: (batch, references, leads,
     samples), float32. One reference (``make_baseline``) for every kind but ``expected``, which
-    gives the ``N_REFERENCES`` normal references placed at each input's QRS complexes."""
+    gives the ``N_REFERENCES`` normal references placed at each input's QRS complexes, and
+    ``lowpass-multi``, the input blurred at each of ``LOWPASS_MULTI_SIGMAS_S``."""
+    if kind == "lowpass-multi":
+        from ._paths import blurred_references
+
+        return blurred_references(inputs, LOWPASS_MULTI_SIGMAS_S, fs_hz)
     if kind == "expected":
         from ._baselines import normal_reference_baselines
 
@@ -400,10 +451,28 @@ def multi_reference_ig(module: Any, inputs: "torch.Tensor", references: "torch.T
     return torch.cat(parts).reshape(batch, k, *inputs.shape[1:]).mean(dim=1)
 
 
+def _ig_variant(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", kind: str,
+                n_steps: int, fs_hz: float, seed: int) -> "torch.Tensor":
+    """IG map of ``kind`` (``IG_VARIANTS``) from ``baseline`` (the kind's start / references)."""
+    from . import _paths
+
+    _, points = path_points(kind, n_steps)
+    if kind in BLUR_SIGMA_MAX_S:
+        return _paths.blur_ig(module, inputs, fs_hz, BLUR_SIGMA_MAX_S[kind], points)
+    if kind == "lowpass-smooth":
+        return _paths.smooth_ig(module, inputs, baseline, SMOOTH_DRAWS, SMOOTH_NOISE_SD, points, seed)
+    if kind == "guided":
+        return _paths.guided_ig(module, inputs, baseline, points, GUIDED_FRACTION)
+    if baseline.dim() == inputs.dim() + 1:  # (batch, references, ...): IG averaged over them
+        return multi_reference_ig(module, inputs, baseline, points)
+    return integrated_gradients(module, inputs, baseline, points)
+
+
 def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int,
                n_samples: int, seed: int,
                ig_baseline: "torch.Tensor | None" = None,
-               logit_change: "np.ndarray | None" = None) -> tuple["torch.Tensor", "torch.Tensor | None"]:
+               logit_change: "np.ndarray | None" = None, kind: str = "flat",
+               fs_hz: float = 100.0) -> tuple["torch.Tensor", "torch.Tensor | None"]:
     import torch
     from captum.attr import GradientShap, Saliency
 
@@ -412,10 +481,7 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
     baseline = torch.zeros_like(inputs)
     if method == "ig":
         baseline = baseline if ig_baseline is None else ig_baseline
-        if baseline.dim() == inputs.dim() + 1:  # (batch, references, ...): IG averaged over them
-            attr = multi_reference_ig(module, inputs, baseline, n_steps)
-        else:
-            attr = integrated_gradients(module, inputs, baseline, n_steps)
+        attr = _ig_variant(module, inputs, baseline, kind, n_steps, fs_hz, seed)
         if logit_change is None:
             refs = baseline.detach().reshape(-1, *inputs.shape[1:])
             with torch.inference_mode():
@@ -462,17 +528,18 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
     ``model`` is any object with ``.module`` (torch module: (batch, 12, samples) -> logit) and
     ``.preprocess(ecg) -> (12, samples)``; by default the shipped model of ``disease``.
     ``n_steps``: IG integration steps (Gauss-Legendre); ``n_samples``: GradientSHAP draws.
-    ``baseline``: IG baseline (``BASELINES``, see ``make_baseline`` / ``make_references``); None =
-    the head's default (``default_baseline(disease)``). GradientSHAP always draws around the flat
-    line and saliency has none.
+    ``baseline``: IG baseline (``BASELINES``, see ``make_baseline`` / ``make_references``) or path
+    variant (``PATHS``: ``blur``, ``blur-wide``, ``lowpass-multi``, ``lowpass-smooth``, ``guided``;
+    ``path_points`` gives their cost); None = the head's default (``default_baseline(disease)``).
+    GradientSHAP always draws around the flat line and saliency has none.
     """
     import torch
 
     if method not in METHODS:
         raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
     kind_of: BaselineKind = default_baseline(disease) if baseline is None else baseline
-    if kind_of not in BASELINES:
-        raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(BASELINES)}")
+    if kind_of not in IG_VARIANTS:
+        raise UsageError(f"unknown IG baseline {baseline!r}; expected one of {', '.join(IG_VARIANTS)}")
     if n_steps < 2 or n_samples < 1 or batch_size < 1:
         raise UsageError(f"n_steps must be >= 2, n_samples and batch_size >= 1; got {n_steps}, "
                          f"{n_samples}, {batch_size}")
@@ -506,7 +573,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 base = ends[len(group):].reshape(len(group), n_refs).mean(axis=1)
                 attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
                                          n_steps, n_samples, seed, ig_baseline=base_input,
-                                         logit_change=logit - base)
+                                         logit_change=logit - base, kind=kind, fs_hz=group_fs)
             maps.extend(attr.detach().numpy().astype(np.float32))
             deltas.extend([float(d) for d in delta.detach().numpy()] if delta is not None
                           else [None] * len(group))
@@ -538,7 +605,7 @@ def explain(ecg: ECG, disease: str, method: Method = "ig", *, model: Any = None,
     """Attribution map of one disease head on one ECG: (12, samples) at the ECG's own rate.
 
     ``method``: ``ig`` (Integrated Gradients, the default), ``gradshap`` (GradientSHAP) or
-    ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``BASELINES``; None
+    ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``IG_VARIANTS``; None
     (default) = the head's default, ``DEFAULT_BASELINE_BY_DISEASE`` (``lowpass`` for other heads).
     """
     return explain_batch([ecg], disease, method, model=model, n_steps=n_steps,
