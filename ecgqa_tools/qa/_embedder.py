@@ -266,7 +266,9 @@ class MiniLMEmbedder:
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Token ids ([CLS] ... [SEP], at most ``max_tokens``) of each text."""
-        return [list(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
+        # text from argv/stdin holding invalid UTF-8 carries lone surrogates, which the tokenizer refuses
+        clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+        return [list(e.ids) for e in self.tokenizer.encode_batch(clean)]
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embeddings (len(texts), 384), float32, unit length; texts of similar length are

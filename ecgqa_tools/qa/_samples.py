@@ -170,6 +170,8 @@ def _read_json(path: Path) -> Any:
             return json.loads(fh.read())
     except json.JSONDecodeError as exc:
         raise DatasetError(f"malformed JSON in {path}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except UnicodeDecodeError as exc:  # binary or non-UTF-8 content (json.loads decodes bytes itself)
+        raise DatasetError(f"malformed JSON in {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except OSError as exc:
         raise DatasetError(f"cannot read {path}: {exc.strerror}") from None
 

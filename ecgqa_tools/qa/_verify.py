@@ -83,11 +83,16 @@ class VerifyReport:
         return sum(r.agree for r in rows), sum(r.total for r in rows)
 
 
-def _normalize(item: dict[str, Any], tid_default: int | None = None) -> dict[str, Any]:
+def _normalize(item: dict[str, Any], tid_default: int | None = None, source: str = "ECG-QA file") -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise DatasetError(f"{source}: expected a JSON object per sample, got {type(item).__name__}")
     item = dict(item)
     if "template_id" not in item and tid_default is not None:
         item["template_id"] = tid_default
-    tpl = TEMPLATES.get(int(item.get("template_id", 0)))
+    try:
+        tpl = TEMPLATES.get(int(item.get("template_id", 0)))
+    except (TypeError, ValueError):
+        raise DatasetError(f"{source}: template_id {item.get('template_id')!r} is not an integer") from None
     if tpl is not None:
         item.setdefault("question_type", tpl.question_type)
         item.setdefault("attribute_type", tpl.attribute_type)
@@ -120,17 +125,28 @@ def official_template_samples(ecgqa_root: str | Path) -> tuple[list[QASample], d
     for path in sorted((root / "sampled").glob("ptbxl_template_*.jsonl")) if (root / "sampled").is_dir() else []:
         split = next((s for s in ("train", "valid", "test") if f"_{s}" in path.name), "")
         items = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"malformed JSON lines in {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        for n, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    items.append(_normalize(json.loads(line)))
+                    items.append(_normalize(json.loads(line), source=f"{path} line {n}"))
                 except json.JSONDecodeError as exc:
                     raise DatasetError(f"malformed JSON in {path} line {n}: {exc.msg}") from None
         add(parse_samples(items, split, str(path)), str(path.relative_to(root)))
     tpath = root / "templates.json"
     if tpath.is_file():
-        for entry in _read_json(tpath):
-            examples = [_normalize(e, int(entry["template_id"])) for e in entry.get("examples", [])]
+        entries = _read_json(tpath)
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("template_id"), int) and isinstance(e.get("examples", []), list)
+            for e in entries
+        ):
+            raise DatasetError(f"{tpath}: expected a JSON list of templates, each with an integer 'template_id' "
+                               f"and a list of 'examples'")
+        for entry in entries:
+            examples = [_normalize(e, entry["template_id"], str(tpath)) for e in entry.get("examples", [])]
             for e in examples:
                 add(parse_samples([e], e.get("split", ""), str(tpath)), "templates.json")
     if not out:
