@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import OutputError
+
 
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
@@ -17,9 +19,17 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     the format from it) and gets the usual permissions (``mkstemp`` would leave it 0600).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
-                                        dir=target.parent)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a directory; give a file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}",
+                                            dir=target.parent)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), target.parent)
+        raise OutputError(f"cannot write {target}: {blocker} is a file, not a folder") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc} (in folder {target.parent})") from None
     os.close(handle)
     tmp = Path(tmp_name)
     try:
@@ -27,7 +37,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -15,6 +15,7 @@ Hierarchy::
     │   └── ToolFailed              the call cannot succeed; report it, do not retry
     ├── LLMError                    the LLM endpoint is down, slow, or answered garbage
     ├── MissingDependency           an optional dependency is not installed (message has the pip line)
+    ├── OutputError                 a result file that cannot be written (folder not writable, disk full)
     └── UsageError                  a programmer's mistake (wrong argument combination)
 
 Messages say what was wrong, what was received and what is allowed, e.g.
@@ -37,6 +38,7 @@ __all__ = [
     "ToolFailed",
     "LLMError",
     "MissingDependency",
+    "OutputError",
     "UsageError",
     "require",
 ]
@@ -92,6 +94,10 @@ class LLMError(EcgqaError):
 
 class MissingDependency(EcgqaError):
     """An optional dependency is not installed; the message gives the install line."""
+
+
+class OutputError(EcgqaError):
+    """A result file that cannot be written: its folder is missing or read-only, or the disk is full."""
 
 
 class UsageError(EcgqaError):
