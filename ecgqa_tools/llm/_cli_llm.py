@@ -77,6 +77,39 @@ def _context(args: argparse.Namespace):
     return ToolContext(extra_roots=tuple(getattr(args, "data_root", []) or ()))
 
 
+def _typed_path(record: str | None, roots: list[str]) -> str | None:
+    """A record file the user named on the command line: made absolute, its folder allowed.
+
+    The data roots guard what a model may name through the tools; a file the user types is
+    theirs to read (``ecgqa measure`` reads it too). Names that are not existing files are
+    returned unchanged (example names, ``ptbxl:<id>``...).
+    """
+    from pathlib import Path
+
+    if not record:
+        return record
+    path = Path(record).expanduser()
+    stem = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat", ".mat") else path
+    if not (path.is_file() or stem.with_suffix(".hea").is_file()):
+        return record
+    from ..records import list_examples
+
+    if record in list_examples():
+        return record
+    resolved = path.resolve()
+    roots.append(str(resolved.parent))
+    return str(resolved)
+
+
+def _user_paths(args: argparse.Namespace) -> None:
+    """Allow the folders of record files named on the command line (see ``_typed_path``)."""
+    roots = list(getattr(args, "data_root", []) or [])
+    args.record = _typed_path(args.record, roots)
+    if getattr(args, "compare", None):
+        args.compare = _typed_path(args.compare, roots)
+    args.data_root = roots
+
+
 def _settings(args: argparse.Namespace):
     import os
 
@@ -104,6 +137,7 @@ def _ask(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from . import Agent, answer_offline
 
+    _user_paths(args)
     context = _context(args)
     if args.llm or args.protocol:
         if args.compare:
@@ -123,6 +157,7 @@ def _chat(args: argparse.Namespace) -> int:
     from ..errors import EcgqaError
     from . import DISCLAIMER, Agent, answer_offline
 
+    _user_paths(args)
     context = _context(args)
     offline = args.offline or not (args.model or _env_model())
     session = None if offline else Agent(_settings(args), context=context, tool_names=_tool_names(args)).chat(args.record)

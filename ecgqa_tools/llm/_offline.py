@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import RecordError, ToolError, UnsupportedQuestion
@@ -124,6 +124,9 @@ class Answer:
     """Always shown with answers."""
     tools_used: tuple[str, ...] = field(default=())
     """Names of the tools called, in order."""
+    warnings: tuple[str, ...] = field(default=())
+    """Signal-quality findings of the record(s) (flat leads, implausible amplitudes, missing
+    standard leads) that can make the answer wrong; empty when none was found."""
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable form printed by ``ecgqa ask --json``."""
@@ -137,6 +140,7 @@ class Answer:
             "template_id": self.template_id,
             "interpreted_as": self.interpreted_as,
             "tools_used": list(self.tools_used),
+            "warnings": list(self.warnings),
             "disclaimer": self.disclaimer,
         }
 
@@ -148,6 +152,7 @@ class Answer:
         if self.answer:
             lines.append(f"A: {', '.join(self.answer)}")
         lines.append(self.explanation)
+        lines.extend(f"Warning: {w}" for w in self.warnings)
         if self.evidence:
             lines.append("Evidence:")
             lines.extend(
@@ -158,10 +163,16 @@ class Answer:
 
 
 def check_question(question: str) -> str:
-    """The stripped question; ``UnsupportedQuestion`` when empty or too long."""
+    """The stripped question; ``UnsupportedQuestion`` when empty or too long.
+
+    Invalid UTF-8 from argv/stdin (lone surrogates) becomes '?', and control characters (NUL,
+    ESC...) are dropped so they are neither echoed to the terminal nor passed to a model.
+    """
     if not isinstance(question, str):
         raise UnsupportedQuestion(f"question must be text, got {type(question).__name__}")
-    text = " ".join(question.split())
+    text = question.encode("utf-8", "replace").decode("utf-8")
+    text = "".join(ch for ch in text if ch.isprintable() or ch.isspace())
+    text = " ".join(text.split())
     if not text:
         raise UnsupportedQuestion("empty question; ask e.g. " + "; ".join(EXAMPLE_QUESTIONS[:3]))
     if len(text) > MAX_QUESTION_CHARS:
@@ -251,6 +262,41 @@ def answer_offline(
     if record_b is not None:
         ctx.load(record_b)
     canonical = ctx.load(record)[0].canonical
+    warnings, unusable = _signal_findings(ctx, [record] + ([record_b] if record_b is not None else []))
+    if unusable:
+        return replace(_unusable(text, canonical, unusable), warnings=warnings)
+    return replace(_dispatch(ctx, text, record, record_b, canonical), warnings=warnings)
+
+
+def _signal_findings(ctx: ToolContext, records: list[str]) -> tuple[tuple[str, ...], str | None]:
+    """(quality warnings of each record, the reason it cannot be analysed at all or None).
+
+    The models give confident-looking probabilities on anything, a flat line included, so the
+    answer carries the record's ``ECG.quality()`` findings, and a record whose every lead is flat
+    (peak-to-peak below 0.01 mV) is not analysed.
+    """
+    warnings: list[str] = []
+    for name in records:
+        ref, ecg = ctx.load(name)
+        quality = ecg.quality() if hasattr(ecg, "quality") else None
+        if quality is None:
+            continue
+        if quality.flat_leads and len(quality.flat_leads) == len(ecg.lead_names):
+            return (), (f"every lead of {ref.canonical} is flat (peak-to-peak below 0.01 mV): "
+                        f"there is no ECG signal to analyse")
+        found = [line for line in quality.problems() if not line.startswith("non-standard")]
+        if found:
+            warnings.append(f"signal quality of {ref.canonical}: {'; '.join(found)}; "
+                            f"answers resting on these leads may be wrong")
+    return tuple(warnings), None
+
+
+def _unusable(question: str, record: str, reason: str) -> Answer:
+    return Answer(question=question, record=record, answer=(), evidence=(), supported=False,
+                  explanation=f"I cannot answer this from the ECG: {reason}.")
+
+
+def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, canonical: str) -> Answer:
     rewritten = rewrite_everyday(text)
     interpreted = rewritten if rewritten.lower() != text.lower() else None
 
@@ -269,7 +315,9 @@ def answer_offline(
 
 
 _SUPERCLASS_VERIFY = re.compile(
-    r"^does this ecg show (any )?symptoms of (myocardial infarction|st/t change|conduction disturbance|hypertrophy)\??$"
+    r"^(?:does (?:this|the) ecg (?:show|have)|is there|are there|do you see)\s+(?:any\s+)?"
+    r"(?:(?:symptoms?|signs?|evidence) of\s+)?(?:an?\s+)?"
+    r"(myocardial infarction|st/t changes?|conduction disturbances?|hypertrophy)\s*\??$"
 )
 
 
@@ -280,8 +328,9 @@ def _superclass_question(question: str) -> ParsedQuestionResult | None:
     match = _SUPERCLASS_VERIFY.match(question.strip().lower())
     if match is None:
         return None
+    superclass = next(name for name in SUPERCLASS_DISEASE if match.group(1).startswith(name))
     return ParsedQuestionResult(
-        template_id=1, slots={"scp_code": match.group(2)}, confidence=1.0, question_type="single-verify",
+        template_id=1, slots={"scp_code": superclass}, confidence=1.0, question_type="single-verify",
         attribute_type="scp_code", answer_options=("no", "not sure", "yes"),
     )
 

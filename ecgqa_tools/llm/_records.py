@@ -149,7 +149,9 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path]) -> RecordRef:
         ):
             raise RecordNotFound(
                 f"record path {ref!r} is outside the allowed data roots "
-                f"({', '.join(str(r) for r in roots)}); refused"
+                f"({', '.join(str(r) for r in roots)}); refused (to allow its folder: "
+                f"--data-root DIR on the command line, ToolContext(extra_roots=...) in Python, "
+                f"or {RECORD_ROOTS_ENV})"
             )
     raise RecordNotFound(f"record {ref!r} was not found; {_usage()}")
 

@@ -29,7 +29,8 @@ def test_tools_json_is_the_openai_schema(capsys):
 @pytest.mark.parametrize(("argv", "fragment"), [
     (["ask", "no-such-record", "Is this a normal ECG?"], "was not found"),
     (["ask", "/etc/passwd", "Is this a normal ECG?"], "passwd"),
-    (["ask", "../../etc/passwd", "Is this a normal ECG?"], "'..'"),
+    (["ask", "/etc/passwd", "Is this a normal ECG?"], "not a record file"),  # a file the user names is read
+    (["ask", "../../etc/no-such-record", "Is this a normal ECG?"], "'..'"),
     (["ask", "EXAMPLE", "   "], "empty question"),
     (["ask", "EXAMPLE", "why? " * 300], "at most 1000"),
     (["ask", "EXAMPLE", "Is this normal?", "--llm"], "no model name given"),
