@@ -61,6 +61,11 @@ def read_record(
             )
         if suffix == "" and not original.exists():
             raise RecordNotFound(f"{original}: no such record ({header.name} not found)")
+        if suffix == "" and original.is_file():
+            raise RecordError(
+                f"{original}: not a record file: no extension and no WFDB header {header.name} beside it; "
+                "expected a WFDB record (.hea/.dat), a CinC .mat/.hea pair, .npy, .npz or .csv"
+            )
         raise RecordNotFound(f"{header}: no such WFDB header file")
     if suffix == ".mat" or _header_names_mat(header):
         return read_cinc(base)

@@ -271,3 +271,10 @@ def test_cli_info_prints_error_and_exits_1(tmp_path, capsys, make):
 
 def test_every_error_is_a_package_error():
     assert issubclass(RecordNotFound, RecordError) and issubclass(RecordError, EcgqaError)
+
+
+def test_existing_file_without_extension_is_not_a_record(tmp_path):
+    text = tmp_path / "notes"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with raises_naming(RecordError, "notes", "not a record file: no extension and no WFDB header notes.hea"):
+        read_record(text)
