@@ -97,6 +97,9 @@ class LLMSettings:
                              f"got {self.answer_format!r}")
         if self.max_tool_rounds is not None and self.max_tool_rounds < 0:
             raise UsageError(f"max_tool_rounds must be >= 0 or None, got {self.max_tool_rounds}")
+        if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
+            raise UsageError(f"the LLM base URL must be an http(s) URL such as http://127.0.0.1:8080/v1; "
+                             f"got {self.base_url!r}")
         if self.timeout_s <= 0 or self.max_retries < 0 or self.max_steps < 1:
             raise UsageError(
                 f"timeout_s must be > 0, max_retries >= 0 and max_steps >= 1; got "
@@ -609,6 +612,9 @@ def _describe(exc: Exception | None) -> str:
     if exc is None:
         return "no response"
     text = str(exc).splitlines()[0] if str(exc) else ""
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:  # e.g. "Connection error." <- "Connection refused"
+        text = f"{text} ({str(cause).splitlines()[0]})" if text else str(cause).splitlines()[0]
     text = re.sub(r"(sk|key)-[A-Za-z0-9_\-]{6,}", "[redacted]", text)[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -96,3 +96,25 @@ def test_cli_ask_reads_a_file_the_user_names(tmp_path, capsys, monkeypatch):
     data = json.loads(capsys.readouterr().out)
     assert data["record"] == f"path:{flat.resolve()}" and not data["supported"]
     assert "is flat" in data["explanation"]
+
+
+@pytest.mark.parametrize("url", ["not a url", "127.0.0.1:8080/v1", "ftp://host/v1", "http://"])
+def test_base_url_must_be_http(url):
+    from ecgqa_tools.errors import UsageError
+    from ecgqa_tools.llm import LLMSettings
+
+    with pytest.raises(UsageError, match="must be an http\\(s\\) URL"):
+        LLMSettings(model="m", base_url=url)
+    LLMSettings(model="m", base_url="http://127.0.0.1:8080/v1")  # accepted
+
+
+def test_closed_port_error_says_connection_refused(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["ask", "ptbxl-00473", "Is this normal?", "--llm", "--base-url", f"http://127.0.0.1:{port}/v1",
+                 "--model", "m", "--retries", "0", "--timeout", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error: LLM endpoint at") and "Connection refused" in err
