@@ -134,7 +134,10 @@ class ECG:
         amplitude_unit: AmplitudeUnit = "mV",
     ) -> "ECG":
         """Wrap a numpy array; ``layout='samples_first'`` accepts (samples, leads) arrays."""
-        array = np.asarray(signal_mv, dtype=np.float32)
+        try:
+            array = np.asarray(signal_mv, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise RecordError(f"{path or record_id}: signal is not a numeric array ({exc})") from None
         if layout == "samples_first":
             array = array.T
         return cls(

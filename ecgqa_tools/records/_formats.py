@@ -6,12 +6,13 @@ with ``#Dx`` SNOMED CT codes), numpy (``.npy``, ``.npz``) and CSV (a header row 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import RecordError, RecordNotFound
+from ..errors import RecordError, RecordNotFound, UsageError
 from ._ecg import ECG, ECGMetadata
 from ._leads import STANDARD_LEADS, normalize_lead_name
 from ._wfdb import MAX_VALUES_PER_READ, _record_base, read_wfdb, read_wfdb_header
@@ -41,6 +42,10 @@ def read_record(
     ``lead_names`` defaults to the standard 12 for arrays without names. Raises
     ``RecordNotFound`` for a missing file and ``RecordError`` naming the file and the problem.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"read_record takes a file path (str or Path), got {type(path).__name__}")
+    if not str(path).strip():
+        raise RecordNotFound("empty record path; give a record file (WFDB .hea/.dat, CinC .mat, .npy, .npz or .csv)")
     original = Path(path).expanduser()
     suffix = original.suffix.lower()
     if original.is_dir():
@@ -236,7 +241,10 @@ def read_numpy(
         )
     rate = fs_hz if fs_hz is not None else stored_fs
     if rate is None:
-        raise RecordError(f"{path}: the sampling rate is unknown; pass fs_hz (the file does not store it)")
+        raise RecordError(
+            f"{path}: the sampling rate is unknown; pass fs_hz (the file does not store it; 'ecgqa info/plot "
+            f"--fs'), or save it as .npz with 'signal' and 'fs_hz' so every command reads it"
+        )
     return array_to_ecg(array, rate, lead_names or stored_names, str(path), "array", path.stem)
 
 
@@ -272,7 +280,10 @@ def read_csv(path: str | Path, fs_hz: float | None = None) -> ECG:
             raise RecordError(f"{path}: time column {time_col!r} is not increasing; pass fs_hz")
         rate = float(round(1.0 / float(np.median(steps)), 6))
     if rate is None:
-        raise RecordError(f"{path}: the sampling rate is unknown; add a 'time' column in seconds or pass fs_hz")
+        raise RecordError(
+            f"{path}: the sampling rate is unknown; add a 'time' column in seconds (then every command "
+            f"reads it) or pass fs_hz ('ecgqa info/plot --fs')"
+        )
     values = frame[leads].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
     if bad.any():

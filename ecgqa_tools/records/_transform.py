@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import RecordError
+from ..errors import RecordError, UsageError
 from ._ecg import ECG
 from ._leads import STANDARD_LEADS
 
@@ -22,6 +22,8 @@ def resample(ecg: ECG, fs_hz: float) -> ECG:
 
     from ._ecg import MAX_FS_HZ, MIN_FS_HZ
 
+    if isinstance(fs_hz, bool) or not isinstance(fs_hz, (int, float, np.integer, np.floating)):
+        raise UsageError(f"resample takes the target rate as a number of Hz, got {type(fs_hz).__name__} {fs_hz!r}")
     if not (MIN_FS_HZ <= float(fs_hz) <= MAX_FS_HZ):
         raise RecordError(
             f"{ecg.path or ecg.record_id}: cannot resample to {fs_hz} Hz; "

@@ -278,3 +278,39 @@ def test_existing_file_without_extension_is_not_a_record(tmp_path):
     text.write_text("root:x:0:0:root:/root:/bin/bash\n")
     with raises_naming(RecordError, "notes", "not a record file: no extension and no WFDB header notes.hea"):
         read_record(text)
+
+
+@pytest.mark.parametrize("path", [None, 123, 4.5])
+def test_read_record_wrong_argument_type_is_a_usage_error(path):
+    from ecgqa_tools.errors import UsageError
+
+    with pytest.raises(UsageError, match="read_record takes a file path"):
+        read_record(path)
+
+
+def test_read_record_empty_path():
+    with pytest.raises(RecordNotFound, match="empty record path"):
+        read_record("  ")
+
+
+def test_resample_to_a_non_number_is_a_usage_error(tmp_path):
+    from ecgqa_tools.errors import UsageError
+    from ecgqa_tools.records import resample
+
+    ecg = read_record(write_record(tmp_path))
+    with pytest.raises(UsageError, match="number of Hz, got str '100'"):
+        resample(ecg, "100")
+    assert resample(ecg, np.int64(250)).fs_hz == 250
+
+
+def test_non_numeric_array_is_a_record_error():
+    from ecgqa_tools.records import ECG
+
+    with pytest.raises(RecordError, match="signal is not a numeric array"):
+        ECG.from_array(np.full((12, 1000), "a"), 100, STANDARD_LEADS)
+
+
+def test_npy_without_rate_says_how_every_command_can_read_it(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((12, 1000), np.float32))
+    with raises_naming(RecordError, "x.npy", "sampling rate is unknown; pass fs_hz", "save it as .npz"):
+        read_record(tmp_path / "x.npy")
