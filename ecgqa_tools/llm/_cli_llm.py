@@ -202,7 +202,9 @@ def _demo(args: argparse.Namespace) -> int:
         record = examples[0]
     from . import ToolContext
 
-    context = ToolContext()
+    roots: list[str] = []
+    record = _typed_path(record, roots)
+    context = ToolContext(extra_roots=tuple(roots))
     for question in DEMO_QUESTIONS:
         result = answer_offline(record, question, context=context)
         if args.json:

@@ -118,3 +118,12 @@ def test_closed_port_error_says_connection_refused(capsys):
                  "--model", "m", "--retries", "0", "--timeout", "2"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("error: LLM endpoint at") and "Connection refused" in err
+
+
+def test_cli_demo_reads_a_file_the_user_names(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ECGQA_RECORD_ROOTS", raising=False)
+    flat = tmp_path / "flat.npz"
+    np.savez(flat, signal=np.zeros((12, 5000)), fs_hz=500.0, lead_names=np.array(STANDARD_LEADS))
+    assert main(["demo", "--record", str(flat), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines and all(not a["supported"] and "is flat" in a["explanation"] for a in lines)
