@@ -623,7 +623,11 @@ def _first_message(response: Any) -> Any:
     """The first choice's message, or ``LLMError`` when the response is not a chat completion."""
     choices = getattr(response, "choices", None)
     if not choices:
-        raise LLMError(f"LLM endpoint returned no choices (got {type(response).__name__}: {str(response)[:200]!r})")
+        hint = ""
+        if isinstance(response, str):  # an HTML page or plain text: not the OpenAI-compatible API
+            hint = "; is the base URL the server's OpenAI-compatible API root (e.g. http://127.0.0.1:8080/v1)?"
+        raise LLMError(f"LLM endpoint returned no choices (got {type(response).__name__}: "
+                       f"{str(response)[:200]!r}){hint}")
     message = getattr(choices[0], "message", None)
     if message is None or not hasattr(message, "content"):
         raise LLMError("LLM endpoint returned a choice without a message")

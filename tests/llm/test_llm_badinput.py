@@ -127,3 +127,11 @@ def test_cli_demo_reads_a_file_the_user_names(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--record", str(flat), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines and all(not a["supported"] and "is flat" in a["explanation"] for a in lines)
+
+
+def test_html_reply_suggests_checking_the_base_url():
+    from ecgqa_tools.errors import LLMError
+    from ecgqa_tools.llm._agent import _first_message
+
+    with pytest.raises(LLMError, match=r"no choices .*<html>.*OpenAI-compatible API root"):
+        _first_message("<html><body>Welcome to nginx</body></html>")
