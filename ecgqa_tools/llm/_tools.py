@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import ToolRetry
+from ..errors import ToolFailed, ToolRetry
 from ._context import ToolContext
 from ._registry import Provenance, ToolOutput, ToolRegistry
 
@@ -152,13 +152,24 @@ class AgeSexEstimate(ToolOutput):
 # ----------------------------------------------------------------------------------- helpers
 
 
-def _diseases(ctx: ToolContext, record: str):
+def _model_input(ctx: ToolContext, record: str):
+    """(reference, ECG) for a model; ``ToolFailed`` when every lead is flat (the models would still
+    return confident-looking probabilities for a flat line)."""
     ref, ecg = ctx.load(record)
+    quality = ecg.quality() if hasattr(ecg, "quality") else None
+    if quality is not None and quality.flat_leads and len(quality.flat_leads) == len(ecg.lead_names):
+        raise ToolFailed(f"every lead of {ref.canonical} is flat (peak-to-peak below 0.01 mV): "
+                         f"there is no ECG signal for the models to read")
+    return ref, ecg
+
+
+def _diseases(ctx: ToolContext, record: str):
+    ref, ecg = _model_input(ctx, record)
     return ref, ctx.cached(ref.canonical, "diseases", lambda: ctx.backend.predict_diseases(ecg))
 
 
 def _attributes(ctx: ToolContext, record: str):
-    ref, ecg = ctx.load(record)
+    ref, ecg = _model_input(ctx, record)
     return ref, ctx.cached(ref.canonical, "attributes", lambda: ctx.backend.predict_attributes(ecg))
 
 
@@ -254,7 +265,7 @@ def attribution_evidence(
         disease: Superclass whose model is explained: MI, STTC, CD or HYP.
         method: Attribution method: 'ig' (Integrated Gradients, default), 'gradshap' or 'saliency'.
     """
-    ref, ecg = ctx.load(record)
+    ref, ecg = _model_input(ctx, record)
     result = ctx.cached(ref.canonical, f"explain:{disease}:{method}", lambda: ctx.backend.explain(ecg, disease, method))
     prov = Provenance(source=f"{result.model} + {method} attribution", version=result.version, record=ref.canonical)
     top = dict(sorted(result.lead_shares.items(), key=lambda kv: -kv[1])[:4])
@@ -423,7 +434,7 @@ def age_sex_estimate(ctx: ToolContext, record: str) -> AgeSexEstimate:
     Args:
         record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
     """
-    ref, ecg = ctx.load(record)
+    ref, ecg = _model_input(ctx, record)
     result = ctx.cached(ref.canonical, "age_sex", lambda: ctx.backend.estimate_age_sex(ecg))
     prov = Provenance(source=result.model, version=result.version, record=ref.canonical)
     p = result.female_probability

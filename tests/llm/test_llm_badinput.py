@@ -135,3 +135,15 @@ def test_html_reply_suggests_checking_the_base_url():
 
     with pytest.raises(LLMError, match=r"no choices .*<html>.*OpenAI-compatible API root"):
         _first_message("<html><body>Welcome to nginx</body></html>")
+
+
+@pytest.mark.parametrize("tool,extra", [("disease_probabilities", {}), ("ecgqa_attributes", {}),
+                                        ("age_sex_estimate", {}), ("attribution_evidence", {"disease": "MI"})])
+def test_model_tools_refuse_an_all_flat_record(context, backend, tool, extra):
+    from ecgqa_tools.llm import TOOLS
+
+    context.add_record("flat", ECG.from_array(np.zeros((12, 5000)), 500.0, STANDARD_LEADS, record_id="flat"))
+    result = TOOLS.call(tool, {"record": "flat", **extra}, context)
+    assert not result.ok and not result.retry and "every lead of memory:flat is flat" in result.error
+    assert backend.calls == []
+    assert TOOLS.call("record_summary", {"record": "flat"}, context).ok  # describing it still works
