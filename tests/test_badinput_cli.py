@@ -36,9 +36,8 @@ def test_failed_replace_leaves_no_temporary_file(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(OutputError, match="No space left on device"):
-        with atomic_output(tmp_path / "out.txt") as tmp:
-            tmp.write_text("data")
+    with pytest.raises(OutputError, match="No space left on device"), atomic_output(tmp_path / "out.txt") as tmp:
+        tmp.write_text("data")
     assert list(tmp_path.iterdir()) == []
 
 
