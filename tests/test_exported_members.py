@@ -128,6 +128,7 @@ EXPORTED = {
         "load_disease_model",
         "macro_auc",
         "model_cards",
+        "model_input_warnings",
         "predict_attributes",
         "predict_diseases",
         "preprocess_ecg",

@@ -60,6 +60,7 @@ def register(cli: CommandRegistry) -> None:
     c.add_argument("--attributes", action="store_true", help="also print the ECG-QA attribute predictions")
     c.add_argument("--age-sex", action="store_true", help="also print the age/sex estimate")
     c.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
+    c.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     c.add_argument("--json", action="store_true", help="print JSON")
     m = cli.command("models", "list the shipped models with their cards (data, training command, numbers)",
                     _models)
@@ -200,10 +201,11 @@ def _classify(args: argparse.Namespace) -> int:
     from ..records._examples import read_record_or_example
     from . import estimate_age_sex, predict_attributes, predict_diseases
 
-    ecg = read_record_or_example(args.record)
-    diseases = predict_diseases(ecg, backend=args.backend)
+    ecg = read_record_or_example(args.record, fs_hz=args.fs)
+    diseases = predict_diseases(ecg, backend=args.backend)  # RecordError when every lead is flat
     out: dict = {"record": ecg.record_id, "diseases": dict(diseases.probabilities),
-                 "thresholds": dict(diseases.thresholds), "positive": list(diseases.positive)}
+                 "thresholds": dict(diseases.thresholds), "positive": list(diseases.positive),
+                 "warnings": list(diseases.warnings)}
     attrs = predict_attributes(ecg, backend=args.backend) if args.attributes else None
     age_sex = estimate_age_sex(ecg, backend=args.backend) if args.age_sex else None
     if attrs is not None:

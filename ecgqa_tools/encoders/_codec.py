@@ -150,6 +150,9 @@ def _events(layer: np.ndarray, names: dict[int, str], fs_hz: float, drop: int | 
 
 def tokenize_lead(ecg: ECG, lead: str = "II", delineation: Delineation | None = None) -> CodecTokens:
     """OpenECG codec tokens of one lead (any rate; resampled to 500 Hz inside)."""
+    from ..records._ecg import require_ecg
+
+    require_ecg(ecg, "tokenize_lead")
     require("openecg", "all")
     import openecg
     from openecg import vocab

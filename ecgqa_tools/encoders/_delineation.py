@@ -224,6 +224,9 @@ def delineate(ecg: ECG, method: DelineationMethod = "openecg",
 def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
                        config: DelineatorConfig = DEFAULT_CONFIG) -> DelineationResult:
     """Like ``delineate`` but also returns the rhythm call and the unusable leads."""
+    from ..records._ecg import require_ecg
+
+    require_ecg(ecg, "delineate")
     if method not in DELINEATION_METHODS:
         raise UsageError(
             f"unknown delineation method {method!r}; expected one of {', '.join(DELINEATION_METHODS)}"

@@ -17,12 +17,29 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelError, UsageError
+from ..errors import ModelError, RecordError, UsageError
 from ..records import ECG
+from ..records._ecg import require_ecg
 from ._cards import ModelCard
 from ._labels import DISEASE_NAMES, DISEASES
 from ._package import Backend, LoadedModel
 from ._preprocess import MODEL_FS_HZ, preprocess_ecg
+
+
+def model_input_warnings(ecg: ECG) -> tuple[str, ...]:
+    """``ECG.quality()`` findings that can make a model's output wrong (flat or implausible leads,
+    missing standard leads), one line each; ``RecordError`` when every lead is flat, since the
+    models still give confident-looking probabilities for a flat line. ``UsageError`` when ``ecg`` is
+    not an ``ECG``."""
+    ecg = require_ecg(ecg, "model_input_warnings")
+    quality = ecg.quality()
+    if quality.flat_leads and len(quality.flat_leads) == len(ecg.lead_names):
+        raise RecordError(f"every lead of {ecg.path or ecg.record_id} is flat (peak-to-peak below 0.01 mV): "
+                          f"there is no ECG signal for the models to read")
+    found = [line for line in quality.problems() if not line.startswith("non-standard")]
+    if not found:
+        return ()
+    return (f"signal quality of {ecg.record_id}: {'; '.join(found)}; outputs resting on these leads may be wrong",)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -116,6 +133,9 @@ class DiseasePrediction:
     """Disease code -> version of the model that produced it."""
     record_id: str = ""
     """Id of the ECG the prediction is about."""
+    warnings: tuple[str, ...] = ()
+    """Signal-quality findings (``ECG.quality()``: flat/implausible leads, missing standard leads)
+    that can make the probabilities wrong; empty when none was found."""
 
     @property
     def positive(self) -> tuple[str, ...]:
@@ -128,13 +148,16 @@ class DiseasePrediction:
         for code, p in self.probabilities.items():
             call = "positive" if p >= self.thresholds[code] else "negative"
             lines.append(f"{code:<5} {DISEASE_NAMES[code]:<24} p={p:.3f}  threshold {self.thresholds[code]:.3f}  {call}")
+        lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
 
 def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Backend = "onnx",
                      weights: str | None = None) -> DiseasePrediction:
     """Probabilities of MI, STTC, CD and HYP for one ECG, from its signal (``weights``: as in
-    ``load_disease_model``)."""
+    ``load_disease_model``). ``RecordError`` when every lead is flat; other signal-quality findings
+    come as ``.warnings``."""
+    warnings = model_input_warnings(require_ecg(ecg, "predict_diseases"))
     x = preprocess_ecg(ecg)[None]
     probs, thresholds, versions = {}, {}, {}
     for disease in diseases:
@@ -143,7 +166,7 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
         thresholds[disease] = model.threshold
         versions[disease] = model.card.version
     return DiseasePrediction(MappingProxyType(probs), MappingProxyType(thresholds), MappingProxyType(versions),
-                             ecg.record_id)
+                             ecg.record_id, warnings)
 
 
 class AttributeModel(LoadedModel):
@@ -223,7 +246,9 @@ class AttributePrediction:
 
 
 def predict_attributes(ecg: ECG, backend: Backend = "onnx") -> AttributePrediction:
-    """Probabilities of the ECG-QA attribute classes (statements, noise, axis...) for one ECG."""
+    """Probabilities of the ECG-QA attribute classes (statements, noise, axis...) for one ECG
+    (``RecordError`` when every lead is flat, see ``model_input_warnings``)."""
+    model_input_warnings(require_ecg(ecg, "predict_attributes"))
     model = load_attribute_model()
     probs = _sigmoid(model.predict_logits(preprocess_ecg(ecg)[None], backend))[0]
     return AttributePrediction(
@@ -278,9 +303,11 @@ class AgeSexEstimate:
 
 
 def estimate_age_sex(ecg: ECG, backend: Backend = "onnx") -> AgeSexEstimate:
-    """Age and sex of the patient estimated from the ECG signal."""
+    """Age and sex of the patient estimated from the ECG signal (``RecordError`` when every lead is
+    flat, see ``model_input_warnings``)."""
     from ._training import AGE_SCALE_YEARS
 
+    model_input_warnings(require_ecg(ecg, "estimate_age_sex"))
     model = load_age_sex_model()
     out = model.predict_logits(preprocess_ecg(ecg)[None], backend)[0]
     mae = model.card.metrics.get("test_fold10", {}).get("age_mae_years", float("nan"))

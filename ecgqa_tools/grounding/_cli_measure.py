@@ -11,9 +11,10 @@ from ..cli import CommandRegistry
 def register(cli: CommandRegistry) -> None:
     m = cli.command("measure", "heart rate, P/PR/QRS/QT/QTc and QRS axis of an ECG record "
                     "(OpenECG delineation; research use only)", _measure)
-    m.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npz, .csv) or a bundled example name")
+    m.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npy/.npz, .csv) or a bundled example name")
     m.add_argument("--method", choices=("openecg", "neurokit2"), default="openecg",
                    help="delineator (default: openecg)")
+    m.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
     m.add_argument("--beats", action="store_true", help="also print per-beat intervals")
     m.add_argument("--axis-convention", default="textbook",
@@ -21,16 +22,17 @@ def register(cli: CommandRegistry) -> None:
                         "label convention (grounding.AXIS_CONVENTIONS, e.g. ptbxl, ludb)")
     t = cli.command("tokens", "OpenECG codec tokens of one lead (run-length symbols, beats, rhythm)",
                     _tokens)
-    t.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npz, .csv) or a bundled example name")
+    t.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npy/.npz, .csv) or a bundled example name")
     t.add_argument("--lead", default="II", help="lead to tokenize (default: II)")
+    t.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     t.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
-def read_any(path: str):
-    """Read a record file or a bundled example name."""
+def read_any(path: str, fs_hz: float | None = None):
+    """Read a record file or a bundled example name (``fs_hz``: rate of a .npy/.csv that lacks one)."""
     from ..records._examples import read_record_or_example
 
-    return read_record_or_example(path)
+    return read_record_or_example(path, fs_hz=fs_hz)
 
 
 def measurements_json(m) -> dict:
@@ -56,7 +58,7 @@ def _measure(args: argparse.Namespace) -> int:
     from . import get_axis_convention
 
     convention = get_axis_convention(args.axis_convention)  # an unknown name fails before reading
-    ecg = read_any(args.record)
+    ecg = read_any(args.record, args.fs)
     delineation = None if args.method == "openecg" else delineate(ecg, method=args.method)
     m = measure(ecg, delineation, axis_convention=convention)
     if args.json:
@@ -78,7 +80,7 @@ def _measure(args: argparse.Namespace) -> int:
 def _tokens(args: argparse.Namespace) -> int:
     from ..encoders import tokenize_lead
 
-    ecg = read_any(args.record)
+    ecg = read_any(args.record, args.fs)
     tokens = tokenize_lead(ecg, args.lead)
     if args.json:
         print(json.dumps({

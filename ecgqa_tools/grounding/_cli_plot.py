@@ -45,12 +45,17 @@ def _run(args: argparse.Namespace) -> int:
     ecg = _load(args.record, args.fs)
     attribution = mask = None
     if args.explain:
-        from ..encoders import delineate
+        import sys
+
+        from ..encoders import delineate, model_input_warnings
         from ..records import to_standard_leads
         from ._attribution import explain
         from ._segments import clinical_mask
 
         ecg = to_standard_leads(ecg)
+        warnings = model_input_warnings(ecg)  # RecordError when every lead is flat: nothing to explain
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         attribution = explain(ecg, args.explain, args.method)
         delineation = delineate(ecg, method=args.delineation)
         mask = clinical_mask(delineation, args.explain, n_samples=ecg.n_samples, fs_hz=ecg.fs_hz)
@@ -58,6 +63,8 @@ def _run(args: argparse.Namespace) -> int:
             from ._evidence import build_evidence
 
             print(build_evidence(attribution, delineation).text)
+            for warning in warnings:
+                print(f"Warning: {warning}")
     plot_ecg(ecg, attribution, mask=mask, path=args.output)
     print(args.output)
     return 0

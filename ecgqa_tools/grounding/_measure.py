@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import MeasurementError
+from ..errors import MeasurementError, UsageError
 from ..records import ECG, Delineation, Wave
 
 RangeName = Literal["below", "within", "above"]
@@ -286,6 +286,12 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     (``AXIS_CONVENTIONS``; default ``textbook``, the clinical AHA classes; the angle is the same
     under every convention).
     """
+    from ..records._ecg import require_ecg
+
+    ecg = require_ecg(ecg, "measure")
+    if delineation is not None and not isinstance(delineation, Delineation):
+        raise UsageError(f"measure takes delineation=None (delineate with OpenECG) or a records.Delineation "
+                         f"(e.g. from encoders.delineate), got {type(delineation).__name__}")
     convention = get_axis_convention(axis_convention)  # an unknown name fails before any work
     notes: list[str] = []
     rhythm = None

@@ -154,6 +154,9 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
 
+    from ..records._ecg import require_ecg
+
+    require_ecg(ecg, "plot_ecg")
     fmt = None
     if path is not None:
         fmt = Path(path).suffix.lower().lstrip(".")

@@ -256,3 +256,15 @@ class SignalQuality:
         if self.non_standard_leads:
             lines.append(f"non-standard lead(s): {', '.join(self.non_standard_leads)}")
         return lines
+
+
+def require_ecg(value: object, where: str) -> ECG:
+    """``value`` when it is an ``ECG``, else ``UsageError`` saying what ``where`` takes and what it got
+    (a bare array or ``None`` would otherwise fail later with an ``AttributeError``)."""
+    if isinstance(value, ECG):
+        return value
+    from ..errors import UsageError
+
+    hint = (" (wrap an array with ECG.from_array(signal_mv, fs_hz, lead_names))"
+            if isinstance(value, np.ndarray) else " (read one with records.read_record or load_example)")
+    raise UsageError(f"{where} takes an ECG (ecgqa_tools.records.ECG), got {type(value).__name__}{hint}")

@@ -242,8 +242,8 @@ def read_numpy(
     rate = fs_hz if fs_hz is not None else stored_fs
     if rate is None:
         raise RecordError(
-            f"{path}: the sampling rate is unknown; pass fs_hz (the file does not store it; 'ecgqa info/plot "
-            f"--fs'), or save it as .npz with 'signal' and 'fs_hz' so every command reads it"
+            f"{path}: the sampling rate is unknown; pass fs_hz (the file does not store it; on the command "
+            f"line: --fs HZ), or save it as .npz with 'signal' and 'fs_hz' (ecgqa ask/chat have no --fs)"
         )
     return array_to_ecg(array, rate, lead_names or stored_names, str(path), "array", path.stem)
 
@@ -281,8 +281,8 @@ def read_csv(path: str | Path, fs_hz: float | None = None) -> ECG:
         rate = float(round(1.0 / float(np.median(steps)), 6))
     if rate is None:
         raise RecordError(
-            f"{path}: the sampling rate is unknown; add a 'time' column in seconds (then every command "
-            f"reads it) or pass fs_hz ('ecgqa info/plot --fs')"
+            f"{path}: the sampling rate is unknown; pass fs_hz (on the command line: --fs HZ) or add a "
+            f"'time' column in seconds"
         )
     values = frame[leads].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
