@@ -90,7 +90,10 @@ def _attributes(args: argparse.Namespace) -> int:
 def _age_sex(args: argparse.Namespace) -> int:
     from ._classifiers import evaluate_age_sex
 
+    from ._cli_measure import require_scored
+
     report = evaluate_age_sex(args.ptbxl, _filtered(args))
+    require_scored(report["records"], f"{args.ptbxl} has no unseen PTB-XL fold-10 record with a signal")
     print(json.dumps(report, indent=1) if args.json else
           "\n".join(f"{k}\t{v}" for k, v in report.items()))
     return 0

@@ -19,6 +19,15 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ecgqa-tools" / "bench"
 
 
+def require_scored(n_scored: int, what: str) -> None:
+    """``DatasetError`` when a benchmark scored nothing: a score over 0 records (F1 0.0000,
+    agreement 0.000) reads like a result but only means the folder holds no usable record."""
+    if n_scored <= 0:
+        from ..errors import DatasetError
+
+        raise DatasetError(f"0 records scored: {what}")
+
+
 def register(cli: CommandRegistry) -> None:
     d = cli.subcommand("bench", "delineation", "P/QRS/T delineation on LUDB vs cardiologists (Martinez "
                        "tolerances): ours and NeuroKit2 side by side", _delineation)
@@ -100,6 +109,7 @@ def _delineation(args: argparse.Namespace) -> int:
     for method in methods:
         res = run_ludb(root, method, args.records,
                        None if cache is None else cache / f"ludb-delineation-{method}.jsonl", args.span_rule)
+        require_scored(len(res.records), f"{root} has no LUDB {args.records} record with a signal (data/<n>.hea/.dat)")
         score = res.lead_ii if args.leads == "ii" else res.all_leads
         print(f"== {method}: LUDB {args.records} ({len(res.records)} records), {leads}, span rule {args.span_rule}")
         print(score.table())
@@ -128,7 +138,9 @@ def _qrs(args: argparse.Namespace) -> int:
 
     root = dataset_dir("mitdb", args.mitdb)
     records = [r for r in _parse_records(args.records) if (root / f"{r}.hea").is_file()]
+    require_scored(len(records), f"none of the MIT-BIH records {args.records} is in {root} (no <record>.hea)")
     results = run_mitdb(root, records, args.method)
+    require_scored(len(results), f"no MIT-BIH record of {args.records} in {root} could be scored")
     print(f"{'record':<8}{'Se':>8}{'PPV':>8}{'F1':>8}{'beats':>8}")
     for r in results:
         print(f"{r.record:<8}{r.sensitivity:>8.4f}{r.ppv:>8.4f}{r.f1:>8.4f}{r.tp + r.fn:>8d}")
@@ -180,6 +192,8 @@ def _axis(args: argparse.Namespace) -> int:
 
 
 def _print_axis(r, name: str, note: str) -> None:
+    require_scored(r.n_scored, f"no {name} record with an axis label and a signal was found for the {r.dataset} "
+                   "selection (check the folder, --folds, --fs, --ludb-records)")
     left, right = r.cuts_deg
     print(f"== {r.dataset}, method {r.method}, {r.convention} convention: {r.n_scored} records scored"
           f"{note}, {r.n_unmeasurable} unmeasurable (left < {left:+.0f} <= normal <= {right:+.0f} < right)")
@@ -297,6 +311,7 @@ def _intervals(args: argparse.Namespace) -> int:
     ids = sorted(PtbXl(ptbxl_root).present_ids(fs_hz=args.fs))
     if args.limit:
         ids = ids[: args.limit]
+    require_scored(len(ids), f"{ptbxl_root} has no PTB-XL record with a signal at {args.fs} Hz (records{args.fs}/)")
     measured = measure_ptbxl(ptbxl_root, ids, args.fs, cache_file)
     print(f"== PTB-XL records{args.fs}: {len(measured)} records")
     print(f"{'measurement':<16}{'n':>6}{'none':>6}{'p5':>8}{'p25':>8}{'p50':>8}{'p75':>8}{'p95':>8}")
@@ -339,6 +354,7 @@ def _speed(args: argparse.Namespace) -> int:
 
     ludb = Ludb(dataset_dir("ludb", args.ludb))
     ecgs = [ludb.read(n) for n in sorted(ludb.present_ids())[: args.records]]
+    require_scored(len(ecgs), f"{ludb.root} has no LUDB record to time")
     delineate(ecgs[0])  # loads both models once, outside the timing
     delineate(ecgs[0], method="neurokit2")
     rows = []

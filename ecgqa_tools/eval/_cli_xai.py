@@ -23,7 +23,8 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     parser.add_argument("--results", metavar="JSONL",
                         help="per-record results file; an interrupted run resumes from it")
     parser.add_argument("--baseline", choices=("flat", "isoelectric", "lowpass", "normal", "expected", "blur",
-                                               "blur-wide", "lowpass-multi", "lowpass-smooth", "guided"),
+                                               "blur-wide", "lowpass-multi", "lowpass-smooth", "guided",
+                                               "expected-16", "expected-smooth", "expected-normal"),
                         help="IG baseline or path variant for every head (default: each head's own default, "
                              "grounding.DEFAULT_BASELINE_BY_DISEASE; see docs/grounding.md)")
     parser.add_argument("--fold", type=int, default=10,
@@ -58,6 +59,10 @@ def _run(args: argparse.Namespace) -> int:
         compare_gradshap=not args.no_gradshap, limit=args.limit, progress=sys.stderr.isatty() or True,
         baseline=args.baseline, fold=args.fold, n_steps=args.steps,
     )
+    from ._cli_measure import require_scored
+
+    folders = ", ".join(str(f) for f in (args.ptbxl, args.ludb) if f)
+    require_scored(len(report.records), f"no ECG with a signal and a label of the chosen diseases in {folders}")
     if args.json:
         print(json.dumps(report.to_dict(), indent=1))
     else:
