@@ -23,6 +23,8 @@ Pipeline of ``method="openecg"`` (all tuning constants in ``DelineatorConfig`` w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -345,14 +347,55 @@ def delineation_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
+NATIVE_INFO_LINES = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+"""Lines the TFLite runtime writes to file descriptor 2 when an interpreter is built
+(``TF_CPP_MIN_LOG_LEVEL`` does not silence them); dropped by ``quiet_native_info``."""
+
+
+@contextmanager
+def quiet_native_info(known: tuple[str, ...] = NATIVE_INFO_LINES) -> Iterator[None]:
+    """Run the block with file descriptor 2 sent to a temporary file, then restore it and write
+    back every captured line except the ``known`` informational ones (nothing else is lost, only
+    delayed to the end of the block). Use it around native model construction only."""
+    import os
+    import sys
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2: nothing to silence
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines(keepends=True) if line.strip() not in known]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
 @lru_cache(maxsize=4)
 def _boundary_models(count: int) -> tuple:
-    """``count`` interpreters of the boundary model (one thread each), loaded once."""
+    """``count`` interpreters of the boundary model (one thread each), loaded once (the runtime's
+    'Created TensorFlow Lite XNNPACK delegate' line is dropped, see ``quiet_native_info``)."""
     require("openecg", "all")
     require("ai_edge_litert", "all")
     from openecg.deploy import Inference
 
-    return tuple(Inference(num_threads=1) for _ in range(count))
+    with quiet_native_info():
+        return tuple(Inference(num_threads=1) for _ in range(count))
 
 
 @lru_cache(maxsize=None)  # never evicted: a lock must live as long as the model instance it guards
