@@ -12,8 +12,10 @@ Blur IG, SmoothGrad over IG, Guided IG. ``normal`` (one median normal beat place
 way), ``flat`` (all zero in the band-passed, z-scored input space: a flat line at every lead's
 mean) and ``isoelectric`` (running median over 1 s) are kept. Completeness reads: the attributions
 sum to ``logit(x) - logit(baseline)`` (the mean reference logit for ``expected``).
-GradientSHAP draws its baselines from the same flat line plus Gaussian noise (``stdevs`` = 0.1 of
-the input's standard deviation), i.e. expected gradients around the flat-line reference.
+GradientSHAP draws its baselines from the same references as IG (``gradshap_background``; until
+session 4 it drew around the flat line whatever the baseline) with Gaussian input noise
+(``stdevs`` = 0.1 of each input's standard deviation), i.e. expected gradients with the head's
+reference distribution as background.
 Saliency is the absolute input gradient of the logit (no baseline).
 
 The model may run at another rate and window than the record (the shipped models take 10 s at
@@ -47,16 +49,21 @@ METHOD_NAMES: dict[str, str] = {
 }
 BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
 BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal", "expected",
-                       "blur", "blur-wide", "lowpass-multi", "lowpass-smooth", "guided"]
+                       "blur", "blur-wide", "lowpass-multi", "lowpass-smooth", "guided",
+                       "expected-16", "expected-smooth", "expected-normal"]
 BASELINES: tuple[BaselineKind, ...] = ("flat", "isoelectric", "lowpass", "normal", "expected")
 """Straight-line IG from a reference (one, or several averaged for ``expected``)."""
 PATHS: tuple[BaselineKind, ...] = ("blur", "blur-wide", "lowpass-multi", "lowpass-smooth", "guided")
 """IG variants that change the path or average several paths (``grounding._paths``; session-4
 candidates, docs/grounding.md): Blur IG from sigma 100 ms / 400 ms, IG averaged over four low-pass
 cut-offs, a SmoothGrad noise tunnel over low-pass IG, Guided IG from the low-pass baseline."""
-IG_VARIANTS: tuple[BaselineKind, ...] = BASELINES + PATHS
+EXPECTED_VARIANTS: tuple[BaselineKind, ...] = ("expected-16", "expected-smooth", "expected-normal")
+"""Variants of ``expected`` (session-4b candidates for STTC, docs/grounding.md): 16 normal
+references; 8 references x 2 noisy copies of the input (SmoothGrad); half normal-template IG,
+half expected IG."""
+IG_VARIANTS: tuple[BaselineKind, ...] = BASELINES + PATHS + EXPECTED_VARIANTS
 """Every key ``baseline=`` accepts."""
-MULTI_REFERENCE_BASELINES: frozenset[str] = frozenset({"expected", "lowpass-multi"})
+MULTI_REFERENCE_BASELINES: frozenset[str] = frozenset({"expected", "lowpass-multi", *EXPECTED_VARIANTS})
 """Baselines made of several references (``make_references``); IG is averaged over them."""
 BASELINE_DESCRIPTIONS: dict[str, str] = {
     "flat": BASELINE_DESCRIPTION,
@@ -79,6 +86,13 @@ BASELINE_DESCRIPTIONS: dict[str, str] = {
                       "copies of the input (Gaussian noise of 0.1 lead standard deviations), averaged",
     "guided": "Guided IG from the low-passed signal (sigma 100 ms): an adaptive path that moves the "
               "samples with the smallest gradient first",
+    "expected-16": "expected gradients over 16 normal references (median beats of 16 normal PTB-XL "
+                   "training ECGs, each placed at this ECG's own QRS complexes; IG averaged over them)",
+    "expected-smooth": "expected gradients with SmoothGrad noise: IG from each of 8 normal references "
+                       "(placed at this ECG's QRS complexes) to 2 noisy copies of the input (Gaussian "
+                       "noise of 0.1 lead standard deviations), averaged",
+    "expected-normal": "half IG from the normal-beat template, half expected gradients over 8 normal "
+                       "references (all placed at this ECG's own QRS complexes)",
 }
 DEFAULT_BASELINE: BaselineKind = "lowpass"
 """IG baseline of a head that has no entry in ``DEFAULT_BASELINE_BY_DISEASE`` (and the tie-break
@@ -116,6 +130,20 @@ SMOOTH_NOISE_SD = 0.1
 """Noise standard deviation of ``lowpass-smooth`` in the z-scored input space (lead SDs)."""
 GUIDED_FRACTION = 0.1
 """Share of the not-yet-moved features Guided IG moves at a time."""
+EXPECTED_SMOOTH_DRAWS = 2
+"""Noisy copies of the input per reference in ``expected-smooth`` (noise ``SMOOTH_NOISE_SD``)."""
+TEMPLATE_WEIGHT = 0.5
+"""Weight of the normal-template IG in ``expected-normal`` (the 8 references share the rest)."""
+
+
+def reference_weights(kind: str, n_references: int) -> np.ndarray:
+    """Weight of each reference of ``make_references(inputs, kind)`` in the map and in
+    ``baseline_logit`` (sums to 1): uniform, except ``expected-normal`` whose first reference (the
+    normal template) weighs ``TEMPLATE_WEIGHT`` and the normal references share the rest."""
+    if kind == "expected-normal" and n_references > 1:
+        rest = (1.0 - TEMPLATE_WEIGHT) / (n_references - 1)
+        return np.asarray([TEMPLATE_WEIGHT] + [rest] * (n_references - 1))
+    return np.full(n_references, 1.0 / n_references)
 
 
 def path_points(kind: str, n_steps: int) -> tuple[int, int]:
@@ -129,9 +157,11 @@ def path_points(kind: str, n_steps: int) -> tuple[int, int]:
         return len(LOWPASS_MULTI_SIGMAS_S), max(2, n_steps // 2)
     if kind == "lowpass-smooth":
         return SMOOTH_DRAWS, max(2, n_steps // 2)
-    from ._baselines import N_REFERENCES
+    from ._baselines import N_REFERENCES, N_REFERENCES_WIDE
 
-    return (N_REFERENCES if kind == "expected" else 1), n_steps
+    paths = {"expected": N_REFERENCES, "expected-16": N_REFERENCES_WIDE,
+             "expected-smooth": N_REFERENCES * EXPECTED_SMOOTH_DRAWS, "expected-normal": N_REFERENCES + 1}
+    return paths.get(kind, 1), n_steps
 
 
 def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.ndarray:
@@ -177,10 +207,15 @@ def make_references(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.
         from ._paths import blurred_references
 
         return blurred_references(inputs, LOWPASS_MULTI_SIGMAS_S, fs_hz)
-    if kind == "expected":
-        from ._baselines import normal_reference_baselines
+    if kind in ("expected", "expected-smooth", "expected-16", "expected-normal"):
+        from . import _baselines
 
-        return normal_reference_baselines(np.asarray(inputs, dtype=np.float32), fs_hz)
+        x = np.asarray(inputs, dtype=np.float32)
+        wide = _baselines.load_normal_references(_baselines.REFERENCES_WIDE_PATH) if kind == "expected-16" else None
+        refs = _baselines.normal_reference_baselines(x, fs_hz, wide)
+        if kind == "expected-normal":  # the template first (``reference_weights``)
+            refs = np.concatenate([make_baseline(x, "normal", fs_hz)[:, None], refs], axis=1)
+        return refs
     return make_baseline(inputs, kind, fs_hz)[:, None]
 
 
@@ -222,7 +257,8 @@ class Attribution:
     threshold: float | None = None
     """The model's probability cut-off for calling the disease (``None`` when it has none)."""
     baseline_kind: str | None = None
-    """Key of the IG baseline (``BASELINES``; ``flat`` for GradientSHAP, None for saliency)."""
+    """Key of the IG baseline (``IG_VARIANTS``; for GradientSHAP the key whose references are its
+    background; None for saliency)."""
 
     @property
     def n_samples(self) -> int:
@@ -467,6 +503,13 @@ def _ig_variant(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", k
         return _paths.smooth_ig(module, inputs, baseline, SMOOTH_DRAWS, SMOOTH_NOISE_SD, points, seed)
     if kind == "guided":
         return _paths.guided_ig(module, inputs, baseline, points, GUIDED_FRACTION)
+    if kind == "expected-smooth":  # IG from every reference to each noisy copy, averaged
+        return _paths.smooth_expected_ig(module, inputs, baseline, EXPECTED_SMOOTH_DRAWS, SMOOTH_NOISE_SD,
+                                         points, seed)
+    if kind == "expected-normal":  # weighted: the template, then the normal references
+        w = TEMPLATE_WEIGHT
+        return (w * integrated_gradients(module, inputs, baseline[:, 0], points)
+                + (1 - w) * multi_reference_ig(module, inputs, baseline[:, 1:], points))
     if baseline.dim() == inputs.dim() + 1:  # (batch, references, ...): IG averaged over them
         return multi_reference_ig(module, inputs, baseline, points)
     return integrated_gradients(module, inputs, baseline, points)
@@ -490,25 +533,51 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
             refs = baseline.detach().reshape(-1, *inputs.shape[1:])
             with torch.inference_mode():
                 ends = forward(torch.cat([inputs.detach(), refs]))
-            base_logits = ends[len(inputs):].reshape(len(inputs), -1).mean(dim=1)
+            per_ref = ends[len(inputs):].reshape(len(inputs), -1)
+            weights = torch.from_numpy(reference_weights(kind, per_ref.shape[1])).to(per_ref.dtype)
+            base_logits = (per_ref * weights).sum(dim=1)
             logit_change = (ends[:len(inputs)] - base_logits).numpy()
         sums = attr.detach().double().sum(dim=tuple(range(1, attr.dim())))
         return attr, sums - torch.from_numpy(np.asarray(logit_change, dtype=np.float64))
     if method == "gradshap":
+        background = gradshap_background(inputs if ig_baseline is None else ig_baseline, inputs, kind)
         numpy_state = np.random.get_state()  # captum draws the path coefficients with numpy
+        parts = []
         try:
-            with torch.random.fork_rng():
-                torch.manual_seed(seed)
-                np.random.seed(seed)
-                stdevs = float(0.1 * inputs.std().item()) or 0.1
-                gs = GradientShap(forward)
-                attr = gs.attribute(inputs, baselines=baseline[:1], n_samples=n_samples, stdevs=stdevs)
+            for i in range(len(inputs)):  # references belong to one ECG: one GradientSHAP call each
+                with torch.random.fork_rng():
+                    torch.manual_seed(seed)
+                    np.random.seed(seed)
+                    item = inputs[i:i + 1]
+                    stdevs = float(0.1 * item.std().item()) or 0.1
+                    parts.append(GradientShap(forward).attribute(item, baselines=background[i], n_samples=n_samples,
+                                                                 stdevs=stdevs))
         finally:
             np.random.set_state(numpy_state)
-        return attr, None
+        return torch.cat(parts), None
     if method == "saliency":
         return Saliency(forward).attribute(inputs, abs=True), None
     raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def gradshap_background(references: "torch.Tensor", inputs: "torch.Tensor", kind: str) -> "torch.Tensor":
+    """GradientSHAP background of each input: (batch, rows, leads, samples) drawn uniformly by
+    captum. The references IG uses for ``kind`` (``make_references``; ``references`` is
+    (batch, leads, samples) for one reference or (batch, k, leads, samples)), so both methods
+    explain the logit against the same distribution; for ``expected-normal`` the template is
+    repeated so that a uniform draw gives it ``TEMPLATE_WEIGHT`` (``reference_weights``). When
+    ``references`` is ``inputs`` itself (no IG baseline given), the flat line."""
+    import torch
+
+    if references is inputs:
+        return torch.zeros_like(inputs).unsqueeze(1)
+    refs = references.detach()
+    if refs.dim() == inputs.dim():
+        return refs.unsqueeze(1)
+    if kind == "expected-normal" and refs.shape[1] > 2:
+        template = refs[:, :1].expand(-1, refs.shape[1] - 1, *refs.shape[2:])
+        return torch.cat([template, refs[:, 1:]], dim=1)
+    return refs
 
 
 def resolve_model(disease: str, model: Any = None) -> Any:
@@ -535,7 +604,8 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
     ``baseline``: IG baseline (``BASELINES``, see ``make_baseline`` / ``make_references``) or path
     variant (``PATHS``: ``blur``, ``blur-wide``, ``lowpass-multi``, ``lowpass-smooth``, ``guided``;
     ``path_points`` gives their cost); None = the head's default (``default_baseline(disease)``).
-    GradientSHAP always draws around the flat line and saliency has none.
+    GradientSHAP draws its baselines from the same references (``gradshap_background``; pass
+    ``baseline="flat"`` for the flat line, the definition before session 4) and saliency has none.
     """
     import torch
 
@@ -564,7 +634,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
         for group in groups:
             inputs = torch.from_numpy(np.stack(group))
             forward = _forward_logit(module)
-            kind = kind_of if method == "ig" else "flat"
+            kind = "flat" if method == "saliency" else kind_of  # GradientSHAP: the same references as IG
             group_fs = _model_rate(model, standard[start], inputs.shape[2])
             references = torch.from_numpy(make_references(inputs.numpy(), kind, group_fs))
             n_refs = references.shape[1]
@@ -574,7 +644,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                     flat_refs = references.reshape(-1, *inputs.shape[1:])
                     ends = forward(torch.cat([inputs, flat_refs])).numpy().astype(float)
                 logit = ends[:len(group)]
-                base = ends[len(group):].reshape(len(group), n_refs).mean(axis=1)
+                base = ends[len(group):].reshape(len(group), n_refs) @ reference_weights(kind, n_refs)
                 attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
                                          n_steps, n_samples, seed, ig_baseline=base_input,
                                          logit_change=logit - base, kind=kind, fs_hz=group_fs)
@@ -596,9 +666,10 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 convergence_delta=deltas[offset_in_chunk], model_values=model_map,
                 model_fs_hz=model_fs, model_offset=offset,
                 baseline=("none (gradient only)" if method == "saliency"
-                          else BASELINE_DESCRIPTIONS[kind_of if method == "ig" else "flat"]),
+                          else BASELINE_DESCRIPTIONS[kind_of] if method == "ig"
+                          else "GradientSHAP background: " + BASELINE_DESCRIPTIONS[kind_of]),
                 ecg=ecg, threshold=_threshold(model),
-                baseline_kind=None if method == "saliency" else (kind_of if method == "ig" else "flat"),
+                baseline_kind=None if method == "saliency" else kind_of,
             ))
     return results
 

@@ -225,6 +225,10 @@ N_REFERENCES = 8
 """Normal references of the ``expected`` baseline (IG cost is linear in it: 8 references x 8
 steps = 64 gradient points per map)."""
 REFERENCES_PATH = Path(__file__).with_name("normal_refs.npz")
+N_REFERENCES_WIDE = 16
+"""Normal references of the ``expected-16`` variant (session-4b candidate): the 8 of ``expected``
+plus the next 8 of the same seed-0 draw (``build_normal_references(n=16, seed=0)``)."""
+REFERENCES_WIDE_PATH = Path(__file__).with_name("normal_refs16.npz")
 
 
 @dataclass(frozen=True)

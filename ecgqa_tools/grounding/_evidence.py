@@ -229,7 +229,7 @@ FILLS = ("flat", "normal")
 """What removed regions are set to: the flat line (the documented check) or the beat-aligned
 normal template (``_baselines.place_template``; a variant where "removed" means "made normal")."""
 
-NORMAL_REFERENCE_BASELINES = frozenset({"normal", "expected"})
+NORMAL_REFERENCE_BASELINES = frozenset({"normal", "expected", "expected-16", "expected-smooth", "expected-normal"})
 """IG baselines made of normal beats: their evidence also gets the normal-fill removal check."""
 
 

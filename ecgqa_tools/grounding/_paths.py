@@ -116,6 +116,25 @@ def smooth_ig(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", n_d
     return torch.cat(parts).reshape(batch, n_draws, *inputs.shape[1:]).mean(dim=1)
 
 
+def smooth_expected_ig(module: Any, inputs: "torch.Tensor", references: "torch.Tensor", n_draws: int,
+                       noise_sd: float, n_steps: int, seed: int) -> "torch.Tensor":
+    """Expected gradients with a SmoothGrad noise tunnel: straight-line IG from each of the
+    ``references`` (batch, k, leads, samples) to each of ``n_draws`` noisy copies x + e of the
+    input (e ~ N(0, noise_sd^2) per sample, the same draws for every reference and input:
+    ``numpy.random.default_rng(seed)``), ``n_steps`` Gauss-Legendre points each, the k x n_draws
+    maps averaged. Sums to mean_j logit(x + e_j) - mean_k logit(reference_k)."""
+    import torch
+
+    from ._attribution import multi_reference_ig
+
+    if n_draws < 1 or noise_sd < 0:
+        raise UsageError(f"SmoothGrad needs >= 1 draw and noise_sd >= 0, got {n_draws}, {noise_sd}")
+    noise = np.random.default_rng(seed).normal(0.0, noise_sd, (n_draws, *inputs.shape[1:])).astype(np.float32)
+    maps = [multi_reference_ig(module, inputs.detach() + torch.from_numpy(e).unsqueeze(0), references, n_steps)
+            for e in noise]
+    return torch.stack(maps).mean(dim=0)
+
+
 def guided_ig(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", n_steps: int,
               fraction: float = 0.1) -> "torch.Tensor":
     """Guided IG from ``baseline`` to ``inputs`` (both (batch, leads, samples)) in ``n_steps``.
