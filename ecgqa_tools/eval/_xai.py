@@ -100,6 +100,10 @@ class XaiRecordResult:
     pipeline: str = ""
     """Fingerprint of the delineator code (``pipeline_fingerprint``) that made the masks and the
     beat-aligned baselines; part of the resume key, so a changed delineator is never reused."""
+    gradshap_background: str | None = None
+    """IG baseline key whose references GradientSHAP drew its background from (part of the resume
+    key; since session 4b the same as ``baseline``; None when GradientSHAP was not computed and in
+    older files, whose GradientSHAP used the flat line)."""
 
 
 @dataclass(frozen=True)
@@ -343,9 +347,9 @@ def _seen_ids(model: Any, training_only: bool = False) -> frozenset[int]:
     return frozenset(seen) if seen is not None else frozenset()
 
 
-def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str, int | None, str]:
+def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str, int | None, str, str | None]:
     return (result.dataset, result.record_id, result.disease, result.model_version, result.baseline,
-            result.n_steps, result.pipeline)
+            result.n_steps, result.pipeline, result.gradshap_background)
 
 
 class _Results:
@@ -449,6 +453,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     per_head = baseline
     for disease, model in models.items():
         baseline = per_head or default_baseline(disease)
+        gs_background = baseline if compare_gradshap else None  # GradientSHAP draws from IG's references
         version = _model_version(model)
         seen = _seen_ids(model, training_only)
         cut = float(threshold if threshold is not None else getattr(model, "threshold", 0.5))
@@ -459,7 +464,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 excluded += 1
                 continue
             labelled[(case.dataset, disease)] = labelled.get((case.dataset, disease), 0) + 1
-            key = (case.dataset, case.record_id, disease, version, baseline, steps, pipeline)
+            key = (case.dataset, case.record_id, disease, version, baseline, steps, pipeline, gs_background)
             if key in store.done:
                 results.append(store.done[key])
             else:
@@ -477,7 +482,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                                     batch_size=batch_size, baseline=baseline, n_steps=steps)
                 timings.append((time.perf_counter() - t0) / len(positive))
                 gss = (explain_batch([e for _, e, _ in positive], disease, "gradshap", model=model,
-                                     batch_size=batch_size) if compare_gradshap else [None] * len(positive))
+                                     batch_size=batch_size, baseline=baseline)
+                       if compare_gradshap else [None] * len(positive))
                 sals = explain_batch([e for _, e, _ in positive], disease, "saliency", model=model,
                                      batch_size=batch_size)
                 for (case, ecg, prob), ig, gs, sal in zip(positive, igs, gss, sals):
@@ -504,7 +510,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
                         hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
                         mask_source=delineation.source, model_version=version, baseline=baseline,
-                        n_steps=steps, pipeline=pipeline,
+                        n_steps=steps, pipeline=pipeline, gradshap_background=gs_background,
                         probability_top_removed=None if faith is None else faith.probability_top_removed,
                         probability_random_removed=None if faith is None else faith.probability_random_removed,
                         removed_fraction=None if faith is None else faith.removed_fraction,
@@ -520,7 +526,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                     miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
                                            float("nan"), float("nan"), None, case.av_block, None, None, None,
                                            None, "none", version, baseline, n_steps=steps,
-                                           pipeline=pipeline)
+                                           pipeline=pipeline, gradshap_background=gs_background)
                     store.add(miss)
                     results.append(miss)
             bar.update(len(chunk))

@@ -82,6 +82,21 @@ def test_scores_true_positives_and_resumes(tmp_path):
     assert aggregate(again, labelled2) == aggregate(results, labelled)
 
 
+def test_gradshap_background_is_part_of_the_resume_key(tmp_path):
+    """A results file written without GradientSHAP (or with the flat-line GradientSHAP of older
+    files) is not reused for a run that computes it: the rows are scored again, with the same
+    references as IG."""
+    results_path = tmp_path / "r.jsonl"
+    models = {"MI": QrsModel()}
+    first, _, _, _ = score_cases(_cases(("1",)), models, results_path=results_path, compare_gradshap=False,
+                                 progress=False, baseline="lowpass")
+    assert first[0].cosine_ig_gradshap is None and first[0].gradshap_background is None
+    calls: list = []
+    again, _, _, _ = score_cases(_cases(("1",)), {"MI": QrsModel(calls=calls)}, results_path=results_path,
+                                 progress=False, baseline="lowpass")
+    assert calls and again[0].cosine_ig_gradshap is not None and again[0].gradshap_background == "lowpass"
+
+
 def test_negatives_are_not_scored():
     results, labelled, _, _ = score_cases(_cases(("5",)), {"MI": QrsModel(bias=-100.0)},
                                           compare_gradshap=False, progress=False)
