@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _folds(spec: str) -> set[int]:
@@ -93,7 +94,7 @@ def main() -> int:
     print("B - A per seed: " + " ".join(f"{d:+.4f}" for d in diffs)
           + f" (B higher for {sum(d > 0 for d in diffs)} of {len(diffs)} seeds)")
     if len(seeds) > 1:
-        ids, y, za, zb, fold_of = _ensemble_logits(a, b, seeds)
+        _, y, za, zb, fold_of = _ensemble_logits(a, b, seeds)
         diff, lo, hi = _paired_bootstrap(y, za, zb)
         print(f"ensemble B - A: {diff:+.4f}, paired bootstrap 95% CI [{lo:+.4f}, {hi:+.4f}]")
         per_fold = []
@@ -114,7 +115,7 @@ def main() -> int:
     return 0
 
 
-def _ensemble_logits(a: list[dict], b: list[dict], seeds: list[int]):  # noqa: ANN202
+def _ensemble_logits(a: list[dict], b: list[dict], seeds: list[int]) -> tuple:
     """Per record (sorted ids): label, A's and B's mean logit over ``seeds``, test fold."""
     import numpy as np
 
@@ -137,7 +138,7 @@ def _ensemble_logits(a: list[dict], b: list[dict], seeds: list[int]):  # noqa: A
             np.array([np.mean(lb[i]) for i in ids]), np.array([fold[i] for i in ids]))
 
 
-def _paired_bootstrap(y, za, zb, n_boot: int = 1000, seed: int = 0):  # noqa: ANN001, ANN202
+def _paired_bootstrap(y: Any, za: Any, zb: Any, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
     """AUC(B) - AUC(A) and its percentile 95% CI, resampling positives and negatives (same for both)."""
     import numpy as np
 

@@ -7,8 +7,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..cli import CommandRegistry
+
+if TYPE_CHECKING:
+    from ._cards import ModelCard
 
 DEFAULT_WORK_DIR = "~/.cache/ecgqa-tools/train"
 
@@ -122,7 +126,7 @@ def _train_disease(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_disease_card(card) -> None:  # noqa: ANN001
+def _print_disease_card(card: ModelCard) -> None:
     val, test = (card.metrics[k] for k in card.metrics if k.startswith(("val_", "test_")))
     print(f"{card.name}\tval AUC {val['auc']:.4f}\ttest AUC {test['auc']:.4f} "
           f"[{test['ci95'][0]:.3f}, {test['ci95'][1]:.3f}]\t{card.train_seconds / 60:.1f} min")

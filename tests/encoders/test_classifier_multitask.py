@@ -89,7 +89,7 @@ def test_an_interrupted_multitask_run_resumes_to_the_same_selections(tmp_path, m
     whole = train_model(config, x, y, np.arange(28), np.arange(28, 40), tmp_path / "whole", progress=False)
     real_save, calls = _training._atomic_torch_save, []
 
-    def save_then_stop(obj, path):  # noqa: ANN001, ANN202
+    def save_then_stop(obj: object, path: object) -> None:
         real_save(obj, path)
         calls.append(path)
         if len(calls) == 2:
