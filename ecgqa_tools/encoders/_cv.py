@@ -28,6 +28,8 @@ VARIANTS: dict[str, TrainConfig] = {
     "wide": replace(DEFAULT_DISEASE_CONFIG, hparams={**DEFAULT_DISEASE_CONFIG.hparams, "channels": [16, 32, 64]}),
     "noaug": replace(DEFAULT_DISEASE_CONFIG, crop_samples=0, noise_std=0.0),
     "multitask": MULTITASK_DISEASE_CONFIG,
+    # twice the shipped 15 epochs; the 1-epoch warm-up + cosine schedule stretches with config.epochs
+    "epochs30": replace(DEFAULT_DISEASE_CONFIG, epochs=30),
 }
 """Named training configurations compared by cross-validation."""
 
