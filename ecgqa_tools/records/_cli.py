@@ -34,20 +34,15 @@ def register(cli: CommandRegistry) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from . import example_info, list_examples, load_example, read_record
-    from ._examples import is_example
+    from . import example_info, list_examples
+    from ._examples import read_record_or_example
 
     if args.record is None:
         for name in list_examples():
             record = example_info(name)
             print(f"{name}  ({record.fs_hz} Hz, strat_fold {record.strat_fold}): {record.why}")
         return 0
-    if is_example(args.record) and not Path(args.record).exists() and not Path(args.record + ".hea").exists():
-        ecg = load_example(args.record)
-    else:
-        ecg = read_record(args.record, fs_hz=args.fs)
+    ecg = read_record_or_example(args.record, fs_hz=args.fs)
     if args.json:
         quality = ecg.quality()
         meta = ecg.metadata
