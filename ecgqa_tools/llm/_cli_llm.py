@@ -74,15 +74,18 @@ def _add_root_option(parser: argparse.ArgumentParser) -> None:
 def _context(args: argparse.Namespace):
     from . import ToolContext
 
-    return ToolContext(extra_roots=tuple(getattr(args, "data_root", []) or ()))
+    return ToolContext(extra_roots=tuple(getattr(args, "data_root", []) or ()),
+                       extra_files=tuple(getattr(args, "typed_files", []) or ()))
 
 
-def _typed_path(record: str | None, roots: list[str]) -> str | None:
-    """A record file the user named on the command line: made absolute, its folder allowed.
+def _typed_path(record: str | None, files: list[str]) -> str | None:
+    """A record file the user named on the command line: made absolute and allowed, alone.
 
     The data roots guard what a model may name through the tools; a file the user types is
-    theirs to read (``ecgqa measure`` reads it too). Names that are not existing files are
-    returned unchanged (example names, ``ptbxl:<id>``...).
+    theirs to read (``ecgqa measure`` reads it too), so that exact record (with its companion
+    ``.hea``/``.dat``/``.mat`` files) is appended to ``files`` -- never its folder, whose other
+    files stay out of the model's reach. Names that are not existing files are returned unchanged
+    (example names, ``ptbxl:<id>``...).
     """
     from pathlib import Path
 
@@ -97,17 +100,17 @@ def _typed_path(record: str | None, roots: list[str]) -> str | None:
     if record in list_examples():
         return record
     resolved = path.resolve()
-    roots.append(str(resolved.parent))
+    files.append(str(resolved))
     return str(resolved)
 
 
 def _user_paths(args: argparse.Namespace) -> None:
-    """Allow the folders of record files named on the command line (see ``_typed_path``)."""
-    roots = list(getattr(args, "data_root", []) or [])
-    args.record = _typed_path(args.record, roots)
+    """Allow the record files named on the command line, each alone (see ``_typed_path``)."""
+    files: list[str] = []
+    args.record = _typed_path(args.record, files)
     if getattr(args, "compare", None):
-        args.compare = _typed_path(args.compare, roots)
-    args.data_root = roots
+        args.compare = _typed_path(args.compare, files)
+    args.typed_files = files
 
 
 def _settings(args: argparse.Namespace):
@@ -202,9 +205,9 @@ def _demo(args: argparse.Namespace) -> int:
         record = examples[0]
     from . import ToolContext
 
-    roots: list[str] = []
-    record = _typed_path(record, roots)
-    context = ToolContext(extra_roots=tuple(roots))
+    files: list[str] = []
+    record = _typed_path(record, files)
+    context = ToolContext(extra_files=tuple(files))
     for question in DEMO_QUESTIONS:
         result = answer_offline(record, question, context=context)
         if args.json:

@@ -20,7 +20,9 @@ class ToolContext:
     """Records, caches and the evidence ledger behind one session of tool calls.
 
     ``backend`` provides the models and measurements (``ToolkitBackend`` by default);
-    ``extra_roots`` adds folders inside which record paths are accepted.
+    ``extra_roots`` adds folders inside which record paths are accepted; ``extra_files`` adds single
+    record files (the exact record and its companion files, not their folders), e.g. the file a user
+    typed on the command line.
     """
 
     def __init__(
@@ -28,6 +30,7 @@ class ToolContext:
         backend: Backend | None = None,
         extra_roots: Sequence[str | Path] = (),
         max_cached_records: int = 8,
+        extra_files: Sequence[str | Path] = (),
     ) -> None:
         if backend is None:
             from ._backend import ToolkitBackend
@@ -35,6 +38,7 @@ class ToolContext:
             backend = ToolkitBackend()
         self.backend = backend
         self.extra_roots = tuple(extra_roots)
+        self.extra_files = tuple(extra_files)
         self._max_records = max_cached_records
         self._records: OrderedDict[str, tuple[RecordRef, Any]] = OrderedDict()
         self._cache: dict[tuple[str, str], Any] = {}
@@ -43,7 +47,7 @@ class ToolContext:
 
     def ref(self, record: str) -> RecordRef:
         """Validate a record reference (``RecordNotFound`` when refused or unknown)."""
-        return parse_record_ref(record, self.extra_roots)
+        return parse_record_ref(record, self.extra_roots, self.extra_files)
 
     def add_record(self, name: str, ecg: Any) -> RecordRef:
         """Make an in-memory ECG callable by ``name`` (e.g. an ECG passed to ``answer_offline``)."""

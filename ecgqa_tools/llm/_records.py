@@ -8,7 +8,10 @@ A record reference is one of
   folders configured through ``ECGQA_DATA_DIR`` / ``ECGQA_<DATASET>_DIR`` (see ``_config``);
 - a path to a record file inside one of the allowed roots: ``ECGQA_DATA_DIR``, the per-dataset
   folders, the bundled examples folder, and any folder listed in ``ECGQA_RECORD_ROOTS``
-  (``os.pathsep``-separated) or passed explicitly as ``extra_roots``.
+  (``os.pathsep``-separated) or passed explicitly as ``extra_roots``;
+- one of the exact record files passed as ``extra_files`` (a file the user typed on the command
+  line): that record only (its base name with the ``.hea``/``.dat``/``.mat`` companions), never
+  its folder's other files.
 
 Anything else, including any ``..`` component or a symlink that resolves outside the roots, is
 refused: an LLM choosing arguments must not be able to read arbitrary files.
@@ -91,6 +94,13 @@ def allowed_roots(extra_roots: Sequence[str | Path] = ()) -> list[Path]:
     return roots
 
 
+def record_base(path: str | Path) -> Path:
+    """A record file's resolved path without its WFDB/MAT extension (``/d/rec.hea`` -> ``/d/rec``):
+    the name under which the record and its companion files are allowed and cached."""
+    resolved = Path(path).expanduser().resolve()
+    return resolved.with_suffix("") if resolved.suffix.lower() in (".hea", ".dat", ".mat") else resolved
+
+
 def _usage() -> str:
     examples = _examples()
     shown = ", ".join(examples[:4]) + (", ..." if len(examples) > 4 else "")
@@ -100,8 +110,13 @@ def _usage() -> str:
     )
 
 
-def parse_record_ref(text: str, extra_roots: Sequence[str | Path] = ()) -> RecordRef:
-    """Validate a record reference; ``RecordNotFound`` explains what is accepted otherwise."""
+def parse_record_ref(
+    text: str, extra_roots: Sequence[str | Path] = (), extra_files: Sequence[str | Path] = ()
+) -> RecordRef:
+    """Validate a record reference; ``RecordNotFound`` explains what is accepted otherwise.
+
+    ``extra_files`` allows single record files outside the roots (the exact record, not its folder).
+    """
     if not isinstance(text, str):
         raise RecordNotFound(f"record must be a string, got {type(text).__name__}; {_usage()}")
     ref = text.strip()
@@ -121,15 +136,16 @@ def parse_record_ref(text: str, extra_roots: Sequence[str | Path] = ()) -> Recor
         dataset = _DATASET_NAMES[match.group(1).lower()] if match else "ptbxl"
         number = str(int(match.group(2) if match else ref))
         return RecordRef(canonical=f"{dataset}:{number}", kind="dataset", key=number, dataset=dataset)
-    return _path_ref(ref, extra_roots)
+    return _path_ref(ref, extra_roots, extra_files)
 
 
-def _path_ref(ref: str, extra_roots: Sequence[str | Path]) -> RecordRef:
+def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence[str | Path] = ()) -> RecordRef:
     raw = Path(ref).expanduser()
     if ".." in raw.parts:
         raise RecordNotFound(f"record path {ref!r} contains '..'; paths may not leave the data roots")
     roots = allowed_roots(extra_roots)
-    if not roots:
+    files = {record_base(f) for f in extra_files}
+    if not roots and not files:
         raise RecordNotFound(
             f"record {ref!r} is not a known name and no data roots are configured "
             f"(set ECGQA_DATA_DIR or {RECORD_ROOTS_ENV}); {_usage()}"
@@ -137,8 +153,8 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path]) -> RecordRef:
     candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw] + [root / raw for root in roots]
     for candidate in candidates:
         resolved = candidate.resolve()
-        base = resolved.with_suffix("") if resolved.suffix.lower() in (".hea", ".dat", ".mat") else resolved
-        inside = [root for root in roots if base.is_relative_to(root)]
+        base = record_base(resolved)
+        inside = [root for root in roots if base.is_relative_to(root)] or [f for f in files if base == f]
         exists = base.exists() or base.with_suffix(".hea").exists() or resolved.exists()
         if inside and exists:
             return RecordRef(canonical=f"path:{base}", kind="path", key=str(base))
@@ -146,7 +162,7 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path]) -> RecordRef:
         resolved = candidate.resolve()
         if (resolved.exists() or resolved.with_suffix(".hea").exists()) and not any(
             resolved.is_relative_to(root) for root in roots
-        ):
+        ) and record_base(resolved) not in files:
             raise RecordNotFound(
                 f"record path {ref!r} is outside the allowed data roots "
                 f"({', '.join(str(r) for r in roots)}); refused (to allow its folder: "

@@ -1,0 +1,88 @@
+"""A record file typed on the command line is allowed alone: never its folder's other files."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from ecgqa_tools.errors import RecordNotFound
+from ecgqa_tools.llm import TOOLS
+from ecgqa_tools.llm._cli_llm import _context, _user_paths
+from ecgqa_tools.records import STANDARD_LEADS
+
+from .conftest import synthetic_ecg
+
+
+def _npz(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, signal=synthetic_ecg().signal_mv, fs_hz=500.0, lead_names=np.array(STANDARD_LEADS))
+    return path
+
+
+def _wfdb(folder, name):
+    import wfdb
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wfdb.wrsamp(name, fs=500, units=["mV"] * 12, sig_name=list(STANDARD_LEADS),
+                p_signal=synthetic_ecg().signal_mv.T, fmt=["16"] * 12, write_dir=str(folder))
+    return folder / name
+
+
+@pytest.fixture
+def no_roots(monkeypatch):
+    for var in ("ECGQA_DATA_DIR", "ECGQA_PTBXL_DIR", "ECGQA_LUDB_DIR", "ECGQA_MIMIC_DIR", "ECGQA_ECGQA_DIR",
+                "ECGQA_RECORD_ROOTS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _cli_context(record: str, compare: str | None = None):
+    args = argparse.Namespace(record=record, compare=compare, data_root=[])
+    _user_paths(args)
+    return args, _context(args)
+
+
+def test_typed_relative_file_works_and_its_siblings_do_not(no_roots, tmp_path, monkeypatch):
+    typed = _npz(tmp_path / "mine.npz")
+    sibling = _npz(tmp_path / "other.npz")
+    nested = _npz(tmp_path / "sub" / "mine.npz")
+    monkeypatch.chdir(tmp_path)
+    args, ctx = _cli_context("mine.npz")
+    assert args.record == str(typed.resolve()) and args.data_root == []
+    for name in ("mine.npz", str(typed), args.record):
+        assert ctx.ref(name).canonical == f"path:{typed.resolve()}"
+    assert TOOLS.run("record_summary", ctx, record="mine.npz").fs_hz == 500
+    for refused in ("other.npz", str(sibling), "sub/mine.npz", str(nested), str(tmp_path)):
+        with pytest.raises(RecordNotFound):
+            ctx.ref(refused)
+    result = TOOLS.call("record_summary", {"record": str(sibling)}, ctx)
+    assert not result.ok and "outside the allowed data roots" in result.error
+
+
+def test_typed_wfdb_header_allows_its_companion_files_only(no_roots, tmp_path, monkeypatch):
+    base = _wfdb(tmp_path / "d", "rec")
+    _wfdb(tmp_path / "d", "rec2")
+    _wfdb(tmp_path / "d" / "sub", "rec")
+    monkeypatch.chdir(tmp_path / "d")
+    _, ctx = _cli_context("rec.hea")
+    for name in ("rec", "rec.hea", "rec.dat", str(base), str(base) + ".hea"):
+        assert ctx.ref(name).key == str(base.resolve())
+    for refused in ("rec2", "rec2.hea", str(tmp_path / "d" / "rec2"), "sub/rec", str(tmp_path / "d" / "sub" / "rec.hea")):
+        with pytest.raises(RecordNotFound):
+            ctx.ref(refused)
+
+
+def test_compare_file_is_allowed_too_and_nothing_else(no_roots, tmp_path):
+    first, second = _npz(tmp_path / "a" / "one.npz"), _npz(tmp_path / "b" / "two.npz")
+    _npz(tmp_path / "b" / "three.npz")
+    _, ctx = _cli_context(str(first), compare=str(second))
+    assert ctx.ref(str(second)).canonical == f"path:{second.resolve()}"
+    with pytest.raises(RecordNotFound):
+        ctx.ref(str(tmp_path / "b" / "three.npz"))
+
+
+def test_a_file_at_the_filesystem_top_would_not_open_the_root(no_roots, tmp_path):
+    _, ctx = _cli_context(str(_npz(tmp_path / "x.npz")))
+    with pytest.raises(RecordNotFound):
+        ctx.ref("/etc/hostname")
