@@ -26,20 +26,21 @@ from ._package import Backend, LoadedModel
 from ._preprocess import MODEL_FS_HZ, preprocess_ecg
 
 
-def model_input_warnings(ecg: ECG) -> tuple[str, ...]:
+def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     """``ECG.quality()`` findings that can make a model's output wrong (flat or implausible leads,
-    missing standard leads), one line each; ``RecordError`` when every lead is flat, since the
-    models still give confident-looking probabilities for a flat line. ``UsageError`` when ``ecg`` is
-    not an ``ECG``."""
+    missing standard leads), one line each; ``RecordError`` when every lead is flat
+    (``SignalQuality.all_flat``), since the models still give confident-looking probabilities for a
+    flat line. ``name`` is how the messages call the record (default: its path or record id).
+    ``UsageError`` when ``ecg`` is not an ``ECG``."""
     ecg = require_ecg(ecg, "model_input_warnings")
     quality = ecg.quality()
-    if quality.flat_leads and len(quality.flat_leads) == len(ecg.lead_names):
-        raise RecordError(f"every lead of {ecg.path or ecg.record_id} is flat (peak-to-peak below 0.01 mV): "
+    if quality.all_flat:
+        raise RecordError(f"every lead of {name or ecg.path or ecg.record_id} is flat (peak-to-peak below 0.01 mV): "
                           f"there is no ECG signal for the models to read")
     found = [line for line in quality.problems() if not line.startswith("non-standard")]
     if not found:
         return ()
-    return (f"signal quality of {ecg.record_id}: {'; '.join(found)}; outputs resting on these leads may be wrong",)
+    return (f"signal quality of {name or ecg.record_id}: {'; '.join(found)}; outputs resting on these leads may be wrong",)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import RecordError, ToolError, UnsupportedQuestion
+from ..errors import RecordError, ToolError, ToolFailed, UnsupportedQuestion
 from ._backend import ParsedQuestionResult, ScoresResult
 from ._context import ToolContext
 from ._registry import EvidenceItem
-from ._tools import TOOLS, _attributes, _measurement, _quantity
+from ._tools import TOOLS, _attributes, _measurement, _quantity, input_warnings
 
 __all__ = [
     "Answer",
@@ -278,16 +278,10 @@ def _signal_findings(ctx: ToolContext, records: list[str]) -> tuple[tuple[str, .
     warnings: list[str] = []
     for name in records:
         ref, ecg = ctx.load(name)
-        quality = ecg.quality() if hasattr(ecg, "quality") else None
-        if quality is None:
-            continue
-        if quality.flat_leads and len(quality.flat_leads) == len(ecg.lead_names):
-            return (), (f"every lead of {ref.canonical} is flat (peak-to-peak below 0.01 mV): "
-                        f"there is no ECG signal to analyse")
-        found = [line for line in quality.problems() if not line.startswith("non-standard")]
-        if found:
-            warnings.append(f"signal quality of {ref.canonical}: {'; '.join(found)}; "
-                            f"answers resting on these leads may be wrong")
+        try:
+            warnings.extend(input_warnings(ref.canonical, ecg))
+        except ToolFailed as exc:
+            return (), str(exc)
     return tuple(warnings), None
 
 

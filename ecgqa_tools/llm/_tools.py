@@ -154,13 +154,25 @@ class AgeSexEstimate(ToolOutput):
 
 def _model_input(ctx: ToolContext, record: str):
     """(reference, ECG) for a model; ``ToolFailed`` when every lead is flat (the models would still
-    return confident-looking probabilities for a flat line)."""
+    return confident-looking probabilities for a flat line; ``encoders.model_input_warnings``)."""
     ref, ecg = ctx.load(record)
-    quality = ecg.quality() if hasattr(ecg, "quality") else None
-    if quality is not None and quality.flat_leads and len(quality.flat_leads) == len(ecg.lead_names):
-        raise ToolFailed(f"every lead of {ref.canonical} is flat (peak-to-peak below 0.01 mV): "
-                         f"there is no ECG signal for the models to read")
+    input_warnings(ref.canonical, ecg)
     return ref, ecg
+
+
+def input_warnings(name: str, ecg) -> tuple[str, ...]:
+    """``encoders.model_input_warnings`` of a loaded record, its ``RecordError`` (every lead flat) as
+    ``ToolFailed``; () for an ECG-like object without ``quality()``."""
+    from ..encoders import model_input_warnings
+    from ..errors import RecordError
+    from ..records import ECG
+
+    if not isinstance(ecg, ECG):
+        return ()
+    try:
+        return model_input_warnings(ecg, name=name)
+    except RecordError as exc:
+        raise ToolFailed(str(exc)) from None
 
 
 def _diseases(ctx: ToolContext, record: str):

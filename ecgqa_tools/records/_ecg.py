@@ -194,6 +194,7 @@ class ECG:
             implausible_amplitude_leads=large,
             missing_standard_leads=tuple(n for n in standard if n not in self.lead_names),
             non_standard_leads=tuple(n for n in self.lead_names if n not in standard),
+            n_leads=len(self.lead_names),
         )
 
     def summary(self) -> str:
@@ -238,6 +239,13 @@ class SignalQuality:
     """Standard leads the record does not carry (``to_standard_leads`` would derive or refuse them)."""
     non_standard_leads: tuple[str, ...]
     """Leads that are not one of the 12 standard ones (e.g. Frank ``vx``), dropped by ``to_standard_leads``."""
+    n_leads: int = 0
+    """Number of leads the record carries (0 when unknown)."""
+
+    @property
+    def all_flat(self) -> bool:
+        """True when every lead is flat: there is no ECG signal at all (models must not read it)."""
+        return bool(self.flat_leads) and len(self.flat_leads) == self.n_leads
 
     @property
     def ok(self) -> bool:
