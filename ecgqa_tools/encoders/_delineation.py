@@ -23,7 +23,7 @@ Pipeline of ``method="openecg"`` (all tuning constants in ``DelineatorConfig`` w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -238,13 +238,17 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
         waves = {name: _neurokit_lead(ecg.lead(name), ecg.fs_hz) if name not in unusable else ()
                  for name in ecg.lead_names}
         return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "neurokit2"), None, unusable)
-    probs = lead_probabilities(ecg, config.guard_s, unusable)
-    if method == "openecg-raw":
-        waves = {name: _raw_decode(probs.probs[i], probs.n_samples_250, ecg) if probs.usable[i] else ()
-                 for i, name in enumerate(ecg.lead_names)}
-        return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg-raw"), None, unusable)
-    fused = fuse_leads(probs, config.fusion_weight)
-    rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads) if config.rhythm_gate else None
+    gated = method == "openecg" and config.rhythm_gate
+    n_rhythm = len(usable_rhythm_leads(ecg, unusable, config.rhythm_leads)) if gated else 0
+    n_steps = len(ecg.lead_names) - len(unusable) + CODEC_STEP * n_rhythm
+    with long_record_progress(ecg, n_steps) as step:
+        probs = lead_probabilities(ecg, config.guard_s, unusable, progress=step)
+        if method == "openecg-raw":
+            waves = {name: _raw_decode(probs.probs[i], probs.n_samples_250, ecg) if probs.usable[i] else ()
+                     for i, name in enumerate(ecg.lead_names)}
+            return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg-raw"), None, unusable)
+        fused = fuse_leads(probs, config.fusion_weight)
+        rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads, progress=step) if gated else None
     waves = {}
     for i, name in enumerate(ecg.lead_names):
         if not probs.usable[i]:
@@ -325,6 +329,35 @@ def lead_problem(x: np.ndarray, fs_hz: float) -> str | None:
 
 
 # --------------------------------------------------------------------------- model inference
+
+
+PROGRESS_MIN_S = 60.0
+"""Records longer than this show a progress bar on stderr while they are delineated (a 10-minute
+12-lead record takes 1.5-4 minutes on the shared 2-core machine); shorter ones stay quiet."""
+
+CODEC_STEP = 2.0
+"""Progress weight of one lead through the codec rhythm layer, relative to one lead through the
+boundary model (the codec takes about twice as long per lead)."""
+
+
+@contextmanager
+def long_record_progress(ecg: ECG, n_steps: float) -> Iterator[Callable[[float], None] | None]:
+    """A tqdm bar on stderr over ``n_steps`` (one per lead and model) for records longer than
+    ``PROGRESS_MIN_S``: yields its ``update`` (safe from worker threads), or None for short records."""
+    if ecg.duration_s <= PROGRESS_MIN_S or n_steps <= 0:
+        yield None
+        return
+    import sys
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=n_steps, desc=f"delineating {ecg.record_id} ({ecg.duration_s / 60:.1f} min, "
+               f"{len(ecg.lead_names)} leads)", file=sys.stderr, leave=False,
+               mininterval=1.0, bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+    try:
+        yield bar.update
+    finally:
+        bar.close()
 
 
 MAX_WINDOWS_PER_CALL = 480
@@ -414,9 +447,11 @@ def _window_pool(count: int):
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix="ecgqa-delineation")
 
 
-def boundary_logits(windows: np.ndarray, workers: int | None = None) -> np.ndarray:
+def boundary_logits(windows: np.ndarray, workers: int | None = None, *,
+                    progress: Callable[[float], None] | None = None, step: float = 1.0) -> np.ndarray:
     """Boundary-model logits (windows, frames, 4) of 250 Hz windows (windows, 2500), each window
-    one invocation, spread over ``workers`` interpreters in threads (TFLite releases the GIL)."""
+    one invocation, spread over ``workers`` interpreters in threads (TFLite releases the GIL).
+    ``progress(step)`` is called after each window."""
     models = _boundary_models(max(1, delineation_workers() if workers is None else workers))
     count = max(1, min(len(models), len(windows)))
     chunks = np.array_split(np.arange(len(windows)), count)
@@ -424,8 +459,13 @@ def boundary_logits(windows: np.ndarray, workers: int | None = None) -> np.ndarr
     locks = _model_locks("boundary", len(models))
 
     def run(k: int) -> list[np.ndarray]:
+        out = []
         with locks[k]:
-            return [np.array(models[k].forward_window(windows[i]), copy=True) for i in chunks[k]]
+            for i in chunks[k]:
+                out.append(np.array(models[k].forward_window(windows[i]), copy=True))
+                if progress is not None:
+                    progress(step)
+        return out
 
     if count == 1:
         parts = [run(0)]
@@ -468,9 +508,10 @@ def _window_weights(n_frames: int, guard_frames: int, first: bool, last: bool) -
     return w
 
 
-def lead_probabilities(ecg: ECG, guard_s: float = 2.0,
-                       unusable: dict[str, str] | None = None) -> LeadProbabilities:
-    """Run the boundary model on every lead, stitching overlapping 10 s windows."""
+def lead_probabilities(ecg: ECG, guard_s: float = 2.0, unusable: dict[str, str] | None = None, *,
+                       progress: Callable[[float], None] | None = None) -> LeadProbabilities:
+    """Run the boundary model on every lead, stitching overlapping 10 s windows (``progress(x)``:
+    x leads done, in fractions of a lead)."""
     unusable = lead_quality(ecg) if unusable is None else unusable
     x250 = _to_rate(ecg.signal_mv, ecg.fs_hz, MODEL_FS_HZ)
     n = x250.shape[1]
@@ -492,7 +533,8 @@ def lead_probabilities(ecg: ECG, guard_s: float = 2.0,
             # a short record is mirror-padded to one window; frames past n are dropped
             sigs = [x250[g] if n >= WINDOW_SAMPLES else np.pad(x250[g], (0, WINDOW_SAMPLES - n), mode="symmetric")
                     for g in group]
-            found = boundary_logits(np.stack([sig[s:s + WINDOW_SAMPLES] for sig in sigs for s in starts]))
+            found = boundary_logits(np.stack([sig[s:s + WINDOW_SAMPLES] for sig in sigs for s in starts]),
+                                    progress=progress, step=1.0 / len(starts))
             logits_of = {g: found[j * len(starts):(j + 1) * len(starts)] for j, g in enumerate(group)}
         acc = np.zeros((n_frames, 4))
         wsum = np.zeros(n_frames)
@@ -828,9 +870,10 @@ def _codec_models(count: int) -> tuple:
     return tuple(models)
 
 
-def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...]) -> np.ndarray:
+def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...], *,
+                           progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Fraction of codec rhythm-layer samples per class (6,) over the given leads (the leads run
-    over ``delineation_workers()`` codec sessions in parallel threads)."""
+    over ``delineation_workers()`` codec sessions in parallel threads; ``progress(CODEC_STEP)`` per lead)."""
     import openecg
 
     models = _codec_models(delineation_workers())
@@ -848,6 +891,8 @@ def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...]) -> np.ndarray:
             with locks[k]:
                 codec = openecg.encode_stream(x, fs=500, model=models[k])
             counts += np.bincount(codec.rhythm, minlength=6)[:6]
+            if progress is not None:
+                progress(CODEC_STEP)
         return counts
 
     parts = [run(0)] if count == 1 else list(_window_pool(count).map(run, range(count)))
@@ -878,17 +923,24 @@ def rr_irregularity(qrs_probability: np.ndarray) -> float | None:
     return float(np.median(np.abs(np.diff(rr))) / max(np.median(rr), 1e-9))
 
 
+def usable_rhythm_leads(ecg: ECG, unusable: dict[str, str], wanted: tuple[str, ...] | None = RHYTHM_LEADS) -> tuple[str, ...]:
+    """The leads the codec rhythm layer runs on: ``wanted`` (None = all) that are present and
+    usable, else the first usable lead, else none."""
+    leads = tuple(n for n in (wanted or ecg.lead_names) if n in ecg.lead_names and n not in unusable)
+    return leads or tuple(n for n in ecg.lead_names if n not in unusable)[:1]
+
+
 def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
-                rhythm_leads: tuple[str, ...] | None = RHYTHM_LEADS) -> RhythmCall:
+                rhythm_leads: tuple[str, ...] | None = RHYTHM_LEADS, *,
+                progress: Callable[[float], None] | None = None) -> RhythmCall:
     """Decide atrial fibrillation/flutter from the codec rhythm layer (pooled over
     ``rhythm_leads``, None = every usable lead) and RR irregularity."""
     from openecg.layered import RHYTHM_AFIB, RHYTHM_NAMES, RHYTHM_PACED
 
-    leads = tuple(n for n in (rhythm_leads or ecg.lead_names) if n in ecg.lead_names and n not in unusable)
-    if not leads:
-        leads = tuple(n for n in ecg.lead_names if n not in unusable)[:1]
+    leads = usable_rhythm_leads(ecg, unusable, rhythm_leads)
     if leads:
-        frac = codec_rhythm_fractions(ecg, leads)
+        frac = (codec_rhythm_fractions(ecg, leads) if progress is None
+                else codec_rhythm_fractions(ecg, leads, progress=progress))
         rhythm = RHYTHM_NAMES[int(frac.argmax())]
         afib, paced_fraction = float(frac[RHYTHM_AFIB]), float(frac[RHYTHM_PACED])
     else:
