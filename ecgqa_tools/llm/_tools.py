@@ -66,6 +66,7 @@ class DiseaseProbabilities(ToolOutput):
     record: str = Field(description="canonical record id")
     probabilities: dict[str, float] = Field(description="MI, STTC, CD, HYP -> probability in [0, 1]")
     positive: list[str] = Field(description=f"superclasses with probability >= {POSITIVE_THRESHOLD}")
+    warnings: list[str] = Field(default_factory=list, description="signal-quality findings (flat, implausible or missing leads) that can make these outputs wrong; empty when clean")
 
 
 class AttributionEvidence(ToolOutput):
@@ -87,6 +88,7 @@ class EcgqaAttributes(ToolOutput):
     threshold: float = Field(description="probability above which a class is listed as present; -1 means each class's tuned threshold")
     present: dict[str, float] = Field(description="classes with probability above the threshold")
     borderline: dict[str, float] = Field(description="classes below their threshold by at most 0.2")
+    warnings: list[str] = Field(default_factory=list, description="signal-quality findings (flat, implausible or missing leads) that can make these outputs wrong; empty when clean")
 
 
 class IntervalsAndAxis(ToolOutput):
@@ -175,6 +177,12 @@ def input_warnings(name: str, ecg) -> tuple[str, ...]:
         raise ToolFailed(str(exc)) from None
 
 
+def _input_warnings(ctx: ToolContext, record: str) -> list[str]:
+    """The quality warnings the models' outputs on ``record`` carry (``input_warnings``)."""
+    ref, ecg = ctx.load(record)
+    return list(input_warnings(ref.canonical, ecg))
+
+
 def _diseases(ctx: ToolContext, record: str):
     ref, ecg = _model_input(ctx, record)
     return ref, ctx.cached(ref.canonical, "diseases", lambda: ctx.backend.predict_diseases(ecg))
@@ -258,7 +266,7 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
     out = DiseaseProbabilities(
         record=ref.canonical, probabilities=probabilities,
         positive=[k for k, v in probabilities.items() if v >= POSITIVE_THRESHOLD],
-        provenance=[prov], evidence_ids=[],
+        warnings=_input_warnings(ctx, record), provenance=[prov], evidence_ids=[],
     )
     for disease, p in probabilities.items():
         statement = f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} on {ref.canonical}"
@@ -312,7 +320,7 @@ def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = No
     borderline = {k: round(float(v), 3) for k, v in ranked if k not in present and cut(k) - 0.2 <= v}
     out = EcgqaAttributes(
         record=ref.canonical, threshold=threshold if threshold is not None else -1.0, present=present,
-        borderline=borderline, provenance=[prov], evidence_ids=[],
+        borderline=borderline, warnings=_input_warnings(ctx, record), provenance=[prov], evidence_ids=[],
     )
     for name, p in present.items():
         out.evidence_ids.append(ctx.add_evidence(

@@ -1,0 +1,55 @@
+"""Model tools carry the record's quality warnings (the LLM sees what ``DiseasePrediction.warnings``
+holds); on an all-flat record they refuse while record_summary / intervals_and_axis still answer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgqa_tools.llm import TOOLS
+from ecgqa_tools.records import ECG, STANDARD_LEADS
+
+from .conftest import synthetic_ecg
+
+
+def _one_flat_lead(lead: str = "II") -> ECG:
+    ecg = synthetic_ecg()
+    signal = ecg.signal_mv.copy()
+    signal[ecg.lead_names.index(lead)] = 0.0
+    return ECG.from_array(signal, ecg.fs_hz, ecg.lead_names, record_id="one_flat", source="synthetic")
+
+
+@pytest.mark.parametrize("tool", ["disease_probabilities", "ecgqa_attributes"])
+def test_partly_flat_record_warnings_reach_the_model(context, tool):
+    context.add_record("one_flat", _one_flat_lead())
+    result = TOOLS.call(tool, {"record": "one_flat"}, context)
+    assert result.ok
+    (warning,) = result.output.warnings
+    assert warning.startswith("signal quality of memory:one_flat: flat lead(s): II")
+    assert "warnings" in json.loads(result.output.model_dump_json())  # in what the agent/MCP send
+
+
+@pytest.mark.parametrize("tool", ["disease_probabilities", "ecgqa_attributes"])
+def test_clean_record_has_empty_warnings(context, tool):
+    assert TOOLS.call(tool, {"record": "syn1"}, context).output.warnings == []
+
+
+def test_warnings_match_the_encoders_check(context):
+    from ecgqa_tools.encoders import model_input_warnings
+
+    ecg = _one_flat_lead("V3")
+    context.add_record("v3", ecg)
+    out = TOOLS.run("disease_probabilities", context, record="v3")
+    assert tuple(out.warnings) == model_input_warnings(ecg, name="memory:v3")
+
+
+def test_all_flat_record_model_tools_refuse_descriptive_tools_answer(context, backend):
+    context.add_record("flat", ECG.from_array(np.zeros((12, 5000)), 500.0, STANDARD_LEADS, record_id="flat"))
+    for tool in ("disease_probabilities", "ecgqa_attributes"):
+        assert not TOOLS.call(tool, {"record": "flat"}, context).ok
+    summary = TOOLS.call("record_summary", {"record": "flat"}, context)
+    assert summary.ok and len(summary.output.flat_leads) == 12
+    assert TOOLS.call("intervals_and_axis", {"record": "flat"}, context).ok
+    assert "predict_diseases" not in backend.calls and "predict_attributes" not in backend.calls
