@@ -102,8 +102,12 @@ class XaiRecordResult:
     beat-aligned baselines; part of the resume key, so a changed delineator is never reused."""
     gradshap_background: str | None = None
     """IG baseline key whose references GradientSHAP drew its background from (part of the resume
-    key; since session 4b the same as ``baseline``; None when GradientSHAP was not computed and in
-    older files, whose GradientSHAP used the flat line)."""
+    key; since session 4b the same as ``baseline``; None when GradientSHAP was not computed).
+    Rows of files written before the field existed that carry GradientSHAP scores are read as
+    ``"flat"`` (GradientSHAP then drew around the flat line)."""
+    variant: str = ""
+    """Fingerprint of the IG-variant constants (``grounding._attribution.variant_fingerprint``);
+    part of the resume key ("" in older files, which are therefore scored again)."""
 
 
 @dataclass(frozen=True)
@@ -347,9 +351,19 @@ def _seen_ids(model: Any, training_only: bool = False) -> frozenset[int]:
     return frozenset(seen) if seen is not None else frozenset()
 
 
-def _key(result: XaiRecordResult) -> tuple[str, str, str, str, str, int | None, str, str | None]:
+_Key = tuple[str, str, str, str, str, int | None, str, str]
+"""Resume key: dataset, record, disease, model version, baseline, IG steps, delineator pipeline,
+IG-variant fingerprint (the GradientSHAP background is matched separately, ``_Results.find``)."""
+
+
+def _key(result: XaiRecordResult) -> _Key:
     return (result.dataset, result.record_id, result.disease, result.model_version, result.baseline,
-            result.n_steps, result.pipeline, result.gradshap_background)
+            result.n_steps, result.pipeline, result.variant)
+
+
+_GRADSHAP_FIELDS = {"cosine_ig_gradshap": None, "hit_gradshap": None, "cas_gradshap": None,
+                    "gradshap_background": None}
+"""A reused row without its GradientSHAP scores (a run with ``compare_gradshap=False``)."""
 
 
 class _Results:
@@ -357,20 +371,32 @@ class _Results:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.done: dict[tuple[str, str, str, str, str, int | None, str], XaiRecordResult] = {}
+        self.done: dict[_Key, dict[str | None, XaiRecordResult]] = {}
         if path is not None and path.is_file():
             for line in path.read_text().splitlines():
                 try:
                     raw = json.loads(line)
                     for name in ("cas", "coverage", "cas_gradshap", "cas_saliency"):
                         raw[name] = float("nan") if raw[name] is None else raw[name]
+                    if raw.get("gradshap_background") is None and (raw["cosine_ig_gradshap"] is not None
+                                                                   or raw["hit_gradshap"] is not None):
+                        raw["gradshap_background"] = "flat"  # written before the field: flat-line GradientSHAP
                     result = XaiRecordResult(**raw)
                 except (ValueError, TypeError, KeyError):
                     continue  # a line cut by an interruption
-                self.done[_key(result)] = result
+                self.done.setdefault(_key(result), {})[result.gradshap_background] = result
+
+    def find(self, key: _Key, gradshap_background: str | None) -> XaiRecordResult | None:
+        """The stored row of ``key`` whose GradientSHAP drew from ``gradshap_background``; with
+        None (GradientSHAP not wanted) any stored row of ``key``, its GradientSHAP scores dropped."""
+        rows = self.done.get(key, {})
+        if gradshap_background is not None:
+            return rows.get(gradshap_background)
+        row = rows.get(None) or next(iter(rows.values()), None)
+        return None if row is None else replace(row, **_GRADSHAP_FIELDS)
 
     def add(self, result: XaiRecordResult) -> None:
-        self.done[_key(result)] = result
+        self.done.setdefault(_key(result), {})[result.gradshap_background] = result
         if self.path is not None:
             with self.path.open("a") as handle:
                 handle.write(json.dumps(_clean(asdict(result))) + "\n")
@@ -425,7 +451,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     """
     from tqdm import tqdm
 
-    from ..grounding._attribution import cosine_similarity, default_baseline, explain_batch, predict_logits
+    from ..grounding._attribution import (cosine_similarity, default_baseline, explain_batch, predict_logits,
+                                          variant_fingerprint)
     from ..grounding._evidence import faithfulness_check, rank_regions
     from ..grounding._segments import clinical_mask, scored_mask, segment_label_map
     from ..grounding._validation import cas, mask_coverage, pointing_game
@@ -433,6 +460,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     from ._delineation_bench import pipeline_fingerprint
 
     pipeline = pipeline_fingerprint()
+    variant = variant_fingerprint()
     store = _Results(results_path)
     disk = _DelineationCache(results_path.with_name(results_path.name + ".delineations")
                              if results_path is not None else None, pipeline)
@@ -464,9 +492,10 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                 excluded += 1
                 continue
             labelled[(case.dataset, disease)] = labelled.get((case.dataset, disease), 0) + 1
-            key = (case.dataset, case.record_id, disease, version, baseline, steps, pipeline, gs_background)
-            if key in store.done:
-                results.append(store.done[key])
+            reused = store.find((case.dataset, case.record_id, disease, version, baseline, steps, pipeline, variant),
+                                gs_background)
+            if reused is not None:
+                results.append(reused)
             else:
                 fresh.append(case)
         bar = tqdm(total=len(fresh), desc=f"xai {disease}", file=None, disable=not progress, unit="ecg")
@@ -510,7 +539,7 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                         cas_gradshap=cas(gs.values, mask, valid) if gs is not None else None,
                         hit_saliency=pointing_game(sal.values, mask, valid), cas_saliency=cas(sal.values, mask, valid),
                         mask_source=delineation.source, model_version=version, baseline=baseline,
-                        n_steps=steps, pipeline=pipeline, gradshap_background=gs_background,
+                        n_steps=steps, pipeline=pipeline, gradshap_background=gs_background, variant=variant,
                         probability_top_removed=None if faith is None else faith.probability_top_removed,
                         probability_random_removed=None if faith is None else faith.probability_random_removed,
                         removed_fraction=None if faith is None else faith.removed_fraction,
@@ -526,7 +555,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                     miss = XaiRecordResult(case.dataset, case.record_id, disease, float(p), False, False,
                                            float("nan"), float("nan"), None, case.av_block, None, None, None,
                                            None, "none", version, baseline, n_steps=steps,
-                                           pipeline=pipeline, gradshap_background=gs_background)
+                                           pipeline=pipeline, gradshap_background=gs_background,
+                                           variant=variant)
                     store.add(miss)
                     results.append(miss)
             bar.update(len(chunk))

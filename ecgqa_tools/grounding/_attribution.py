@@ -167,6 +167,20 @@ def path_points(kind: str, n_steps: int) -> tuple[int, int]:
     return paths.get(kind, 1), n_steps
 
 
+def variant_fingerprint() -> str:
+    """Short hash of the constants that define the IG baselines and path variants (blur and
+    low-pass widths, noise draws and SD, Guided-IG fraction, template weight, reference counts):
+    part of ``ecgqa eval xai``'s resume key, so rows computed with other constants are redone."""
+    import hashlib
+
+    from ._baselines import N_REFERENCES, N_REFERENCES_WIDE
+
+    values = (ISOELECTRIC_WINDOW_S, LOWPASS_SIGMA_S, sorted(BLUR_SIGMA_MAX_S.items()), LOWPASS_MULTI_SIGMAS_S,
+              SMOOTH_DRAWS, SMOOTH_NOISE_SD, GUIDED_FRACTION, EXPECTED_SMOOTH_DRAWS, TEMPLATE_WEIGHT,
+              N_REFERENCES, N_REFERENCES_WIDE)
+    return hashlib.sha1(repr(values).encode()).hexdigest()[:12]
+
+
 def make_baseline(inputs: np.ndarray, kind: BaselineKind, fs_hz: float) -> np.ndarray:
     """IG baseline for (batch, leads, samples) model inputs at ``fs_hz``, same shape, float32.
 
@@ -488,10 +502,17 @@ def multi_reference_ig(module: Any, inputs: "torch.Tensor", references: "torch.T
     batch, k = references.shape[:2]
     pairs_x = inputs.detach().repeat_interleave(k, dim=0)
     pairs_ref = references.detach().reshape(batch * k, *references.shape[2:])
+    return paired_ig(module, pairs_x, pairs_ref, n_steps).reshape(batch, k, *inputs.shape[1:]).mean(dim=1)
+
+
+def paired_ig(module: Any, inputs: "torch.Tensor", baselines: "torch.Tensor", n_steps: int) -> "torch.Tensor":
+    """Straight-line IG of each (input, baseline) pair, both (n, leads, samples), in passes of
+    ``IG_ITEMS_PER_PASS_POINTS // n_steps`` pairs; returns (n, leads, samples)."""
+    import torch
+
     per_pass = max(1, IG_ITEMS_PER_PASS_POINTS // n_steps)
-    parts = [integrated_gradients(module, pairs_x[i:i + per_pass], pairs_ref[i:i + per_pass], n_steps)
-             for i in range(0, batch * k, per_pass)]
-    return torch.cat(parts).reshape(batch, k, *inputs.shape[1:]).mean(dim=1)
+    return torch.cat([integrated_gradients(module, inputs[i:i + per_pass], baselines[i:i + per_pass], n_steps)
+                      for i in range(0, inputs.shape[0], per_pass)])
 
 
 def _ig_variant(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", kind: str,

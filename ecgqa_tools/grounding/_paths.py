@@ -100,7 +100,7 @@ def smooth_ig(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", n_d
     Completeness holds per draw: the sum is mean_k logit(x + e_k) - logit(baseline)."""
     import torch
 
-    from ._attribution import integrated_gradients
+    from ._attribution import paired_ig
 
     if n_draws < 1 or noise_sd < 0:
         raise UsageError(f"SmoothGrad-IG needs >= 1 draw and noise_sd >= 0, got {n_draws}, {noise_sd}")
@@ -110,10 +110,7 @@ def smooth_ig(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", n_d
     bases = baseline.detach().unsqueeze(1).expand_as(noisy)
     flat_x = noisy.reshape(batch * n_draws, *inputs.shape[1:])
     flat_b = bases.reshape(batch * n_draws, *inputs.shape[1:])
-    per_pass = max(1, POINTS_PER_PASS // n_steps)
-    parts = [integrated_gradients(module, flat_x[i:i + per_pass], flat_b[i:i + per_pass], n_steps)
-             for i in range(0, batch * n_draws, per_pass)]
-    return torch.cat(parts).reshape(batch, n_draws, *inputs.shape[1:]).mean(dim=1)
+    return paired_ig(module, flat_x, flat_b, n_steps).reshape(batch, n_draws, *inputs.shape[1:]).mean(dim=1)
 
 
 def smooth_expected_ig(module: Any, inputs: "torch.Tensor", references: "torch.Tensor", n_draws: int,

@@ -11,6 +11,8 @@ from ecgqa_tools.grounding._attribution import (BASELINE_DESCRIPTIONS, BASELINES
                                                  make_baseline, make_references)
 from ecgqa_tools.records import ECG
 
+from .conftest import TanhModel
+
 FS = 100.0
 QRS = (20, 28)   # samples of each 1 s beat (100 Hz): QRS 80 ms
 ST = (28, 40)    # ST segment 120 ms, elevated
@@ -55,26 +57,6 @@ class StModel:
         return x - x.mean(axis=1, keepdims=True)
 
 
-class TanhModel:
-    """A small nonlinear CNN (completeness must hold for any baseline, not only linear heads)."""
-
-    fs_hz = FS
-
-    def __init__(self) -> None:
-        import torch
-
-        torch.manual_seed(0)
-        self.module = torch.nn.Sequential(
-            torch.nn.Conv1d(12, 4, kernel_size=7, padding=3), torch.nn.Tanh(),
-            torch.nn.Conv1d(4, 1, kernel_size=3, padding=1), torch.nn.AdaptiveAvgPool1d(1),
-            torch.nn.Flatten(0),
-        )
-
-    def preprocess(self, ecg: ECG) -> np.ndarray:
-        x = ecg.signal_mv.astype(np.float32)
-        return (x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-6)
-
-
 def _segment_share(values: np.ndarray, segment: tuple[int, int]) -> float:
     positive = np.clip(values, 0, None)
     pos = _beat_positions(values.shape[1])
@@ -112,7 +94,7 @@ def test_baselines_have_the_input_shape_and_the_expected_levels():
 @pytest.mark.parametrize("kind", BASELINES)
 def test_ig_completeness_holds_for_every_baseline(kind):
     ecg = _st_elevation_ecg()
-    attr = explain(ecg, "STTC", model=TanhModel(), baseline=kind, n_steps=64)
+    attr = explain(ecg, "STTC", model=TanhModel(zscore=True), baseline=kind, n_steps=64)
     assert attr.values.shape == (12, ecg.n_samples)
     expected = attr.logit - attr.baseline_logit
     assert attr.values.sum() == pytest.approx(expected, abs=1e-3 * max(1.0, abs(expected)))

@@ -97,6 +97,47 @@ def test_gradshap_background_is_part_of_the_resume_key(tmp_path):
     assert calls and again[0].cosine_ig_gradshap is not None and again[0].gradshap_background == "lowpass"
 
 
+def test_legacy_flat_line_gradshap_rows_are_not_reused_as_new_definition(tmp_path):
+    """A row written before ``gradshap_background`` existed carries a flat-line GradientSHAP
+    cosine: it is read as background "flat", so a GradientSHAP run scores it again, and a
+    ``--no-gradshap`` run reuses only its IG scores (no GradientSHAP field reported)."""
+    results_path = tmp_path / "r.jsonl"
+    fresh, _, _, _ = score_cases(_cases(("1",)), {"MI": QrsModel()}, results_path=results_path,
+                                 progress=False, baseline="lowpass")
+    legacy = json.loads(results_path.read_text().splitlines()[0])
+    del legacy["gradshap_background"]
+    legacy.update(cosine_ig_gradshap=0.073, hit_gradshap=False, cas_gradshap=0.25, cas=0.5)
+    results_path.write_text(json.dumps(legacy) + "\n")
+    for compare in (False, True):
+        calls: list = []
+        again, labelled, _, _ = score_cases(_cases(("1",)), {"MI": QrsModel(calls=calls)}, results_path=results_path,
+                                            progress=False, baseline="lowpass", compare_gradshap=compare)
+        row = aggregate(again, labelled)[0]
+        assert row.cosine_ig_gradshap != pytest.approx(0.073)
+        if compare:  # scored again with the new background
+            assert calls and again[0].gradshap_background == "lowpass"
+            assert again[0].cosine_ig_gradshap == pytest.approx(fresh[0].cosine_ig_gradshap)
+        else:  # the IG scores are reused, the flat-line GradientSHAP ones are not reported
+            assert not calls and again[0].cas == 0.5 and np.isnan(row.cosine_ig_gradshap)
+            assert again[0].hit_gradshap is None and again[0].gradshap_background is None
+
+
+def test_changed_variant_constants_are_not_reused(tmp_path, monkeypatch):
+    """The IG-variant constants are part of the resume key (``variant_fingerprint``)."""
+    from ecgqa_tools.grounding import _attribution
+
+    results_path = tmp_path / "r.jsonl"
+    score_cases(_cases(("1",)), {"MI": QrsModel()}, results_path=results_path, progress=False,
+                baseline="lowpass", compare_gradshap=False)
+    before = _attribution.variant_fingerprint()
+    monkeypatch.setattr(_attribution, "SMOOTH_NOISE_SD", 0.2)
+    assert _attribution.variant_fingerprint() != before
+    calls: list = []
+    score_cases(_cases(("1",)), {"MI": QrsModel(calls=calls)}, results_path=results_path, progress=False,
+                baseline="lowpass", compare_gradshap=False)
+    assert calls
+
+
 def test_negatives_are_not_scored():
     results, labelled, _, _ = score_cases(_cases(("5",)), {"MI": QrsModel(bias=-100.0)},
                                           compare_gradshap=False, progress=False)

@@ -14,6 +14,8 @@ from ecgqa_tools.grounding._baselines import (N_REFERENCES, NormalReferences, de
                                               load_normal_references, normal_reference_baselines)
 from ecgqa_tools.records import ECG, STANDARD_LEADS
 
+from .conftest import TanhModel
+
 FS = 100.0
 PEAKS = [100, 190, 280, 370, 460, 550, 640, 730, 820, 910]
 
@@ -32,23 +34,6 @@ def _references() -> NormalReferences:
     beats[0, :, 30], beats[1, :, 30] = 3.0, 7.0
     beats[0, :, 55], beats[1, :, 55] = 1.0, 2.0
     return NormalReferences(beats=beats, fs_hz=FS, pre_samples=30, record_ids=(1, 2))
-
-
-class TanhModel:
-    fs_hz = FS
-
-    def __init__(self) -> None:
-        import torch
-
-        torch.manual_seed(0)
-        self.module = torch.nn.Sequential(
-            torch.nn.Conv1d(12, 4, kernel_size=7, padding=3), torch.nn.Tanh(),
-            torch.nn.Conv1d(4, 1, kernel_size=3, padding=1), torch.nn.AdaptiveAvgPool1d(1),
-            torch.nn.Flatten(0),
-        )
-
-    def preprocess(self, ecg: ECG) -> np.ndarray:
-        return ecg.signal_mv.astype(np.float32)
 
 
 def test_each_reference_is_placed_at_every_detected_qrs():

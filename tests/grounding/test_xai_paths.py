@@ -12,26 +12,9 @@ from ecgqa_tools.grounding._attribution import (BASELINE_DESCRIPTIONS, LOWPASS_M
 from ecgqa_tools.grounding._paths import _guided_moves, blur_ig, gaussian_blur, guided_ig, smooth_ig
 from ecgqa_tools.records import ECG
 
+from .conftest import TanhModel
+
 FS = 100.0
-
-
-class TanhModel:
-    """A small nonlinear CNN on 100 Hz input (the ECG is used as is)."""
-
-    fs_hz = FS
-
-    def __init__(self) -> None:
-        import torch
-
-        torch.manual_seed(0)
-        self.module = torch.nn.Sequential(
-            torch.nn.Conv1d(12, 4, kernel_size=7, padding=3), torch.nn.Tanh(),
-            torch.nn.Conv1d(4, 1, kernel_size=3, padding=1), torch.nn.AdaptiveAvgPool1d(1),
-            torch.nn.Flatten(0),
-        )
-
-    def preprocess(self, ecg: ECG) -> np.ndarray:
-        return ecg.signal_mv.astype(np.float32)
 
 
 class Linear:
