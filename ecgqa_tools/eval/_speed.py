@@ -217,18 +217,19 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
     development split; records any model trained on are skipped) and each disease head: cosine
     similarity of the default-baseline map at each candidate step count to the reference map
     (signed map and its positive part) and the completeness error (convergence delta) relative to
-    the logit change. ``baseline``: the IG baseline (default: ``explain``'s). One JSON line per
+    the logit change. ``baseline``: the IG baseline (default: ``explain``'s, i.e. each head's
+    ``default_baseline``). One JSON line per
     (record, disease) is appended to ``out_path`` as it is done; a rerun skips the pairs already
     there.
     """
     from tqdm import tqdm
 
     from ..encoders import DISEASES, load_disease_model
-    from ..grounding import DEFAULT_BASELINE, explain
+    from ..grounding import default_baseline, explain
     from ..records import PtbXl
 
     diseases = tuple(diseases or DISEASES)
-    kind: Any = baseline or DEFAULT_BASELINE
+    kinds: dict[str, Any] = {d: baseline or default_baseline(d) for d in diseases}
     dataset = PtbXl(ptbxl)
     meta = dataset.metadata
     present = {int(i) for i in dataset.present_ids(fs_hz=100)}
@@ -250,7 +251,7 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
             except json.JSONDecodeError:  # a line cut by an interruption: redone
                 continue
             # resume only rows of the same study (baseline and reference step count)
-            if row.get("baseline_kind") == kind and row.get("reference") == reference:
+            if row.get("baseline_kind") == kinds.get(row.get("disease")) and row.get("reference") == reference:
                 rows.append(row)
     done = {(r["ecg_id"], r["disease"]) for r in rows}
     with out.open("a") as sink:
@@ -260,6 +261,7 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
                 continue
             ecg = dataset.read(ecg_id, fs_hz=100)
             for disease in todo:
+                kind = kinds[disease]
                 ref = explain(ecg, disease, n_steps=reference, baseline=kind)
                 change = ref.logit - (ref.baseline_logit or 0.0)
                 row = {"ecg_id": ecg_id, "disease": disease, "baseline": ref.baseline,
@@ -311,7 +313,7 @@ def _worker_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("mode", choices=["tools", "suite", "questions", "ig-steps"])
     parser.add_argument("--out", help="ig-steps: JSON lines file (appended to; a rerun resumes)")
     parser.add_argument("--fold", type=int, default=9)
-    parser.add_argument("--baseline", help="ig-steps: IG baseline (default: explain's)")
+    parser.add_argument("--baseline", help="ig-steps: IG baseline (default: explain's, each head's own)")
     parser.add_argument("--ptbxl", required=True)
     parser.add_argument("--ecgqa")
     parser.add_argument("--n-ecgs", type=int, default=20)

@@ -48,6 +48,14 @@ def test_study_on_real_records_resumes_without_duplicates(ptbxl_dir, tmp_path):
     assert rows[0]["ecg_id"] not in set(load_disease_model("MI").card.train_ids)
 
 
+def test_study_uses_each_heads_default_baseline(ptbxl_dir, tmp_path):
+    from ecgqa_tools.grounding import default_baseline
+
+    rows = ig_step_study(str(ptbxl_dir), str(tmp_path / "cd.jsonl"), n_ecgs=1, candidates=(4,), reference=8,
+                         diseases=("CD",))
+    assert rows[0]["baseline_kind"] == default_baseline("CD") == "lowpass-multi"
+
+
 def test_suite_with_measurements_delineates_once(monkeypatch):
     from ecgqa_tools import encoders, grounding
 
