@@ -390,7 +390,7 @@ def evaluate_age_sex(ptbxl_dir: str | Path, filtered: str | Path | None = None, 
         if np.isfinite(sex):
             sexes.append(int(sex) == 1)
             female_p.append(est.female_probability)
-    if unseen and len(unscorable) == len(unseen):
+    if len(unseen) and len(unscorable) == len(unseen):  # unseen may be a numpy array
         raise DatasetError(f"none of the {len(unseen)} fold-10 records could be scored ({unscorable[0]})")
     auc, lo, hi = roc_auc_ci(np.array(sexes), np.array(female_p))
     return {"records": len(unseen) - len(unscorable), "seen_dropped": len(seen), "unscorable": len(unscorable),
