@@ -23,6 +23,7 @@ Pipeline of ``method="openecg"`` (all tuning constants in ``DelineatorConfig`` w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -385,11 +386,21 @@ NATIVE_INFO_LINES = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
 (``TF_CPP_MIN_LOG_LEVEL`` does not silence them); dropped by ``quiet_native_info``."""
 
 
+_NATIVE_STDERR_LOCK = threading.Lock()
+"""fd 2 is process-wide: two blocks redirecting it at once would restore each other's copies."""
+
+
 @contextmanager
 def quiet_native_info(known: tuple[str, ...] = NATIVE_INFO_LINES) -> Iterator[None]:
     """Run the block with file descriptor 2 sent to a temporary file, then restore it and write
     back every captured line except the ``known`` informational ones (nothing else is lost, only
-    delayed to the end of the block). Use it around native model construction only."""
+    delayed to the end of the block). Use it around native model construction only; one block
+    at a time per process (a lock serialises them)."""
+    with _NATIVE_STDERR_LOCK:
+        yield from _redirected_fd2(known)
+
+
+def _redirected_fd2(known: tuple[str, ...]) -> Iterator[None]:
     import os
     import sys
     import tempfile
