@@ -91,9 +91,10 @@ def _typed_path(record: str | None, files: list[str]) -> str | None:
 
     if not record:
         return record
+    from ..records._wfdb import _record_base, companion_file
+
     path = Path(record).expanduser()
-    stem = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat", ".mat") else path
-    if not (path.is_file() or stem.with_suffix(".hea").is_file()):
+    if not (path.is_file() or companion_file(_record_base(path), ".hea").is_file()):
         return record
     from ..records import list_examples
 

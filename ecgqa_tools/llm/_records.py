@@ -140,6 +140,8 @@ def parse_record_ref(
 
 
 def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence[str | Path] = ()) -> RecordRef:
+    from ..records._wfdb import companion_file
+
     raw = Path(ref).expanduser()
     if ".." in raw.parts:
         raise RecordNotFound(f"record path {ref!r} contains '..'; paths may not leave the data roots")
@@ -155,12 +157,12 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
         resolved = candidate.resolve()
         base = record_base(resolved)
         inside = [root for root in roots if base.is_relative_to(root)] or [f for f in files if base == f]
-        exists = base.exists() or base.with_suffix(".hea").exists() or resolved.exists()
+        exists = base.exists() or companion_file(base, ".hea").exists() or resolved.exists()
         if inside and exists:
             return RecordRef(canonical=f"path:{base}", kind="path", key=str(base))
     for candidate in candidates:
         resolved = candidate.resolve()
-        if (resolved.exists() or resolved.with_suffix(".hea").exists()) and not any(
+        if (resolved.exists() or companion_file(record_base(resolved), ".hea").exists()) and not any(
             resolved.is_relative_to(root) for root in roots
         ) and record_base(resolved) not in files:
             raise RecordNotFound(

@@ -79,10 +79,10 @@ class MimicIvEcg:
         Raises ``RecordNotFound`` naming the study when it is not listed or its files are absent.
         """
         from ._transform import to_standard_leads
-        from ._wfdb import read_wfdb
+        from ._wfdb import companion_file, read_wfdb
 
         base = self.path(study_id)
-        if not base.with_suffix(".hea").is_file() or not base.with_suffix(".dat").is_file():
+        if not companion_file(base, ".hea").is_file() or not companion_file(base, ".dat").is_file():
             raise RecordNotFound(
                 f"MIMIC-IV-ECG study_id {int(study_id)} is listed but its files ({base}.hea/.dat) are absent "
                 "from this copy"

@@ -35,10 +35,15 @@ def _record_base(path: str | Path) -> Path:
     return base
 
 
+def companion_file(base: Path, suffix: str) -> Path:
+    """``base`` + ``suffix`` (``rec.v2`` -> ``rec.v2.hea``); ``with_suffix`` would give ``rec.hea``."""
+    return base.with_name(base.name + suffix)
+
+
 def read_wfdb_header(path: str | Path) -> WfdbHeader:
     """Parse and check a WFDB header (rate, signal count, formats). Raises ``RecordError``."""
     base = _record_base(path)
-    header = base.with_suffix(".hea")
+    header = companion_file(base, ".hea")
     if not header.is_file():
         raise RecordNotFound(f"{header}: no such WFDB header file")
     size = header.stat().st_size
@@ -86,7 +91,7 @@ def read_wfdb(
     ``RecordError`` naming the file and the problem for anything unreadable.
     """
     base = _record_base(path)
-    header = base.with_suffix(".hea")
+    header = companion_file(base, ".hea")
     head = read_wfdb_header(base)
     fs = float(head.fs)
     total = int(head.sig_len or 0) or _samples_from_file_size(head, base)

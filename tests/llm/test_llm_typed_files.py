@@ -86,3 +86,37 @@ def test_a_file_at_the_filesystem_top_would_not_open_the_root(no_roots, tmp_path
     _, ctx = _cli_context(str(_npz(tmp_path / "x.npz")))
     with pytest.raises(RecordNotFound):
         ctx.ref("/etc/hostname")
+
+
+def test_typed_dotted_record_allows_itself_not_its_undotted_sibling(no_roots, tmp_path, monkeypatch):
+    import wfdb
+
+    from ecgqa_tools.llm._cli_llm import _typed_path
+    from ecgqa_tools.llm._records import load_record
+    from ecgqa_tools.records import read_record
+
+    written = _wfdb(tmp_path / "d", "recv2")  # wfdb.wrsamp refuses dots in names: rename after writing
+    for suffix in (".hea", ".dat"):
+        text = (tmp_path / "d" / f"recv2{suffix}").read_bytes()
+        (tmp_path / "d" / f"rec.v2{suffix}").write_bytes(text.replace(b"recv2", b"rec.v2") if suffix == ".hea" else text)
+        (tmp_path / "d" / f"recv2{suffix}").unlink()
+    dotted = written.with_name("rec.v2")
+    plain = tmp_path / "d" / "rec"
+    wfdb.wrsamp("rec", fs=500, units=["mV"] * 12, sig_name=list(STANDARD_LEADS),
+                p_signal=2 * synthetic_ecg().signal_mv.T, fmt=["16"] * 12, write_dir=str(tmp_path / "d"))
+    monkeypatch.chdir(tmp_path / "d")
+    _, ctx = _cli_context("rec.v2.hea")
+    seen = load_record(ctx.ref("rec.v2.hea")).signal_mv
+    np.testing.assert_allclose(seen, read_record(dotted).signal_mv)
+    assert not np.allclose(seen, read_record(plain).signal_mv)
+    for name in ("rec.v2", "rec.v2.hea", "rec.v2.dat", str(dotted) + ".hea"):
+        assert ctx.ref(name).key == str(dotted.resolve())
+    for refused in ("rec", "rec.hea", "rec.dat", str(plain), str(plain) + ".hea"):
+        with pytest.raises(RecordNotFound):
+            ctx.ref(refused)
+    (tmp_path / "d" / "rec.v2.hea").unlink()
+    (tmp_path / "d" / "rec.v2.dat").unlink()
+    files: list[str] = []
+    assert _typed_path(str(tmp_path / "d" / "rec.v2"), files) == str(tmp_path / "d" / "rec.v2") and files == []
+    with pytest.raises(RecordNotFound):
+        read_record(tmp_path / "d" / "rec.v2")
