@@ -168,16 +168,30 @@ def path_points(kind: str, n_steps: int) -> tuple[int, int]:
 
 
 def variant_fingerprint() -> str:
-    """Short hash of the constants that define the IG baselines and path variants (blur and
-    low-pass widths, noise draws and SD, Guided-IG fraction, template weight, reference counts):
-    part of ``ecgqa eval xai``'s resume key, so rows computed with other constants are redone."""
+    """Short hash of everything besides the code that defines the IG baselines and path variants:
+    the blur and low-pass widths, isoelectric window, noise draws and SD, Guided-IG fraction,
+    template weight and reference counts (this module), the beat-template constants and the QRS
+    detector's that place the normal beats (``_baselines``: template rate and span, ``PRE_FRACTION``,
+    ``MIN_RR_S``, ``BEAT_*``), and a sha1 of the bytes of the shipped ``normal_beat.npz``,
+    ``normal_refs.npz`` and ``normal_refs16.npz`` ("missing" for an absent file). Part of
+    ``ecgqa eval xai``'s resume key, so rows computed with other constants or other shipped
+    references are redone."""
     import hashlib
 
-    from ._baselines import N_REFERENCES, N_REFERENCES_WIDE
+    from . import _baselines as b
+
+    def file_sha1(path: Any) -> str:
+        try:
+            return hashlib.sha1(path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return "missing"
 
     values = (ISOELECTRIC_WINDOW_S, LOWPASS_SIGMA_S, sorted(BLUR_SIGMA_MAX_S.items()), LOWPASS_MULTI_SIGMAS_S,
               SMOOTH_DRAWS, SMOOTH_NOISE_SD, GUIDED_FRACTION, EXPECTED_SMOOTH_DRAWS, TEMPLATE_WEIGHT,
-              N_REFERENCES, N_REFERENCES_WIDE)
+              b.N_REFERENCES, b.N_REFERENCES_WIDE,
+              b.TEMPLATE_FS_HZ, b.TEMPLATE_PRE_S, b.TEMPLATE_POST_S, b.PRE_FRACTION, b.MIN_RR_S,
+              b.BEAT_SMOOTH_S, b.BEAT_HEIGHT_FRACTION, b.BEAT_HEIGHT_PERCENTILE,
+              [file_sha1(p) for p in (b.TEMPLATE_PATH, b.REFERENCES_PATH, b.REFERENCES_WIDE_PATH)])
     return hashlib.sha1(repr(values).encode()).hexdigest()[:12]
 
 

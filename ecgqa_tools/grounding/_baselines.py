@@ -41,6 +41,12 @@ PRE_FRACTION = 0.4
 """Share of an RR interval given to the next beat's template (its P wave and PR segment)."""
 MIN_RR_S = 0.25
 """Shortest RR interval the detector accepts (240 beats per minute)."""
+BEAT_SMOOTH_S = 0.04
+"""Width of the moving average over the 12-lead absolute slope in ``detect_beats``."""
+BEAT_HEIGHT_FRACTION = 0.35
+"""A QRS peak must reach this share of the smoothed slope's ``BEAT_HEIGHT_PERCENTILE``."""
+BEAT_HEIGHT_PERCENTILE = 99.0
+"""Percentile of the smoothed slope that ``BEAT_HEIGHT_FRACTION`` refers to."""
 TEMPLATE_PATH = Path(__file__).with_name("normal_beat.npz")
 
 
@@ -61,8 +67,9 @@ class NormalTemplate:
 def detect_beats(x: np.ndarray, fs_hz: float) -> np.ndarray:
     """QRS fiducials (sample indices, sorted) of a (leads, samples) model input.
 
-    The fiducial is the peak of the 12-lead absolute slope, smoothed over 40 ms; peaks must
-    reach 35% of its 99th percentile and lie at least ``MIN_RR_S`` apart.
+    The fiducial is the peak of the 12-lead absolute slope, smoothed over ``BEAT_SMOOTH_S`` (40 ms);
+    peaks must reach ``BEAT_HEIGHT_FRACTION`` (35%) of its ``BEAT_HEIGHT_PERCENTILE`` (99th)
+    percentile and lie at least ``MIN_RR_S`` apart.
     """
     from scipy.ndimage import uniform_filter1d
     from scipy.signal import find_peaks
@@ -71,11 +78,11 @@ def detect_beats(x: np.ndarray, fs_hz: float) -> np.ndarray:
     if signal.ndim != 2 or signal.shape[1] < 3:
         raise UsageError(f"detect_beats needs (leads, samples), got shape {signal.shape}")
     slope = np.abs(np.diff(signal, axis=1)).sum(axis=0)
-    energy = uniform_filter1d(slope, size=max(1, int(round(0.04 * fs_hz))), mode="nearest")
-    top = float(np.percentile(energy, 99))
+    energy = uniform_filter1d(slope, size=max(1, int(round(BEAT_SMOOTH_S * fs_hz))), mode="nearest")
+    top = float(np.percentile(energy, BEAT_HEIGHT_PERCENTILE))
     if top <= 0:
         return np.zeros(0, dtype=np.int64)
-    peaks, _ = find_peaks(energy, height=0.35 * top, distance=max(1, int(round(MIN_RR_S * fs_hz))))
+    peaks, _ = find_peaks(energy, height=BEAT_HEIGHT_FRACTION * top, distance=max(1, int(round(MIN_RR_S * fs_hz))))
     return peaks.astype(np.int64)
 
 

@@ -123,19 +123,42 @@ def test_legacy_flat_line_gradshap_rows_are_not_reused_as_new_definition(tmp_pat
 
 
 def test_changed_variant_constants_are_not_reused(tmp_path, monkeypatch):
-    """The IG-variant constants are part of the resume key (``variant_fingerprint``)."""
-    from ecgqa_tools.grounding import _attribution
+    """The IG-variant constants, the beat-template and QRS-detector constants and the bytes of the
+    shipped normal-beat files are part of the resume key (``variant_fingerprint``)."""
+    from ecgqa_tools.grounding import _attribution, _baselines
 
     results_path = tmp_path / "r.jsonl"
     score_cases(_cases(("1",)), {"MI": QrsModel()}, results_path=results_path, progress=False,
                 baseline="lowpass", compare_gradshap=False)
     before = _attribution.variant_fingerprint()
+    assert _attribution.variant_fingerprint() == before  # deterministic
+    changes = [(_baselines, name, getattr(_baselines, name) * 1.1)
+               for name in ("TEMPLATE_FS_HZ", "TEMPLATE_PRE_S", "TEMPLATE_POST_S", "PRE_FRACTION", "MIN_RR_S",
+                            "BEAT_SMOOTH_S", "BEAT_HEIGHT_FRACTION", "BEAT_HEIGHT_PERCENTILE")]
+    for name in ("TEMPLATE_PATH", "REFERENCES_PATH", "REFERENCES_WIDE_PATH"):  # same name, other bytes
+        changed = tmp_path / name / getattr(_baselines, name).name
+        changed.parent.mkdir()
+        changed.write_bytes(getattr(_baselines, name).read_bytes() + b"\0")
+        changes.append((_baselines, name, changed))
+    for module, name, value in changes:
+        with monkeypatch.context() as patch:
+            patch.setattr(module, name, value)
+            assert _attribution.variant_fingerprint() != before, name
+    assert _attribution.variant_fingerprint() == before
     monkeypatch.setattr(_attribution, "SMOOTH_NOISE_SD", 0.2)
     assert _attribution.variant_fingerprint() != before
     calls: list = []
     score_cases(_cases(("1",)), {"MI": QrsModel(calls=calls)}, results_path=results_path, progress=False,
                 baseline="lowpass", compare_gradshap=False)
     assert calls
+    calls.clear()  # a resumed run with the same key reuses the row ...
+    score_cases(_cases(("1",)), {"MI": QrsModel(calls=calls)}, results_path=results_path, progress=False,
+                baseline="lowpass", compare_gradshap=False)
+    assert not calls
+    monkeypatch.setattr(_baselines, "REFERENCES_PATH", tmp_path / "REFERENCES_PATH" / "normal_refs.npz")
+    score_cases(_cases(("1",)), {"MI": QrsModel(calls=calls)}, results_path=results_path, progress=False,
+                baseline="lowpass", compare_gradshap=False)
+    assert calls  # ... and scores it again once the shipped references' bytes change
 
 
 def test_negatives_are_not_scored():
