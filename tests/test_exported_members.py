@@ -181,10 +181,12 @@ EXPORTED = {
         "measure_from_delineation",
         "plot_ecg",
         "pointing_game",
+        "predict_logits",
         "range_of",
         "read_ptbxl_plus_fiducials",
         "scored_mask",
         "segment_labels",
+        "variant_fingerprint",
     ],
     "llm": [
         "AgeSexResult",

@@ -106,7 +106,8 @@ class XaiRecordResult:
     Rows of files written before the field existed that carry GradientSHAP scores are read as
     ``"flat"`` (GradientSHAP then drew around the flat line)."""
     variant: str = ""
-    """Fingerprint of the IG-variant constants (``grounding._attribution.variant_fingerprint``);
+    """Fingerprint of the IG-variant constants and shipped normal-beat references
+    (``grounding.variant_fingerprint``);
     part of the resume key ("" in older files, which are therefore scored again)."""
 
 
@@ -451,8 +452,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     """
     from tqdm import tqdm
 
-    from ..grounding._attribution import (cosine_similarity, default_baseline, explain_batch, predict_logits,
-                                          variant_fingerprint)
+    from ..grounding import (cosine_similarity, default_baseline, explain_batch, predict_logits,
+                             variant_fingerprint)
     from ..grounding._evidence import faithfulness_check, rank_regions
     from ..grounding._segments import clinical_mask, scored_mask, segment_label_map
     from ..grounding._validation import cas, mask_coverage, pointing_game

@@ -1,7 +1,8 @@
 """Grounding: attributions turned into evidence, measurements (intervals, axis), plots."""
 
 from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISEASE, METHODS, Attribution,
-                           cosine_similarity, default_baseline, explain, explain_batch, make_baseline)
+                           cosine_similarity, default_baseline, explain, explain_batch, make_baseline,
+                           predict_logits, variant_fingerprint)
 from ._evidence import BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
@@ -36,9 +37,11 @@ __all__ = [
     "mask_coverage",
     "plot_ecg",
     "pointing_game",
+    "predict_logits",
     "read_ptbxl_plus_fiducials",
     "scored_mask",
     "segment_labels",
+    "variant_fingerprint",
     "AXIS_CONVENTIONS",
     "AXIS_METHODS",
     "AxisConvention",
