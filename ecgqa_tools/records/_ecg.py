@@ -239,8 +239,8 @@ class SignalQuality:
     """Standard leads the record does not carry (``to_standard_leads`` would derive or refuse them)."""
     non_standard_leads: tuple[str, ...]
     """Leads that are not one of the 12 standard ones (e.g. Frank ``vx``), dropped by ``to_standard_leads``."""
-    n_leads: int = 0
-    """Number of leads the record carries (0 when unknown)."""
+    n_leads: int
+    """Number of leads the record carries (required: ``all_flat`` compares ``flat_leads`` with it)."""
 
     @property
     def all_flat(self) -> bool:
