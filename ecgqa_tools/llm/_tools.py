@@ -155,11 +155,11 @@ class AgeSexEstimate(ToolOutput):
 
 
 def _model_input(ctx: ToolContext, record: str):
-    """(reference, ECG) for a model; ``ToolFailed`` when every lead is flat (the models would still
-    return confident-looking probabilities for a flat line; ``encoders.model_input_warnings``)."""
+    """(reference, ECG, quality warnings) for a model, the record's quality checked once
+    (``input_warnings``); ``ToolFailed`` when every lead is flat (the models would still return
+    confident-looking probabilities for a flat line; ``encoders.model_input_warnings``)."""
     ref, ecg = ctx.load(record)
-    input_warnings(ref.canonical, ecg)
-    return ref, ecg
+    return ref, ecg, list(input_warnings(ref.canonical, ecg))
 
 
 def input_warnings(name: str, ecg) -> tuple[str, ...]:
@@ -177,20 +177,16 @@ def input_warnings(name: str, ecg) -> tuple[str, ...]:
         raise ToolFailed(str(exc)) from None
 
 
-def _input_warnings(ctx: ToolContext, record: str) -> list[str]:
-    """The quality warnings the models' outputs on ``record`` carry (``input_warnings``)."""
-    ref, ecg = ctx.load(record)
-    return list(input_warnings(ref.canonical, ecg))
-
-
 def _diseases(ctx: ToolContext, record: str):
-    ref, ecg = _model_input(ctx, record)
-    return ref, ctx.cached(ref.canonical, "diseases", lambda: ctx.backend.predict_diseases(ecg))
+    """(reference, disease scores, quality warnings)."""
+    ref, ecg, warnings = _model_input(ctx, record)
+    return ref, ctx.cached(ref.canonical, "diseases", lambda: ctx.backend.predict_diseases(ecg)), warnings
 
 
 def _attributes(ctx: ToolContext, record: str):
-    ref, ecg = _model_input(ctx, record)
-    return ref, ctx.cached(ref.canonical, "attributes", lambda: ctx.backend.predict_attributes(ecg))
+    """(reference, attribute scores, quality warnings)."""
+    ref, ecg, warnings = _model_input(ctx, record)
+    return ref, ctx.cached(ref.canonical, "attributes", lambda: ctx.backend.predict_attributes(ecg)), warnings
 
 
 def _measurement(ctx: ToolContext, record: str, method: str = "openecg"):
@@ -260,13 +256,13 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
     Args:
         record: The ECG to score: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
     """
-    ref, scores = _diseases(ctx, record)
+    ref, scores, warnings = _diseases(ctx, record)
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
     probabilities = {k: round(float(v), 4) for k, v in scores.probabilities.items()}
     out = DiseaseProbabilities(
         record=ref.canonical, probabilities=probabilities,
         positive=[k for k, v in probabilities.items() if v >= POSITIVE_THRESHOLD],
-        warnings=_input_warnings(ctx, record), provenance=[prov], evidence_ids=[],
+        warnings=warnings, provenance=[prov], evidence_ids=[],
     )
     for disease, p in probabilities.items():
         statement = f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} on {ref.canonical}"
@@ -285,7 +281,7 @@ def attribution_evidence(
         disease: Superclass whose model is explained: MI, STTC, CD or HYP.
         method: Attribution method: 'ig' (Integrated Gradients, default), 'gradshap' or 'saliency'.
     """
-    ref, ecg = _model_input(ctx, record)
+    ref, ecg, _ = _model_input(ctx, record)
     result = ctx.cached(ref.canonical, f"explain:{disease}:{method}", lambda: ctx.backend.explain(ecg, disease, method))
     prov = Provenance(source=f"{result.model} + {method} attribution", version=result.version, record=ref.canonical)
     top = dict(sorted(result.lead_shares.items(), key=lambda kv: -kv[1])[:4])
@@ -309,7 +305,7 @@ def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = No
     """
     if threshold is not None and not 0.05 <= threshold <= 0.95:
         raise ToolRetry(f"threshold must be between 0.05 and 0.95 (or omitted), got {threshold}")
-    ref, scores = _attributes(ctx, record)
+    ref, scores, warnings = _attributes(ctx, record)
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
 
     def cut(name: str) -> float:
@@ -320,7 +316,7 @@ def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = No
     borderline = {k: round(float(v), 3) for k, v in ranked if k not in present and cut(k) - 0.2 <= v}
     out = EcgqaAttributes(
         record=ref.canonical, threshold=threshold if threshold is not None else -1.0, present=present,
-        borderline=borderline, warnings=_input_warnings(ctx, record), provenance=[prov], evidence_ids=[],
+        borderline=borderline, warnings=warnings, provenance=[prov], evidence_ids=[],
     )
     for name, p in present.items():
         out.evidence_ids.append(ctx.add_evidence(
@@ -413,10 +409,10 @@ def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgCompariso
         record_a: The first (earlier) ECG: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
         record_b: The second (recent) ECG, named the same way.
     """
-    ref_a, attrs_a = _attributes(ctx, record_a)
-    ref_b, attrs_b = _attributes(ctx, record_b)
-    _, dis_a = _diseases(ctx, record_a)
-    _, dis_b = _diseases(ctx, record_b)
+    ref_a, attrs_a, _ = _attributes(ctx, record_a)
+    ref_b, attrs_b, _ = _attributes(ctx, record_b)
+    _, dis_a, _ = _diseases(ctx, record_a)
+    _, dis_b, _ = _diseases(ctx, record_b)
     _, meas_a = _measurement(ctx, record_a)
     _, meas_b = _measurement(ctx, record_b)
     present_a = _present(attrs_a)
@@ -454,7 +450,7 @@ def age_sex_estimate(ctx: ToolContext, record: str) -> AgeSexEstimate:
     Args:
         record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
     """
-    ref, ecg = _model_input(ctx, record)
+    ref, ecg, _ = _model_input(ctx, record)
     result = ctx.cached(ref.canonical, "age_sex", lambda: ctx.backend.estimate_age_sex(ecg))
     prov = Provenance(source=result.model, version=result.version, record=ref.canonical)
     p = result.female_probability

@@ -53,3 +53,18 @@ def test_all_flat_record_model_tools_refuse_descriptive_tools_answer(context, ba
     assert summary.ok and len(summary.output.flat_leads) == 12
     assert TOOLS.call("intervals_and_axis", {"record": "flat"}, context).ok
     assert "predict_diseases" not in backend.calls and "predict_attributes" not in backend.calls
+
+
+@pytest.mark.parametrize("tool", ["disease_probabilities", "ecgqa_attributes"])
+def test_quality_is_checked_once_per_tool_call(context, monkeypatch, tool):
+    calls = []
+    original = ECG.quality
+
+    def counting(self, *args, **kwargs):
+        calls.append(self.record_id)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ECG, "quality", counting)
+    context.add_record("one_flat", _one_flat_lead())
+    assert TOOLS.run(tool, context, record="one_flat").warnings
+    assert calls == ["one_flat"]
