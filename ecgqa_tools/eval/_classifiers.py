@@ -360,8 +360,9 @@ def measure_latency(models: tuple[str, ...] = ("disease_MI",), batches: tuple[in
 def evaluate_age_sex(ptbxl_dir: str | Path, filtered: str | Path | None = None, progress: bool = True) -> dict:
     """Age MAE (years) and sex AUC of the age/sex model on PTB-XL fold 10 (unseen records only).
 
-    A record the model refuses (``RecordError``: every lead flat) is not scored and counted in
-    ``unscorable``; ``DatasetError`` when no record is left to score."""
+    A record the model refuses (``RecordError``: every lead flat) is not scored: counted in
+    ``unscorable`` and listed in ``unscorable_ids`` (ecg_ids); ``DatasetError`` when no record is left
+    to score."""
     from tqdm import tqdm
 
     from ..encoders import estimate_age_sex, guard_unseen, load_age_sex_model, roc_auc_ci
@@ -376,12 +377,14 @@ def evaluate_age_sex(ptbxl_dir: str | Path, filtered: str | Path | None = None, 
     unseen, seen = guard_unseen(load_age_sex_model().card, raw + extra, policy="drop")
     ages, pred_ages, sexes, female_p = [], [], [], []
     unscorable: list[str] = []
+    unscorable_ids: list[int] = []
     for ecg_id in tqdm(unseen, desc="fold 10", disable=not progress, leave=False):
         ecg = ptbxl.read(int(ecg_id), 100) if int(ecg_id) in set(raw) else subset.read(int(ecg_id))  # type: ignore[union-attr]
         try:
             est = estimate_age_sex(ecg)
         except RecordError as exc:  # e.g. every lead flat: no signal to estimate from
             unscorable.append(f"{ecg_id}: {exc}")
+            unscorable_ids.append(int(ecg_id))
             continue
         age, sex = meta.loc[int(ecg_id), "age"], meta.loc[int(ecg_id), "sex"]
         if np.isfinite(age):
@@ -394,5 +397,6 @@ def evaluate_age_sex(ptbxl_dir: str | Path, filtered: str | Path | None = None, 
         raise DatasetError(f"none of the {len(unseen)} fold-10 records could be scored ({unscorable[0]})")
     auc, lo, hi = roc_auc_ci(np.array(sexes), np.array(female_p))
     return {"records": len(unseen) - len(unscorable), "seen_dropped": len(seen), "unscorable": len(unscorable),
+            "unscorable_ids": unscorable_ids,
             "age_mae_years": float(np.mean(np.abs(np.array(ages) - np.array(pred_ages)))),
             "sex_auc": auc, "sex_auc_ci95": [lo, hi], "n_female": int(np.sum(sexes)), "n_male": int(len(sexes) - np.sum(sexes))}

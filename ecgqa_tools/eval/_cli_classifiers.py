@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..cli import CommandRegistry
@@ -94,6 +95,9 @@ def _age_sex(args: argparse.Namespace) -> int:
 
     report = evaluate_age_sex(args.ptbxl, _filtered(args))
     require_scored(report["records"], f"{args.ptbxl} has no unseen PTB-XL fold-10 record with a signal")
+    if report["unscorable_ids"]:
+        print(f"not scored (the model refused them): {len(report['unscorable_ids'])} record(s), ecg_id "
+              + ", ".join(str(i) for i in report["unscorable_ids"]), file=sys.stderr)
     print(json.dumps(report, indent=1) if args.json else
           "\n".join(f"{k}\t{v}" for k, v in report.items()))
     return 0

@@ -49,8 +49,19 @@ def test_age_sex_eval_counts_a_flat_record_as_unscorable(fake_fold10, tmp_path):
     from ecgqa_tools.eval._classifiers import evaluate_age_sex
 
     report = evaluate_age_sex(tmp_path, progress=False)  # the real age/sex model on 4 fake records
-    assert report["records"] == 3 and report["unscorable"] == 1
+    assert report["records"] == 3 and report["unscorable"] == 1 and report["unscorable_ids"] == [FLAT_ID]
     assert report["n_female"] + report["n_male"] == 3 and np.isfinite(report["age_mae_years"])
+
+
+def test_age_sex_cli_names_the_records_it_did_not_score(fake_fold10, tmp_path, capsys):
+    import json
+
+    from ecgqa_tools.cli import main
+
+    assert main(["eval", "age-sex", "--ptbxl", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["unscorable_ids"] == [FLAT_ID]
+    assert f"1 record(s), ecg_id {FLAT_ID}" in err
 
 
 def test_age_sex_eval_with_only_flat_records_is_a_dataset_error(fake_fold10, monkeypatch, tmp_path):
