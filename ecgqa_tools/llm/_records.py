@@ -165,10 +165,13 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
         if (resolved.exists() or companion_file(record_base(resolved), ".hea").exists()) and not any(
             resolved.is_relative_to(root) for root in roots
         ) and record_base(resolved) not in files:
+            allowed = f"({', '.join(str(r) for r in roots)})" if roots else "(none configured)"
+            if files:
+                allowed += ("; besides them only the record file(s) named on the command line may be read: "
+                            + ", ".join(sorted(str(f) for f in files)))
             raise RecordNotFound(
-                f"record path {ref!r} is outside the allowed data roots "
-                f"({', '.join(str(r) for r in roots)}); refused (to allow its folder: "
-                f"--data-root DIR on the command line, ToolContext(extra_roots=...) in Python, "
+                f"record path {ref!r} is outside the allowed data roots {allowed}; refused (to allow its "
+                f"folder: --data-root DIR on the command line, ToolContext(extra_roots=...) in Python, "
                 f"or {RECORD_ROOTS_ENV})"
             )
     raise RecordNotFound(f"record {ref!r} was not found; {_usage()}")

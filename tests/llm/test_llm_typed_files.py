@@ -120,3 +120,17 @@ def test_typed_dotted_record_allows_itself_not_its_undotted_sibling(no_roots, tm
     assert _typed_path(str(tmp_path / "d" / "rec.v2"), files) == str(tmp_path / "d" / "rec.v2") and files == []
     with pytest.raises(RecordNotFound):
         read_record(tmp_path / "d" / "rec.v2")
+
+
+def test_refusal_names_the_typed_record_when_no_roots_are_configured(no_roots, tmp_path, monkeypatch):
+    import ecgqa_tools.llm._records as llm_records
+
+    typed = _npz(tmp_path / "mine.npz")
+    other = _npz(tmp_path / "other.npz")
+    monkeypatch.setattr(llm_records, "_examples_dir", lambda: None)
+    _, ctx = _cli_context(str(typed))
+    with pytest.raises(RecordNotFound) as refused:
+        ctx.ref(str(other))
+    message = str(refused.value)
+    assert "allowed data roots (none configured)" in message and "()" not in message
+    assert f"only the record file(s) named on the command line may be read: {typed.resolve()}" in message
