@@ -83,9 +83,45 @@ def test_compare_file_is_allowed_too_and_nothing_else(no_roots, tmp_path):
 
 
 def test_a_file_at_the_filesystem_top_would_not_open_the_root(no_roots, tmp_path):
-    _, ctx = _cli_context(str(_npz(tmp_path / "x.npz")))
+    """A file typed at '/' must not open '/': here the typed file's folder is an ancestor of every
+    probe (the same situation below tmp_path), and each probe is an existing readable record."""
+    typed = _npz(tmp_path / "x.npz")
+    probes = [_npz(tmp_path / "y.npz"), _npz(tmp_path / "a" / "y.npz"), _npz(tmp_path / "a" / "b" / "z.npz")]
+    _, ctx = _cli_context(str(typed))
+    assert ctx.ref(str(typed)).key == str(typed.resolve())
+    for probe in probes:
+        assert all(probe.is_relative_to(parent) for parent in typed.parents)
+        with pytest.raises(RecordNotFound, match="outside the allowed data roots"):
+            ctx.ref(str(probe))
     with pytest.raises(RecordNotFound):
         ctx.ref("/etc/hostname")
+
+
+def test_typed_symlink_allows_its_target(no_roots, tmp_path, monkeypatch):
+    target = _npz(tmp_path / "store" / "real.npz")
+    link = tmp_path / "work" / "link.npz"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    monkeypatch.chdir(tmp_path / "work")
+    args, ctx = _cli_context("link.npz")
+    assert args.record == str(target.resolve())
+    for name in ("link.npz", str(link), str(target)):
+        assert ctx.ref(name).key == str(target.resolve())
+    assert TOOLS.run("record_summary", ctx, record="link.npz").fs_hz == 500
+
+
+def test_sibling_symlink_to_another_record_is_refused(no_roots, tmp_path, monkeypatch):
+    typed = _npz(tmp_path / "d" / "mine.npz")
+    secret = _npz(tmp_path / "elsewhere" / "secret.npz")
+    alias = tmp_path / "d" / "alias.npz"
+    alias.symlink_to(secret)
+    monkeypatch.chdir(tmp_path / "d")
+    _, ctx = _cli_context("mine.npz")
+    for refused in ("alias.npz", str(alias), str(secret)):
+        with pytest.raises(RecordNotFound, match="outside the allowed data roots"):
+            ctx.ref(refused)
+    result = TOOLS.call("record_summary", {"record": "alias.npz"}, ctx)
+    assert not result.ok and "outside the allowed data roots" in result.error
 
 
 def test_typed_dotted_record_allows_itself_not_its_undotted_sibling(no_roots, tmp_path, monkeypatch):
