@@ -45,6 +45,10 @@ POSITIVE_THRESHOLD = 0.5
 # ----------------------------------------------------------------------------------- outputs
 
 
+_WARNINGS_DOC = ("signal-quality findings (flat, implausible or missing leads) that can make these outputs wrong; "
+                 "empty when clean")
+
+
 class RecordSummary(ToolOutput):
     """What the record is: leads, rate, duration, amplitude, header facts."""
 
@@ -66,7 +70,7 @@ class DiseaseProbabilities(ToolOutput):
     record: str = Field(description="canonical record id")
     probabilities: dict[str, float] = Field(description="MI, STTC, CD, HYP -> probability in [0, 1]")
     positive: list[str] = Field(description=f"superclasses with probability >= {POSITIVE_THRESHOLD}")
-    warnings: list[str] = Field(default_factory=list, description="signal-quality findings (flat, implausible or missing leads) that can make these outputs wrong; empty when clean")
+    warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
 
 
 class AttributionEvidence(ToolOutput):
@@ -79,6 +83,7 @@ class AttributionEvidence(ToolOutput):
     text: str = Field(description="plain-language evidence")
     top_leads: dict[str, float] = Field(description="up to 4 leads with the largest share of attribution")
     wave_shares: dict[str, float] = Field(description="share of attribution on P, QRS, T and elsewhere")
+    warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
 
 
 class EcgqaAttributes(ToolOutput):
@@ -88,7 +93,7 @@ class EcgqaAttributes(ToolOutput):
     threshold: float = Field(description="probability above which a class is listed as present; -1 means each class's tuned threshold")
     present: dict[str, float] = Field(description="classes with probability above the threshold")
     borderline: dict[str, float] = Field(description="classes below their threshold by at most 0.2")
-    warnings: list[str] = Field(default_factory=list, description="signal-quality findings (flat, implausible or missing leads) that can make these outputs wrong; empty when clean")
+    warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
 
 
 class IntervalsAndAxis(ToolOutput):
@@ -140,6 +145,7 @@ class EcgComparison(ToolOutput):
     disease_probability_change: dict[str, float] = Field(description="superclass -> p(second) - p(first)")
     ranges_a: dict[str, str] = Field(description="numeric feature ranges of the first")
     ranges_b: dict[str, str] = Field(description="numeric feature ranges of the second")
+    warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC + " (both records)")
 
 
 class AgeSexEstimate(ToolOutput):
@@ -149,6 +155,7 @@ class AgeSexEstimate(ToolOutput):
     age_years: float | None = Field(description="estimated age in years")
     female_probability: float | None = Field(description="probability that the patient is female")
     sex: str | None = Field(description="'female' or 'male' when the probability is decisive (outside 0.4-0.6)")
+    warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -281,7 +288,7 @@ def attribution_evidence(
         disease: Superclass whose model is explained: MI, STTC, CD or HYP.
         method: Attribution method: 'ig' (Integrated Gradients, default), 'gradshap' or 'saliency'.
     """
-    ref, ecg, _ = _model_input(ctx, record)
+    ref, ecg, warnings = _model_input(ctx, record)
     result = ctx.cached(ref.canonical, f"explain:{disease}:{method}", lambda: ctx.backend.explain(ecg, disease, method))
     prov = Provenance(source=f"{result.model} + {method} attribution", version=result.version, record=ref.canonical)
     top = dict(sorted(result.lead_shares.items(), key=lambda kv: -kv[1])[:4])
@@ -289,7 +296,7 @@ def attribution_evidence(
         record=ref.canonical, disease=disease, probability=result.probability, method=method, text=result.text,
         top_leads={k: round(float(v), 3) for k, v in top.items()},
         wave_shares={k: round(float(v), 3) for k, v in result.wave_shares.items()},
-        provenance=[prov], evidence_ids=[],
+        warnings=warnings, provenance=[prov], evidence_ids=[],
     )
     out.evidence_ids.append(ctx.add_evidence("attribution_evidence", f"{disease} on {ref.canonical}: {result.text}", prov))
     return out
@@ -409,8 +416,8 @@ def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgCompariso
         record_a: The first (earlier) ECG: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
         record_b: The second (recent) ECG, named the same way.
     """
-    ref_a, attrs_a, _ = _attributes(ctx, record_a)
-    ref_b, attrs_b, _ = _attributes(ctx, record_b)
+    ref_a, attrs_a, warnings_a = _attributes(ctx, record_a)
+    ref_b, attrs_b, warnings_b = _attributes(ctx, record_b)
     _, dis_a, _ = _diseases(ctx, record_a)
     _, dis_b, _ = _diseases(ctx, record_b)
     _, meas_a = _measurement(ctx, record_a)
@@ -433,7 +440,8 @@ def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgCompariso
             k: round(float(dis_b.probabilities[k]) - float(dis_a.probabilities[k]), 4)
             for k in dis_a.probabilities if k in dis_b.probabilities
         },
-        ranges_a=dict(meas_a.ranges), ranges_b=dict(meas_b.ranges), provenance=provs, evidence_ids=[],
+        ranges_a=dict(meas_a.ranges), ranges_b=dict(meas_b.ranges),
+        warnings=list(dict.fromkeys(warnings_a + warnings_b)), provenance=provs, evidence_ids=[],
     )
     pair = Provenance(source=f"{attrs_a.model} (both records)", version=attrs_a.version,
                       record=f"{ref_a.canonical} -> {ref_b.canonical}")
@@ -450,7 +458,7 @@ def age_sex_estimate(ctx: ToolContext, record: str) -> AgeSexEstimate:
     Args:
         record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
     """
-    ref, ecg, _ = _model_input(ctx, record)
+    ref, ecg, warnings = _model_input(ctx, record)
     result = ctx.cached(ref.canonical, "age_sex", lambda: ctx.backend.estimate_age_sex(ecg))
     prov = Provenance(source=result.model, version=result.version, record=ref.canonical)
     p = result.female_probability
@@ -459,7 +467,7 @@ def age_sex_estimate(ctx: ToolContext, record: str) -> AgeSexEstimate:
         record=ref.canonical,
         age_years=None if result.age_years is None else round(float(result.age_years), 1),
         female_probability=None if p is None else round(float(p), 3), sex=sex,
-        provenance=[prov], evidence_ids=[],
+        warnings=warnings, provenance=[prov], evidence_ids=[],
     )
     parts = []
     if out.age_years is not None:

@@ -21,19 +21,34 @@ def _one_flat_lead(lead: str = "II") -> ECG:
     return ECG.from_array(signal, ecg.fs_hz, ecg.lead_names, record_id="one_flat", source="synthetic")
 
 
-@pytest.mark.parametrize("tool", ["disease_probabilities", "ecgqa_attributes"])
+MODEL_TOOLS = {
+    "disease_probabilities": {}, "ecgqa_attributes": {}, "attribution_evidence": {"disease": "MI"},
+    "age_sex_estimate": {},
+}
+
+
+@pytest.mark.parametrize("tool", sorted(MODEL_TOOLS))
 def test_partly_flat_record_warnings_reach_the_model(context, tool):
     context.add_record("one_flat", _one_flat_lead())
-    result = TOOLS.call(tool, {"record": "one_flat"}, context)
+    result = TOOLS.call(tool, {"record": "one_flat", **MODEL_TOOLS[tool]}, context)
     assert result.ok
     (warning,) = result.output.warnings
     assert warning.startswith("signal quality of memory:one_flat: flat lead(s): II")
     assert "warnings" in json.loads(result.output.model_dump_json())  # in what the agent/MCP send
 
 
-@pytest.mark.parametrize("tool", ["disease_probabilities", "ecgqa_attributes"])
+@pytest.mark.parametrize("tool", sorted(MODEL_TOOLS))
 def test_clean_record_has_empty_warnings(context, tool):
-    assert TOOLS.call(tool, {"record": "syn1"}, context).output.warnings == []
+    assert TOOLS.call(tool, {"record": "syn1", **MODEL_TOOLS[tool]}, context).output.warnings == []
+
+
+def test_compare_ecgs_carries_the_warnings_of_either_record(context):
+    context.add_record("one_flat", _one_flat_lead())
+    for pair in (("one_flat", "syn1"), ("syn1", "one_flat")):
+        out = TOOLS.run("compare_ecgs", context, record_a=pair[0], record_b=pair[1])
+        (warning,) = out.warnings
+        assert warning.startswith("signal quality of memory:one_flat: flat lead(s): II")
+    assert TOOLS.run("compare_ecgs", context, record_a="syn1", record_b="syn1").warnings == []
 
 
 def test_warnings_match_the_encoders_check(context):
