@@ -111,7 +111,7 @@ def test_typed_symlink_allows_its_target(no_roots, tmp_path, monkeypatch):
 
 
 def test_sibling_symlink_to_another_record_is_refused(no_roots, tmp_path, monkeypatch):
-    typed = _npz(tmp_path / "d" / "mine.npz")
+    _npz(tmp_path / "d" / "mine.npz")
     secret = _npz(tmp_path / "elsewhere" / "secret.npz")
     alias = tmp_path / "d" / "alias.npz"
     alias.symlink_to(secret)
