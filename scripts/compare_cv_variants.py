@@ -53,7 +53,7 @@ def main() -> int:
     import numpy as np
 
     from ecgqa_tools.encoders._cv import ensemble_oof
-    from ecgqa_tools.encoders._metrics import roc_auc
+    from ecgqa_tools.encoders._metrics import bootstrap_auc_ci, roc_auc
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--disease", default="MI")
@@ -79,14 +79,15 @@ def main() -> int:
     print(f"{args.disease}, test folds {sorted(folds)}, {len(common)} records predicted by every seed of both")
     per_variant = {}
     for name, rows in (("A", a), ("B", b)):
-        per_seed = []
+        per_seed, cis = [], []
         for s in seeds:
             y = np.array([lab for r in rows if r["seed"] == s for lab in r["labels"]]) > 0
             z = np.array([v for r in rows if r["seed"] == s for v in r["logits"]])
             per_seed.append(roc_auc(y, z))
+            cis.append(bootstrap_auc_ci(y, z))
         per_variant[name] = per_seed
         ens = ensemble_oof(rows, args.disease, seeds)
-        print(f"{name}: per seed " + " ".join(f"{v:.4f}" for v in per_seed)
+        print(f"{name}: per seed " + " ".join(f"{v:.4f} [{lo:.3f}, {hi:.3f}]" for v, (lo, hi) in zip(per_seed, cis))
               + ("" if ens is None else f"; ensemble (mean logit) {ens['oof_auc_mean_logit']:.4f} "
                  f"[{ens['ci_mean_logit'][0]:.3f}, {ens['ci_mean_logit'][1]:.3f}] "
                  f"({ens['n_pos']} pos / {ens['n_neg']} neg)"))
