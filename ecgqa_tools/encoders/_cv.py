@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ._jobs import DEFAULT_DISEASE_CONFIG, MULTITASK_DISEASE_CONFIG, disease_targets, load_arrays, multitask_targets
+from ._jobs import (
+    DEFAULT_DISEASE_CONFIG,
+    MULTITASK_DISEASE_CONFIG,
+    disease_targets,
+    load_arrays,
+    multitask_targets,
+)
 from ._metrics import roc_auc
 from ._training import TrainConfig, predict_batches, train_model
 
@@ -99,7 +105,7 @@ def cv_split(strat: np.ndarray, known: np.ndarray, fold: int) -> tuple[int, np.n
     return val_fold, train_idx, val_idx, test_idx
 
 
-def _run_cv_multitask(data_dir: Path, work_dir: Path, arrays: "Any", variant: str, config: TrainConfig,
+def _run_cv_multitask(data_dir: Path, work_dir: Path, arrays: Any, variant: str, config: TrainConfig,
                       seeds: tuple[int, ...], folds: tuple[int, ...], out: Path, done: set[tuple[str, int, int]],
                       progress: bool) -> None:
     """One multi-task network per (seed, test fold); one row per disease, from that disease's own

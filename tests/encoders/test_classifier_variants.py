@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def test_warm_up_then_cosine_to_zero_stretches_over_the_variants_epochs(variant,
     assert len(lrs) == n
     assert lrs[0] == pytest.approx(peak)  # one epoch of warm-up ends at the peak
     assert lrs[-1] == pytest.approx(0.0, abs=1e-12)  # cosine reaches 0 at the last epoch
-    assert all(a > b for a, b in zip(lrs[:-1], lrs[1:]))  # strictly decaying after the warm-up
+    assert all(a > b for a, b in pairwise(lrs))  # strictly decaying after the warm-up
     # after epoch e the cosine has covered (e - 1) / (n - 1) of its length
     for e in (n // 2, n - 1):
         assert lrs[e - 1] == pytest.approx(peak * 0.5 * (1 + np.cos(np.pi * (e - 1) / (n - 1))))
