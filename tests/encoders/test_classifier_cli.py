@@ -32,3 +32,20 @@ def test_models_lists_cards_and_refuses_unknown_names(capsys):
     assert "no shipped model 'nope'" in capsys.readouterr().err
     markdown = load_disease_model("MI").card.to_markdown()
     assert "reproduce: `ecgqa train disease" in markdown and "test_fold10" in markdown
+
+
+def test_train_disease_epochs_option_reaches_the_config_and_the_card_command():
+    from ecgqa_tools.cli import build_parser
+    from ecgqa_tools.encoders._cli_encoders import _command, _config
+    from ecgqa_tools.encoders._jobs import DEFAULT_DISEASE_CONFIG
+
+    args = build_parser().parse_args(["train", "disease", "--disease", "MI", "--seeds", "0,1,2", "--epochs", "30",
+                                      "--version", "3", "--data-dir", "../shared/data"])
+    config = _config(DEFAULT_DISEASE_CONFIG, args)
+    assert config.epochs == 30 and DEFAULT_DISEASE_CONFIG.epochs == 15
+    assert {k: v for k, v in vars(config).items() if k != "epochs"} == \
+        {k: v for k, v in vars(DEFAULT_DISEASE_CONFIG).items() if k != "epochs"}
+    assert _command(args, "disease", "--disease MI --seeds 0,1,2") == \
+        "ecgqa train disease --disease MI --seeds 0,1,2 --data-dir ../shared/data --epochs 30 --version 3"
+    default = build_parser().parse_args(["train", "disease"])
+    assert _config(DEFAULT_DISEASE_CONFIG, default) is DEFAULT_DISEASE_CONFIG
