@@ -72,7 +72,7 @@ def test_suite_with_measurements_delineates_once(monkeypatch):
 def test_report_names_the_tool_settings_and_the_measurement_row():
     settings = tool_settings()
     assert settings["ig_n_steps"] >= 2 and settings["delineation_interpreters"] >= 1
-    assert settings["ig_baseline_by_disease"]["STTC"] == "expected-smooth" and settings["ig_baseline_by_disease"]["MI"] == "lowpass"
+    assert settings["ig_baseline_by_disease"]["STTC"] == "expected-smooth" and settings["ig_baseline_by_disease"]["MI"] == "lowpass-multi"
     from ecgqa_tools.eval._speed import GOALS
 
     row = {"first_call_s": 1.0, "n": 1, "median_s": 0.1, "mean_s": 0.1, "p90_s": 0.1, "min_s": 0.1, "max_s": 0.1}
