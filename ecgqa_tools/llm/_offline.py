@@ -279,7 +279,7 @@ def _signal_findings(ctx: ToolContext, records: list[str]) -> tuple[tuple[str, .
     for name in records:
         ref, ecg = ctx.load(name)
         try:
-            warnings.extend(input_warnings(ref.canonical, ecg))
+            warnings.extend(input_warnings(ctx, ref, ecg))
         except ToolFailed as exc:
             return (), str(exc)
     return tuple(warnings), None

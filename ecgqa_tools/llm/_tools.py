@@ -166,12 +166,17 @@ def _model_input(ctx: ToolContext, record: str):
     (``input_warnings``); ``ToolFailed`` when every lead is flat (the models would still return
     confident-looking probabilities for a flat line; ``encoders.model_input_warnings``)."""
     ref, ecg = ctx.load(record)
-    return ref, ecg, list(input_warnings(ref.canonical, ecg))
+    return ref, ecg, list(input_warnings(ctx, ref, ecg))
 
 
-def input_warnings(name: str, ecg) -> tuple[str, ...]:
-    """``encoders.model_input_warnings`` of a loaded record, its ``RecordError`` (every lead flat) as
+def input_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
+    """``encoders.model_input_warnings`` of a loaded record, computed once per record in the session
+    (every tool call and every offline answer asks again); its ``RecordError`` (every lead flat) as
     ``ToolFailed``; () for an ECG-like object without ``quality()``."""
+    return ctx.cached(ref.canonical, "input_warnings", lambda: _input_warnings(ref.canonical, ecg))
+
+
+def _input_warnings(name: str, ecg) -> tuple[str, ...]:
     from ..encoders import model_input_warnings
     from ..errors import RecordError
     from ..records import ECG
