@@ -202,7 +202,7 @@ def _train_cv(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from ..records._examples import read_record_or_example
+    from ..records import read_record_or_example
     from . import estimate_age_sex, predict_attributes, predict_diseases
 
     ecg = read_record_or_example(args.record, fs_hz=args.fs)

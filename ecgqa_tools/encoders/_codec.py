@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RecordError, require
-from ..records import ECG, Delineation, normalize_lead_name
+from ..records import ECG, Delineation, normalize_lead_name, require_ecg
 
 MS_PER_UNIT = 4
 """Token durations are snapped to a 4 ms grid with cumulative rounding (no drift)."""
@@ -150,8 +150,6 @@ def _events(layer: np.ndarray, names: dict[int, str], fs_hz: float, drop: int | 
 
 def tokenize_lead(ecg: ECG, lead: str = "II", delineation: Delineation | None = None) -> CodecTokens:
     """OpenECG codec tokens of one lead (any rate; resampled to 500 Hz inside)."""
-    from ..records._ecg import require_ecg
-
     require_ecg(ecg, "tokenize_lead")
     require("openecg", "all")
     import openecg

@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import UsageError, require
-from ..records import ECG, Delineation, Wave
+from ..records import ECG, Delineation, Wave, require_ecg
 
 DelineationMethod = Literal["openecg", "openecg-raw", "neurokit2"]
 DELINEATION_METHODS: tuple[str, ...] = ("openecg", "openecg-raw", "neurokit2")
@@ -227,8 +227,6 @@ def delineate(ecg: ECG, method: DelineationMethod = "openecg",
 def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
                        config: DelineatorConfig = DEFAULT_CONFIG) -> DelineationResult:
     """Like ``delineate`` but also returns the rhythm call and the unusable leads."""
-    from ..records._ecg import require_ecg
-
     require_ecg(ecg, "delineate")
     if method not in DELINEATION_METHODS:
         raise UsageError(

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, RecordError, UsageError
-from ..records import ECG
-from ..records._ecg import require_ecg
+from ..records import ECG, require_ecg
 from ._cards import ModelCard
 from ._labels import DISEASE_NAMES, DISEASES
 from ._package import Backend, LoadedModel

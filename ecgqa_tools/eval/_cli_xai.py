@@ -73,10 +73,10 @@ def _run(args: argparse.Namespace) -> int:
 def _speed(args: argparse.Namespace) -> int:
     import os
 
-    from ..grounding._cli_plot import _load
+    from ..records import read_record_or_example
     from ._xai_speed import bench_xai_speed
 
-    ecg = _load(args.record, None)
+    ecg = read_record_or_example(args.record)
     import torch
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

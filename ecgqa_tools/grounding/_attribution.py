@@ -328,9 +328,9 @@ def _model_rate(model: Any, ecg: ECG, n_model: int) -> float:
     if fs:
         return float(fs)
     try:
-        from ..encoders import _preprocess
+        from ..encoders import MODEL_FS_HZ
 
-        return float(_preprocess.MODEL_FS_HZ)
+        return float(MODEL_FS_HZ)
     except (ImportError, AttributeError):  # a model of unknown rate: assume it covers the record
         return n_model / ecg.duration_s
 

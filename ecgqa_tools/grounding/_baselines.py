@@ -90,7 +90,7 @@ def normal_training_ids(ptbxl_root: str | Path, *, folds: tuple[int, ...] = tupl
                         exclude_ids: frozenset[int] = frozenset()) -> list[int]:
     """PTB-XL ecg_ids present at 100 Hz in ``folds`` whose only diagnostic class is ``NORM``, with
     the ``NORM`` statement at likelihood 100 (sorted)."""
-    from ..records._ptbxl import PtbXl
+    from ..records import PtbXl
 
     data = PtbXl(ptbxl_root)
     meta, statements = data.metadata, data.statements
@@ -126,8 +126,8 @@ def build_normal_template(ptbxl_root: str | Path, *, folds: tuple[int, ...] = tu
     """
     from tqdm import tqdm
 
-    from ..encoders._preprocess import preprocess_ecg
-    from ..records._ptbxl import PtbXl
+    from ..encoders import preprocess_ecg
+    from ..records import PtbXl
 
     data = PtbXl(ptbxl_root)
     ids = normal_training_ids(ptbxl_root, folds=folds, exclude_ids=exclude_ids)
@@ -258,8 +258,8 @@ def build_normal_references(ptbxl_root: str | Path, *, n: int = N_REFERENCES, se
     """``n`` normal training ECGs drawn at random (``seed``) from ``normal_training_ids``; each
     contributes its own median beat (records with fewer than 3 detectable beats are skipped and
     the next draw is taken)."""
-    from ..encoders._preprocess import preprocess_ecg
-    from ..records._ptbxl import PtbXl
+    from ..encoders import preprocess_ecg
+    from ..records import PtbXl
 
     if n < 1:
         raise UsageError(f"need at least one reference, got {n}")

@@ -30,7 +30,7 @@ def register(cli: CommandRegistry) -> None:
 
 def read_any(path: str, fs_hz: float | None = None):
     """Read a record file or a bundled example name (``fs_hz``: rate of a .npy/.csv that lacks one)."""
-    from ..records._examples import read_record_or_example
+    from ..records import read_record_or_example
 
     return read_record_or_example(path, fs_hz=fs_hz)
 

@@ -25,16 +25,11 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
                         help="also print the evidence text (shares, top regions, faithfulness) for --explain")
 
 
-def _load(record: str, fs: float | None):  # noqa: ANN202
-    from ..records._examples import read_record_or_example
-
-    return read_record_or_example(record, fs_hz=fs)
-
-
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import UsageError
+    from ..records import read_record_or_example
     from ._plot import FORMATS, plot_ecg
 
     suffix = Path(args.output).suffix.lower().lstrip(".")
@@ -42,7 +37,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"output must end in .png or .svg, got {args.output!r}")
     if args.evidence and not args.explain:
         raise UsageError("--evidence needs --explain DISEASE")
-    ecg = _load(args.record, args.fs)
+    ecg = read_record_or_example(args.record, fs_hz=args.fs)
     attribution = mask = None
     if args.explain:
         import sys

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._io import atomic_output
 from ..errors import UsageError
-from ..records import ECG, STANDARD_LEADS, to_standard_leads
+from ..records import ECG, STANDARD_LEADS, require_ecg, to_standard_leads
 from ._attribution import METHOD_NAMES, Attribution, call_words
 
 LAYOUT: tuple[tuple[str, ...], ...] = (
@@ -153,8 +153,6 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.gridspec import GridSpec
-
-    from ..records._ecg import require_ecg
 
     require_ecg(ecg, "plot_ecg")
     fmt = None

@@ -91,13 +91,11 @@ def _typed_path(record: str | None, files: list[str]) -> str | None:
 
     if not record:
         return record
-    from ..records._wfdb import _record_base, companion_file
+    from ..records import companion_file, list_examples, record_base
 
     path = Path(record).expanduser()
-    if not (path.is_file() or companion_file(_record_base(path), ".hea").is_file()):
+    if not (path.is_file() or companion_file(record_base(path), ".hea").is_file()):
         return record
-    from ..records import list_examples
-
     if record in list_examples():
         return record
     resolved = path.resolve()

@@ -95,10 +95,12 @@ def allowed_roots(extra_roots: Sequence[str | Path] = ()) -> list[Path]:
 
 
 def record_base(path: str | Path) -> Path:
-    """A record file's resolved path without its WFDB/MAT extension (``/d/rec.hea`` -> ``/d/rec``):
-    the name under which the record and its companion files are allowed and cached."""
-    resolved = Path(path).expanduser().resolve()
-    return resolved.with_suffix("") if resolved.suffix.lower() in (".hea", ".dat", ".mat") else resolved
+    """A record file's resolved path without its WFDB/MAT extension (``/d/rec.hea`` -> ``/d/rec``;
+    ``records.record_base``): the name under which the record and its companion files are allowed
+    and cached."""
+    from ..records import record_base as wfdb_base
+
+    return wfdb_base(Path(path).expanduser().resolve())
 
 
 def _usage() -> str:
@@ -140,7 +142,7 @@ def parse_record_ref(
 
 
 def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence[str | Path] = ()) -> RecordRef:
-    from ..records._wfdb import companion_file
+    from ..records import companion_file
 
     raw = Path(ref).expanduser()
     if ".." in raw.parts:

@@ -1,7 +1,7 @@
 """Records: reading ECGs from any source into one validated ``ECG`` type."""
 
-from ._ecg import ECG, ECGMetadata, SignalQuality
-from ._examples import ExampleRecord, example_info, example_path, list_examples, load_example
+from ._ecg import ECG, ECGMetadata, SignalQuality, require_ecg
+from ._examples import ExampleRecord, example_info, example_path, list_examples, load_example, read_record_or_example
 from ._formats import read_cinc, read_csv, read_numpy, read_record
 from ._inventory import DatasetInventory, SplitCount
 from ._leads import STANDARD_LEADS, normalize_lead_name, standard_index
@@ -10,7 +10,7 @@ from ._mimic import MimicIvEcg
 from ._ptbxl import PtbXl, PtbXlFiltered, split_of_fold
 from ._transform import missing_standard_leads, resample, to_standard_leads
 from ._waves import WAVE_KINDS, Delineation, Wave, WaveKind
-from ._wfdb import read_wfdb, read_wfdb_header
+from ._wfdb import companion_file, read_wfdb, read_wfdb_header, record_base
 
 __all__ = [
     "ECG",
@@ -30,6 +30,7 @@ __all__ = [
     "WAVE_KINDS",
     "Wave",
     "WaveKind",
+    "companion_file",
     "example_info",
     "example_path",
     "list_examples",
@@ -40,8 +41,11 @@ __all__ = [
     "read_csv",
     "read_numpy",
     "read_record",
+    "read_record_or_example",
     "read_wfdb",
     "read_wfdb_header",
+    "record_base",
+    "require_ecg",
     "resample",
     "split_of_fold",
     "standard_index",

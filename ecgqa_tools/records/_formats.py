@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import RecordError, RecordNotFound, UsageError
 from ._ecg import ECG, ECGMetadata
 from ._leads import STANDARD_LEADS, normalize_lead_name
-from ._wfdb import MAX_VALUES_PER_READ, _record_base, companion_file, read_wfdb, read_wfdb_header
+from ._wfdb import MAX_VALUES_PER_READ, companion_file, read_wfdb, read_wfdb_header, record_base
 
 # Text files past this size are refused (a 24 h 12-lead CSV at 500 Hz is ~5 GB: convert it to WFDB).
 MAX_TEXT_BYTES = 512 * 1024 * 1024
@@ -56,7 +56,7 @@ def read_record(
     if suffix in {".csv", ".tsv", ".txt"}:
         _require_file(original)
         return read_csv(original, fs_hz=fs_hz)
-    base = _record_base(original)
+    base = record_base(original)
     header = companion_file(base, ".hea")
     if not header.is_file():
         if suffix not in {"", ".hea", ".dat", ".mat", ".atr"} and original.is_file():
@@ -104,7 +104,7 @@ def read_cinc(path: str | Path) -> ECG:
     """
     from scipy.io import loadmat
 
-    base = _record_base(path)
+    base = record_base(path)
     header = companion_file(base, ".hea")
     head = read_wfdb_header(base)
     mat = base.parent / head.file_name[0]

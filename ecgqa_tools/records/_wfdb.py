@@ -27,8 +27,9 @@ _BYTES_PER_SAMPLE: dict[str, float] = {
 }
 
 
-def _record_base(path: str | Path) -> Path:
-    """Accept ``rec``, ``rec.hea`` or ``rec.dat`` and return the base path without extension."""
+def record_base(path: str | Path) -> Path:
+    """The record's base path: ``rec``, ``rec.hea``, ``rec.dat``, ``rec.mat`` or ``rec.atr`` -> ``rec``
+    (any other suffix is kept: ``rec.v2`` is a record name). Not resolved; see ``companion_file``."""
     base = Path(path)
     if base.suffix.lower() in {".hea", ".dat", ".mat", ".atr"}:
         base = base.with_suffix("")
@@ -42,7 +43,7 @@ def companion_file(base: Path, suffix: str) -> Path:
 
 def read_wfdb_header(path: str | Path) -> WfdbHeader:
     """Parse and check a WFDB header (rate, signal count, formats). Raises ``RecordError``."""
-    base = _record_base(path)
+    base = record_base(path)
     header = companion_file(base, ".hea")
     if not header.is_file():
         raise RecordNotFound(f"{header}: no such WFDB header file")
@@ -90,7 +91,7 @@ def read_wfdb(
     window's bytes are read. Raises ``RecordNotFound`` when the header is missing and
     ``RecordError`` naming the file and the problem for anything unreadable.
     """
-    base = _record_base(path)
+    base = record_base(path)
     header = companion_file(base, ".hea")
     head = read_wfdb_header(base)
     fs = float(head.fs)
