@@ -25,8 +25,8 @@ from ._metrics import macro_auc, roc_auc, roc_auc_ci
 from ._package import LoadedModel, guard_unseen
 from ._preprocess import MODEL_FS_HZ, MODEL_SAMPLES, preprocess_ecg
 from ._codec import CodecEvent, CodecTokens, Token, tokenize_lead
-from ._delineation import (DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed, lead_problem,
-                           lead_quality, rhythm_of)
+from ._delineation import (DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed,
+                           delineation_workers, lead_problem, lead_quality, rhythm_of)
 
 __all__ = [
     "AgeSexEstimate",
@@ -65,6 +65,7 @@ __all__ = [
     "Token",
     "delineate",
     "delineate_detailed",
+    "delineation_workers",
     "lead_problem",
     "lead_quality",
     "rhythm_of",

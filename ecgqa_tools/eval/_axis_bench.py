@@ -54,15 +54,16 @@ BENCH_CONVENTIONS = ("dataset", "apriori", "textbook", "ptbxl", "ludb")
 
 
 def axis_fingerprint() -> str:
-    """Hash of the code behind every cached axis value: the delineator, the beat and angle code
-    (``grounding._measure``) and this module's features, so a change to any of them recomputes."""
+    """Hash of the code behind every cached axis value: the delineator (``encoders.delineate``'s
+    module), the beat and angle code (``grounding.axis_from_beats``'s module) and this module's
+    features, so a change to any of them recomputes."""
     import sys
 
-    from ..encoders import _delineation
-    from ..grounding import _measure
+    from ..encoders import delineate
+    from ..grounding import axis_from_beats
     from ._delineation_bench import pipeline_fingerprint
 
-    return pipeline_fingerprint(_delineation, _measure, sys.modules[__name__])
+    return pipeline_fingerprint(delineate, axis_from_beats, sys.modules[__name__])
 
 def three_class(axis_deg: float, cuts: tuple[float, float]) -> str:
     """left / normal / right for an axis in (-180, 180] with the given (left, right) cut-offs.
@@ -460,15 +461,14 @@ def qrs_wave_features(ecg, beats: list, beats_fs_hz: float) -> dict[str, float] 
     before onset). None when leads I/II are missing or no complete QRS lies inside the signal."""
     import numpy as np
 
-    from ..grounding import limb_leads
-    from ..grounding._measure import _beat_windows
+    from ..grounding import limb_leads, qrs_windows
 
     rows = {n: ecg.signal_mv[k] for k, n in enumerate(ecg.lead_names)}
     if "I" not in rows or "II" not in rows or not beats:
         return None
     limb = limb_leads(rows["I"].astype(float), rows["II"].astype(float))
     fs = float(ecg.fs_hz)
-    windows = _beat_windows(limb, beats, fs / beats_fs_hz, fs, False, False)
+    windows = qrs_windows(limb, beats, beats_fs_hz, fs)
     if not windows:
         return None
     per_beat = {k: [] for k in _wave_names()}

@@ -193,16 +193,19 @@ def _is_af_flutter(diagnoses) -> bool:
     return any("fibrillation" in r.lower() or "flutter" in r.lower() for r in diagnoses.rhythms)
 
 
-def pipeline_fingerprint(*modules) -> str:
-    """Hash of the source of ``modules`` (default: the delineator): cached per-record results made
+def pipeline_fingerprint(*code) -> str:
+    """Hash of the source files behind ``code`` (modules, or public functions: the module that
+    defines each; default: ``encoders.delineate``, the delineator): cached per-record results made
     by other code are redone, never reused."""
     import hashlib
+    import sys
     from pathlib import Path
 
-    from ..encoders import _delineation
+    from ..encoders import delineate
 
     h = hashlib.sha1()
-    for module in modules or (_delineation,):
+    for item in code or (delineate,):
+        module = item if hasattr(item, "__file__") else sys.modules[item.__module__]
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:12]
 

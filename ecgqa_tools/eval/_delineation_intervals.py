@@ -75,11 +75,11 @@ def _append(path: Path | None, key: str, m: dict) -> None:
 def _measure_fingerprint() -> str:
     """Hash of the delineator's and the measurements' source: cached values made by other code
     (e.g. another axis method or P gate) are recomputed, never reused."""
-    from ..encoders import _delineation
-    from ..grounding import _measure
+    from ..encoders import delineate
+    from ..grounding import measure
     from ._delineation_bench import pipeline_fingerprint
 
-    return pipeline_fingerprint(_delineation, _measure)
+    return pipeline_fingerprint(delineate, measure)
 
 
 def measure_ptbxl(root, ids, fs_hz: int, cache_path: Path | None, p_gate: bool = True) -> dict[int, dict]:

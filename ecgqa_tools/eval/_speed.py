@@ -409,8 +409,8 @@ def _load_average() -> tuple[float, float, float] | None:
 def tool_settings() -> dict[str, Any]:
     """The defaults that set the suite's cost: IG steps and baseline, delineation interpreters."""
     try:
-        from ..encoders._delineation import delineation_workers
-        from ..grounding._attribution import DEFAULT_BASELINE_BY_DISEASE, DEFAULT_IG_STEPS
+        from ..encoders import delineation_workers
+        from ..grounding import DEFAULT_BASELINE_BY_DISEASE, DEFAULT_IG_STEPS
 
         return {"ig_n_steps": DEFAULT_IG_STEPS, "ig_baseline_by_disease": dict(DEFAULT_BASELINE_BY_DISEASE),
                 "delineation_interpreters": delineation_workers()}

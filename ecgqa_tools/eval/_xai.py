@@ -452,11 +452,9 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
     """
     from tqdm import tqdm
 
-    from ..grounding import (cosine_similarity, default_baseline, explain_batch, predict_logits,
-                             variant_fingerprint)
-    from ..grounding._evidence import faithfulness_check, rank_regions
-    from ..grounding._segments import clinical_mask, scored_mask, segment_label_map
-    from ..grounding._validation import cas, mask_coverage, pointing_game
+    from ..grounding import (cas, clinical_mask, cosine_similarity, default_baseline, explain_batch,
+                             faithfulness_check, mask_coverage, pointing_game, predict_logits, rank_regions,
+                             scored_mask, segment_label_map, variant_fingerprint)
 
     from ._delineation_bench import pipeline_fingerprint
 
@@ -607,7 +605,7 @@ def aggregate(results: Iterable[XaiRecordResult], labelled: dict[tuple[str, str]
 def ptbxl_cases(root: str | Path, diseases: tuple[str, ...], fold: int = 10,
                 plus_root: str | Path | None = None, limit: int | None = None) -> list[Case]:
     """Labelled test-fold PTB-XL records present at 100 Hz, with delineator (or PTB-XL+) masks."""
-    from ..records._ptbxl import PtbXl
+    from ..records import PtbXl
 
     data = PtbXl(root)
     meta, statements = data.metadata, data.statements
@@ -638,7 +636,7 @@ def _delineate(ecg: Any) -> Any:
 
 def _ptbxl_plus_delineation(plus_root: str | Path, ecg_id: int) -> Callable[[Any], Any]:
     def load(_ecg: Any) -> Any:
-        from ..grounding._ptbxl_plus import read_ptbxl_plus_fiducials
+        from ..grounding import read_ptbxl_plus_fiducials
 
         return read_ptbxl_plus_fiducials(plus_root, ecg_id)
 
@@ -647,7 +645,7 @@ def _ptbxl_plus_delineation(plus_root: str | Path, ecg_id: int) -> Callable[[Any
 
 def ludb_cases(root: str | Path, diseases: tuple[str, ...], limit: int | None = None) -> list[Case]:
     """LUDB records whose diagnoses match a disease, with gold masks."""
-    from ..records._ludb import Ludb
+    from ..records import Ludb
 
     data = Ludb(root)
     cases = []
@@ -677,7 +675,7 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
     """
     if ptbxl_root is None and ludb_root is None:
         raise UsageError("give at least one of ptbxl_root and ludb_root")
-    from ..grounding._attribution import IG_VARIANTS, default_baseline
+    from ..grounding import IG_VARIANTS, default_baseline
 
     if n_steps is not None and n_steps < 2:
         raise UsageError(f"IG needs at least 2 steps, got {n_steps}")
@@ -707,6 +705,6 @@ def evaluate_xai(ptbxl_root: str | Path | None = None, ludb_root: str | Path | N
 
 def default_n_steps() -> int:
     """IG steps ``explain_batch`` uses by default (the evaluation runs with them)."""
-    from ..grounding._attribution import DEFAULT_IG_STEPS
+    from ..grounding import DEFAULT_IG_STEPS
 
     return DEFAULT_IG_STEPS

@@ -39,11 +39,8 @@ def _time(step: str, fn: Callable[[], Any], repeats: int) -> Timing:
 def bench_xai_speed(ecg: Any, disease: str = "MI", repeats: int = 5, batch: int = 16) -> list[Timing]:
     """Time explain (IG, GradientSHAP, saliency), batched IG, delineation, evidence and the plot."""
     from ..encoders import delineate
-    from ..grounding._attribution import default_baseline, explain, explain_batch
+    from ..grounding import build_evidence, clinical_mask, default_baseline, explain, explain_batch, plot_ecg
     from ._xai import default_n_steps
-    from ..grounding._evidence import build_evidence
-    from ..grounding._plot import plot_ecg
-    from ..grounding._segments import clinical_mask
 
     steps = default_n_steps()
     first = f"explain IG ({disease}, 1 ECG, {steps} steps, {default_baseline(disease)})"

@@ -1,16 +1,19 @@
 """Grounding: attributions turned into evidence, measurements (intervals, axis), plots."""
 
-from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISEASE, METHODS, Attribution,
-                           cosine_similarity, default_baseline, explain, explain_batch, make_baseline,
-                           predict_logits, variant_fingerprint)
-from ._evidence import BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence
+from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISEASE, DEFAULT_IG_STEPS, IG_VARIANTS,
+                           METHODS, Attribution, cosine_similarity, default_baseline, explain, explain_batch,
+                           make_baseline, predict_logits, variant_fingerprint)
+from ._evidence import (BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence, faithfulness_check,
+                        rank_regions)
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
-from ._segments import CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_labels
+from ._segments import (CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_label_map,
+                        segment_labels)
 from ._validation import cas, mask_coverage, pointing_game
 from ._measure import (AXIS_CONVENTIONS, AXIS_METHODS, DEFAULT_AXIS_CONVENTION, DEFAULT_AXIS_METHOD, NORMAL_RANGES_MS,
                        AxisConvention, Beat, BeatIntervals, Measurement, Measurements, axis_from_beats, classify_axis,
-                       get_axis_convention, global_beats, limb_leads, measure, measure_from_delineation, range_of)
+                       get_axis_convention, global_beats, limb_leads, measure, measure_from_delineation, qrs_windows,
+                       range_of)
 
 __all__ = [
     "Attribution",
@@ -19,8 +22,10 @@ __all__ = [
     "CLINICAL_SEGMENTS",
     "DEFAULT_BASELINE",
     "DEFAULT_BASELINE_BY_DISEASE",
+    "DEFAULT_IG_STEPS",
     "Evidence",
     "Faithfulness",
+    "IG_VARIANTS",
     "METHODS",
     "Peak",
     "Region",
@@ -33,13 +38,16 @@ __all__ = [
     "default_baseline",
     "explain",
     "explain_batch",
+    "faithfulness_check",
     "make_baseline",
     "mask_coverage",
     "plot_ecg",
     "pointing_game",
     "predict_logits",
+    "rank_regions",
     "read_ptbxl_plus_fiducials",
     "scored_mask",
+    "segment_label_map",
     "segment_labels",
     "variant_fingerprint",
     "AXIS_CONVENTIONS",
@@ -59,5 +67,6 @@ __all__ = [
     "limb_leads",
     "measure",
     "measure_from_delineation",
+    "qrs_windows",
     "range_of",
 ]

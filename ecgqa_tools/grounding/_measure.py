@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 
 from ..errors import MeasurementError, UsageError
-from ..records import ECG, Delineation, Wave
+from ..records import ECG, Delineation, Wave, require_ecg
 
 RangeName = Literal["below", "within", "above"]
 AxisClass = Literal["normal", "left", "right", "extreme"]
@@ -286,8 +286,6 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     (``AXIS_CONVENTIONS``; default ``textbook``, the clinical AHA classes; the angle is the same
     under every convention).
     """
-    from ..records._ecg import require_ecg
-
     ecg = require_ecg(ecg, "measure")
     if delineation is not None and not isinstance(delineation, Delineation):
         raise UsageError(f"measure takes delineation=None (delineate with OpenECG) or a records.Delineation "
@@ -541,9 +539,16 @@ def _method_parts(method: str) -> tuple[str, tuple[str, ...], bool, bool, bool]:
     return kind, leads, "pr-baseline" in method, "fixed-window" in method, "median-beat" in method
 
 
-def _beat_windows(limb: dict[str, np.ndarray], beats: list[Beat], ratio: float, fs: float,
-                  pr_baseline: bool, fixed: bool) -> list[tuple[int, int, slice]]:
-    """(QRS start, stop, baseline slice) per complete beat at the signal's rate."""
+def qrs_windows(limb: dict[str, np.ndarray], beats: list[Beat], beats_fs_hz: float, fs: float, *,
+                pr_baseline: bool = False, fixed: bool = False) -> list[tuple[int, int, slice]]:
+    """(QRS start, stop, baseline slice) per complete beat, in samples of the signal at ``fs`` Hz.
+
+    ``limb``: leads I and II (e.g. ``limb_leads``) at ``fs``; ``beats``: QRS on/offsets at
+    ``beats_fs_hz``. Beats cut by the signal's ends or shorter than 3 samples are left out. The
+    baseline is the 20 ms before onset, or 40-10 ms before it with ``pr_baseline``; ``fixed``
+    replaces onset..offset by 100 ms around the peak of the frontal (I, aVF) vector magnitude.
+    """
+    ratio = fs / beats_fs_hz
     n = len(limb["I"])
     ey = (2 * limb["II"] - limb["I"]) / np.sqrt(3)
     out = []
@@ -592,7 +597,7 @@ def axis_from_beats(ecg: ECG | None, beats: list[Beat], beats_fs_hz: float,
         if problem:
             return Measurement("qrs_axis", None, "deg", reason=f"lead {name}: {problem}")
     limb = limb_leads(lead_i, lead_ii)
-    windows = _beat_windows(limb, beats, fs_sig / beats_fs_hz, fs_sig, pr_baseline, fixed)
+    windows = qrs_windows(limb, beats, beats_fs_hz, fs_sig, pr_baseline=pr_baseline, fixed=fixed)
     if not windows:
         return Measurement("qrs_axis", None, "deg", reason="no complete QRS inside the signal")
 
