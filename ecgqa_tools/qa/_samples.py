@@ -7,9 +7,11 @@ single-file layout ``<root>/<kind>/<split>.json`` is read too.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -176,6 +178,19 @@ def _read_json(path: Path) -> Any:
         raise DatasetError(f"cannot read {path}: {exc.strerror}") from None
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Cyclic garbage collection off while a split is built: its millions of new objects are acyclic,
+    and the collector's passes over the growing heap cost ~40% of the CPU time of a full split."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _split_dir(root: Path, dataset: str, kind: str, split: str) -> tuple[Path | None, Path | None]:
     """(chunk folder, single file) candidates for this split under an ecg-qa root or a dataset folder."""
     bases = [root / dataset, root]
@@ -214,7 +229,8 @@ def load_ecgqa(
         raise DatasetError(f"ECG-QA folder not found: {root}")
     folder, single = _split_dir(root, dataset, kind, split)
     if single is not None:
-        samples = parse_samples(_read_json(single), split, str(single))
+        with _gc_paused():
+            samples = parse_samples(_read_json(single), split, str(single))
         return QASplit(dataset, kind, split, samples, (single.name,), ())
     if folder is None:
         raise DatasetError(
@@ -224,8 +240,9 @@ def load_ecgqa(
     if not names:
         raise DatasetError(f"{folder} holds no NNNNN.json chunk")
     samples: list[QASample] = []
-    for name in names:
-        samples.extend(parse_samples(_read_json(folder / name), split, str(folder / name)))
+    with _gc_paused():
+        for name in names:
+            samples.extend(parse_samples(_read_json(folder / name), split, str(folder / name)))
     expected = EXPECTED_CHUNKS.get((dataset, split), 0)
     last = max(expected, max(int(n[:-5]) // CHUNK_SIZE + 1 for n in names))
     present = {int(n[:-5]) for n in names}
