@@ -84,13 +84,18 @@ def _ptbxl_paths(root: str | Path, fs_hz: int) -> tuple[dict[int, str], frozense
     return paths, ptbxl.present_ids(fs_hz)
 
 
-def _mimic_paths(root: str | Path) -> tuple[dict[int, str], frozenset[int]]:
+def _mimic_paths(root: str | Path, study_ids: set[int]) -> tuple[dict[int, str], frozenset[int]]:
+    """Paths and presence of the referenced studies only: a complete MIMIC-IV-ECG copy lists
+    ~800,000, and walking all of them to map one split cost ~1 min (docs/benchmarks/scale.md)."""
     from ..records import MimicIvEcg
 
     mimic = MimicIvEcg(root)
     base = str(mimic.root)
-    paths = {int(i): os.path.join(base, str(rel).strip("/")) for i, rel in mimic.metadata["path"].items()}
-    return paths, mimic.present_ids()
+    present = mimic.present_among(study_ids)
+    column = mimic.metadata["path"]
+    column = column[~column.index.duplicated()]
+    paths = {i: os.path.join(base, str(rel).strip("/")) for i, rel in column.reindex(sorted(present)).items()}
+    return paths, present
 
 
 def map_samples(
@@ -104,10 +109,11 @@ def map_samples(
     Absent records (not listed, or files missing) give ``None`` paths and are listed in
     ``absent_ids``; nothing is dropped.
     """
+    samples = list(samples)
     if source == "ptbxl":
         paths, present = _ptbxl_paths(root, fs_hz)
     elif source == "mimic-iv-ecg":
-        paths, present = _mimic_paths(root)
+        paths, present = _mimic_paths(root, {e for s in samples for e in s.ecg_id})
     else:
         raise UsageError(f"unknown source {source!r}; expected 'ptbxl' or 'mimic-iv-ecg'")
     rows: list[MappedSample] = []

@@ -60,3 +60,39 @@ def test_loading_restores_the_garbage_collector(full_layout, enabled: bool) -> N
         assert gc.isenabled() is enabled  # also after an error mid-load
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_mimic_mapping_checks_only_referenced_studies(tmp_path, monkeypatch) -> None:
+    """Mapping a split onto a large MIMIC-IV-ECG listing stats the studies its samples name, and
+    never walks the whole (800k-study, in a complete copy) tree."""
+    import os
+
+    from ecgqa_tools.qa import map_samples, parse_samples
+
+    rows = ["subject_id,study_id,file_name,ecg_time,path"]
+    for i in range(1_000):
+        study, subject = 40_000_000 + i, 10_000_000 + i
+        rows.append(f"{subject},{study},{study},2180-07-23 08:44:00,files/p1000/p{subject}/s{study}/{study}")
+        if i in (3, 4):
+            folder = tmp_path / f"files/p1000/p{subject}/s{study}"
+            folder.mkdir(parents=True)
+            (folder / f"{study}.hea").write_text("x")
+            (folder / f"{study}.dat").write_bytes(b"\0")
+    (tmp_path / "record_list.csv").write_text("\n".join(rows) + "\n")
+    samples = parse_samples([
+        dict(_SAMPLE, sample_id=0, ecg_id=[40_000_003]),
+        dict(_SAMPLE, sample_id=1, ecg_id=[40_000_005]),
+        dict(_SAMPLE, template_id=68, question_type="comparison_irrelevant-query",
+             attribute_type="numeric_feature", attribute=None, sample_id=2, ecg_id=[40_000_004, 99_999_999]),
+    ])
+
+    def no_walk(*args, **kwargs):
+        raise AssertionError("mapping walked the whole MIMIC tree")
+
+    monkeypatch.setattr(os, "walk", no_walk)
+    report = map_samples(samples, tmp_path, "mimic-iv-ecg")
+    assert report.rows[0].paths == (str(tmp_path / "files/p1000/p10000003/s40000003/40000003"),)
+    assert report.rows[1].paths == (None,)
+    assert report.rows[2].paths == (str(tmp_path / "files/p1000/p10000004/s40000004/40000004"), None)
+    assert report.absent_ids == (40_000_005, 99_999_999)
+    assert (report.n_present, report.n_absent) == (1, 2)

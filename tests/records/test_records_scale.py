@@ -1,0 +1,48 @@
+"""MIMIC-IV-ECG presence for a few studies of a large listing: only the studies asked about are
+checked (no walk of the whole tree), with the same answer as the full walk."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ecgqa_tools.records import MimicIvEcg
+
+LISTED = 2_000  # a record_list.csv of this many studies; only a few have files
+
+
+def _rel(study: int, subject: int) -> str:
+    return f"files/p{str(subject)[:4]}/p{subject}/s{study}/{study}"
+
+
+@pytest.fixture()
+def large_listing(tmp_path):
+    rows = ["subject_id,study_id,file_name,ecg_time,path"]
+    studies = [40_000_000 + 7 * i for i in range(LISTED)]
+    for i, study in enumerate(studies):
+        rows.append(f"{10_000_000 + i // 4},{study},{study},2180-07-23 08:44:00,{_rel(study, 10_000_000 + i // 4)}")
+    (tmp_path / "record_list.csv").write_text("\n".join(rows) + "\n")
+    both, header_only = studies[10:20], studies[20:25]
+    for study in both + header_only:
+        base = tmp_path / _rel(study, 10_000_000 + studies.index(study) // 4)
+        base.parent.mkdir(parents=True)
+        base.with_name(base.name + ".hea").write_text("x")
+        if study in both:
+            base.with_name(base.name + ".dat").write_bytes(b"\0")
+    return tmp_path, studies, set(both)
+
+
+def test_present_among_checks_only_the_studies_asked(large_listing, monkeypatch) -> None:
+    root, studies, present = large_listing
+    asked = set(studies[:30]) | {12_345}  # 10 with files, 5 header only, 15 absent, 1 unlisted
+    full_walk = MimicIvEcg(root).present_ids()
+    assert full_walk == present
+
+    def no_walk(*args, **kwargs):
+        raise AssertionError("present_among walked the tree")
+
+    monkeypatch.setattr(os, "walk", no_walk)
+    assert MimicIvEcg(root).present_among(asked) == present
+    assert MimicIvEcg(root).present_among([studies[15], studies[500]]) == {studies[15]}
+    assert MimicIvEcg(root).present_among([]) == frozenset()
