@@ -214,7 +214,9 @@ def _map(args: argparse.Namespace) -> int:
     for sp in splits:
         print(sp.summary())
     print(report.summary() + f" ({seconds:.2f} s)")
-    if report.absent_ids:
+    if report.absent_ids and not absent:
+        print(f"absent record ids: {len(report.absent_ids)} (--list-absent N prints N of them)")
+    elif report.absent_ids:
         more = " ..." if len(absent) < len(report.absent_ids) else ""
         print(f"absent record ids ({len(report.absent_ids)}): {', '.join(map(str, absent))}{more}")
     for path in written:
