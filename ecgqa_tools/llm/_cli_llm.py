@@ -8,6 +8,9 @@ import sys
 
 from ..cli import CommandRegistry
 
+RECORD_HELP = ("bundled example name (see 'ecgqa info'), ptbxl:<ecg_id> (500 Hz when present, else 100 Hz; "
+               "ptbxl:<ecg_id>@100 or @500 to choose), ludb:<n>, mimic:<study_id>, or a record file")
+
 DEMO_QUESTIONS = (
     "Is this a normal ECG?",
     "Did this patient have a heart attack?",
@@ -20,19 +23,21 @@ DEMO_QUESTIONS = (
 
 def register(cli: CommandRegistry) -> None:
     ask = cli.command("ask", "answer a question about an ECG (offline by default; --llm for an LLM agent)", _ask)
-    ask.add_argument("record", help="bundled example name, ptbxl:<ecg_id>, ludb:<n>, or a path inside the data roots")
+    ask.add_argument("record", help=RECORD_HELP)
     ask.add_argument("question", help="the question, in ECG-QA phrasing or everyday words")
     ask.add_argument("--compare", metavar="RECORD2", help="second (recent) ECG for comparison questions")
     ask.add_argument("--json", action="store_true", help="print a JSON object: answer, explanation, evidence")
     ask.add_argument("--llm", action="store_true", help="use the tool-calling LLM agent instead of the offline answerer")
     ask.add_argument("--protocol", action="store_true",
                      help="ECG-QA paper protocol: attribute predictions + answer options to the LLM, which picks options")
+    ask.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     _add_llm_options(ask)
     _add_root_option(ask)
 
     chat = cli.command("chat", "multi-turn questions about one ECG (LLM agent; offline answerer without --model)", _chat)
-    chat.add_argument("record", help="bundled example name, ptbxl:<ecg_id>, ludb:<n>, or a path inside the data roots")
+    chat.add_argument("record", help=RECORD_HELP)
     chat.add_argument("--offline", action="store_true", help="answer each line with the offline answerer")
+    chat.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     _add_llm_options(chat)
     _add_root_option(chat)
 
@@ -75,7 +80,7 @@ def _context(args: argparse.Namespace):
     from . import ToolContext
 
     return ToolContext(extra_roots=tuple(getattr(args, "data_root", []) or ()),
-                       extra_files=tuple(getattr(args, "typed_files", []) or ()))
+                       extra_files=tuple(getattr(args, "typed_files", []) or ()), fs_hz=getattr(args, "fs", None))
 
 
 def _typed_path(record: str | None, files: list[str]) -> str | None:
@@ -152,7 +157,14 @@ def _ask(args: argparse.Namespace) -> int:
     else:
         result = answer_offline(args.record, args.question, second=args.compare, context=context)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.to_text())
-    return 0
+    return 1 if _tool_failed(result) else 0
+
+
+def _tool_failed(result) -> bool:  # noqa: ANN001 - Answer / AgentAnswer
+    """True when no answer could be produced because a tool failed (exit 1); an out-of-scope
+    question or an all-flat record is a valid 'cannot answer' (``supported=False``, exit 0)."""
+    return not getattr(result, "supported", True) and str(getattr(result, "explanation", "")).startswith(
+        "Could not answer")
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -22,7 +22,8 @@ class ToolContext:
     ``backend`` provides the models and measurements (``ToolkitBackend`` by default);
     ``extra_roots`` adds folders inside which record paths are accepted; ``extra_files`` adds single
     record files (the exact record and its companion files, not their folders), e.g. the file a user
-    typed on the command line.
+    typed on the command line; ``fs_hz`` is the sampling rate of .npy/.csv record files that do not
+    store one (``--fs`` on the command line).
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class ToolContext:
         extra_roots: Sequence[str | Path] = (),
         max_cached_records: int = 8,
         extra_files: Sequence[str | Path] = (),
+        fs_hz: float | None = None,
     ) -> None:
         if backend is None:
             from ._backend import ToolkitBackend
@@ -39,6 +41,7 @@ class ToolContext:
         self.backend = backend
         self.extra_roots = tuple(extra_roots)
         self.extra_files = tuple(extra_files)
+        self.fs_hz = fs_hz
         self._max_records = max_cached_records
         self._records: OrderedDict[str, tuple[RecordRef, Any]] = OrderedDict()
         self._cache: dict[tuple[str, str], Any] = {}
@@ -67,7 +70,7 @@ class ToolContext:
         ref = self.ref(record)
         if ref.canonical in self._records:
             return self._records[ref.canonical]
-        ecg = load_record(ref)
+        ecg = load_record(ref, fs_hz=self.fs_hz)
         self._records[ref.canonical] = (ref, ecg)
         while len(self._records) > self._max_records:
             evicted, _ = self._records.popitem(last=False)

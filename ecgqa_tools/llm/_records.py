@@ -20,7 +20,6 @@ refused: an LLM choosing arguments must not be able to read arbitrary files.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,6 @@ __all__ = ["RecordRef", "allowed_roots", "load_record", "parse_record_ref"]
 
 RECORD_ROOTS_ENV = "ECGQA_RECORD_ROOTS"
 MAX_REF_CHARS = 512
-_DATASET_REF = re.compile(r"^(ptbxl|ptb-xl|ludb|mimic)\s*[:/#]\s*(\d{1,9})$", re.IGNORECASE)
-_DATASET_NAMES = {"ptbxl": "ptbxl", "ptb-xl": "ptbxl", "ludb": "ludb", "mimic": "mimic"}
 
 
 @dataclass(frozen=True)
@@ -126,18 +123,14 @@ def parse_record_ref(
         raise RecordNotFound(f"empty record reference; {_usage()}")
     if len(ref) > MAX_REF_CHARS or "\x00" in ref:
         raise RecordNotFound(f"record reference is not a valid name ({len(ref)} characters); {_usage()}")
-    if ref.startswith("example:"):
-        ref_name = ref.split(":", 1)[1]
-        if ref_name in _examples():
-            return RecordRef(canonical=f"example:{ref_name}", kind="example", key=ref_name)
-        raise RecordNotFound(f"no bundled example {ref_name!r}; {_usage()}")
-    if ref in _examples():
-        return RecordRef(canonical=f"example:{ref}", kind="example", key=ref)
-    match = _DATASET_REF.match(ref)
-    if match or ref.isdigit():
-        dataset = _DATASET_NAMES[match.group(1).lower()] if match else "ptbxl"
-        number = str(int(match.group(2) if match else ref))
-        return RecordRef(canonical=f"{dataset}:{number}", kind="dataset", key=number, dataset=dataset)
+    from ..records import parse_record_name
+
+    try:
+        name = parse_record_name(ref)
+    except RecordError as exc:  # an unknown example: or a bad @rate
+        raise RecordNotFound(f"{exc}; {_usage()}") from None
+    if name is not None:
+        return RecordRef(canonical=name.canonical, kind=name.kind, key=name.key, dataset=name.dataset)
     return _path_ref(ref, extra_roots, extra_files)
 
 
@@ -179,23 +172,14 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
     raise RecordNotFound(f"record {ref!r} was not found; {_usage()}")
 
 
-def load_record(ref: RecordRef):
-    """Read the record a reference names (``ecgqa_tools.records.ECG``)."""
+def load_record(ref: RecordRef, fs_hz: float | None = None):
+    """Read the record a reference names (``ecgqa_tools.records.ECG``); ``fs_hz`` is the rate of a
+    .npy/.csv file that does not store one (ignored for names)."""
     from .. import records
 
-    if ref.kind == "example":
-        return records.load_example(ref.key)
     if ref.kind == "path":
-        reader = getattr(records, "read_record", None) or records.read_wfdb
-        return reader(ref.key)
-    if ref.dataset == "ptbxl":
-        ptbxl = records.PtbXl(_config.dataset_dir("ptbxl"))
-        try:
-            return ptbxl.read(int(ref.key), fs_hz=500)
-        except RecordNotFound:
-            return ptbxl.read(int(ref.key), fs_hz=100)
-    if ref.dataset == "ludb":
-        return records.Ludb(_config.dataset_dir("ludb")).read(int(ref.key))
-    if ref.dataset == "mimic":
-        return records.MimicIvEcg(_config.dataset_dir("mimic")).read(int(ref.key))
-    raise RecordError(f"cannot load record {ref.canonical}")
+        return records.read_record(ref.key, fs_hz=fs_hz)
+    name = records.parse_record_name(ref.canonical)  # the one reader of record names (records layer)
+    if name is None:
+        raise RecordError(f"cannot load record {ref.canonical}")
+    return records.read_named_record(name)

@@ -7,6 +7,7 @@ from ._inventory import DatasetInventory, SplitCount
 from ._leads import STANDARD_LEADS, normalize_lead_name, standard_index
 from ._ludb import UNIFORM_GAIN_ADU_PER_MV, Ludb, LudbDiagnoses
 from ._mimic import MimicIvEcg
+from ._names import RecordName, parse_record_name, read_named_record, record_display_name
 from ._ptbxl import PtbXl, PtbXlFiltered, split_of_fold
 from ._transform import missing_standard_leads, resample, to_standard_leads
 from ._waves import WAVE_KINDS, Delineation, Wave, WaveKind
@@ -23,6 +24,7 @@ __all__ = [
     "MimicIvEcg",
     "PtbXl",
     "PtbXlFiltered",
+    "RecordName",
     "SignalQuality",
     "SplitCount",
     "STANDARD_LEADS",
@@ -37,14 +39,17 @@ __all__ = [
     "load_example",
     "missing_standard_leads",
     "normalize_lead_name",
+    "parse_record_name",
     "read_cinc",
     "read_csv",
+    "read_named_record",
     "read_numpy",
     "read_record",
     "read_record_or_example",
     "read_wfdb",
     "read_wfdb_header",
     "record_base",
+    "record_display_name",
     "require_ecg",
     "resample",
     "split_of_fold",

@@ -116,10 +116,16 @@ def load_example(name: str) -> ECG:
 
 
 def read_record_or_example(record: str, fs_hz: float | None = None) -> ECG:
-    """A record file (any format ``read_record`` reads) or, when no such file exists, a bundled
-    example name: what the CLI's RECORD arguments accept."""
+    """What every CLI RECORD argument accepts: a record file (any format ``read_record`` reads) or,
+    when no such file exists, a record name (``records._names``: a bundled example, ``ptbxl:<id>``
+    with an optional ``@100``/``@500``, ``ludb:<n>``, ``mimic:<study_id>``). ``fs_hz`` is the rate
+    of a .npy/.csv file that does not store one."""
     from ._formats import read_record
+    from ._names import _is_file, parse_record_name, read_named_record
 
-    if is_example(record) and not Path(record).exists() and not Path(record + ".hea").exists():
-        return load_example(record)
+    text = str(record)
+    if not _is_file(text):
+        name = parse_record_name(text)
+        if name is not None:
+            return read_named_record(name)
     return read_record(record, fs_hz=fs_hz)

@@ -243,7 +243,7 @@ def read_numpy(
     if rate is None:
         raise RecordError(
             f"{path}: the sampling rate is unknown; pass fs_hz (the file does not store it; on the command "
-            f"line: --fs HZ), or save it as .npz with 'signal' and 'fs_hz' (ecgqa ask/chat have no --fs)"
+            f"line: --fs HZ), or save it as .npz with 'signal' and 'fs_hz'"
         )
     return array_to_ecg(array, rate, lead_names or stored_names, str(path), "array", path.stem)
 
