@@ -58,7 +58,7 @@ class CommandRegistry:
 
     def command(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
         """Add ``ecgqa NAME``; ``help`` is the one-line description shown by ``ecgqa --help``."""
-        parser = self._top.add_parser(name, help=help, description=help)
+        parser = self._top.add_parser(name, help=_listing(help), description=help)
         parser.set_defaults(handler=handler)
         return parser
 
@@ -70,9 +70,15 @@ class CommandRegistry:
             group_parser = self._top.add_parser(group, help=GROUPS[group], description=GROUPS[group])
             group_parser.set_defaults(handler=_group_help(group_parser))
             self._groups[group] = group_parser.add_subparsers(dest=f"{group}_command", metavar="SUBCOMMAND")
-        parser = self._groups[group].add_parser(name, help=help, description=help)
+        parser = self._groups[group].add_parser(name, help=_listing(help), description=help)
         parser.set_defaults(handler=handler)
         return parser
+
+
+def _listing(help: str) -> str:
+    """``help`` as argparse's command listing needs it: it %-formats that text (the description is
+    printed as is), so a plain '%' is doubled there; write descriptions with a plain '%'."""
+    return help.replace("%", "%%")
 
 
 def _group_help(parser: argparse.ArgumentParser) -> Handler:

@@ -43,11 +43,11 @@ def register(cli: CommandRegistry) -> None:
     _common_train_args(d)
     a = cli.subcommand("train", "attributes", "train the ECG-QA attribute (upper-bound) model on ECG-QA's "
                        "train ECGs (selection on its valid ECGs)", _train_attributes)
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
     _common_train_args(a)
     s = cli.subcommand("train", "age-sex", "train the age (regression) and sex (classifier) model on PTB-XL "
                        "folds 1-8", _train_age_sex)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
     _common_train_args(s)
     v = cli.subcommand("train", "cv", "10-fold out-of-fold cross-validation of the disease models (strat_fold "
                        "folds, one selection fold each); resumable, predictions in <work-dir>/cv_<variant>.jsonl", _train_cv)

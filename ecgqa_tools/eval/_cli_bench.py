@@ -23,7 +23,8 @@ def register(cli: CommandRegistry) -> None:
                        help="ECG-QA dataset (signals here: PTB-XL only)")
     bench.add_argument("--kind", default="template", choices=["template", "paraphrased"],
                        help="question wording (default: template)")
-    bench.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    bench.add_argument("--split", default="test", choices=["train", "valid", "test"],
+                       help="ECG-QA split to score (default: test)")
     bench.add_argument("--systems", default=DEFAULT_SYSTEMS,
                        help="comma-separated: oracle, upper-bound, tools, llm-upper-bound, "
                             "llm-upper-bound-options, llm-agent "

@@ -13,7 +13,7 @@ from ..cli import CommandRegistry
 
 
 def register(cli: CommandRegistry) -> None:
-    c = cli.subcommand("eval", "classifiers", "AUC of the MI/STTC/CD/HYP models with bootstrap 95%% CIs on "
+    c = cli.subcommand("eval", "classifiers", "AUC of the MI/STTC/CD/HYP models with bootstrap 95% CIs on "
                        "PTB-XL fold 9 (val) or 10 (test), or zero-shot on a CinC directory", _classifiers)
     source = c.add_mutually_exclusive_group(required=True)
     source.add_argument("--ptbxl", help="PTB-XL folder (ptbxl_database.csv, records100/)")
@@ -21,24 +21,24 @@ def register(cli: CommandRegistry) -> None:
     c.add_argument("--split", choices=("val", "test"), default="test", help="PTB-XL fold 9 or 10 (default: test)")
     c.add_argument("--filtered", help="also score the filtered subset's records of the fold (signals100.npz or "
                    "its folder; default: a sibling ptb-xl-filtered-subset/ when present, 'none' to skip)")
-    c.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
+    c.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
     c.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
     c.add_argument("--limit", type=int, help="CinC: read at most this many records")
     c.add_argument("--json", action="store_true", help="print JSON")
     a = cli.subcommand("eval", "attributes", "macro and per-class AUROC of the attribute model on ECG-QA's "
                        "PTB-XL test ECGs with signals", _attributes)
     a.add_argument("--data-dir", help="folder with ptb-xl/, ptb-xl-filtered-subset/, ecg-qa/ (default: $ECGQA_DATA_DIR)")
-    a.add_argument("--backend", choices=("onnx", "torch"), default="onnx")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
+    a.add_argument("--json", action="store_true", help="print JSON")
     g = cli.subcommand("eval", "age-sex", "age MAE and sex AUC of the age/sex model on PTB-XL fold 10", _age_sex)
     g.add_argument("--ptbxl", required=True, help="PTB-XL folder")
     g.add_argument("--filtered", help="filtered subset (default: sibling folder when present, 'none' to skip)")
-    g.add_argument("--json", action="store_true")
+    g.add_argument("--json", action="store_true", help="print JSON")
     s = cli.subcommand("eval", "encoders-speed", "inference latency per ECG of the shipped encoders, torch vs "
                        "onnxruntime, batch 1 and 64", _speed)
     s.add_argument("--models", default="disease_MI,attributes,age_sex", help="comma-separated model names")
     s.add_argument("--threads", type=int, default=1, help="intra-op threads for both engines (default: 1)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _filtered(args: argparse.Namespace) -> Path | None:

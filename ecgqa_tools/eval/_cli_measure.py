@@ -47,14 +47,14 @@ def register(cli: CommandRegistry) -> None:
     q = cli.subcommand("bench", "qrs", "QRS detection on MIT-BIH records (150 ms tolerance)", _qrs)
     q.add_argument("--mitdb", help="MIT-BIH folder (default: $ECGQA_DATA_DIR/mitdb)")
     q.add_argument("--records", default="100-109", help="e.g. 100-109 or 100,101 (default 100-109)")
-    q.add_argument("--method", default="openecg", choices=("openecg", "neurokit2"))
+    q.add_argument("--method", default="openecg", choices=("openecg", "neurokit2"), help="delineator (default: openecg)")
 
     a = cli.subcommand("bench", "axis", "QRS axis vs PTB-XL heart_axis and LUDB electric axis", _axis)
     a.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
     a.add_argument("--ludb", help="LUDB folder (default: $ECGQA_DATA_DIR/ludb)")
     a.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use")
-    a.add_argument("--skip-ptbxl", action="store_true")
-    a.add_argument("--skip-ludb", action="store_true")
+    a.add_argument("--skip-ptbxl", action="store_true", help="do not score PTB-XL (LUDB only)")
+    a.add_argument("--skip-ludb", action="store_true", help="do not score LUDB (PTB-XL only)")
     a.add_argument("--folds", default="all",
                    help="PTB-XL strat_folds to score: all (default), 1-8 (development part, where the "
                         "axis method was chosen) or 9-10 (report part)")
@@ -78,16 +78,16 @@ def register(cli: CommandRegistry) -> None:
                         "leave-one-strat-fold-out on folds 1-8 (100 Hz) and print the decision and the final "
                         "model; with --folds 9-10 (and --fs) also score that model once on those folds")
     a.add_argument("--cache-dir", help="where per-record QRS boundaries and angles are kept for resuming")
-    a.add_argument("--no-cache", action="store_true")
+    a.add_argument("--no-cache", action="store_true", help="recompute everything")
 
     i = cli.subcommand("bench", "intervals", "interval distributions on PTB-XL and agreement of range "
                        "attributes with ECG-QA numeric-feature answers", _intervals)
     i.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
     i.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
-    i.add_argument("--fs", type=int, choices=(100, 500), default=500)
+    i.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use (default: 500)")
     i.add_argument("--limit", type=int, default=0, help="distribution on the first N records only")
     i.add_argument("--cache-dir", help="where per-record measurements are kept for resuming")
-    i.add_argument("--no-cache", action="store_true")
+    i.add_argument("--no-cache", action="store_true", help="recompute everything")
 
     s = cli.subcommand("bench", "delineation-speed", "ms per lead per 10 s and per 12-lead ECG", _speed)
     s.add_argument("--ludb", help="LUDB folder (default: $ECGQA_DATA_DIR/ludb)")

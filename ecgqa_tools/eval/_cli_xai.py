@@ -43,7 +43,8 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     )
     speed.add_argument("record", nargs="?", default="ptbxl-00473",
                        help="record file or bundled example name (default: ptbxl-00473)")
-    speed.add_argument("--disease", choices=("MI", "STTC", "CD", "HYP"), default="MI")
+    speed.add_argument("--disease", choices=("MI", "STTC", "CD", "HYP"), default="MI",
+                       help="disease head to explain (default: MI)")
     speed.add_argument("--repeats", type=int, default=5, help="timed calls per step (median reported)")
 
 

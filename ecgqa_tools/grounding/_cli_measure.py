@@ -8,6 +8,10 @@ import json
 from ..cli import CommandRegistry
 
 
+AXIS_CONVENTION_NAMES: tuple[str, ...] = ("textbook", "ptbxl", "ludb")
+"""``grounding.AXIS_CONVENTIONS``' names, spelled out so ``ecgqa --help`` needs no numpy (a test pins them)."""
+
+
 def register(cli: CommandRegistry) -> None:
     m = cli.command("measure", "heart rate, P/PR/QRS/QT/QTc and QRS axis of an ECG record "
                     "(OpenECG delineation; research use only)", _measure)
@@ -17,9 +21,9 @@ def register(cli: CommandRegistry) -> None:
     m.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
     m.add_argument("--beats", action="store_true", help="also print per-beat intervals")
-    m.add_argument("--axis-convention", default="textbook",
+    m.add_argument("--axis-convention", default="textbook", choices=AXIS_CONVENTION_NAMES,
                    help="cut-offs of the axis class: textbook (AHA -30/+90, default), or a dataset's "
-                        "label convention (grounding.AXIS_CONVENTIONS, e.g. ptbxl, ludb)")
+                        "label convention: ptbxl, ludb (grounding.AXIS_CONVENTIONS)")
     t = cli.command("tokens", "OpenECG codec tokens of one lead (run-length symbols, beats, rhythm)",
                     _tokens)
     t.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npy/.npz, .csv) or a bundled example name")

@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 
 
+IG_VARIANT_NAMES: tuple[str, ...] = (
+    "flat", "isoelectric", "lowpass", "normal", "expected", "blur", "blur-wide", "lowpass-multi",
+    "lowpass-smooth", "guided", "expected-16", "expected-smooth", "expected-normal",
+)
+"""``grounding.IG_VARIANTS``, spelled out so ``ecgqa --help`` needs no numpy (a test pins them)."""
+
+
 def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     parser = cli.command(
         "plot",
@@ -13,11 +20,17 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
         _run,
     )
     parser.add_argument("record", help="a record file (WFDB, CinC .mat, .npy/.npz, .csv) or a bundled example name")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="output file, .png or .svg")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="output file, .png or .svg (missing folders are created, as for every "
+                        "ecgqa output file; written atomically)")
     parser.add_argument("--explain", choices=("MI", "STTC", "CD", "HYP"),
                         help="colour the trace by this disease head's attribution and mark its clinical region")
     parser.add_argument("--method", choices=("ig", "gradshap", "saliency"), default="ig",
-                        help="attribution method (default: ig, Integrated Gradients from a low-passed copy of the signal)")
+                        help="attribution method (default: ig, Integrated Gradients from the head's own baseline, "
+                             "see --baseline)")
+    parser.add_argument("--baseline", choices=IG_VARIANT_NAMES, default=None,
+                        help="IG baseline or path variant (default: each head's own, "
+                             "grounding.DEFAULT_BASELINE_BY_DISEASE: MI, CD, HYP lowpass-multi, STTC "
+                             "expected-smooth; see docs/grounding.md)")
     parser.add_argument("--delineation", choices=("openecg", "neurokit2"), default="openecg",
                         help="delineator for the CLIN strip and the evidence (default: openecg)")
     parser.add_argument("--fs", type=float, default=None, help="sampling rate for .npy/.csv files that do not store it")
@@ -37,6 +50,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"output must end in .png or .svg, got {args.output!r}")
     if args.evidence and not args.explain:
         raise UsageError("--evidence needs --explain DISEASE")
+    if args.baseline and not args.explain:
+        raise UsageError("--baseline needs --explain DISEASE")
     ecg = read_record_or_example(args.record, fs_hz=args.fs)
     attribution = mask = None
     if args.explain:
@@ -51,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         warnings = model_input_warnings(ecg)  # RecordError when every lead is flat: nothing to explain
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        attribution = explain(ecg, args.explain, args.method)
+        attribution = explain(ecg, args.explain, args.method, baseline=args.baseline)
         delineation = delineate(ecg, method=args.delineation)
         mask = clinical_mask(delineation, args.explain, n_samples=ecg.n_samples, fs_hz=ecg.fs_hz)
         if args.evidence:

@@ -34,6 +34,8 @@ GRID_MINOR = "#f6c9c4"
 GRID_MAJOR = "#e58f88"
 CLIN_COLOUR = "#2b6cb0"
 DISCLAIMER = "Research software - not for clinical use. Attributions are model explanations, not a diagnosis."
+PLAIN_DISCLAIMER = "Research software - not for clinical use; not a diagnosis."
+"""Footer of a plot without attributions (``DISCLAIMER`` is the footer of an explained plot)."""
 FORMATS = ("png", "svg")
 
 
@@ -251,7 +253,8 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
         if clin is not None:
             info += "   |   CLIN: expected region"
     fig.text(margin_l / width_mm, 1 - 10.5 / height_mm, info, fontsize=6.5, va="top", color="#333333")
-    fig.text(margin_l / width_mm, 3.0 / height_mm, DISCLAIMER, fontsize=7, va="bottom", color="#8b0000")
+    fig.text(margin_l / width_mm, 3.0 / height_mm, DISCLAIMER if attribution is not None else PLAIN_DISCLAIMER,
+             fontsize=7, va="bottom", color="#8b0000")
     if intensity is not None:  # colour key: low -> high positive attribution
         key = fig.add_axes((1 - (margin_r + 50.0) / width_mm, 1 - 7.5 / height_mm, 40.0 / width_mm, 2.2 / height_mm))
         key.imshow(np.linspace(0, 1, 256)[None, :], aspect="auto", cmap=strip_cmap, extent=(0, 1, 0, 1))

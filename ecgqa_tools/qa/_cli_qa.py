@@ -41,7 +41,8 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     p = cli.subcommand(
         "qa", "parse", "map a question to (template, slots) with the offline sentence-embedding model", _parse
     )
-    p.add_argument("question", nargs="+", help="the question text")
+    p.add_argument("question", nargs="+",
+                   help="the question text; several words are joined with spaces into one question (quoting it is optional)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = cli.subcommand("bench", "qa-load", "ECG-QA loading speed (samples/s) on the chunks present", _bench_load)
@@ -59,9 +60,12 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
 
 def _ecgqa_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ecgqa", help="ECG-QA folder; default $ECGQA_DATA_DIR/ecg-qa")
-    p.add_argument("--dataset", default="ptbxl", choices=_DATASETS)
-    p.add_argument("--kind", default="all", choices=(*_KINDS, "all"))
-    p.add_argument("--split", default="all", choices=(*_SPLITS, "all"))
+    p.add_argument("--dataset", default="ptbxl", choices=_DATASETS,
+                   help="ECG-QA dataset: ptbxl or mimic-iv-ecg (default: %(default)s)")
+    p.add_argument("--kind", default="all", choices=(*_KINDS, "all"),
+                   help="question wording: template, paraphrased or all (default: %(default)s)")
+    p.add_argument("--split", default="all", choices=(*_SPLITS, "all"),
+                   help="ECG-QA split: train, valid, test or all (default: %(default)s)")
 
 
 def _ecgqa_root(value: str | None) -> Path:
