@@ -68,7 +68,8 @@ def register(cli: CommandRegistry) -> None:
     c.add_argument("--json", action="store_true", help="print JSON")
     m = cli.command("models", "list the shipped models with their cards (data, training command, numbers)",
                     _models)
-    m.add_argument("name", nargs="?", help="one model (e.g. disease_MI) to show in full")
+    m.add_argument("name", nargs="?", help="one model (e.g. disease_MI) to show in full: record ids, data, "
+                   "training command, every metric, intended use")
     m.add_argument("--json", action="store_true", help="print the card(s) as JSON")
 
 
@@ -230,6 +231,29 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+INTENDED_USE: dict[str, str] = {
+    "disease": "research on grounded ECG question answering: a probability that the 12-lead ECG shows the "
+               "PTB-XL diagnostic superclass, with Integrated-Gradients evidence (ecgqa ask/classify/plot)",
+    "attributes": "research on ECG-QA: the upper-bound attribute predictions (statements, rhythm, form, "
+                  "axis, noise...) the offline answerer and the LLM tools read",
+    "age_sex": "research: age and sex estimated from the ECG signal (ECG-QA questions about the patient)",
+}
+"""What each kind of shipped model is for (``ecgqa models NAME``)."""
+
+
+def _full_card(card: ModelCard) -> str:
+    """Everything ``ecgqa models NAME`` shows: the Markdown card (record id counts and ranges, data,
+    command, every metric, thresholds) followed by the intended use and the research-use notice."""
+    from .. import DISCLAIMER
+
+    use = INTENDED_USE.get(card.task, "research on ECG question answering")
+    return "\n".join([
+        card.to_markdown().rstrip(), "", "## Intended use", "",
+        f"- {use}.", "- trained and evaluated on PTB-XL records only (one German cohort); other populations, "
+        "devices and datasets were not tested here.", f"- {DISCLAIMER}",
+    ])
+
+
 def _models(args: argparse.Namespace) -> int:
     from ..errors import ModelError
     from . import model_cards
@@ -243,7 +267,7 @@ def _models(args: argparse.Namespace) -> int:
         print(json.dumps({n: json.loads(c.to_json()) for n, c in cards.items()}, indent=1))
         return 0
     for name, card in cards.items():
-        print(card.summary())
+        print(_full_card(card) if args.name else card.summary())
         print()
     if not cards:
         print("no shipped models found", file=sys.stderr)
