@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RecordError, require
-from ..records import ECG, Delineation, normalize_lead_name, require_ecg
+from ..records import ECG, Delineation, Wave, normalize_lead_name, require_ecg
 
 MS_PER_UNIT = 4
 """Token durations are snapped to a 4 ms grid with cumulative rounding (no drift)."""
@@ -56,7 +56,9 @@ class CodecTokens:
     tokens: tuple[Token, ...]
     """Run-length tokens covering the whole lead."""
     beats: tuple[CodecEvent, ...]
-    """One event per QRS, typed by the codec's beat layer."""
+    """One event per QRS of the lead's delineation (the QRS tokens of ``text``), typed by the
+    codec's beat layer (its most frequent label within ``BEAT_LABEL_TOLERANCE_MS`` of the QRS);
+    ``untyped`` where that layer types none, which happens mostly to a record's first and last beat."""
     rhythm: tuple[CodecEvent, ...]
     """Runs of the codec's rhythm layer."""
     vocab_version: str
@@ -74,6 +76,8 @@ class CodecTokens:
             counts[b.label] = counts.get(b.label, 0) + 1
         rhythm = ", ".join(f"{e.label} {e.start_ms / 1000:.1f}-{e.end_ms / 1000:.1f} s" for e in self.rhythm)
         beats = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())) or "none"
+        if UNTYPED_BEAT in counts:
+            beats += f" ({UNTYPED_BEAT}: a QRS the codec's beat layer gave no type, usually the first or last beat)"
         return (f"lead {self.lead} (OpenECG alphabet v{self.vocab_version}; symbol+ms; "
                 f"_ iso, p P, q/r/s QRS parts, w wide QRS, t T, * pacer spike)\n"
                 f"{self.text}\nbeats: {beats}\nrhythm: {rhythm or 'unknown'}")
@@ -134,6 +138,32 @@ def run_length(labels: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
     return out
 
 
+BEAT_LABEL_TOLERANCE_MS = 40.0
+"""How far around a delineated QRS the codec's beat label is looked for (its beat events sit a few
+ms off our QRS boundaries)."""
+UNTYPED_BEAT = "untyped"
+"""Label of a QRS the codec's beat layer leaves without a type."""
+
+
+def _beats_per_qrs(layer: np.ndarray, names: dict[int, str], none_id: int, fs_hz: float,
+                   waves: tuple[Wave, ...]) -> tuple[CodecEvent, ...]:
+    """One ``CodecEvent`` per QRS wave, labelled by the beat layer's majority type around it (the
+    layer alone drops untyped QRS complexes and can split one beat into two events)."""
+    pad = int(round(BEAT_LABEL_TOLERANCE_MS * fs_hz / 1000.0))
+    out = []
+    for w in waves:
+        if w.kind != "QRS":
+            continue
+        on, off = max(0, w.onset), min(layer.size - 1, w.offset)
+        if off < on:
+            continue
+        around = layer[max(0, on - pad):off + pad + 1]
+        typed = around[around != none_id].astype(np.int64)
+        label = names.get(int(np.bincount(typed).argmax()), UNTYPED_BEAT) if typed.size else UNTYPED_BEAT
+        out.append(CodecEvent(1000.0 * on / fs_hz, 1000.0 * (off + 1) / fs_hz, label))
+    return tuple(out)
+
+
 def _events(layer: np.ndarray, names: dict[int, str], fs_hz: float, drop: int | None) -> tuple[CodecEvent, ...]:
     out = []
     if layer.size == 0:
@@ -180,6 +210,6 @@ def tokenize_lead(ecg: ECG, lead: str = "II", delineation: Delineation | None = 
         sig = np.pad(sig, (0, 5000 - sig.size), mode="symmetric")
     codec = openecg.encode_stream(sig, fs=int(CODEC_FS_HZ), model=_codec_models(1)[0])
     n = x.size
-    beats = _events(codec.beat[:n], BEAT_NAMES, CODEC_FS_HZ, BEAT_NONE)
+    beats = _beats_per_qrs(np.asarray(codec.beat[:n]), BEAT_NAMES, BEAT_NONE, CODEC_FS_HZ, delineation.lead(canonical))
     rhythm = _events(codec.rhythm[:n], RHYTHM_NAMES, CODEC_FS_HZ, None)
     return CodecTokens(canonical, tokens, beats, rhythm, vocab.VOCAB_VERSION)
