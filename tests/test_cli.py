@@ -53,7 +53,7 @@ def test_package_errors_print_error_line_and_exit_1(tmp_path, capsys):
 def test_info_on_a_bundled_example(capsys):
     assert main(["info", "ptbxl-00473"]) == 0
     out = capsys.readouterr().out
-    assert "record 473 (ptbxl)" in out and "500 Hz, 5000 samples, 10.0 s" in out
+    assert "record example:ptbxl-00473 (ptbxl record 473)" in out and "500 Hz, 5000 samples, 10.0 s" in out
 
 
 def test_groups_have_descriptions():

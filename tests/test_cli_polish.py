@@ -123,3 +123,16 @@ def test_plain_plot_footer_mentions_no_attributions(tmp_path, capsys):
     assert "--baseline needs --explain" in capsys.readouterr().err
     out = tmp_path / "new" / "folder" / "x.png"  # -o creates missing folders like every output (_io)
     assert main(["plot", "ptbxl-00473", "-o", str(out)]) == 0 and out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("command", ["classify", "measure", "tokens", "info"])
+def test_json_output_names_the_record_canonically_and_carries_the_notice(command, capsys):
+    from ecgqa_tools import DISCLAIMER
+
+    assert main([command, "473", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["record"] == "example:ptbxl-00473"
+    if command != "info":
+        assert data["disclaimer"] == DISCLAIMER
+    assert main([command, "ptbxl-00473"]) == 0
+    assert "record example:ptbxl-00473" in capsys.readouterr().out

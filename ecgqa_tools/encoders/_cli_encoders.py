@@ -203,12 +203,14 @@ def _train_cv(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from ..records import read_record_or_example
+    from .. import DISCLAIMER
+    from ..records import read_record_or_example, record_display_name
     from . import estimate_age_sex, predict_attributes, predict_diseases
 
     ecg = read_record_or_example(args.record, fs_hz=args.fs)
+    name = record_display_name(args.record)
     diseases = predict_diseases(ecg, backend=args.backend)  # RecordError when every lead is flat
-    out: dict = {"record": ecg.record_id, "diseases": dict(diseases.probabilities),
+    out: dict = {"record": name, "diseases": dict(diseases.probabilities),
                  "thresholds": dict(diseases.thresholds), "positive": list(diseases.positive),
                  "warnings": list(diseases.warnings)}
     attrs = predict_attributes(ecg, backend=args.backend) if args.attributes else None
@@ -218,10 +220,11 @@ def _classify(args: argparse.Namespace) -> int:
         out["attributes_present"] = list(attrs.present)
     if age_sex is not None:
         out["age_years"], out["female_probability"] = age_sex.age_years, age_sex.female_probability
+    out["disclaimer"] = DISCLAIMER
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"record {ecg.record_id}: research use only, not a diagnosis")
+    print(f"record {name}: research use only, not a diagnosis")
     print(diseases.summary())
     if attrs is not None:
         print("attributes (top 10, * = above threshold):")

@@ -61,17 +61,22 @@ def _measure(args: argparse.Namespace) -> int:
 
     from . import get_axis_convention
 
+    from .. import DISCLAIMER
+    from ..records import record_display_name
+
     convention = get_axis_convention(args.axis_convention)  # an unknown name fails before reading
     ecg = read_any(args.record, args.fs)
+    name = record_display_name(args.record)
     delineation = None if args.method == "openecg" else delineate(ecg, method=args.method)
     m = measure(ecg, delineation, axis_convention=convention)
     if args.json:
-        out = measurements_json(m)
+        out = {"record": name, **measurements_json(m)}
         if args.beats:
             out["beats"] = [b.__dict__ for b in m.beat_intervals]
+        out["disclaimer"] = DISCLAIMER
         print(json.dumps(out, indent=2))
         return 0
-    print(f"record {ecg.record_id}: {ecg.duration_s:.1f} s, {len(ecg.lead_names)} leads, "
+    print(f"record {name}: {ecg.duration_s:.1f} s, {len(ecg.lead_names)} leads, "
           f"delineation {m.source}  (research use only, not a diagnosis)")
     print(m.summary())
     if args.beats:
@@ -82,19 +87,25 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _tokens(args: argparse.Namespace) -> int:
+    from .. import DISCLAIMER
     from ..encoders import tokenize_lead
+    from ..records import record_display_name
 
     ecg = read_any(args.record, args.fs)
+    name = record_display_name(args.record)
     tokens = tokenize_lead(ecg, args.lead)
     if args.json:
         print(json.dumps({
+            "record": name,
             "lead": tokens.lead,
             "vocab_version": tokens.vocab_version,
             "text": tokens.text,
             "tokens": [[t.symbol, t.duration_ms] for t in tokens.tokens],
             "beats": [[round(b.start_ms), round(b.end_ms), b.label] for b in tokens.beats],
             "rhythm": [[round(r.start_ms), round(r.end_ms), r.label] for r in tokens.rhythm],
+            "disclaimer": DISCLAIMER,
         }, indent=2))
         return 0
+    print(f"record {name}: research use only, not a diagnosis")
     print(tokens.summary())
     return 0

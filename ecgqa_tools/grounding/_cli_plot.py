@@ -75,6 +75,9 @@ def _run(args: argparse.Namespace) -> int:
             print(build_evidence(attribution, delineation).text)
             for warning in warnings:
                 print(f"Warning: {warning}")
-    plot_ecg(ecg, attribution, mask=mask, path=args.output)
+    from ..records import record_display_name
+
+    title = None if attribution is not None else f"12-lead ECG {record_display_name(args.record)}"
+    plot_ecg(ecg, attribution, mask=mask, path=args.output, title=title)
     print(args.output)
     return 0

@@ -42,12 +42,15 @@ def _info(args: argparse.Namespace) -> int:
             record = example_info(name)
             print(f"{name}  ({record.fs_hz} Hz, strat_fold {record.strat_fold}): {record.why}")
         return 0
+    from ._names import record_display_name
+
     ecg = read_record_or_example(args.record, fs_hz=args.fs)
+    name = record_display_name(args.record)
     if args.json:
         quality = ecg.quality()
         meta = ecg.metadata
         print(json.dumps({
-            "record_id": ecg.record_id, "source": ecg.source, "path": ecg.path,
+            "record": name, "record_id": ecg.record_id, "source": ecg.source, "path": ecg.path,
             "fs_hz": ecg.fs_hz, "n_samples": ecg.n_samples, "duration_s": ecg.duration_s,
             "lead_names": list(ecg.lead_names), "amplitude_unit": ecg.amplitude_unit,
             "metadata": {
@@ -62,8 +65,10 @@ def _info(args: argparse.Namespace) -> int:
                 "non_standard_leads": list(quality.non_standard_leads),
             },
         }, indent=2))
-    else:
-        print(ecg.summary())
+    else:  # the summary's first line names the record as the other commands do
+        first, _, rest = ecg.summary().partition("\n")
+        print(f"record {name} ({ecg.source} record {ecg.record_id})\n{rest}" if name != ecg.record_id
+              else ecg.summary())
     return 0
 
 
