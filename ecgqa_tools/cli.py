@@ -19,6 +19,13 @@ from .errors import EcgqaError
 
 Handler = Callable[[argparse.Namespace], int]
 
+RECORD_HELP = (
+    "a record file (WFDB .hea/base, CinC .mat, .npy/.npz, .csv) or a record name: a bundled example "
+    "('ecgqa info' lists them), ptbxl:<ecg_id> (500 Hz when present, else 100 Hz; ptbxl:<ecg_id>@100 "
+    "or @500 chooses), ludb:<n>, mimic:<study_id> (dataset folders from ECGQA_DATA_DIR)"
+)
+"""Help of every RECORD argument: what ``records.read_record_or_example`` accepts."""
+
 # Groups of subcommands; any subpackage may add a subcommand to any group.
 GROUPS: dict[str, str] = {
     "data": "inspect local datasets (PTB-XL, LUDB, MIMIC-IV-ECG): what is listed, present, missing",

@@ -136,3 +136,16 @@ def test_json_output_names_the_record_canonically_and_carries_the_notice(command
         assert data["disclaimer"] == DISCLAIMER
     assert main([command, "ptbxl-00473"]) == 0
     assert "record example:ptbxl-00473" in capsys.readouterr().out
+
+
+def test_every_record_argument_documents_the_same_names():
+    from ecgqa_tools.cli import RECORD_HELP
+
+    seen = []
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if action.dest == "record" and not action.option_strings:
+                seen.append(" ".join(path))
+                assert action.help.startswith(RECORD_HELP), path
+    assert {"info", "classify", "measure", "tokens", "plot", "ask", "chat", "bench xai-speed"} <= set(seen)
+    assert "mimic:<study_id>" in RECORD_HELP and "@100" in RECORD_HELP

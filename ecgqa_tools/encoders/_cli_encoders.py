@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cli import CommandRegistry
+from ..cli import RECORD_HELP, CommandRegistry
 
 if TYPE_CHECKING:
     from ._cards import ModelCard
@@ -60,7 +60,7 @@ def register(cli: CommandRegistry) -> None:
     _common_train_args(v)
     c = cli.command("classify", "disease probabilities (MI, STTC, CD, HYP) of an ECG record from its signal; "
                     "research use only", _classify)
-    c.add_argument("record", help="an ECG record file (WFDB, CinC .mat/.hea, .npy/.npz, CSV) or a bundled example name")
+    c.add_argument("record", help=RECORD_HELP)
     c.add_argument("--attributes", action="store_true", help="also print the ECG-QA attribute predictions")
     c.add_argument("--age-sex", action="store_true", help="also print the age/sex estimate")
     c.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")

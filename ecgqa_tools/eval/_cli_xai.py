@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ..cli import RECORD_HELP
+
 
 def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     parser = cli.subcommand(
@@ -42,7 +44,7 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
         _speed,
     )
     speed.add_argument("record", nargs="?", default="ptbxl-00473",
-                       help="record file or bundled example name (default: ptbxl-00473)")
+                       help=RECORD_HELP + " (default: ptbxl-00473)")
     speed.add_argument("--disease", choices=("MI", "STTC", "CD", "HYP"), default="MI",
                        help="disease head to explain (default: MI)")
     speed.add_argument("--repeats", type=int, default=5, help="timed calls per step (median reported)")

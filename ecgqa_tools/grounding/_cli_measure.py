@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import CommandRegistry
+from ..cli import RECORD_HELP, CommandRegistry
 
 
 AXIS_CONVENTION_NAMES: tuple[str, ...] = ("textbook", "ptbxl", "ludb")
@@ -15,7 +15,7 @@ AXIS_CONVENTION_NAMES: tuple[str, ...] = ("textbook", "ptbxl", "ludb")
 def register(cli: CommandRegistry) -> None:
     m = cli.command("measure", "heart rate, P/PR/QRS/QT/QTc and QRS axis of an ECG record "
                     "(OpenECG delineation; research use only)", _measure)
-    m.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npy/.npz, .csv) or a bundled example name")
+    m.add_argument("record", help=RECORD_HELP)
     m.add_argument("--method", choices=("openecg", "neurokit2"), default="openecg",
                    help="delineator (default: openecg)")
     m.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
@@ -26,7 +26,7 @@ def register(cli: CommandRegistry) -> None:
                         "label convention: ptbxl, ludb (grounding.AXIS_CONVENTIONS)")
     t = cli.command("tokens", "OpenECG codec tokens of one lead (run-length symbols, beats, rhythm)",
                     _tokens)
-    t.add_argument("record", help="an ECG record file (WFDB base name or .hea, CinC, .npy/.npz, .csv) or a bundled example name")
+    t.add_argument("record", help=RECORD_HELP)
     t.add_argument("--lead", default="II", help="lead to tokenize (default: II)")
     t.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     t.add_argument("--json", action="store_true", help="print JSON instead of text")

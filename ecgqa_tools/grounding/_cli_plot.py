@@ -19,7 +19,9 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
         "disease head's attribution with ATTR and CLIN strips (PNG or SVG)",
         _run,
     )
-    parser.add_argument("record", help="a record file (WFDB, CinC .mat, .npy/.npz, .csv) or a bundled example name")
+    from ..cli import RECORD_HELP
+
+    parser.add_argument("record", help=RECORD_HELP)
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="output file, .png or .svg (missing folders are created, as for every "
                         "ecgqa output file; written atomically)")
     parser.add_argument("--explain", choices=("MI", "STTC", "CD", "HYP"),

@@ -6,10 +6,7 @@ import argparse
 import json
 import sys
 
-from ..cli import CommandRegistry
-
-RECORD_HELP = ("bundled example name (see 'ecgqa info'), ptbxl:<ecg_id> (500 Hz when present, else 100 Hz; "
-               "ptbxl:<ecg_id>@100 or @500 to choose), ludb:<n>, mimic:<study_id>, or a record file")
+from ..cli import RECORD_HELP, CommandRegistry
 
 DEMO_QUESTIONS = (
     "Is this a normal ECG?",

@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import CommandRegistry
+from ..cli import RECORD_HELP, CommandRegistry
 
 
 def register(cli: CommandRegistry) -> None:
     info = cli.command(
         "info",
-        "print a summary of an ECG record (any file format, or a bundled example name)",
+        "print a summary of an ECG record (any file format, a bundled example or a dataset record name)",
         _info,
     )
     info.add_argument(
         "record", nargs="?",
-        help="a record file (WFDB .hea/base, CinC .mat, .npy/.npz, .csv) or a bundled example name "
-             "(omit to list the examples)",
+        help=RECORD_HELP + "; omit to list the bundled examples",
     )
     info.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
