@@ -105,7 +105,9 @@ class ModelCard:
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
-        """A few human-readable lines."""
+        """A few human-readable lines (long metrics shortened at a word boundary)."""
+        import textwrap
+
         lines = [
             f"{self.name} v{self.version} ({self.task}, {self.network}), outputs: {', '.join(self.outputs[:8])}"
             + (" ..." if len(self.outputs) > 8 else ""),
@@ -114,5 +116,5 @@ class ModelCard:
             f"reproduce: {self.training_command}",
         ]
         for key, value in self.metrics.items():
-            lines.append(f"{key}: {json.dumps(value, default=float)[:200]}")
+            lines.append(f"{key}: {textwrap.shorten(json.dumps(value, default=float), 200, placeholder=' ...')}")
         return "\n".join(lines)
