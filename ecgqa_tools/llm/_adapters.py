@@ -142,9 +142,13 @@ def parse_question(text: str) -> ParsedQuestionResult:
 
     parsed = parse(text)
     tpl = template(parsed.template_id)
+    runner_up = ""
+    if parsed.alternatives and parsed.runner_up_slots is not None:
+        runner_up = template(parsed.alternatives[0][0]).render(dict(parsed.runner_up_slots))
     return ParsedQuestionResult(
         template_id=parsed.template_id, slots=dict(parsed.slots), confidence=float(parsed.confidence),
         question_type=tpl.question_type, attribute_type=tpl.attribute_type, answer_options=tuple(tpl.answer_options),
+        reading=tpl.render(dict(parsed.slots)), margin=parsed.margin, runner_up=runner_up,
     )
 
 

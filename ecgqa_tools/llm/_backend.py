@@ -124,6 +124,12 @@ class ParsedQuestionResult:
     """``scp_code``, ``noise``, ``numeric_feature``..."""
     answer_options: tuple[str, ...]
     """Answers the template allows (its ECG-QA vocabulary)."""
+    reading: str = ""
+    """The template's question with its slots filled (how the question was read); "" if unknown."""
+    margin: float | None = None
+    """Ranking score of this template minus the runner-up's; None when there was no runner-up."""
+    runner_up: str = ""
+    """The runner-up template's question with its slots filled; "" when there was none."""
 
 
 class Backend(Protocol):

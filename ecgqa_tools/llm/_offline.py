@@ -24,7 +24,7 @@ from ..errors import RecordError, ToolError, ToolFailed, UnsupportedQuestion
 from ._backend import ParsedQuestionResult, ScoresResult
 from ._context import ToolContext
 from ._registry import EvidenceItem
-from ._tools import TOOLS, _attributes, _measurement, _quantity, input_warnings
+from ._tools import TOOLS, _attributes, _diseases, _measurement, _quantity, input_warnings
 
 __all__ = [
     "Answer",
@@ -38,6 +38,13 @@ __all__ = [
 DISCLAIMER = "Research software, not for clinical use: this is not a diagnosis."
 MAX_QUESTION_CHARS = 1000
 MIN_CONFIDENCE = 0.5
+CLARIFY_MARGIN = 0.02
+"""A reading whose ranking score beats the runner-up template's by less than this is not answered:
+the two readings are listed instead. Chosen on development data by the rule in docs/qa.md
+("Ambiguous readings"), before it was measured."""
+BRADYCARDIA_BPM = 60.0
+TACHYCARDIA_BPM = 100.0
+"""Heart-rate limits for "Is there bradycardia / tachycardia?" (measured rate below / above)."""
 
 EXAMPLE_QUESTIONS: tuple[str, ...] = (
     "Is this a normal ECG?",
@@ -60,6 +67,8 @@ SUPERCLASS_DISEASE = {
     "conduction disturbance": "CD",
     "hypertrophy": "HYP",
 }
+"""ECG-QA superclass -> the disease CNN head that decides it (docs/llm.md, "Which model decides a
+superclass question")."""
 
 # (pattern, replacement): whole-question rewrites first, then phrase substitutions.
 _WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
@@ -89,6 +98,11 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     (r"\b(ischemia|ischaemia|lack of blood flow)\b", "ischemic"),
     (r"\bqtc\b", "qt corrected"),
     (r"\bekg\b", "ECG"),
+    (r"\bst[\s-]?t(?:[\s-]waves?)?(?=\s+(?:changes?|abnormalit))", "st/t"),
+    (r"\bst/t[\s-]waves?(?=\s+(?:changes?|abnormalit))", "st/t"),
+    (r"\bthe qt\b(?!\s*(?:interval|corrected|c\b))", "the qt interval"),
+    (r"\bthe pr\b(?!\s*interval)", "the pr interval"),
+    (r"^(is|are)\s+(the\s+)?qrs(\s+complex(es)?)?\s+(wide|broad|widened)\b.*$", "is the qrs duration prolonged"),
 )
 
 # Direct tool questions that have no ECG-QA template but a measured answer.
@@ -97,6 +111,28 @@ _DIRECT: tuple[tuple[str, str], ...] = (
     (r"\b(how old|age)\b", "age"),
     (r"\b(male or female|female or male|sex|gender|man or (a )?woman|woman or (a )?man)\b", "sex"),
     (r"\b(intervals?|measurements?)\b", "intervals"),
+)
+
+
+# Questions answered from tools directly (no ECG-QA template fits them well), checked before the
+# template parser when the question is not in ECG-QA's own phrasing.
+_FINDINGS = re.compile(
+    r"^(?:what(?:'s| is| are)?\s+(?:wrong|abnormal)\b|"
+    r"what(?:'s| is| are)\s+the\s+(?:problems?|abnormalit(?:y|ies)|findings?|diagnos[ie]s)\b|"
+    r"what\s+(?:findings|abnormalities|problems|diagnoses)\b|"
+    r"(?:list|show|tell me)\s+(?:me\s+)?(?:the\s+|all\s+)?(?:findings|abnormalities|problems|diagnoses)\b)"
+)
+_RATE_LIMIT = re.compile(r"\b(brady|tachy)cardi(?:a|c)\b")
+_BBB_ANY = re.compile(r"^(?:is|are|does|do)\b.*\bbundle branch blocks?\b")
+_QUANTITY_ASK = re.compile(r"^(?:what(?:'s| is| are| was)|how long is|how long are|tell me|give me|show me)\b")
+_QUANTITIES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    # (pattern on the rewritten question, measured value, ECG-QA numeric feature for its range)
+    (re.compile(r"\bqt corrected\b|\bcorrected qt\b"), "qtc_bazett_ms", "qt corrected"),
+    (re.compile(r"\bqt\b(?! corrected)"), "qt_interval_ms", "qt interval"),
+    (re.compile(r"\bpr\b"), "pr_interval_ms", "pr interval"),
+    (re.compile(r"\bqrs\b(?! axis)"), "qrs_duration_ms", "qrs duration"),
+    (re.compile(r"\bp(?:[\s-]wave)?\s+duration\b|\bp[\s-]wave\b"), "p_duration_ms", "p duration"),
+    (re.compile(r"\brr\b"), "rr_interval_ms", "rr interval"),
 )
 
 
@@ -120,6 +156,11 @@ class Answer:
     """ECG-QA template the question was mapped to, if any."""
     interpreted_as: str | None = None
     """The question after everyday wording was rewritten, when it changed."""
+    read_as: str | None = None
+    """How the question was read: the ECG-QA template question with its slots filled, or the
+    measured quantity / tool question answered directly; None when nothing was understood."""
+    readings: tuple[str, ...] = field(default=())
+    """When the question is ambiguous (not answered): the readings to choose from, best first."""
     disclaimer: str = DISCLAIMER
     """Always shown with answers."""
     tools_used: tuple[str, ...] = field(default=())
@@ -139,6 +180,8 @@ class Answer:
             "supported": self.supported,
             "template_id": self.template_id,
             "interpreted_as": self.interpreted_as,
+            "read_as": self.read_as,
+            "readings": list(self.readings),
             "tools_used": list(self.tools_used),
             "warnings": list(self.warnings),
             "disclaimer": self.disclaimer,
@@ -147,7 +190,10 @@ class Answer:
     def to_text(self) -> str:
         """Human-readable form printed by ``ecgqa ask``."""
         lines = [f"Q: {self.question}"]
-        if self.interpreted_as:
+        if self.read_as:
+            where = f"ECG-QA template {self.template_id}" if self.template_id is not None else "measured directly"
+            lines.append(f"   (read as: {self.read_as} [{where}])")
+        elif self.interpreted_as:
             lines.append(f"   (read as: {self.interpreted_as})")
         if self.answer:
             lines.append(f"A: {', '.join(self.answer)}")
@@ -296,6 +342,8 @@ def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, ca
 
     direct = _direct_intent(rewritten)
     parsed = _superclass_question(rewritten)
+    if parsed is None and direct in _DIRECT_FIRST and not _ECGQA_MARKERS.search(rewritten.lower()):
+        return _answer_direct(ctx, text, interpreted, record, record_b, canonical, direct)
     if parsed is None:
         try:
             parsed = ctx.backend.parse_question(rewritten)
@@ -303,15 +351,47 @@ def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, ca
             parsed = None
     if parsed is None or parsed.confidence < MIN_CONFIDENCE:
         if direct is not None:
-            return _answer_direct(ctx, text, interpreted, record, canonical, direct)
+            return _answer_direct(ctx, text, interpreted, record, record_b, canonical, direct)
         return _out_of_scope(text, canonical, "it matches none of the ECG-QA question templates")
+    reading = _reading(parsed)
+    if parsed.margin is not None and parsed.margin < CLARIFY_MARGIN and parsed.runner_up:
+        return _clarify(text, canonical, interpreted, (reading, parsed.runner_up), parsed.margin)
+    comparison = parsed.question_type.startswith("comparison")
+    if record_b is not None and not comparison:
+        return Answer(
+            question=text, record=canonical, answer=(), evidence=(), supported=False, interpreted_as=interpreted,
+            template_id=parsed.template_id, read_as=reading,
+            explanation=(f"--compare was given, but the question reads as a question about one ECG ({reading}), "
+                         "so the second ECG would be ignored. Ask a comparison (e.g. \"Does the recent ECG "
+                         "show any symptoms that were not in the previous ECG?\") or drop --compare."),
+        )
     return _answer_template(ctx, text, interpreted, record, record_b, canonical, parsed)
+
+
+def _reading(parsed: Any) -> str:
+    """The template question with its slots filled, as the parser read the question."""
+    if getattr(parsed, "reading", ""):
+        return parsed.reading
+    slots = ", ".join(f"{k}={v}" for k, v in parsed.slots.items())
+    return f"ECG-QA template {parsed.template_id}" + (f" ({slots})" if slots else "")
+
+
+def _clarify(question: str, record: str, interpreted: str | None, readings: tuple[str, str],
+             margin: float) -> Answer:
+    listed = "\n".join(f"  {i}. {r}" for i, r in enumerate(readings, 1))
+    return Answer(
+        question=question, record=record, answer=(), evidence=(), supported=False, interpreted_as=interpreted,
+        readings=readings,
+        explanation=(f"This question can be read in two ways (the better reading wins by only {margin:.3f} < "
+                     f"{CLARIFY_MARGIN}), so it is not answered. Which one do you mean?\n{listed}"),
+    )
 
 
 _SUPERCLASS_VERIFY = re.compile(
     r"^(?:does (?:this|the) ecg (?:show|have)|is there|are there|do you see)\s+(?:any\s+)?"
     r"(?:(?:symptoms?|signs?|evidence) of\s+)?(?:an?\s+)?"
-    r"(myocardial infarction|st/t changes?|conduction disturbances?|hypertrophy)\s*\??$"
+    r"(myocardial infarction|st/t (?:changes?|abnormalit(?:y|ies))|conduction disturbances?|hypertrophy)"
+    r"(?:\s+(?:on|in) (?:this|the) ecg)?\s*\??$"
 )
 
 
@@ -322,10 +402,12 @@ def _superclass_question(question: str) -> ParsedQuestionResult | None:
     match = _SUPERCLASS_VERIFY.match(question.strip().lower())
     if match is None:
         return None
-    superclass = next(name for name in SUPERCLASS_DISEASE if match.group(1).startswith(name))
+    found = match.group(1).replace("abnormalities", "change").replace("abnormality", "change")
+    superclass = next(name for name in SUPERCLASS_DISEASE if found.startswith(name))
     return ParsedQuestionResult(
         template_id=1, slots={"scp_code": superclass}, confidence=1.0, question_type="single-verify",
         attribute_type="scp_code", answer_options=("no", "not sure", "yes"),
+        reading=f"Does this ECG show symptoms of {superclass}?",
     )
 
 
@@ -339,8 +421,20 @@ def _register(ctx: ToolContext, item: Any, name: str) -> str:
     raise RecordError(f"expected an ECG or a record reference, got {type(item).__name__}")
 
 
+_DIRECT_FIRST = frozenset({"findings", "rate_limit", "bbb_any", "quantity", "heart_rate"})
+"""Direct intents tried before the template parser (when the question is not in ECG-QA phrasing)."""
+
+
 def _direct_intent(question: str) -> str | None:
-    lowered = question.lower()
+    lowered = question.lower().strip()
+    if _FINDINGS.search(lowered):
+        return "findings"
+    if _RATE_LIMIT.search(lowered) and not re.search(r"\bsinus (brady|tachy)", lowered):
+        return "rate_limit"
+    if _BBB_ANY.search(lowered) and not re.search(r"\b(left|right|complete|incomplete)\b", lowered):
+        return "bbb_any"
+    if _QUANTITY_ASK.search(lowered) and _quantities(lowered) and not re.search(r"\b(range|normal|fall)\b", lowered):
+        return "quantity"
     for pattern, intent in _DIRECT:
         if re.search(pattern, lowered):
             return intent
@@ -353,13 +447,128 @@ def _run(ctx: ToolContext, used: list[str], name: str, **arguments: Any):
     return result
 
 
-def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, record: str, canonical: str,
-                   intent: str) -> Answer:
+def _quantities(lowered: str) -> list[tuple[str, str]]:
+    """(measured value name, ECG-QA numeric feature) of each interval the question names."""
+    return [(value, feature) for regex, value, feature in _QUANTITIES if regex.search(lowered)]
+
+
+_DIRECT_READINGS = {
+    "heart_rate": "What is the measured heart rate?",
+    "findings": "Which findings does this ECG show (superclasses, statements, intervals outside their normal range)?",
+    "bbb_any": "Does this ECG show any bundle branch block (complete or incomplete, left or right)?",
+    "age": "How old is the patient, according to the age model?",
+    "sex": "What sex does the sex model estimate?",
+    "intervals": "What are the measured intervals and axis?",
+}
+_COMPARABLE = frozenset({"heart_rate", "quantity"})
+_FEATURE_NAMES = {"qt corrected": "QTc (Bazett; Fridericia shown too)", "qt interval": "QT interval",
+                  "pr interval": "PR interval", "qrs duration": "QRS duration", "p duration": "P-wave duration",
+                  "rr interval": "RR interval"}
+
+
+def _normal_range(feature: str) -> tuple[float | None, float | None] | None:
+    from ..grounding import NORMAL_RANGES_MS
+
+    return NORMAL_RANGES_MS.get(feature)
+
+
+def _range_text(feature: str) -> str:
+    low, high = _normal_range(feature) or (None, None)
+    if low is None and high is None:
+        return "no normal range defined"
+    if low is None:
+        return f"normal range up to {high:g} ms"
+    if high is None:
+        return f"normal range from {low:g} ms"
+    return f"normal range {low:g}-{high:g} ms"
+
+
+def _evidence(ctx: ToolContext, record: str, tool: str, statement: str, source: str, version: str) -> str:
+    """Add one decisive fact to the session's ledger and return its id."""
+    from ._registry import Provenance
+
+    canonical = ctx.load(record)[0].canonical
+    return ctx.add_evidence(tool, f"{statement} on {canonical}",
+                            Provenance(source=source, version=version, record=canonical))
+
+
+def _class_call(ctx: ToolContext, record: str, scores: Any, name: str, tool: str, label: str) -> tuple[bool, str]:
+    """(present?, evidence id) for one class of a model: its probability against its tuned threshold."""
+    p = scores.probabilities.get(name)
+    if p is None:
+        return False, _evidence(ctx, record, tool, f"{label}: not among the {scores.model}'s classes", scores.model,
+                                scores.version)
+    threshold = float(scores.thresholds.get(name, 0.5))
+    present = float(p) >= threshold
+    verdict = "at or above" if present else "below"
+    return present, _evidence(
+        ctx, record, tool,
+        f"{label} probability {float(p):.2f}, {verdict} its threshold {threshold:.2f}: "
+        f"{'present' if present else 'absent'}", scores.model, scores.version)
+
+
+def _superclass_call(ctx: ToolContext, used: list[str], record: str, superclass: str) -> tuple[bool, str]:
+    """The disease CNN head of an ECG-QA superclass against its tuned threshold (what ``classify`` calls)."""
+    from ..encoders import DISEASE_NAMES
+
+    code = SUPERCLASS_DISEASE[superclass]
+    if "disease_probabilities" not in used:
+        _run(ctx, used, "disease_probabilities", record=record)
+    scores = _diseases(ctx, record)[1]
+    return _class_call(ctx, record, scores, code, "disease_probabilities",
+                       f"{DISEASE_NAMES.get(code, superclass)} ({code}, disease CNN)")
+
+
+def _statement_call(ctx: ToolContext, used: list[str], record: str, statement: str) -> tuple[bool, str]:
+    """The attribute model's class for one statement against its tuned threshold."""
+    if "ecgqa_attributes" not in used:
+        _run(ctx, used, "ecgqa_attributes", record=record)
+    scores = _attributes(ctx, record)[1]
+    return _class_call(ctx, record, scores, statement, "ecgqa_attributes", f"'{statement}' (attribute model)")
+
+
+def _measured(ctx: ToolContext, used: list[str], record: str, value_name: str, feature: str | None) -> tuple[float | None, str]:
+    """(value, evidence id) of one measured interval, with its normal range when it has one."""
+    if "intervals_and_axis" not in used:
+        _run(ctx, used, "intervals_and_axis", record=record)
+    meas = _measurement(ctx, record)[1]
+    value = meas.values.get(value_name)
+    value = None if value is None else round(float(value), 1)
+    label = _quantity(value_name, 0).rsplit(" ", 2)[0]
+    if value is None:
+        text = f"{label} could not be measured: {meas.reasons.get(value_name, 'no reason given')}"
+    else:
+        text = _quantity(value_name, value)
+        if feature is not None:
+            where = meas.ranges.get(feature)
+            text += f" ({_range_text(feature)}{': ' + where if where else ''})"
+    return value, _evidence(ctx, record, "intervals_and_axis", text, f"measurements ({meas.method})", meas.version)
+
+
+def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, record: str, record_b: str | None,
+                   canonical: str, intent: str) -> Answer:
     used: list[str] = []
+    reading = _DIRECT_READINGS.get(intent)
+    lowered = rewrite_everyday(question).lower()
+    if intent == "quantity":
+        names = " and ".join(_FEATURE_NAMES.get(f, f) for _, f in _quantities(lowered))
+        reading = f"What is the measured {names}?"
+    elif intent == "rate_limit":
+        slow = "brady" in lowered
+        reading = (f"Is the measured heart rate {'below' if slow else 'above'} "
+                   f"{BRADYCARDIA_BPM if slow else TACHYCARDIA_BPM:g} bpm ({'bradycardia' if slow else 'tachycardia'})?")
+    if record_b is not None and intent not in _COMPARABLE:
+        return Answer(question=question, record=canonical, answer=(), evidence=(), supported=False,
+                      interpreted_as=interpreted, read_as=reading,
+                      explanation=(f"--compare was given, but the question reads as a question about one ECG "
+                                   f"({reading}), so the second ECG would be ignored. Ask it about each ECG "
+                                   "separately, or drop --compare."))
+    records = [record] + ([record_b] if record_b is not None else [])
+    answer: tuple[str, ...] = ()
     try:
         if intent in ("age", "sex"):
             est = _run(ctx, used, "age_sex_estimate", record=record)
-            ids = est.evidence_ids
+            ids = list(est.evidence_ids)
             if intent == "age":
                 body = (f"The age model estimates {est.age_years:g} years" if est.age_years is not None
                         else "The age model gave no estimate")
@@ -369,23 +578,104 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                         f"The sex model gives a probability of {p:.2f} that the patient is female"
                         + (f" (estimate: {est.sex})" if est.sex else " (undecided)"))
             body += " (an estimate from the signal, not the recorded value)"
+        elif intent in ("heart_rate", "quantity"):
+            wanted = ([("heart_rate_bpm", None)] if intent == "heart_rate"
+                      else [(v, f) for v, f in _quantities(lowered)])
+            if intent == "quantity" and any(v == "qtc_bazett_ms" for v, _ in wanted):
+                wanted.append(("qtc_fridericia_ms", None))
+            ids, parts = [], []
+            values: dict[str, list[float | None]] = {}
+            for rec in records:
+                for value_name, feature in wanted:
+                    value, eid = _measured(ctx, used, rec, value_name, feature)
+                    ids.append(eid)
+                    values.setdefault(value_name, []).append(value)
+                    parts.append(ctx.evidence[eid].statement)
+            body = "Measured: " + "; ".join(parts)
+            rate = values.get("heart_rate_bpm", [None])[0]
+            if intent == "heart_rate" and record_b is None:
+                body = (f"The measured heart rate is {rate:g} beats per minute" if rate is not None
+                        else f"The heart rate could not be measured ({parts[0]})")
+            if record_b is not None:
+                diffs = [f"{_quantity(k, v[1] - v[0])} more on the second ECG" for k, v in values.items()
+                         if v[0] is not None and v[1] is not None]
+                body += ("; difference (second - first): " + ", ".join(diffs)) if diffs else ""
+        elif intent == "rate_limit":
+            rate, eid = _measured(ctx, used, record, "heart_rate_bpm", None)
+            ids = [eid]
+            slow = "brady" in lowered
+            if rate is None:
+                body = "The heart rate could not be measured, so this cannot be answered"
+            else:
+                yes = rate < BRADYCARDIA_BPM if slow else rate > TACHYCARDIA_BPM
+                answer = ("yes" if yes else "no",)
+                limit = BRADYCARDIA_BPM if slow else TACHYCARDIA_BPM
+                body = (f"The measured heart rate is {rate:g} bpm, {'below' if rate < limit else 'above' if rate > limit else 'at'} "
+                        f"the {limit:g} bpm limit")
+        elif intent == "bbb_any":
+            from ..qa import SCP_STATEMENTS
+
+            ids, found = [], []
+            for statement in (s for s in SCP_STATEMENTS if "bundle branch block" in s):
+                present, eid = _statement_call(ctx, used, record, statement)
+                ids.append(eid)
+                if present:
+                    found.append(statement)
+            answer = ("yes" if found else "no",)
+            body = (f"Present: {', '.join(found)}" if found else
+                    "No bundle-branch-block statement is over its threshold")
+        elif intent == "findings":
+            ids, answer = _findings(ctx, used, record)
+            body = "Findings: " + ", ".join(answer)
         else:
             meas = _run(ctx, used, "intervals_and_axis", record=record)
-            ids = meas.evidence_ids
-            if intent == "heart_rate":
-                rate = meas.values.get("heart_rate_bpm")
-                body = (f"The measured heart rate is {rate:g} beats per minute" if rate is not None
-                        else f"The heart rate could not be measured: {meas.reasons.get('heart_rate_bpm', 'no reason given')}")
-                ids = [i for i in ids if ctx.evidence[i].statement.startswith(("heart rate", "rr interval"))] or ids
-            else:
-                shown = [_quantity(k, v) for k, v in meas.values.items() if v is not None]
-                body = "Measured: " + ", ".join(shown) if shown else "No interval could be measured"
+            ids = list(meas.evidence_ids)
+            shown = [_quantity(k, v) for k, v in meas.values.items() if v is not None]
+            body = "Measured: " + ", ".join(shown) if shown else "No interval could be measured"
     except ToolError as exc:
         return _failed(question, canonical, exc, interpreted, used)
-    cites = "".join(f" [{i}]" for i in ids[:6])
-    evidence = tuple(ctx.evidence[i] for i in ids)
-    return Answer(question=question, record=canonical, answer=(), explanation=f"{body}.{cites}",
-                  evidence=evidence, supported=True, interpreted_as=interpreted, tools_used=tuple(used))
+    cites = "".join(f" [{i}]" for i in ids[:12])
+    evidence = tuple(ctx.evidence[i] for i in dict.fromkeys(ids))
+    if record_b is not None:
+        canonical = f"{canonical} -> {ctx.load(record_b)[0].canonical}"
+    return Answer(question=question, record=canonical, answer=answer, explanation=f"{body}.{cites}",
+                  evidence=evidence, supported=True, interpreted_as=interpreted, tools_used=tuple(used),
+                  read_as=reading)
+
+
+_NOT_FINDINGS = frozenset({"normal ecg", "sinus rhythm"})
+
+
+def _findings(ctx: ToolContext, used: list[str], record: str) -> tuple[list[str], tuple[str, ...]]:
+    """(evidence ids, findings): superclasses from the disease CNNs, statements from the attribute
+    model (normal ECG and sinus rhythm left out), intervals measured outside their normal range."""
+    from ..qa import SCP_STATEMENTS
+
+    ids: list[str] = []
+    found: list[str] = []
+    for superclass in SUPERCLASS_DISEASE:
+        present, eid = _superclass_call(ctx, used, record, superclass)
+        ids.append(eid)
+        if present:
+            found.append(superclass)
+    _run(ctx, used, "ecgqa_attributes", record=record)
+    scores = _attributes(ctx, record)[1]
+    for name, p in sorted(scores.probabilities.items(), key=lambda kv: -kv[1]):
+        if name in SCP_STATEMENTS and name not in _NOT_FINDINGS and p >= scores.thresholds.get(name, 0.5):
+            ids.append(_class_call(ctx, record, scores, name, "ecgqa_attributes", f"'{name}' (attribute model)")[1])
+            found.append(name)
+    _run(ctx, used, "intervals_and_axis", record=record)
+    meas_result = _measurement(ctx, record)[1]
+    for feature, where in meas_result.ranges.items():
+        if not where.startswith("within"):
+            value_name = _FEATURE_VALUE.get(feature)
+            if value_name is None:
+                continue
+            ids.append(_measured(ctx, used, record, value_name, feature)[1])
+            found.append(f"{feature} {where}")
+    if not found:
+        return ids, ("no abnormal finding",)
+    return ids, tuple(found)
 
 
 def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, record: str,
@@ -397,26 +687,85 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
             question, canonical,
             "it compares two ECGs; give the second one (`ecgqa ask RECORD QUESTION --compare RECORD2`)",
         )
+    reading = _reading(parsed)
     try:
         attrs_a, ids_a = _attributes_for(ctx, used, record, parsed)
         attrs_b, ids_b = _attributes_for(ctx, used, record_b, parsed) if comparison else (None, [])
         if comparison:
             cmp_ = _run(ctx, used, "compare_ecgs", record_a=record, record_b=record_b)
             ids_b = ids_b + cmp_.evidence_ids
-        answer = _engine_answer(ctx, parsed, attrs_a, attrs_b)
+        decisive: list[str] = []
+        superclass_answer = None
+        if any(str(v).lower() in SUPERCLASS_DISEASE for v in parsed.slots.values()):
+            attrs_a, superclass_answer, decisive = _superclasses_from_cnn(ctx, used, record, parsed, attrs_a)
+        answer = superclass_answer or _engine_answer(ctx, parsed, attrs_a, attrs_b)
+        if not decisive:
+            records = [record] + ([record_b] if comparison and record_b is not None else [])
+            decisive = _decisive(ctx, used, records, parsed)
     except ToolError as exc:
         return _failed(question, canonical, exc, interpreted, used, parsed.template_id)
     except UnsupportedQuestion as exc:
-        return _out_of_scope(question, canonical, f"the answer engine could not answer it: {exc}")
-    evidence_ids = _relevant(ctx, ids_a + ids_b, parsed, answer)
-    evidence = tuple(ctx.evidence[i] for i in evidence_ids)
+        return replace(_out_of_scope(question, canonical, f"the answer engine could not answer it: {exc}"),
+                       read_as=reading, template_id=parsed.template_id)
+    evidence_ids = decisive or _relevant(ctx, ids_a + ids_b, parsed, answer)
+    evidence = tuple(ctx.evidence[i] for i in dict.fromkeys(evidence_ids))
     if comparison:
         canonical = f"{canonical} -> {ctx.load(record_b)[0].canonical}"  # type: ignore[arg-type]
     explanation = _explain(parsed, answer, evidence)
     return Answer(
         question=question, record=canonical, answer=tuple(answer), explanation=explanation, evidence=evidence,
         supported=True, template_id=parsed.template_id, interpreted_as=interpreted, tools_used=tuple(used),
+        read_as=reading,
     )
+
+
+def _superclasses_from_cnn(ctx: ToolContext, used: list[str], record: str, parsed: Any,
+                           attrs: Any) -> tuple[Any, list[str] | None, list[str]]:
+    """Superclass questions are decided by the disease CNN heads (docs/llm.md): the attributes with
+    their superclasses replaced by the heads' calls, the yes/no answer of a superclass verify
+    question (None for other templates) and the evidence ids of the asked superclasses."""
+    calls = {sc: _superclass_call(ctx, used, record, sc) for sc in SUPERCLASS_DISEASE}
+    present = frozenset(sc for sc, (yes, _) in calls.items() if yes)
+    asked = [str(v).lower() for v in parsed.slots.values() if str(v).lower() in SUPERCLASS_DISEASE]
+    decisive = [calls[sc][1] for sc in asked]
+    if hasattr(attrs, "superclass_set"):
+        attrs = replace(attrs, superclass_set=present)
+    answer = None
+    if parsed.template_id == 1 and len(asked) == 1:
+        answer = ["yes" if asked[0] in present else "no"]
+    return attrs, answer, decisive
+
+
+_FEATURE_VALUE = {"rr interval": "rr_interval_ms", "p duration": "p_duration_ms", "pr interval": "pr_interval_ms",
+                  "qrs duration": "qrs_duration_ms", "qt interval": "qt_interval_ms",
+                  "qt corrected": "qtc_bazett_ms"}
+
+
+def _decisive(ctx: ToolContext, used: list[str], records: list[str], parsed: Any) -> list[str]:
+    """Evidence ids of what decides a template's answer: each statement slot's attribute-model class
+    against its threshold, each numeric feature's measured value against its normal range, and the
+    'normal ecg' class for template 2; empty when the template has none of these (the answer then
+    cites the evidence mentioning its slots or answer)."""
+    from ..qa import SCP_STATEMENTS
+
+    ids: list[str] = []
+    for rec in records:
+        if parsed.attribute_type == "heart_axis":
+            _, eid = _measured(ctx, used, rec, "qrs_axis_deg", None)
+            meas = _measurement(ctx, rec)[1]
+            ids.append(eid)
+            ids.append(_evidence(ctx, rec, "intervals_and_axis",
+                                 f"axis class from the measured axis: {meas.axis_class or 'unknown'}",
+                                 f"measurements ({meas.method})", meas.version))
+        if parsed.template_id == 2:
+            ids.append(_statement_call(ctx, used, rec, "normal ecg")[1])
+        for name, value in parsed.slots.items():
+            value = str(value).lower()
+            if value in SCP_STATEMENTS:
+                ids.append(_statement_call(ctx, used, rec, value)[1])
+            elif value in _FEATURE_VALUE:
+                ids.append(_measured(ctx, used, rec, _FEATURE_VALUE[value], value)[1])
+    return ids
 
 
 def _attributes_for(ctx: ToolContext, used: list[str], record: str, parsed: Any) -> tuple[Any, list[str]]:
@@ -450,10 +799,7 @@ def _attributes_for(ctx: ToolContext, used: list[str], record: str, parsed: Any)
 
 
 def _engine_answer(ctx: ToolContext, parsed: Any, attrs_a: Any, attrs_b: Any) -> list[str]:
-    """The ECG-QA answer engine, plus superclass verify questions ("... symptoms of myocardial infarction?")."""
-    scp = str(parsed.slots.get("scp_code", "")).lower()
-    if parsed.template_id == 1 and scp in SUPERCLASS_DISEASE and hasattr(attrs_a, "superclasses"):
-        return ["yes"] if scp in attrs_a.superclasses() else ["no"]
+    """The ECG-QA answer engine on the attributes built from the tools."""
     return list(ctx.backend.answer_question(parsed, attrs_a, attrs_b))
 
 
@@ -486,8 +832,8 @@ def _relevant(ctx: ToolContext, ids: list[str], parsed: Any, answer: list[str]) 
 
 def _explain(parsed: Any, answer: list[str], evidence: tuple[EvidenceItem, ...]) -> str:
     answer_text = ", ".join(answer) if answer else "no answer"
-    lines = [f"Read as ECG-QA template {parsed.template_id} ({parsed.question_type}, {parsed.attribute_type}); "
-             f"answer: {answer_text}."]
+    lines = [f"Answer: {answer_text} (ECG-QA template {parsed.template_id}, {parsed.question_type}, "
+             f"{parsed.attribute_type})."]
     if evidence:
         lines.append("Why: " + "; ".join(f"{e.statement} [{e.id}]" for e in evidence[:6]) + ".")
     else:

@@ -408,6 +408,11 @@ class ParsedQuestion:
     """The question as given."""
     alternatives: tuple[tuple[int, float], ...] = field(default=())
     """Next-best compatible templates with their similarity, best first."""
+    margin: float | None = None
+    """Ranking score (similarity + cue bonuses) of the chosen template minus the runner-up's; None
+    when there was no runner-up (one compatible template or a word-for-word prototype match)."""
+    runner_up_slots: dict[str, str] | None = None
+    """Slots of the runner-up template (``alternatives[0]``), None when there was none."""
 
 
 _MODEL_LOCK = threading.Lock()
@@ -587,7 +592,10 @@ class QuestionParser:
                 f"cannot map {question!r} to an ECG-QA question with confidence: closest is template {tid} "
                 f"({TEMPLATES[tid].pattern!r}) at similarity {score:.2f} < {threshold:.2f}"
             )
-        return ParsedQuestion(tid, candidates[tid], round(score, 4), question, tuple(ranked[1:4]))
+        margin = (score + bonus[tid]) - (ranked[1][1] + bonus[ranked[1][0]]) if len(ranked) > 1 else None
+        return ParsedQuestion(tid, candidates[tid], round(score, 4), question, tuple(ranked[1:4]),
+                              None if margin is None else round(margin, 4),
+                              candidates[ranked[1][0]] if len(ranked) > 1 else None)
 
 
 _EMBEDDINGS_FILE = "prototype_embeddings.npz"
