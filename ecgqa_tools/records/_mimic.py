@@ -60,12 +60,16 @@ class MimicIvEcg:
         """Listed studies whose header and signal files both exist (one directory walk, cached)."""
         if self._present is None:
             found: set[str] = set()
-            files = self.root / "files"
+            files = str(self.root / "files")
             for folder, _, names in os.walk(files):
+                if not names:
+                    continue
+                # "files/pNNNN/..." by slicing: os.path.relpath per record cost ~60 us x 800k studies
+                relative = "files" + folder[len(files):].replace(os.sep, "/") + "/"
                 name_set = set(names)
                 for name in names:
                     if name.endswith(".hea") and f"{name[:-4]}.dat" in name_set:
-                        found.add(os.path.relpath(os.path.join(folder, name[:-4]), self.root).replace(os.sep, "/"))
+                        found.add(relative + name[:-4])
             self._present = frozenset(
                 int(sid) for sid, rel in self.metadata["path"].items() if str(rel).strip("/") in found
             )
