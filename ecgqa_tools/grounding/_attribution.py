@@ -485,11 +485,11 @@ def integrated_gradients(module: Any, inputs: "torch.Tensor", baseline: "torch.T
     sum as captum's ``IntegratedGradients(method="gausslegendre")``, without its extra forward
     passes (the caller has the end-point logits for the completeness check)."""
     import torch
-    from captum.attr._utils.approximation_methods import approximation_parameters
 
-    step_sizes, alphas = approximation_parameters("gausslegendre")
-    alpha = torch.tensor(alphas(n_steps), dtype=inputs.dtype)
-    weight = torch.tensor(step_sizes(n_steps), dtype=inputs.dtype)
+    nodes, weights = np.polynomial.legendre.leggauss(n_steps)  # captum's gausslegendre, rescaled to [0, 1]
+    # (not imported from captum: importing any captum module imports matplotlib and its LLM tools)
+    alpha = torch.tensor((0.5 * (1 + nodes)).tolist(), dtype=inputs.dtype)
+    weight = torch.tensor((0.5 * weights).tolist(), dtype=inputs.dtype)
     x, base = inputs.detach(), baseline.detach().to(inputs.dtype)
     diff = x - base
     forward = _forward_logit(module)
@@ -561,7 +561,6 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
                logit_change: "np.ndarray | None" = None, kind: str = "flat",
                fs_hz: float = 100.0) -> tuple["torch.Tensor", "torch.Tensor | None"]:
     import torch
-    from captum.attr import GradientShap, Saliency
 
     module = gradient_module(module)
     forward = _forward_logit(module)
@@ -580,6 +579,8 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
         sums = attr.detach().double().sum(dim=tuple(range(1, attr.dim())))
         return attr, sums - torch.from_numpy(np.asarray(logit_change, dtype=np.float64))
     if method == "gradshap":
+        from captum.attr import GradientShap
+
         background = gradshap_background(inputs if ig_baseline is None else ig_baseline, inputs, kind)
         numpy_state = np.random.get_state()  # captum draws the path coefficients with numpy
         parts = []
@@ -596,6 +597,8 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
             np.random.set_state(numpy_state)
         return torch.cat(parts), None
     if method == "saliency":
+        from captum.attr import Saliency
+
         return Saliency(forward).attribute(inputs, abs=True), None
     raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
 
