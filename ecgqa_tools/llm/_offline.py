@@ -682,12 +682,14 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
                      record_b: str | None, canonical: str, parsed: Any) -> Answer:
     used: list[str] = []
     comparison = parsed.question_type.startswith("comparison")
-    if comparison and record_b is None:
-        return _out_of_scope(
-            question, canonical,
-            "it compares two ECGs; give the second one (`ecgqa ask RECORD QUESTION --compare RECORD2`)",
-        )
     reading = _reading(parsed)
+    if comparison and record_b is None:
+        return Answer(
+            question=question, record=canonical, answer=(), evidence=(), supported=False, interpreted_as=interpreted,
+            template_id=parsed.template_id, read_as=reading,
+            explanation=(f"The question compares two ECGs ({reading}); give the second one: "
+                         "`ecgqa ask RECORD QUESTION --compare RECORD2`."),
+        )
     try:
         attrs_a, ids_a = _attributes_for(ctx, used, record, parsed)
         attrs_b, ids_b = _attributes_for(ctx, used, record_b, parsed) if comparison else (None, [])
@@ -696,7 +698,9 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
             ids_b = ids_b + cmp_.evidence_ids
         decisive: list[str] = []
         superclass_answer = None
+        note = ""
         if any(str(v).lower() in SUPERCLASS_DISEASE for v in parsed.slots.values()):
+            note = _attribute_model_view(attrs_a, parsed)
             attrs_a, superclass_answer, decisive = _superclasses_from_cnn(ctx, used, record, parsed, attrs_a)
         answer = superclass_answer or _engine_answer(ctx, parsed, attrs_a, attrs_b)
         if not decisive:
@@ -711,12 +715,23 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
     evidence = tuple(ctx.evidence[i] for i in dict.fromkeys(evidence_ids))
     if comparison:
         canonical = f"{canonical} -> {ctx.load(record_b)[0].canonical}"  # type: ignore[arg-type]
-    explanation = _explain(parsed, answer, evidence)
+    explanation = _explain(parsed, answer, evidence) + (f" {note}" if note else "")
     return Answer(
         question=question, record=canonical, answer=tuple(answer), explanation=explanation, evidence=evidence,
         supported=True, template_id=parsed.template_id, interpreted_as=interpreted, tools_used=tuple(used),
         read_as=reading,
     )
+
+
+def _attribute_model_view(attrs: Any, parsed: Any) -> str:
+    """A note when the attribute model's statements disagree with the disease CNN's call (which decides)."""
+    if not hasattr(attrs, "superclasses"):
+        return ""
+    implied = set(attrs.superclasses())
+    asked = [str(v).lower() for v in parsed.slots.values() if str(v).lower() in SUPERCLASS_DISEASE]
+    shown = "; ".join(f"{'imply' if sc in implied else 'do not imply'} {sc}" for sc in asked)
+    return (f"(For reference, not deciding: the attribute model's predicted statements {shown}; superclass "
+            "questions are decided by the disease CNN heads, see docs/llm.md.)")
 
 
 def _superclasses_from_cnn(ctx: ToolContext, used: list[str], record: str, parsed: Any,

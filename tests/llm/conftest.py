@@ -88,8 +88,8 @@ class FakeBackend:
     def measure(self, ecg: Any, method: str) -> MeasurementResult:
         self.calls.append("measure")
         return MeasurementResult(
-            values={"heart_rate_bpm": 75.0, "qrs_ms": 96.0, "qt_ms": 470.0, "p_ms": None},
-            reasons={"p_ms": "no P wave found"}, axis_class="normal heart axis",
+            values={"heart_rate_bpm": 75.0, "qrs_duration_ms": 96.0, "qt_interval_ms": 470.0, "p_duration_ms": None},
+            reasons={"p_duration_ms": "no P wave found"}, axis_class="normal heart axis",
             ranges={"qt interval": "above the normal range", "qrs duration": "within the normal range"},
             method=method, version="0-test",
         )

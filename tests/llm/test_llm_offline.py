@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ecgqa_tools.errors import RecordNotFound, UnsupportedQuestion
@@ -159,3 +161,29 @@ def test_measured_questions_are_answered_without_the_attribute_model(context, ba
     assert qt.supported and qt.answer == ("above the normal range",)
     normal = answer_offline("syn1", "Is this a normal ECG?", context=context)
     assert not normal.supported and normal.template_id == 2
+
+
+def test_ambiguous_reading_is_listed_not_answered(context, monkeypatch):
+    """A parse whose margin over the runner-up is below CLARIFY_MARGIN gets both readings back."""
+    from ecgqa_tools.llm._backend import ParsedQuestionResult
+    from ecgqa_tools.llm._offline import CLARIFY_MARGIN
+
+    def parse(text):
+        return ParsedQuestionResult(2, {}, 0.61, "single-verify", "scp_code", ("yes", "no"),
+                                    reading="Is this a normal ECG?", margin=CLARIFY_MARGIN / 2,
+                                    runner_up="Does this ECG show any kind of abnormal symptoms?")
+
+    monkeypatch.setattr(context.backend, "parse_question", parse)
+    answer = answer_offline("syn1", "Is it all good with the trace?", context=context)
+    assert not answer.supported and answer.answer == () and answer.evidence == ()
+    assert answer.readings == ("Is this a normal ECG?", "Does this ECG show any kind of abnormal symptoms?")
+    assert "1. Is this a normal ECG?" in answer.explanation and "2. Does this ECG" in answer.to_text()
+    assert answer.to_json()["readings"] == list(answer.readings)
+
+    def clear(text):
+        return replace(parse(text), margin=CLARIFY_MARGIN * 2)
+
+    monkeypatch.setattr(context.backend, "parse_question", clear)
+    answered = answer_offline("syn1", "Is it all good with the trace?", context=context)
+    assert answered.supported and answered.read_as == "Is this a normal ECG?"
+    assert "(read as: Is this a normal ECG? [ECG-QA template 2])" in answered.to_text()

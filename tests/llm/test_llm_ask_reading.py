@@ -1,0 +1,151 @@
+"""`ecgqa ask` answers the question asked, says how it read it and cites what decided the answer:
+the REAL backend (shipped models, measurements, question understanding) on bundled examples.
+
+Each test asserts against a second, independent call of the model or measurement that decides
+(``predict_diseases`` / ``predict_attributes`` / ``grounding.measure``), never against a fixed
+number, so a retrained model changes the expected answer with it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.llm import ToolContext, answer_offline
+from ecgqa_tools.llm._offline import BRADYCARDIA_BPM, CLARIFY_MARGIN, _direct_intent, rewrite_everyday
+from ecgqa_tools.records import load_example
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ctx() -> ToolContext:
+    return ToolContext()
+
+
+def _disease_call(name: str, code: str) -> tuple[bool, float, float]:
+    from ecgqa_tools.encoders import predict_diseases
+
+    pred = predict_diseases(load_example(name))
+    p, t = float(pred.probabilities[code]), float(pred.thresholds[code])
+    return p >= t, p, t
+
+
+def _attribute_call(name: str, statement: str) -> tuple[bool, float, float]:
+    from ecgqa_tools.encoders import predict_attributes
+
+    pred = predict_attributes(load_example(name))
+    p, t = float(pred.probabilities[statement]), float(pred.thresholds[statement])
+    return p >= t, p, t
+
+
+def test_superclass_answer_agrees_with_the_disease_head_and_cites_it(ctx):
+    """00400: 'ST/T changes?' is answered by the STTC head vs its threshold (what `classify` calls)."""
+    present, p, t = _disease_call("ptbxl-00400", "STTC")
+    answer = answer_offline("ptbxl-00400", "Does this ECG show ST/T changes?", context=ctx)
+    assert answer.answer == (("yes",) if present else ("no",))
+    assert answer.read_as == "Does this ECG show symptoms of st/t change?"
+    assert [e.tool for e in answer.evidence] == ["disease_probabilities"]
+    assert f"probability {p:.2f}" in answer.evidence[0].statement
+    assert f"threshold {t:.2f}" in answer.evidence[0].statement
+
+
+@pytest.mark.parametrize("question", ["Is there a conduction disturbance?", "Are there ST-T changes?",
+                                      "Is there hypertrophy?"])
+def test_every_superclass_wording_cites_only_its_head(ctx, question):
+    answer = answer_offline("ptbxl-01386", question, context=ctx)
+    code = {"conduction": "CD", "ST-T": "STTC", "hypertrophy": "HYP"}[next(
+        k for k in ("conduction", "ST-T", "hypertrophy") if k in question)]
+    present, p, t = _disease_call("ptbxl-01386", code)
+    assert answer.answer == (("yes",) if present else ("no",))
+    assert len(answer.evidence) == 1 and f"({code}, disease CNN) probability {p:.2f}" in answer.evidence[0].statement
+
+
+def test_no_answer_cites_the_class_that_was_checked(ctx):
+    """00478: 'right bundle branch block?' cites that class's probability and threshold, not sinus rhythm."""
+    present, p, t = _attribute_call("ptbxl-00478", "complete right bundle branch block")
+    answer = answer_offline("ptbxl-00478", "Does this ECG show a right bundle branch block?", context=ctx)
+    assert answer.answer == (("yes",) if present else ("no",))
+    assert answer.read_as == "Does this ECG show symptoms of complete right bundle branch block?"
+    assert len(answer.evidence) == 1
+    statement = answer.evidence[0].statement
+    assert "'complete right bundle branch block'" in statement and f"threshold {t:.2f}" in statement
+
+
+def test_single_ecg_question_with_compare_gets_a_message(ctx):
+    answer = answer_offline("ptbxl-00473", "Is this a normal ECG?", second="ptbxl-00210", context=ctx)
+    assert not answer.supported and answer.answer == ()
+    assert "--compare" in answer.explanation and answer.read_as == "Is this a normal ECG?"
+
+
+def test_heart_rate_comparison_reports_both_records(ctx):
+    answer = answer_offline("ptbxl-00473", "Is the heart rate faster than in the other ECG?", second="ptbxl-00210",
+                            context=ctx)
+    assert answer.supported and answer.template_id is None
+    assert answer.read_as == "What is the measured heart rate?"
+    assert {e.record for e in answer.evidence} == {"example:ptbxl-00473", "example:ptbxl-00210"}
+    assert "difference (second - first)" in answer.explanation
+
+
+def test_comparison_template_without_second_ecg_gets_a_message(ctx):
+    answer = answer_offline(
+        "ptbxl-00473", "What symptoms are newly detected in the second ECG as compared to the first ECG?", context=ctx)
+    assert not answer.supported and "--compare" in answer.explanation and answer.template_id is not None
+
+
+def test_what_is_wrong_lists_findings_from_the_signal(ctx):
+    from ecgqa_tools.encoders import predict_attributes
+
+    answer = answer_offline("ptbxl-01386", "What is wrong with this ECG?", context=ctx)
+    assert answer.supported and answer.template_id is None and answer.answer
+    pred = predict_attributes(load_example("ptbxl-01386"))
+    for finding in answer.answer:
+        if finding in pred.probabilities:  # a statement: over its threshold
+            assert pred.probabilities[finding] >= pred.thresholds[finding]
+    assert sum(e.tool == "disease_probabilities" for e in answer.evidence) == 4  # every head, present or not
+
+
+def test_bradycardia_is_decided_by_the_measured_rate(ctx):
+    answer = answer_offline("ptbxl-00473", "Is there bradycardia?", context=ctx)
+    rate_items = [e for e in answer.evidence if e.statement.startswith("heart rate")]
+    rate = float(rate_items[0].statement.split()[2])
+    assert answer.answer == (("yes",) if rate < BRADYCARDIA_BPM else ("no",))
+
+
+def test_any_bundle_branch_block_checks_every_bbb_statement(ctx):
+    answer = answer_offline("ptbxl-00478", "Is there a bundle branch block?", context=ctx)
+    assert answer.supported and answer.answer in (("yes",), ("no",))
+    checked = [e.statement for e in answer.evidence]
+    assert len(checked) >= 4 and all("bundle branch block" in s and "threshold" in s for s in checked)
+
+
+@pytest.mark.parametrize(("question", "read_as"), [
+    ("Is the QRS wide?", "Does the qrs duration of this ECG fall above the normal range?"),
+    ("Is the QT prolonged?", "Does the qt interval of this ECG fall above the normal range?"),
+    ("What is the QTc?", "What is the measured QTc (Bazett; Fridericia shown too)?"),
+    ("What is the QT/PR interval?", "What is the measured QT interval and PR interval?"),
+])
+def test_interval_wordings(ctx, question, read_as):
+    answer = answer_offline("ptbxl-00473", question, context=ctx)
+    assert answer.supported and answer.read_as == read_as
+    assert answer.evidence and all(e.tool == "intervals_and_axis" for e in answer.evidence)
+    assert all("normal range" in e.statement for e in answer.evidence if "fridericia" not in e.statement)
+
+
+def test_template_reading_is_always_shown_in_text_and_json(capsys):
+    assert main(["ask", "ptbxl-00473", "What is the heart axis of this ECG?", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["template_id"] == 22 and out["read_as"] == "What direction is this ECG deviated to?"
+    assert main(["ask", "ptbxl-00473", "Does this ECG show symptoms of sinus rhythm?"]) == 0
+    text = capsys.readouterr().out
+    assert "(read as: Does this ECG show symptoms of sinus rhythm? [ECG-QA template 1])" in text
+
+
+def test_wordings_route_without_models():
+    assert _direct_intent(rewrite_everyday("What is wrong with this ECG?")) == "findings"
+    assert _direct_intent(rewrite_everyday("Is there a bundle branch block?")) == "bbb_any"
+    assert _direct_intent(rewrite_everyday("Is there a left bundle branch block?")) is None
+    assert _direct_intent(rewrite_everyday("Is there tachycardia?")) == "rate_limit"
+    assert _direct_intent(rewrite_everyday("What range does the qt interval of this ECG fall in?")) != "quantity"
+    assert 0 < CLARIFY_MARGIN < 0.1
