@@ -119,6 +119,10 @@ def test_plain_plot_footer_mentions_no_attributions(tmp_path, capsys):
     texts = " ".join(t.get_text() for t in fig.texts)
     plt.close(fig)
     assert "not for clinical use" in texts and "Attributions" not in texts
+    fig = plot_ecg(load_example("ptbxl-00473"), record_name="example:ptbxl-00473")
+    texts = " ".join(t.get_text() for t in fig.texts)
+    plt.close(fig)
+    assert "12-lead ECG example:ptbxl-00473" in texts and "record example:ptbxl-00473 " in texts
     assert main(["plot", "ptbxl-00473", "-o", str(tmp_path / "x.png"), "--baseline", "flat"]) == 1
     assert "--baseline needs --explain" in capsys.readouterr().err
     out = tmp_path / "new" / "folder" / "x.png"  # -o creates missing folders like every output (_io)

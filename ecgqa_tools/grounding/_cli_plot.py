@@ -79,7 +79,6 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"Warning: {warning}")
     from ..records import record_display_name
 
-    title = None if attribution is not None else f"12-lead ECG {record_display_name(args.record)}"
-    plot_ecg(ecg, attribution, mask=mask, path=args.output, title=title)
+    plot_ecg(ecg, attribution, mask=mask, path=args.output, record_name=record_display_name(args.record))
     print(args.output)
     return 0

@@ -140,7 +140,8 @@ def _strip(ax: Any, x0: float, x1: float, values: np.ndarray, cmap: Any, label: 
 
 
 def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarray | None = None,
-             path: str | Path | None = None, title: str | None = None, dpi: int = 200) -> Any:
+             path: str | Path | None = None, title: str | None = None, dpi: int = 200,
+             record_name: str | None = None) -> Any:
     """Draw the clinical 12-lead plot; returns the matplotlib Figure (saved when ``path`` is given).
 
     ``attribution``: colours the trace and fills the ATTR strips (the head and its probability go
@@ -149,6 +150,8 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
     ``.png`` or ``.svg`` writes the file atomically. Paper speed 25 mm/s; each lead gets the
     largest standard gain (10, 5 or 2.5 mm/mV) at which it fits its panel, shown by the
     calibration pulse left of each row (first lead of the row) and next to any lead that differs.
+    ``record_name``: how the footer names the record (default ``<record_id> (<source>)``; the CLI
+    passes the canonical name, ``records.record_display_name``).
     """
     import matplotlib
 
@@ -243,9 +246,9 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
 
     if title is None:
         title = (f"{attribution.disease} head: {call_words(attribution.probability, attribution.threshold)}"
-                 if attribution is not None else f"12-lead ECG {ecg.record_id}")
+                 if attribution is not None else f"12-lead ECG {record_name or ecg.record_id}")
     fig.text(margin_l / width_mm, 1 - 4.0 / height_mm, title, fontsize=10, fontweight="bold", va="top")
-    info = (f"record {ecg.record_id} ({ecg.source})   {fs:g} Hz, {duration:.1f} s shown   "
+    info = (f"record {record_name or f'{ecg.record_id} ({ecg.source})'}   {fs:g} Hz, {duration:.1f} s shown   "
             "25 mm/s, gain per lead (calibration pulse)   grid: 1 mm = 40 ms")
     if attribution is not None:
         method = METHOD_NAMES.get(attribution.method, attribution.method)
