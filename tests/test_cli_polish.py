@@ -136,8 +136,7 @@ def test_json_output_names_the_record_canonically_and_carries_the_notice(command
     assert main([command, "473", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["record"] == "example:ptbxl-00473"
-    if command != "info":
-        assert data["disclaimer"] == DISCLAIMER
+    assert data["disclaimer"] == DISCLAIMER
     assert main([command, "ptbxl-00473"]) == 0
     assert "record example:ptbxl-00473" in capsys.readouterr().out
 

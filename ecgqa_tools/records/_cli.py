@@ -41,6 +41,7 @@ def _info(args: argparse.Namespace) -> int:
             record = example_info(name)
             print(f"{name}  ({record.fs_hz} Hz, strat_fold {record.strat_fold}): {record.why}")
         return 0
+    from .. import DISCLAIMER
     from ._names import record_display_name
 
     ecg = read_record_or_example(args.record, fs_hz=args.fs)
@@ -63,6 +64,7 @@ def _info(args: argparse.Namespace) -> int:
                 "missing_standard_leads": list(quality.missing_standard_leads),
                 "non_standard_leads": list(quality.non_standard_leads),
             },
+            "disclaimer": DISCLAIMER,
         }, indent=2))
     else:  # the summary's first line names the record as the other commands do
         first, _, rest = ecg.summary().partition("\n")
