@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ModelError, UsageError
 from .._io import write_text_atomic
 
 
@@ -53,6 +53,47 @@ class ModelCard:
     def seen_ids(self) -> frozenset[int]:
         """Every record the model was trained or selected on (the leakage guard refuses these)."""
         return frozenset(self.train_ids) | frozenset(self.selection_ids)
+
+    def class_thresholds(self) -> dict[str, float] | None:
+        """Output name -> probability cut-off in force, or ``None`` when the card has no per-class
+        thresholds. ``metrics['thresholds']`` holds the cut-offs tuned on the selection ECGs;
+        ``metrics['threshold_rule']`` (``{"rule": ..., "selection_positives": {name: n}}``), when
+        present, turns them into the ones used (``_thresholds.apply_threshold_rule``)."""
+        from ._thresholds import apply_threshold_rule
+
+        tuned = self.metrics.get("thresholds")
+        if not isinstance(tuned, (list, tuple)) or not tuned:
+            return None
+        if len(tuned) != len(self.outputs):
+            raise ModelError(f"card {self.name}: {len(tuned)} thresholds for {len(self.outputs)} outputs")
+        rule = self.metrics.get("threshold_rule")
+        if not rule:
+            return {name: float(t) for name, t in zip(self.outputs, tuned)}
+        try:
+            positives = [int(rule["selection_positives"][name]) for name in self.outputs]
+            values = apply_threshold_rule(str(rule["rule"]), tuned, positives)
+        except (KeyError, TypeError, ValueError, UsageError) as exc:
+            raise ModelError(f"card {self.name}: malformed threshold_rule ({type(exc).__name__}: {exc})") from exc
+        return dict(zip(self.outputs, values))
+
+    def _threshold_lines(self) -> list[str]:
+        """One line per output: threshold used, the tuned one and selection positives when a rule applies."""
+        used = self.class_thresholds()
+        if used is None:
+            return []
+        rule = self.metrics.get("threshold_rule") or {}
+        tuned = dict(zip(self.outputs, self.metrics["thresholds"]))
+        if not rule:
+            return [f"  {used[name]:.3f}  {name}" for name in self.outputs]
+        positives = rule["selection_positives"]
+        return [f"  {used[name]:.3f}  {name}  (tuned {tuned[name]:.3f}, {positives[name]} selection positives)"
+                for name in self.outputs]
+
+    def _threshold_heading(self) -> str:
+        rule = self.metrics.get("threshold_rule") or {}
+        if rule:
+            return f"per-class thresholds (rule {rule['rule']} on the F1-tuned cut-offs; {rule.get('note', '')}):"
+        return "per-class thresholds (F1-tuned on the selection ECGs):"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, default=float)
@@ -101,7 +142,11 @@ class ModelCard:
         ]
         lines += [f"- {k}: {json.dumps(v) if not isinstance(v, str) else v}" for k, v in self.data.items()]
         lines += ["", "## Measured", ""]
-        lines += [f"- {k}: {json.dumps(v, default=float)}" for k, v in self.metrics.items() if k != "thresholds"]
+        lines += [f"- {k}: {json.dumps(v, default=float)}" for k, v in self.metrics.items()
+                  if k not in ("thresholds", "threshold_rule")]
+        if self.class_thresholds() is not None:
+            lines += ["", "## Decision thresholds", "", self._threshold_heading(), ""]
+            lines += [f"- {line.strip()}" for line in self._threshold_lines()]
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
@@ -116,5 +161,8 @@ class ModelCard:
             f"reproduce: {self.training_command}",
         ]
         for key, value in self.metrics.items():
-            lines.append(f"{key}: {textwrap.shorten(json.dumps(value, default=float), 200, placeholder=' ...')}")
+            if key not in ("thresholds", "threshold_rule"):
+                lines.append(f"{key}: {textwrap.shorten(json.dumps(value, default=float), 200, placeholder=' ...')}")
+        if self.class_thresholds() is not None:
+            lines += [self._threshold_heading(), *self._threshold_lines()]
         return "\n".join(lines)

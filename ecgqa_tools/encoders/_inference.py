@@ -187,8 +187,10 @@ class AttributeModel(LoadedModel):
 
     @property
     def thresholds(self) -> tuple[float, ...]:
-        values = self.card.metrics.get("thresholds")
-        return tuple(values) if values else (0.5,) * len(self.classes)
+        """Per-class cut-offs in ``classes`` order: the card's (``ModelCard.class_thresholds``: tuned
+        on ECG-QA valid, then the card's ``threshold_rule``), 0.5 when the card has none."""
+        values = self.card.class_thresholds()
+        return tuple(values[c] for c in self.classes) if values else (0.5,) * len(self.classes)
 
 
 @lru_cache(maxsize=None)
@@ -204,7 +206,8 @@ class AttributePrediction:
     probabilities: Mapping[str, float]
     """ECG-QA class name -> probability in [0, 1]."""
     thresholds: Mapping[str, float]
-    """Class name -> cut-off chosen on ECG-QA's valid split (maximum F1)."""
+    """Class name -> cut-off in force (``AttributeModel.thresholds``: F1-tuned on ECG-QA's valid
+    ECGs, then the card's threshold rule, e.g. shrunk toward 0.5 for classes with few valid positives)."""
     version: str
     """Version of the attribute model."""
     record_id: str = ""
