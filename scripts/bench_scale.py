@@ -161,6 +161,28 @@ def build_mimic(root: Path, rows: int, present: int) -> list[int]:
     return ids
 
 
+def build_mimic_placeholders(root: Path, n: int) -> None:
+    """``mimic-walk/``: ``n`` listed studies, every one with (empty) .hea/.dat files, to time a
+    walk of a tree where all listed studies are present (a complete copy has ~800,000)."""
+    out = root / "mimic-walk"
+    if (out / "record_list.csv").is_file():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "record_list.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("subject_id,study_id,file_name,ecg_time,path\n")
+        for i in range(n):
+            study, subject = MIMIC_STUDY_BASE + 37 * i, MIMIC_SUBJECT_BASE + i // 5
+            rel = _mimic_rel(study, subject)
+            fh.write(f"{subject},{study},{study},2180-07-23 08:00:00,{rel}\n")
+            folder = out / rel.rsplit("/", 1)[0]
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{study}.hea").touch()
+            (folder / f"{study}.dat").touch()
+    os.replace(tmp, out / "record_list.csv")
+    print(f"mimic-walk: {n} placeholder studies", file=sys.stderr)
+
+
 def build_huge(root: Path) -> None:
     out = root / "huge"
     out.mkdir(parents=True, exist_ok=True)
@@ -191,6 +213,8 @@ def build(args: argparse.Namespace) -> None:
     referenced += mimic_ids[1::3][:200_000]
     build_ecgqa(data, root, ptbxl_ids, referenced)
     build_huge(root)
+    if args.mimic_placeholders:
+        build_mimic_placeholders(root, args.mimic_placeholders)
     one = root / "one-chunk" / "ptbxl" / "template" / "train"  # per-sample cost of a single chunk
     one.mkdir(parents=True, exist_ok=True)
     if not (one / "00000.json").exists():
@@ -298,6 +322,8 @@ def run(args: argparse.Namespace) -> int:
         for kind in ("template", "paraphrased"):
             for split in ("train", "valid", "test"):
                 steps.append((f"load_ecgqa {dataset}/{kind}/{split}", _py(_load_body(qa, dataset, kind, split))))
+    steps.append(("ecgqa qa load --dataset mimic-iv-ecg (all kinds and splits)", _cli(
+        ["qa", "load", "--ecgqa", str(qa), "--dataset", "mimic-iv-ecg"])))
     steps.append(("ptbxl present_ids 100+500 Hz", _py(
         "from ecgqa_tools.records import PtbXl\n"
         f"p = PtbXl({str(ptbxl)!r}); _ = p.metadata; out['metadata_s'] = round(time.perf_counter() - _t0, 2)\n"
@@ -312,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
         "out['ms_per_record'] = round(1e3 * (time.perf_counter() - _t1) / len(a), 3)")))
     steps.append(("ecgqa qa map ptbxl template all splits", _cli(
         ["qa", "map", "--ecgqa", str(qa), "--dataset", "ptbxl", "--kind", "template", "--ptbxl", str(ptbxl),
-         "--fs", "500", "--list-absent", "0"])))
+         "--fs", "500", "--list-absent", "0", "--parquet", str(root / "runs" / "ptbxl_template.parquet")])))
     steps.append(("ecgqa qa verify (all PTB-XL template samples)", _cli(
         ["qa", "verify", "--ptbxl", str(ptbxl), "--ecgqa", str(qa), "--show", "0"])))
     steps.append(("mimic metadata + present_ids", _py(
@@ -320,6 +346,16 @@ def run(args: argparse.Namespace) -> int:
         f"m = MimicIvEcg({str(mimic)!r}); out['listed'] = len(m.metadata); out['metadata_s'] = round(time.perf_counter() - _t0, 2)\n"
         "_t1 = time.perf_counter(); out['present'] = len(m.present_ids()); out['present_s'] = round(time.perf_counter() - _t1, 2)\n"
         "_t1 = time.perf_counter(); e = m.read(sorted(m.present_ids())[0]); out['read_one_s'] = round(time.perf_counter() - _t1, 3)")))
+    if (root / "mimic-walk" / "record_list.csv").is_file():
+        steps.append(("mimic-walk: present_ids and present_among(1/4) with every listed study present", _py(
+            "from ecgqa_tools.records import MimicIvEcg\nimport resource\n"
+            f"m = MimicIvEcg({str(root / 'mimic-walk')!r}); out['listed'] = len(m.metadata)\n"
+            "_c = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])\n"
+            "ids = list(m.metadata.index)[::4]; c1 = _c(); t1 = time.perf_counter()\n"
+            "out['present_among'] = len(m.present_among(ids)); out['present_among_s'] = round(time.perf_counter() - t1, 2)\n"
+            "out['present_among_cpu_s'] = round(_c() - c1, 2); c1 = _c(); t1 = time.perf_counter()\n"
+            "out['present'] = len(m.present_ids()); out['present_s'] = round(time.perf_counter() - t1, 2)\n"
+            "out['present_cpu_s'] = round(_c() - c1, 2)")))
     steps.append(("ecgqa data check --mimic", _cli(["data", "check", "--mimic", str(mimic)])))
     steps.append(("ecgqa qa map mimic template test", _cli(
         ["qa", "map", "--ecgqa", str(qa), "--dataset", "mimic-iv-ecg", "--kind", "template", "--split", "test",
@@ -357,6 +393,8 @@ def main() -> int:
     b.add_argument("--root", default="/tmp/scale")
     b.add_argument("--mimic-rows", type=int, default=800_000)
     b.add_argument("--mimic-present", type=int, default=3_000)
+    b.add_argument("--mimic-placeholders", type=int, default=100_000,
+                   help="studies of mimic-walk/, all with (empty) files, to time a full walk (0: skip)")
     r = sub.add_parser("run", help="measure every step in a fresh process")
     r.add_argument("--root", default="/tmp/scale")
     r.add_argument("--json", help="write all results here")

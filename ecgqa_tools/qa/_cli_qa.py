@@ -74,40 +74,50 @@ def _ecgqa_root(value: str | None) -> Path:
     return dataset_dir("ecgqa", value)  # type: ignore[return-value]
 
 
-def _splits(args: argparse.Namespace):  # -> list[QASplit]
+def _iter_splits(args: argparse.Namespace):  # -> Iterator[QASplit]
+    """The requested splits one at a time (a caller that only counts keeps one split in memory:
+    all six MIMIC-IV-ECG splits at once peaked at 2.3 GB, docs/benchmarks/scale.md)."""
     from ..errors import DatasetError
     from ._samples import load_ecgqa
 
     root = _ecgqa_root(args.ecgqa)
     kinds = _KINDS if args.kind == "all" else (args.kind,)
     splits = _SPLITS if args.split == "all" else (args.split,)
-    out = []
+    found = False
     for kind in kinds:
         for split in splits:
             try:
-                out.append(load_ecgqa(root, args.dataset, kind, split))
+                loaded = load_ecgqa(root, args.dataset, kind, split)
             except DatasetError as exc:
                 if args.kind != "all" and args.split != "all":
                     raise
                 print(f"skipped {args.dataset}/{kind}/{split}: {exc}", file=sys.stderr)
-    if not out:
+                continue
+            found = True
+            yield loaded
+            del loaded  # not held while the next split loads
+    if not found:
         raise DatasetError(f"no {args.dataset} ECG-QA split found under {root}")
-    return out
+
+
+def _splits(args: argparse.Namespace):  # -> list[QASplit]
+    return list(_iter_splits(args))
 
 
 def _load(args: argparse.Namespace) -> int:
-    splits = _splits(args)
+    rows = []
+    for s in _iter_splits(args):  # one split in memory at a time
+        if args.json:
+            rows.append({"dataset": s.dataset, "kind": s.kind, "split": s.split, "samples": len(s),
+                         "chunks_found": list(s.chunks_found), "chunks_missing": list(s.chunks_missing)})
+        else:
+            print(s.summary(), flush=True)
+            if s.chunks_missing:
+                shown = ", ".join(s.chunks_missing[:8])
+                print(f"  missing: {shown}{' ...' if len(s.chunks_missing) > 8 else ''}")
+        del s
     if args.json:
-        print(json.dumps([
-            {"dataset": s.dataset, "kind": s.kind, "split": s.split, "samples": len(s),
-             "chunks_found": list(s.chunks_found), "chunks_missing": list(s.chunks_missing)} for s in splits
-        ], indent=1))
-        return 0
-    for s in splits:
-        print(s.summary())
-        if s.chunks_missing:
-            shown = ", ".join(s.chunks_missing[:8])
-            print(f"  missing: {shown}{' ...' if len(s.chunks_missing) > 8 else ''}")
+        print(json.dumps(rows, indent=1))
     return 0
 
 

@@ -96,3 +96,36 @@ def test_mimic_mapping_checks_only_referenced_studies(tmp_path, monkeypatch) -> 
     assert report.rows[2].paths == (str(tmp_path / "files/p1000/p10000004/s40000004/40000004"), None)
     assert report.absent_ids == (40_000_005, 99_999_999)
     assert (report.n_present, report.n_absent) == (1, 2)
+
+
+def _valid_layout(root) -> None:
+    for split in ("train", "valid", "test"):
+        folder = root / "ptbxl" / "template" / split
+        folder.mkdir(parents=True)
+        items = [dict(_SAMPLE, sample_id=j, ecg_id=[1 + j]) for j in range(3)]
+        (folder / "00000.json").write_text(json.dumps(items))
+
+
+def test_qa_load_holds_one_split_at_a_time(tmp_path, capsys) -> None:
+    """``ecgqa qa load`` (all splits) counts each split and lets it go before loading the next."""
+    import argparse
+    import weakref
+
+    from ecgqa_tools.cli import main
+    from ecgqa_tools.qa._cli_qa import _iter_splits
+
+    _valid_layout(tmp_path)
+    args = argparse.Namespace(ecgqa=str(tmp_path), dataset="ptbxl", kind="template", split="all")
+    splits = _iter_splits(args)
+    first = next(splits)
+    ref = weakref.ref(first)
+    del first
+    second = next(splits)
+    assert ref() is None and second.split == "valid"
+
+    assert main(["qa", "load", "--ecgqa", str(tmp_path), "--kind", "template"]) == 0
+    out = capsys.readouterr().out
+    for split in ("train", "valid", "test"):
+        assert f"ptbxl/template/{split}: 3 samples from 1 chunk(s); PARTIAL" in out
+    assert main(["qa", "load", "--ecgqa", str(tmp_path), "--kind", "paraphrased"]) == 1
+    assert "no ptbxl ECG-QA split found" in capsys.readouterr().err
