@@ -46,3 +46,26 @@ def test_present_among_checks_only_the_studies_asked(large_listing, monkeypatch)
     assert MimicIvEcg(root).present_among(asked) == present
     assert MimicIvEcg(root).present_among([studies[15], studies[500]]) == {studies[15]}
     assert MimicIvEcg(root).present_among([]) == frozenset()
+
+
+def _claiming_header(folder, n_samples: int, fs_hz: int = 5000) -> str:
+    leads = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
+    lines = [f"claims 12 {fs_hz} {n_samples}"] + [f"claims.dat 16 1000.0(0)/mV 16 0 0 0 0 {lead}" for lead in leads]
+    (folder / "claims.hea").write_text("\n".join(lines) + "\n")
+    (folder / "claims.dat").write_bytes(b"\0" * 24 * 100)
+    return str(folder / "claims.hea")
+
+
+def test_header_claiming_a_billion_samples_is_refused(tmp_path, capsys) -> None:
+    """A header claiming 10^9 samples over a tiny signal file: a RecordError from the header alone
+    (nothing allocated), and `ecgqa ask` prints it without a traceback."""
+    from ecgqa_tools.cli import main
+    from ecgqa_tools.errors import RecordError
+    from ecgqa_tools.records import read_record
+
+    path = _claiming_header(tmp_path, 10**9)
+    with pytest.raises(RecordError, match=r"claims\.hea: record is 55\.6 h long"):
+        read_record(path)
+    assert main(["ask", path, "Does this ECG show atrial fibrillation?"]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "55.6 h long" in err and "Traceback" not in err
