@@ -385,6 +385,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def table(args: argparse.Namespace) -> int:
+    """A Markdown table of a ``run --json`` file: wall, CPU and peak RSS per step."""
+    data = json.loads(Path(args.json).read_text())
+    print(f"{data['meta']['date_utc']}, {data['meta']['cpus']} CPUs, load average at the end "
+          f"{', '.join(f'{x:.1f}' for x in data['meta']['load_average'])}\n")
+    print("| step | wall s | CPU s | peak RSS GB | what it did |\n|---|---|---|---|---|")
+    skip = {"step", "wall_s", "cpu_s", "peak_rss_gb", "exit", "exit_code", "opened", "folders_listed", "stdout_tail",
+            "inner_s"}
+    for r in data["steps"]:
+        detail = ", ".join(f"{k} {v}" for k, v in r.items() if k not in skip and k != "stderr")
+        opened = r.get("opened", {})
+        files = ", ".join(f"{n} {k}" if not k.startswith("json:") else f"{n} in {k[5:]}/" for k, n in opened.items()
+                          if k != "json")
+        detail += f"; opened {files or 'nothing'}, listed {r.get('folders_listed', 0)} folders"
+        if r.get("exit_code") not in (None, 0):
+            detail += f"; exit {r['exit_code']}"
+        print(f"| {r['step']} | {r['wall_s']} | {r.get('cpu_s', '')} | {r.get('peak_rss_gb', '')} | {detail} |")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -399,7 +419,11 @@ def main() -> int:
     r.add_argument("--root", default="/tmp/scale")
     r.add_argument("--json", help="write all results here")
     r.add_argument("--only", help="comma-separated substrings of step names to run")
+    t = sub.add_parser("table", help="Markdown table of a run --json file")
+    t.add_argument("json")
     args = parser.parse_args()
+    if args.command == "table":
+        return table(args)
     if args.command == "build":
         build(args)
         return 0
