@@ -597,9 +597,15 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                 body = (f"The measured heart rate is {rate:g} beats per minute" if rate is not None
                         else f"The heart rate could not be measured ({parts[0]})")
             if record_b is not None:
-                diffs = [f"{_quantity(k, v[1] - v[0])} more on the second ECG" for k, v in values.items()
-                         if v[0] is not None and v[1] is not None]
+                diffs = [f"{_quantity(k, abs(round(v[1] - v[0], 1)))} {'more' if v[1] >= v[0] else 'less'} on the "
+                         "second ECG" for k, v in values.items() if v[0] is not None and v[1] is not None]
                 body += ("; difference (second - first): " + ", ".join(diffs)) if diffs else ""
+                direction = _direction(lowered)
+                first, second = next(iter(values.values()))
+                if direction is not None and first is not None and second is not None:
+                    answer = ("yes" if (first > second if direction == "higher" else first < second) else "no",)
+                    reading = (f"Is the measured {reading[len('What is the measured '):-1]} of the first ECG "
+                               f"{direction} than that of the second?")
         elif intent == "rate_limit":
             rate, eid = _measured(ctx, used, record, "heart_rate_bpm", None)
             ids = [eid]
@@ -641,6 +647,15 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
     return Answer(question=question, record=canonical, answer=answer, explanation=f"{body}.{cites}",
                   evidence=evidence, supported=True, interpreted_as=interpreted, tools_used=tuple(used),
                   read_as=reading)
+
+
+def _direction(lowered: str) -> str | None:
+    """``higher`` / ``lower`` when a two-ECG question asks whether the first value is larger / smaller."""
+    if re.search(r"\b(faster|higher|longer|greater|more|larger|increased)\b", lowered):
+        return "higher"
+    if re.search(r"\b(slower|lower|shorter|less|smaller|decreased)\b", lowered):
+        return "lower"
+    return None
 
 
 _NOT_FINDINGS = frozenset({"normal ecg", "sinus rhythm"})
@@ -700,8 +715,10 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
         superclass_answer = None
         note = ""
         if any(str(v).lower() in SUPERCLASS_DISEASE for v in parsed.slots.values()):
-            note = _attribute_model_view(attrs_a, parsed)
-            attrs_a, superclass_answer, decisive = _superclasses_from_cnn(ctx, used, record, parsed, attrs_a)
+            model_attrs = attrs_a
+            attrs_a, superclass_answer, decisive, cnn_present = _superclasses_from_cnn(
+                ctx, used, record, parsed, attrs_a)
+            note = _attribute_model_view(model_attrs, parsed, cnn_present)
         answer = superclass_answer or _engine_answer(ctx, parsed, attrs_a, attrs_b)
         if not decisive:
             records = [record] + ([record_b] if comparison and record_b is not None else [])
@@ -723,22 +740,26 @@ def _answer_template(ctx: ToolContext, question: str, interpreted: str | None, r
     )
 
 
-def _attribute_model_view(attrs: Any, parsed: Any) -> str:
+def _attribute_model_view(attrs: Any, parsed: Any, cnn_present: frozenset[str]) -> str:
     """A note when the attribute model's statements disagree with the disease CNN's call (which decides)."""
     if not hasattr(attrs, "superclasses"):
         return ""
     implied = set(attrs.superclasses())
-    asked = [str(v).lower() for v in parsed.slots.values() if str(v).lower() in SUPERCLASS_DISEASE]
+    asked = [str(v).lower() for v in parsed.slots.values()
+             if str(v).lower() in SUPERCLASS_DISEASE and (str(v).lower() in implied) != (str(v).lower() in cnn_present)]
+    if not asked:
+        return ""
     shown = "; ".join(f"{'imply' if sc in implied else 'do not imply'} {sc}" for sc in asked)
     return (f"(For reference, not deciding: the attribute model's predicted statements {shown}; superclass "
             "questions are decided by the disease CNN heads, see docs/llm.md.)")
 
 
 def _superclasses_from_cnn(ctx: ToolContext, used: list[str], record: str, parsed: Any,
-                           attrs: Any) -> tuple[Any, list[str] | None, list[str]]:
+                           attrs: Any) -> tuple[Any, list[str] | None, list[str], frozenset[str]]:
     """Superclass questions are decided by the disease CNN heads (docs/llm.md): the attributes with
     their superclasses replaced by the heads' calls, the yes/no answer of a superclass verify
-    question (None for other templates) and the evidence ids of the asked superclasses."""
+    question (None for other templates), the evidence ids of the asked superclasses and the
+    superclasses the heads call present."""
     calls = {sc: _superclass_call(ctx, used, record, sc) for sc in SUPERCLASS_DISEASE}
     present = frozenset(sc for sc, (yes, _) in calls.items() if yes)
     asked = [str(v).lower() for v in parsed.slots.values() if str(v).lower() in SUPERCLASS_DISEASE]
@@ -748,7 +769,7 @@ def _superclasses_from_cnn(ctx: ToolContext, used: list[str], record: str, parse
     answer = None
     if parsed.template_id == 1 and len(asked) == 1:
         answer = ["yes" if asked[0] in present else "no"]
-    return attrs, answer, decisive
+    return attrs, answer, decisive, present
 
 
 _FEATURE_VALUE = {"rr interval": "rr_interval_ms", "p duration": "p_duration_ms", "pr interval": "pr_interval_ms",

@@ -83,9 +83,13 @@ def test_heart_rate_comparison_reports_both_records(ctx):
     answer = answer_offline("ptbxl-00473", "Is the heart rate faster than in the other ECG?", second="ptbxl-00210",
                             context=ctx)
     assert answer.supported and answer.template_id is None
-    assert answer.read_as == "What is the measured heart rate?"
+    assert answer.read_as == "Is the measured heart rate of the first ECG higher than that of the second?"
     assert {e.record for e in answer.evidence} == {"example:ptbxl-00473", "example:ptbxl-00210"}
     assert "difference (second - first)" in answer.explanation
+    first, second = (float(e.statement.split()[2]) for e in answer.evidence)
+    assert answer.answer == (("yes",) if first > second else ("no",))
+    plain = answer_offline("ptbxl-00473", "What is the QT interval?", second="ptbxl-00210", context=ctx)
+    assert plain.answer == () and plain.read_as == "What is the measured QT interval?"
 
 
 def test_comparison_template_without_second_ecg_gets_a_message(ctx):
