@@ -187,3 +187,24 @@ def test_ambiguous_reading_is_listed_not_answered(context, monkeypatch):
     answered = answer_offline("syn1", "Is it all good with the trace?", context=context)
     assert answered.supported and answered.read_as == "Is this a normal ECG?"
     assert "(read as: Is this a normal ECG? [ECG-QA template 2])" in answered.to_text()
+
+
+@pytest.mark.parametrize(("question", "rewritten"), [
+    ("Is the QT prolonged?", "Is the qt interval prolonged?"),
+    ("Is the QRS wide?", "Is the qrs duration prolonged?"),
+    ("Are there ST-T changes?", "Are there st/t changes?"),
+    ("Does this ECG show ST T wave changes?", "Does this ecg show st/t changes?"),
+    ("What is the QTc?", "What is the qt corrected?"),
+])
+def test_everyday_interval_and_st_wording(question, rewritten):
+    assert rewrite_everyday(question) == rewritten
+
+
+def test_superclass_wordings_need_no_parser(context):
+    """"Are there ST-T changes?" / "Is there a bundle branch block?" were 'matches no template'."""
+    from ecgqa_tools.llm._offline import _direct_intent, _superclass_question
+
+    parsed = _superclass_question(rewrite_everyday("Are there ST-T changes?"))
+    assert parsed is not None and parsed.slots == {"scp_code": "st/t change"}
+    assert _direct_intent(rewrite_everyday("What is the QTc?")) == "quantity"
+    assert _direct_intent(rewrite_everyday("Is the QRS wide?")) is None  # -> template 39 (tests/qa)

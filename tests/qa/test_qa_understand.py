@@ -131,3 +131,27 @@ def test_template_wording_is_parsed_without_loading_the_embedding_model() -> Non
     assert dict(parsed.slots) == {"scp_code": "non-diagnostic t abnormalities"}
     assert fresh._model is None
 
+
+
+def test_margin_and_runner_up_of_an_embedded_parse(parser) -> None:
+    """An embedding-decided reading carries its margin over the runner-up and the runner-up's slots
+    (what `ecgqa ask` lists when the margin is too small); an exact template wording has none."""
+    from ecgqa_tools.qa import template
+
+    exact = parser.parse("Is this a normal ECG?")
+    assert exact.margin is None and exact.runner_up_slots is None
+    parsed = parser.parse("Is anything abnormal on this ECG?")
+    assert parsed.alternatives and parsed.margin is not None and parsed.margin >= 0
+    runner_up = parsed.alternatives[0][0]
+    assert parsed.runner_up_slots is not None
+    template(runner_up).render(parsed.runner_up_slots)  # the slots fit the runner-up template
+
+
+@pytest.mark.parametrize(("question", "tid", "slots"), [
+    ("Is the qt interval prolonged?", 39, {"numeric_feature": "qt interval", "range": "above"}),
+    ("Is the qrs duration prolonged?", 39, {"numeric_feature": "qrs duration", "range": "above"}),
+])
+def test_everyday_interval_wording(parser, question, tid, slots) -> None:
+    """The offline answerer rewrites "Is the QT prolonged?" / "Is the QRS wide?" into these."""
+    parsed = parser.parse(question)
+    assert (parsed.template_id, parsed.slots) == (tid, slots)
