@@ -772,6 +772,32 @@ def _superclasses_from_cnn(ctx: ToolContext, used: list[str], record: str, parse
     return attrs, answer, decisive, present
 
 
+_KIND_OF_TEMPLATE = {8: "diagnostic", 9: "diagnostic", 10: "rhythm", 11: "form", 12: "abnormal",
+                     13: "diagnostic", 14: "diagnostic", 15: "form", 16: "rhythm"}
+"""Slot-less statement templates: the statement kind their answer is computed from."""
+
+
+def _kind_calls(ctx: ToolContext, used: list[str], record: str, kind: str, shown: int = 6) -> list[str]:
+    """Evidence ids for an "any <kind> symptoms" / "what <kind> symptoms" answer: the statements of
+    that kind over their thresholds (what the answer engine counts), or, when there is none, the
+    three closest to their thresholds, below them."""
+    from ..qa import SCP_DIAGNOSTIC, SCP_FORM, SCP_RHYTHM
+
+    pools = {"diagnostic": SCP_DIAGNOSTIC, "form": SCP_FORM, "rhythm": SCP_RHYTHM,
+             "abnormal": tuple(s for s in SCP_DIAGNOSTIC + SCP_FORM + SCP_RHYTHM
+                               if s not in ("sinus rhythm", "normal ecg"))}
+    if "ecgqa_attributes" not in used:
+        _run(ctx, used, "ecgqa_attributes", record=record)
+    scores = _attributes(ctx, record)[1]
+    pool = [s for s in dict.fromkeys(pools[kind]) if s in scores.probabilities]
+    present = [s for s in pool if scores.probabilities[s] >= scores.thresholds.get(s, 0.5)]
+    if present:
+        chosen = sorted(present, key=lambda s: -scores.probabilities[s])[:shown]
+    else:
+        chosen = sorted(pool, key=lambda s: scores.probabilities[s] - scores.thresholds.get(s, 0.5), reverse=True)[:3]
+    return [_class_call(ctx, record, scores, s, "ecgqa_attributes", f"'{s}' (attribute model)")[1] for s in chosen]
+
+
 _FEATURE_VALUE = {"rr interval": "rr_interval_ms", "p duration": "p_duration_ms", "pr interval": "pr_interval_ms",
                   "qrs duration": "qrs_duration_ms", "qt interval": "qt_interval_ms",
                   "qt corrected": "qtc_bazett_ms"}
@@ -795,6 +821,8 @@ def _decisive(ctx: ToolContext, used: list[str], records: list[str], parsed: Any
                                  f"measurements ({meas.method})", meas.version))
         if parsed.template_id == 2:
             ids.append(_statement_call(ctx, used, rec, "normal ecg")[1])
+        if parsed.template_id in _KIND_OF_TEMPLATE:
+            ids.extend(_kind_calls(ctx, used, rec, _KIND_OF_TEMPLATE[parsed.template_id]))
         for name, value in parsed.slots.items():
             value = str(value).lower()
             if value in SCP_STATEMENTS:

@@ -153,3 +153,17 @@ def test_wordings_route_without_models():
     assert _direct_intent(rewrite_everyday("Is there tachycardia?")) == "rate_limit"
     assert _direct_intent(rewrite_everyday("What range does the qt interval of this ECG fall in?")) != "quantity"
     assert 0 < CLARIFY_MARGIN < 0.1
+
+
+def test_any_kind_answer_cites_the_statements_it_counts(ctx):
+    """'Any form-related symptoms?' cites form statements against their thresholds (present ones
+    when the answer is yes, the closest ones below threshold when it is no), not the model's
+    aggregate 'any form-related symptoms' class, which the answer engine does not use."""
+    from ecgqa_tools.qa import SCP_FORM
+
+    answer = answer_offline("ptbxl-00400", "Does this ECG show any form-related symptoms?", context=ctx)
+    assert answer.answer in (("yes",), ("no",)) and answer.evidence
+    cited = [e.statement.split("'")[1] for e in answer.evidence]
+    assert all(name in SCP_FORM for name in cited)
+    word = "present" if answer.answer == ("yes",) else "absent"
+    assert all(e.statement.endswith(f"{word} on example:ptbxl-00400") for e in answer.evidence)
