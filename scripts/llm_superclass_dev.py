@@ -1,10 +1,14 @@
 """Dev comparison (docs/llm.md rule): disease CNN vs attribute-model statements for superclass questions, PTB-XL fold 9."""
-import json, sys
-from ecgqa_tools.records import PtbXl
-from ecgqa_tools.qa import attributes_from_ptbxl
-from ecgqa_tools.llm import _adapters as ad
-from tqdm import tqdm
+import json
 import os
+import sys
+
+from tqdm import tqdm
+
+from ecgqa_tools.llm import _adapters as ad
+from ecgqa_tools.qa import attributes_from_ptbxl
+from ecgqa_tools.records import PtbXl
+
 px = PtbXl(os.path.join(os.environ['ECGQA_DATA_DIR'], 'ptb-xl'))
 meta = px.metadata
 ids = [i for i in px.present_ids(fs_hz=100) if int(meta.loc[i, 'strat_fold']) == 9]

@@ -2,15 +2,24 @@
 
 Usage: python scripts/qa_clarify_margin.py valid 60000.json dev | python scripts/qa_clarify_margin.py test 80000.json test
 (reads $ECGQA_DATA_DIR/ecg-qa/ptbxl; writes /tmp/margins2_<mode>.json)."""
-import json, sys, math
+import json
+import math
+import sys
 from pathlib import Path
-from ecgqa_tools.qa._understand import _default_parser, ParsedQuestion, extract_slots, HANDWRITTEN_FILES
-from ecgqa_tools.qa._templates import _data_text
-from ecgqa_tools.qa._samples import _read_json, parse_samples
-from ecgqa_tools.qa._verify import slots_of_sample
+
 from ecgqa_tools.errors import UnsupportedQuestion
+from ecgqa_tools.qa._samples import _read_json, parse_samples
+from ecgqa_tools.qa._templates import _data_text
+from ecgqa_tools.qa._understand import (
+    HANDWRITTEN_FILES,
+    _default_parser,
+    extract_slots,
+)
+from ecgqa_tools.qa._verify import slots_of_sample
+
 split, name, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 import os
+
 root = Path(os.environ['ECGQA_DATA_DIR']) / 'ecg-qa' / 'ptbxl'
 para = parse_samples(_read_json(root/'paraphrased'/split/name), split, name)
 tmpl = {s.sample_id: s for s in parse_samples(_read_json(root/'template'/split/name), split, name)}
@@ -36,6 +45,7 @@ for q, tid, sl, src in items:
             rows.append((src + ('-loo' if loo else ''), 'refused', None, q, None))
 json.dump(rows, open(f'/tmp/margins2_{mode}.json', 'w'))
 from collections import Counter
+
 print(mode, Counter((r[0], r[1]) for r in rows))
 correct = [r for r in rows if r[1] == 'correct']
 margins = sorted(r[2] for r in correct if r[2] is not None)

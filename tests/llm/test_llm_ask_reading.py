@@ -13,7 +13,12 @@ import pytest
 
 from ecgqa_tools.cli import main
 from ecgqa_tools.llm import ToolContext, answer_offline
-from ecgqa_tools.llm._offline import BRADYCARDIA_BPM, CLARIFY_MARGIN, _direct_intent, rewrite_everyday
+from ecgqa_tools.llm._offline import (
+    BRADYCARDIA_BPM,
+    CLARIFY_MARGIN,
+    _direct_intent,
+    rewrite_everyday,
+)
 from ecgqa_tools.records import load_example
 
 pytestmark = pytest.mark.slow
@@ -57,14 +62,14 @@ def test_every_superclass_wording_cites_only_its_head(ctx, question):
     answer = answer_offline("ptbxl-01386", question, context=ctx)
     code = {"conduction": "CD", "ST-T": "STTC", "hypertrophy": "HYP"}[next(
         k for k in ("conduction", "ST-T", "hypertrophy") if k in question)]
-    present, p, t = _disease_call("ptbxl-01386", code)
+    present, p, _t = _disease_call("ptbxl-01386", code)
     assert answer.answer == (("yes",) if present else ("no",))
     assert len(answer.evidence) == 1 and f"({code}, disease CNN) probability {p:.2f}" in answer.evidence[0].statement
 
 
 def test_no_answer_cites_the_class_that_was_checked(ctx):
     """00478: 'right bundle branch block?' cites that class's probability and threshold, not sinus rhythm."""
-    present, p, t = _attribute_call("ptbxl-00478", "complete right bundle branch block")
+    present, _p, t = _attribute_call("ptbxl-00478", "complete right bundle branch block")
     answer = answer_offline("ptbxl-00478", "Does this ECG show a right bundle branch block?", context=ctx)
     assert answer.answer == (("yes",) if present else ("no",))
     assert answer.read_as == "Does this ECG show symptoms of complete right bundle branch block?"

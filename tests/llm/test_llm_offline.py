@@ -108,8 +108,9 @@ def test_unknown_record_raises_record_not_found(context):
 
 
 def test_an_ecg_object_can_be_passed_directly(context):
-    from ecgqa_tools.records import ECG, STANDARD_LEADS
     import numpy as np
+
+    from ecgqa_tools.records import ECG, STANDARD_LEADS
 
     ecg = ECG.from_array(np.zeros((12, 1000)) + np.sin(np.arange(1000) / 20.0), 100.0, STANDARD_LEADS,
                          record_id="direct", source="array")
