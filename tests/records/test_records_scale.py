@@ -48,6 +48,32 @@ def test_present_among_checks_only_the_studies_asked(large_listing, monkeypatch)
     assert MimicIvEcg(root).present_among([]) == frozenset()
 
 
+def test_present_ids_of_a_complete_copy_checks_each_listed_study(tmp_path, monkeypatch) -> None:
+    """Every listed study present (a complete copy): the listing is checked study by study, without
+    walking the tree, with the same answer; a study missing its .dat is left out."""
+    rows = ["subject_id,study_id,file_name,ecg_time,path"]
+    studies = [40_000_000 + i for i in range(300)]
+    for study in studies:
+        rel = _rel(study, 10_000_000 + study % 1000)
+        rows.append(f"{10_000_000 + study % 1000},{study},{study},2180-07-23 08:44:00,{rel}")
+        base = tmp_path / rel
+        base.parent.mkdir(parents=True)
+        base.with_name(base.name + ".hea").write_text("x")
+        if study != studies[7]:
+            base.with_name(base.name + ".dat").write_bytes(b"\0")
+    (tmp_path / "record_list.csv").write_text("\n".join(rows) + "\n")
+    expected = frozenset(studies) - {studies[7]}
+    assert MimicIvEcg(tmp_path)._walk_present() == expected
+
+    def no_walk(*args, **kwargs):
+        raise AssertionError("present_ids walked a complete tree")
+
+    monkeypatch.setattr(os, "walk", no_walk)
+    mimic = MimicIvEcg(tmp_path)
+    assert mimic.present_ids() == expected
+    assert mimic.missing_ids() == {studies[7]}
+
+
 def _claiming_header(folder, n_samples: int, fs_hz: int = 5000) -> str:
     leads = ("I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6")
     lines = [f"claims 12 {fs_hz} {n_samples}"] + [f"claims.dat 16 1000.0(0)/mV 16 0 0 0 0 {lead}" for lead in leads]
