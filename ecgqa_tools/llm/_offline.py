@@ -76,6 +76,9 @@ _WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
      r"(look\s+)?(normal|ok|okay|fine|alright|all right|healthy)\b.*$", "Is this a normal ECG?"),
     (r"^(is|are)\s+(there\s+)?(anything|something)\s+(wrong|abnormal|off|unusual)\b.*$",
      "Does this ECG show any kind of abnormal symptoms?"),
+    (r"^(is|does)\s+(this|the|my|it|his|her|their)?\s*(ecg|ekg|heart|tracing|recording|result|reading|it)?\s*"
+     r"(look\s+)?(abnormal|unusual|atypical|strange|odd|weird|pathological|not normal)\b.*$",
+     "Does this ECG show any kind of abnormal symptoms?"),
     (r"^(any|are there any)\s+(problems?|abnormalit(y|ies))\b.*$", "Does this ECG show any kind of abnormal symptoms?"),
     (r".*\b(irregular|abnormal|uneven|skipp?(ed|ing))\s+(heart\s*beats?|heart\s*rhythms?|rhythms?|pulse|beats?)\b.*",
      "What rhythm-related symptoms does this ECG show?"),
@@ -120,6 +123,8 @@ _FINDINGS = re.compile(
     r"^(?:what(?:'s| is| are)?\s+(?:wrong|abnormal)\b|"
     r"what(?:'s| is| are)\s+the\s+(?:problems?|abnormalit(?:y|ies)|findings?|diagnos[ie]s)\b|"
     r"what\s+(?:findings|abnormalities|problems|diagnoses)\b|"
+    r"what (?:is|can be|do you) (?:seen|shown|found|see)\b(?!.*\b(?:rhythm|form|noise|lead|compared)\b)|"
+    r"what does (?:this|the) (?:ecg|tracing|recording) show\??$|"
     r"(?:list|show|tell me)\s+(?:me\s+)?(?:the\s+|all\s+)?(?:findings|abnormalities|problems|diagnoses)\b)"
 )
 _RATE_LIMIT = re.compile(r"\b(brady|tachy)cardi(?:a|c)\b")

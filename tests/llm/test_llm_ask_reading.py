@@ -172,3 +172,13 @@ def test_any_kind_answer_cites_the_statements_it_counts(ctx):
     assert all(name in SCP_FORM for name in cited)
     word = "present" if answer.answer == ("yes",) else "absent"
     assert all(e.statement.endswith(f"{word} on example:ptbxl-00400") for e in answer.evidence)
+
+
+def test_close_readings_are_listed_instead_of_answered(ctx):
+    """'Are there any symptoms?' is nearly as close to 'any diagnostic symptoms' as to 'any kind of
+    abnormal symptoms' (margin about 0.011 < CLARIFY_MARGIN): both readings come back, no answer."""
+    answer = answer_offline("ptbxl-00473", "Are there any symptoms?", context=ctx)
+    assert not answer.supported and answer.answer == () and len(answer.readings) == 2
+    assert "Does this ECG show any kind of abnormal symptoms?" in answer.readings
+    clear = answer_offline("ptbxl-00473", "Is the ECG unusual?", context=ctx)
+    assert clear.supported and clear.read_as == "Does this ECG show any kind of abnormal symptoms?"

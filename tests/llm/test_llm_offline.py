@@ -196,6 +196,8 @@ def test_ambiguous_reading_is_listed_not_answered(context, monkeypatch):
     ("Are there ST-T changes?", "Are there st/t changes?"),
     ("Does this ECG show ST T wave changes?", "Does this ecg show st/t changes?"),
     ("What is the QTc?", "What is the qt corrected?"),
+    ("Is the ECG unusual?", "Does this ECG show any kind of abnormal symptoms?"),
+    ("Does this tracing look abnormal?", "Does this ECG show any kind of abnormal symptoms?"),
 ])
 def test_everyday_interval_and_st_wording(question, rewritten):
     assert rewrite_everyday(question) == rewritten
@@ -209,3 +211,6 @@ def test_superclass_wordings_need_no_parser(context):
     assert parsed is not None and parsed.slots == {"scp_code": "st/t change"}
     assert _direct_intent(rewrite_everyday("What is the QTc?")) == "quantity"
     assert _direct_intent(rewrite_everyday("Is the QRS wide?")) is None  # -> template 39 (tests/qa)
+    for question in ("What is seen in this ECG?", "What does this ECG show?", "What is wrong with it?"):
+        assert _direct_intent(rewrite_everyday(question)) == "findings", question
+    assert _direct_intent("What rhythm-related symptoms does this ECG show?") is None
