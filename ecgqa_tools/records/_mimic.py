@@ -11,7 +11,6 @@ from ..errors import DatasetError, RecordNotFound
 from ._ecg import ECG, ECGMetadata
 from ._leads import STANDARD_LEADS
 
-
 # Listed studies probed to choose how present_ids checks the tree, and the present share above
 # which checking every listed study (~5-7 us each) beats walking the present folders (~27 us each).
 _PROBE = 256
