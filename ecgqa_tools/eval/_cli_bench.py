@@ -74,8 +74,8 @@ def register(cli: CommandRegistry) -> None:
 
     speed = cli.subcommand(
         "bench", "speed",
-        "speed and memory on this machine: cold start of `ecgqa ask`, per-ECG latency of each tool and "
-        "of the full suite, ECG-QA questions/s with caching, peak memory",
+        "speed and memory on this machine: cold start of `ecgqa ask`, `measure` and `plot [--explain]`, "
+        "per-ECG latency of each tool and of the full suite, ECG-QA questions/s with caching, peak memory",
         _bench_speed,
     )
     speed.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
@@ -85,6 +85,9 @@ def register(cli: CommandRegistry) -> None:
     speed.add_argument("--threads", type=int, default=2, help="torch/onnxruntime threads (default 2)")
     speed.add_argument("--report", default=None, help="report path (.md; .json next to it)")
     speed.add_argument("--json", action="store_true", help="print the JSON report")
+    speed.add_argument("--cli-only", action="store_true",
+                       help="only the cold starts of ecgqa --help, ask, measure, plot and plot --explain MI/STTC "
+                            "(wall and CPU time; needs no dataset)")
 
     summary = cli.subcommand("bench", "summary",
                              "one Markdown table from ECG-QA and speed JSON reports (the README's table)",
@@ -220,13 +223,16 @@ def _bench_speed(args: argparse.Namespace) -> int:
     import json
 
     from .._config import dataset_dir
-    from ._speed import render_speed_markdown, run_speed_benchmark
+    from ._speed import render_speed_markdown, run_cli_speed_benchmark, run_speed_benchmark
     from .._io import write_text_atomic
 
-    ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
-    ecgqa_root = dataset_dir("ecgqa", args.ecgqa, required=False)
-    report = run_speed_benchmark(ptbxl_root, ecgqa_root, n_ecgs=args.n_ecgs, repeats=args.repeats,
-                                 threads=args.threads, command=_command_line())
+    if args.cli_only:
+        report = run_cli_speed_benchmark(repeats=args.repeats, threads=args.threads, command=_command_line())
+    else:
+        ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
+        ecgqa_root = dataset_dir("ecgqa", args.ecgqa, required=False)
+        report = run_speed_benchmark(ptbxl_root, ecgqa_root, n_ecgs=args.n_ecgs, repeats=args.repeats,
+                                     threads=args.threads, command=_command_line())
     if args.report:
         path = Path(args.report)
         write_text_atomic(path.with_suffix(".json"), json.dumps(report, indent=2, default=str) + "\n")

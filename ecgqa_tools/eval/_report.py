@@ -360,6 +360,13 @@ def summary_table(reports: Sequence[dict[str, Any]]) -> str:
     """
     lines = ["| benchmark | result | data / goal |", "|---|---|---|"]
     for report in reports:
+        if report.get("cli_only"):  # `bench speed --cli-only`: cold starts of the commands
+            for row in report["cold_start"].values():
+                if "error" not in row:
+                    lines.append(f"| speed: cold `{row['command']}`, median | {row['median_s']:.2f} s wall, "
+                                 f"{row.get('cpu_median_s', float('nan')):.2f} s CPU | n={row['n']}; "
+                                 f"{report['machine']['cores']} cores, {report['date_utc']} |")
+            continue
         if "headline" in report:  # a speed report
             from ._speed import _LABELS, goal_ratio
 

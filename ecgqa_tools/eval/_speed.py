@@ -368,13 +368,24 @@ def _ecgqa_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "ecgqa_tools.cli"]
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of every finished child process so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure_cold_start(arguments: Sequence[str], repeats: int, threads: int,
                        timeout_s: float = 300) -> dict[str, Any]:
-    """Wall time of a fresh ``ecgqa ...`` process, ``repeats`` times (median reported)."""
+    """Wall time and CPU time (user + system, all threads) of a fresh ``ecgqa ...`` process,
+    ``repeats`` times: wall statistics as ``median_s`` etc., CPU as ``cpu_median_s``,
+    ``cpu_min_s``, ``cpu_max_s`` (on a shared machine the CPU time moves less with the load)."""
     times: list[float] = []
+    cpu: list[float] = []
     command = [*_ecgqa_command(), *arguments]
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu_s()
         try:
             done = subprocess.run(command, capture_output=True, text=True, env=_env(threads), timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -384,7 +395,57 @@ def measure_cold_start(arguments: Sequence[str], repeats: int, threads: int,
             tail = (done.stderr or done.stdout).strip().splitlines()[-2:]
             return {"error": f"exit {done.returncode}: {' / '.join(tail)}", "command": " ".join(arguments)}
         times.append(elapsed)
-    return {"command": "ecgqa " + " ".join(arguments), **_stats(times)}
+        cpu.append(_children_cpu_s() - cpu_start)
+    return {"command": "ecgqa " + " ".join(arguments), **_stats(times),
+            "cpu_median_s": statistics.median(cpu), "cpu_min_s": min(cpu), "cpu_max_s": max(cpu)}
+
+
+PLOT_RECORD = "ptbxl-00210"
+"""Bundled example the cold ``ecgqa plot`` commands draw (the first example when absent)."""
+MEASURE_RECORD = "ptbxl-00473"
+"""Bundled example the cold ``ecgqa measure`` command measures (the first example when absent)."""
+PLOT_HEADS: tuple[str, ...] = ("MI", "STTC")
+"""Heads of the cold ``plot --explain`` runs: MI (low-pass multi-path IG, 16 gradient points) and
+STTC (expected-smooth IG, the most expensive default)."""
+
+
+def cold_start_commands(out_dir: str | Path) -> dict[str, list[str]]:
+    """The ``ecgqa`` command lines timed cold, by key: ``help``, ``ask``, ``measure``, ``plot`` and
+    ``plot_explain_<HEAD>`` (plots written under ``out_dir``); ``{}`` without bundled examples."""
+    try:
+        from ..records import list_examples
+
+        names = [str(n) for n in list_examples()]
+    except ImportError:
+        names = []
+    commands: dict[str, list[str]] = {"help": ["--help"]}
+    if not names:
+        return commands
+    first = _example_record() or names[0]
+    plot_record = PLOT_RECORD if PLOT_RECORD in names else names[0]
+    measure_record = MEASURE_RECORD if MEASURE_RECORD in names else names[0]
+    commands["ask"] = ["ask", first, ASK_QUESTION]
+    commands["measure"] = ["measure", measure_record]
+    commands["plot"] = ["plot", plot_record, "-o", str(Path(out_dir) / "plot.png")]
+    for head in PLOT_HEADS:
+        commands[f"plot_explain_{head}"] = ["plot", plot_record, "--explain", head,
+                                            "-o", str(Path(out_dir) / f"plot_{head}.png")]
+    return commands
+
+
+def measure_cold_starts(repeats: int, threads: int) -> dict[str, Any]:
+    """Every ``cold_start_commands`` command timed cold (``measure_cold_start``); plots go to a
+    temporary folder that is removed afterwards."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ecgqa-speed-") as out_dir:
+        commands = cold_start_commands(out_dir)
+        cold = {key: measure_cold_start(arguments, repeats, threads) for key, arguments in commands.items()}
+    for row in cold.values():  # the report names the folder, not this run's random one
+        row["command"] = row["command"].replace(str(out_dir), "OUT")
+    if "ask" not in cold:
+        cold["ask"] = {"error": "no bundled example record found"}
+    return cold
 
 
 def _example_record() -> str | None:
@@ -435,12 +496,7 @@ def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repea
     except Exception as exc:  # the report still says which models it could not name
         models = f"unknown ({type(exc).__name__}: {exc})"
     data_args = ["--ptbxl", str(ptbxl), "--n-ecgs", str(n_ecgs), "--fs", str(fs_hz)]
-    record = _example_record()
-    cold: dict[str, Any] = {"help": measure_cold_start(["--help"], repeats, threads)}
-    if record is None:
-        cold["ask"] = {"error": "no bundled example record found"}
-    else:
-        cold["ask"] = measure_cold_start(["ask", record, ASK_QUESTION], repeats, threads)
+    cold = measure_cold_starts(repeats, threads)
     tools = _run_worker("tools", data_args, threads)
     suite = _run_worker("suite", data_args, threads)
     questions = (_run_worker("questions", ["--ptbxl", str(ptbxl), "--ecgqa", str(ecgqa), "--fs", str(fs_hz)],
@@ -472,6 +528,30 @@ def run_speed_benchmark(ptbxl: Path, ecgqa: Path | None, n_ecgs: int = 20, repea
     }
 
 
+def run_cli_speed_benchmark(repeats: int = 3, threads: int = 2,
+                            command: str = "ecgqa bench speed --cli-only") -> dict[str, Any]:
+    """Only the cold starts of the ``ecgqa`` commands (``cold_start_commands``): no dataset
+    needed, wall and CPU time per command; the same report keys as ``run_speed_benchmark``
+    without the per-ECG, questions/s and memory parts (``cli_only`` is True)."""
+    import datetime as dt
+
+    from ._report import machine_description
+
+    load_before = _load_average()
+    cold = measure_cold_starts(repeats, threads)
+    return {
+        "title": "Cold start of the ecgqa commands",
+        "command": command,
+        "cli_only": True,
+        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_description(),
+        "threads": threads,
+        "load_average_before": load_before,
+        "load_average_after": _load_average(),
+        "cold_start": cold,
+    }
+
+
 def goal_ratio(name: str, value: float | None) -> tuple[float | None, bool | None]:
     """(value / goal, goal met) for one headline number; ``(None, None)`` when not measured."""
     if value is None:
@@ -497,8 +577,44 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _cold_start_table(cold: dict[str, Any]) -> list[str]:
+    """Markdown rows of the cold starts: wall and (when measured) CPU seconds per command."""
+    lines = ["| command | median wall s | min s | max s | median CPU s | min CPU s | max CPU s | n |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key, row in cold.items():
+        if "error" in row:
+            lines.append(f"| {key} | error: {row['error']} | | | | | | |")
+        else:
+            lines.append(f"| `{row['command']}` | {_fmt(row['median_s'])} | {_fmt(row['min_s'])} "
+                         f"| {_fmt(row['max_s'])} | {_fmt(row.get('cpu_median_s'))} | {_fmt(row.get('cpu_min_s'))} "
+                         f"| {_fmt(row.get('cpu_max_s'))} | {row['n']} |")
+    return lines
+
+
+def _render_cli_markdown(report: dict[str, Any]) -> str:
+    machine = report["machine"]
+    return "\n".join([
+        f"# {report['title']}",
+        "",
+        f"- Command: `{report['command']}`",
+        f"- Date: {report['date_utc']}",
+        f"- Machine: {machine['cpu']}, {machine['cores']} CPU cores, {machine['memory_gb']} GB RAM, GPU: "
+        f"{machine['gpu']}; Python {machine['python']}, torch {machine['torch']}; {report['threads']} threads",
+        f"- Load average (1/5/15 min) before: {report['load_average_before']}, after: "
+        f"{report['load_average_after']} (the machine is shared; load inflates wall time far more than CPU time)",
+        "",
+        "Each command runs in a fresh process (`ecgqa ...`); CPU is user + system time of that process "
+        "(all its threads).",
+        "",
+        *_cold_start_table(report["cold_start"]),
+    ]) + "\n"
+
+
 def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) -> str:
-    """The speed report as Markdown (``summary_only``: the headline table alone)."""
+    """The speed report as Markdown (``summary_only``: the headline table alone; a ``cli_only``
+    report: its cold-start table)."""
+    if report.get("cli_only"):
+        return "\n".join(_cold_start_table(report["cold_start"])) if summary_only else _render_cli_markdown(report)
     lines = ["| measure | value | goal | ratio to goal | met |", "|---|---|---|---|---|"]
     for name, value in report["headline"].items():
         goal = report["goals"][name]
@@ -528,13 +644,7 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
         "## Headline",
         "",
     ]
-    body = ["", "## Cold start", "", "| command | median s | min s | max s | n |", "|---|---|---|---|---|"]
-    for key, row in report["cold_start"].items():
-        if "error" in row:
-            body.append(f"| {key} | error: {row['error']} | | | |")
-        else:
-            body.append(f"| `{row['command']}` | {_fmt(row['median_s'])} | {_fmt(row['min_s'])} "
-                        f"| {_fmt(row['max_s'])} | {row['n']} |")
+    body = ["", "## Cold start", "", *_cold_start_table(report["cold_start"])]
     body += ["", "## Per-ECG latency", "",
              "| step | median s | mean s | p90 s | first call s (loads models) | n ECGs |",
              "|---|---|---|---|---|---|"]

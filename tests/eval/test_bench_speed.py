@@ -89,3 +89,36 @@ def test_questions_per_second_counts_only_answered_questions(tmp_path, monkeypat
     assert out["n_samples"] == 12
     assert out["ok"]["questions"] >= 12 and out["ok"]["errors"] == 0 and out["ok"]["questions_per_s"] > 0
     assert "no question answered" in out["refuse"]["error"]
+
+
+def test_cold_starts_report_cpu_time_and_cover_plot_and_measure(tmp_path):
+    from ecgqa_tools.eval._speed import PLOT_HEADS, cold_start_commands
+
+    result = measure_cold_start(["--help"], repeats=2, threads=1)
+    assert result["n"] == 2 and 0 < result["cpu_min_s"] <= result["cpu_median_s"] <= result["cpu_max_s"]
+    commands = cold_start_commands(tmp_path)
+    assert {"help", "ask", "measure", "plot"} <= set(commands)
+    for head in PLOT_HEADS:
+        line = commands[f"plot_explain_{head}"]
+        assert line[:1] == ["plot"] and line[line.index("--explain") + 1] == head
+        assert line[line.index("-o") + 1].startswith(str(tmp_path))
+    assert commands["measure"][0] == "measure"
+
+
+def test_cli_only_report_renders_and_summarises():
+    from ecgqa_tools.eval._report import summary_table
+
+    report = {
+        "title": "Cold start of the ecgqa commands", "command": "ecgqa bench speed --cli-only", "cli_only": True,
+        "date_utc": "now", "threads": 2, "load_average_before": (1, 1, 1), "load_average_after": (1, 1, 1),
+        "machine": {"cpu": "cpu", "cores": 2, "memory_gb": 8, "gpu": "none", "python": "3", "torch": "2"},
+        "cold_start": {"measure": {"command": "ecgqa measure x", "n": 3, "median_s": 2.0, "min_s": 1.9,
+                                   "max_s": 2.5, "cpu_median_s": 1.5, "cpu_min_s": 1.4, "cpu_max_s": 1.6},
+                       "plot": {"error": "exit 1: no"}},
+    }
+    md = render_speed_markdown(report)
+    assert "| `ecgqa measure x` | 2.000 | 1.900 | 2.500 | 1.500 | 1.400 | 1.600 | 3 |" in md
+    assert "exit 1: no" in md and "ecgqa bench speed --cli-only" in md
+    assert render_speed_markdown(report, summary_only=True).count("\n") == 3
+    table = summary_table([report])
+    assert "cold `ecgqa measure x`" in table and "2.00 s wall, 1.50 s CPU" in table
