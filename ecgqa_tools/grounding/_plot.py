@@ -123,21 +123,38 @@ def _trace(ax: Any, x: np.ndarray, y: np.ndarray, intensity: np.ndarray | None, 
     ax.add_collection(collection, autolim=False)  # the panel's limits are already set by _paper
 
 
-def _strip(ax: Any, x0: float, x1: float, values: np.ndarray, cmap: Any, label: str,
+def _strip(ax: Any, cell: Any, x0: float, x1: float, values: np.ndarray, cmap: Any, zorder: float,
            binary: bool = False) -> None:
-    from matplotlib.colors import ListedColormap
+    """An ATTR/CLIN strip filling the figure cell ``cell`` (a Bbox in figure fraction), drawn by the
+    lead's trace axes ``ax`` after all of that axes' own artists (``zorder`` above theirs): a white
+    box, ``values`` over [x0, x1] as a nearest-neighbour image and a grey frame - the artists,
+    transforms and drawing order of the axes of its own each strip used to have, without building
+    26 axes and their ticks per explained plot (the same pixels)."""
+    import matplotlib as mpl
+    from matplotlib.colors import ListedColormap, Normalize
+    from matplotlib.image import AxesImage
+    from matplotlib.patches import PathPatch, Rectangle
+    from matplotlib.path import Path as DrawPath
+    from matplotlib.transforms import Bbox, BboxTransformFrom, BboxTransformTo, TransformedBbox
 
+    box = BboxTransformTo(TransformedBbox(cell, ax.figure.transSubfigure))  # (0, 0)-(1, 1): the cell
+    background = Rectangle((0.0, 0.0), 1.0, 1.0, facecolor=mpl.rcParams["axes.facecolor"], edgecolor="none",
+                           linewidth=0, transform=box, zorder=zorder)
     image = np.where(values, 1.0, 0.0) if binary else values
     colours = ListedColormap(["white", CLIN_COLOUR]) if binary else cmap
-    ax.imshow(image[None, :], aspect="auto", extent=(x0, x1, 0, 1), cmap=colours, vmin=0, vmax=1,
-              interpolation="nearest")
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(0, 1)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_color("#9a9a9a")
-        spine.set_linewidth(0.4)
+    picture = AxesImage(ax, cmap=colours, norm=Normalize(0.0, 1.0), interpolation="nearest",
+                        extent=(x0, x1, 0, 1), zorder=zorder + 0.01)
+    picture.set_data(image[None, :])
+    picture.set_transform(BboxTransformFrom(Bbox([[x0, 0.0], [x1, 1.0]])) + box)
+    sides = (((0.0, 0.0), (0.0, 1.0)), ((1.0, 0.0), (1.0, 1.0)), ((0.0, 0.0), (1.0, 0.0)), ((0.0, 1.0), (1.0, 1.0)))
+    frame = [PathPatch(DrawPath(side), facecolor="none", edgecolor="#9a9a9a", linewidth=0.4, capstyle="projecting",
+                       transform=box, zorder=zorder + 0.02) for side in sides]  # left, right, bottom, top
+    for artist in (background, picture, *frame):
+        ax.add_artist(artist)
+        artist.set_clip_path(None)
+        artist.set_clip_on(False)
+    picture.set_clip_on(True)
+    picture.set_clip_path(background)  # a rectangle: clips to the cell's box, as in an axes
 
 
 def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarray | None = None,
@@ -211,12 +228,12 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
             ax.plot([x0, x0], [centre - 3, centre + 3], color="#111111", lw=0.9, zorder=4)
         k = 1
         if intensity is not None:
-            _strip(fig.add_subplot(grid[row * per_row + k, first_col + 1:last_col + 2]), x0, x1,
-                   intensity[index, a:b], strip_cmap, "ATTR")
+            _strip(ax, grid[row * per_row + k, first_col + 1:last_col + 2].get_position(fig), x0, x1,
+                   intensity[index, a:b], strip_cmap, 10.0)
             k += 1
         if clin is not None:
-            _strip(fig.add_subplot(grid[row * per_row + k, first_col + 1:last_col + 2]), x0, x1,
-                   clin[index, a:b], strip_cmap, "CLIN", binary=True)
+            _strip(ax, grid[row * per_row + k, first_col + 1:last_col + 2].get_position(fig), x0, x1,
+                   clin[index, a:b], strip_cmap, 11.0, binary=True)
         return gain
 
     def calibration(row: int, gain: float) -> None:

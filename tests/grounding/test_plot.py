@@ -33,8 +33,13 @@ def test_png_and_svg_with_attribution_and_mask(tmp_path):
     assert (tmp_path / "e.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     texts = " ".join(t.get_text() for t in fig.texts)
     assert "MI head: probability 0.83" in texts and "not for clinical use" in texts
-    # 4 rows x (trace + ATTR + CLIN) for 13 traces, plus the calibration column
-    assert len(fig.axes) >= 13 * 3
+    # an ATTR and a CLIN strip under each of the 13 traces (drawn by the trace's axes), plus the colour key
+    from matplotlib.image import AxesImage
+
+    images = [a for ax in fig.axes for a in ax.get_children() if isinstance(a, AxesImage)]
+    assert len(images) == 13 * 2 + 1
+    clin = [im.get_array() for im in images if set(np.unique(im.get_array())) <= {0.0, 1.0}]
+    assert any(strip.max() == 1.0 for strip in clin)  # the mask (samples 60-90) shows in the first column
     plot_ecg(ecg, path=tmp_path / "e.svg")
     assert "<svg" in (tmp_path / "e.svg").read_text()[:2000]
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
