@@ -69,7 +69,10 @@ class DiseaseProbabilities(ToolOutput):
 
     record: str = Field(description="canonical record id")
     probabilities: dict[str, float] = Field(description="MI, STTC, CD, HYP -> probability in [0, 1]")
-    positive: list[str] = Field(description=f"superclasses with probability >= {POSITIVE_THRESHOLD}")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description=f"MI, STTC, CD, HYP -> the model's tuned decision threshold (as `ecgqa classify`; {POSITIVE_THRESHOLD} where a model has none)")
+    positive: list[str] = Field(description="superclasses whose probability reaches their threshold")
     warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
 
 
@@ -271,13 +274,16 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
     ref, scores, warnings = _diseases(ctx, record)
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
     probabilities = {k: round(float(v), 4) for k, v in scores.probabilities.items()}
+    thresholds = {k: round(float(scores.thresholds.get(k, POSITIVE_THRESHOLD)), 4) for k in probabilities}
+    positive = sorted(_present(scores), key=list(probabilities).index)
     out = DiseaseProbabilities(
-        record=ref.canonical, probabilities=probabilities,
-        positive=[k for k, v in probabilities.items() if v >= POSITIVE_THRESHOLD],
+        record=ref.canonical, probabilities=probabilities, thresholds=thresholds, positive=positive,
         warnings=warnings, provenance=[prov], evidence_ids=[],
     )
     for disease, p in probabilities.items():
-        statement = f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} on {ref.canonical}"
+        call = "positive" if disease in positive else "negative"
+        statement = (f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} "
+                     f"(threshold {_fmt(thresholds[disease])}: {call}) on {ref.canonical}")
         out.evidence_ids.append(ctx.add_evidence("disease_probabilities", statement, prov))
     return out
 

@@ -73,3 +73,20 @@ def test_cli_ask_json_and_demo(capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 6 and all(line["disclaimer"] == DISCLAIMER for line in lines)
     assert not lines[-1]["supported"]  # the weather question is out of scope
+
+
+def test_disease_tool_calls_agree_with_classify_thresholds(real_context):
+    """The LLM/MCP tool marks a superclass positive exactly when `ecgqa classify` does, on every
+    bundled example, with the same thresholds in its output and its evidence."""
+    from ecgqa_tools.encoders import predict_diseases
+
+    for name in list_examples():
+        expected = predict_diseases(load_example(name))
+        out = TOOLS.run("disease_probabilities", real_context, record=name)
+        assert out.positive == list(expected.positive), name
+        for code, threshold in expected.thresholds.items():
+            assert out.thresholds[code] == pytest.approx(threshold, abs=1e-4)
+        statements = [real_context.evidence[i].statement for i in out.evidence_ids]
+        for code in expected.probabilities:
+            call = "positive" if code in expected.positive else "negative"
+            assert any(f"({code})" in s and call in s for s in statements), (name, code, statements)

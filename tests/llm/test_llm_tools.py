@@ -35,6 +35,23 @@ def test_disease_probabilities_values_and_positive_list(context):
     out = TOOLS.run("disease_probabilities", context, record="syn1")
     assert out.probabilities == {"MI": 0.81, "STTC": 0.22, "CD": 0.1, "HYP": 0.05}
     assert out.positive == ["MI"]
+    assert out.thresholds == {"MI": 0.5, "STTC": 0.5, "CD": 0.5, "HYP": 0.5}
+
+
+def test_disease_probabilities_use_the_models_tuned_thresholds(backend, context):
+    """A superclass is positive when its probability reaches the model's own threshold (what
+    `ecgqa classify` uses), not 0.5: here MI 0.81 < 0.9 is negative and STTC 0.22 >= 0.2 positive."""
+    from ecgqa_tools.llm import ScoresResult
+
+    tuned = {"MI": 0.9, "STTC": 0.2, "CD": 0.3, "HYP": 0.05}
+    backend.predict_diseases = lambda ecg: ScoresResult(
+        {"MI": 0.81, "STTC": 0.22, "CD": 0.10, "HYP": 0.05}, "fake-disease-cnn", "0-test", thresholds=tuned)
+    out = TOOLS.run("disease_probabilities", context, record="syn1")
+    assert out.positive == ["STTC", "HYP"]
+    assert out.thresholds == tuned
+    statements = [context.evidence[i].statement for i in out.evidence_ids]
+    assert any("(MI)" in s and "threshold 0.90: negative" in s for s in statements), statements
+    assert any("(STTC)" in s and "threshold 0.20: positive" in s for s in statements), statements
 
 
 def test_attributes_threshold_splits_present_and_borderline(context):
