@@ -78,9 +78,10 @@ def test_ask_exits_1_when_a_tool_failed_but_0_when_out_of_scope(tmp_path, capsys
     record = str(tmp_path / "three.hea")
     assert main(["ask", record, "Is this a normal ECG?", "--json"]) == 1
     answer = json.loads(capsys.readouterr().out)
-    assert not answer["supported"] and answer["explanation"].startswith("Could not answer")
+    assert not answer["supported"] and answer["failed"] and answer["explanation"].startswith("Could not answer")
     assert main(["ask", record, "What will the weather be tomorrow?", "--json"]) == 0
-    assert not json.loads(capsys.readouterr().out)["supported"]
+    out_of_scope = json.loads(capsys.readouterr().out)
+    assert not out_of_scope["supported"] and not out_of_scope["failed"]
 
 
 def test_spelled_out_choices_match_the_library():

@@ -169,10 +169,11 @@ def build_attributes(scores: ScoresResult, measurement: MeasurementResult | None
     import numpy as np
 
     from ..qa import grounding_classes, multihot_to_attributes
+    from ._tools import is_present
 
     classes = grounding_classes("ptbxl")
     vector = np.array([
-        1.0 if scores.probabilities.get(c, 0.0) >= scores.thresholds.get(c, 0.5) else 0.0 for c in classes
+        1.0 if is_present(scores, c) else 0.0 for c in classes
     ], dtype=np.float32)
     attrs = multihot_to_attributes(vector, "ptbxl", 0.5)
     changes: dict[str, Any] = {}

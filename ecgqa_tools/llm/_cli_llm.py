@@ -158,10 +158,11 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _tool_failed(result) -> bool:  # noqa: ANN001 - Answer / AgentAnswer
-    """True when no answer could be produced because a tool failed (exit 1); an out-of-scope
-    question or an all-flat record is a valid 'cannot answer' (``supported=False``, exit 0)."""
-    return not getattr(result, "supported", True) and str(getattr(result, "explanation", "")).startswith(
-        "Could not answer")
+    """True when no answer could be produced because a tool failed (``Answer.failed``, exit 1); an
+    out-of-scope question or an all-flat record is a valid 'cannot answer' (``supported=False``, exit 0).
+    The agent's ``AgentAnswer`` has no failure notion (a failed tool call is reported to the model,
+    which answers anyway): always exit 0."""
+    return bool(getattr(result, "failed", False))
 
 
 def _chat(args: argparse.Namespace) -> int:

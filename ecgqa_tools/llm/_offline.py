@@ -24,7 +24,16 @@ from ..errors import RecordError, ToolError, ToolFailed, UnsupportedQuestion
 from ._backend import ParsedQuestionResult, ScoresResult
 from ._context import ToolContext
 from ._registry import EvidenceItem
-from ._tools import TOOLS, _attributes, _diseases, _measurement, _quantity, input_warnings
+from ._tools import (
+    TOOLS,
+    _attributes,
+    _diseases,
+    _measurement,
+    _quantity,
+    input_warnings,
+    is_present,
+    threshold_of,
+)
 
 __all__ = [
     "Answer",
@@ -173,6 +182,9 @@ class Answer:
     warnings: tuple[str, ...] = field(default=())
     """Signal-quality findings of the record(s) (flat leads, implausible amplitudes, missing
     standard leads) that can make the answer wrong; empty when none was found."""
+    failed: bool = False
+    """True when no answer could be produced because a tool failed (``ecgqa ask`` exits 1); an
+    out-of-scope or ambiguous question is not a failure."""
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable form printed by ``ecgqa ask --json``."""
@@ -189,6 +201,7 @@ class Answer:
             "readings": list(self.readings),
             "tools_used": list(self.tools_used),
             "warnings": list(self.warnings),
+            "failed": self.failed,
             "disclaimer": self.disclaimer,
         }
 
@@ -286,7 +299,7 @@ def _failed(question: str, record: str, exc: Exception, interpreted: str | None,
     return Answer(
         question=question, record=record, answer=(), evidence=(), supported=False,
         explanation=f"Could not answer: a tool failed ({exc}).", interpreted_as=interpreted,
-        tools_used=tuple(used), template_id=template_id,
+        tools_used=tuple(used), template_id=template_id, failed=True,
     )
 
 
@@ -503,8 +516,8 @@ def _class_call(ctx: ToolContext, record: str, scores: Any, name: str, tool: str
     if p is None:
         return False, _evidence(ctx, record, tool, f"{label}: not among the {scores.model}'s classes", scores.model,
                                 scores.version)
-    threshold = float(scores.thresholds.get(name, 0.5))
-    present = float(p) >= threshold
+    threshold = threshold_of(scores, name)
+    present = is_present(scores, name)
     verdict = "at or above" if present else "below"
     return present, _evidence(
         ctx, record, tool,
@@ -680,8 +693,8 @@ def _findings(ctx: ToolContext, used: list[str], record: str) -> tuple[list[str]
             found.append(superclass)
     _run(ctx, used, "ecgqa_attributes", record=record)
     scores = _attributes(ctx, record)[1]
-    for name, p in sorted(scores.probabilities.items(), key=lambda kv: -kv[1]):
-        if name in SCP_STATEMENTS and name not in _NOT_FINDINGS and p >= scores.thresholds.get(name, 0.5):
+    for name in sorted(scores.probabilities, key=lambda n: -scores.probabilities[n]):
+        if name in SCP_STATEMENTS and name not in _NOT_FINDINGS and is_present(scores, name):
             ids.append(_class_call(ctx, record, scores, name, "ecgqa_attributes", f"'{name}' (attribute model)")[1])
             found.append(name)
     _run(ctx, used, "intervals_and_axis", record=record)
@@ -795,11 +808,11 @@ def _kind_calls(ctx: ToolContext, used: list[str], record: str, kind: str, shown
         _run(ctx, used, "ecgqa_attributes", record=record)
     scores = _attributes(ctx, record)[1]
     pool = [s for s in dict.fromkeys(pools[kind]) if s in scores.probabilities]
-    present = [s for s in pool if scores.probabilities[s] >= scores.thresholds.get(s, 0.5)]
+    present = [s for s in pool if is_present(scores, s)]
     if present:
         chosen = sorted(present, key=lambda s: -scores.probabilities[s])[:shown]
     else:
-        chosen = sorted(pool, key=lambda s: scores.probabilities[s] - scores.thresholds.get(s, 0.5), reverse=True)[:3]
+        chosen = sorted(pool, key=lambda s: scores.probabilities[s] - threshold_of(scores, s), reverse=True)[:3]
     return [_class_call(ctx, record, scores, s, "ecgqa_attributes", f"'{s}' (attribute model)")[1] for s in chosen]
 
 

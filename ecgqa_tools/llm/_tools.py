@@ -42,6 +42,19 @@ Lead = Literal["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V
 POSITIVE_THRESHOLD = 0.5
 
 
+def threshold_of(scores, name: str) -> float:
+    """The tuned threshold of class ``name`` of ``scores`` (any result with ``probabilities`` and
+    ``thresholds`` mappings; ``POSITIVE_THRESHOLD`` where the model has none)."""
+    return float(scores.thresholds.get(name, POSITIVE_THRESHOLD))
+
+
+def is_present(scores, name: str) -> bool:
+    """True when class ``name``'s probability is at or above its tuned threshold (absent classes: False).
+    The one present-vs-threshold rule of the llm tools, the offline answerer and its adapters."""
+    p = scores.probabilities.get(name)
+    return p is not None and float(p) >= threshold_of(scores, name)
+
+
 # ----------------------------------------------------------------------------------- outputs
 
 
@@ -220,7 +233,7 @@ def _quality(ctx: ToolContext, record: str):
 
 def _present(scores) -> set[str]:
     """Classes at or above the model's tuned threshold (0.5 where it has none)."""
-    return {k for k, v in scores.probabilities.items() if v >= scores.thresholds.get(k, POSITIVE_THRESHOLD)}
+    return {k for k in scores.probabilities if is_present(scores, k)}
 
 
 def _quantity(name: str, value: float) -> str:
@@ -274,7 +287,7 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
     ref, scores, warnings = _diseases(ctx, record)
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
     probabilities = {k: round(float(v), 4) for k, v in scores.probabilities.items()}
-    thresholds = {k: round(float(scores.thresholds.get(k, POSITIVE_THRESHOLD)), 4) for k in probabilities}
+    thresholds = {k: round(threshold_of(scores, k), 4) for k in probabilities}
     positive = sorted(_present(scores), key=list(probabilities).index)
     out = DiseaseProbabilities(
         record=ref.canonical, probabilities=probabilities, thresholds=thresholds, positive=positive,
@@ -327,7 +340,7 @@ def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = No
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
 
     def cut(name: str) -> float:
-        return threshold if threshold is not None else float(scores.thresholds.get(name, POSITIVE_THRESHOLD))
+        return threshold if threshold is not None else threshold_of(scores, name)
 
     ranked = sorted(scores.probabilities.items(), key=lambda kv: -kv[1])
     present = {k: round(float(v), 3) for k, v in ranked if v >= cut(k) and (threshold is None or v > threshold)}

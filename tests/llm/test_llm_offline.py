@@ -149,6 +149,8 @@ def test_a_failing_model_gives_a_clear_unsupported_answer(context, backend):
     answer = answer_offline("syn1", "Is this a normal ECG?", context=context)
     assert not answer.supported and answer.answer == ()
     assert answer.explanation.startswith("Could not answer: a tool failed") and "model file missing" in answer.explanation
+    assert answer.failed and answer.to_json()["failed"] is True
+    assert not answer_offline("syn1", "What will the weather be tomorrow?", context=context).failed
 
 
 def test_measured_questions_are_answered_without_the_attribute_model(context, backend):
