@@ -154,6 +154,8 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
         inside = [root for root in roots if base.is_relative_to(root)] or [f for f in files if base == f]
         exists = base.exists() or companion_file(base, ".hea").exists() or resolved.exists()
         if inside and exists:
+            if base not in files:
+                _require_companions_inside(ref, base, roots)
             return RecordRef(canonical=f"path:{base}", kind="path", key=str(base))
     for candidate in candidates:
         resolved = candidate.resolve()
@@ -170,6 +172,34 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
                 f"or {RECORD_ROOTS_ENV})"
             )
     raise RecordNotFound(f"record {ref!r} was not found; {_usage()}")
+
+
+def _require_companions_inside(ref: str, base: Path, roots: Sequence[Path]) -> None:
+    """Every file a reader would open for the record at ``base`` (its ``.hea``/``.dat``/``.mat``/
+    ``.atr`` companions and the signal files its header names) resolves inside ``roots``: a symlink
+    inside a root pointing elsewhere (``z.hea -> /etc/hostname``) is refused."""
+    from ..records import companion_file, read_wfdb_header
+
+    opened = [companion_file(base, suffix) for suffix in (".hea", ".dat", ".mat", ".atr")]
+    header = opened[0]
+    if header.is_file() and _inside(header, roots):
+        try:
+            head = read_wfdb_header(base)
+        except RecordError:  # reading it fails the same way before any signal file is opened
+            head = None
+        if head is not None:
+            opened.extend(base.parent / name for name in dict.fromkeys(head.file_name))
+    for path in opened:
+        if (path.exists() or path.is_symlink()) and not _inside(path, roots):
+            raise RecordNotFound(
+                f"record {ref!r}: {path} resolves to {path.resolve()}, outside the allowed data roots "
+                f"({', '.join(str(r) for r in roots)}); refused (symlinks may not leave the roots)"
+            )
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(root) for root in roots)
 
 
 def load_record(ref: RecordRef, fs_hz: float | None = None):

@@ -7,6 +7,7 @@ truncated signal file is refused with a message naming the file, without allocat
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +75,29 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
     for channel, fmt in enumerate(head.fmt or []):
         if str(fmt) not in _BYTES_PER_SAMPLE:
             raise RecordError(f"{header}: signal {channel} has unsupported WFDB format {fmt!r}")
+    for channel, file_name in enumerate(head.file_name):
+        _check_signal_file_name(header, channel, str(file_name))
     return head
+
+
+def _check_signal_file_name(header: Path, channel: int, file_name: str) -> None:
+    """A signal file must be a plain file name in the header's own folder: every reader opens
+    ``header.parent / file_name``, so an absolute path, a ``..`` or any folder part would let a
+    header read a file elsewhere (a header inside a data root naming ``/etc/passwd``)."""
+    separators = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if (
+        not file_name
+        or file_name in {".", ".."}
+        or ".." in file_name
+        or any(sep in file_name for sep in separators)
+        or Path(file_name).is_absolute()
+        or Path(file_name).drive
+        or "\x00" in file_name
+    ):
+        raise RecordError(
+            f"{header}: signal {channel} names the file {file_name!r}; a WFDB signal file must be a plain "
+            "file name in the header's folder (no folder part, '..' or absolute path), refused"
+        )
 
 
 def read_wfdb(

@@ -111,3 +111,48 @@ def test_ptbxl_record_by_id_loads(ptbxl_dir):
     ctx = ToolContext(backend=None)
     out = TOOLS.run("record_summary", ctx, record="ptbxl:1")
     assert out.record == "ptbxl:1" and len(out.leads) == 12 and out.duration_s == pytest.approx(10.0)
+
+
+def _header_naming(folder: Path, name: str, signal_file: str) -> Path:
+    """A copy of a valid 12-lead header whose signal lines name ``signal_file``."""
+    base = _write_wfdb(folder / "_src", name)
+    text = base.with_suffix(".hea").read_text().replace(f"{name}.dat", signal_file)
+    (folder / f"{name}.hea").write_text(text)
+    return base.with_suffix(".dat")
+
+
+@pytest.mark.parametrize("kind", ["absolute", "dotdot", "subfolder"])
+def test_a_header_naming_a_signal_file_outside_its_folder_is_refused(isolated_roots, tmp_path, kind):
+    secret = _write_wfdb(tmp_path / "outside", "secret").with_suffix(".dat")
+    (isolated_roots / "sub").mkdir(parents=True)
+    named = {"absolute": str(secret), "dotdot": "../../outside/secret.dat", "subfolder": "sub2/secret.dat"}[kind]
+    _header_naming(isolated_roots, "x", named)
+    ctx = ToolContext(backend=None)
+    result = TOOLS.call("record_summary", {"record": "x"}, ctx)
+    assert not result.ok and "plain file name" in result.error and repr(named) in result.error
+
+
+def test_a_symlinked_header_or_signal_file_leaving_the_root_is_refused(isolated_roots, tmp_path):
+    secret = _write_wfdb(tmp_path / "outside", "secret")
+    isolated_roots.mkdir(parents=True)
+    os.symlink(secret.with_suffix(".hea"), isolated_roots / "z.hea")  # z.hea -> a header outside
+    with pytest.raises(RecordNotFound, match=r"z\.hea resolves to .*outside the allowed data roots"):
+        parse_record_ref("z")
+    signal = _header_naming(isolated_roots, "v", "v.dat")
+    os.symlink(secret.with_suffix(".dat"), isolated_roots / "v.dat")  # v.dat -> a signal file outside
+    assert signal.exists()
+    with pytest.raises(RecordNotFound, match=r"v\.dat resolves to .*outside the allowed data roots"):
+        parse_record_ref(str(isolated_roots / "v.hea"))
+    ctx = ToolContext(backend=None)
+    assert not TOOLS.call("record_summary", {"record": "v"}, ctx).ok
+
+
+def test_a_symlink_staying_inside_the_root_is_accepted(isolated_roots):
+    base = _write_wfdb(isolated_roots / "sub")
+    os.symlink(base.with_suffix(".hea"), isolated_roots / "alias.hea")
+    os.symlink(base.with_suffix(".dat"), isolated_roots / "rec.dat")
+    assert parse_record_ref("alias.hea").key == str(base.resolve())
+    ref = parse_record_ref("alias")  # alias.hea names rec.dat: a link to sub/rec.dat, inside the root
+    assert ref.key == str((isolated_roots / "alias").resolve())
+    out = TOOLS.run("record_summary", ToolContext(backend=None), record="alias")
+    assert out.fs_hz == 500 and len(out.leads) == 12
