@@ -113,12 +113,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that read one record (or list something), print and exit: ``_one_shot_gc`` applies to
+# these only. Long-running ones (``mcp``, ``chat``, ``train``, ``bench``, ``eval``, ``data``, other
+# ``qa`` subcommands) keep Python's default collector settings.
+ONE_SHOT_COMMANDS = frozenset({"info", "classify", "models", "measure", "tokens", "plot", "ask", "demo",
+                               "tools", "qa parse"})
+
+
+def _is_one_shot(args: argparse.Namespace) -> bool:
+    command = getattr(args, "command", None)
+    sub = getattr(args, f"{command}_command", None) if command else None
+    return command in ONE_SHOT_COMMANDS or f"{command} {sub}" in ONE_SHOT_COMMANDS
+
+
 def _one_shot_gc() -> None:
-    """Garbage-collector settings for a process that runs one command and exits: torch, scipy and
-    matplotlib create ~1M objects on import that live until exit, and the default thresholds scan
-    them over and over (and once more at exit). Gen-0 threshold 20,000 (default 700) and the heap
-    frozen at exit (``atexit``: no collections over it while the interpreter shuts down). ``ecgqa
-    plot --explain MI`` 6.4 -> 5.1 s CPU (docs/benchmarks/speed.md); collection still runs."""
+    """Garbage-collector settings for a process that runs one short command and exits (only
+    ``ONE_SHOT_COMMANDS``): torch, scipy and matplotlib create ~1M objects on import that live until
+    exit, and the default thresholds scan them over and over (and once more at exit). Thresholds
+    (gen0, gen1, gen2) = (20,000, 50, 50) instead of the default (700, 10, 10): a gen-0 collection
+    every 20,000 net allocations, gen-1 every 50 gen-0 and gen-2 every 50 gen-1 collections; and the
+    heap frozen at exit (``atexit``: no collections over it while the interpreter shuts down).
+    ``ecgqa plot --explain MI`` 6.4 -> 5.1 s CPU (docs/benchmarks/speed.md); collection still runs."""
     import atexit
     import gc
 
@@ -128,13 +143,13 @@ def _one_shot_gc() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ecgqa`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
-    if argv is None:  # the ecgqa process itself (callers in a longer-lived process pass argv)
-        _one_shot_gc()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
+    if argv is None and _is_one_shot(args):  # the ecgqa process (in-process callers pass argv)
+        _one_shot_gc()
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
