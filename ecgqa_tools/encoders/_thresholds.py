@@ -35,6 +35,9 @@ def _parse_step(step: str) -> tuple[str, float]:
         raise UsageError(f"threshold rule step {step!r}: {value!r} is not a number") from None
     if number < 0 or (kind in ("floor", "fixed") and number > 1):
         raise UsageError(f"threshold rule step {step!r}: value out of range")
+    if kind == "shrink" and not number > 0:  # M = 0 gives a class without a positive threshold 0
+        raise UsageError(f"threshold rule step {step!r}: shrink-M needs M > 0 (M = 0 would call every "
+                         "ECG positive for a class without a positive)")
     return kind, number
 
 

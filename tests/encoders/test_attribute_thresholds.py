@@ -28,7 +28,8 @@ def test_rules_floor_minpos_shrink_fixed_and_combinations():
     assert apply_threshold_rule("shrink-10", [0.5], [0]) == pytest.approx([0.5])
 
 
-@pytest.mark.parametrize("rule", ["", "floor", "floor-x", "floor-2", "median-3", "tuned-1", "shrink--1"])
+@pytest.mark.parametrize("rule", ["", "floor", "floor-x", "floor-2", "median-3", "tuned-1", "shrink--1", "shrink-0",
+                                  "minpos-3+shrink-0"])
 def test_malformed_rules_raise_usage_error(rule):
     with pytest.raises(UsageError):
         apply_threshold_rule(rule, [0.1], [1])
