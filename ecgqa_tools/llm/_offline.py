@@ -79,16 +79,21 @@ SUPERCLASS_DISEASE = {
 """ECG-QA superclass -> the disease CNN head that decides it (docs/llm.md, "Which model decides a
 superclass question")."""
 
+FINDINGS_ANY_QUESTION = "Is there any abnormal finding on this ECG?"
+"""What everyday "Is the ECG abnormal? / Is anything wrong?" is read as: yes iff the findings list
+("What is wrong with this ECG?") is not empty. ECG-QA's own wording ("Does this ECG show any kind of
+abnormal symptoms?") keeps its template."""
+
 # (pattern, replacement): whole-question rewrites first, then phrase substitutions.
 _WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
     (r"^(is|does|was)\s+(this|the|my|it|his|her|their)?\s*(ecg|ekg|heart|tracing|result|reading|it)?\s*"
      r"(look\s+)?(normal|ok|okay|fine|alright|all right|healthy)\b.*$", "Is this a normal ECG?"),
     (r"^(is|are)\s+(there\s+)?(anything|something)\s+(wrong|abnormal|off|unusual)\b.*$",
-     "Does this ECG show any kind of abnormal symptoms?"),
+     FINDINGS_ANY_QUESTION),
     (r"^(is|does)\s+(this|the|my|it|his|her|their)?\s*(ecg|ekg|heart|tracing|recording|result|reading|it)?\s*"
      r"(look\s+)?(abnormal|unusual|atypical|strange|odd|weird|pathological|not normal)\b.*$",
-     "Does this ECG show any kind of abnormal symptoms?"),
-    (r"^(any|are there any)\s+(problems?|abnormalit(y|ies))\b.*$", "Does this ECG show any kind of abnormal symptoms?"),
+     FINDINGS_ANY_QUESTION),
+    (r"^(any|are there any)\s+(problems?|abnormalit(y|ies))\b.*$", FINDINGS_ANY_QUESTION),
     (r".*\b(irregular|abnormal|uneven|skipp?(ed|ing))\s+(heart\s*beats?|heart\s*rhythms?|rhythms?|pulse|beats?)\b.*",
      "What rhythm-related symptoms does this ECG show?"),
     (r".*\b(heart\s*beats?|pulse|rhythm)\b.*\b(irregular|uneven|abnormal|off)\b.*",
@@ -136,6 +141,20 @@ _FINDINGS = re.compile(
     r"what does (?:this|the) (?:ecg|tracing|recording) show\??$|"
     r"(?:list|show|tell me)\s+(?:me\s+)?(?:the\s+|all\s+)?(?:findings|abnormalities|problems|diagnoses)\b)"
 )
+_ECG_WORD = r"(?:ecgs?|ekgs?|tracings?|recordings?|ones?|tests?)"
+_TWO_ECGS = re.compile(
+    rf"\bthan\s+(?:(?:in|on|at|for|with|that of|those of)\s+)*(?:the\s+|my\s+|this\s+)?"
+    rf"(?:other|previous|first|earlier|older|prior|second|recent|last|newer|new|original)\b|"
+    rf"\bcompared (?:to|with)\b|\b(?:the|my)\s+(?:other|previous|earlier|prior|older|second|first|recent|newer|new)\s+{_ECG_WORD}\b|"
+    rf"\bbetween (?:the|these|both|two)\b|\bboth {_ECG_WORD}\b|\bthe two {_ECG_WORD}\b|"
+    r"^(?:has|have|did|does)\b.*\b(?:increased?|decreased?|risen|rise|rose|dropped|drop|fallen|fall|fell|"
+    r"gone (?:up|down)|go (?:up|down)|went (?:up|down))\b"
+)
+"""Wording that compares two ECGs ("faster than in the other ECG", "compared to the first", "the
+previous ECG", "has the heart rate increased?"): without ``--compare`` such a question asks for the
+second ECG instead of being answered about one."""
+_HEART_SPEED = re.compile(r"\b(?:faster|slower|quicker)\b")
+_HEART_SPEED_SUBJECT = re.compile(rf"\b(?:heart|pulse|rate|{_ECG_WORD})\b")
 _RATE_LIMIT = re.compile(r"\b(brady|tachy)cardi(?:a|c)\b")
 _BBB_ANY = re.compile(r"^(?:is|are|does|do)\b.*\bbundle branch blocks?\b")
 _QUANTITY_ASK = re.compile(r"^(?:what(?:'s| is| are| was)|how long is|how long are|tell me|give me|show me)\b")
@@ -359,6 +378,8 @@ def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, ca
     interpreted = rewritten if rewritten.lower() != text.lower() else None
 
     direct = _direct_intent(rewritten)
+    if record_b is None and _TWO_ECGS.search(rewritten.lower()):
+        return _two_ecg_question(ctx, text, interpreted, canonical, rewritten)
     parsed = _superclass_question(rewritten)
     if parsed is None and direct in _DIRECT_FIRST and not _ECGQA_MARKERS.search(rewritten.lower()):
         return _answer_direct(ctx, text, interpreted, record, record_b, canonical, direct)
@@ -386,6 +407,26 @@ def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, ca
     return _answer_template(ctx, text, interpreted, record, record_b, canonical, parsed)
 
 
+def _two_ecg_question(ctx: ToolContext, text: str, interpreted: str | None, canonical: str,
+                      rewritten: str) -> Answer:
+    """A question comparing two ECGs asked about one: the ECG-QA comparison template it reads as
+    (when it reads as one) or the plain request, both asking for the second ECG."""
+    try:
+        parsed = ctx.backend.parse_question(rewritten)
+    except UnsupportedQuestion:
+        parsed = None
+    if parsed is not None and parsed.confidence >= MIN_CONFIDENCE and parsed.question_type.startswith("comparison"):
+        reading, template_id = _reading(parsed), parsed.template_id
+        what = f"The question compares two ECGs ({reading})"
+    else:
+        reading, template_id, what = None, None, "The question compares two ECGs"
+    return Answer(
+        question=text, record=canonical, answer=(), evidence=(), supported=False, interpreted_as=interpreted,
+        template_id=template_id, read_as=reading,
+        explanation=f"{what}; give the second one: `ecgqa ask RECORD QUESTION --compare RECORD2`.",
+    )
+
+
 def _reading(parsed: Any) -> str:
     """The template question with its slots filled, as the parser read the question."""
     if getattr(parsed, "reading", ""):
@@ -402,6 +443,23 @@ def _clarify(question: str, record: str, interpreted: str | None, readings: tupl
         readings=readings,
         explanation=(f"This question can be read in two ways (the better reading wins by only {margin:.3f} < "
                      f"{CLARIFY_MARGIN}), so it is not answered. Which one do you mean?\n{listed}"),
+    )
+
+
+def _clarify_subject(question: str, record: str, interpreted: str | None, what: str, direction: str,
+                     measured: str, ids: list[str], ctx: ToolContext) -> Answer:
+    """A two-ECG question whose subject cannot be told ("Is the heart rate faster?"): both readings
+    are listed with the measured values, no yes/no."""
+    readings = (f"Is the measured {what} of the first ECG {direction} than that of the second?",
+                f"Is the measured {what} of the second ECG {direction} than that of the first?")
+    listed = "\n".join(f"  {i}. {r}" for i, r in enumerate(readings, 1))
+    cites = "".join(f" [{i}]" for i in ids[:12])
+    return Answer(
+        question=question, record=record, answer=(), evidence=tuple(ctx.evidence[i] for i in dict.fromkeys(ids)),
+        supported=False, interpreted_as=interpreted, readings=readings,
+        explanation=(f"{measured}.{cites} The question does not say which ECG should be the {direction} one "
+                     f"(the first is RECORD, the second the --compare one, the more recent), so it is not "
+                     f"answered yes or no. Which one do you mean?\n{listed}"),
     )
 
 
@@ -439,12 +497,14 @@ def _register(ctx: ToolContext, item: Any, name: str) -> str:
     raise RecordError(f"expected an ECG or a record reference, got {type(item).__name__}")
 
 
-_DIRECT_FIRST = frozenset({"findings", "rate_limit", "bbb_any", "quantity", "heart_rate"})
+_DIRECT_FIRST = frozenset({"findings", "findings_any", "rate_limit", "bbb_any", "quantity", "heart_rate"})
 """Direct intents tried before the template parser (when the question is not in ECG-QA phrasing)."""
 
 
 def _direct_intent(question: str) -> str | None:
     lowered = question.lower().strip()
+    if lowered.rstrip("?") == FINDINGS_ANY_QUESTION.lower().rstrip("?"):
+        return "findings_any"
     if _FINDINGS.search(lowered):
         return "findings"
     if _RATE_LIMIT.search(lowered) and not re.search(r"\bsinus (brady|tachy)", lowered):
@@ -453,6 +513,11 @@ def _direct_intent(question: str) -> str | None:
         return "bbb_any"
     if _QUANTITY_ASK.search(lowered) and _quantities(lowered) and not re.search(r"\b(range|normal|fall)\b", lowered):
         return "quantity"
+    if (_quantities(lowered) and not re.search(r"\b(range|normal|fall|compared)\b", lowered)
+            and (_TWO_ECGS.search(lowered) or _CHANGE_UP.search(lowered) or _CHANGE_DOWN.search(lowered))):
+        return "quantity"  # "Is the QT interval longer than in the other ECG?", "Has the QRS got wider?"
+    if _HEART_SPEED.search(lowered) and _HEART_SPEED_SUBJECT.search(lowered):
+        return "heart_rate"  # "Is the second ECG faster than the first?"
     for pattern, intent in _DIRECT:
         if re.search(pattern, lowered):
             return intent
@@ -473,6 +538,8 @@ def _quantities(lowered: str) -> list[tuple[str, str]]:
 _DIRECT_READINGS = {
     "heart_rate": "What is the measured heart rate?",
     "findings": "Which findings does this ECG show (superclasses, statements, intervals outside their normal range)?",
+    "findings_any": ("Does this ECG show any finding (a superclass, a statement other than normal ECG / sinus rhythm, "
+                     "an interval outside its normal range)?"),
     "bbb_any": "Does this ECG show any bundle branch block (complete or incomplete, left or right)?",
     "age": "How old is the patient, according to the age model?",
     "sex": "What sex does the sex model estimate?",
@@ -618,12 +685,18 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                 diffs = [f"{_quantity(k, abs(round(v[1] - v[0], 1)))} {'more' if v[1] >= v[0] else 'less'} on the "
                          "second ECG" for k, v in values.items() if v[0] is not None and v[1] is not None]
                 body += ("; difference (second - first): " + ", ".join(diffs)) if diffs else ""
-                direction = _direction(lowered)
+                sense = _comparison_sense(lowered)
                 first, second = next(iter(values.values()))
-                if direction is not None and first is not None and second is not None:
-                    answer = ("yes" if (first > second if direction == "higher" else first < second) else "no",)
-                    reading = (f"Is the measured {reading[len('What is the measured '):-1]} of the first ECG "
-                               f"{direction} than that of the second?")
+                what = reading[len("What is the measured "):-1]
+                if sense is not None and sense[0] is None:
+                    pair = f"{canonical} -> {ctx.load(record_b)[0].canonical}"
+                    return _clarify_subject(question, pair, interpreted, what, sense[1], body, ids, ctx)
+                if sense is not None and first is not None and second is not None:
+                    subject, direction = sense
+                    mine, theirs = (first, second) if subject == "first" else (second, first)
+                    answer = ("yes" if (mine > theirs if direction == "higher" else mine < theirs) else "no",)
+                    other = "second" if subject == "first" else "first"
+                    reading = (f"Is the measured {what} of the {subject} ECG {direction} than that of the {other}?")
         elif intent == "rate_limit":
             rate, eid = _measured(ctx, used, record, "heart_rate_bpm", None)
             ids = [eid]
@@ -651,6 +724,12 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
         elif intent == "findings":
             ids, answer = _findings(ctx, used, record)
             body = "Findings: " + ", ".join(answer)
+        elif intent == "findings_any":
+            ids, found = _findings(ctx, used, record)
+            none = found == ("no abnormal finding",)
+            answer = ("no",) if none else ("yes",)
+            body = ("No finding: no superclass head, statement or measured interval is abnormal" if none
+                    else "Findings: " + ", ".join(found))
         else:
             meas = _run(ctx, used, "intervals_and_axis", record=record)
             ids = list(meas.evidence_ids)
@@ -667,13 +746,46 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                   read_as=reading)
 
 
-def _direction(lowered: str) -> str | None:
-    """``higher`` / ``lower`` when a two-ECG question asks whether the first value is larger / smaller."""
-    if re.search(r"\b(faster|higher|longer|greater|more|larger|increased)\b", lowered):
-        return "higher"
-    if re.search(r"\b(slower|lower|shorter|less|smaller|decreased)\b", lowered):
-        return "lower"
-    return None
+_SECOND_WORDS = r"(?:second|recent|new|newer|latest|current|later|other|last)"
+_FIRST_WORDS = r"(?:first|previous|earlier|older|prior|original|old|this)"
+_CHANGE_UP = re.compile(r"\b(?:increased?|increasing|rose|risen|rise|went up|gone up|go(?:ne)? up|climbed|"
+                        r"(?:get|gets|got|gotten|become|became|grown|grew)\s+(?:faster|higher|longer|greater|larger|quicker)|"
+                        r"(?:faster|higher|longer|greater|larger|quicker)\s+now|now\s+(?:faster|higher|longer|greater|larger))\b")
+_CHANGE_DOWN = re.compile(r"\b(?:decreased?|decreasing|dropped|drop|fell|fallen|went down|gone down|go down|"
+                          r"slowed(?: down)?|(?:get|gets|got|gotten|become|became)\s+(?:slower|lower|shorter|smaller)|"
+                          r"(?:slower|lower|shorter|smaller)\s+now|now\s+(?:slower|lower|shorter|smaller))\b")
+_HIGHER = re.compile(r"\b(?:faster|quicker|higher|longer|greater|more|larger|bigger)\b")
+_LOWER = re.compile(r"\b(?:slower|lower|shorter|less|smaller)\b")
+
+
+def _comparison_sense(lowered: str) -> tuple[str | None, str] | None:
+    """How a two-ECG measured-value question compares: ``(subject, direction)`` with ``direction``
+    ``higher`` / ``lower`` (is the subject's value larger / smaller than the other's) and ``subject``
+    ``first`` / ``second`` (the ECG given first / with ``--compare``, the more recent one), or None
+    when the subject cannot be told; None when the question asks no direction.
+
+    A change over time ("has it increased / dropped", "got longer", "higher now") is about the second
+    (recent) ECG. Otherwise the subject is the ECG named before "than" ("is the SECOND ECG faster",
+    "the heart rate of the recent ECG"), or, when none is named there, the one "than" does not name
+    ("faster than in the OTHER ECG" -> the first; "than the FIRST / previous" -> the second)."""
+    if _CHANGE_UP.search(lowered):
+        return "second", "higher"
+    if _CHANGE_DOWN.search(lowered):
+        return "second", "lower"
+    high, low = _HIGHER.search(lowered), _LOWER.search(lowered)
+    if high is None and low is None:
+        return None
+    direction = "higher" if high is not None and (low is None or high.start() < low.start()) else "lower"
+    before, _, after = lowered.partition(" than ")
+    names = (("second", rf"\b{_SECOND_WORDS}\b"), ("first", rf"\b{_FIRST_WORDS}\b"))
+    named = [who for who, pattern in names if re.search(pattern, before)]
+    if len(named) == 1:
+        return named[0], direction
+    if not named and after:
+        other = [who for who, pattern in names if re.search(pattern, after)]
+        if len(other) == 1:
+            return ("first" if other[0] == "second" else "second"), direction
+    return None, direction
 
 
 _NOT_FINDINGS = frozenset({"normal ecg", "sinus rhythm"})

@@ -16,6 +16,7 @@ from ecgqa_tools.llm import ToolContext, answer_offline
 from ecgqa_tools.llm._offline import (
     BRADYCARDIA_BPM,
     CLARIFY_MARGIN,
+    FINDINGS_ANY_QUESTION,
     _direct_intent,
     rewrite_everyday,
 )
@@ -180,5 +181,75 @@ def test_close_readings_are_listed_instead_of_answered(ctx):
     answer = answer_offline("ptbxl-00473", "Are there any symptoms?", context=ctx)
     assert not answer.supported and answer.answer == () and len(answer.readings) == 2
     assert "Does this ECG show any kind of abnormal symptoms?" in answer.readings
-    clear = answer_offline("ptbxl-00473", "Is the ECG unusual?", context=ctx)
-    assert clear.supported and clear.read_as == "Does this ECG show any kind of abnormal symptoms?"
+    clear = answer_offline("ptbxl-00473", "Does this ECG show any kind of abnormal symptoms?", context=ctx)
+    assert clear.supported and clear.template_id == 12
+
+
+def _rates(answer) -> tuple[float, float]:
+    """(first, second) measured heart rates cited by a two-ECG answer, in record order."""
+    by_record = {e.record: float(e.statement.split()[2]) for e in answer.evidence}
+    return by_record["example:ptbxl-00473"], by_record["example:ptbxl-00210"]
+
+
+@pytest.mark.parametrize(("question", "subject", "direction"), [
+    ("Is the heart rate of the second ECG faster?", "second", "higher"),
+    ("Is the second ECG faster than the first?", "second", "higher"),
+    ("Has the heart rate increased?", "second", "higher"),
+    ("Has the heart rate dropped?", "second", "lower"),
+    ("Is the heart rate slower than in the other ECG?", "first", "lower"),
+    ("Is the heart rate faster than in the previous ECG?", "second", "higher"),
+])
+def test_two_ecg_rate_questions_answer_what_was_asked(ctx, question, subject, direction):
+    """The yes/no follows the wording's subject (first / second = --compare, the more recent ECG)
+    and direction ("increased" = the second is higher), checked against the measured rates."""
+    answer = answer_offline("ptbxl-00473", question, second="ptbxl-00210", context=ctx)
+    assert answer.supported and answer.read_as is not None
+    other = "first" if subject == "second" else "second"
+    assert answer.read_as == f"Is the measured heart rate of the {subject} ECG {direction} than that of the {other}?"
+    first, second = _rates(answer)
+    mine, theirs = (first, second) if subject == "first" else (second, first)
+    assert answer.answer == (("yes",) if (mine > theirs if direction == "higher" else mine < theirs) else ("no",))
+
+
+def test_two_ecg_question_without_a_subject_is_asked_back(ctx):
+    answer = answer_offline("ptbxl-00473", "Is the heart rate faster?", second="ptbxl-00210", context=ctx)
+    assert not answer.supported and answer.answer == () and not answer.failed
+    assert len(answer.readings) == 2 and "first ECG higher" in answer.readings[0]
+    assert "second ECG higher" in answer.readings[1] and len(answer.evidence) == 2
+
+
+def test_two_ecg_interval_question_compares_the_measured_values(ctx):
+    from ecgqa_tools.grounding import measure
+
+    answer = answer_offline("ptbxl-00473", "Is the QT interval longer than in the other ECG?", second="ptbxl-00210",
+                            context=ctx)
+    assert answer.supported and answer.template_id is None
+    assert answer.read_as == "Is the measured QT interval of the first ECG higher than that of the second?"
+    first, second = (measure(load_example(n)).qt_interval.value for n in ("ptbxl-00473", "ptbxl-00210"))
+    assert answer.answer == (("yes",) if round(first, 1) > round(second, 1) else ("no",))
+
+
+@pytest.mark.parametrize("question", ["Is the heart rate faster than in the other ECG?",
+                                      "Is the QT interval longer than in the other ECG?",
+                                      "Has the heart rate increased?",
+                                      "Is the heart rate higher compared to the previous ECG?"])
+def test_two_ecg_wording_without_compare_asks_for_the_second_ecg(ctx, question):
+    answer = answer_offline("ptbxl-00473", question, context=ctx)
+    assert not answer.supported and answer.answer == () and answer.evidence == ()
+    assert "--compare RECORD2" in answer.explanation
+
+
+@pytest.mark.parametrize("question", ["Is the ECG abnormal?", "Is there anything wrong?", "Is something wrong?",
+                                      "Is the ECG unusual?"])
+def test_everyday_abnormal_questions_agree_with_the_findings(ctx, question):
+    """00400: 'Is the ECG abnormal?' is yes exactly when 'What is wrong with this ECG?' lists a
+    finding (the STTC head calls ST/T change there), and cites the same calls."""
+    findings = answer_offline("ptbxl-00400", "What is wrong with this ECG?", context=ctx)
+    answer = answer_offline("ptbxl-00400", question, context=ctx)
+    assert answer.supported and answer.interpreted_as == FINDINGS_ANY_QUESTION and answer.template_id is None
+    has_finding = findings.answer != ("no abnormal finding",)
+    assert answer.answer == (("yes",) if has_finding else ("no",))
+    assert [e.statement for e in answer.evidence] == [e.statement for e in findings.evidence]
+    sttc = answer_offline("ptbxl-00400", "Does this ECG show ST/T changes?", context=ctx)
+    if sttc.answer == ("yes",):
+        assert answer.answer == ("yes",) and "st/t change" in findings.answer
