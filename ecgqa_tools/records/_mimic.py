@@ -19,7 +19,9 @@ _STAT_ALL_SHARE = 0.2
 
 class MimicIvEcg:
     """A MIMIC-IV-ECG folder (complete or partial). ``metadata`` is ``record_list.csv`` indexed
-    by ``study_id`` (columns ``subject_id``, ``file_name``, ``ecg_time``, ``path``)."""
+    by ``study_id`` (columns ``subject_id``, ``file_name``, ``ecg_time``, ``path``); a study id
+    listed twice keeps its first row only, so ``path``, ``read``, ``present_ids`` and
+    ``present_among`` all use the same row."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser()
@@ -46,7 +48,7 @@ class MimicIvEcg:
                 raise DatasetError(f"{self._record_list}: missing column(s) {', '.join(sorted(missing))}")
             frame = frame.set_index("study_id")
             frame.index = frame.index.astype(int)
-            self._metadata = frame
+            self._metadata = frame[~frame.index.duplicated(keep="first")]
         return self._metadata
 
     @property
@@ -67,7 +69,8 @@ class MimicIvEcg:
         A mostly complete copy is checked study by study (``present_among``: two ``stat`` calls,
         ~7 us each); a mostly absent one by one walk of ``files/``, whose cost follows the folders
         present (~20-35 us per study). ``_PROBE`` evenly spaced listed studies pick the cheaper way:
-        on 100,000 present studies 0.7 s CPU instead of 2.0-3.5 s (docs/benchmarks/scale.md).
+        on 100,000 present studies 0.83-0.84 s CPU (1.25 s wall) instead of 2.0-3.5 s
+        (docs/benchmarks/scale.md).
         """
         if self._present is None:
             ids = self.metadata.index
@@ -103,8 +106,7 @@ class MimicIvEcg:
             return frozenset(wanted & self._present)
         import pandas as pd
 
-        paths = self.metadata["path"]
-        paths = paths[~paths.index.duplicated()]
+        paths = self.metadata["path"]  # one row per study id (see the class docstring)
         relative = paths.reindex(pd.Index(sorted(wanted), dtype="int64")).dropna()
         root = str(self.root)
         found = set()

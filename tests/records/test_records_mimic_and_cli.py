@@ -165,3 +165,25 @@ def test_read_record_or_example_reads_files_and_names_what_is_missing(tmp_path):
     np.testing.assert_array_equal(by_path.signal_mv, by_name.signal_mv)
     with pytest.raises(RecordNotFound, match="missing"):
         read_record_or_example(str(tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("first_present", [True, False])
+def test_mimic_a_study_listed_twice_uses_its_first_row_everywhere(mimic_root, first_present):
+    """The walk (mostly absent copy), the per-study check and read agree on a duplicated study id."""
+    present, absent = "files/p1000/p10000032/s40689238/40689238", "files/nowhere/40689238"
+    first, second = (present, absent) if first_present else (absent, present)
+    csv = mimic_root / "record_list.csv"
+    lines = csv.read_text().splitlines()
+    lines[1] = f"10000032,40689238,40689238,2180-07-23 08:44:00,{first}"
+    lines.append(f"10000032,40689238,40689238,2180-07-23 08:44:00,{second}")
+    csv.write_text("\n".join(lines) + "\n")
+    walked = MimicIvEcg(mimic_root)._walk_present()
+    checked = MimicIvEcg(mimic_root).present_among([40689238, 44458630])
+    assert walked == checked == ({40689238, 44458630} if first_present else {44458630})
+    mimic = MimicIvEcg(mimic_root)
+    assert mimic.study_ids.count(40689238) == 1 and str(mimic.path(40689238)).endswith(first)
+    if first_present:
+        assert mimic.read(40689238).record_id == "40689238"
+    else:
+        with pytest.raises(RecordNotFound, match="listed but its files"):
+            mimic.read(40689238)
