@@ -55,9 +55,10 @@ def dataset_dir(dataset: str, explicit: str | Path | None = None, required: bool
             return None
         where = f"{candidate}" if candidate else "nowhere (no option given and ECGQA_DATA_DIR unset)"
         env = _ENV_BY_DATASET.get(dataset)
-        own = f"set {env}=<folder>, or " if env else ""
+        own = f"{env}=<folder> or " if env else ""
         raise DatasetError(
-            f"{dataset} dataset folder not found: {where}; pass the folder with the command's dataset option "
-            f"(see --help), {own}set ECGQA_DATA_DIR=<folder holding {DATASET_SUBDIRS[dataset]}/>"
+            f"{dataset} dataset folder not found: {where}; set {own}ECGQA_DATA_DIR=<folder holding "
+            f"{DATASET_SUBDIRS[dataset]}/>, or pass the folder with the command's dataset option where it "
+            "has one (see --help)"
         )
     return candidate
