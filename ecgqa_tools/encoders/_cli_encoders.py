@@ -224,7 +224,7 @@ def _classify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"record {name}: research use only, not a diagnosis")
+    print(f"record {name}: {DISCLAIMER}")
     print(diseases.summary())
     if attrs is not None:
         print("attributes (top 10, * = above threshold):")

@@ -77,7 +77,7 @@ def _measure(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"record {name}: {ecg.duration_s:.1f} s, {len(ecg.lead_names)} leads, "
-          f"delineation {m.source}  (research use only, not a diagnosis)")
+          f"delineation {m.source}\n{DISCLAIMER}")
     print(m.summary())
     if args.beats:
         for i, b in enumerate(m.beat_intervals):
@@ -106,6 +106,6 @@ def _tokens(args: argparse.Namespace) -> int:
             "disclaimer": DISCLAIMER,
         }, indent=2))
         return 0
-    print(f"record {name}: research use only, not a diagnosis")
+    print(f"record {name}: {DISCLAIMER}")
     print(tokens.summary())
     return 0

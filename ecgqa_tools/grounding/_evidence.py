@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import DISCLAIMER as _PACKAGE_DISCLAIMER
 from ..errors import UsageError
 from ..records import Delineation
 from ._attribution import METHOD_NAMES, Attribution, call_words, predict_logits, resolve_model
@@ -33,7 +34,8 @@ from ._segments import (
 from ._validation import cas, peak_location
 
 OTHER_CHUNK_MS = 200.0
-DISCLAIMER = "Research use only; not a diagnosis."
+DISCLAIMER = _PACKAGE_DISCLAIMER
+"""Last sentence of every evidence text: the package's one disclaimer (``ecgqa_tools.DISCLAIMER``)."""
 
 
 @dataclass(frozen=True)

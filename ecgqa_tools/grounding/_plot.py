@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import DISCLAIMER as _PACKAGE_DISCLAIMER
 from .._io import atomic_output
 from ..errors import UsageError
 from ..records import ECG, STANDARD_LEADS, require_ecg, to_standard_leads
@@ -33,9 +34,10 @@ PAPER = "#fff7f5"
 GRID_MINOR = "#f6c9c4"
 GRID_MAJOR = "#e58f88"
 CLIN_COLOUR = "#2b6cb0"
-DISCLAIMER = "Research software - not for clinical use. Attributions are model explanations, not a diagnosis."
-PLAIN_DISCLAIMER = "Research software - not for clinical use; not a diagnosis."
-"""Footer of a plot without attributions (``DISCLAIMER`` is the footer of an explained plot)."""
+PLAIN_DISCLAIMER = _PACKAGE_DISCLAIMER
+"""Footer of a plot without attributions: the package's one disclaimer (``ecgqa_tools.DISCLAIMER``)."""
+DISCLAIMER = f"{_PACKAGE_DISCLAIMER} Attributions are model explanations, not a diagnosis."
+"""Footer of an explained plot: the package's disclaimer and what an attribution is."""
 FORMATS = ("png", "svg")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ecgqa_tools import DISCLAIMER
 from ecgqa_tools.cli import main
 from ecgqa_tools.encoders import DISEASES, load_disease_model
 from ecgqa_tools.records import example_path
@@ -16,7 +17,7 @@ def test_classify_prints_probabilities_for_every_disease(capsys):
     assert all(0 <= p <= 1 for p in out["diseases"].values()) and 0 < out["age_years"] < 110
     assert main(["classify", str(example_path("ptbxl-00400"))]) == 0
     text = capsys.readouterr().out
-    assert "not a diagnosis" in text and all(f"\n{d}" in text or text.startswith(d) for d in DISEASES)
+    assert DISCLAIMER in text and out["disclaimer"] == DISCLAIMER and all(f"\n{d}" in text or text.startswith(d) for d in DISEASES)
 
 
 def test_classify_missing_record_is_a_clean_error(tmp_path, capsys):
