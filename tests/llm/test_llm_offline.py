@@ -18,7 +18,7 @@ from ecgqa_tools.llm import DISCLAIMER, answer_offline, rewrite_everyday
     ("Is my heartbeat irregular?", "What rhythm-related symptoms does this ECG show?"),
     ("do I have an irregular heartbeat", "What rhythm-related symptoms does this ECG show?"),
     ("Is the signal noisy?", "What kind of noises does this ECG show?"),
-    ("Is anything wrong?", "Does this ECG show any kind of abnormal symptoms?"),
+    ("Is anything wrong?", "Is there any abnormal finding on this ECG?"),
     ("Any extra beats?", "Does this ECG show any kind of extra systoles?"),
     ("Is there an infarct in the inferior leads?", "Does this ECG show symptoms of myocardial infarction in inferior leads?"),
 ])
@@ -198,8 +198,9 @@ def test_ambiguous_reading_is_listed_not_answered(context, monkeypatch):
     ("Are there ST-T changes?", "Are there st/t changes?"),
     ("Does this ECG show ST T wave changes?", "Does this ecg show st/t changes?"),
     ("What is the QTc?", "What is the qt corrected?"),
-    ("Is the ECG unusual?", "Does this ECG show any kind of abnormal symptoms?"),
-    ("Does this tracing look abnormal?", "Does this ECG show any kind of abnormal symptoms?"),
+    ("Is the ECG unusual?", "Is there any abnormal finding on this ECG?"),
+    ("Does this tracing look abnormal?", "Is there any abnormal finding on this ECG?"),
+    ("Does this ECG show any kind of abnormal symptoms?", "Does this ECG show any kind of abnormal symptoms?"),
 ])
 def test_everyday_interval_and_st_wording(question, rewritten):
     assert rewrite_everyday(question) == rewritten
