@@ -146,8 +146,8 @@ _TWO_ECGS = re.compile(
     rf"\bthan\s+(?:(?:in|on|at|for|with|that of|those of)\s+)*(?:the\s+|my\s+|this\s+)?"
     rf"(?:other|previous|first|earlier|older|prior|second|recent|last|newer|new|original)\b|"
     rf"\bcompared (?:to|with)\b|\b(?:the|my)\s+(?:other|previous|earlier|prior|older|second|first|recent|newer|new)\s+{_ECG_WORD}\b|"
-    rf"\bbetween (?:the|these|both|two)\b|\bboth {_ECG_WORD}\b|\bthe two {_ECG_WORD}\b|"
-    r"^(?:has|have|did|does)\b.*\b(?:increased?|decreased?|risen|rise|rose|dropped|drop|fallen|fall|fell|"
+    rf"\bbetween (?:the |these |both |)(?:two )?{_ECG_WORD}\b|\bboth {_ECG_WORD}\b|\bthe two {_ECG_WORD}\b|"
+    r"^(?:has|have|did)\b.*\b(?:increased?|decreased?|risen|rise|rose|dropped|drop|fallen|fall|fell|"
     r"gone (?:up|down)|go (?:up|down)|went (?:up|down))\b"
 )
 """Wording that compares two ECGs ("faster than in the other ECG", "compared to the first", "the

@@ -217,3 +217,22 @@ def test_superclass_wordings_need_no_parser(context):
     for question in ("What is seen in this ECG?", "What does this ECG show?", "What is wrong with it?"):
         assert _direct_intent(rewrite_everyday(question)) == "findings", question
     assert _direct_intent("What rhythm-related symptoms does this ECG show?") is None
+
+
+def test_two_ecg_wording_matches_exactly_the_comparison_templates():
+    """The two-ECG detector (no --compare -> ask for the second ECG) and the direct comparison
+    intents never take an ECG-QA single-ECG template's wording, and catch every comparison one."""
+    import re
+
+    from ecgqa_tools.llm._offline import _TWO_ECGS, _direct_intent
+    from ecgqa_tools.qa import TEMPLATES
+
+    fill = {"scp_code": "atrial fibrillation", "numeric_feature": "qt interval", "lead": "lead ii",
+            "noise": "static noise", "heart_axis": "left axis deviation"}
+    templates = list(TEMPLATES.values()) if hasattr(TEMPLATES, "values") else list(TEMPLATES)
+    assert len(templates) == 70
+    for tpl in templates:
+        question = re.sub(r"\$\{(\w+?)\d*\}", lambda m: fill.get(m.group(1), "x"), tpl.pattern)
+        rewritten = rewrite_everyday(question)
+        assert bool(_TWO_ECGS.search(rewritten.lower())) == tpl.question_type.startswith("comparison"), question
+        assert _direct_intent(rewritten) not in ("quantity", "heart_rate", "findings_any"), question
