@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .. import DISCLAIMER
 from ..errors import RecordError, ToolError, ToolFailed, UnsupportedQuestion
 from ._backend import ParsedQuestionResult, ScoresResult
 from ._context import ToolContext
@@ -44,7 +45,6 @@ __all__ = [
     "rewrite_everyday",
 ]
 
-DISCLAIMER = "Research software, not for clinical use: this is not a diagnosis."
 MAX_QUESTION_CHARS = 1000
 MIN_CONFIDENCE = 0.5
 CLARIFY_MARGIN = 0.02
