@@ -15,6 +15,7 @@ from ._cards import ModelCard
 from ._labels import DISEASES, age_target, pure_labels
 from ._preprocess import MODEL_SAMPLES
 from ._ptbxl_arrays import TrainingArrays, build_training_arrays, load_ptbxl_table
+from ._thresholds import ATTRIBUTE_THRESHOLD_RULE
 from ._training import TrainConfig, TrainResult, predict_batches, score_outputs, train_model
 
 PREPROCESSING = (
@@ -388,6 +389,11 @@ def train_attributes(data_dir: Path, work_dir: Path, config: TrainConfig = DEFAU
                      "per_class_positives": {c: int(n) for c, n in zip(classes, test_pos)},
                      "records": "ECG-QA ptbxl test ECGs with signals here"},
             "thresholds": best_f1_thresholds(targets[index["valid"]], val_probs),
+            "threshold_rule": {
+                "rule": ATTRIBUTE_THRESHOLD_RULE,
+                "selection_positives": {c: int(n) for c, n in zip(classes, (targets[index["valid"]] > 0.5).sum(axis=0))},
+                "note": "rule chosen on ECG-QA valid by cross-fitting (docs/encoders.md 'Attribute thresholds')",
+            },
             "best_epochs": [result.best_epoch],
         },
         history=result.history,

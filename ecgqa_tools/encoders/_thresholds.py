@@ -22,6 +22,10 @@ DEFAULT_THRESHOLD = 0.5
 
 _KINDS = ("tuned", "floor", "minpos", "shrink", "fixed")
 
+ATTRIBUTE_THRESHOLD_RULE = "shrink-10"
+"""Rule the attribute model's card carries (chosen on ECG-QA valid by cross-fitting in session 5,
+``scripts/tune_attribute_thresholds.py``); ``ecgqa train attributes`` writes it into new cards."""
+
 
 def _parse_step(step: str) -> tuple[str, float]:
     kind, _, value = step.strip().partition("-")

@@ -114,3 +114,17 @@ def test_malformed_threshold_rule_in_a_card_is_a_model_error():
     short = dataclasses.replace(card, metrics={**card.metrics, "thresholds": [0.5]})
     with pytest.raises(ModelError, match="1 thresholds for 66 outputs"):
         short.class_thresholds()
+
+
+def test_training_writes_the_shipped_rule_with_its_selection_positives(data_dir):
+    """`ecgqa train attributes` writes `threshold_rule` the way the shipped card has it: the same
+    rule, and positives counted from the ECG-QA targets of the card's own selection ECGs."""
+    from ecgqa_tools.encoders._jobs import attribute_targets
+    from ecgqa_tools.encoders._thresholds import ATTRIBUTE_THRESHOLD_RULE
+
+    card = load_attribute_model().card
+    rule = card.metrics["threshold_rule"]
+    assert rule["rule"] == ATTRIBUTE_THRESHOLD_RULE
+    ids = np.array(sorted(card.selection_ids), dtype=np.int64)
+    counts = (attribute_targets(data_dir, ids) > 0.5).sum(axis=0)
+    assert {c: int(n) for c, n in zip(card.outputs, counts)} == rule["selection_positives"]
