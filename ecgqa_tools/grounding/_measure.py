@@ -48,6 +48,17 @@ NORMAL_RANGES_MS: dict[str, tuple[float | None, float | None]] = {
 }
 """ECG-QA numeric feature -> (lower, upper) limit of the normal range in ms (None: no limit)."""
 
+PLAUSIBLE_BOUNDS: dict[str, tuple[float, float]] = {
+    "heart_rate": (20.0, 300.0),
+    "p_duration": (20.0, 250.0),
+    "pr_interval": (60.0, 500.0),
+    "qrs_duration": (40.0, 250.0),
+    "qt_interval": (200.0, 700.0),
+}
+"""Measurement name -> (lowest, highest) physiologically plausible per-ECG value (bpm or ms);
+outside them the value is a delineation error and becomes unmeasurable (docs/measurements.md,
+"Physiological plausibility (session 5)"). Fixed before any outcome was looked at."""
+
 ONSET_PERCENTILE = 20.0
 OFFSET_PERCENTILE = 80.0
 MIN_LEAD_SUPPORT = 0.3
@@ -341,6 +352,9 @@ def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, a
         rr = collect([b.rr_ms for b in per_beat], "rr_interval", "ms", "no RR interval")
     hr = (Measurement("heart_rate", 60000.0 / rr.value, "bpm", rr.n_beats, rr.n_rejected)
           if rr.value else Measurement("heart_rate", None, "bpm", reason=rr.reason))
+    hr = plausible(hr)
+    if hr.value is None and rr.value is not None:
+        rr = Measurement("rr_interval", None, "ms", reason=hr.reason)
     if not beats:
         none = "no QRS complex found (flat, noisy or too short signal)"
         p, pr, qrs, qt = (Measurement(n, None, "ms", reason=none)
@@ -354,6 +368,7 @@ def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, a
         qrs = collect([b.qrs_duration_ms for b in per_beat], "qrs_duration", "ms", "no QRS")
         qt = _with_coverage(collect([b.qt_ms for b in per_beat], "qt_interval", "ms",
                                     "no T wave end found after any QRS"), per_beat, "T wave end", None)
+        p, pr, qrs, qt = (plausible(m) for m in (p, pr, qrs, qt))
     qtcb, qtcf = _qtc(qt, rr)
     axis = _axis(ecg, delineation, beats, limb_signal)
     axis_class = convention.classify(axis.value) if axis.value is not None else None
@@ -453,6 +468,16 @@ def _robust(name: str, unit: str, values: list[float | None], n_beats: int, miss
     return Measurement(name, value, unit, int(present.size) - rejected, rejected)
 
 
+def plausible(m: Measurement) -> Measurement:
+    """``m``, or unmeasurable when its value lies outside ``PLAUSIBLE_BOUNDS`` (reason names both)."""
+    bounds = PLAUSIBLE_BOUNDS.get(m.name)
+    if m.value is None or bounds is None or bounds[0] <= m.value <= bounds[1]:
+        return m
+    return Measurement(m.name, None, m.unit, reason=(
+        f"measured {m.value:.0f} {m.unit} lies outside the physiological bounds "
+        f"{bounds[0]:.0f}-{bounds[1]:.0f} {m.unit}: a delineation error, not reported"))
+
+
 def _with_coverage(m: Measurement, per_beat: tuple[BeatIntervals, ...], what: str,
                    forced_reason: str | None) -> Measurement:
     """``None`` when the wave was found in fewer than half the beats (or a forced reason)."""
@@ -463,8 +488,8 @@ def _with_coverage(m: Measurement, per_beat: tuple[BeatIntervals, ...], what: st
     found = m.n_beats + m.n_rejected
     if found * 2 < len(per_beat):
         return Measurement(m.name, None, m.unit, reason=(
-            f"{what} found in only {found} of {len(per_beat)} beats (absent or unclear: "
-            "e.g. atrial fibrillation, pacing or noise)"))
+            f"{what} delineated in only {found} of {len(per_beat)} beats (fewer than half): "
+            "too few to measure"))
     return m
 
 
