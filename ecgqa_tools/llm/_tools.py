@@ -426,7 +426,7 @@ def noise_per_lead(ctx: ToolContext, record: str) -> NoisePerLead:
     )
     if noisy:
         for kind, leads in noisy.items():
-            out.evidence_ids.append(ctx.add_evidence("noise_per_lead", f"{kind} flagged in lead(s) {', '.join(leads)} of {ref.canonical}", prov))
+            out.evidence_ids.append(ctx.add_evidence("noise_per_lead", f"possible {kind} in lead(s) {', '.join(leads)} of {ref.canonical}", prov))
     else:
         out.evidence_ids.append(ctx.add_evidence("noise_per_lead", f"no lead of {ref.canonical} exceeds the noise thresholds", prov))
     return out
