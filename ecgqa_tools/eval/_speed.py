@@ -591,9 +591,11 @@ def _cold_start_table(cold: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _render_cli_markdown(report: dict[str, Any]) -> str:
+def _report_header(report: dict[str, Any], load_note: str) -> list[str]:
+    """Markdown title and Command/Date/Machine/Load lines shared by both speed reports
+    (``load_note``: the parenthesised remark after the load averages)."""
     machine = report["machine"]
-    return "\n".join([
+    return [
         f"# {report['title']}",
         "",
         f"- Command: `{report['command']}`",
@@ -601,7 +603,13 @@ def _render_cli_markdown(report: dict[str, Any]) -> str:
         f"- Machine: {machine['cpu']}, {machine['cores']} CPU cores, {machine['memory_gb']} GB RAM, GPU: "
         f"{machine['gpu']}; Python {machine['python']}, torch {machine['torch']}; {report['threads']} threads",
         f"- Load average (1/5/15 min) before: {report['load_average_before']}, after: "
-        f"{report['load_average_after']} (the machine is shared; load inflates wall time far more than CPU time)",
+        f"{report['load_average_after']} ({load_note})",
+    ]
+
+
+def _render_cli_markdown(report: dict[str, Any]) -> str:
+    return "\n".join([
+        *_report_header(report, "the machine is shared; load inflates wall time far more than CPU time"),
         "",
         "Each command runs in a fresh process (`ecgqa ...`); CPU is user + system time of that process "
         "(all its threads).",
@@ -624,16 +632,8 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
                      f"{goal['unit']} | {_fmt(ratio, 2)} | {'n/a' if met is None else ('yes' if met else 'NO')} |")
     if summary_only:
         return "\n".join(lines)
-    machine = report["machine"]
     head = [
-        f"# {report['title']}",
-        "",
-        f"- Command: `{report['command']}`",
-        f"- Date: {report['date_utc']}",
-        f"- Machine: {machine['cpu']}, {machine['cores']} CPU cores, {machine['memory_gb']} GB RAM, GPU: "
-        f"{machine['gpu']}; Python {machine['python']}, torch {machine['torch']}; {report['threads']} threads",
-        f"- Load average (1/5/15 min) before: {report['load_average_before']}, after: "
-        f"{report['load_average_after']} (the machine is shared; higher load inflates the times)",
+        *_report_header(report, "the machine is shared; higher load inflates the times"),
         f"- Records: PTB-XL at {report['fs_hz']} Hz, ids {report['suite'].get('ecg_ids', 'n/a')}",
         f"- Models (card name: version): {report.get('models', 'n/a')}",
         f"- Tool settings: {report.get('settings', 'n/a')}",
