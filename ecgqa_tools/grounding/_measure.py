@@ -57,7 +57,7 @@ PLAUSIBLE_BOUNDS: dict[str, tuple[float, float]] = {
 }
 """Measurement name -> (lowest, highest) physiologically plausible per-ECG value (bpm or ms);
 outside them the value is a delineation error and becomes unmeasurable (docs/measurements.md,
-"Physiological plausibility (session 5)"). Fixed before any outcome was looked at."""
+"Physiological plausibility (session 5)"). Chosen by hand around the normal limits; not tuned on any data."""
 
 ONSET_PERCENTILE = 20.0
 OFFSET_PERCENTILE = 80.0
