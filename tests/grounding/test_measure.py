@@ -9,11 +9,15 @@ import pytest
 
 from ecgqa_tools.errors import MeasurementError
 from ecgqa_tools.grounding import NORMAL_RANGES_MS, classify_axis, measure, range_of
+from ecgqa_tools.grounding._measure import measure_from_delineation
 from ecgqa_tools.records import ECG, STANDARD_LEADS, Delineation, Wave
 
 
 def gold_delineation(fs=500.0, n=5000, rr_s=0.8, p=(0.10, 0.1), pr=0.16, qrs=0.09, qt=0.38,
-                     leads=STANDARD_LEADS) -> Delineation:
+                     leads=STANDARD_LEADS, t_onset=None) -> Delineation:
+    """The same beats in ``leads``: QRS every ``rr_s`` from 0.5 s, T from ``t_onset`` (default
+    ``qrs`` + 0.1 s) to ``qt`` after QRS onset, a P wave of ``p[0]`` starting ``pr`` before it."""
+    t_onset = qrs + 0.1 if t_onset is None else t_onset
     waves = {}
     for lead in leads:
         ws = []
@@ -22,7 +26,7 @@ def gold_delineation(fs=500.0, n=5000, rr_s=0.8, p=(0.10, 0.1), pr=0.16, qrs=0.0
             if p is not None:
                 ws.append(Wave("P", q_on - int(pr * fs), q_on - int(pr * fs) + int(p[0] * fs)))
             ws.append(Wave("QRS", q_on, q_on + int(qrs * fs)))
-            ws.append(Wave("T", q_on + int((qrs + 0.1) * fs), q_on + int(qt * fs)))
+            ws.append(Wave("T", q_on + int(t_onset * fs), q_on + int(qt * fs)))
         waves[lead] = tuple(ws)
     return Delineation(fs, n, waves, "test")
 
@@ -126,3 +130,33 @@ def test_cli_measure_json(ptbxl_dir, capsys):
     assert 40 < out["measurements"]["heart_rate"]["value"] < 120
     assert set(out["ecgqa_ranges"]) == set(NORMAL_RANGES_MS)
     assert main(["measure", str(rec) + "_missing"]) == 1
+
+
+# Physiological bounds applied by measure_from_delineation: an implausible value becomes
+# unmeasurable with a reason naming the value and the bound, and only what depends on it goes with it.
+
+def test_heart_rate_above_300_bpm_makes_rate_rr_and_qtc_unmeasurable():
+    # RR 160 ms = 375 bpm. The T wave must end before the next QRS, so QT (140 ms) cannot reach
+    # its own 200 ms lower bound either: QTc is unmeasurable through QT.
+    m = measure_from_delineation(gold_delineation(rr_s=0.16, qrs=0.05, t_onset=0.08, qt=0.14, p=None))
+    assert len(m.beats) > 40
+    assert m.heart_rate.value is None and m.rr_interval.value is None
+    for reason in (m.heart_rate.reason, m.rr_interval.reason):
+        assert "375 bpm" in reason and "20-300 bpm" in reason
+    assert m.qt_interval.value is None
+    assert "140 ms" in m.qt_interval.reason and "200-700 ms" in m.qt_interval.reason
+    for qtc in (m.qtc_bazett, m.qtc_fridericia):
+        assert qtc.value is None and "physiological bounds" in qtc.reason
+    assert m.qrs_duration.value == pytest.approx(50.0)  # the QRS itself is plausible and kept
+    assert m.range_attributes()["rr interval"] is None
+
+
+def test_qrs_of_300_ms_is_unmeasurable_while_qt_is_kept():
+    m = measure_from_delineation(gold_delineation(rr_s=0.8, qrs=0.30, t_onset=0.32, qt=0.45, pr=0.16))
+    assert m.qrs_duration.value is None
+    assert "300 ms" in m.qrs_duration.reason and "40-250 ms" in m.qrs_duration.reason
+    assert m.qt_interval.value == pytest.approx(450.0)
+    assert m.heart_rate.value == pytest.approx(75.0) and m.rr_interval.value == pytest.approx(800.0)
+    assert m.qtc_bazett.value == pytest.approx(450.0 / np.sqrt(0.8))
+    assert m.pr_interval.value == pytest.approx(160.0) and m.p_duration.value == pytest.approx(100.0)
+    assert m.range_attributes()["qrs duration"] is None
