@@ -2,6 +2,7 @@
 threshold fit on training folds.
 
 Usage: ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py [--cache FEATURES.npz]
+       ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py --lead-level [--cache LEADS.npz] [--report]
 
 1. For every PTB-XL record with a 100 Hz signal here, computes the per-lead quality indices of
    ``ecgqa_tools/llm/_quality.py`` (record level: the maximum over leads).
@@ -9,6 +10,11 @@ Usage: ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py [--cache F
    kind is non-empty" with the thresholds currently in ``_quality.py``, on folds 9-10.
 3. Fits each threshold on folds 1-8 (maximum F1) and reports the fitted thresholds on folds 9-10.
 The labels are used only as ground truth (fit on 1-8, report on 9-10), never to answer.
+
+``--lead-level``: the session-6 protocol in docs/llm.md ("QRS-aware static and burst noise"):
+per-lead measures S0/S1/S2 and B0/B1, thresholds chosen by leave-one-fold-out over folds 1-8
+(lead-level F1), the adoption rule's comparison printed; ``--report`` adds the single report on
+folds 9-10 (run it once, after the decision).
 """
 
 from __future__ import annotations
@@ -51,10 +57,151 @@ def scores(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float, in
     return precision, recall, f1, int(pred.sum())
 
 
+# ------------------------------------------------------------------ lead level (session-6 protocol)
+
+LEAD_FIELDS = ("residue_rms_mv", "burst_ratio", "residue_outside_qrs_mv", "burst_ratio_outside_qrs",
+               "qrs_amplitude_mv")
+GRID_ABS = np.geomspace(0.004, 0.2, 80)
+GRID_REL = np.geomspace(0.001, 0.3, 80)
+GRID_RATIO = np.arange(1.5, 8.0 + 1e-9, 0.25)
+GRID_FLOOR = np.geomspace(0.005, 0.2, 20)
+
+
+def lead_features(ptbxl: PtbXl, ids: list[int], cache: str | None) -> np.ndarray:
+    """(records, 12, len(LEAD_FIELDS)) per-lead measures; resumable through ``cache``."""
+    feats = np.full((len(ids), 12, len(LEAD_FIELDS)), np.nan)
+    done = 0
+    if cache and os.path.exists(cache):
+        saved = np.load(cache)
+        if [int(i) for i in saved["ids"]] == ids:
+            feats, done = saved["features"], int(saved["done"])
+    for row in tqdm(range(done, len(ids)), file=sys.stderr, mininterval=5, initial=done, total=len(ids)):
+        try:
+            ecg = ptbxl.read(ids[row], fs_hz=100)
+        except RecordNotFound:
+            continue
+        if tuple(ecg.lead_names) != q_leads():
+            raise SystemExit(f"ecg_id {ids[row]}: leads {ecg.lead_names} are not the standard 12 in order")
+        leads = q.lead_quality(ecg.signal_mv, ecg.fs_hz, ecg.lead_names)
+        feats[row] = [[getattr(x, f) for f in LEAD_FIELDS] for x in leads]
+        if cache and ((row + 1) % 200 == 0 or row + 1 == len(ids)):
+            tmp = cache + ".tmp.npz"
+            np.savez(tmp, ids=np.array(ids), features=feats, done=row + 1)
+            os.replace(tmp, cache)
+    return feats
+
+
+def _counts(pred: np.ndarray, truth: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """(8, 3) per fold 1-8: true positives, predicted positives, positives (``pred``/``truth`` are
+    (records, ...) booleans already restricted to the scored units)."""
+    out = np.zeros((8, 3), dtype=np.int64)
+    for k in range(8):
+        sel = folds == k + 1
+        p, t = pred[sel], truth[sel]
+        out[k] = [(p & t).sum(), p.sum(), t.sum()]
+    return out
+
+
+def _f1(tp: int, npred: int, npos: int) -> tuple[float, float, float]:
+    precision = tp / npred if npred else float("nan")
+    recall = tp / npos if npos else float("nan")
+    return precision, recall, (2 * tp / (npred + npos) if tp else 0.0)
+
+
+def lead_level(cache: str | None, report: bool) -> int:
+    from ecgqa_tools.qa import parse_noise_leads
+
+    ptbxl = PtbXl(_config.dataset_dir("ptbxl"))
+    meta = ptbxl.metadata
+    ids = sorted(int(i) for i in ptbxl.present_ids(fs_hz=100))
+    feats = lead_features(ptbxl, ids, cache)
+    ok = ~np.isnan(feats).any(axis=(1, 2))
+    folds = meta.loc[ids, "strat_fold"].to_numpy()
+    f = {name: feats[:, :, i] for i, name in enumerate(LEAD_FIELDS)}
+    relative = f["residue_outside_qrs_mv"] / np.maximum(f["qrs_amplitude_mv"], 1e-6)
+    rules = {  # name -> (kind, parameter tuples to choose from, prediction)
+        "S0": ("static", [(q.STATIC_MV,)], lambda t: f["residue_rms_mv"] > t[0]),
+        "S0-refit": ("static", [(t,) for t in GRID_ABS], lambda t: f["residue_rms_mv"] > t[0]),
+        "S1": ("static", [(t,) for t in GRID_ABS], lambda t: f["residue_outside_qrs_mv"] > t[0]),
+        "S2": ("static", [(t,) for t in GRID_REL], lambda t: relative > t[0]),
+        "B0": ("burst", [(q.BURST_RATIO, q.STATIC_MV)],
+               lambda t: (f["burst_ratio"] >= t[0]) & (f["burst_ratio"] * f["residue_rms_mv"] > t[1])),
+        "B0-refit": ("burst", [(r, fl) for r in GRID_RATIO for fl in GRID_FLOOR],
+                     lambda t: (f["burst_ratio"] >= t[0]) & (f["burst_ratio"] * f["residue_rms_mv"] > t[1])),
+        "B1": ("burst", [(r, fl) for r in GRID_RATIO for fl in GRID_FLOOR],
+               lambda t: (f["burst_ratio_outside_qrs"] >= t[0])
+               & (f["burst_ratio_outside_qrs"] * f["residue_outside_qrs_mv"] > t[1])),
+    }
+    columns = {"static": "static_noise", "burst": "burst_noise"}
+    dev, rep = ok & (folds <= 8), ok & (folds >= 9)
+    print(f"PTB-XL records with 100 Hz signals here: {int(ok.sum())} (folds 1-8: {int(dev.sum())}, "
+          f"folds 9-10: {int(rep.sum())})")
+    truth_lead, truth_rec, lead_ok = {}, {}, {}
+    for kind, column in columns.items():
+        cells = meta.loc[ids, column]
+        named = [parse_noise_leads(c) for c in cells]
+        truth_rec[kind] = cells.fillna("").astype(str).str.strip(" ,").ne("").to_numpy()
+        truth_lead[kind] = np.array([[lead in n for lead in q_leads()] for n in named])
+        lead_ok[kind] = ~truth_rec[kind] | np.array([len(n) > 0 for n in named])
+        for name, sel in (("folds 1-8", dev), ("folds 9-10", rep)):
+            s = sel & lead_ok[kind]
+            print(f"{column}: {name}: {int(truth_rec[kind][sel].sum())} labelled records "
+                  f"({int((sel & ~lead_ok[kind]).sum())} name no lead, left out of lead level); "
+                  f"lead level {int(s.sum())} records, {int(truth_lead[kind][s].sum())} positive leads of {12 * int(s.sum())}")
+    fitted: dict[str, tuple] = {}
+    print("\nSelection on folds 1-8, leave-one-fold-out (threshold per held-out fold from the other 7)")
+    print("rule      lead P   lead R  lead F1 | rec P   rec R  rec F1 | thresholds per held-out fold 1..8")
+    for name, (kind, grid, predict) in rules.items():
+        sl, sr = dev & lead_ok[kind], dev
+        counts = np.array([_counts(predict(t)[sl], truth_lead[kind][sl], folds[sl]) for t in grid])  # (grid, 8, 3)
+        totals = counts.sum(axis=1)
+        best_all = int(np.argmax([_f1(*c)[2] for c in totals]))
+        fitted[name] = grid[best_all]
+        lead_pred = np.zeros_like(truth_lead[kind])
+        chosen = []
+        for k in range(8):
+            train = totals - counts[:, k]
+            g = int(np.argmax([_f1(*c)[2] for c in train]))
+            chosen.append(grid[g])
+            sel = folds == k + 1
+            lead_pred[sel] = predict(grid[g])[sel]
+        lp = _f1(int((lead_pred & truth_lead[kind])[sl].sum()), int(lead_pred[sl].sum()), int(truth_lead[kind][sl].sum()))
+        rec_pred = lead_pred.any(axis=1)
+        rp = _f1(int((rec_pred & truth_rec[kind])[sr].sum()), int(rec_pred[sr].sum()), int(truth_rec[kind][sr].sum()))
+        shown = " ".join("/".join(f"{v:.3g}" for v in t) for t in chosen)
+        print(f"{name:<9} {lp[0]:6.3f} {lp[1]:7.3f} {lp[2]:7.3f} | {rp[0]:5.3f} {rp[1]:6.3f} {rp[2]:6.3f} | {shown}")
+    print("\nThresholds fitted on all of folds 1-8 (maximum lead-level F1):")
+    for name, t in fitted.items():
+        print(f"  {name}: " + ", ".join(f"{v:.4g}" for v in t))
+    if report:
+        print("\nReport on folds 9-10 (thresholds fitted on folds 1-8)")
+        print("rule      lead P   lead R  lead F1 flagged/pos leads | rec P   rec R  rec F1 flagged/pos records")
+        for name, (kind, _, predict) in rules.items():
+            sl, sr = rep & lead_ok[kind], rep
+            pred = predict(fitted[name])
+            t = truth_lead[kind]
+            lp = _f1(int((pred & t)[sl].sum()), int(pred[sl].sum()), int(t[sl].sum()))
+            rec = pred.any(axis=1)
+            rp = _f1(int((rec & truth_rec[kind])[sr].sum()), int(rec[sr].sum()), int(truth_rec[kind][sr].sum()))
+            print(f"{name:<9} {lp[0]:6.3f} {lp[1]:7.3f} {lp[2]:7.3f} {int(pred[sl].sum()):>7}/{int(t[sl].sum()):<9} | "
+                  f"{rp[0]:5.3f} {rp[1]:6.3f} {rp[2]:6.3f} {int(rec[sr].sum()):>7}/{int(truth_rec[kind][sr].sum())}")
+    return 0
+
+
+def q_leads() -> tuple[str, ...]:
+    from ecgqa_tools.records import STANDARD_LEADS
+
+    return tuple(STANDARD_LEADS)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cache", default=None, help="npz file to keep the features in between runs")
+    parser.add_argument("--lead-level", action="store_true", help="the session-6 lead-level protocol")
+    parser.add_argument("--report", action="store_true", help="with --lead-level: also score folds 9-10")
     args = parser.parse_args()
+    if args.lead_level:
+        return lead_level(args.cache, args.report)
     ptbxl = PtbXl(_config.dataset_dir("ptbxl"))
     meta = ptbxl.metadata
     ids = [int(i) for i in ptbxl.present_ids(fs_hz=100)]

@@ -181,6 +181,7 @@ EXPORTED = {
         "clinical_segments",
         "cosine_similarity",
         "default_baseline",
+        "detect_beats",
         "explain",
         "explain_batch",
         "faithfulness_check",

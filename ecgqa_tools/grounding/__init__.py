@@ -5,6 +5,7 @@ from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISE
                            make_baseline, predict_logits, variant_fingerprint)
 from ._evidence import (BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence, faithfulness_check,
                         rank_regions)
+from ._baselines import detect_beats
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
 from ._segments import (CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_label_map,
@@ -36,6 +37,7 @@ __all__ = [
     "clinical_segments",
     "cosine_similarity",
     "default_baseline",
+    "detect_beats",
     "explain",
     "explain_batch",
     "faithfulness_check",

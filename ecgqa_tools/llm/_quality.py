@@ -33,6 +33,13 @@ FLAT_MV = 0.02
 CLIP_FRACTION = 0.02
 
 
+QRS_HALF_WIDTH_S = 0.08
+"""Samples within this distance of a detected QRS fiducial count as QRS (fixed a priori, not tuned)."""
+MIN_OUTSIDE_SAMPLES = 30
+"""A 1 s window (100 samples) is used by the outside-QRS measures when at least this many of its
+samples are outside QRS."""
+
+
 @dataclass(frozen=True)
 class LeadQuality:
     """Quality indices of one lead."""
@@ -42,9 +49,9 @@ class LeadQuality:
     drift_mv: float
     """Peak-to-peak of the baseline (0.7 Hz low-pass), mV."""
     residue_rms_mv: float
-    """Median 1 s RMS of the high-frequency residue, mV."""
+    """Median 1 s RMS of the high-frequency residue over the whole lead, QRS included, mV."""
     burst_ratio: float
-    """Largest 1 s residue RMS divided by the median one."""
+    """Largest 1 s residue RMS divided by the median one (whole lead)."""
     ptp_mv: float
     """Peak-to-peak of the raw lead, mV."""
     clipped_fraction: float
@@ -52,13 +59,21 @@ class LeadQuality:
     (saturation), 0 when there is none."""
     noises: tuple[str, ...]
     """ECG-QA noise kinds flagged for this lead (empty when clean)."""
+    residue_outside_qrs_mv: float = float("nan")
+    """Median 1 s RMS of the high-frequency residue on the samples more than ``QRS_HALF_WIDTH_S``
+    from every detected QRS, mV (the whole lead's when no window has enough such samples)."""
+    burst_ratio_outside_qrs: float = float("nan")
+    """Largest 1 s outside-QRS residue RMS divided by the median one."""
+    qrs_amplitude_mv: float = float("nan")
+    """Median over detected beats of the lead's peak-to-peak within ``QRS_HALF_WIDTH_S`` of the
+    fiducial, mV (the lead's peak-to-peak when no beat is found)."""
 
 
 def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...]) -> list[LeadQuality]:
     """Quality indices of each lead of a (leads, samples) signal."""
-    from scipy.signal import butter, sosfiltfilt
+    from scipy.signal import butter, resample_poly, sosfiltfilt
 
-    from scipy.signal import resample_poly
+    from ..grounding import detect_beats
 
     signal = np.asarray(signal_mv, dtype=np.float64)
     if abs(fs_hz - ANALYSIS_FS_HZ) > 1e-6:  # one rate, so the thresholds mean the same everywhere
@@ -71,16 +86,24 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
     baseline = sosfiltfilt(sos, signal, axis=1)
     kernel = np.ones(3) / 3.0
     window = max(1, int(round(fs_hz)))
+    n_samples = signal.shape[1]
+    beats = detect_beats(signal, fs_hz) if n_samples >= 3 else np.zeros(0, dtype=np.int64)
+    half = int(round(QRS_HALF_WIDTH_S * fs_hz))
+    outside = _outside_qrs(n_samples, beats, half)
+    everywhere = np.ones(n_samples, dtype=bool)
+    amplitudes = _qrs_amplitudes(signal, beats, half)
     results = []
     for index, lead in enumerate(lead_names):
         x = signal[index]
         residue = x - np.convolve(x, kernel, mode="same")
-        n_windows = max(1, len(x) // window)
-        rms = np.array([
-            float(np.sqrt(np.mean(residue[i * window:(i + 1) * window] ** 2))) for i in range(n_windows)
-        ])
+        rms = _window_rms(residue, everywhere, window, 1)
         median_rms = float(np.median(rms))
         ratio = float(rms.max() / median_rms) if median_rms > 1e-9 else 0.0
+        rms_out = _window_rms(residue, outside, window, MIN_OUTSIDE_SAMPLES * window // 100)
+        if rms_out.size == 0:
+            rms_out = rms
+        median_out = float(np.median(rms_out))
+        ratio_out = float(rms_out.max() / median_out) if median_out > 1e-9 else 0.0
         ptp = float(np.ptp(x))
         clipped = _plateau_fraction(x) if ptp > 0 else 1.0
         drift = float(np.ptp(baseline[index]))
@@ -95,9 +118,47 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
             noises.append("electrodes problems")
         results.append(LeadQuality(
             lead=lead, drift_mv=drift, residue_rms_mv=median_rms, burst_ratio=ratio, ptp_mv=ptp,
-            clipped_fraction=clipped, noises=tuple(noises),
+            clipped_fraction=clipped, noises=tuple(noises), residue_outside_qrs_mv=median_out,
+            burst_ratio_outside_qrs=ratio_out,
+            qrs_amplitude_mv=float(amplitudes[index]) if amplitudes is not None else ptp,
         ))
     return results
+
+
+def _outside_qrs(n_samples: int, beats_index: np.ndarray, half_samples: int) -> np.ndarray:
+    """Boolean (n_samples,): True more than ``half_samples`` from every fiducial; the first and last
+    sample (edge of the moving average) are never outside."""
+    inside = np.zeros(n_samples + 1, dtype=np.int64)
+    for p in beats_index:
+        inside[max(0, p - half_samples)] += 1
+        inside[min(n_samples, p + half_samples + 1)] -= 1
+    outside = np.cumsum(inside[:n_samples]) == 0
+    outside[:1] = outside[-1:] = False
+    return outside
+
+
+def _qrs_amplitudes(signal: np.ndarray, beats_index: np.ndarray, half_samples: int) -> np.ndarray | None:
+    """(leads,) median over beats of the peak-to-peak within ``half_samples`` of each fiducial, or
+    None when no beat was found."""
+    if beats_index.size == 0:
+        return None
+    offsets = np.arange(-half_samples, half_samples + 1)
+    index = np.clip(beats_index[:, None] + offsets[None, :], 0, signal.shape[1] - 1)
+    return np.median(np.ptp(signal[:, index], axis=2), axis=1)
+
+
+def _window_rms(residue: np.ndarray, use: np.ndarray, window: int, min_count: int) -> np.ndarray:
+    """RMS of ``residue[use]`` in each whole ``window`` (the whole lead when shorter than one window),
+    for the windows with at least ``min_count`` used samples."""
+    n_windows = len(residue) // window
+    if n_windows == 0:
+        r, u = residue[None, :], use[None, :]
+    else:
+        r = residue[:n_windows * window].reshape(n_windows, window)
+        u = use[:n_windows * window].reshape(n_windows, window)
+    count = u.sum(axis=1)
+    keep = count >= max(1, min_count)
+    return np.sqrt((np.where(u, r, 0.0) ** 2).sum(axis=1)[keep] / count[keep])
 
 
 def _plateau_fraction(x: np.ndarray, min_run: int = 20, min_abs_mv: float = 1.0) -> float:
