@@ -5,7 +5,8 @@ Usage: ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py [--cache F
        ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py --lead-level [--cache LEADS.npz] [--report]
 
 1. For every PTB-XL record with a 100 Hz signal here, computes the per-lead quality indices of
-   ``ecgqa_tools/llm/_quality.py`` (record level: the maximum over leads).
+   ``ecgqa_tools/llm/_quality.py`` (record level: the maximum over leads; static and burst noise
+   on the outside-QRS residue since quality version 2).
 2. Reports precision/recall of "kind flagged in any lead" against "the PTB-XL column for that
    kind is non-empty" with the thresholds currently in ``_quality.py``, on folds 9-10.
 3. Fits each threshold on folds 1-8 (maximum F1) and reports the fitted thresholds on folds 9-10.
@@ -43,8 +44,10 @@ def features(ptbxl: PtbXl, ids: list[int]) -> np.ndarray:
             rows.append([np.nan] * 4)
             continue
         leads = q.lead_quality(ecg.signal_mv, ecg.fs_hz, ecg.lead_names)
-        rows.append([max(x.drift_mv for x in leads), max(x.residue_rms_mv for x in leads),
-                     max(x.burst_ratio if x.residue_rms_mv * x.burst_ratio > q.STATIC_MV else 0 for x in leads),
+        rows.append([max(x.drift_mv for x in leads), max(x.residue_outside_qrs_mv for x in leads),
+                     max(x.burst_ratio_outside_qrs
+                         if x.residue_outside_qrs_mv * x.burst_ratio_outside_qrs > q.BURST_FLOOR_MV else 0
+                         for x in leads),
                      max(1.0 if (x.ptp_mv < q.FLAT_MV or x.clipped_fraction > q.CLIP_FRACTION) else 0.0 for x in leads)])
     return np.array(rows, dtype=np.float64)
 

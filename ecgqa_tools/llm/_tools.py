@@ -138,8 +138,10 @@ class LeadNoise(BaseModel):
     lead: str = Field(description="lead name")
     noises: list[str] = Field(description="ECG-QA noise kinds flagged (empty when clean)")
     baseline_drift_mv: float = Field(description="peak-to-peak of the baseline below 0.7 Hz, mV")
-    hf_residue_rms_mv: float = Field(description="median 1 s RMS of the high-frequency residue, mV")
-    burst_ratio: float = Field(description="largest over median 1 s residue RMS")
+    hf_residue_rms_mv: float = Field(description="median 1 s RMS of the high-frequency residue, whole lead, mV")
+    burst_ratio: float = Field(description="largest over median 1 s residue RMS, whole lead")
+    hf_residue_outside_qrs_mv: float = Field(description="the same residue outside the QRS complexes, mV (decides static noise)")
+    burst_ratio_outside_qrs: float = Field(description="largest over median 1 s outside-QRS residue RMS (decides burst noise)")
 
 
 class NoisePerLead(ToolOutput):
@@ -420,7 +422,9 @@ def noise_per_lead(ctx: ToolContext, record: str) -> NoisePerLead:
     out = NoisePerLead(
         record=ref.canonical,
         leads=[LeadNoise(lead=q.lead, noises=list(q.noises), baseline_drift_mv=round(q.drift_mv, 3),
-                         hf_residue_rms_mv=round(q.residue_rms_mv, 4), burst_ratio=round(q.burst_ratio, 2))
+                         hf_residue_rms_mv=round(q.residue_rms_mv, 4), burst_ratio=round(q.burst_ratio, 2),
+                         hf_residue_outside_qrs_mv=round(q.residue_outside_qrs_mv, 4),
+                         burst_ratio_outside_qrs=round(q.burst_ratio_outside_qrs, 2))
                for q in quality],
         noisy_leads=noisy, provenance=[prov], evidence_ids=[],
     )
