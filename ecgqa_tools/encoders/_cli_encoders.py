@@ -40,6 +40,9 @@ def register(cli: CommandRegistry) -> None:
     d.add_argument("--multitask", action="store_true", help="one network per seed with a logit per disease, trained "
                    "on every labelled record of folds 1-8 and selected on fold 9 per disease; saves disease_<code> "
                    "for each --disease as that network restricted to its logit (ptbxl-folds split only)")
+    d.add_argument("--variant", default="baseline", help="training recipe from `train cv`'s variants except "
+                   "multitask: baseline (the shipped 15-epoch recipe, default), epochs30, aug30 (epochs30 + "
+                   "amplitude scaling, baseline wander, time masking), wide, noaug")
     _common_train_args(d)
     a = cli.subcommand("train", "attributes", "train the ECG-QA attribute (upper-bound) model on ECG-QA's "
                        "train ECGs (selection on its valid ECGs)", _train_attributes)
@@ -51,8 +54,8 @@ def register(cli: CommandRegistry) -> None:
     _common_train_args(s)
     v = cli.subcommand("train", "cv", "10-fold out-of-fold cross-validation of the disease models (strat_fold "
                        "folds, one selection fold each); resumable, predictions in <work-dir>/cv_<variant>.jsonl", _train_cv)
-    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug, multitask "
-                   "(one network for the four diseases; --disease is ignored) (default: baseline)")
+    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug, epochs30, aug30, "
+                   "multitask (one network for the four diseases; --disease is ignored) (default: baseline)")
     v.add_argument("--disease", default="all", help="MI, STTC, CD, HYP, a comma list, or all")
     v.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     v.add_argument("--folds", default="1,2,3,4,5,6,7,8,9,10", help="test folds to run (default: all ten)")
@@ -104,7 +107,7 @@ def _out_dir(args: argparse.Namespace) -> Path | None:
 
 def _train_disease(args: argparse.Namespace) -> int:
     from ..errors import UsageError
-    from ._jobs import DEFAULT_DISEASE_CONFIG, train_disease
+    from ._jobs import train_disease
     from ._labels import DISEASES
 
     diseases = DISEASES if args.disease == "all" else tuple(args.disease.split(","))
@@ -118,13 +121,27 @@ def _train_disease(args: argparse.Namespace) -> int:
     split_flag = "" if args.split == "ptbxl-folds" else f" --split {args.split}"
     if args.multitask:
         return _train_disease_multitask(args, diseases, seeds)
+    base = _variant_config(args.variant)
+    split_flag += "" if args.variant == "baseline" else f" --variant {args.variant}"
     for disease in diseases:
         command = _command(args, "disease", f"--disease {disease} --seeds {args.seeds}{split_flag}")
         card = train_disease(disease, _data_dir(args), Path(args.work_dir).expanduser(),
-                             _config(DEFAULT_DISEASE_CONFIG, args), seeds, _out_dir(args), command,
+                             _config(base, args), seeds, _out_dir(args), command,
                              args.version, not args.quiet, split=args.split)
         _print_disease_card(card)
     return 0
+
+
+def _variant_config(variant: str):  # noqa: ANN202
+    """The per-disease training config of a CV variant (``multitask`` has its own flag)."""
+    from ..errors import UsageError
+    from ._cv import VARIANTS
+
+    if variant not in VARIANTS or VARIANTS[variant].task != "disease":
+        names = ", ".join(k for k, v in VARIANTS.items() if v.task == "disease")
+        raise UsageError(f"unknown --variant {variant!r} for train disease; expected one of {names} "
+                         "(use --multitask for the multi-task network)")
+    return VARIANTS[variant]
 
 
 def _print_disease_card(card: ModelCard) -> None:

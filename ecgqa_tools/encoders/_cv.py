@@ -29,6 +29,12 @@ from ._jobs import (
 from ._metrics import roc_auc
 from ._training import TrainConfig, predict_batches, train_model
 
+STRONG_AUGMENT: dict[str, float] = {"p": 0.5, "amp_scale": 0.2, "wander_max": 0.15, "wander_hz_min": 0.05,
+                                     "wander_hz_max": 0.5, "mask_max_s": 0.5}
+"""The ``aug30`` package (``_training.augment_batch``): each transform with probability 0.5 per record;
+lead gains in [0.8, 1.2]; a 0.05-0.5 Hz sinusoid of up to 0.15 z-score units per lead; one 0.01-0.5 s
+stretch of all leads set to 0."""
+
 VARIANTS: dict[str, TrainConfig] = {
     "baseline": DEFAULT_DISEASE_CONFIG,
     "wide": replace(DEFAULT_DISEASE_CONFIG, hparams={**DEFAULT_DISEASE_CONFIG.hparams, "channels": [16, 32, 64]}),
@@ -36,6 +42,8 @@ VARIANTS: dict[str, TrainConfig] = {
     "multitask": MULTITASK_DISEASE_CONFIG,
     # twice the shipped 15 epochs; the 1-epoch warm-up + cosine schedule stretches with config.epochs
     "epochs30": replace(DEFAULT_DISEASE_CONFIG, epochs=30),
+    # epochs30 + per-lead amplitude scaling, baseline wander and time masking (session 6, MI)
+    "aug30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, augment=STRONG_AUGMENT),
 }
 """Named training configurations compared by cross-validation."""
 

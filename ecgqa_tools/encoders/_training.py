@@ -47,6 +47,10 @@ class TrainConfig:
     """Std of Gaussian noise added to the z-scored training inputs."""
     seed: int = 0
     """Seed of numpy and torch (initialisation, batches, augmentation)."""
+    augment: dict[str, float] = field(default_factory=dict)
+    """Extra training augmentation after the crop and before the noise (empty = none, the shipped
+    recipes); keys of :func:`augment_batch`: ``p``, ``amp_scale``, ``wander_max``, ``wander_hz_min``,
+    ``wander_hz_max``, ``mask_max_s``."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,53 @@ def score_outputs(task: Task, outputs: np.ndarray, targets: np.ndarray) -> dict[
     return {"score": auc - mae / 50.0, "age_mae_years": mae, "sex_auc": auc}
 
 
+AUGMENT_FS_HZ = 100.0
+"""Sampling rate of the training arrays (10 s = 1000 samples), used by :func:`augment_batch`."""
+
+
+def augment_batch(batch: np.ndarray, rng: np.random.Generator, params: dict[str, float],
+                  fs_hz: float = AUGMENT_FS_HZ) -> np.ndarray:
+    """Per-record random transforms of a (records, leads, samples) z-scored training batch.
+
+    Each transform is applied to each record independently with probability ``p`` (default 0.5), in
+    this order: (1) per-lead amplitude scaling, every lead multiplied by its own factor drawn
+    uniformly from [1 - amp_scale, 1 + amp_scale]; (2) baseline wander, a sinusoid of one frequency
+    drawn uniformly from [wander_hz_min, wander_hz_max] Hz and one phase per record, with a per-lead
+    amplitude drawn uniformly from [0, wander_max] (z-score units), added to every lead; (3) time
+    masking, one contiguous stretch of 1 to ``mask_max_s`` seconds set to 0 (the z-scored mean) in
+    all leads. A missing key (or 0) disables that transform. The same number of random draws is made
+    whatever is applied, so a seeded ``rng`` gives the same batches; empty ``params`` returns the
+    batch unchanged without touching ``rng`` (the shipped recipes' random streams are unaffected).
+    """
+    if not params:
+        return batch
+    n, leads, samples = batch.shape
+    p = float(params.get("p", 0.5))
+    out = np.array(batch, dtype=np.float32, copy=True)
+    scale = float(params.get("amp_scale", 0.0))
+    use = rng.random(n) < p
+    factors = rng.uniform(1.0 - scale, 1.0 + scale, (n, leads))
+    if scale > 0:
+        out *= np.where(use[:, None], factors, 1.0)[:, :, None].astype(np.float32)
+    wander = float(params.get("wander_max", 0.0))
+    use = rng.random(n) < p
+    freq = rng.uniform(params.get("wander_hz_min", 0.05), params.get("wander_hz_max", 0.5), n)
+    phase = rng.uniform(0.0, 2 * np.pi, n)
+    amps = rng.uniform(0.0, wander, (n, leads))
+    if wander > 0:
+        t = np.arange(samples) / fs_hz
+        wave = np.sin(2 * np.pi * freq[:, None] * t[None, :] + phase[:, None])
+        out += (np.where(use[:, None], amps, 0.0)[:, :, None] * wave[:, None, :]).astype(np.float32)
+    max_len = min(int(round(float(params.get("mask_max_s", 0.0)) * fs_hz)), samples)
+    use = rng.random(n) < p
+    lengths = rng.integers(1, max(max_len, 1) + 1, n)
+    starts = rng.integers(0, samples - lengths + 1)
+    if max_len > 0:
+        for k in np.nonzero(use)[0]:
+            out[k, :, starts[k]:starts[k] + lengths[k]] = 0.0
+    return out
+
+
 def predict_batches(module: "Any", signals: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Run ``module`` in eval mode over (records, 12, samples) inputs; returns numpy outputs."""
     import torch
@@ -243,6 +294,8 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
             if crop < n_samples:
                 starts = rng.integers(0, n_samples - crop + 1, len(idx))
                 batch = np.stack([b[:, s:s + crop] for b, s in zip(batch, starts)])
+            if config.augment:
+                batch = augment_batch(batch, rng, config.augment)
             if config.noise_std > 0:
                 batch = batch + rng.normal(0, config.noise_std, batch.shape).astype(np.float32)
             out = model(torch.from_numpy(batch))
