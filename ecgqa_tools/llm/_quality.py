@@ -101,7 +101,7 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
     window = max(1, int(round(fs_hz)))
     n_samples = signal.shape[1]
     beats = detect_beats(signal, fs_hz) if n_samples >= 3 else np.zeros(0, dtype=np.int64)
-    half = int(round(QRS_HALF_WIDTH_S * fs_hz))
+    half = round(QRS_HALF_WIDTH_S * fs_hz)
     outside = _outside_qrs(n_samples, beats, half)
     everywhere = np.ones(n_samples, dtype=bool)
     amplitudes = _qrs_amplitudes(signal, beats, half)
