@@ -100,7 +100,10 @@ _WHOLE_QUESTION: tuple[tuple[str, str], ...] = (
      "What rhythm-related symptoms does this ECG show?"),
     (r".*\b(arrhythmias?|heart rhythm|rhythm)\b.*", "What rhythm-related symptoms does this ECG show?"),
     (r".*\b(extra|premature|early)\s+(heart\s*)?beats?\b.*", "Does this ECG show any kind of extra systoles?"),
-    (r".*\b(noisy|noise|interference|artifacts?|artefacts?|bad signal|signal quality)\b.*",
+    # only generic noise questions: one naming a noise kind or a lead ("Does lead V6 show static
+    # noise?", "Which leads have burst noise?") is left for the template matcher (templates 26-34).
+    (r"(?!.*\b(static|burst|drift|electrodes?)\b)(?!.*\bleads?\s+(i{1,3}|avr|avl|avf|v[1-6])\b)"
+     r".*\b(noisy|noise|interference|artifacts?|artefacts?|bad signal|signal quality)\b.*",
      "What kind of noises does this ECG show?"),
     (r".*\b(heart\s+)?axis\b.*", "What direction is this ECG deviated to?"),
 )

@@ -26,6 +26,19 @@ def test_everyday_wording_maps_to_ecgqa_phrasing(everyday, ecgqa):
     assert rewrite_everyday(everyday) == ecgqa
 
 
+@pytest.mark.parametrize(("question", "template_id"), [
+    ("Which leads have static noise?", 34),
+    ("Does lead V6 show static noise?", 26),
+    ("Is there baseline drift?", 27),
+    ("Any noise in lead II?", 28),
+    ("Which leads are noisy?", 32),
+])
+def test_noise_questions_naming_a_kind_or_lead_keep_their_template(question, template_id):
+    from ecgqa_tools.qa import parse_question
+
+    assert parse_question(rewrite_everyday(question)).template_id == template_id
+
+
 def test_ecgqa_phrasing_is_left_alone():
     q = "Does this ECG show symptoms of non-diagnostic t abnormalities?"
     assert rewrite_everyday(q) == q
