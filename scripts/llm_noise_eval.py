@@ -3,6 +3,7 @@ threshold fit on training folds.
 
 Usage: ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py [--cache FEATURES.npz]
        ECGQA_DATA_DIR=../shared/data python scripts/llm_noise_eval.py --lead-level [--cache LEADS.npz] [--report]
+           [--dev-split train] [--fit-ids-out ecgqa_tools/llm/quality_fit_ids.txt]
 
 1. For every PTB-XL record with a 100 Hz signal here, computes the per-lead quality indices of
    ``ecgqa_tools/llm/_quality.py`` (record level: the maximum over leads; static and burst noise
@@ -15,7 +16,10 @@ The labels are used only as ground truth (fit on 1-8, report on 9-10), never to 
 ``--lead-level``: the session-6 protocol in docs/llm.md ("QRS-aware static and burst noise"):
 per-lead measures S0/S1/S2 and B0/B1, thresholds chosen by leave-one-fold-out over folds 1-8
 (lead-level F1), the adoption rule's comparison printed; ``--report`` adds the single report on
-folds 9-10 (run it once, after the decision).
+folds 9-10 (run it once, after the decision). ``--dev-split train`` restricts the development
+records to ECG-QA's PTB-XL train split (``llm._quality.QUALITY_FIT_RULE``; the refit of docs/llm.md
+"Refit on ECG-QA train ECGs only"); ``--fit-ids-out`` writes the development ecg_ids (the file the
+package ships for the ECG-QA benchmark's leakage guard).
 """
 
 from __future__ import annotations
@@ -68,6 +72,8 @@ GRID_ABS = np.geomspace(0.004, 0.2, 80)
 GRID_REL = np.geomspace(0.001, 0.3, 80)
 GRID_RATIO = np.arange(1.5, 8.0 + 1e-9, 0.25)
 GRID_FLOOR = np.geomspace(0.005, 0.2, 20)
+V1_STATIC_MV, V1_BURST_RATIO, V1_BURST_FLOOR_MV = 0.05, 4.0, 0.05
+"""The protocol's fixed S0 / B0 (quality version 1's thresholds, no longer ``_quality.py``'s since v2)."""
 
 
 def lead_features(ptbxl: PtbXl, ids: list[int], cache: str | None) -> np.ndarray:
@@ -111,7 +117,7 @@ def _f1(tp: int, npred: int, npos: int) -> tuple[float, float, float]:
     return precision, recall, (2 * tp / (npred + npos) if tp else 0.0)
 
 
-def lead_level(cache: str | None, report: bool) -> int:
+def lead_level(cache: str | None, report: bool, dev_split: str | None = None, fit_ids_out: str | None = None) -> int:
     from ecgqa_tools.qa import parse_noise_leads
 
     ptbxl = PtbXl(_config.dataset_dir("ptbxl"))
@@ -123,11 +129,11 @@ def lead_level(cache: str | None, report: bool) -> int:
     f = {name: feats[:, :, i] for i, name in enumerate(LEAD_FIELDS)}
     relative = f["residue_outside_qrs_mv"] / np.maximum(f["qrs_amplitude_mv"], 1e-6)
     rules = {  # name -> (kind, parameter tuples to choose from, prediction)
-        "S0": ("static", [(q.STATIC_MV,)], lambda t: f["residue_rms_mv"] > t[0]),
+        "S0": ("static", [(V1_STATIC_MV,)], lambda t: f["residue_rms_mv"] > t[0]),
         "S0-refit": ("static", [(t,) for t in GRID_ABS], lambda t: f["residue_rms_mv"] > t[0]),
         "S1": ("static", [(t,) for t in GRID_ABS], lambda t: f["residue_outside_qrs_mv"] > t[0]),
         "S2": ("static", [(t,) for t in GRID_REL], lambda t: relative > t[0]),
-        "B0": ("burst", [(q.BURST_RATIO, q.STATIC_MV)],
+        "B0": ("burst", [(V1_BURST_RATIO, V1_BURST_FLOOR_MV)],
                lambda t: (f["burst_ratio"] >= t[0]) & (f["burst_ratio"] * f["residue_rms_mv"] > t[1])),
         "B0-refit": ("burst", [(r, fl) for r in GRID_RATIO for fl in GRID_FLOOR],
                      lambda t: (f["burst_ratio"] >= t[0]) & (f["burst_ratio"] * f["residue_rms_mv"] > t[1])),
@@ -137,7 +143,26 @@ def lead_level(cache: str | None, report: bool) -> int:
     }
     columns = {"static": "static_noise", "burst": "burst_noise"}
     dev, rep = ok & (folds <= 8), ok & (folds >= 9)
-    print(f"PTB-XL records with 100 Hz signals here: {int(ok.sum())} (folds 1-8: {int(dev.sum())}, "
+    dev_name = "folds 1-8"
+    if dev_split is not None:
+        from ecgqa_tools.encoders._jobs import ecgqa_split_ids  # the reader the ecgqa-split weights use
+
+        split_ids = ecgqa_split_ids(_config.dataset_dir("ecgqa").parent, dev_split)
+        if dev_split != "train":
+            raise SystemExit("--dev-split: only 'train' (QUALITY_FIT_RULE) is defined")
+        chosen = set(q.quality_development_ids(ptbxl, split_ids))
+        dev = dev & np.array([i in chosen for i in ids])
+        dev_name = f"folds 1-8 in ECG-QA {dev_split}"
+        print(f"ECG-QA ptbxl {dev_split}_ecgs.tsv: {len(split_ids)} ecg_ids; development rule: {q.QUALITY_FIT_RULE}")
+    if fit_ids_out:
+        tmp = fit_ids_out + ".tmp"
+        with open(tmp, "w") as out:
+            out.write(f"# ecg_ids the noise thresholds were fitted on ({int(dev.sum())} records): "
+                      f"{q.QUALITY_FIT_RULE if dev_split else 'PTB-XL strat_fold 1-8 records with 100 Hz signals here'}\n"
+                      "# written by scripts/llm_noise_eval.py --lead-level --fit-ids-out (docs/llm.md)\n")
+            out.writelines(f"{i}\n" for i, d in zip(ids, dev) if d)
+        os.replace(tmp, fit_ids_out)
+    print(f"PTB-XL records with 100 Hz signals here: {int(ok.sum())} ({dev_name}: {int(dev.sum())}, "
           f"folds 9-10: {int(rep.sum())})")
     truth_lead, truth_rec, lead_ok = {}, {}, {}
     for kind, column in columns.items():
@@ -146,13 +171,13 @@ def lead_level(cache: str | None, report: bool) -> int:
         truth_rec[kind] = cells.fillna("").astype(str).str.strip(" ,").ne("").to_numpy()
         truth_lead[kind] = np.array([[lead in n for lead in q_leads()] for n in named])
         lead_ok[kind] = ~truth_rec[kind] | np.array([len(n) > 0 for n in named])
-        for name, sel in (("folds 1-8", dev), ("folds 9-10", rep)):
+        for name, sel in ((dev_name, dev), ("folds 9-10", rep)):
             s = sel & lead_ok[kind]
             print(f"{column}: {name}: {int(truth_rec[kind][sel].sum())} labelled records "
                   f"({int((sel & ~lead_ok[kind]).sum())} name no lead, left out of lead level); "
                   f"lead level {int(s.sum())} records, {int(truth_lead[kind][s].sum())} positive leads of {12 * int(s.sum())}")
     fitted: dict[str, tuple] = {}
-    print("\nSelection on folds 1-8, leave-one-fold-out (threshold per held-out fold from the other 7)")
+    print(f"\nSelection on {dev_name}, leave-one-fold-out (threshold per held-out fold from the other 7)")
     print("rule      lead P   lead R  lead F1 | rec P   rec R  rec F1 | thresholds per held-out fold 1..8")
     for name, (kind, grid, predict) in rules.items():
         sl, sr = dev & lead_ok[kind], dev
@@ -173,11 +198,11 @@ def lead_level(cache: str | None, report: bool) -> int:
         rp = _f1(int((rec_pred & truth_rec[kind])[sr].sum()), int(rec_pred[sr].sum()), int(truth_rec[kind][sr].sum()))
         shown = " ".join("/".join(f"{v:.3g}" for v in t) for t in chosen)
         print(f"{name:<9} {lp[0]:6.3f} {lp[1]:7.3f} {lp[2]:7.3f} | {rp[0]:5.3f} {rp[1]:6.3f} {rp[2]:6.3f} | {shown}")
-    print("\nThresholds fitted on all of folds 1-8 (maximum lead-level F1):")
+    print(f"\nThresholds fitted on all of {dev_name} (maximum lead-level F1):")
     for name, t in fitted.items():
         print(f"  {name}: " + ", ".join(f"{v:.4g}" for v in t))
     if report:
-        print("\nReport on folds 9-10 (thresholds fitted on folds 1-8)")
+        print(f"\nReport on folds 9-10 (thresholds fitted on {dev_name})")
         print("rule      lead P   lead R  lead F1 flagged/pos leads | rec P   rec R  rec F1 flagged/pos records")
         for name, (kind, _, predict) in rules.items():
             sl, sr = rep & lead_ok[kind], rep
@@ -202,9 +227,12 @@ def main() -> int:
     parser.add_argument("--cache", default=None, help="npz file to keep the features in between runs")
     parser.add_argument("--lead-level", action="store_true", help="the session-6 lead-level protocol")
     parser.add_argument("--report", action="store_true", help="with --lead-level: also score folds 9-10")
+    parser.add_argument("--dev-split", choices=("train",), default=None,
+                        help="with --lead-level: development = folds 1-8 records in this ECG-QA split")
+    parser.add_argument("--fit-ids-out", default=None, help="with --lead-level: write the development ecg_ids here")
     args = parser.parse_args()
     if args.lead_level:
-        return lead_level(args.cache, args.report)
+        return lead_level(args.cache, args.report, args.dev_split, args.fit_ids_out)
     ptbxl = PtbXl(_config.dataset_dir("ptbxl"))
     meta = ptbxl.metadata
     ids = [int(i) for i in ptbxl.present_ids(fs_hz=100)]
