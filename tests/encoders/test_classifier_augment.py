@@ -97,3 +97,15 @@ def test_training_with_aug30_is_deterministic(tmp_path):
     plain = _training.train_model(replace(config, augment={}), x, y, np.arange(16), np.arange(16, 24),
                                   tmp_path / "plain", progress=False)
     assert [h["train_loss"] for h in plain.history] != pytest.approx([h["train_loss"] for h in runs[0].history])
+
+
+def test_train_disease_variant_option_picks_the_cv_config_and_refuses_others(tmp_path, capsys):
+    from ecgqa_tools.cli import build_parser, main
+    from ecgqa_tools.encoders._cli_encoders import _variant_config
+
+    args = build_parser().parse_args(["train", "disease", "--disease", "MI", "--variant", "aug30"])
+    assert _variant_config(args.variant) is _cv.VARIANTS["aug30"]
+    assert build_parser().parse_args(["train", "disease"]).variant == "baseline"
+    assert main(["train", "disease", "--disease", "MI", "--variant", "multitask", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "unknown --variant 'multitask'" in err and "aug30" in err
