@@ -19,6 +19,7 @@ from ._backend import (
 from ._context import ToolContext
 from ._mcp import build_mcp_server, serve_mcp_stdio
 from ._offline import DISCLAIMER, EXAMPLE_QUESTIONS, Answer, answer_offline, rewrite_everyday
+from ._quality import QUALITY_FIT_RULE, quality_development_ids, quality_fitted_ecg_ids
 from ._records import RecordRef, allowed_roots, parse_record_ref
 from ._registry import EvidenceItem, Provenance, Tool, ToolCallResult, ToolOutput, ToolRegistry
 from ._scripted import ScriptedChatModel, chat_completion
@@ -39,6 +40,7 @@ __all__ = [
     "MeasurementResult",
     "ParsedQuestionResult",
     "Provenance",
+    "QUALITY_FIT_RULE",
     "RecordRef",
     "ScoresResult",
     "ScriptedChatModel",
@@ -56,6 +58,8 @@ __all__ = [
     "build_mcp_server",
     "chat_completion",
     "parse_record_ref",
+    "quality_development_ids",
+    "quality_fitted_ecg_ids",
     "rewrite_everyday",
     "serve_mcp_stdio",
 ]

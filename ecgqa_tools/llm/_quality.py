@@ -12,39 +12,54 @@ A transparent heuristic on the samples, resampled to 100 Hz: for each lead,
 - ``electrodes problems``: a flat lead (peak-to-peak below ``FLAT_MV``) or saturation (more than
   ``CLIP_FRACTION`` of the lead in plateaus of 200 ms or more at an extreme beyond 1 mV).
 
-``STATIC_MV``, ``BURST_RATIO`` and ``BURST_FLOOR_MV`` were fitted on PTB-XL strat_fold 1-8 (lead-level
-F1 against the ``static_noise`` / ``burst_noise`` columns) by the session-6 protocol in docs/llm.md
-("QRS-aware static and burst noise"; ``scripts/llm_noise_eval.py --lead-level``), reported on folds
-9-10 there; drift and electrode thresholds were chosen by eye. Treat the flags as indicators.
+``STATIC_MV``, ``BURST_RATIO`` and ``BURST_FLOOR_MV`` were fitted on ``QUALITY_FIT_RULE``'s records
+(PTB-XL strat_fold 1-8 records in ECG-QA's PTB-XL train split; lead-level F1 against the
+``static_noise`` / ``burst_noise`` columns) by the session-6 protocol in docs/llm.md ("QRS-aware
+static and burst noise" and "Refit on ECG-QA train ECGs only"; ``scripts/llm_noise_eval.py
+--lead-level --dev-split train``), reported on folds 9-10 there; they never saw an ECG-QA valid or
+test ECG (``quality_fitted_ecg_ids`` lists the ids they saw). Drift and electrode thresholds were
+chosen by eye. Treat the flags as indicators.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["LeadQuality", "NOISE_KINDS", "QUALITY_METHOD", "lead_quality"]
+__all__ = ["LeadQuality", "NOISE_KINDS", "QUALITY_FIT_RULE", "QUALITY_METHOD", "lead_quality",
+           "quality_development_ids", "quality_fitted_ecg_ids"]
 
 QUALITY_METHOD = "signal-quality-heuristic"
-QUALITY_VERSION = "2"
-"""2: static and burst noise measured outside the QRS, thresholds fitted (session 6); 1: whole lead."""
+QUALITY_VERSION = "3"
+"""3: as 2, thresholds refitted on folds 1-8 ECG-QA-train records only (session 6); 2: static and
+burst noise measured outside the QRS, thresholds fitted on all folds 1-8; 1: whole lead."""
 ANALYSIS_FS_HZ = 100.0
 """Signals are resampled to this rate first (PTB-XL's common rate)."""
 NOISE_KINDS = ("baseline drift", "static noise", "burst noise", "electrodes problems")
 DRIFT_MV = 0.5
-STATIC_MV = 0.007614
+STATIC_MV = 0.008001
 """Outside-QRS residue RMS (mV) above which a lead has static noise: the S1 threshold with maximum
-lead-level F1 on PTB-XL folds 1-8 (grid value, session-6 run in docs/llm.md; was 0.05 mV on the
-whole-lead residue, by eye)."""
+lead-level F1 on the 1,082 ``QUALITY_FIT_RULE`` records (grid value 0.0080010; run of 02:05 UTC,
+docs/llm.md "Refit on ECG-QA train ECGs only"; 0.007614 when fitted on all folds 1-8 in version 2;
+0.05 mV on the whole-lead residue, by eye, in version 1)."""
 BURST_RATIO = 1.5
 """Largest over median outside-QRS 1 s residue RMS for burst noise (B1, same run; the grid's
-lowest value; was 4 on the whole lead)."""
+lowest value; the same in version 2; was 4 on the whole lead)."""
 BURST_FLOOR_MV = 0.09199
-"""The largest outside-QRS 1 s residue RMS must also exceed this (mV; B1, same run)."""
+"""The largest outside-QRS 1 s residue RMS must also exceed this (mV; B1, same run; the same in
+version 2)."""
 FLAT_MV = 0.02
 CLIP_FRACTION = 0.02
 
+QUALITY_FIT_RULE = ("PTB-XL strat_fold 1-8 records with 100 Hz signals here whose ecg_id is in ECG-QA's "
+                    "PTB-XL train split (ecg-qa/ptbxl/train_ecgs.tsv)")
+"""The development data ``STATIC_MV``, ``BURST_RATIO`` and ``BURST_FLOOR_MV`` were fitted on (docs/llm.md,
+"Refit on ECG-QA train ECGs only"): no PTB-XL fold 9-10 record, no ECG-QA valid or test ECG."""
+QUALITY_FIT_IDS_FILE = "quality_fit_ids.txt"
+"""Shipped next to this module: the ecg_ids of ``QUALITY_FIT_RULE`` on the data the fit ran on."""
 
 QRS_HALF_WIDTH_S = 0.08
 """Samples within this distance of a detected QRS fiducial count as QRS (fixed a priori, not tuned)."""
@@ -136,6 +151,36 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
             qrs_amplitude_mv=float(amplitudes[index]) if amplitudes is not None else ptp,
         ))
     return results
+
+
+def quality_development_ids(ptbxl: Any, train_ids: Collection[int]) -> tuple[int, ...]:
+    """The ecg_ids ``QUALITY_FIT_RULE`` selects: records of ``ptbxl`` (``records.PtbXl``) with a
+    100 Hz signal, ``strat_fold`` 1-8, in ``train_ids`` (ECG-QA's PTB-XL train split), sorted."""
+    train = {int(i) for i in train_ids}
+    present = sorted(int(i) for i in ptbxl.present_ids(fs_hz=100) if int(i) in train)
+    if not present:
+        return ()
+    folds = ptbxl.metadata.loc[present, "strat_fold"].to_numpy()
+    return tuple(i for i, fold in zip(present, folds) if 1 <= int(fold) <= 8)
+
+
+def quality_fitted_ecg_ids() -> frozenset[int]:
+    """The ecg_ids the shipped noise thresholds were fitted on (``QUALITY_FIT_IDS_FILE``: the
+    ``QUALITY_FIT_RULE`` development set of the fitting run). A guard refuses to score
+    ``noise_per_lead`` on them."""
+    from importlib.resources import files
+
+    from ..errors import ModelError
+
+    try:
+        text = files(__package__).joinpath(QUALITY_FIT_IDS_FILE).read_text()
+    except OSError as exc:
+        raise ModelError(f"{QUALITY_FIT_IDS_FILE} is missing from ecgqa_tools.llm ({exc}): cannot tell "
+                         "which ECGs the noise thresholds were fitted on") from None
+    ids = frozenset(int(line) for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    if not ids:
+        raise ModelError(f"{QUALITY_FIT_IDS_FILE} lists no ecg_id")
+    return ids
 
 
 def _outside_qrs(n_samples: int, beats_index: np.ndarray, half_samples: int) -> np.ndarray:
