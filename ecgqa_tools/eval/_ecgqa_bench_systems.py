@@ -171,19 +171,27 @@ def _named_model_seen_ids(loader_name: str, what: str) -> frozenset[int]:
 
 ALL_MODEL_LOADERS: tuple[str, ...] = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
 
+QUALITY_THRESHOLDS = "quality_thresholds"
+"""Stands in ``TOOL_MODELS`` / ``source_models`` for the noise thresholds of ``noise_per_lead``: not an
+``encoders`` model, but fitted on labelled ECGs (``llm.quality_fitted_ecg_ids``, the
+``llm.QUALITY_FIT_RULE`` records: PTB-XL folds 1-8 in ECG-QA's train split)."""
+
 TOOL_MODELS: dict[str, tuple[str, ...]] = {
     "record_summary": (),
     "intervals_and_axis": (),
     "codec_tokens": (),
-    "noise_per_lead": (),  # a hand-set signal-quality heuristic, nothing fitted on PTB-XL
+    # signal-quality heuristic whose static/burst thresholds were fitted on ECG-QA train ECGs only
+    # (llm.QUALITY_FIT_RULE): allowed on ECG-QA valid/test, refused on the ECGs it was fitted on
+    "noise_per_lead": (QUALITY_THRESHOLDS,),
     "ecgqa_attributes": ("load_attribute_model",),
     "disease_probabilities": ("load_disease_model",),
     "attribution_evidence": ("load_disease_model",),
     "compare_ecgs": ("load_disease_model", "load_attribute_model"),
     "age_sex_estimate": ("load_age_sex_model",),
 }
-"""The trained models behind each ``llm`` tool (by their ``encoders`` loader); a tool not listed
-here is taken to use every model."""
+"""The trained models behind each ``llm`` tool (by their ``encoders`` loader, or
+``QUALITY_THRESHOLDS`` for the fitted noise thresholds); a tool not listed here is taken to use
+every model."""
 
 
 _LOADER_SEEN: dict[str, frozenset[int]] = {}
@@ -193,6 +201,12 @@ def loader_seen_ids(loader_name: str) -> frozenset[int]:
     """ECG ids the models returned by one ``encoders`` loader saw (cached per process; the disease
     models' per weight set, the active one of ``encoders.use_disease_weights``)."""
     key = loader_name
+    if loader_name == QUALITY_THRESHOLDS:
+        if key not in _LOADER_SEEN:
+            from ..llm import quality_fitted_ecg_ids
+
+            _LOADER_SEEN[key] = quality_fitted_ecg_ids()
+        return _LOADER_SEEN[key]
     if loader_name == "load_disease_model":
         from ..encoders import active_disease_weights
 
@@ -219,16 +233,18 @@ def check_tools_unseen(tools_used: Sequence[str], ecg_ids: Sequence[int]) -> Non
 
 def source_models(source: str) -> tuple[str, ...]:
     """The ``encoders`` loaders behind an evidence item's provenance source (``llm`` tools name
-    them ``disease-cnn``, ``attribute-model``, ``age-sex-cnn``; measurements, the record reader,
-    the signal-quality heuristic and the OpenECG codec use none of them); unknown sources count
-    as every model."""
+    them ``disease-cnn``, ``attribute-model``, ``age-sex-cnn``; the signal-quality heuristic uses its
+    fitted thresholds, ``QUALITY_THRESHOLDS``; measurements, the record reader and the OpenECG codec
+    use none of them); unknown sources count as every model."""
     text = source.lower()
+    if text.startswith("signal-quality"):
+        return (QUALITY_THRESHOLDS,)
     found = tuple(loader for key, loader in (("disease-cnn", "load_disease_model"),
                                              ("attribute-model", "load_attribute_model"),
                                              ("age-sex", "load_age_sex_model")) if key in text)
     if found:
         return found
-    if text.startswith(("measurements", "record reader", "signal-quality")) or "codec" in text:
+    if text.startswith(("measurements", "record reader")) or "codec" in text:
         return ()
     return ALL_MODEL_LOADERS
 
