@@ -2,7 +2,7 @@
 
 A record reference is one of
 
-- a bundled example name (``ptbxl_00001_hr``, see ``ecgqa_tools.records.list_examples()``),
+- a bundled example name (``ptbxl-00473``, see ``ecgqa_tools.records.list_examples()``),
   optionally written ``example:NAME``;
 - ``ptbxl:ECG_ID`` (a bare integer means PTB-XL too), ``ludb:N``, ``mimic:STUDY_ID`` in the dataset
   folders configured through ``ECGQA_DATA_DIR`` / ``ECGQA_<DATASET>_DIR`` (see ``_config``);

@@ -257,7 +257,7 @@ def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
     """Describe an ECG record: its leads, sampling rate, duration, amplitude and quality problems (flat leads, implausible amplitudes, missing leads).
 
     Args:
-        record: The ECG to describe: a bundled example name (e.g. 'ptbxl_00001_hr'), 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
+        record: The ECG to describe: a bundled example name (e.g. 'ptbxl-00473'), 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
     """
     import numpy as np
 
