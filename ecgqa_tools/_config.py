@@ -40,25 +40,40 @@ def data_dir() -> Path | None:
 
 
 def dataset_dir(dataset: str, explicit: str | Path | None = None, required: bool = True) -> Path | None:
-    """Folder of one dataset: the explicit option, else its own variable, else under ECGQA_DATA_DIR."""
+    """Folder of one dataset: the explicit option, else its own variable, else under ECGQA_DATA_DIR.
+
+    ``explicit`` is the value of a command's ``--<dataset>`` option (every command names it so: --ptbxl,
+    --ludb, --mimic, --ecgqa, --mitdb); the error then names that option and the folder given."""
     if dataset not in DATASET_SUBDIRS:
         raise DatasetError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASET_SUBDIRS)}")
     candidate: Path | None = None
+    env = _ENV_BY_DATASET.get(dataset)
     if explicit is not None:
         candidate = Path(explicit).expanduser()
-    elif os.environ.get(_ENV_BY_DATASET.get(dataset, "")):
-        candidate = Path(os.environ[_ENV_BY_DATASET[dataset]]).expanduser()
+    elif env and os.environ.get(env):
+        candidate = Path(os.environ[env]).expanduser()
     elif data_dir() is not None:
         candidate = data_dir() / DATASET_SUBDIRS[dataset]  # type: ignore[operator]
     if candidate is None or not candidate.is_dir():
         if not required:
             return None
-        where = f"{candidate}" if candidate else "nowhere (no option given and ECGQA_DATA_DIR unset)"
-        env = _ENV_BY_DATASET.get(dataset)
-        own = f"{env}=<folder> or " if env else ""
-        raise DatasetError(
-            f"{dataset} dataset folder not found: {where}; set {own}ECGQA_DATA_DIR=<folder holding "
-            f"{DATASET_SUBDIRS[dataset]}/>, or pass the folder with the command's dataset option where it "
-            "has one (see --help)"
-        )
+        raise DatasetError(_missing_folder_message(dataset, explicit, candidate))
     return candidate
+
+
+def _missing_folder_message(dataset: str, explicit: str | Path | None, candidate: Path | None) -> str:
+    """Why ``dataset``'s folder is unusable, naming where the path came from (an option, a variable,
+    ``ECGQA_DATA_DIR`` or nothing) and how to fix it; it reads right in a shell and over MCP alike."""
+    env = _ENV_BY_DATASET.get(dataset)
+    subdir = DATASET_SUBDIRS[dataset]
+    problem = "is not a folder" if candidate is not None and candidate.exists() else "does not exist"
+    own = f"{env}=<{dataset} folder> or " if env else ""
+    fix = (f"set {own}ECGQA_DATA_DIR=<folder holding {subdir}/> (commands with a --{dataset} option also "
+           "take the folder there)")
+    if explicit is not None:
+        return f"the folder given with --{dataset} ({candidate}) {problem}; pass an existing {dataset} dataset folder"
+    if env and os.environ.get(env):
+        return f"the {dataset} dataset folder {candidate} (from {env}) {problem}; {fix}"
+    if candidate is not None:
+        return f"the {dataset} dataset folder {candidate} (under ECGQA_DATA_DIR) {problem}; {fix}"
+    return f"no {dataset} dataset folder configured (ECGQA_DATA_DIR is unset); {fix}"
