@@ -166,12 +166,23 @@ def parse_samples(data: Any, split: str = "", source: str = "<memory>") -> list[
     return out
 
 
+def json_error_reason(exc: json.JSONDecodeError) -> str:
+    """The decoder's reason without its dangling position words: ``Unterminated string starting at``
+    -> ``unterminated string``, ``Invalid control character at`` -> ``invalid control character``;
+    the caller states the position (line, column) itself."""
+    reason = exc.msg.strip()
+    for tail in (" starting at", " at"):
+        reason = reason.removesuffix(tail)
+    return reason[:1].lower() + reason[1:]
+
+
 def _read_json(path: Path) -> Any:
     try:
         with open(path, "rb") as fh:
             return json.loads(fh.read())
     except json.JSONDecodeError as exc:
-        raise DatasetError(f"malformed JSON in {path}: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise DatasetError(f"malformed JSON in {path} at line {exc.lineno} column {exc.colno}: "
+                           f"{json_error_reason(exc)}") from None
     except UnicodeDecodeError as exc:  # binary or non-UTF-8 content (json.loads decodes bytes itself)
         raise DatasetError(f"malformed JSON in {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except OSError as exc:

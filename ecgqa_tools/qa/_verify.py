@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from ..errors import DatasetError, UsageError
 from ._attributes import EcgAttributes
 from ._engine import answer_question
-from ._samples import QASample, _read_json, parse_samples
+from ._samples import QASample, _read_json, json_error_reason, parse_samples
 from ._templates import TEMPLATES, Template
 
 __all__ = [
@@ -134,7 +134,8 @@ def official_template_samples(ecgqa_root: str | Path) -> tuple[list[QASample], d
                 try:
                     items.append(_normalize(json.loads(line), source=f"{path} line {n}"))
                 except json.JSONDecodeError as exc:
-                    raise DatasetError(f"malformed JSON in {path} line {n}: {exc.msg}") from None
+                    raise DatasetError(f"malformed JSON in {path} at line {n} column {exc.colno}: "
+                                       f"{json_error_reason(exc)}") from None
         add(parse_samples(items, split, str(path)), str(path.relative_to(root)))
     tpath = root / "templates.json"
     if tpath.is_file():
