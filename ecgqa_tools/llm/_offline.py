@@ -944,6 +944,16 @@ def _decisive(ctx: ToolContext, used: list[str], records: list[str], parsed: Any
     from ..qa import SCP_STATEMENTS
 
     ids: list[str] = []
+    slot_values = {str(v).lower() for v in parsed.slots.values()}
+    if parsed.attribute_type == "numeric_feature" and not slot_values & set(_FEATURE_VALUE):
+        # "What numeric features ... are abnormal (now / still)?": every feature's measured value
+        # against its normal range, feature by feature, each ECG's side by side
+        for feature, value_name in _FEATURE_VALUE.items():
+            for rec in records:
+                if "intervals_and_axis" not in used:
+                    _run(ctx, used, "intervals_and_axis", record=rec)
+                if feature in _measurement(ctx, rec)[1].ranges:
+                    ids.append(_measured(ctx, used, rec, value_name, feature)[1])
     for rec in records:
         if parsed.attribute_type == "heart_axis":
             _, eid = _measured(ctx, used, rec, "qrs_axis_deg", None)
@@ -1021,10 +1031,56 @@ def _relevant(ctx: ToolContext, ids: list[str], parsed: Any, answer: list[str]) 
     if parsed.attribute_type == "noise":
         keys |= {"noise", "drift", "electrodes", "no lead"}
     keys = {k for k in keys if k and k not in ("yes", "no", "none", "not sure")}
-    picked = [i for i in unique if any(k in ctx.evidence[i].statement.lower() for k in keys)]
+    patterns = [_word_pattern(k) for k in sorted(keys)]
+    picked = [i for i in unique if any(p.search(ctx.evidence[i].statement.lower()) for p in patterns)]
     if parsed.attribute_type == "numeric_feature" and not parsed.slots:
         picked += [i for i in unique if ctx.evidence[i].tool == "intervals_and_axis" and i not in picked]
-    return picked[:12] if picked else unique[:12]
+    return _per_record(ctx, picked or unique, MAX_EVIDENCE)
+
+
+MAX_EVIDENCE = 12
+"""At most this many evidence items are cited by a template answer, shared evenly between the ECGs
+of a comparison (``_per_record``)."""
+WHY_ITEMS = 6
+"""The Why line of an answer cites at most this many items per ECG."""
+
+
+def _word_pattern(key: str) -> re.Pattern[str]:
+    """``key`` as whole words: lead 'i' matches "lead(s) I, II" but not 'sinus rhythm'; 'normal
+    ecg' does not match 'abnormal ecg'."""
+    return re.compile(rf"(?<![\w]){re.escape(key)}(?![\w])")
+
+
+def _per_record(ctx: ToolContext, ids: list[str], cap: int) -> list[str]:
+    """At most ``cap`` of ``ids``, taken in turn from each record's items (the order of each kept),
+    so that in a comparison the first ECG's items cannot crowd out the second's."""
+    groups: dict[str, list[str]] = {}
+    for i in dict.fromkeys(ids):
+        groups.setdefault(ctx.evidence[i].record, []).append(i)
+    out: list[str] = []
+    queues = [list(g) for g in groups.values()]
+    while len(out) < cap and any(queues):
+        for queue in queues:
+            if queue and len(out) < cap:
+                out.append(queue.pop(0))
+    return out
+
+
+def _why(evidence: tuple[EvidenceItem, ...], answer: list[str]) -> list[EvidenceItem]:
+    """The items the Why line cites: those naming an answer value first, then the rest, at most
+    ``WHY_ITEMS`` per ECG (a comparison cites both ECGs, in the evidence's order)."""
+    keys = [_word_pattern(a.lower()) for a in answer if a.lower() not in ("yes", "no", "none", "not sure")]
+    naming = [e for e in evidence if any(k.search(e.statement.lower()) for k in keys)]
+    ordered = naming + [e for e in evidence if e not in naming]
+    records = {e.record for e in evidence if " -> " not in e.record}
+    cap = WHY_ITEMS * max(1, len(records))
+    counts: dict[str, int] = {}
+    chosen: list[EvidenceItem] = []
+    for item in ordered:
+        if counts.get(item.record, 0) < WHY_ITEMS and len(chosen) < cap:
+            counts[item.record] = counts.get(item.record, 0) + 1
+            chosen.append(item)
+    return sorted(chosen, key=evidence.index)
 
 
 def _explain(parsed: Any, answer: list[str], evidence: tuple[EvidenceItem, ...]) -> str:
@@ -1032,7 +1088,7 @@ def _explain(parsed: Any, answer: list[str], evidence: tuple[EvidenceItem, ...])
     lines = [f"Answer: {answer_text} (ECG-QA template {parsed.template_id}, {parsed.question_type}, "
              f"{parsed.attribute_type})."]
     if evidence:
-        lines.append("Why: " + "; ".join(f"{e.statement} [{e.id}]" for e in evidence[:6]) + ".")
+        lines.append("Why: " + "; ".join(f"{e.statement} [{e.id}]" for e in _why(evidence, answer)) + ".")
     else:
         lines.append("Why: no predicted attribute or measurement supports a positive finding, so the "
                      "answer engine returns the negative option.")

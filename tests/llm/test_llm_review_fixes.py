@@ -10,8 +10,19 @@ import re
 import anyio
 import pytest
 
-from ecgqa_tools.llm import TOOLS, ToolContext, build_mcp_server, parse_record_ref
+from ecgqa_tools.llm import (
+    TOOLS,
+    MeasurementResult,
+    ParsedQuestionResult,
+    ScoresResult,
+    ToolContext,
+    answer_offline,
+    build_mcp_server,
+    parse_record_ref,
+)
 from ecgqa_tools.records import list_examples
+
+from .conftest import FakeBackend, synthetic_ecg
 
 # A record name shown as an example: quoted after "e.g." / "example", or written like a bundled
 # example (dataset-digits) or a dataset id (dataset:digits), in any quotes.
@@ -69,3 +80,88 @@ def test_the_record_module_docstring_names_a_real_example():
     assert names, "the docstring shows an example record name"
     for name in names:
         assert parse_record_ref(name).kind == "example"
+
+
+# ------------------------------------------------------------------ comparison evidence (finding 2)
+
+_NEW_SYMPTOMS = "What symptoms are newly detected in the second ECG as compared to the first ECG?"
+_NOW_ABNORMAL = "What numeric features of the second ECG are now considered abnormal values as compared to the first ECG?"
+_STATIC_I = "Does this ECG show static noise in lead I?"
+
+
+class ManyFindingsBackend(FakeBackend):
+    """Twenty statements present on every record (so one ECG alone fills any evidence cap), the QT
+    interval above its range on syn2 only, and templates 26 / 69."""
+
+    def predict_attributes(self, ecg):
+        return ScoresResult({f"statement {i:02d}": 0.9 for i in range(20)} | {"sinus rhythm": 0.93},
+                            "fake-attribute-model", "0-test")
+
+    def measure(self, ecg, method):
+        qt = 520.0 if ecg.record_id == "syn2" else 400.0
+        return MeasurementResult(
+            values={"heart_rate_bpm": 75.0, "qrs_duration_ms": 96.0, "qt_interval_ms": qt},
+            reasons={}, axis_class="normal heart axis",
+            ranges={"qt interval": "above the normal range" if qt > 450 else "within the normal range",
+                    "qrs duration": "within the normal range"},
+            method=method, version="0-test")
+
+    def parse_question(self, text):
+        key = " ".join(text.lower().split()).rstrip("?")
+        if key == _NOW_ABNORMAL.lower().rstrip("?"):
+            return ParsedQuestionResult(69, {}, 0.95, "comparison_irrelevant-query", "numeric_feature",
+                                        ("qt interval", "qrs duration", "none"))
+        if key == _STATIC_I.lower().rstrip("?"):
+            return ParsedQuestionResult(26, {"noise": "static noise", "lead": "I"}, 0.95, "single-verify",
+                                        "noise", ("no", "yes"))
+        return super().parse_question(text)
+
+    def answer_question(self, parsed, attributes, attributes2=None):
+        if parsed.template_id == 69:
+            now = [f for f, where in attributes2.numeric.items()
+                   if not where.startswith("within") and attributes.numeric.get(f, "").startswith("within")]
+            return sorted(now) or ["none"]
+        if parsed.template_id == 26:
+            return ["yes" if "I" in attributes.noise.get("static noise", []) else "no"]
+        return super().answer_question(parsed, attributes, attributes2)
+
+
+@pytest.fixture
+def many() -> ToolContext:
+    ctx = ToolContext(backend=ManyFindingsBackend())
+    ctx.add_record("syn1", synthetic_ecg("syn1"))
+    ctx.add_record("syn2", synthetic_ecg("syn2", noise_mv=0.2))
+    return ctx
+
+
+def _why_ids(explanation: str) -> list[str]:
+    why = explanation.split("Why:", 1)[1]
+    return re.findall(r"\[(E\d+)\]", why)
+
+
+def test_comparison_evidence_cites_both_ecgs_when_the_first_alone_fills_the_cap(many):
+    answer = answer_offline("syn1", _NEW_SYMPTOMS, second="syn2", context=many)
+    assert answer.supported and answer.answer == ("none",)
+    records = [e.record for e in answer.evidence]
+    assert len(answer.evidence) <= 12
+    assert records.count("memory:syn1") >= 4 and records.count("memory:syn2") >= 4, records
+    why = [many.evidence[i].record for i in _why_ids(answer.explanation)]
+    assert "memory:syn1" in why and "memory:syn2" in why
+
+
+def test_numeric_comparison_cites_each_features_range_on_both_ecgs_and_why_names_the_answer(many):
+    answer = answer_offline("syn1", _NOW_ABNORMAL, second="syn2", context=many)
+    assert answer.answer == ("qt interval",)
+    qt = [e for e in answer.evidence if e.statement.startswith("qt interval")]
+    assert {e.record for e in qt} == {"memory:syn1", "memory:syn2"}
+    assert any("520 ms" in e.statement and "above the normal range" in e.statement for e in qt)
+    why = _why_ids(answer.explanation)
+    assert {e.id for e in qt} <= set(why)  # the items that decided the answer are cited in the Why line
+
+
+def test_a_lead_slot_matches_lead_tokens_not_letters_inside_words(many):
+    answer = answer_offline("syn2", _STATIC_I, context=many)
+    assert answer.answer in (("yes",), ("no",))
+    assert answer.evidence, "the noise finding is cited"
+    assert all(e.tool == "noise_per_lead" for e in answer.evidence), [e.statement for e in answer.evidence]
+    assert not any("sinus rhythm" in e.statement for e in answer.evidence)
