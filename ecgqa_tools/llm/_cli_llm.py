@@ -31,9 +31,14 @@ def register(cli: CommandRegistry) -> None:
     _add_llm_options(ask)
     _add_root_option(ask)
 
-    chat = cli.command("chat", "multi-turn questions about one ECG (LLM agent; offline answerer without --model)", _chat)
+    chat = cli.command(
+        "chat",
+        "multi-turn questions about one ECG: the LLM agent with --model (or ECGQA_LLM_MODEL), else the offline "
+        "answerer; LLM endpoint options (--base-url...) without a model are refused",
+        _chat)
     chat.add_argument("record", help=RECORD_HELP)
-    chat.add_argument("--offline", action="store_true", help="answer each line with the offline answerer")
+    chat.add_argument("--offline", action="store_true",
+                      help="answer each line with the offline answerer (even when a model is configured)")
     chat.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     _add_llm_options(chat)
     _add_root_option(chat)
@@ -165,17 +170,40 @@ def _tool_failed(result) -> bool:  # noqa: ANN001 - Answer / AgentAnswer
     return bool(getattr(result, "failed", False))
 
 
+def _llm_options_given(args: argparse.Namespace) -> list[str]:
+    """The LLM endpoint options given on the command line (they mean nothing without a model)."""
+    given = [flag for flag, value in (
+        ("--base-url", args.base_url), ("--api-key-env", args.api_key_env), ("--timeout", args.timeout),
+        ("--retries", args.retries), ("--max-steps", args.max_steps), ("--pin-record", args.pin_record or None),
+        ("--tools", args.tools), ("--tool-rounds", args.tool_rounds)) if value is not None]
+    if args.force_tool != "auto":
+        given.append("--force-tool")
+    return given
+
+
 def _chat(args: argparse.Namespace) -> int:
-    from ..errors import EcgqaError
+    import os
+
+    from ..errors import EcgqaError, UsageError
     from . import DISCLAIMER, Agent, answer_offline
 
+    offline = args.offline or not (args.model or _env_model())
+    if offline and not args.offline:
+        given = _llm_options_given(args)
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} given but no model name, so there is no LLM to talk to: pass --model NAME "
+                "(or set ECGQA_LLM_MODEL) to chat with the LLM agent, or drop the LLM options (or add "
+                "--offline) for the offline answerer")
     _user_paths(args)
     context = _context(args)
-    offline = args.offline or not (args.model or _env_model())
     session = None if offline else Agent(_settings(args), context=context, tool_names=_tool_names(args)).chat(args.record)
     if offline:
         context.load(args.record)  # fail now on an unknown record
     mode = "offline answerer" if offline else f"LLM agent ({args.model or _env_model()})"
+    if offline and not args.offline:
+        mode += " (no --model and no ECGQA_LLM_MODEL"
+        mode += ("; ECGQA_LLM_BASE_URL is not used)" if os.environ.get("ECGQA_LLM_BASE_URL") else ")")
     print(f"Chatting about {args.record} with the {mode}. {DISCLAIMER}\nEmpty line or Ctrl-D ends.",
           file=sys.stderr)
     for line in sys.stdin:

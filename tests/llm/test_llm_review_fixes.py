@@ -4,6 +4,7 @@ training-record notes)."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -165,3 +166,28 @@ def test_a_lead_slot_matches_lead_tokens_not_letters_inside_words(many):
     assert answer.evidence, "the noise finding is cited"
     assert all(e.tool == "noise_per_lead" for e in answer.evidence), [e.statement for e in answer.evidence]
     assert not any("sinus rhythm" in e.statement for e in answer.evidence)
+
+
+# ------------------------------------------------------------------ chat without a model (finding 4)
+
+def test_chat_with_a_base_url_but_no_model_is_refused_with_the_reason(capsys, monkeypatch):
+    from ecgqa_tools.cli import main
+
+    monkeypatch.delenv("ECGQA_LLM_MODEL", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Is this a normal ECG?\n"))
+    assert main(["chat", "ptbxl-00473", "--base-url", "http://127.0.0.1:9/v1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: --base-url given but no model name") and "--model" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_chat_without_a_model_says_on_stderr_that_it_uses_the_offline_answerer(capsys, monkeypatch):
+    from ecgqa_tools.cli import main
+
+    monkeypatch.delenv("ECGQA_LLM_MODEL", raising=False)
+    monkeypatch.setenv("ECGQA_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
+    assert main(["chat", "ptbxl-00473"]) == 0
+    err = capsys.readouterr().err
+    assert "offline answerer (no --model and no ECGQA_LLM_MODEL; ECGQA_LLM_BASE_URL is not used)" in err
