@@ -145,7 +145,9 @@ def lead_level(cache: str | None, report: bool, dev_split: str | None = None, fi
     dev, rep = ok & (folds <= 8), ok & (folds >= 9)
     dev_name = "folds 1-8"
     if dev_split is not None:
-        from ecgqa_tools.encoders._jobs import ecgqa_split_ids  # the reader the ecgqa-split weights use
+        from ecgqa_tools.encoders._jobs import (
+            ecgqa_split_ids,  # the reader the ecgqa-split weights use
+        )
 
         split_ids = ecgqa_split_ids(_config.dataset_dir("ecgqa").parent, dev_split)
         if dev_split != "train":

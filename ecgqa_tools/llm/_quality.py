@@ -29,8 +29,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LeadQuality", "NOISE_KINDS", "QUALITY_FIT_RULE", "QUALITY_METHOD", "lead_quality",
-           "quality_development_ids", "quality_fitted_ecg_ids"]
+__all__ = [
+    "NOISE_KINDS",
+    "QUALITY_FIT_RULE",
+    "QUALITY_METHOD",
+    "LeadQuality",
+    "lead_quality",
+    "quality_development_ids",
+    "quality_fitted_ecg_ids",
+]
 
 QUALITY_METHOD = "signal-quality-heuristic"
 QUALITY_VERSION = "3"
@@ -113,7 +120,7 @@ def lead_quality(signal_mv: np.ndarray, fs_hz: float, lead_names: tuple[str, ...
     sos = butter(2, 0.7, btype="low", fs=fs_hz, output="sos")
     baseline = sosfiltfilt(sos, signal, axis=1)
     kernel = np.ones(3) / 3.0
-    window = max(1, int(round(fs_hz)))
+    window = max(1, round(fs_hz))
     n_samples = signal.shape[1]
     beats = detect_beats(signal, fs_hz) if n_samples >= 3 else np.zeros(0, dtype=np.int64)
     half = round(QRS_HALF_WIDTH_S * fs_hz)

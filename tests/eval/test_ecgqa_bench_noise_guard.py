@@ -21,11 +21,6 @@ def _evidence(source: str) -> SimpleNamespace:
     return SimpleNamespace(id="E1", provenance=SimpleNamespace(source=source))
 
 
-def _test_split_ids(ecgqa_dir) -> set[int]:
-    lines = (ecgqa_dir / "ptbxl" / "test_ecgs.tsv").read_text().splitlines()
-    return {int(line.split("\t")[-1]) for line in lines if line.strip()}
-
-
 @pytest.fixture(autouse=True)
 def _fresh_cache(monkeypatch):
     monkeypatch.setattr(systems_module, "_LOADER_SEEN", {})
@@ -48,11 +43,11 @@ def test_noise_per_lead_passes_an_ecgqa_test_split_ecg():
     systems_module.check_evidence_unseen([_evidence("signal-quality-heuristic")], [TEST_SPLIT_ID])
 
 
-def test_no_ecgqa_valid_or_test_ecg_is_among_the_fitted_ids(ecgqa_dir):
-    tests = _test_split_ids(ecgqa_dir)
-    assert TEST_SPLIT_ID in tests
-    valid = {int(line.split("\t")[-1]) for line in (ecgqa_dir / "ptbxl" / "valid_ecgs.tsv").read_text().splitlines()
-             if line.strip()}
+def test_no_ecgqa_valid_or_test_ecg_is_among_the_fitted_ids(data_dir):
+    from ecgqa_tools.encoders._jobs import ecgqa_split_ids
+
+    tests, valid = ecgqa_split_ids(data_dir, "test"), ecgqa_split_ids(data_dir, "valid")
+    assert TEST_SPLIT_ID in tests and len(tests) > 3000
     fitted = quality_fitted_ecg_ids()
     assert not fitted & tests and not fitted & valid
     systems_module.check_tools_unseen(["noise_per_lead"], sorted(tests))  # the whole test split passes

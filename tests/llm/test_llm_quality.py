@@ -10,7 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ecgqa_tools.llm import QUALITY_FIT_RULE, quality_development_ids, quality_fitted_ecg_ids
+from ecgqa_tools.llm import (
+    QUALITY_FIT_RULE,
+    quality_development_ids,
+    quality_fitted_ecg_ids,
+)
 from ecgqa_tools.llm._quality import BURST_FLOOR_MV, STATIC_MV, lead_quality
 from ecgqa_tools.records import STANDARD_LEADS, load_example
 
