@@ -241,7 +241,8 @@ def _classify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    print(f"record {name}: {DISCLAIMER}")
+    print(f"record {name}")
+    print(DISCLAIMER)
     print(diseases.summary())
     if attrs is not None:
         print("attributes (top 10, * = above threshold):")

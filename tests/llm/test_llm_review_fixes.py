@@ -191,3 +191,15 @@ def test_chat_without_a_model_says_on_stderr_that_it_uses_the_offline_answerer(c
     assert main(["chat", "ptbxl-00473"]) == 0
     err = capsys.readouterr().err
     assert "offline answerer (no --model and no ECGQA_LLM_MODEL; ECGQA_LLM_BASE_URL is not used)" in err
+
+
+# ------------------------------------------------------------------ classify output (finding 7)
+
+def test_classify_prints_the_notice_on_its_own_line_not_in_the_record_line(capsys):
+    from ecgqa_tools import DISCLAIMER
+    from ecgqa_tools.cli import main
+
+    assert main(["classify", "ptbxl-00210"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "record example:ptbxl-00210"
+    assert lines[1] == DISCLAIMER
