@@ -79,8 +79,15 @@ def _add_root_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _context(args: argparse.Namespace):
+    from pathlib import Path
+
+    from ..errors import UsageError
     from . import ToolContext
 
+    for root in getattr(args, "data_root", []) or ():
+        if not Path(root).expanduser().is_dir():
+            what = "does not exist" if not Path(root).expanduser().exists() else "is not a folder"
+            raise UsageError(f"--data-root {root}: {what}; give an existing folder whose records may be read")
     return ToolContext(extra_roots=tuple(getattr(args, "data_root", []) or ()),
                        extra_files=tuple(getattr(args, "typed_files", []) or ()), fs_hz=getattr(args, "fs", None))
 

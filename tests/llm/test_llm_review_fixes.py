@@ -203,3 +203,20 @@ def test_classify_prints_the_notice_on_its_own_line_not_in_the_record_line(capsy
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "record example:ptbxl-00210"
     assert lines[1] == DISCLAIMER
+
+
+# ------------------------------------------------------------------ --data-root checked (finding 8)
+
+@pytest.mark.parametrize("command", [["mcp"], ["ask", "ptbxl-00473", "What is the heart rate?"], ["chat", "ptbxl-00473"]])
+def test_a_missing_data_root_is_refused_with_a_clear_message(capsys, monkeypatch, tmp_path, command):
+    from ecgqa_tools.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # mcp must not start serving
+    missing = tmp_path / "nonexistent"
+    assert main(command + ["--data-root", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"error: --data-root {missing}: does not exist; give an existing folder whose records may be read\n"
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    assert main(command + ["--data-root", str(afile)]) == 1
+    assert "is not a folder" in capsys.readouterr().err
