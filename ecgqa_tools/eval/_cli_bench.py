@@ -36,9 +36,14 @@ def register(cli: CommandRegistry) -> None:
     bench.add_argument("--fs", type=int, default=100, choices=[100, 500],
                        help="sampling rate of the signals read (default 100: all present records)")
     bench.add_argument("--sample", type=float, default=None, metavar="FRACTION",
-                       help="the paper's stratified sample (per template), e.g. 0.1 for 10%%")
+                       help="the paper's stratified sample: FRACTION of each template's samples (at least one "
+                            "per template), seeded, e.g. 0.1 for 10%%; the way to spread a small run over the "
+                            "templates (e.g. --sample 0.01: one or a few samples of every template)")
     bench.add_argument("--seed", type=int, default=42, help="seed of --sample (default 42, the paper's)")
-    bench.add_argument("--limit", type=int, default=None, help="score only the first N selected samples")
+    bench.add_argument("--limit", type=int, default=None, metavar="N",
+                       help="score only the first N selected samples in sample-id order (after --sample): "
+                            "sample ids follow the templates, so a small --limit alone covers one or two "
+                            "templates; use --sample FRACTION for a run across templates")
     bench.add_argument("--shard", default=None, metavar="K/N",
                        help="run only every N-th selected sample from position K (0-based), for N workers "
                             "in their own --out folders; concatenate their predictions.jsonl and score with "
@@ -54,15 +59,19 @@ def register(cli: CommandRegistry) -> None:
     bench.add_argument("--out", default=None,
                        help="run folder: predictions JSONL, per-ECG cache (default runs/bench/<name>)")
     bench.add_argument("--report", default=None,
-                       help="report path (.md; .json and charts written next to it; default <out>/report.md)")
+                       help="report path ending in .md (NAME.json and charts are written next to it; "
+                            "default <out>/report.md)")
     bench.add_argument("--fresh", action="store_true",
                        help="discard earlier predictions and per-ECG caches in --out (after code or model changes)")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.add_argument("--report-only", action="store_true",
                        help="answer nothing: write the report from the predictions already in --out "
                             "(a stopped run; unanswered samples are counted and left out)")
-    bench.add_argument("--llm-base-url", default=None, help="OpenAI-compatible base URL (default $ECGQA_LLM_BASE_URL)")
-    bench.add_argument("--llm-model", default=None, help="model name (default $ECGQA_LLM_MODEL)")
+    bench.add_argument("--llm-base-url", default=None,
+                       help="OpenAI-compatible base URL of the LLM systems (default $ECGQA_LLM_BASE_URL); "
+                            "checked once before the run (GET <url>/models)")
+    bench.add_argument("--llm-model", default=None,
+                       help="model name the endpoint serves (default $ECGQA_LLM_MODEL; required by the LLM systems)")
     bench.add_argument("--llm-api-key-env", default="ECGQA_LLM_API_KEY",
                        help="environment variable holding the API key (never printed)")
     bench.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
@@ -83,7 +92,7 @@ def register(cli: CommandRegistry) -> None:
     speed.add_argument("--n-ecgs", type=int, default=20, help="ECGs timed per tool (default 20)")
     speed.add_argument("--repeats", type=int, default=3, help="cold-start repetitions (default 3)")
     speed.add_argument("--threads", type=int, default=2, help="torch/onnxruntime threads (default 2)")
-    speed.add_argument("--report", default=None, help="report path (.md; .json next to it)")
+    speed.add_argument("--report", default=None, help="report path ending in .md (NAME.json next to it)")
     speed.add_argument("--json", action="store_true", help="print the JSON report")
     speed.add_argument("--cli-only", action="store_true",
                        help="only the cold starts of ecgqa --help, ask, measure, plot and plot --explain MI/STTC "
@@ -92,23 +101,96 @@ def register(cli: CommandRegistry) -> None:
     summary = cli.subcommand("bench", "summary",
                              "one Markdown table from ECG-QA and speed JSON reports (the README's table)",
                              _bench_summary)
-    summary.add_argument("reports", nargs="+", help="JSON reports written by bench ecgqa / bench speed")
+    summary.add_argument("reports", nargs="+",
+                         help="JSON reports written by bench ecgqa / bench speed (other JSON files, such as "
+                              "docs/benchmarks/scale.json, are skipped with a note)")
 
 
 def _bench_summary(args: argparse.Namespace) -> int:
     import json
 
     from ..errors import DatasetError
-    from ._report import summary_table
+    from ._report import report_kind, summary_table
 
-    reports = []
+    reports, skipped = [], []
     for name in args.reports:
         try:
-            reports.append(json.loads(Path(name).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as exc:
+            report = json.loads(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DatasetError(f"cannot read the JSON report {name}: {exc}") from None
+        if report_kind(report) is None:
+            skipped.append(name)
+            print(f"note: skipped {name}: not a bench ecgqa / bench speed JSON report", file=sys.stderr)
+        else:
+            reports.append(report)
+    if not reports:
+        raise DatasetError(f"none of {', '.join(args.reports)} is a bench ecgqa / bench speed JSON report")
     print(summary_table(reports))
     return 0
+
+
+def report_paths(report: str | None, default: Path) -> tuple[Path, Path]:
+    """The ``.md`` and ``.json`` paths a ``--report`` option names (``default`` when unset); a
+    suffix other than ``.md`` is refused rather than silently replaced."""
+    from ..errors import UsageError
+
+    path = Path(report) if report else default
+    if path.suffix != ".md":
+        raise UsageError(f"--report must be a Markdown path ending in .md (the .json and charts are written "
+                         f"next to it), got {str(path)!r}")
+    return path, path.with_suffix(".json")
+
+
+def check_llm_endpoint(endpoint: object, timeout_s: float = 10.0) -> str:
+    """Check once, before a run, that the LLM systems can work: a model name is set and the
+    endpoint answers ``GET <base url>/models``. Returns the base URL checked; raises
+    ``UsageError`` (no model, malformed URL) or ``LLMError`` naming the URL (unreachable, key
+    refused, not an OpenAI-compatible API root). The key is sent, never printed."""
+    import json
+    import os
+    import re
+    import urllib.error
+    import urllib.request
+
+    from ..errors import LLMError, UsageError
+
+    model = getattr(endpoint, "model", None) or os.environ.get("ECGQA_LLM_MODEL")
+    if not model:
+        raise UsageError("the LLM systems need a model name: pass --llm-model NAME or set ECGQA_LLM_MODEL "
+                         "(the name the endpoint serves, e.g. smollm2)")
+    base = getattr(endpoint, "base_url", None) or os.environ.get("ECGQA_LLM_BASE_URL") or "https://api.openai.com/v1"
+    if not re.match(r"^https?://[^/\s]+", base):
+        raise UsageError(f"--llm-base-url / ECGQA_LLM_BASE_URL must be an http(s) URL such as "
+                         f"http://127.0.0.1:8080/v1, got {base!r}")
+    key_env = str(getattr(endpoint, "api_key_env", "ECGQA_LLM_API_KEY"))
+    key = os.environ.get(key_env) or os.environ.get("ECGQA_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    url = base.rstrip("/") + "/models"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    fix = "start the server, or fix --llm-base-url / ECGQA_LLM_BASE_URL"
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - http(s) checked above
+            body = response.read(1_000_000)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise LLMError(f"the LLM endpoint {base} refused the API key (HTTP {exc.code} on GET {url}); "
+                           f"set {key_env}") from None
+        if exc.code == 404:
+            raise LLMError(f"GET {url} answered HTTP 404: is {base} the server's OpenAI-compatible API root "
+                           "(e.g. http://127.0.0.1:8080/v1)?") from None
+        if exc.code >= 500:
+            raise LLMError(f"the LLM endpoint {base} is failing (HTTP {exc.code} on GET {url})") from None
+        return base  # another 4xx: the server is there and speaks HTTP
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise LLMError(f"cannot reach the LLM endpoint {base} (GET {url}: {reason}); {fix}") from None
+    try:
+        listed = [str(m.get("id")) for m in json.loads(body).get("data", []) if isinstance(m, dict)]
+    except (ValueError, AttributeError):
+        listed = []
+    if listed and model not in listed:
+        print(f"note: {base} lists the model(s) {', '.join(listed[:5])}, not {model!r} (llama.cpp serves "
+              "its one model whatever the name; other servers refuse an unknown name)", file=sys.stderr)
+    return base
 
 
 def _command_line() -> str:
@@ -120,13 +202,16 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
 
     from .._config import dataset_dir
     from ..errors import UsageError
-    from ._ecgqa_bench import run_benchmark, select_samples
+    from ._ecgqa_bench import require_predictions, run_benchmark, select_samples
     from ._ecgqa_bench_systems import BenchContext, LLMEndpoint, build_systems
     from ._report import write_report
 
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
     if not names:
         raise UsageError("--systems is empty; name at least one system")
+    tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
+    out = Path(args.out) if args.out else Path("runs") / "bench" / tag
+    report_path, json_path = report_paths(args.report, out / "report.md")
     if args.report_only and args.fresh:
         raise UsageError("--report-only reads the predictions in --out; it cannot go with --fresh")
     if args.sample is not None and not 0 < args.sample <= 1:
@@ -136,6 +221,8 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
                          "signals are read by the records layer only where a user has them (not here)")
     ecgqa_root = dataset_dir("ecgqa", args.ecgqa)
     ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
+    if args.report_only:
+        require_predictions(out, names)
     ctx = BenchContext(
         ptbxl_dir=ptbxl_root, ecgqa_dir=ecgqa_root, dataset=args.dataset, fs_hz=args.fs,
         disease_weights=args.disease_weights,
@@ -147,15 +234,14 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)
     selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit,
                                parse_shard(args.shard))
-    tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
-    out = Path(args.out) if args.out else Path("runs") / "bench" / tag
-    report_path = Path(args.report) if args.report else out / "report.md"
     ctx.cache_dir = out / "cache"
     if args.fresh and ctx.cache_dir.exists():
         import shutil
 
         shutil.rmtree(ctx.cache_dir)
     systems = build_systems(names, ctx)
+    if not args.report_only and any(n.startswith("llm") for n in names):
+        print(f"LLM endpoint {check_llm_endpoint(ctx.llm)} answers", file=sys.stderr)
     print(f"{len(selection.samples)} samples selected of {selection.n_loaded} loaded "
           f"({selection.n_missing_signal} without signals here); systems: {', '.join(names)}; "
           f"predictions in {out / 'predictions'}", file=sys.stderr)
@@ -175,8 +261,47 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(_summary(report))
-        print(f"report: {report_path}", file=sys.stderr)
+    for note in run_notes(result):
+        print(f"note: {note}", file=sys.stderr)
+    print(f"report: {report_path} and {json_path.name} (charts next to them)", file=sys.stderr)
     return 0
+
+
+def run_notes(result) -> list[str]:
+    """Why a system's cells are empty or partial, for the terminal: samples the leakage guard
+    dropped, samples not answered (stopped run, endpoint failures), samples that raised errors."""
+    from collections import Counter
+
+    n_selected = len(result.selection.samples)
+    notes = []
+    if n_selected == 0:
+        selection = result.selection
+        notes.append(f"no sample selected: {selection.n_loaded} loaded, {selection.n_missing_signal} of them "
+                     "need an ECG with no signal here")
+    for leak in result.leakage:
+        name = leak.system
+        preds = result.predictions.get(name, ())
+        unanswered = result.n_unanswered.get(name, 0)
+        if n_selected and leak.n_dropped_total:
+            others = leak.n_dropped_total - leak.n_dropped_own
+            notes.append(f"{name}: the leakage guard dropped {leak.n_dropped_total} of {n_selected} selected "
+                         f"samples ({leak.n_dropped_own} with an ECG its models were trained or selected on"
+                         + (f", {others} seen by other systems' models under --leakage common" if others else "")
+                         + ")" + ("; nothing scored: score a split its models never saw (--split test)"
+                                  if leak.n_scored == 0 and not leak.n_dropped_at_answer else ""))
+        if leak.n_dropped_at_answer:
+            notes.append(f"{name}: {leak.n_dropped_at_answer} answers consulted a model that saw the sample's "
+                         "ECGs (dropped at answer time)")
+        if unanswered:
+            notes.append(f"{name}: {unanswered} samples not answered (a stopped run, or the LLM endpoint "
+                         "failing; not scored): rerun the same command to answer them")
+        errors = [p.error for p in preds if p.error]
+        if errors:
+            common, count = Counter(e.split(":", 1)[0] for e in errors).most_common(1)[0]
+            example = next(e for e in errors if e.startswith(common))
+            notes.append(f"{name}: {len(errors)} of {len(preds)} scored samples raised an error (scored wrong; "
+                         f"most often {common}, x{count}: {example[:160]})")
+    return notes
 
 
 def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str,
@@ -226,6 +351,8 @@ def _bench_speed(args: argparse.Namespace) -> int:
     from ._speed import render_speed_markdown, run_cli_speed_benchmark, run_speed_benchmark
     from .._io import write_text_atomic
 
+    if args.report:
+        md_path, json_path = report_paths(args.report, Path("speed.md"))
     if args.cli_only:
         report = run_cli_speed_benchmark(repeats=args.repeats, threads=args.threads, command=_command_line())
     else:
@@ -234,13 +361,14 @@ def _bench_speed(args: argparse.Namespace) -> int:
         report = run_speed_benchmark(ptbxl_root, ecgqa_root, n_ecgs=args.n_ecgs, repeats=args.repeats,
                                      threads=args.threads, command=_command_line())
     if args.report:
-        path = Path(args.report)
-        write_text_atomic(path.with_suffix(".json"), json.dumps(report, indent=2, default=str) + "\n")
-        write_text_atomic(path.with_suffix(".md"), render_speed_markdown(report))
+        write_text_atomic(json_path, json.dumps(report, indent=2, default=str) + "\n")
+        write_text_atomic(md_path, render_speed_markdown(report))
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(render_speed_markdown(report, summary_only=True))
+    if args.report:
+        print(f"report: {md_path} and {json_path.name}", file=sys.stderr)
     return 0
 
 

@@ -15,8 +15,9 @@ from ..cli import CommandRegistry
 def register(cli: CommandRegistry) -> None:
     c = cli.subcommand("eval", "classifiers", "AUC of the MI/STTC/CD/HYP models with bootstrap 95% CIs on "
                        "PTB-XL fold 9 (val) or 10 (test), or zero-shot on a CinC directory", _classifiers)
-    source = c.add_mutually_exclusive_group(required=True)
-    source.add_argument("--ptbxl", help="PTB-XL folder (ptbxl_database.csv, records100/)")
+    source = c.add_mutually_exclusive_group()
+    source.add_argument("--ptbxl", help="PTB-XL folder (ptbxl_database.csv, records100/; default: $ECGQA_PTBXL_DIR "
+                        "or $ECGQA_DATA_DIR/ptb-xl)")
     source.add_argument("--cinc", help="CinC 2020/2021 folder (*.hea + *.mat with #Dx SNOMED CT codes)")
     c.add_argument("--split", choices=("val", "test"), default="test", help="PTB-XL fold 9 or 10 (default: test)")
     c.add_argument("--filtered", help="also score the filtered subset's records of the fold (signals100.npz or "
@@ -31,7 +32,7 @@ def register(cli: CommandRegistry) -> None:
     a.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
     a.add_argument("--json", action="store_true", help="print JSON")
     g = cli.subcommand("eval", "age-sex", "age MAE and sex AUC of the age/sex model on PTB-XL fold 10", _age_sex)
-    g.add_argument("--ptbxl", required=True, help="PTB-XL folder")
+    g.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_PTBXL_DIR or $ECGQA_DATA_DIR/ptb-xl)")
     g.add_argument("--filtered", help="filtered subset (default: sibling folder when present, 'none' to skip)")
     g.add_argument("--json", action="store_true", help="print JSON")
     s = cli.subcommand("eval", "encoders-speed", "inference latency per ECG of the shipped encoders, torch vs "
@@ -41,12 +42,24 @@ def register(cli: CommandRegistry) -> None:
     s.add_argument("--json", action="store_true", help="print JSON")
 
 
-def _filtered(args: argparse.Namespace) -> Path | None:
+def _ptbxl_root(args: argparse.Namespace, alternative: str = "") -> Path:
+    """The PTB-XL folder of a command: ``--ptbxl``, else the configured one (``_config.dataset_dir``:
+    ``ECGQA_PTBXL_DIR`` or ``ECGQA_DATA_DIR/ptb-xl``), like every other command."""
+    from .._config import dataset_dir
+    from ..errors import DatasetError
+
+    try:
+        return dataset_dir("ptbxl", args.ptbxl)
+    except DatasetError as exc:
+        raise DatasetError(f"{exc}{alternative}") from None
+
+
+def _filtered(args: argparse.Namespace, ptbxl_root: Path) -> Path | None:
     if args.filtered == "none":
         return None
     if args.filtered:
         return Path(args.filtered)
-    sibling = Path(args.ptbxl).expanduser().resolve().parent / "ptb-xl-filtered-subset"
+    sibling = ptbxl_root.expanduser().resolve().parent / "ptb-xl-filtered-subset"
     return sibling if sibling.is_dir() else None
 
 
@@ -58,7 +71,8 @@ def _classifiers(args: argparse.Namespace) -> int:
     if args.cinc:
         report = evaluate_cinc(args.cinc, args.backend, args.n_boot, args.limit)
     else:
-        report = evaluate_ptbxl(args.ptbxl, args.split, _filtered(args), args.backend, args.n_boot)
+        root = _ptbxl_root(args, "; or pass --cinc DIR for a CinC directory")
+        report = evaluate_ptbxl(root, args.split, _filtered(args, root), args.backend, args.n_boot)
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
         return 0
@@ -93,8 +107,9 @@ def _age_sex(args: argparse.Namespace) -> int:
 
     from ._cli_measure import require_scored
 
-    report = evaluate_age_sex(args.ptbxl, _filtered(args))
-    require_scored(report["records"], f"{args.ptbxl} has no unseen PTB-XL fold-10 record with a signal")
+    root = _ptbxl_root(args)
+    report = evaluate_age_sex(root, _filtered(args, root))
+    require_scored(report["records"], f"{root} has no unseen PTB-XL fold-10 record with a signal")
     if report["unscorable_ids"]:
         print(f"not scored (the model refused them): {len(report['unscorable_ids'])} record(s), ecg_id "
               + ", ".join(str(i) for i in report["unscorable_ids"]), file=sys.stderr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import sys
 import time
 from collections import OrderedDict
@@ -408,8 +409,27 @@ def read_predictions(path: Path, repair: bool = True) -> dict[int, Prediction]:
     return out
 
 
-def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool) -> None:
-    """Refuse to resume predictions made by a differently configured system."""
+_NOT_AN_ANSWER = (
+    # the endpoint unreachable, timing out, rate-limited or failing with 5xx after the agent's retries
+    re.compile(r"^LLMError: LLM endpoint at .* failed after \d+ attempt"),
+    # the endpoint refused the key or does not know the model / path: configuration, not the sample
+    re.compile(r"^LLMError: LLM endpoint error: (AuthenticationError|PermissionDeniedError|NotFoundError)\b"),
+    # an LLM system run with no model name (``llm.LLMSettings``)
+    re.compile(r"^UsageError: no model name given"),
+)
+
+
+def is_infrastructure_error(error: str | None) -> bool:
+    """Whether a ``Type: message`` error says nothing about the system's answer to the sample: the
+    LLM endpoint down, timing out or overloaded (after the agent's own retries), refusing the key or
+    the model name, or no model configured. Such samples are never recorded as predictions (a
+    resumed run answers them again) rather than scored wrong."""
+    return bool(error) and any(p.match(error) for p in _NOT_AN_ANSWER)
+
+
+def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool, write: bool = True) -> None:
+    """Refuse to resume predictions made by a differently configured system (``write``: record the
+    configuration when there is none yet)."""
     text = json.dumps(description, sort_keys=True, default=str)
     if meta_path.exists() and not fresh:
         previous = json.dumps(json.loads(meta_path.read_text()), sort_keys=True, default=str)
@@ -419,18 +439,36 @@ def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool) -> No
                 f"({previous} != {text}); pass --fresh to start over or choose another --out"
             )
         return
-    write_text_atomic(meta_path, json.dumps(description, indent=2, sort_keys=True, default=str) + "\n")
+    if write:
+        write_text_atomic(meta_path, json.dumps(description, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _drop_infrastructure_errors(path: Path, done: dict[int, Prediction], system: str) -> dict[int, Prediction]:
+    """Remove from the file (atomically) the lines of an earlier run whose error was the endpoint
+    or the configuration, so those samples are answered again; the remaining predictions."""
+    kept = {sid: p for sid, p in done.items() if not is_infrastructure_error(p.error)}
+    if len(kept) < len(done):
+        write_text_atomic(path, "".join(p.to_json() + "\n" for p in kept.values()))
+        print(f"{system}: {len(done) - len(kept)} earlier sample(s) failed on the LLM endpoint or its "
+              "configuration, not on the question; answering them again", file=sys.stderr)
+    return kept
 
 
 def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                cache: EcgCache, fresh: bool = False, progress: bool = True,
-               on_prediction: Callable[[Prediction], None] | None = None) -> dict[int, Prediction]:
+               on_prediction: Callable[[Prediction], None] | None = None,
+               max_consecutive_failures: int = 3) -> dict[int, Prediction]:
     """Answer every sample not already in ``<out>/predictions/<system>.jsonl``; return all of them.
 
     Samples are processed grouped by ECG (sorted by ECG ids) so each ECG's per-ECG result is
     computed once and reused while it is hot. Each prediction is written as one JSON line and
     flushed before the next sample starts. A system with a ``model_context()`` method computes and
     answers inside that context (e.g. the disease weight set its tools use).
+
+    A package error is the system's answer (recorded, scored wrong) unless it is an endpoint or
+    configuration failure (``is_infrastructure_error``): that sample is not recorded (a rerun
+    answers it, and lines of that kind left by an earlier run are answered again), and after
+    ``max_consecutive_failures`` of them in a row the run stops with that error.
     """
     from contextlib import nullcontext
 
@@ -442,11 +480,12 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
     if fresh and path.exists():
         path.unlink()
     _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh)
-    done = read_predictions(path)
+    done = _drop_infrastructure_errors(path, read_predictions(path), system.name)
     wanted = {s.sample_id for s in samples}
     todo = sorted((s for s in samples if s.sample_id not in done), key=lambda s: (s.ecg_id, s.sample_id))
     bar = tqdm(total=len(samples), initial=len(wanted & done.keys()), desc=system.name, unit="q",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    failures_in_a_row = 0
     try:
         with path.open("a", encoding="utf-8") as handle:
             for sample in todo:
@@ -458,6 +497,19 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                         predicted = [str(a) for a in system.answer(sample, features)]
                 except EcgqaError as exc:
                     predicted, error = [], f"{type(exc).__name__}: {exc}"
+                    if is_infrastructure_error(error):
+                        failures_in_a_row += 1
+                        if failures_in_a_row >= max_consecutive_failures:
+                            n_kept = len(wanted & done.keys())
+                            raise type(exc)(
+                                f"{system.name}: stopped after {failures_in_a_row} samples in a row failed on "
+                                f"the LLM endpoint or its configuration, not on the question: {exc}. "
+                                f"Nothing was recorded for them; {n_kept} of {len(samples)} predictions are "
+                                f"in {path}; fix the endpoint and rerun the same command to resume"
+                            ) from None
+                        bar.update(1)
+                        continue
+                failures_in_a_row = 0
                 prediction = Prediction(
                     system=system.name,
                     sample_id=sample.sample_id,
@@ -503,6 +555,14 @@ class RunResult:
     a report of a run that was stopped); they are left out of the scores."""
 
 
+def require_predictions(out_dir: Path, names: Sequence[str]) -> None:
+    """``DatasetError`` unless ``out_dir`` holds a predictions file of at least one of ``names``
+    (a report of a run folder with none would be all empty cells: a mistyped ``--out``)."""
+    if not any((out_dir / "predictions" / f"{name}.jsonl").is_file() for name in names):
+        raise DatasetError(f"no predictions in {out_dir / 'predictions'} for {', '.join(names)}: nothing to "
+                           "report; run without --report-only first, or check --out and --systems")
+
+
 def is_leakage(prediction: Prediction) -> bool:
     """Whether the system refused this answer because a model it consulted saw the sample's ECGs."""
     return (prediction.error or "").startswith(f"{LeakageError.__name__}:")
@@ -519,7 +579,10 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
     names = [s.name for s in systems]
     if len(set(names)) != len(names):
         raise UsageError(f"system names must be unique, got {names}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not answer:
+        require_predictions(out_dir, names)
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
     if cache is None:
         cache = EcgCache(out_dir / "cache")
     scored, leakage = apply_leakage_guard(selection.samples, systems, leakage_policy)
@@ -532,8 +595,9 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
             done = run_system(system, scored[system.name], out_dir, cache, fresh=fresh, progress=progress)
         else:
             pred_dir = out_dir / "predictions"
-            _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh=False)
-            done = read_predictions(pred_dir / f"{system.name}.jsonl", repair=False)
+            _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh=False, write=False)
+            done = {sid: p for sid, p in read_predictions(pred_dir / f"{system.name}.jsonl", repair=False).items()
+                    if not is_infrastructure_error(p.error)}  # never answered: counted as unanswered
         seconds[system.name] = round(time.perf_counter() - start, 3)
         ordered = sorted(scored[system.name], key=lambda s: s.sample_id)
         predictions[system.name] = tuple(done[s.sample_id] for s in ordered if s.sample_id in done)
@@ -574,9 +638,11 @@ __all__ = [
     "apply_leakage_guard",
     "as_qa_sample",
     "exact_match",
+    "is_infrastructure_error",
     "is_leakage",
     "normalize_answer",
     "read_predictions",
+    "require_predictions",
     "run_benchmark",
     "run_system",
     "select_samples",

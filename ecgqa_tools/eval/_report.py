@@ -347,19 +347,54 @@ __all__ = [
     "machine_description",
     "plot_question_type_charts",
     "render_markdown",
+    "report_kind",
     "score_predictions",
+    "summary_table",
     "write_report",
 ]
+
+
+def report_kind(obj: Any) -> Literal["ecgqa", "speed", "speed-cli"] | None:
+    """Which JSON report ``obj`` is: ``ecgqa`` (``bench ecgqa``), ``speed`` (``bench speed``),
+    ``speed-cli`` (``bench speed --cli-only``), or ``None`` for anything else (another JSON file)."""
+    if not isinstance(obj, dict):
+        return None
+    if obj.get("cli_only") and isinstance(obj.get("cold_start"), dict) and "machine" in obj:
+        return "speed-cli"
+    if isinstance(obj.get("headline"), dict) and isinstance(obj.get("goals"), dict) and "machine" in obj:
+        return "speed"
+    if isinstance(obj.get("data"), dict) and isinstance(obj.get("scores"), list):
+        return "ecgqa"
+    return None
+
+
+def _sample_set(data: dict[str, Any]) -> str:
+    """The data column of an ECG-QA row: dataset, wording, split and how the samples were chosen."""
+    where = f"{data.get('dataset', '')} {data.get('kind', '')} {data.get('split', '')}".strip()
+    if data.get("sample_fraction"):
+        where += f", {100 * data['sample_fraction']:g}% stratified sample (seed {data['seed']})"
+    if data.get("limit"):
+        where += f", first {data['limit']} by sample id (--limit {data['limit']})"
+    if data.get("shard"):
+        where += f", shard {data['shard']}"
+    return where
 
 
 def summary_table(reports: Sequence[dict[str, Any]]) -> str:
     """One Markdown table summarising ECG-QA and speed JSON reports (the README's bench table).
 
     ECG-QA reports give one row per system (overall exact match with CI and n, the sample set);
-    a speed report gives one row per headline number with its goal.
+    a speed report gives one row per headline number with its goal. Anything else (``report_kind``
+    ``None``) is a ``DatasetError``.
     """
+    from ..errors import DatasetError
+
     lines = ["| benchmark | result | data / goal |", "|---|---|---|"]
-    for report in reports:
+    for position, report in enumerate(reports):
+        if report_kind(report) is None:
+            title = report.get("title") if isinstance(report, dict) else None
+            raise DatasetError(f"item {position} ({title or type(report).__name__}) is not a bench ecgqa / "
+                               "bench speed JSON report")
         if report.get("cli_only"):  # `bench speed --cli-only`: cold starts of the commands
             for row in report["cold_start"].values():
                 if "error" not in row:
@@ -379,10 +414,7 @@ def summary_table(reports: Sequence[dict[str, Any]]) -> str:
                 lines.append(f"| speed: {_LABELS[name]} | {shown} | goal {goal['direction']} {goal['goal']:g} "
                              f"{goal['unit']}{verdict}; {report['machine']['cores']} cores, {report['date_utc']} |")
             continue
-        data = report["data"]
-        where = f"{data.get('dataset', '')} {data.get('kind', '')} {data.get('split', '')}".strip()
-        if data.get("sample_fraction"):
-            where += f", {100 * data['sample_fraction']:g}% stratified sample (seed {data['seed']})"
+        where = _sample_set(report["data"])
         for row in report["scores"]:
             if row["kind"] != "overall":
                 continue

@@ -32,7 +32,10 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
     _ecgqa_args(p)
     p.add_argument("--ptbxl", help="PTB-XL folder (for --dataset ptbxl)")
     p.add_argument("--mimic", help="MIMIC-IV-ECG folder with record_list.csv (for --dataset mimic-iv-ecg)")
-    p.add_argument("--fs", type=int, default=500, choices=(100, 500), help="PTB-XL sampling rate of the paths")
+    p.add_argument("--fs", type=int, default=500, choices=(100, 500),
+                   help="PTB-XL sampling rate of the mapped paths (default 500: records500/, PTB-XL's original "
+                        "rate; `bench ecgqa` reads --fs 100 by default because the partial PTB-XL here has more "
+                        "records at 100 Hz: pass --fs 100 to count those)")
     p.add_argument("--parquet", help="write the mapped samples with ecg_path to this Parquet file")
     p.add_argument("--hf", help="save the mapped samples as a Hugging Face datasets folder here")
     p.add_argument("--list-absent", type=int, default=20, help="absent record ids to print (-1 = all)")
