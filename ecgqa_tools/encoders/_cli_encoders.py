@@ -22,18 +22,30 @@ def _common_train_args(parser: argparse.ArgumentParser) -> None:
                         "(default: $ECGQA_DATA_DIR)")
     parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                         help=f"cache + per-epoch checkpoints; rerunning resumes (default: {DEFAULT_WORK_DIR})")
-    parser.add_argument("--out-dir", help="where to write the weights + card (default: the package's weights "
-                        "folder, replacing the shipped model)")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
-    parser.add_argument("--version", default="1", help="version string written in the model card")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def _weights_args(parser: argparse.ArgumentParser) -> None:
+    """Where a trained model goes (train disease / attributes / age-sex; ``train cv`` writes no model)."""
+    parser.add_argument("--out-dir", help="where to write the weights + card (default: <work-dir>/weights; "
+                        "the shipped models are never touched without --install)")
+    parser.add_argument("--install", action="store_true", help="for maintainers: write into the package's weights "
+                        "folder ($ECGQA_WEIGHTS_DIR if set), replacing the shipped model; refused when the shipped "
+                        "card's recipe (version, epochs, seeds, network...) differs, unless --force")
+    parser.add_argument("--force", action="store_true", help="with --install: replace the shipped model even when "
+                        "its recipe differs")
+    parser.add_argument("--version", default="1", help="version string written in the model card (default: 1)")
+
+
 def register(cli: CommandRegistry) -> None:
+    from ._install import shipped_recipes_help
+
     d = cli.subcommand("train", "disease", "train the per-disease lead-wise CNN(s) on PTB-XL folds 1-8 "
                        "(selection on fold 9, test on fold 10)", _train_disease)
     d.add_argument("--disease", default="all", help="MI, STTC, CD, HYP or all (default: all)")
-    d.add_argument("--seeds", default="0", help="comma-separated seeds; more than one ships a mean-logit ensemble")
+    d.add_argument("--seeds", default="0", help="comma-separated seeds; more than one makes a mean-logit ensemble "
+                   "(default: 0)")
     d.add_argument("--split", choices=("ptbxl-folds", "ecgqa"), default="ptbxl-folds",
                    help="ptbxl-folds: folds 1-8 / 9 / 10 -> disease_<code> (default); ecgqa: ECG-QA's ptbxl "
                    "train / valid / test ECGs -> disease_<code>_ecgqa (the weights the ECG-QA benchmark uses)")
@@ -41,17 +53,23 @@ def register(cli: CommandRegistry) -> None:
                    "on every labelled record of folds 1-8 and selected on fold 9 per disease; saves disease_<code> "
                    "for each --disease as that network restricted to its logit (ptbxl-folds split only)")
     d.add_argument("--variant", default="baseline", help="training recipe from `train cv`'s variants except "
-                   "multitask: baseline (the shipped 15-epoch recipe, default), epochs30, aug30 (epochs30 + "
-                   "amplitude scaling, baseline wander, time masking), wide, noaug")
+                   "multitask: baseline (15 epochs, default; each shipped model's recipe is listed below), "
+                   "epochs30, aug30 (epochs30 + amplitude scaling, baseline wander, time masking), wide, noaug")
     _common_train_args(d)
+    _weights_args(d)
+    d.epilog = shipped_recipes_help("disease")
     a = cli.subcommand("train", "attributes", "train the ECG-QA attribute (upper-bound) model on ECG-QA's "
                        "train ECGs (selection on its valid ECGs)", _train_attributes)
     a.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
     _common_train_args(a)
+    _weights_args(a)
+    a.epilog = shipped_recipes_help("attributes")
     s = cli.subcommand("train", "age-sex", "train the age (regression) and sex (classifier) model on PTB-XL "
                        "folds 1-8", _train_age_sex)
     s.add_argument("--seed", type=int, default=0, help="random seed of the run (default: 0)")
     _common_train_args(s)
+    _weights_args(s)
+    s.epilog = shipped_recipes_help("age-sex")
     v = cli.subcommand("train", "cv", "10-fold out-of-fold cross-validation of the disease models (strat_fold "
                        "folds, one selection fold each); resumable, predictions in <work-dir>/cv_<variant>.jsonl", _train_cv)
     v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug, epochs30, aug30, "
@@ -101,13 +119,38 @@ def _command(args: argparse.Namespace, head: str, extra: str = "") -> str:
     return " ".join(p for p in parts if p)
 
 
-def _out_dir(args: argparse.Namespace) -> Path | None:
-    return Path(args.out_dir).expanduser() if args.out_dir else None
+def _out_dir(args: argparse.Namespace, planned: list[tuple[str, dict]]) -> Path:
+    """Where the weights go: --out-dir, else <work-dir>/weights; the package's weights folder only with
+    --install, after checking each planned (model name, card train_config) against the installed card."""
+    from ..errors import UsageError
+    from ._install import check_install, user_weights_dir
+    from ._package import WEIGHTS_DIR, weights_dir
+
+    if args.force and not args.install:
+        raise UsageError("--force only applies with --install")
+    if args.install and args.out_dir:
+        raise UsageError("--install writes into the package's weights folder; drop --out-dir (or --install)")
+    if not args.install:
+        out = Path(args.out_dir).expanduser() if args.out_dir else user_weights_dir(Path(args.work_dir).expanduser())
+        if out.resolve() in {WEIGHTS_DIR.resolve(), weights_dir().resolve()}:
+            raise UsageError(f"--out-dir {out} is the folder the shipped models are loaded from; use --install")
+        return out
+    for name, train_config in planned:
+        check_install(weights_dir(), name, train_config, args.version, args.force)
+    return weights_dir()
+
+
+def _print_written(name: str, out: Path, installed: bool) -> None:
+    """Say where a trained model's files went (and, for a user folder, how to look at its card)."""
+    where = f"{name}: wrote {out / name}.pt, .onnx and .json"
+    print(where if installed else f"{where} (the shipped {name} is unchanged; its card: "
+          f"ECGQA_WEIGHTS_DIR={out} ecgqa models {name})")
 
 
 def _train_disease(args: argparse.Namespace) -> int:
     from ..errors import UsageError
-    from ._jobs import train_disease
+    from ._install import card_train_config
+    from ._jobs import disease_model_name, train_disease
     from ._labels import DISEASES
 
     diseases = DISEASES if args.disease == "all" else tuple(args.disease.split(","))
@@ -123,12 +166,15 @@ def _train_disease(args: argparse.Namespace) -> int:
         return _train_disease_multitask(args, diseases, seeds)
     base = _variant_config(args.variant)
     split_flag += "" if args.variant == "baseline" else f" --variant {args.variant}"
+    out = _out_dir(args, [(disease_model_name(d, args.split), card_train_config(_config(base, args), seeds))
+                          for d in diseases])
     for disease in diseases:
         command = _command(args, "disease", f"--disease {disease} --seeds {args.seeds}{split_flag}")
         card = train_disease(disease, _data_dir(args), Path(args.work_dir).expanduser(),
-                             _config(base, args), seeds, _out_dir(args), command,
+                             _config(base, args), seeds, out, command,
                              args.version, not args.quiet, split=args.split)
         _print_disease_card(card)
+        _print_written(card.name, out, args.install)
     return 0
 
 
@@ -152,38 +198,54 @@ def _print_disease_card(card: ModelCard) -> None:
 
 def _train_disease_multitask(args: argparse.Namespace, diseases: tuple[str, ...], seeds: tuple[int, ...]) -> int:
     from ..errors import UsageError
+    from dataclasses import replace
+
+    from ._install import card_train_config
     from ._jobs import MULTITASK_DISEASE_CONFIG, train_diseases_multitask
+    from ._labels import DISEASES
 
     if args.split != "ptbxl-folds":
         raise UsageError("--multitask trains the PTB-XL fold models only (--split ptbxl-folds)")
     command = _command(args, "disease", f"--multitask --disease {','.join(diseases)} --seeds {args.seeds}")
+    config = _config(MULTITASK_DISEASE_CONFIG, args)
+    out = _out_dir(args, [(f"disease_{d}", card_train_config(
+        replace(config, hparams={**config.hparams, "select_output": DISEASES.index(d)}), seeds)) for d in diseases])
     for card in train_diseases_multitask(diseases, _data_dir(args), Path(args.work_dir).expanduser(),
-                                         _config(MULTITASK_DISEASE_CONFIG, args), seeds, _out_dir(args), command,
+                                         config, seeds, out, command,
                                          args.version, not args.quiet):
         _print_disease_card(card)
+        _print_written(card.name, out, args.install)
     return 0
 
 
 def _train_attributes(args: argparse.Namespace) -> int:
+    from ._install import card_train_config
     from ._jobs import DEFAULT_ATTRIBUTE_CONFIG, train_attributes
 
-    card = train_attributes(_data_dir(args), Path(args.work_dir).expanduser(), _config(DEFAULT_ATTRIBUTE_CONFIG, args),
-                            args.seed, _out_dir(args), _command(args, "attributes", f"--seed {args.seed}"),
+    config = _config(DEFAULT_ATTRIBUTE_CONFIG, args)
+    out = _out_dir(args, [("attributes", card_train_config(config, (args.seed,)))])
+    card = train_attributes(_data_dir(args), Path(args.work_dir).expanduser(), config,
+                            args.seed, out, _command(args, "attributes", f"--seed {args.seed}"),
                             args.version, not args.quiet)
     print(f"attributes\tvalid macro AUC {card.metrics['valid_macro_auc']:.4f}\t"
           f"test macro AUC {card.metrics['test']['macro_auc']:.4f}\t{card.train_seconds / 60:.1f} min")
+    _print_written(card.name, out, args.install)
     return 0
 
 
 def _train_age_sex(args: argparse.Namespace) -> int:
+    from ._install import card_train_config
     from ._jobs import DEFAULT_AGE_SEX_CONFIG, train_age_sex
 
-    card = train_age_sex(_data_dir(args), Path(args.work_dir).expanduser(), _config(DEFAULT_AGE_SEX_CONFIG, args),
-                         args.seed, _out_dir(args), _command(args, "age-sex", f"--seed {args.seed}"),
+    config = _config(DEFAULT_AGE_SEX_CONFIG, args)
+    out = _out_dir(args, [("age_sex", card_train_config(config, (args.seed,)))])
+    card = train_age_sex(_data_dir(args), Path(args.work_dir).expanduser(), config,
+                         args.seed, out, _command(args, "age-sex", f"--seed {args.seed}"),
                          args.version, not args.quiet)
     test = card.metrics["test_fold10"]
     print(f"age_sex\ttest age MAE {test['age_mae_years']:.2f} years\tsex AUC {test['sex_auc']:.4f}\t"
           f"{card.train_seconds / 60:.1f} min")
+    _print_written(card.name, out, args.install)
     return 0
 
 
