@@ -231,6 +231,8 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
                         max_steps=args.llm_max_steps, max_tokens=args.llm_max_tokens,
                         tools=tuple(t.strip() for t in args.llm_tools.split(",") if t.strip())),
     )
+    if not args.report_only and any(n.startswith("llm") for n in names):  # before any data is read
+        print(f"LLM endpoint {check_llm_endpoint(ctx.llm)} answers", file=sys.stderr)
     samples = load_split_samples(ecgqa_root, args.dataset, args.kind, args.split, not args.no_examples)
     selection = select_samples(samples, ctx.present_ids(), args.sample, args.seed, args.limit,
                                parse_shard(args.shard))
@@ -240,8 +242,6 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
 
         shutil.rmtree(ctx.cache_dir)
     systems = build_systems(names, ctx)
-    if not args.report_only and any(n.startswith("llm") for n in names):
-        print(f"LLM endpoint {check_llm_endpoint(ctx.llm)} answers", file=sys.stderr)
     print(f"{len(selection.samples)} samples selected of {selection.n_loaded} loaded "
           f"({selection.n_missing_signal} without signals here); systems: {', '.join(names)}; "
           f"predictions in {out / 'predictions'}", file=sys.stderr)
