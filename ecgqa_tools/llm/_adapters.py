@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import UnsupportedQuestion, UsageError
@@ -64,13 +64,22 @@ def delineation(ecg: Any, method: str = "openecg") -> Any:
     return result
 
 
+@dataclass(frozen=True)
+class DiseaseScores(ScoresResult):
+    """The four disease CNNs' scores; each head is its own model with its own version."""
+
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """Disease code -> version of the model that scored it (``version`` joins the distinct ones,
+    e.g. ``2/3``; ``_tools.version_of`` picks one class's)."""
+
+
 def predict_diseases(ecg: Any) -> ScoresResult:
     from ..encoders import predict_diseases as predict
 
     pred = predict(ecg)
     versions = sorted(set(pred.versions.values()))
-    return ScoresResult(dict(pred.probabilities), "disease-cnn", "/".join(versions),
-                        thresholds=dict(pred.thresholds))
+    return DiseaseScores(dict(pred.probabilities), "disease-cnn", "/".join(versions),
+                         thresholds=dict(pred.thresholds), versions=dict(pred.versions))
 
 
 def predict_attributes(ecg: Any) -> ScoresResult:

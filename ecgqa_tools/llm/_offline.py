@@ -34,6 +34,7 @@ from ._tools import (
     input_warnings,
     is_present,
     threshold_of,
+    version_of,
 )
 
 __all__ = [
@@ -592,7 +593,7 @@ def _class_call(ctx: ToolContext, record: str, scores: Any, name: str, tool: str
     return present, _evidence(
         ctx, record, tool,
         f"{label} probability {float(p):.2f}, {verdict} its threshold {threshold:.2f}: "
-        f"{'present' if present else 'absent'}", scores.model, scores.version)
+        f"{'present' if present else 'absent'}", scores.model, version_of(scores, name))
 
 
 def _superclass_call(ctx: ToolContext, used: list[str], record: str, superclass: str) -> tuple[bool, str]:

@@ -48,6 +48,12 @@ def threshold_of(scores, name: str) -> float:
     return float(scores.thresholds.get(name, POSITIVE_THRESHOLD))
 
 
+def version_of(scores, name: str) -> str:
+    """The version of the model that scored class ``name``: its own where the result carries
+    per-class ``versions`` (the disease CNN heads are separate models), else ``scores.version``."""
+    return str(getattr(scores, "versions", {}).get(name, scores.version))
+
+
 def is_present(scores, name: str) -> bool:
     """True when class ``name``'s probability is at or above its tuned threshold (absent classes: False).
     The one present-vs-threshold rule of the llm tools, the offline answerer and its adapters."""
@@ -287,19 +293,22 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
         record: The ECG to score: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
     """
     ref, scores, warnings = _diseases(ctx, record)
-    prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
     probabilities = {k: round(float(v), 4) for k, v in scores.probabilities.items()}
     thresholds = {k: round(threshold_of(scores, k), 4) for k in probabilities}
     positive = sorted(_present(scores), key=list(probabilities).index)
+    # each head is its own model: its evidence names its own version
+    provs = {k: Provenance(source=scores.model, version=version_of(scores, k), record=ref.canonical)
+             for k in probabilities}
     out = DiseaseProbabilities(
         record=ref.canonical, probabilities=probabilities, thresholds=thresholds, positive=positive,
-        warnings=warnings, provenance=[prov], evidence_ids=[],
+        warnings=warnings, provenance=list({p.version: p for p in provs.values()}.values()) or
+        [Provenance(source=scores.model, version=scores.version, record=ref.canonical)], evidence_ids=[],
     )
     for disease, p in probabilities.items():
         call = "positive" if disease in positive else "negative"
         statement = (f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} "
                      f"(threshold {_fmt(thresholds[disease])}: {call}) on {ref.canonical}")
-        out.evidence_ids.append(ctx.add_evidence("disease_probabilities", statement, prov))
+        out.evidence_ids.append(ctx.add_evidence("disease_probabilities", statement, provs[disease]))
     return out
 
 

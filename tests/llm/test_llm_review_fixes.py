@@ -220,3 +220,40 @@ def test_a_missing_data_root_is_refused_with_a_clear_message(capsys, monkeypatch
     afile.write_text("x")
     assert main(command + ["--data-root", str(afile)]) == 1
     assert "is not a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ per-head model version (finding 6)
+
+class MixedVersionsBackend(FakeBackend):
+    """Disease heads of different versions, as shipped (each head is its own model)."""
+
+    def predict_diseases(self, ecg):
+        from ecgqa_tools.llm._adapters import DiseaseScores
+
+        return DiseaseScores({"MI": 0.81, "STTC": 0.22, "CD": 0.10, "HYP": 0.05}, "fake-disease-cnn", "2/3",
+                             versions={"MI": "2", "STTC": "3", "CD": "3", "HYP": "2"})
+
+
+def test_a_disease_heads_evidence_names_that_heads_own_version():
+    ctx = ToolContext(backend=MixedVersionsBackend())
+    ctx.add_record("syn1", synthetic_ecg("syn1"))
+    out = TOOLS.run("disease_probabilities", ctx, record="syn1")
+    by_code = {ctx.evidence[i].statement.split("(")[1].split(")")[0]: ctx.evidence[i] for i in out.evidence_ids}
+    assert {code: e.provenance.version for code, e in by_code.items()} == {"MI": "2", "STTC": "3", "CD": "3", "HYP": "2"}
+    assert sorted(p.version for p in out.provenance) == ["2", "3"]
+    answer = answer_offline("syn1", "Does this ECG show symptoms of myocardial infarction?", context=ctx)
+    assert answer.answer == ("yes",)
+    mi = [e for e in answer.evidence if "(MI, disease CNN)" in e.statement]
+    assert mi and all(e.provenance.version == "2" for e in mi)
+    assert "(fake-disease-cnn, v2)" in answer.to_text() and "v2/3" not in answer.to_text()
+
+
+def test_the_real_adapter_carries_each_heads_card_version():
+    from ecgqa_tools.encoders import DISEASES, load_disease_model
+    from ecgqa_tools.llm._adapters import predict_diseases
+    from ecgqa_tools.llm._tools import version_of
+    from ecgqa_tools.records import load_example
+
+    scores = predict_diseases(load_example("ptbxl-00473"))
+    for disease in DISEASES:
+        assert version_of(scores, disease) == load_disease_model(disease).card.version
