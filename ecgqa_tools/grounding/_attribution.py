@@ -21,8 +21,9 @@ Saliency is the absolute input gradient of the logit (no baseline).
 The model may run at another rate and window than the record (the shipped models take 10 s at
 100 Hz, centre-cropping longer records and zero-padding shorter ones symmetrically); the map is
 carried back to the record's samples so that each input sample receives the attribution of the
-model sample covering it, split evenly between the input samples that share it (sums are kept,
-so completeness still holds on the returned map). Samples outside the model's window get zero.
+model sample nearest to it in time, split evenly between the input samples that share it (sums
+are kept, so completeness still holds on the returned map). Samples outside the model's window
+get zero.
 """
 
 from __future__ import annotations
@@ -303,8 +304,9 @@ class Attribution:
         return np.clip(self.values, 0.0, None)
 
     def model_index(self, sample: int) -> int:
-        """Index into the model's window of an input sample (may fall outside the window)."""
-        return int(np.floor(sample * self.model_fs_hz / self.fs_hz)) - self.model_offset
+        """Index into the model's window of an input sample: the model sample nearest to it in
+        time (as in ``to_input_rate``; may fall outside the window)."""
+        return int(_nearest_index(sample * self.model_fs_hz / self.fs_hz)) - self.model_offset
 
 
 def _threshold(model: Any) -> float | None:
@@ -343,24 +345,39 @@ def _alignment(n_input: int, fs_hz: float, model_fs_hz: float, n_model: int) -> 
     return -((n_model - n_at_model) // 2)
 
 
+def _nearest_index(position: np.ndarray) -> np.ndarray:
+    """Positions in samples (fractional) rounded to the nearest sample; exact halves go to the
+    later sample."""
+    return np.floor(np.asarray(position, dtype=np.float64) + 0.5).astype(np.int64)
+
+
 def to_input_rate(model_values: np.ndarray, n_input: int, fs_hz: float, model_fs_hz: float,
                   offset: int) -> np.ndarray:
     """Carry a (leads, model_samples) map to (leads, n_input) samples at ``fs_hz``, keeping sums.
 
-    Input sample ``i`` lies in model sample ``floor(i * model_fs / fs) - offset``; a model sample's
-    value is split evenly over the input samples inside it (or summed when the model is faster).
+    Model sample ``j`` is the signal at the instant ``(j + offset) / model_fs`` (the models'
+    input is the record resampled to their rate: 500 Hz band-passed, then every 5th sample), so
+    input sample ``i`` gets the share of the model sample **nearest** to it in time,
+    ``round(i * model_fs / fs) - offset``; a model sample's value is split evenly over the input
+    samples nearest to it. At 500 Hz that is input samples ``5j - 2 .. 5j + 2``; the first model
+    sample of a record-start window has only 3 of them, and the last 2 input samples, nearer to
+    a sample after the window, get zero. When the model is faster than the input, each model
+    sample inside the record is added to its nearest input sample.
+    (Before session 6 input sample ``i`` took model sample ``floor(i * model_fs / fs)``, which put
+    a 500 Hz map 2 samples, 4 ms, late: docs/grounding.md, "Session 6".)
     """
     n_model = model_values.shape[1]
     out = np.zeros((model_values.shape[0], n_input), dtype=np.float64)
     if model_fs_hz <= fs_hz:
-        owner = np.floor(np.arange(n_input) * model_fs_hz / fs_hz).astype(np.int64) - offset
+        owner = _nearest_index(np.arange(n_input) * model_fs_hz / fs_hz) - offset
         inside = (owner >= 0) & (owner < n_model)
         counts = np.bincount(owner[inside], minlength=n_model).astype(np.float64)
         share = np.divide(model_values, counts, out=np.zeros(model_values.shape), where=counts > 0)
         out[:, inside] = share[:, owner[inside]]
     else:
-        target = np.floor((np.arange(n_model) + offset) * fs_hz / model_fs_hz).astype(np.int64)
-        inside = (target >= 0) & (target < n_input)
+        at = (np.arange(n_model) + offset) * fs_hz / model_fs_hz
+        inside = (np.floor(at) >= 0) & (np.floor(at) < n_input)  # model samples within the record
+        target = np.clip(_nearest_index(at), 0, n_input - 1)
         for row in range(model_values.shape[0]):
             np.add.at(out[row], target[inside], model_values[row, inside])
     return out.astype(np.float32)

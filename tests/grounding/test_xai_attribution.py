@@ -68,8 +68,11 @@ def test_centre_cropped_window_maps_to_the_middle_of_the_record():
     ecg = _ecg(fs_hz=500.0, seconds=6.0)
     attr = explain(ecg, "MI", model=FakeModel(window=400))
     assert attr.model_offset == 100  # 600 model-rate samples, window of 400 in the middle
-    outside = np.r_[0:500, 2500:3000]
+    # model sample 100 is the input at sample 500: input samples 498-502 are nearest to it, and
+    # 2498-2499 are nearer to model sample 500, outside the window
+    outside = np.r_[0:498, 2498:3000]
     assert np.all(attr.values[:, outside] == 0)
+    assert np.any(attr.values[:, 498:500] != 0)
     assert attr.values.sum() == pytest.approx(attr.model_values.sum(), rel=1e-4, abs=1e-5)
 
 
@@ -79,9 +82,53 @@ def test_to_input_rate_spreads_and_aggregates_keeping_sums():
     up = to_input_rate(values, 50, 500.0, 100.0, 0)
     assert up.shape == (2, 50)
     np.testing.assert_allclose(up.sum(axis=1), values.sum(axis=1), rtol=1e-5)
-    np.testing.assert_allclose(up[:, :5].sum(axis=1), values[:, 0], rtol=1e-5)
+    # each input sample takes the model sample nearest in time: model sample j is input 5j
+    np.testing.assert_allclose(up[:, :3].sum(axis=1), values[:, 0], rtol=1e-5)  # inputs 0-2
+    np.testing.assert_allclose(up[:, 3:8].sum(axis=1), values[:, 1], rtol=1e-5)  # inputs 3-7
+    np.testing.assert_allclose(up[:, 43:48].sum(axis=1), values[:, 9], rtol=1e-5)
+    assert np.all(up[:, 48:] == 0)  # nearer to model sample 10, which does not exist
     down = to_input_rate(values, 5, 50.0, 100.0, 0)
-    np.testing.assert_allclose(down[:, 0], values[:, 0] + values[:, 1], rtol=1e-5)
+    np.testing.assert_allclose(down.sum(axis=1), values.sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(down[:, 0], values[:, 0], rtol=1e-5)  # 0 ms; 10 ms is a tie -> later
+    np.testing.assert_allclose(down[:, 1], values[:, 1] + values[:, 2], rtol=1e-5)
+    np.testing.assert_allclose(down[:, 4], values[:, 7] + values[:, 8] + values[:, 9], rtol=1e-5)
+
+
+class OneSampleModel:
+    """Logit = lead ``row`` of the input at model sample ``j``; the input is every 5th sample of
+    the 500 Hz record, as the shipped models' preprocessing takes it (``encoders._preprocess``)."""
+
+    fs_hz = 100.0
+
+    def __init__(self, row: int, j: int) -> None:
+        import torch
+
+        class Pick(torch.nn.Module):
+            def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+                return x[:, row, j]
+
+        self.module = Pick().eval()
+
+    def preprocess(self, ecg: ECG) -> np.ndarray:
+        return np.ascontiguousarray(ecg.signal_mv[:, ::5], dtype=np.float32)
+
+
+@pytest.mark.parametrize("j", [1, 37, 399])
+def test_map_peak_lands_on_the_input_sample_the_model_sample_was_taken_at(j):
+    # regression (session 6): the map used to be carried to input samples 5j..5j+4, so its peak
+    # (the middle of the plateau) sat at 5j+2, 4 ms after the instant the model saw
+    from ecgqa_tools.grounding._validation import peak_location
+
+    signal = np.zeros((12, 2000), dtype=np.float32)
+    signal[3, 5 * j] = 5.0  # the one input sample the model sees through its sample j
+    attr = explain(ecg := ECG.from_array(signal, 500.0), "MI", "ig", model=OneSampleModel(row=3, j=j),
+                   baseline="flat", n_steps=4)
+    assert attr.values.shape == (12, ecg.n_samples)
+    assert attr.model_values[3, j] > 0 and np.count_nonzero(attr.model_values) == 1
+    assert peak_location(attr.values) == (3, 5 * j)
+    assert set(np.flatnonzero(attr.values[3])) == set(range(5 * j - 2, 5 * j + 3))
+    assert attr.model_index(5 * j - 2) == j and attr.model_index(5 * j + 2) == j
+    assert attr.model_index(5 * j + 3) == j + 1
 
 
 def test_batch_equals_single_and_methods_are_deterministic():
