@@ -287,7 +287,7 @@ def run_notes(result) -> list[str]:
             notes.append(f"{name}: the leakage guard dropped {leak.n_dropped_total} of {n_selected} selected "
                          f"samples ({leak.n_dropped_own} with an ECG its models were trained or selected on"
                          + (f", {others} seen by other systems' models under --leakage common" if others else "")
-                         + ")" + ("; nothing scored: score a split its models never saw (--split test)"
+                         + ")" + ("; nothing scored: its models saw every selected ECG (ECG-QA's test split holds ECGs they never saw)"
                                   if leak.n_scored == 0 and not leak.n_dropped_at_answer else ""))
         if leak.n_dropped_at_answer:
             notes.append(f"{name}: {leak.n_dropped_at_answer} answers consulted a model that saw the sample's "
