@@ -170,13 +170,20 @@ def path_points(kind: str, n_steps: int) -> tuple[int, int]:
     return paths.get(kind, 1), n_steps
 
 
+MAP_ALIGNMENT = "nearest"
+"""How ``to_input_rate`` assigns input samples to model samples: ``"nearest"`` since session 6
+(``"floor"`` before, 4 ms late at 500 Hz). Part of ``variant_fingerprint``, so ``ecgqa eval xai``
+does not reuse rows computed with the old alignment."""
+
+
 def variant_fingerprint() -> str:
     """Short hash of everything besides the code that defines the IG baselines and path variants:
     the blur and low-pass widths, isoelectric window, noise draws and SD, Guided-IG fraction,
     template weight and reference counts (this module), the beat-template constants and the QRS
     detector's that place the normal beats (``_baselines``: template rate and span, ``PRE_FRACTION``,
     ``MIN_RR_S``, ``BEAT_*``), and a sha1 of the bytes of the shipped ``normal_beat.npz``,
-    ``normal_refs.npz`` and ``normal_refs16.npz`` ("missing" for an absent file). Part of
+    ``normal_refs.npz`` and ``normal_refs16.npz`` ("missing" for an absent file), and how the map
+    is carried to the input rate (``MAP_ALIGNMENT``). Part of
     ``ecgqa eval xai``'s resume key, so rows computed with other constants or other shipped
     references are redone."""
     import hashlib
@@ -194,7 +201,8 @@ def variant_fingerprint() -> str:
               b.N_REFERENCES, b.N_REFERENCES_WIDE,
               b.TEMPLATE_FS_HZ, b.TEMPLATE_PRE_S, b.TEMPLATE_POST_S, b.PRE_FRACTION, b.MIN_RR_S,
               b.BEAT_SMOOTH_S, b.BEAT_HEIGHT_FRACTION, b.BEAT_HEIGHT_PERCENTILE,
-              [file_sha1(p) for p in (b.TEMPLATE_PATH, b.REFERENCES_PATH, b.REFERENCES_WIDE_PATH)])
+              [file_sha1(p) for p in (b.TEMPLATE_PATH, b.REFERENCES_PATH, b.REFERENCES_WIDE_PATH)],
+              MAP_ALIGNMENT)
     return hashlib.sha1(repr(values).encode()).hexdigest()[:12]
 
 

@@ -145,6 +145,9 @@ def test_changed_variant_constants_are_not_reused(tmp_path, monkeypatch):
             patch.setattr(module, name, value)
             assert _attribution.variant_fingerprint() != before, name
     assert _attribution.variant_fingerprint() == before
+    with monkeypatch.context() as patch:  # rows carried to the input rate the old way are redone
+        patch.setattr(_attribution, "MAP_ALIGNMENT", "floor")
+        assert _attribution.variant_fingerprint() != before
     monkeypatch.setattr(_attribution, "SMOOTH_NOISE_SD", 0.2)
     assert _attribution.variant_fingerprint() != before
     calls: list = []
