@@ -206,6 +206,8 @@ def _train_disease_multitask(args: argparse.Namespace, diseases: tuple[str, ...]
 
     if args.split != "ptbxl-folds":
         raise UsageError("--multitask trains the PTB-XL fold models only (--split ptbxl-folds)")
+    if args.variant != "baseline":
+        raise UsageError(f"--variant {args.variant} does not apply to --multitask (one recipe: the multitask variant)")
     command = _command(args, "disease", f"--multitask --disease {','.join(diseases)} --seeds {args.seeds}")
     config = _config(MULTITASK_DISEASE_CONFIG, args)
     out = _out_dir(args, [(f"disease_{d}", card_train_config(

@@ -191,3 +191,8 @@ def test_the_recipes_in_the_help_are_the_cards_recorded_commands():
                 if card_name == "attributes":  # recorded as --version 2; the card is 2.1 (thresholds rule, same weights)
                     recorded[recorded.index("--version") + 1] = cards[card_name].version
                 assert sorted(recorded) == sorted(ours), card_name
+
+
+def test_multitask_refuses_a_variant_it_would_ignore(tmp_path, capsys):
+    assert _train(tmp_path, tmp_path / "work", "--multitask", "--variant", "aug30") == 1
+    assert "--variant aug30 does not apply to --multitask" in capsys.readouterr().err
