@@ -24,6 +24,8 @@ Messages say what was wrong, what was received and what is allowed, e.g.
 
 from __future__ import annotations
 
+import json
+
 __all__ = [
     "EcgqaError",
     "RecordError",
@@ -41,6 +43,7 @@ __all__ = [
     "OutputError",
     "UsageError",
     "require",
+    "json_error_reason",
 ]
 
 
@@ -114,3 +117,13 @@ def require(module: str, extra: str) -> object:
         raise MissingDependency(
             f"'{module}' is not installed; install it with: pip install 'ecgqa-tools[{extra}]'"
         ) from exc
+
+
+def json_error_reason(exc: json.JSONDecodeError) -> str:
+    """The decoder's reason without its dangling position words: ``Unterminated string starting at``
+    -> ``unterminated string``, ``Invalid control character at`` -> ``invalid control character``;
+    the caller states the position (line, column) itself."""
+    reason = exc.msg.strip()
+    for tail in (" starting at", " at"):
+        reason = reason.removesuffix(tail)
+    return reason[:1].lower() + reason[1:]

@@ -311,7 +311,7 @@ def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str,
     ``sample_id``, which is unique within a split)."""
     import json
 
-    from ..errors import DatasetError
+    from ..errors import DatasetError, json_error_reason
     from ..qa import load_ecgqa, parse_samples
 
     samples = list(load_ecgqa(ecgqa_root, dataset, kind, split).samples)
@@ -320,7 +320,8 @@ def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str,
         try:
             entries = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise DatasetError(f"malformed JSON in {path}: {exc.msg}") from None
+            raise DatasetError(f"malformed JSON in {path} at line {exc.lineno} column {exc.colno}: "
+                               f"{json_error_reason(exc)}") from None
         have = {s.sample_id for s in samples}
         items = []
         for entry in entries:

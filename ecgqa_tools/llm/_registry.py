@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from ..errors import EcgqaError, RecordNotFound, ToolFailed, ToolRetry, UsageError
+from ..errors import EcgqaError, RecordNotFound, ToolFailed, ToolRetry, UsageError, json_error_reason
 
 __all__ = [
     "EvidenceItem",
@@ -231,7 +231,8 @@ def _parse_arguments(name: str, arguments: str | Mapping[str, Any] | None) -> di
     try:
         value = json.loads(arguments)
     except json.JSONDecodeError as exc:
-        raise ToolRetry(f"arguments for {name} are not valid JSON ({exc.msg} at {exc.pos}): {arguments[:200]!r}") from None
+        raise ToolRetry(f"arguments for {name} are not valid JSON ({json_error_reason(exc)} at character {exc.pos}): "
+                        f"{arguments[:200]!r}") from None
     if not isinstance(value, dict):
         raise ToolRetry(f"arguments for {name} must be a JSON object, got {type(value).__name__}")
     return value

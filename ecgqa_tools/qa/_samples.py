@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from ..errors import DatasetError, UsageError
+from ..errors import DatasetError, UsageError, json_error_reason
 from ._templates import TEMPLATES
 
 __all__ = [
@@ -164,16 +164,6 @@ def parse_samples(data: Any, split: str = "", source: str = "<memory>") -> list[
         if x.template_id not in TEMPLATES:
             raise DatasetError(f"{source}: sample {x.sample_id} has unknown template_id {x.template_id}; expected 1..70")
     return out
-
-
-def json_error_reason(exc: json.JSONDecodeError) -> str:
-    """The decoder's reason without its dangling position words: ``Unterminated string starting at``
-    -> ``unterminated string``, ``Invalid control character at`` -> ``invalid control character``;
-    the caller states the position (line, column) itself."""
-    reason = exc.msg.strip()
-    for tail in (" starting at", " at"):
-        reason = reason.removesuffix(tail)
-    return reason[:1].lower() + reason[1:]
 
 
 def _read_json(path: Path) -> Any:

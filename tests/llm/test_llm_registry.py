@@ -90,6 +90,7 @@ def test_docstring_parser_handles_continuation_lines_and_other_sections():
     [
         ("no_such_tool", "{}", "valid tools are: record_summary"),
         ("record_summary", "{not json", "not valid JSON"),
+        ("record_summary", '{"record": "syn1', "(unterminated string at character 11)"),
         ("record_summary", "[1, 2]", "must be a JSON object"),
         ("record_summary", "{}", "record: Field required"),
         ("record_summary", {"record": "syn1", "extra": 1}, "extra: unexpected argument"),
