@@ -208,6 +208,10 @@ class Answer:
     failed: bool = False
     """True when no answer could be produced because a tool failed (``ecgqa ask`` exits 1); an
     out-of-scope or ambiguous question is not a failure."""
+    seen_in_training: tuple[str, ...] = field(default=())
+    """For a PTB-XL ECG that shipped models were trained or selected on (their cards' ids): one
+    note per such ECG naming those models, so the answer is not taken for a held-out result;
+    empty otherwise (and for unanswered questions)."""
 
     def to_json(self) -> dict[str, Any]:
         """The machine-readable form printed by ``ecgqa ask --json``."""
@@ -225,6 +229,7 @@ class Answer:
             "tools_used": list(self.tools_used),
             "warnings": list(self.warnings),
             "failed": self.failed,
+            "seen_in_training": list(self.seen_in_training),
             "disclaimer": self.disclaimer,
         }
 
@@ -240,6 +245,7 @@ class Answer:
             lines.append(f"A: {', '.join(self.answer)}")
         lines.append(self.explanation)
         lines.extend(f"Warning: {w}" for w in self.warnings)
+        lines.extend(f"Note: {n}" for n in self.seen_in_training)
         if self.evidence:
             lines.append("Evidence:")
             lines.extend(
@@ -349,10 +355,77 @@ def answer_offline(
     if record_b is not None:
         ctx.load(record_b)
     canonical = ctx.load(record)[0].canonical
-    warnings, unusable = _signal_findings(ctx, [record] + ([record_b] if record_b is not None else []))
+    records = [record] + ([record_b] if record_b is not None else [])
+    warnings, unusable = _signal_findings(ctx, records)
     if unusable:
         return replace(_unusable(text, canonical, unusable), warnings=warnings)
-    return replace(_dispatch(ctx, text, record, record_b, canonical), warnings=warnings)
+    answer = _dispatch(ctx, text, record, record_b, canonical)
+    seen: tuple[str, ...] = ()
+    if answer.supported:
+        seen = tuple(note for name in records if (note := _seen_note(ctx, name, answer.tools_used)))
+    return replace(answer, warnings=warnings, seen_in_training=seen)
+
+
+_ASK_MODELS = {"disease_MI": "disease", "disease_STTC": "disease", "disease_CD": "disease",
+               "disease_HYP": "disease", "attributes": "attributes", "age_sex": "age_sex"}
+"""The shipped models the answerer calls (``encoders.model_cards()`` names) -> their kind."""
+_TOOL_MODELS = {"disease_probabilities": ("disease",), "attribution_evidence": ("disease",),
+                "ecgqa_attributes": ("attributes",), "age_sex_estimate": ("age_sex",),
+                "noise_per_lead": ("noise",), "compare_ecgs": ("disease", "attributes")}
+"""Tool -> the kinds of fitted models (or fitted thresholds) behind its output."""
+
+
+def _seen_by(ecg_id: int) -> list[tuple[str, str]]:
+    """(kind, ``"disease_MI v3 (training)"``) of each shipped model (and the noise thresholds)
+    fitted or selected on PTB-XL ``ecg_id``, from the cards (read once per process, ~20 ms)."""
+    global _SEEN_SOURCES
+    if _SEEN_SOURCES is None:
+        from ..encoders import model_cards
+        from ._quality import QUALITY_METHOD, QUALITY_VERSION, quality_fitted_ecg_ids
+
+        cards = model_cards()
+        sources: list[tuple[str, str, tuple[int, ...], str]] = []
+        for name, kind in _ASK_MODELS.items():
+            card = cards.get(name)
+            if card is not None:
+                sources.append((kind, f"{name} v{card.version}", card.train_ids, "training"))
+                sources.append((kind, f"{name} v{card.version}", card.selection_ids, "selection"))
+        try:
+            fitted = tuple(quality_fitted_ecg_ids())
+        except Exception:  # noqa: BLE001 - a missing ids file must not break answers
+            fitted = ()
+        sources.append(("noise", f"noise thresholds ({QUALITY_METHOD} v{QUALITY_VERSION})", fitted, "fitting"))
+        _SEEN_SOURCES = tuple(sources)
+    return [(kind, f"{label} ({role})") for kind, label, ids, role in _SEEN_SOURCES if ecg_id in ids]
+
+
+_SEEN_SOURCES: tuple[tuple[str, str, tuple[int, ...], str], ...] | None = None
+
+
+def _ptbxl_ecg_id(ecg: Any) -> int | None:
+    """The PTB-XL ecg_id of an ECG read from PTB-XL (``ptbxl:1``, a bundled example, a
+    ``records500/00000/00001_hr`` path), else None."""
+    if getattr(ecg, "source", None) != "ptbxl":
+        return None
+    match = re.fullmatch(r"0*(\d+)(?:_[hl]r)?", str(getattr(ecg, "record_id", "")))
+    return int(match.group(1)) if match else None
+
+
+def _seen_note(ctx: ToolContext, record: str, tools_used: tuple[str, ...]) -> str | None:
+    """A note naming the shipped models behind ``tools_used`` that were trained or selected on this
+    ECG; None when none was (or the ECG is not from PTB-XL)."""
+    kinds = {kind for tool in tools_used for kind in _TOOL_MODELS.get(tool, ())}
+    if not kinds:
+        return None
+    ref, ecg = ctx.load(record)
+    ecg_id = _ptbxl_ecg_id(ecg)
+    if ecg_id is None:
+        return None
+    models = [text for kind, text in _seen_by(ecg_id) if kind in kinds]
+    if not models:
+        return None
+    return (f"this ECG ({ref.canonical}, PTB-XL ecg_id {ecg_id}) was used to train or select the shipped "
+            f"{', '.join(models)}: this answer is not a held-out result.")
 
 
 def _signal_findings(ctx: ToolContext, records: list[str]) -> tuple[tuple[str, ...], str | None]:

@@ -257,3 +257,53 @@ def test_the_real_adapter_carries_each_heads_card_version():
     scores = predict_diseases(load_example("ptbxl-00473"))
     for disease in DISEASES:
         assert version_of(scores, disease) == load_disease_model(disease).card.version
+
+
+# ------------------------------------------------------------------ records the models saw (finding 9)
+
+def _ptbxl_like(ecg_id: int):
+    from ecgqa_tools.records import ECG
+
+    ecg = synthetic_ecg()
+    return ECG.from_array(ecg.signal_mv, ecg.fs_hz, ecg.lead_names, record_id=str(ecg_id), source="ptbxl")
+
+
+def test_an_answer_about_an_ecg_a_shipped_model_trained_on_says_so(backend):
+    from ecgqa_tools.encoders import model_cards
+
+    card = model_cards()["disease_MI"]
+    trained = sorted(card.train_ids)[0]
+    unseen = max(max(c.seen_ids, default=0) for c in model_cards().values()) + 1
+    ctx = ToolContext(backend=backend)
+    ctx.add_record("seen", _ptbxl_like(trained))
+    ctx.add_record("unseen", _ptbxl_like(unseen))
+    question = "Does this ECG show symptoms of myocardial infarction?"
+
+    answer = answer_offline("seen", question, context=ctx)
+    assert len(answer.seen_in_training) == 1
+    note = answer.seen_in_training[0]
+    assert f"PTB-XL ecg_id {trained}" in note and f"disease_MI v{card.version} (training)" in note
+    assert "not a held-out result" in note
+    assert f"Note: {note}" in answer.to_text() and answer.to_json()["seen_in_training"] == [note]
+
+    assert answer_offline("unseen", question, context=ctx).seen_in_training == ()
+    # a measured answer uses no fitted model: nothing to note
+    assert answer_offline("seen", "What is the heart rate?", context=ctx).seen_in_training == ()
+    # nor an ECG that is not from PTB-XL
+    assert answer_offline("syn1", question, context=_fake_context(backend)).seen_in_training == ()
+
+
+def _fake_context(backend) -> ToolContext:
+    ctx = ToolContext(backend=backend)
+    ctx.add_record("syn1", synthetic_ecg("syn1"))
+    return ctx
+
+
+@pytest.mark.parametrize(("record_id", "expected"), [("1", 1), ("00001_hr", 1), ("21837_lr", 21837), ("x1", None)])
+def test_the_ptbxl_ecg_id_of_a_record(record_id, expected):
+    from ecgqa_tools.llm._offline import _ptbxl_ecg_id
+    from ecgqa_tools.records import ECG
+
+    ecg = synthetic_ecg()
+    ecg = ECG.from_array(ecg.signal_mv, ecg.fs_hz, ecg.lead_names, record_id=record_id, source="ptbxl")
+    assert _ptbxl_ecg_id(ecg) == expected
