@@ -593,7 +593,7 @@ def _crossing(margin: np.ndarray, left: int, right: int) -> float:
     a, b = margin[left], margin[right]
     if a == b:
         return 0.5 * (left + right)
-    t = float(np.clip(a / (a - b), 0.0, 1.0))
+    t = min(max(float(a / (a - b)), 0.0), 1.0)  # the ratio in the margin's dtype, as np.clip had it
     return left + t * (right - left)
 
 
@@ -714,10 +714,10 @@ def t_offset_consensus(waves: dict[str, tuple[Wave, ...]], fs_hz: float,
     return {lead: tuple(ws) for lead, ws in new.items()}
 
 
-def _rising_level_ms(pt: np.ndarray, peak_frame: int, level: float) -> float | None:
+def _rising_level_ms(pt: np.ndarray | list[float], peak_frame: int, level: float) -> float | None:
     """Time (ms, frame centres interpolated) where ``pt`` rises through ``level`` on the way to
     ``peak_frame`` (None when the peak is below the level or the run reaches frame 0)."""
-    k = min(peak_frame, pt.size - 1)
+    k = min(peak_frame, len(pt) - 1)
     if k < 1 or pt[k] < level:
         return None
     while k > 0 and pt[k - 1] >= level:
@@ -766,15 +766,18 @@ def t_onset_features(waves: dict[str, tuple[Wave, ...]], fused: np.ndarray, prob
                            np.maximum.accumulate(np.array([b for _, b in qrs], dtype=float)) if qrs
                            else np.zeros(0))
     out: dict[tuple[str, int], np.ndarray] = {}
+    t_curves: dict[int, tuple[list[float], list[float]]] = {}  # per lead: fused and own T probability
     for lead, k, w in items:
         i = row_of[lead]
+        if i not in t_curves:
+            t_curves[i] = (fused[i, :, 3].tolist(), probs.probs[i, :, 3].astype(float).tolist())
         qrs_onsets, latest_offset = qrs_index[lead]
         j = int(np.searchsorted(qrs_onsets, w.peak, side="left"))  # QRS complexes starting before the peak
         qrs_off = float(latest_offset[j - 1]) if j else None
         on_ms = w.onset * ms
         peak_frame = int(w.peak * ms * MODEL_FS_HZ / 1000.0 / FRAME_SAMPLES)
         levels = []
-        for pt in (fused[i, :, 3], probs.probs[i, :, 3].astype(float)):
+        for pt in t_curves[i]:
             for level in (0.3, 0.5, 0.7):
                 t = _rising_level_ms(pt, peak_frame, level)
                 levels.append(0.0 if t is None else t - on_ms)
