@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from ..errors import LLMError, UsageError, require
 from ._context import ToolContext
-from ._offline import DISCLAIMER, check_question
+from ._offline import DISCLAIMER, check_question, training_notes
 from ._registry import EvidenceItem, ToolCallResult, ToolRegistry
 from ._tools import TOOLS
 
@@ -160,6 +160,9 @@ class AgentAnswer:
     ``text``); ``None`` when the question had no options."""
     disclaimer: str = DISCLAIMER
     """Always shown with answers."""
+    seen_in_training: tuple[str, ...] = ()
+    """Notes naming the shipped models behind the evidence that were trained or selected on the
+    ECG (as ``Answer.seen_in_training``); empty otherwise."""
 
     @property
     def grounded(self) -> bool:
@@ -171,6 +174,7 @@ class AgentAnswer:
         lines = [self.text.strip() or "(the model gave no text)"]
         if self.answer:
             lines.insert(0, f"A: {', '.join(self.answer)}")
+        lines.extend(f"Note: {n}" for n in self.seen_in_training)
         if self.evidence:
             lines.append("Evidence:")
             lines.extend(f"  [{e.id}] {e.statement} ({e.provenance.source}, v{e.provenance.version})"
@@ -193,6 +197,7 @@ class AgentAnswer:
             "stopped": self.stopped,
             "answer_format": self.answer_format,
             "grounded": self.grounded,
+            "seen_in_training": list(self.seen_in_training),
             "disclaimer": self.disclaimer,
         }
 
@@ -376,7 +381,7 @@ class Agent:
         return AgentAnswer(
             question=text, record=name, text=reply, evidence=evidence,
             cited=tuple(ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
-            answer_format=fmt,
+            answer_format=fmt, seen_in_training=training_notes(self.context, evidence),
         )
 
 
@@ -509,6 +514,7 @@ class ChatSession:
         return AgentAnswer(
             question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
             tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
+            seen_in_training=training_notes(agent.context, evidence),
         )
 
     def _answer_messages(self, question: str, turn_evidence: list[str], before: set[str],

@@ -411,6 +411,24 @@ def _ptbxl_ecg_id(ecg: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def training_notes(ctx: ToolContext, evidence: tuple[EvidenceItem, ...]) -> tuple[str, ...]:
+    """The seen-in-training notes (``Answer.seen_in_training``) for the records of ``evidence``,
+    each by the tools that produced its items (the LLM agent's answers)."""
+    tools: dict[str, list[str]] = {}
+    for item in evidence:
+        for record in item.record.split(" -> "):
+            tools.setdefault(record, []).append(item.tool)
+    notes = []
+    for record, used in tools.items():
+        try:
+            note = _seen_note(ctx, record, tuple(used))
+        except RecordError:  # a record no longer loadable by its canonical name: no note
+            note = None
+        if note:
+            notes.append(note)
+    return tuple(notes)
+
+
 def _seen_note(ctx: ToolContext, record: str, tools_used: tuple[str, ...]) -> str | None:
     """A note naming the shipped models behind ``tools_used`` that were trained or selected on this
     ECG; None when none was (or the ECG is not from PTB-XL)."""

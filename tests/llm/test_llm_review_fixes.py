@@ -293,6 +293,24 @@ def test_an_answer_about_an_ecg_a_shipped_model_trained_on_says_so(backend):
     assert answer_offline("syn1", question, context=_fake_context(backend)).seen_in_training == ()
 
 
+def test_an_agent_answer_from_a_model_that_trained_on_the_ecg_says_so(backend):
+    from ecgqa_tools.encoders import model_cards
+    from ecgqa_tools.llm import Agent, LLMSettings, ScriptedChatModel, chat_completion
+
+    trained = sorted(model_cards()["disease_MI"].train_ids)[0]
+    ctx = ToolContext(backend=backend)
+    ctx.add_record("seen", _ptbxl_like(trained))
+    script = [chat_completion(tool_calls=[("disease_probabilities", {"record": "seen"})]),
+              chat_completion("MI probability 0.81 [E1].")]
+    agent = Agent(LLMSettings(model="scripted", max_steps=3), context=ctx,
+                  chat_function=ScriptedChatModel(script), sleep=lambda s: None)
+    answer = agent.ask("seen", "Is there a heart attack?")
+    assert len(answer.seen_in_training) == 1 and f"PTB-XL ecg_id {trained}" in answer.seen_in_training[0]
+    assert "disease_MI v" in answer.seen_in_training[0]
+    assert f"Note: {answer.seen_in_training[0]}" in answer.to_text()
+    assert answer.to_json()["seen_in_training"] == list(answer.seen_in_training)
+
+
 def _fake_context(backend) -> ToolContext:
     ctx = ToolContext(backend=backend)
     ctx.add_record("syn1", synthetic_ecg("syn1"))
