@@ -241,20 +241,23 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
     n_rhythm = len(usable_rhythm_leads(ecg, unusable, config.rhythm_leads)) if gated else 0
     n_steps = len(ecg.lead_names) - len(unusable) + CODEC_STEP * n_rhythm
     with long_record_progress(ecg, n_steps) as step:
+        # the codec rhythm layer needs only the signal: it runs on its own threads while the
+        # boundary model runs and its output is decoded
+        rhythm_leads = usable_rhythm_leads(ecg, unusable, config.rhythm_leads) if gated else ()
+        shares = start_codec_rhythm_fractions(ecg, rhythm_leads, progress=step) if rhythm_leads else None
         probs = lead_probabilities(ecg, config.guard_s, unusable, progress=step)
         if method == "openecg-raw":
             waves = {name: _raw_decode(probs.probs[i], probs.n_samples_250, ecg) if probs.usable[i] else ()
                      for i, name in enumerate(ecg.lead_names)}
             return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg-raw"), None, unusable)
         fused = fuse_leads(probs, config.fusion_weight)
-        rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads, progress=step) if gated else None
+        decoded = {name: decode_waves(fused[i], probs.n_samples_250, config, ecg.fs_hz, ecg.n_samples,
+                                      own=probs.probs[i])
+                   for i, name in enumerate(ecg.lead_names) if probs.usable[i]}
+        rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads, codec_fractions=shares) if gated else None
     waves = {}
-    for i, name in enumerate(ecg.lead_names):
-        if not probs.usable[i]:
-            waves[name] = ()
-            continue
-        lead_waves = decode_waves(fused[i], probs.n_samples_250, config, ecg.fs_hz, ecg.n_samples,
-                                  own=probs.probs[i])
+    for name in ecg.lead_names:
+        lead_waves = decoded.get(name, ())
         if rhythm is not None and rhythm.no_p_waves:
             lead_waves = tuple(w for w in lead_waves if w.kind != "P")
         waves[name] = lead_waves
@@ -993,6 +996,21 @@ def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...], *,
                            progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Fraction of codec rhythm-layer samples per class (6,) over the given leads (the leads run
     over ``delineation_workers()`` codec sessions in parallel threads; ``progress(CODEC_STEP)`` per lead)."""
+    return start_codec_rhythm_fractions(ecg, leads, progress=progress)()
+
+
+@lru_cache(maxsize=None)  # one pool per worker count, kept for the process (never dropped unshut)
+def _codec_pool(count: int):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="ecgqa-codec")
+
+
+def start_codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...], *,
+                                 progress: Callable[[float], None] | None = None) -> Callable[[], np.ndarray]:
+    """Start ``codec_rhythm_fractions`` on threads of its own (with more than one worker) and return
+    a function that waits for it and returns the fractions, so the caller can do other work (the
+    boundary model) meanwhile. The fractions are the same as ``codec_rhythm_fractions``'."""
     import openecg
 
     models = _codec_models(delineation_workers())
@@ -1014,9 +1032,15 @@ def codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...], *,
                 progress(CODEC_STEP)
         return counts
 
-    parts = [run(0)] if count == 1 else list(_window_pool(count).map(run, range(count)))
-    counts = np.sum(parts, axis=0)
-    return counts / max(counts.sum(), 1)
+    def pooled(parts: list[np.ndarray]) -> np.ndarray:
+        counts = np.sum(parts, axis=0)
+        return counts / max(counts.sum(), 1)
+
+    if count == 1:
+        fractions = pooled([run(0)])
+        return lambda: fractions
+    futures = [_codec_pool(count).submit(run, k) for k in range(count)]
+    return lambda: pooled([f.result() for f in futures])
 
 
 def no_p_rhythm(afib_fraction: float, paced_fraction: float, rr_irregularity: float | None) -> bool:
@@ -1051,15 +1075,20 @@ def usable_rhythm_leads(ecg: ECG, unusable: dict[str, str], wanted: tuple[str, .
 
 def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
                 rhythm_leads: tuple[str, ...] | None = RHYTHM_LEADS, *,
-                progress: Callable[[float], None] | None = None) -> RhythmCall:
+                progress: Callable[[float], None] | None = None,
+                codec_fractions: Callable[[], np.ndarray] | None = None) -> RhythmCall:
     """Decide atrial fibrillation/flutter from the codec rhythm layer (pooled over
-    ``rhythm_leads``, None = every usable lead) and RR irregularity."""
+    ``rhythm_leads``, None = every usable lead) and RR irregularity. ``codec_fractions``: the
+    codec's fractions over those leads already started (``start_codec_rhythm_fractions``)."""
     from openecg.layered import RHYTHM_AFIB, RHYTHM_NAMES, RHYTHM_PACED
 
     leads = usable_rhythm_leads(ecg, unusable, rhythm_leads)
     if leads:
-        frac = (codec_rhythm_fractions(ecg, leads) if progress is None
-                else codec_rhythm_fractions(ecg, leads, progress=progress))
+        if codec_fractions is not None:
+            frac = codec_fractions()
+        else:
+            frac = (codec_rhythm_fractions(ecg, leads) if progress is None
+                    else codec_rhythm_fractions(ecg, leads, progress=progress))
         rhythm = RHYTHM_NAMES[int(frac.argmax())]
         afib, paced_fraction = float(frac[RHYTHM_AFIB]), float(frac[RHYTHM_PACED])
     else:
