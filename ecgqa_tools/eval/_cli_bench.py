@@ -146,6 +146,7 @@ def check_llm_endpoint(endpoint: object, timeout_s: float = 10.0) -> str:
     endpoint answers ``GET <base url>/models``. Returns the base URL checked; raises
     ``UsageError`` (no model, malformed URL) or ``LLMError`` naming the URL (unreachable, key
     refused, not an OpenAI-compatible API root). The key is sent, never printed."""
+    import http.client
     import json
     import os
     import re
@@ -180,6 +181,10 @@ def check_llm_endpoint(endpoint: object, timeout_s: float = 10.0) -> str:
         if exc.code >= 500:
             raise LLMError(f"the LLM endpoint {base} is failing (HTTP {exc.code} on GET {url})") from None
         return base  # another 4xx: the server is there and speaks HTTP
+    except http.client.HTTPException as exc:  # a service that is not HTTP (BadStatusLine), a body cut short
+        detail = f"{type(exc).__name__}: {str(exc)[:120]!r}" if str(exc) else type(exc).__name__
+        raise LLMError(f"the LLM endpoint {base} did not answer as an HTTP server (GET {url}: {detail}); is "
+                       f"that the port of the OpenAI-compatible server? {fix}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise LLMError(f"cannot reach the LLM endpoint {base} (GET {url}: {reason}); {fix}") from None

@@ -1,0 +1,110 @@
+"""Review 6b of `ecgqa bench ecgqa`: a non-HTTP service at the LLM URL, the noise measure's version
+in the resume key, samples that keep timing out, models consulted but not cited."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.errors import LLMError
+
+PRESENT = frozenset(range(1, 13))
+
+
+def make_samples(n: int) -> list[dict]:
+    """Official-looking single-ECG sample dicts, sample ids 1000.., ECG ids 1..12, 3 templates."""
+    return [{"template_id": 1 + i % 3, "question_id": i, "sample_id": 1000 + i, "question_type": "single-verify",
+             "attribute_type": "scp_code", "question": f"question {i}?", "answer": ["yes"],
+             "ecg_id": [1 + i % 12], "attribute": None} for i in range(n)]
+
+
+def _cli(tmp_path, monkeypatch, systems: dict, n: int = 3) -> list[str]:
+    """``bench ecgqa`` argv on ``n`` fake samples with the named fake systems registered."""
+    from ecgqa_tools.eval import _cli_bench, _ecgqa_bench_systems as systems_module
+
+    monkeypatch.setattr(_cli_bench, "load_split_samples", lambda root, d, k, s, e: make_samples(n))
+    monkeypatch.setattr(systems_module.BenchContext, "present_ids", lambda self: PRESENT)
+    for name, factory in systems.items():
+        monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, name, factory)
+    for sub in ("ecgqa", "ptbxl"):
+        (tmp_path / sub).mkdir(exist_ok=True)
+    return ["bench", "ecgqa", "--ecgqa", str(tmp_path / "ecgqa"), "--ptbxl", str(tmp_path / "ptbxl"),
+            "--out", str(tmp_path / "out"), "--no-progress"]
+
+
+# ------------------------------------------------------------------ 1. a service that is not HTTP
+
+
+def _raw_server(reply: bytes) -> Iterator[str]:
+    """A TCP server on a free local port that reads the request and sends ``reply``, then closes."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(4096)
+                    conn.sendall(reply)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    stop.set()
+    thread.join(timeout=2)
+    server.close()
+
+
+@pytest.fixture
+def ssh_server() -> Iterator[str]:
+    yield from _raw_server(b"SSH-2.0-x\r\n")
+
+
+@pytest.fixture
+def cut_short_server() -> Iterator[str]:
+    # a chunked body whose first chunk announces 0x40 bytes and stops after 10: http.client.IncompleteRead
+    yield from _raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                           b'\r\n40\r\n{"data": [')
+
+
+def test_endpoint_check_on_a_service_that_is_not_http_names_the_url(ssh_server):
+    from ecgqa_tools.eval._cli_bench import check_llm_endpoint
+    from ecgqa_tools.eval._ecgqa_bench_systems import LLMEndpoint
+
+    with pytest.raises(LLMError, match="did not answer as an HTTP server") as caught:
+        check_llm_endpoint(LLMEndpoint(base_url=ssh_server, model="m"), timeout_s=5)
+    assert f"{ssh_server}/models" in str(caught.value) and "BadStatusLine" in str(caught.value)
+
+
+def test_endpoint_check_on_a_body_cut_short_names_the_url(cut_short_server):
+    from ecgqa_tools.eval._cli_bench import check_llm_endpoint
+    from ecgqa_tools.eval._ecgqa_bench_systems import LLMEndpoint
+
+    with pytest.raises(LLMError, match="IncompleteRead") as caught:
+        check_llm_endpoint(LLMEndpoint(base_url=cut_short_server, model="m"), timeout_s=5)
+    assert f"{cut_short_server}/models" in str(caught.value)
+
+
+def test_bench_at_a_wrong_port_exits_1_without_a_traceback(ssh_server, tmp_path, monkeypatch, capsys):
+    argv = _cli(tmp_path, monkeypatch, {})
+    assert main(argv + ["--systems", "llm-agent", "--llm-base-url", ssh_server, "--llm-model", "m"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ssh_server in err and "did not answer as an HTTP server" in err
+    assert not (tmp_path / "out" / "predictions").exists()
