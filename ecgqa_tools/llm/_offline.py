@@ -420,10 +420,7 @@ def training_notes(ctx: ToolContext, evidence: tuple[EvidenceItem, ...]) -> tupl
             tools.setdefault(record, []).append(item.tool)
     notes = []
     for record, used in tools.items():
-        try:
-            note = _seen_note(ctx, record, tuple(used))
-        except RecordError:  # a record no longer loadable by its canonical name: no note
-            note = None
+        note = _seen_note(ctx, record, tuple(used))
         if note:
             notes.append(note)
     return tuple(notes)
@@ -431,15 +428,23 @@ def training_notes(ctx: ToolContext, evidence: tuple[EvidenceItem, ...]) -> tupl
 
 def _seen_note(ctx: ToolContext, record: str, tools_used: tuple[str, ...]) -> str | None:
     """A note naming the shipped models behind ``tools_used`` that were trained or selected on this
-    ECG; None when none was (or the ECG is not from PTB-XL)."""
+    ECG; None when none was (or the ECG is not from PTB-XL). The note is optional: when the record
+    cannot be loaded again or a model card cannot be read (any package error), there is no note
+    rather than no answer."""
+    from ..errors import EcgqaError
+
     kinds = {kind for tool in tools_used for kind in _TOOL_MODELS.get(tool, ())}
     if not kinds:
         return None
-    ref, ecg = ctx.load(record)
-    ecg_id = _ptbxl_ecg_id(ecg)
-    if ecg_id is None:
+    try:
+        ref, ecg = ctx.load(record)
+        ecg_id = _ptbxl_ecg_id(ecg)
+        if ecg_id is None:
+            return None
+        seen_by = _seen_by(ecg_id)
+    except EcgqaError:
         return None
-    models = [text for kind, text in _seen_by(ecg_id) if kind in kinds]
+    models = [text for kind, text in seen_by if kind in kinds]
     if not models:
         return None
     return (f"this ECG ({ref.canonical}, PTB-XL ecg_id {ecg_id}) was used to train or select the shipped "

@@ -325,3 +325,51 @@ def test_the_ptbxl_ecg_id_of_a_record(record_id, expected):
     ecg = synthetic_ecg()
     ecg = ECG.from_array(ecg.signal_mv, ecg.fs_hz, ecg.lead_names, record_id=record_id, source="ptbxl")
     assert _ptbxl_ecg_id(ecg) == expected
+
+
+# ------------------------------------------------------------------ the note is optional (review 6b, item 6)
+
+def _unreadable_cards(monkeypatch) -> None:
+    """Model cards that cannot be read (a package error other than RecordError)."""
+    from ecgqa_tools import encoders
+    from ecgqa_tools.errors import DatasetError
+    from ecgqa_tools.llm import _offline
+
+    def broken():
+        raise DatasetError("model card index damaged")
+
+    monkeypatch.setattr(_offline, "_SEEN_SOURCES", None)
+    monkeypatch.setattr(encoders, "model_cards", broken)
+
+
+def test_an_unreadable_model_card_leaves_the_answer_without_a_note(backend, monkeypatch):
+    ctx = ToolContext(backend=backend)
+    ctx.add_record("seen", _ptbxl_like(1))
+    _unreadable_cards(monkeypatch)
+    answer = answer_offline("seen", "Does this ECG show symptoms of myocardial infarction?", context=ctx)
+    assert answer.supported and answer.answer and answer.seen_in_training == ()
+
+
+def test_the_agents_note_is_skipped_when_a_record_cannot_be_loaded_again(backend, monkeypatch):
+    """``training_notes`` (what the agent's answers call) on evidence whose record now fails to load
+    with a package error other than RecordError: no note, no exception."""
+    from ecgqa_tools.encoders import model_cards
+    from ecgqa_tools.errors import DatasetError
+    from ecgqa_tools.llm import Agent, LLMSettings, ScriptedChatModel, chat_completion
+    from ecgqa_tools.llm._offline import training_notes
+
+    trained = sorted(model_cards()["disease_MI"].train_ids)[0]
+    ctx = ToolContext(backend=backend)
+    ctx.add_record("seen", _ptbxl_like(trained))
+    script = [chat_completion(tool_calls=[("disease_probabilities", {"record": "seen"})]),
+              chat_completion("MI probability 0.81 [E1].")]
+    agent = Agent(LLMSettings(model="scripted", max_steps=3), context=ctx,
+                  chat_function=ScriptedChatModel(script), sleep=lambda s: None)
+    answer = agent.ask("seen", "Is there a heart attack?")
+    assert len(training_notes(ctx, answer.evidence)) == 1  # the note is there while the record loads
+
+    def damaged(record):
+        raise DatasetError(f"{record}: header damaged")
+
+    monkeypatch.setattr(ctx, "load", damaged)
+    assert training_notes(ctx, answer.evidence) == ()
