@@ -403,7 +403,8 @@ class ToolsSystem(_Base):
 
     def seen_ecg_ids(self) -> frozenset[int]:
         """The attribute model's ids up front; every other model is checked after each answer
-        against the tools the answerer used (``check_tools_unseen``)."""
+        against every tool the answerer consulted, cited or not (``check_tools_unseen``), and the
+        sources of the evidence it cites (``check_evidence_unseen``)."""
         return loader_seen_ids("load_attribute_model")
 
     def ecg_features(self, ecg_id: int) -> Any:
@@ -417,10 +418,10 @@ class ToolsSystem(_Base):
             self._context = ToolContext(max_cached_records=64)
         second = features[1] if len(features) > 1 else None
         result = answer_offline(features[0], sample.question, second=second, context=self._context)
-        if result.evidence:  # the evidence the answer rests on (the answerer keeps only what is relevant)
-            check_evidence_unseen(result.evidence, sample.ecg_id)
-        else:
-            check_tools_unseen(result.tools_used, sample.ecg_id)
+        # the evidence the answer cites, and every tool the answerer consulted, cited or not (a
+        # model's output can steer an answer without being cited)
+        check_evidence_unseen(result.evidence, sample.ecg_id)
+        check_tools_unseen(result.tools_used, sample.ecg_id)
         if not result.supported:
             raise UnsupportedQuestion(f"the offline answerer declined: {result.explanation.splitlines()[0]}")
         return list(result.answer)

@@ -108,3 +108,34 @@ def test_bench_at_a_wrong_port_exits_1_without_a_traceback(ssh_server, tmp_path,
     err = capsys.readouterr().err
     assert "Traceback" not in err and ssh_server in err and "did not answer as an HTTP server" in err
     assert not (tmp_path / "out" / "predictions").exists()
+
+
+# ------------------------------------------------------------------ 5. models consulted but not cited
+
+
+def test_tools_system_refuses_an_answer_whose_consulted_but_uncited_model_saw_the_ecg(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from ecgqa_tools import llm
+    from ecgqa_tools.errors import LeakageError
+    from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
+    from ecgqa_tools.qa import parse_samples
+
+    seen = {"load_age_sex_model": frozenset({7}), "load_attribute_model": frozenset(),
+            "quality_thresholds": frozenset()}
+    monkeypatch.setattr(systems_module, "_LOADER_SEEN", dict(seen))
+    measured = SimpleNamespace(id="E1", provenance=SimpleNamespace(source="measurements (intervals)"))
+
+    def fake_answer_offline(ecg, question, second=None, context=None):
+        # the answer cites a measurement only, but the answerer also consulted the age/sex model
+        return SimpleNamespace(evidence=(measured,), tools_used=("intervals_and_axis", "age_sex_estimate"),
+                               supported=True, answer=("within normal range",), explanation="")
+
+    monkeypatch.setattr(llm, "answer_offline", fake_answer_offline)
+    system = systems_module.ToolsSystem(systems_module.BenchContext(tmp_path, tmp_path))
+    raw = make_samples(8)
+    on_seen, on_unseen = parse_samples([raw[6]], "test", "<memory>")[0], parse_samples([raw[7]], "test", "<memory>")[0]
+    assert on_seen.ecg_id == (7,) and on_unseen.ecg_id == (8,)
+    with pytest.raises(LeakageError, match="age_sex_estimate.*age_sex_model.*ECG\\(s\\) 7"):
+        system.answer(on_seen, ["ecg"])
+    assert system.answer(on_unseen, ["ecg"]) == ["within normal range"]
