@@ -220,6 +220,8 @@ EXPORTED = {
         "ParsedQuestionResult",
         "Provenance",
         "QUALITY_FIT_RULE",
+        "QUALITY_METHOD",
+        "QUALITY_VERSION",
         "RecordRef",
         "ScoresResult",
         "ScriptedChatModel",

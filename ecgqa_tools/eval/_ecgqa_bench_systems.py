@@ -303,6 +303,15 @@ def model_versions(*loaders: str) -> dict[str, str]:
     return versions
 
 
+def noise_measure_version() -> str:
+    """``"<method> v<version>"`` of the noise measure behind ``noise_per_lead`` (``llm.QUALITY_METHOD``,
+    ``llm.QUALITY_VERSION``): part of the resume key of the systems that can call it, so predictions
+    of another version of the measure are never mixed into one run."""
+    from ..llm import QUALITY_METHOD, QUALITY_VERSION
+
+    return f"{QUALITY_METHOD} v{QUALITY_VERSION}"
+
+
 class _Base:
     name = ""
     cache_base = ""
@@ -314,11 +323,20 @@ class _Base:
         self._description: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
+        """The resume key (``<out>/predictions/<name>.meta.json``): name, dataset, rate, model
+        versions and, for a system that can call ``noise_per_lead``, the noise measure's version."""
         if self._description is None:
             with self.model_context():
-                self._description = {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz,
-                                     "models": model_versions(*self.model_loaders)}
+                description = {"name": self.name, "dataset": self.ctx.dataset, "fs_hz": self.ctx.fs_hz,
+                               "models": model_versions(*self.model_loaders)}
+            if self.calls_noise_measure():
+                description["noise_measure"] = noise_measure_version()
+            self._description = description
         return self._description
+
+    def calls_noise_measure(self) -> bool:
+        """Whether this system's answers can rest on ``llm``'s noise measure (``noise_per_lead``)."""
+        return False
 
     def model_context(self) -> Any:
         """Context the harness computes and answers in: the disease models in use are those of
@@ -400,6 +418,9 @@ class ToolsSystem(_Base):
     def __init__(self, ctx: BenchContext) -> None:
         super().__init__(ctx)
         self._context: Any = None
+
+    def calls_noise_measure(self) -> bool:
+        return True  # the offline answerer calls noise_per_lead for noise questions
 
     def seen_ecg_ids(self) -> frozenset[int]:
         """The attribute model's ids up front; every other model is checked after each answer
@@ -562,6 +583,9 @@ class LLMAgentSystem(_LLMBase):
 
     name = "llm-agent"
     model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
+
+    def calls_noise_measure(self) -> bool:
+        return "noise_per_lead" in self.ctx.llm.tools  # only when the agent is offered the tool
 
     def seen_ecg_ids(self) -> frozenset[int]:
         """The attribute model's ids up front; the models behind the tools the agent called are

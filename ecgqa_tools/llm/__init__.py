@@ -19,7 +19,13 @@ from ._backend import (
 from ._context import ToolContext
 from ._mcp import build_mcp_server, serve_mcp_stdio
 from ._offline import DISCLAIMER, EXAMPLE_QUESTIONS, Answer, answer_offline, rewrite_everyday
-from ._quality import QUALITY_FIT_RULE, quality_development_ids, quality_fitted_ecg_ids
+from ._quality import (
+    QUALITY_FIT_RULE,
+    QUALITY_METHOD,
+    QUALITY_VERSION,
+    quality_development_ids,
+    quality_fitted_ecg_ids,
+)
 from ._records import RecordRef, allowed_roots, parse_record_ref
 from ._registry import EvidenceItem, Provenance, Tool, ToolCallResult, ToolOutput, ToolRegistry
 from ._scripted import ScriptedChatModel, chat_completion
@@ -41,6 +47,8 @@ __all__ = [
     "ParsedQuestionResult",
     "Provenance",
     "QUALITY_FIT_RULE",
+    "QUALITY_METHOD",
+    "QUALITY_VERSION",
     "RecordRef",
     "ScoresResult",
     "ScriptedChatModel",

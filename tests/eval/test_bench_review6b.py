@@ -139,3 +139,41 @@ def test_tools_system_refuses_an_answer_whose_consulted_but_uncited_model_saw_th
     with pytest.raises(LeakageError, match="age_sex_estimate.*age_sex_model.*ECG\\(s\\) 7"):
         system.answer(on_seen, ["ecg"])
     assert system.answer(on_unseen, ["ecg"]) == ["within normal range"]
+
+
+# ------------------------------------------------------------------ 2. the noise measure's version in the resume key
+
+
+def test_the_resume_key_of_systems_calling_noise_per_lead_holds_the_noise_measures_version(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from ecgqa_tools.errors import UsageError
+    from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
+    from ecgqa_tools.eval._ecgqa_bench import run_benchmark, select_samples
+    from ecgqa_tools.llm import QUALITY_METHOD, QUALITY_VERSION
+
+    monkeypatch.setattr(systems_module, "model_versions", lambda *loaders: {"m": "1"})  # no weights read
+    ctx = systems_module.BenchContext(tmp_path, tmp_path)
+    current = f"{QUALITY_METHOD} v{QUALITY_VERSION}"
+    tools = systems_module.ToolsSystem(ctx)
+    assert tools.describe()["noise_measure"] == current == "signal-quality-heuristic v3"
+    assert systems_module.LLMAgentSystem(ctx).describe()["noise_measure"] == current  # offered by default
+    no_noise = replace(ctx, llm=replace(ctx.llm, tools=("ecgqa_attributes", "intervals_and_axis")))
+    assert "noise_measure" not in systems_module.LLMAgentSystem(no_noise).describe()
+    for other in (systems_module.OracleSystem, systems_module.UpperBoundSystem, systems_module.LLMUpperBoundSystem):
+        assert "noise_measure" not in other(ctx).describe()
+
+    # a folder whose tools predictions were made with the previous version of the measure is refused
+    out = tmp_path / "out"
+    (out / "predictions").mkdir(parents=True)
+    old = {**tools.describe(), "noise_measure": f"{QUALITY_METHOD} v2"}
+    (out / "predictions" / "tools.meta.json").write_text(json.dumps(old))
+    (out / "predictions" / "tools.jsonl").write_text("")
+    selection = select_samples(make_samples(2), PRESENT)
+    with pytest.raises(UsageError, match="different configuration.*pass --fresh"):
+        run_benchmark([tools], selection, out, progress=False)
+    # so is a folder from before the version was part of the key
+    del old["noise_measure"]
+    (out / "predictions" / "tools.meta.json").write_text(json.dumps(old))
+    with pytest.raises(UsageError, match="pass --fresh"):
+        run_benchmark([tools], selection, out, progress=False, answer=False)
