@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import UsageError, require
+from ..errors import ModelError, UsageError, require
 from ..records import ECG, Delineation, Wave, require_ecg
 
 DelineationMethod = Literal["openecg", "openecg-raw", "neurokit2"]
@@ -245,16 +245,21 @@ def delineate_detailed(ecg: ECG, method: DelineationMethod = "openecg",
         # boundary model runs and its output is decoded
         rhythm_leads = usable_rhythm_leads(ecg, unusable, config.rhythm_leads) if gated else ()
         shares = start_codec_rhythm_fractions(ecg, rhythm_leads, progress=step) if rhythm_leads else None
-        probs = lead_probabilities(ecg, config.guard_s, unusable, progress=step)
-        if method == "openecg-raw":
-            waves = {name: _raw_decode(probs.probs[i], probs.n_samples_250, ecg) if probs.usable[i] else ()
-                     for i, name in enumerate(ecg.lead_names)}
-            return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg-raw"), None, unusable)
-        fused = fuse_leads(probs, config.fusion_weight)
-        decoded = {name: decode_waves(fused[i], probs.n_samples_250, config, ecg.fs_hz, ecg.n_samples,
-                                      own=probs.probs[i])
-                   for i, name in enumerate(ecg.lead_names) if probs.usable[i]}
-        rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads, codec_fractions=shares) if gated else None
+        try:
+            probs = lead_probabilities(ecg, config.guard_s, unusable, progress=step)
+            if method == "openecg-raw":
+                waves = {name: _raw_decode(probs.probs[i], probs.n_samples_250, ecg) if probs.usable[i] else ()
+                         for i, name in enumerate(ecg.lead_names)}
+                return DelineationResult(Delineation(ecg.fs_hz, ecg.n_samples, waves, "openecg-raw"), None, unusable)
+            fused = fuse_leads(probs, config.fusion_weight)
+            decoded = {name: decode_waves(fused[i], probs.n_samples_250, config, ecg.fs_hz, ecg.n_samples,
+                                          own=probs.probs[i])
+                       for i, name in enumerate(ecg.lead_names) if probs.usable[i]}
+            rhythm = call_rhythm(ecg, fused, unusable, config.rhythm_leads, codec_fractions=shares) if gated else None
+        except BaseException:  # also Ctrl-C: do not leave the codec threads working for nobody
+            if shares is not None:
+                shares.cancel()
+            raise
     waves = {}
     for name in ecg.lead_names:
         lead_waves = decoded.get(name, ())
@@ -1006,27 +1011,49 @@ def _codec_pool(count: int):
     return ThreadPoolExecutor(max_workers=count, thread_name_prefix="ecgqa-codec")
 
 
+class PendingFractions:
+    """Codec rhythm fractions being computed on threads: call it to wait for them; ``cancel()``
+    makes the threads stop before their next lead (when the caller failed and will not wait)."""
+
+    def __init__(self, wait: Callable[[], np.ndarray], cancelled: threading.Event) -> None:
+        self._wait = wait
+        self._cancelled = cancelled
+
+    def __call__(self) -> np.ndarray:
+        return self._wait()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+
 def start_codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...], *,
-                                 progress: Callable[[float], None] | None = None) -> Callable[[], np.ndarray]:
+                                 progress: Callable[[float], None] | None = None) -> PendingFractions:
     """Start ``codec_rhythm_fractions`` on threads of its own (with more than one worker) and return
-    a function that waits for it and returns the fractions, so the caller can do other work (the
-    boundary model) meanwhile. The fractions are the same as ``codec_rhythm_fractions``'."""
+    a ``PendingFractions`` that waits for it and returns the fractions, so the caller can do other
+    work (the boundary model) meanwhile. The fractions are the same as ``codec_rhythm_fractions``'.
+    A codec failure is raised, when waited for, as ``ModelError`` naming the lead."""
     import openecg
 
     models = _codec_models(delineation_workers())
     count = max(1, min(len(models), len(leads)))
     chunks = np.array_split(np.arange(len(leads)), count)
-
     locks = _model_locks("codec", len(models))
+    cancelled = threading.Event()
 
     def run(k: int) -> np.ndarray:
         counts = np.zeros(6)
         for i in chunks[k]:
+            if cancelled.is_set():
+                break
             x = _to_rate(ecg.lead(leads[i]), ecg.fs_hz, 500.0)
             if x.size < 5000:
                 x = np.pad(x, (0, 5000 - x.size), mode="symmetric")
-            with locks[k]:
-                codec = openecg.encode_stream(x, fs=500, model=models[k])
+            try:
+                with locks[k]:
+                    codec = openecg.encode_stream(x, fs=500, model=models[k])
+            except Exception as exc:  # the codec's own errors are not ours: name the lead
+                raise ModelError(f"the OpenECG codec failed on lead {leads[i]}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
             counts += np.bincount(codec.rhythm, minlength=6)[:6]
             if progress is not None:
                 progress(CODEC_STEP)
@@ -1038,9 +1065,9 @@ def start_codec_rhythm_fractions(ecg: ECG, leads: tuple[str, ...], *,
 
     if count == 1:
         fractions = pooled([run(0)])
-        return lambda: fractions
+        return PendingFractions(lambda: fractions, cancelled)
     futures = [_codec_pool(count).submit(run, k) for k in range(count)]
-    return lambda: pooled([f.result() for f in futures])
+    return PendingFractions(lambda: pooled([f.result() for f in futures]), cancelled)
 
 
 def no_p_rhythm(afib_fraction: float, paced_fraction: float, rr_irregularity: float | None) -> bool:
@@ -1076,7 +1103,7 @@ def usable_rhythm_leads(ecg: ECG, unusable: dict[str, str], wanted: tuple[str, .
 def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
                 rhythm_leads: tuple[str, ...] | None = RHYTHM_LEADS, *,
                 progress: Callable[[float], None] | None = None,
-                codec_fractions: Callable[[], np.ndarray] | None = None) -> RhythmCall:
+                codec_fractions: PendingFractions | None = None) -> RhythmCall:
     """Decide atrial fibrillation/flutter from the codec rhythm layer (pooled over
     ``rhythm_leads``, None = every usable lead) and RR irregularity. ``codec_fractions``: the
     codec's fractions over those leads already started (``start_codec_rhythm_fractions``)."""
