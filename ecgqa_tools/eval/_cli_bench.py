@@ -277,6 +277,8 @@ def run_notes(result) -> list[str]:
     dropped, samples not answered (stopped run, endpoint failures), samples that raised errors."""
     from collections import Counter
 
+    from ._ecgqa_bench import MAX_SAMPLE_ATTEMPTS
+
     n_selected = len(result.selection.samples)
     notes = []
     if n_selected == 0:
@@ -299,7 +301,9 @@ def run_notes(result) -> list[str]:
                          "ECGs (dropped at answer time)")
         if unanswered:
             notes.append(f"{name}: {unanswered} samples not answered (a stopped run, or the LLM endpoint "
-                         "failing; not scored): rerun the same command to answer them")
+                         "failing; not scored, see 'all, unanswered counted wrong'): rerun the same command to "
+                         f"answer them (a sample that times out or gets a server error in {MAX_SAMPLE_ATTEMPTS} runs is "
+                         "then scored wrong)")
         errors = [p.error for p in preds if p.error]
         if errors:
             common, count = Counter(e.split(":", 1)[0] for e in errors).most_common(1)[0]
@@ -342,11 +346,12 @@ def load_split_samples(ecgqa_root: Path, dataset: str, kind: str, split: str,
 
 def _summary(report: dict) -> str:
     """Overall and per-question-type accuracy, one row per group, one column per system."""
-    from ._report import GroupScore, _table
+    from ._report import GroupScore, _table, unanswered_counted_wrong_row
 
     scores = [GroupScore(**s) for s in report["scores"]]
     systems = list(report["systems"])
-    lines = _table(scores, "overall", systems, "set") + _table(scores, "question_type", systems, "question type")[2:]
+    lines = (_table(scores, "overall", systems, "set") + unanswered_counted_wrong_row(report)
+             + _table(scores, "question_type", systems, "question type")[2:])
     return "\n".join(lines)
 
 

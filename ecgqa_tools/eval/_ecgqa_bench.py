@@ -411,6 +411,7 @@ def read_predictions(path: Path, repair: bool = True) -> dict[int, Prediction]:
 
 _NOT_AN_ANSWER = (
     # the endpoint unreachable, timing out, rate-limited or failing with 5xx after the agent's retries
+    # (timeouts and 5xx are retried on later runs, then scored wrong: ``is_retry_then_score_error``)
     re.compile(r"^LLMError: LLM endpoint at .* failed after \d+ attempt"),
     # the endpoint refused the key or does not know the model / path: configuration, not the sample
     re.compile(r"^LLMError: LLM endpoint error: (AuthenticationError|PermissionDeniedError|NotFoundError)\b"),
@@ -425,6 +426,49 @@ def is_infrastructure_error(error: str | None) -> bool:
     the model name, or no model configured. Such samples are never recorded as predictions (a
     resumed run answers them again) rather than scored wrong."""
     return bool(error) and any(p.match(error) for p in _NOT_AN_ANSWER)
+
+
+_ENDPOINT_DOWN = re.compile(
+    r"^LLMError: LLM endpoint at .* failed after \d+ attempt\(s\): (APIConnectionError|RateLimitError|"
+    r"Connection\w*Error)\b")
+"""The endpoint refusing connections, unreachable or rate-limiting: the user's setup, whatever the sample."""
+
+MAX_SAMPLE_ATTEMPTS = 3
+"""Runs in which one sample may fail on the endpoint by a timeout or a server error (HTTP 5xx)
+before it is recorded as an error (scored wrong): a question that always times out (a prompt too
+long for the server, an answer the server crashes on) counts against the system instead of being
+left out of exact match for ever. Counted per sample across resumed runs in
+``<out>/predictions/<system>.attempts.json``."""
+
+
+def is_retry_then_score_error(error: str | None) -> bool:
+    """Whether an endpoint failure may be the sample's own (a timeout, an HTTP 5xx after the
+    agent's retries), so that it is retried on later runs and after ``MAX_SAMPLE_ATTEMPTS`` runs
+    recorded as an error; the endpoint down (connection refused, unreachable, rate limit) and
+    configuration errors are never recorded (``is_infrastructure_error``)."""
+    return (bool(error) and error.startswith("LLMError: LLM endpoint at ")  # type: ignore[union-attr]
+            and is_infrastructure_error(error) and not _ENDPOINT_DOWN.match(error or ""))
+
+
+def _read_attempts(path: Path) -> dict[int, tuple[int, str]]:
+    """Sample id -> (runs in which it failed on the endpoint by a timeout or server error, the last
+    such error), from ``<system>.attempts.json``; {} when there is none."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {int(k): (int(v["attempts"]), str(v.get("last_error", ""))) for k, v in data.items()}
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DatasetError(f"{path} is not an attempts file ({exc}); delete it to count attempts from zero") from None
+
+
+def _write_attempts(path: Path, attempts: dict[int, tuple[int, str]]) -> None:
+    """Write (atomically) the pending samples' attempt counts; remove the file when none is pending."""
+    data = {str(k): {"attempts": n, "last_error": e} for k, (n, e) in sorted(attempts.items())}
+    if data:
+        write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    elif path.exists():
+        path.unlink()
 
 
 def _check_meta(meta_path: Path, description: dict[str, Any], fresh: bool, write: bool = True) -> None:
@@ -457,7 +501,7 @@ def _drop_infrastructure_errors(path: Path, done: dict[int, Prediction], system:
 def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                cache: EcgCache, fresh: bool = False, progress: bool = True,
                on_prediction: Callable[[Prediction], None] | None = None,
-               max_consecutive_failures: int = 3) -> dict[int, Prediction]:
+               max_consecutive_failures: int = 3, max_attempts: int = MAX_SAMPLE_ATTEMPTS) -> dict[int, Prediction]:
     """Answer every sample not already in ``<out>/predictions/<system>.jsonl``; return all of them.
 
     Samples are processed grouped by ECG (sorted by ECG ids) so each ECG's per-ECG result is
@@ -468,7 +512,10 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
     A package error is the system's answer (recorded, scored wrong) unless it is an endpoint or
     configuration failure (``is_infrastructure_error``): that sample is not recorded (a rerun
     answers it, and lines of that kind left by an earlier run are answered again), and after
-    ``max_consecutive_failures`` of them in a row the run stops with that error.
+    ``max_consecutive_failures`` of them in a row the run stops with that error. A timeout or
+    server error (``is_retry_then_score_error``) is counted per sample across runs
+    (``<system>.attempts.json``); at the ``max_attempts``-th run it fails in, the sample is recorded
+    as an error (scored wrong).
     """
     from contextlib import nullcontext
 
@@ -477,10 +524,14 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
     pred_dir = out_dir / "predictions"
     pred_dir.mkdir(parents=True, exist_ok=True)
     path = pred_dir / f"{system.name}.jsonl"
-    if fresh and path.exists():
-        path.unlink()
+    attempts_path = pred_dir / f"{system.name}.attempts.json"
+    if fresh:
+        for stale in (path, attempts_path):
+            if stale.exists():
+                stale.unlink()
     _check_meta(pred_dir / f"{system.name}.meta.json", system.describe(), fresh)
     done = _drop_infrastructure_errors(path, read_predictions(path), system.name)
+    attempts = {sid: a for sid, a in _read_attempts(attempts_path).items() if sid not in done}
     wanted = {s.sample_id for s in samples}
     todo = sorted((s for s in samples if s.sample_id not in done), key=lambda s: (s.ecg_id, s.sample_id))
     bar = tqdm(total=len(samples), initial=len(wanted & done.keys()), desc=system.name, unit="q",
@@ -491,6 +542,7 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
             for sample in todo:
                 start = time.perf_counter()
                 error: str | None = None
+                give_up = False
                 try:
                     with getattr(system, "model_context", nullcontext)():
                         features = [cache.get(system, i) for i in sample.ecg_id]
@@ -499,17 +551,29 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                     predicted, error = [], f"{type(exc).__name__}: {exc}"
                     if is_infrastructure_error(error):
                         failures_in_a_row += 1
-                        if failures_in_a_row >= max_consecutive_failures:
+                        if is_retry_then_score_error(error):
+                            n_runs = attempts.get(sample.sample_id, (0, ""))[0] + 1
+                            attempts[sample.sample_id] = (n_runs, error)
+                            give_up = n_runs >= max_attempts
+                            if give_up:  # recorded below (then dropped from the attempts file)
+                                error = (f"{type(exc).__name__}: no answer in {n_runs} runs, each failing on "
+                                         f"the endpoint (timeout or server error), scored wrong; last: {exc}")
+                            else:
+                                _write_attempts(attempts_path, attempts)
+                        if failures_in_a_row >= max_consecutive_failures and not give_up:
                             n_kept = len(wanted & done.keys())
                             raise type(exc)(
                                 f"{system.name}: stopped after {failures_in_a_row} samples in a row failed on "
                                 f"the LLM endpoint or its configuration, not on the question: {exc}. "
-                                f"Nothing was recorded for them; {n_kept} of {len(samples)} predictions are "
-                                f"in {path}; fix the endpoint and rerun the same command to resume"
+                                f"They were not scored; {n_kept} of {len(samples)} predictions are in {path}; "
+                                f"fix the endpoint and rerun the same command to resume (a sample that times "
+                                f"out or gets a server error in {max_attempts} runs is then scored wrong)"
                             ) from None
-                        bar.update(1)
-                        continue
-                failures_in_a_row = 0
+                        if not give_up:
+                            bar.update(1)
+                            continue
+                if not give_up:  # a sample recorded after its last attempt still counts as a failure in a row
+                    failures_in_a_row = 0
                 prediction = Prediction(
                     system=system.name,
                     sample_id=sample.sample_id,
@@ -526,6 +590,8 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                 handle.write(prediction.to_json() + "\n")
                 handle.flush()
                 done[sample.sample_id] = prediction
+                if attempts.pop(sample.sample_id, None) is not None:  # answered or given up: no longer pending
+                    _write_attempts(attempts_path, attempts)
                 if on_prediction is not None:
                     on_prediction(prediction)
                 bar.update(1)
@@ -628,6 +694,7 @@ def run_benchmark(systems: Sequence[BenchSystem], selection: Selection, out_dir:
 
 
 __all__ = [
+    "MAX_SAMPLE_ATTEMPTS",
     "BenchSystem",
     "CachedFailure",
     "EcgCache",
@@ -640,6 +707,7 @@ __all__ = [
     "exact_match",
     "is_infrastructure_error",
     "is_leakage",
+    "is_retry_then_score_error",
     "normalize_answer",
     "read_predictions",
     "require_predictions",

@@ -159,6 +159,23 @@ def _table(scores: list[GroupScore], kind: str, systems: list[str], label: str) 
     return lines
 
 
+def unanswered_counted_wrong_row(report: dict[str, Any]) -> list[str]:
+    """The row shown under the overall exact match when a system left samples unanswered (a
+    stopped run, the LLM endpoint failing): exact match with those samples counted wrong,
+    ``correct / (scored + unanswered)``; no row when every system answered every sample."""
+    unanswered = {k: int(v) for k, v in report.get("n_unanswered", {}).items()}
+    if not any(unanswered.values()):
+        return []
+    overall = {s["system"]: s for s in report["scores"] if s["kind"] == "overall"}
+    cells = []
+    for name in report["systems"]:
+        score, missing = overall.get(name), unanswered.get(name, 0)
+        total = (score["n"] if score else 0) + missing
+        cells.append("-" if total == 0 else f"{_pct((score['correct'] if score else 0) / total)} "
+                     f"(n={total}, {missing} unanswered)")
+    return ["| all, unanswered counted wrong | " + " | ".join(cells) + " |"]
+
+
 def build_report(result: RunResult, command: str, title: str, extra: dict[str, Any] | None = None,
                  n_boot: int = 2000) -> dict[str, Any]:
     """The JSON report: command, date, machine, data, leakage, scores, per-system timing."""
@@ -267,8 +284,9 @@ def render_markdown(report: dict[str, Any], charts: Sequence[Path] = ()) -> str:
                   "samples not answered yet are left out: "
                   + ", ".join(f"{name} {n}" for name, n in unanswered.items()) + " (per system, of the "
                   "samples it would be scored on). The answered ones follow the run's order (by ECG id), "
-                  "not a random draw."]
-    lines += ["", "## Overall", ""] + _table(scores, "overall", systems, "set")
+                  "not a random draw; the overall table's row 'all, unanswered counted wrong' scores the "
+                  "unanswered ones as wrong."]
+    lines += ["", "## Overall", ""] + _table(scores, "overall", systems, "set") + unanswered_counted_wrong_row(report)
     common = [GroupScore(**s) for s in report.get("common_scores", [])]
     if common:
         lines += ["", f"### On the {report['n_common']} samples every system was scored on", "",

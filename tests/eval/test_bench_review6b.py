@@ -7,7 +7,6 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -26,7 +25,8 @@ def make_samples(n: int) -> list[dict]:
 
 def _cli(tmp_path, monkeypatch, systems: dict, n: int = 3) -> list[str]:
     """``bench ecgqa`` argv on ``n`` fake samples with the named fake systems registered."""
-    from ecgqa_tools.eval import _cli_bench, _ecgqa_bench_systems as systems_module
+    from ecgqa_tools.eval import _cli_bench
+    from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
 
     monkeypatch.setattr(_cli_bench, "load_split_samples", lambda root, d, k, s, e: make_samples(n))
     monkeypatch.setattr(systems_module.BenchContext, "present_ids", lambda self: PRESENT)
@@ -177,3 +177,163 @@ def test_the_resume_key_of_systems_calling_noise_per_lead_holds_the_noise_measur
     (out / "predictions" / "tools.meta.json").write_text(json.dumps(old))
     with pytest.raises(UsageError, match="pass --fresh"):
         run_benchmark([tools], selection, out, progress=False, answer=False)
+
+
+# ------------------------------------------------------------------ 4. samples that keep timing out
+
+
+class System:
+    """A fake bench system; ``fail(sample)`` returns an exception to raise instead of answering."""
+
+    persist_cache = False
+    cache_key = "k"
+
+    def __init__(self, name: str = "s", fail=lambda sample: None) -> None:
+        self.name, self.fail = name, fail
+        self.asked: list[int] = []
+
+    def describe(self) -> dict:
+        return {"name": self.name}
+
+    def seen_ecg_ids(self) -> frozenset[int]:
+        return frozenset()
+
+    def ecg_features(self, ecg_id: int) -> int:
+        return ecg_id
+
+    def answer(self, sample, features) -> list[str]:
+        self.asked.append(sample.sample_id)
+        error = self.fail(sample)
+        if error is not None:
+            raise error
+        return list(sample.answer)
+
+
+TIMEOUT = "LLM endpoint at http://127.0.0.1:9/v1 failed after 3 attempt(s): APITimeoutError: Request timed out."
+REFUSED = ("LLM endpoint at http://127.0.0.1:9/v1 failed after 3 attempt(s): APIConnectionError: "
+           "Connection error. (Connection refused)")
+
+
+def _silent_server() -> socket.socket:
+    """A listening socket that accepts connections (the kernel's backlog) and never answers: the
+    agent's request times out. The caller closes it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    return server
+
+
+def test_real_timeouts_and_server_errors_are_retried_then_scored_but_a_refused_connection_is_not():
+    import http.server
+
+    from ecgqa_tools.eval._ecgqa_bench import (
+        is_infrastructure_error,
+        is_retry_then_score_error,
+    )
+    from ecgqa_tools.llm import Agent, LLMSettings
+
+    def agent_error(base_url: str) -> str:
+        settings = LLMSettings(model="x", base_url=base_url, max_retries=0, timeout_s=1)
+        with pytest.raises(LLMError) as caught:
+            Agent(settings, sleep=lambda s: None).choose([{"role": "user", "content": "Yes or no?"}], ("yes", "no"))
+        return f"LLMError: {caught.value}"
+
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(500)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        failing = agent_error(f"http://127.0.0.1:{server.server_address[1]}/v1")
+    finally:
+        server.shutdown()
+        server.server_close()
+    silent = _silent_server()
+    try:
+        timed_out = agent_error(f"http://127.0.0.1:{silent.getsockname()[1]}/v1")
+    finally:
+        silent.close()
+    refused_port = socket.socket()
+    refused_port.bind(("127.0.0.1", 0))
+    refused = agent_error(f"http://127.0.0.1:{refused_port.getsockname()[1]}/v1")
+    refused_port.close()
+    assert "APITimeoutError" in timed_out and "InternalServerError" in failing, (timed_out, failing)
+    for error in (timed_out, failing, f"LLMError: {TIMEOUT}"):
+        assert is_infrastructure_error(error) and is_retry_then_score_error(error)
+    for error in (refused, f"LLMError: {REFUSED}", "UsageError: no model name given; pass --model",
+                  "LLMError: LLM endpoint error: AuthenticationError: bad key"):
+        assert is_infrastructure_error(error) and not is_retry_then_score_error(error), error
+
+
+def test_a_sample_that_always_times_out_is_scored_wrong_after_three_runs(tmp_path):
+    from ecgqa_tools.eval._cli_bench import _summary
+    from ecgqa_tools.eval._ecgqa_bench import (
+        MAX_SAMPLE_ATTEMPTS,
+        read_predictions,
+        run_benchmark,
+        select_samples,
+    )
+    from ecgqa_tools.eval._report import write_report
+
+    assert MAX_SAMPLE_ATTEMPTS == 3
+    selection = select_samples(make_samples(5), PRESENT)
+    pred_dir = tmp_path / "predictions"
+
+    def fail(sample):
+        if sample.sample_id == 1001:
+            return LLMError(TIMEOUT)
+        if sample.sample_id == 1003:  # the endpoint down at that moment: never scored, whatever the count
+            return LLMError(REFUSED)
+        return None
+
+    for run in (1, 2):
+        system = System(fail=fail)
+        result = run_benchmark([system], selection, tmp_path, progress=False)
+        assert result.n_unanswered == {"s": 2} and len(result.predictions["s"]) == 3
+        attempts = json.loads((pred_dir / "s.attempts.json").read_text())
+        assert list(attempts) == ["1001"] and attempts["1001"]["attempts"] == run
+        assert "APITimeoutError" in attempts["1001"]["last_error"]
+        report = write_report(result, tmp_path / "report.md", "ecgqa bench ecgqa", "t")
+        markdown = (tmp_path / "report.md").read_text()
+        # 3 right of 3 scored; with the 2 unanswered counted wrong: 3 of 5
+        assert "| all, unanswered counted wrong | 60.0 (n=5, 2 unanswered) |" in markdown
+        assert "| all, unanswered counted wrong | 60.0 (n=5, 2 unanswered) |" in _summary(report)  # terminal
+    system = System(fail=fail)
+    result = run_benchmark([system], selection, tmp_path, progress=False)
+    assert sorted(system.asked) == [1001, 1003]
+    assert result.n_unanswered == {"s": 1}  # 1003 (connection refused) is still only unanswered
+    scored = {p.sample_id: p for p in result.predictions["s"]}
+    assert not scored[1001].correct and scored[1001].error.startswith("LLMError: no answer in 3 runs")
+    assert "APITimeoutError" in scored[1001].error
+    assert not (pred_dir / "s.attempts.json").exists()  # nothing pending any more
+    assert 1001 in read_predictions(pred_dir / "s.jsonl")
+    system = System(fail=lambda sample: None)  # the endpoint back: only the refused sample is asked again
+    result = run_benchmark([system], selection, tmp_path, progress=False)
+    assert system.asked == [1003] and result.n_unanswered == {"s": 0}
+    write_report(result, tmp_path / "report.md", "ecgqa bench ecgqa", "t")
+    assert "unanswered counted wrong" not in (tmp_path / "report.md").read_text()
+
+
+def test_timeouts_in_a_row_stop_the_run_then_are_scored_after_three_runs(tmp_path):
+    from ecgqa_tools.eval._ecgqa_bench import run_benchmark, select_samples
+
+    selection = select_samples(make_samples(4), PRESENT)
+    slow = lambda sample: LLMError(TIMEOUT) if sample.sample_id < 1003 else None
+    for _ in range(2):
+        with pytest.raises(LLMError, match="stopped after 3 samples in a row.*scored wrong"):
+            run_benchmark([System(fail=slow)], selection, tmp_path, progress=False)
+    system = System(fail=slow)
+    result = run_benchmark([system], selection, tmp_path, progress=False)
+    assert sorted(system.asked) == [1000, 1001, 1002, 1003] and result.n_unanswered == {"s": 0}
+    assert [p.correct for p in result.predictions["s"]] == [False, False, False, True]
+    # --fresh forgets the counts with the predictions
+    with pytest.raises(LLMError, match="stopped after 3"):
+        run_benchmark([System(fail=slow)], selection, tmp_path, progress=False, fresh=True)
+    assert json.loads((tmp_path / "predictions" / "s.attempts.json").read_text())["1000"]["attempts"] == 1

@@ -358,7 +358,7 @@ def test_the_agents_note_is_skipped_when_a_record_cannot_be_loaded_again(backend
     from ecgqa_tools.llm import Agent, LLMSettings, ScriptedChatModel, chat_completion
     from ecgqa_tools.llm._offline import training_notes
 
-    trained = sorted(model_cards()["disease_MI"].train_ids)[0]
+    trained = min(model_cards()["disease_MI"].train_ids)
     ctx = ToolContext(backend=backend)
     ctx.add_record("seen", _ptbxl_like(trained))
     script = [chat_completion(tool_calls=[("disease_probabilities", {"record": "seen"})]),
