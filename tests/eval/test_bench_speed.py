@@ -6,6 +6,7 @@ No timed assertions: only that numbers are measured, have the right shape and ar
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 from ecgqa_tools.eval._speed import (
     GOALS,
@@ -80,14 +81,34 @@ def test_questions_per_second_counts_only_answered_questions(tmp_path, monkeypat
         def answer(self, sample, features):
             raise UnsupportedQuestion("no")
 
+    class NeedsItsModels(fakes.FakeSystem):
+        """Answers only inside its model context, as the tools system's leakage guard needs its
+        ecgqa-split disease weights active (with the fold-based ones it refuses test ECGs)."""
+        active = False
+
+        @contextmanager
+        def model_context(self):
+            NeedsItsModels.active = True
+            try:
+                yield
+            finally:
+                NeedsItsModels.active = False
+
+        def answer(self, sample, features):
+            if not NeedsItsModels.active:
+                raise UnsupportedQuestion("answered outside the system's model context")
+            return super().answer(sample, features)
+
     monkeypatch.setattr(_cli_bench, "load_split_samples", lambda *a, **k: fakes.make_samples(12))
     monkeypatch.setattr(systems_module.BenchContext, "present_ids", lambda self: frozenset(range(1, 13)))
     monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, "ok", lambda ctx: fakes.FakeSystem("ok", "k"))
     monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, "refuse", lambda ctx: Refusing("refuse", "r"))
+    monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, "ctx", lambda ctx: NeedsItsModels("ctx", "c"))
     monkeypatch.setattr("ecgqa_tools.eval._speed._setup_threads", lambda threads: None)
-    out = worker_questions(str(tmp_path), str(tmp_path), 100, 1, min_seconds=0.05, systems=("ok", "refuse"))
+    out = worker_questions(str(tmp_path), str(tmp_path), 100, 1, min_seconds=0.05, systems=("ok", "refuse", "ctx"))
     assert out["n_samples"] == 12
     assert out["ok"]["questions"] >= 12 and out["ok"]["errors"] == 0 and out["ok"]["questions_per_s"] > 0
+    assert out["ctx"]["questions"] >= 12 and out["ctx"]["errors"] == 0
     assert "no question answered" in out["refuse"]["error"]
 
 
