@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ecgqa_tools.cli import main
 from ecgqa_tools.errors import LLMError
 
-PRESENT = frozenset(range(1, 13))
-
-
-def make_samples(n: int) -> list[dict]:
-    """Official-looking single-ECG sample dicts, sample ids 1000.., ECG ids 1..12, 3 templates."""
-    return [{"template_id": 1 + i % 3, "question_id": i, "sample_id": 1000 + i, "question_type": "single-verify",
-             "attribute_type": "scp_code", "question": f"question {i}?", "answer": ["yes"],
-             "ecg_id": [1 + i % 12], "attribute": None} for i in range(n)]
-
-
-def _cli(tmp_path, monkeypatch, systems: dict, n: int = 3) -> list[str]:
-    """``bench ecgqa`` argv on ``n`` fake samples with the named fake systems registered."""
-    from ecgqa_tools.eval import _cli_bench
-    from ecgqa_tools.eval import _ecgqa_bench_systems as systems_module
-
-    monkeypatch.setattr(_cli_bench, "load_split_samples", lambda root, d, k, s, e: make_samples(n))
-    monkeypatch.setattr(systems_module.BenchContext, "present_ids", lambda self: PRESENT)
-    for name, factory in systems.items():
-        monkeypatch.setitem(systems_module.SYSTEM_FACTORIES, name, factory)
-    for sub in ("ecgqa", "ptbxl"):
-        (tmp_path / sub).mkdir(exist_ok=True)
-    return ["bench", "ecgqa", "--ecgqa", str(tmp_path / "ecgqa"), "--ptbxl", str(tmp_path / "ptbxl"),
-            "--out", str(tmp_path / "out"), "--no-progress"]
+# the fake samples and the CLI harness of the first review-fix tests (same directory)
+sys.path.insert(0, str(Path(__file__).parent))
+from test_bench_review_fixes import PRESENT, _cli, make_samples  # noqa: E402
 
 
 # ------------------------------------------------------------------ 1. a service that is not HTTP

@@ -293,18 +293,24 @@ def test_an_answer_about_an_ecg_a_shipped_model_trained_on_says_so(backend):
     assert answer_offline("syn1", question, context=_fake_context(backend)).seen_in_training == ()
 
 
-def test_an_agent_answer_from_a_model_that_trained_on_the_ecg_says_so(backend):
+def _agent_answer_on_a_training_record(backend):
+    """A scripted agent's answer (one disease_probabilities call) about a PTB-XL-like record whose
+    ecg_id is the first of disease_MI's training ids: (context, that id, answer)."""
     from ecgqa_tools.encoders import model_cards
     from ecgqa_tools.llm import Agent, LLMSettings, ScriptedChatModel, chat_completion
 
-    trained = sorted(model_cards()["disease_MI"].train_ids)[0]
+    trained = min(model_cards()["disease_MI"].train_ids)
     ctx = ToolContext(backend=backend)
     ctx.add_record("seen", _ptbxl_like(trained))
     script = [chat_completion(tool_calls=[("disease_probabilities", {"record": "seen"})]),
               chat_completion("MI probability 0.81 [E1].")]
     agent = Agent(LLMSettings(model="scripted", max_steps=3), context=ctx,
                   chat_function=ScriptedChatModel(script), sleep=lambda s: None)
-    answer = agent.ask("seen", "Is there a heart attack?")
+    return ctx, trained, agent.ask("seen", "Is there a heart attack?")
+
+
+def test_an_agent_answer_from_a_model_that_trained_on_the_ecg_says_so(backend):
+    _, trained, answer = _agent_answer_on_a_training_record(backend)
     assert len(answer.seen_in_training) == 1 and f"PTB-XL ecg_id {trained}" in answer.seen_in_training[0]
     assert "disease_MI v" in answer.seen_in_training[0]
     assert f"Note: {answer.seen_in_training[0]}" in answer.to_text()
@@ -353,19 +359,10 @@ def test_an_unreadable_model_card_leaves_the_answer_without_a_note(backend, monk
 def test_the_agents_note_is_skipped_when_a_record_cannot_be_loaded_again(backend, monkeypatch):
     """``training_notes`` (what the agent's answers call) on evidence whose record now fails to load
     with a package error other than RecordError: no note, no exception."""
-    from ecgqa_tools.encoders import model_cards
     from ecgqa_tools.errors import DatasetError
-    from ecgqa_tools.llm import Agent, LLMSettings, ScriptedChatModel, chat_completion
     from ecgqa_tools.llm._offline import training_notes
 
-    trained = min(model_cards()["disease_MI"].train_ids)
-    ctx = ToolContext(backend=backend)
-    ctx.add_record("seen", _ptbxl_like(trained))
-    script = [chat_completion(tool_calls=[("disease_probabilities", {"record": "seen"})]),
-              chat_completion("MI probability 0.81 [E1].")]
-    agent = Agent(LLMSettings(model="scripted", max_steps=3), context=ctx,
-                  chat_function=ScriptedChatModel(script), sleep=lambda s: None)
-    answer = agent.ask("seen", "Is there a heart attack?")
+    ctx, _, answer = _agent_answer_on_a_training_record(backend)
     assert len(training_notes(ctx, answer.evidence)) == 1  # the note is there while the record loads
 
     def damaged(record):
