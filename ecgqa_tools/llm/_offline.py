@@ -384,22 +384,22 @@ def _seen_by(ecg_id: int) -> list[tuple[str, str]]:
         from ._quality import QUALITY_METHOD, QUALITY_VERSION, quality_fitted_ecg_ids
 
         cards = model_cards()
-        sources: list[tuple[str, str, tuple[int, ...], str]] = []
+        sources: list[tuple[str, str, frozenset[int], str]] = []
         for name, kind in _ASK_MODELS.items():
             card = cards.get(name)
             if card is not None:
-                sources.append((kind, f"{name} v{card.version}", card.train_ids, "training"))
-                sources.append((kind, f"{name} v{card.version}", card.selection_ids, "selection"))
+                sources.append((kind, f"{name} v{card.version}", frozenset(card.train_ids), "training"))
+                sources.append((kind, f"{name} v{card.version}", frozenset(card.selection_ids), "selection"))
         try:
-            fitted = tuple(quality_fitted_ecg_ids())
+            fitted = frozenset(quality_fitted_ecg_ids())
         except Exception:  # noqa: BLE001 - a missing ids file must not break answers
-            fitted = ()
+            fitted = frozenset()
         sources.append(("noise", f"noise thresholds ({QUALITY_METHOD} v{QUALITY_VERSION})", fitted, "fitting"))
         _SEEN_SOURCES = tuple(sources)
     return [(kind, f"{label} ({role})") for kind, label, ids, role in _SEEN_SOURCES if ecg_id in ids]
 
 
-_SEEN_SOURCES: tuple[tuple[str, str, tuple[int, ...], str], ...] | None = None
+_SEEN_SOURCES: tuple[tuple[str, str, frozenset[int], str], ...] | None = None
 
 
 def _ptbxl_ecg_id(ecg: Any) -> int | None:
