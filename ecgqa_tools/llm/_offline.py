@@ -381,6 +381,7 @@ def _seen_by(ecg_id: int) -> list[tuple[str, str]]:
     global _SEEN_SOURCES
     if _SEEN_SOURCES is None:
         from ..encoders import model_cards
+        from ..errors import ModelError
         from ._quality import QUALITY_METHOD, QUALITY_VERSION, quality_fitted_ecg_ids
 
         cards = model_cards()
@@ -391,8 +392,8 @@ def _seen_by(ecg_id: int) -> list[tuple[str, str]]:
                 sources.append((kind, f"{name} v{card.version}", frozenset(card.train_ids), "training"))
                 sources.append((kind, f"{name} v{card.version}", frozenset(card.selection_ids), "selection"))
         try:
-            fitted = frozenset(quality_fitted_ecg_ids())
-        except Exception:  # noqa: BLE001 - a missing ids file must not break answers
+            fitted = quality_fitted_ecg_ids()
+        except ModelError:  # a missing ids file must not break answers (the bench guard refuses it)
             fitted = frozenset()
         sources.append(("noise", f"noise thresholds ({QUALITY_METHOD} v{QUALITY_VERSION})", fitted, "fitting"))
         _SEEN_SOURCES = tuple(sources)
