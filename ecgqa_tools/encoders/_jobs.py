@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DatasetError, UsageError
 from ._cards import ModelCard
+from ._install import card_train_config
 from ._labels import DISEASES, age_target, pure_labels
 from ._preprocess import MODEL_SAMPLES
 from ._ptbxl_arrays import TrainingArrays, build_training_arrays, load_ptbxl_table
@@ -226,7 +227,7 @@ def _save_disease_model(disease: str, split: str, arrays: TrainingArrays, labels
     val_key, test_key = ("val_fold9", "test_fold10") if folds_split else ("val_ecgqa_valid", "test_ecgqa_test")
     card = ModelCard(
         name=name, version=version, task="disease", outputs=(disease,),
-        network=config.network, hparams=dict(config.hparams), train_config={**asdict(config), "seeds": list(seeds)},
+        network=config.network, hparams=dict(config.hparams), train_config=card_train_config(config, tuple(seeds)),
         preprocessing=PREPROCESSING, input_shape=(12, MODEL_SAMPLES),
         train_ids=tuple(int(i) for i in arrays.ecg_ids[train_idx]),
         selection_ids=tuple(int(i) for i in arrays.ecg_ids[sel_idx]),
@@ -367,7 +368,7 @@ def train_attributes(data_dir: Path, work_dir: Path, config: TrainConfig = DEFAU
     test_pos = targets[index["test"]].sum(axis=0)
     card = ModelCard(
         name="attributes", version=version, task="attributes", outputs=classes, network=config.network,
-        hparams=dict(config.hparams), train_config={**asdict(config), "seeds": [seed]}, preprocessing=PREPROCESSING,
+        hparams=dict(config.hparams), train_config=card_train_config(config, (seed,)), preprocessing=PREPROCESSING,
         input_shape=(12, MODEL_SAMPLES), train_ids=tuple(int(i) for i in arrays.ecg_ids[index["train"]]),
         selection_ids=tuple(int(i) for i in arrays.ecg_ids[index["valid"]]),
         data={
@@ -434,7 +435,7 @@ def train_age_sex(data_dir: Path, work_dir: Path, config: TrainConfig = DEFAULT_
     lo, hi = bootstrap_auc_ci(targets[test_idx][sex_known, 1] > 0.5, test_out[sex_known, 1])
     card = ModelCard(
         name="age_sex", version=version, task="age_sex", outputs=("age_standardised", "female_logit"),
-        network=config.network, hparams=dict(config.hparams), train_config={**asdict(config), "seeds": [seed]},
+        network=config.network, hparams=dict(config.hparams), train_config=card_train_config(config, (seed,)),
         preprocessing=PREPROCESSING, input_shape=(12, MODEL_SAMPLES),
         train_ids=tuple(int(i) for i in arrays.ecg_ids[train_idx]),
         selection_ids=tuple(int(i) for i in arrays.ecg_ids[val_idx]),
