@@ -44,6 +44,8 @@ VARIANTS: dict[str, TrainConfig] = {
     "epochs30": replace(DEFAULT_DISEASE_CONFIG, epochs=30),
     # epochs30 + per-lead amplitude scaling, baseline wander and time masking (session 6, MI)
     "aug30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, augment=STRONG_AUGMENT),
+    # epochs30 + an EMA of the weights (half-life one epoch), validated, selected and kept (session 7, MI)
+    "ema30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, ema_half_life_epochs=1.0),
 }
 """Named training configurations compared by cross-validation."""
 

@@ -5,7 +5,7 @@ the shipped card's (or with ``--force``), so nobody replaces a shipped model by 
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,15 +63,9 @@ def card_train_config(config: TrainConfig, seeds: tuple[int, ...]) -> dict[str, 
 
 
 def _defaults() -> dict[str, Any]:
-    from ._training import TrainConfig
+    from ._training import train_config_defaults
 
-    out: dict[str, Any] = {}
-    for f in fields(TrainConfig):
-        if f.default is not MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not MISSING:
-            out[f.name] = f.default_factory()
-    return out
+    return train_config_defaults()
 
 
 def _plain(value: Any) -> Any:

@@ -3,11 +3,12 @@ progress on stderr, AdamW + cosine decay, checkpoint selection on a validation m
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +52,57 @@ class TrainConfig:
     """Extra training augmentation after the crop and before the noise (empty = none, the shipped
     recipes); keys of :func:`augment_batch`: ``p``, ``amp_scale``, ``wander_max``, ``wander_hz_min``,
     ``wander_hz_max``, ``mask_max_s``."""
+    ema_half_life_epochs: float = 0.0
+    """Half-life, in epochs, of an exponential moving average (EMA) of the network's floating-point
+    state (weights and BatchNorm running statistics), updated after every optimisation step; when > 0
+    the EMA network is the one validated, selected and returned (:func:`ema_decay`). 0 = no EMA (the
+    shipped recipes)."""
+
+
+def train_config_defaults() -> dict[str, Any]:
+    """Every :class:`TrainConfig` field with a default, mapped to that default."""
+    out: dict[str, Any] = {}
+    for f in fields(TrainConfig):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def _same_config(saved: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a checkpoint's saved config is ``current``; a key missing on one side (a field added
+    after the checkpoint was written) counts as its default."""
+    defaults = train_config_defaults()
+    keys = set(saved) | set(current)
+    filled = [{k: d.get(k, defaults.get(k)) for k in keys} for d in (saved, current)]
+    return json.dumps(filled[0], sort_keys=True, default=str) == json.dumps(filled[1], sort_keys=True, default=str)
+
+
+def ema_decay(half_life_epochs: float, steps_per_epoch: int) -> float:
+    """Per-step EMA decay ``d`` whose half-life is ``half_life_epochs`` epochs of ``steps_per_epoch``
+    steps: ``d ** (half_life_epochs * steps_per_epoch) = 0.5``. 0 when ``half_life_epochs`` is 0."""
+    if half_life_epochs < 0 or steps_per_epoch < 1:
+        raise UsageError(f"EMA half-life must be >= 0 epochs and an epoch >= 1 step, got {half_life_epochs} "
+                         f"and {steps_per_epoch}")
+    if half_life_epochs == 0:
+        return 0.0
+    return float(0.5 ** (1.0 / (half_life_epochs * steps_per_epoch)))
+
+
+def ema_update(ema_state: dict[str, Any], live_state: dict[str, Any], decay: float) -> None:
+    """In place: ``ema = decay * ema + (1 - decay) * live`` for every floating-point entry of a state
+    dict (weights, BatchNorm running mean / variance); other entries (``num_batches_tracked``) are
+    copied from ``live_state``."""
+    import torch
+
+    with torch.no_grad():
+        for key, ema in ema_state.items():
+            live = live_state[key].detach()
+            if ema.dtype.is_floating_point:
+                ema.mul_(decay).add_(live, alpha=1.0 - decay)
+            else:
+                ema.copy_(live)
 
 
 @dataclass(frozen=True)
@@ -258,6 +310,10 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
         return 0.5 * (1 + np.cos(np.pi * progress_frac))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    decay = ema_decay(config.ema_half_life_epochs, steps_per_epoch)
+    # the EMA copy (config.ema_half_life_epochs > 0) starts as the initial weights and is what is validated
+    ema_model = copy.deepcopy(model).eval() if decay > 0 else None
+    scored = ema_model if ema_model is not None else model
     start_epoch, best_score, best_epoch, best_state, history, seconds = 0, -np.inf, 0, None, [], 0.0
     n_selected = np.asarray(targets).shape[1] if config.task == "diseases" else 0
     # task "diseases": per output [best AUC, best epoch, state at that epoch]
@@ -265,11 +321,13 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
     rng = np.random.default_rng(config.seed)
     if ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, weights_only=False)
-        if json.dumps(ckpt["config"], sort_keys=True, default=str) != json.dumps(config_dict, sort_keys=True, default=str):
+        if not _same_config(ckpt["config"], config_dict):
             raise UsageError(f"{ckpt_path} was written by a different training config; remove it or use another --work-dir")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
+        if ema_model is not None:
+            ema_model.load_state_dict(ckpt["ema"])
         start_epoch, best_score, best_epoch = ckpt["epoch"], ckpt["best_score"], ckpt["best_epoch"]
         best_state, history, seconds = ckpt["best_state"], ckpt["history"], ckpt["seconds"]
         per_output = [list(entry) for entry in ckpt.get("per_output", per_output)]
@@ -304,20 +362,25 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema_model is not None:
+                ema_update(ema_model.state_dict(), model.state_dict(), decay)
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-        val_out = predict_batches(model, signals[val_idx])
+        val_out = predict_batches(scored, signals[val_idx])
         metrics = score_outputs(config.task, val_out, np.asarray(targets)[val_idx])
+        if ema_model is not None:  # for information: the live network's validation metrics
+            live = score_outputs(config.task, predict_batches(model, signals[val_idx]), np.asarray(targets)[val_idx])
+            metrics = {**metrics, **{f"live_{k}": v for k, v in live.items() if k != "score"}}
         seconds += time.time() - t0
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **metrics,
                         "seconds": time.time() - t0})
         if metrics["score"] > best_score:
             best_score, best_epoch = metrics["score"], epoch + 1
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in scored.state_dict().items()}
         for j, entry in enumerate(per_output):
             if metrics[f"auc_{j}"] > entry[0]:
                 per_output[j] = [metrics[f"auc_{j}"], epoch + 1,
-                                 {k: v.detach().clone() for k, v in model.state_dict().items()}]
+                                 {k: v.detach().clone() for k, v in scored.state_dict().items()}]
         if progress:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "score")
             print(f"epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, val {shown} "
@@ -326,7 +389,7 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
             "config": config_dict, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best_score": best_score,
             "best_epoch": best_epoch, "best_state": best_state, "history": history, "seconds": seconds,
-            "per_output": per_output,
+            "per_output": per_output, "ema": None if ema_model is None else ema_model.state_dict(),
             "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
         }, ckpt_path)
     if best_state is None or any(entry[2] is None for entry in per_output):
