@@ -88,6 +88,14 @@ def register(cli: CommandRegistry) -> None:
     i.add_argument("--limit", type=int, default=0, help="distribution on the first N records only")
     i.add_argument("--cache-dir", help="where per-record measurements are kept for resuming")
     i.add_argument("--no-cache", action="store_true", help="recompute everything")
+    i.add_argument("--numeric-convention", choices=("clinical", "ecgqa"), default="clinical",
+                   help="whose numeric-feature states the ECG-QA agreement lines use: clinical (measure()'s "
+                        "12-lead values, clinical ranges; default) or ecgqa (ECG-QA's own convention: "
+                        "NeuroKit2 on lead II at 500 Hz, ECG-QA's ranges)")
+    i.add_argument("--select-convention", action="store_true",
+                   help="session-7 protocol: per-ECG state agreement of every numeric-convention candidate "
+                        "on the ECG-QA train + valid answers only (at --fs 100 the ECG-QA-convention "
+                        "candidates resampled to 500 Hz and as read), then exit")
 
     s = cli.subcommand("bench", "delineation-speed", "ms per lead per 10 s and per 12-lead ECG", _speed)
     s.add_argument("--ludb", help="LUDB folder (default: $ECGQA_DATA_DIR/ludb)")
@@ -308,6 +316,8 @@ def _intervals(args: argparse.Namespace) -> int:
     ptbxl_root = dataset_dir("ptbxl", args.ptbxl)
     cache = _cache_dir(args)
     cache_file = None if cache is None else cache / f"ptbxl-measure-{args.fs}.jsonl"
+    if args.select_convention:
+        return _select_convention(args, ptbxl_root, cache)
     ids = sorted(PtbXl(ptbxl_root).present_ids(fs_hz=args.fs))
     if args.limit:
         ids = ids[: args.limit]
@@ -326,7 +336,9 @@ def _intervals(args: argparse.Namespace) -> int:
     if ecgqa_root is None:
         print("ECG-QA folder not found: agreement skipped")
         return 0
-    agr = ecgqa_agreement(ecgqa_root, ptbxl_root, args.fs, cache_file)
+    agr = ecgqa_agreement(ecgqa_root, ptbxl_root, args.fs, cache_file, numeric_convention=args.numeric_convention,
+                          cache_dir=cache)
+    print(f"numeric convention: {args.numeric_convention}")
     print(f"== ECG-QA numeric comparison samples with both ECGs present: {agr.n_samples}")
     for t, (n, ok) in agr.per_template.items():
         print(f"template {t}: {ok}/{n} = {ok / max(n, 1):.3f}")
@@ -340,6 +352,43 @@ def _intervals(args: argparse.Namespace) -> int:
         print(f"per-ECG state agreement ({split}: states implied by official answers, ECGs with "
               f"signals): {ok}/{n} = {ok / max(n, 1):.3f}  [{cells}]")
     print(f"ECG-QA numeric answer exact match: {agr.n_correct / max(agr.n_samples, 1):.3f}")
+    return 0
+
+
+def _select_convention(args: argparse.Namespace, ptbxl_root, cache) -> int:
+    from .._config import dataset_dir
+    from ._delineation_intervals import CONVENTION_CANDIDATES, convention_agreement
+
+    ecgqa_root = dataset_dir("ecgqa", args.ecgqa)
+    splits = ("train", "valid")
+    runs: list[tuple[str, dict]] = []
+    if args.fs == 500:
+        runs.append(("", convention_agreement(ecgqa_root, ptbxl_root, 500, cache, splits)))
+    else:
+        ecgqa_only = tuple(c for c in CONVENTION_CANDIDATES if c.startswith("ecgqa-"))
+        for tag, mfs in (("@resampled-500", 500.0), ("@native", None)):
+            runs.append((tag, convention_agreement(ecgqa_root, ptbxl_root, args.fs, cache, splits, ecgqa_only, mfs)))
+    print(f"== numeric-convention candidates, records{args.fs}, states implied by ECG-QA train + valid answers "
+          "(unmeasurable counted as within; measured-only in brackets)")
+    best = None
+    for tag, res in runs:
+        for cand, per_split in res.items():
+            n = sum(a.n for a in per_split.values())
+            ok = sum(a.ok for a in per_split.values())
+            nm = sum(a.n_measured for a in per_split.values())
+            okm = sum(a.ok_measured for a in per_split.values())
+            cells = "  ".join(f"{sp} {a.ok}/{a.n}" for sp, a in per_split.items())
+            feats: dict[str, list[int]] = {}
+            for a in per_split.values():
+                for f, (fn, fok) in a.per_feature.items():
+                    feats.setdefault(f, [0, 0])
+                    feats[f][0] += fn
+                    feats[f][1] += fok
+            fcells = ", ".join(f"{f} {v[1]}/{v[0]}" for f, v in feats.items())
+            print(f"{cand + tag:<34} {ok}/{n} = {ok / max(n, 1):.3f}  ({cells})  [measured {okm}/{nm}]  {fcells}")
+            if best is None or ok > best[1]:  # strict: a tie keeps the earlier (protocol order)
+                best = (cand + tag, ok)
+    print(f"rule (most agreeing states, ties to the earlier candidate): {best[0]}")
     return 0
 
 

@@ -161,7 +161,10 @@ def inferred_states(samples, templates, slots_of_sample) -> dict[tuple[int, str]
 
 
 def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
-                    splits: tuple[str, ...] = ("train", "valid", "test")) -> EcgqaAgreement:
+                    splits: tuple[str, ...] = ("train", "valid", "test"), numeric_convention: str = "clinical",
+                    cache_dir: Path | None = None) -> EcgqaAgreement:
+    """Agreement of one numeric convention (``clinical``: ``measure()``'s range attributes;
+    ``ecgqa``: ``grounding.measure_ecgqa`` with its defaults) with the official answers."""
     from ..qa import TEMPLATES, EcgAttributes, answer_question, load_ecgqa, slots_of_sample
     from ..records import PtbXl
 
@@ -179,7 +182,17 @@ def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
                               if k[0] in present}
         samples += [s for s in numeric if all(e in present for e in s.ecg_id)]
     ids = {e for s in samples for e in s.ecg_id} | {e for st in state_split.values() for e, _ in st}
-    measured = measure_ptbxl(ptbxl_root, ids, fs_hz, cache_path)
+    if numeric_convention == "clinical":
+        measured = measure_ptbxl(ptbxl_root, ids, fs_hz, cache_path)
+    elif numeric_convention == "ecgqa":
+        from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_FS_HZ
+
+        per_beat = measure_ecgqa_ptbxl(ptbxl_root, ids, fs_hz, None if cache_dir is None else
+                                       cache_dir / f"ptbxl-ecgqa-{fs_hz}-{ECGQA_FS_HZ:g}.jsonl", ECGQA_FS_HZ)
+        measured = {e: {"ranges": candidate_ranges(f"ecgqa-{DEFAULT_ECGQA_AGGREGATION}", None, v)}
+                    for e, v in per_beat.items()}
+    else:
+        raise ValueError(f"unknown numeric convention {numeric_convention!r}")
     per_t: dict[int, list[int]] = {}
     per_f: dict[str, list[int]] = {}
     unmeasured = 0
@@ -223,3 +236,133 @@ def reasons_summary(measured: dict[int, dict], name: str, top: int = 3) -> list[
     """Most common reasons a measurement was unmeasurable."""
     c = Counter(m["reasons"][name] for m in measured.values() if m["values"][name] is None)
     return c.most_common(top)
+
+
+# --------------------------------------------------------------------------- numeric convention
+
+CONVENTION_CANDIDATES: tuple[str, ...] = ("ecgqa-any", "ecgqa-max", "ecgqa-min", "ecgqa-median", "ecgqa-mean",
+                                          "clinical+ecgqa-ranges", "clinical")
+"""Candidates of the session-7 protocol (docs/measurements.md "ECG-QA numeric convention"), in
+tie-break order (most faithful first)."""
+
+_CLINICAL_NAME = {"rr interval": "rr_interval", "p duration": "p_duration", "pr interval": "pr_interval",
+                  "qrs duration": "qrs_duration", "qt interval": "qt_interval", "qt corrected": "qtc_bazett"}
+
+
+def _ecgqa_fingerprint() -> str:
+    from ..grounding import measure_ecgqa
+    from ._delineation_bench import pipeline_fingerprint
+
+    return pipeline_fingerprint(measure_ecgqa)
+
+
+def measure_ecgqa_ptbxl(root, ids, fs_hz: int, cache_path: Path | None,
+                        measure_fs_hz: float | None = 500.0) -> dict[int, dict[str, list[float]]]:
+    """Per-beat ECG-QA-convention values (ms) of PTB-XL records read at ``fs_hz`` and measured at
+    ``measure_fs_hz`` (``None``: as read), resumable through a JSONL cache."""
+    from tqdm import tqdm
+
+    from ..grounding import measure_ecgqa
+    from ..records import PtbXl
+
+    ptbxl = PtbXl(root)
+    cache = _load_cache(cache_path)
+    code = _ecgqa_fingerprint()
+    out = {}
+    for i in tqdm(sorted(ids), desc=f"PTB-XL ECG-QA convention ({fs_hz} Hz)", file=sys.stderr, disable=None):
+        key = f"{i}@{fs_hz}@{measure_fs_hz}@{code}"
+        if key not in cache:
+            m = measure_ecgqa(ptbxl.read(i, fs_hz=fs_hz), fs_hz=measure_fs_hz)
+            cache[key] = {f: list(v) for f, v in m.per_beat_ms.items()}
+            _append(cache_path, key, cache[key])
+        out[i] = cache[key]
+    return out
+
+
+def candidate_ranges(candidate: str, clinical: dict | None, per_beat: dict | None) -> dict[str, str | None]:
+    """Feature -> state of one ECG under a convention candidate (``CONVENTION_CANDIDATES``) from its
+    cached clinical measurement (``measure_ptbxl`` row) and/or per-beat ECG-QA values."""
+    from ..grounding import ecgqa_range_of, ecgqa_state
+
+    if candidate == "clinical":
+        return dict(clinical["ranges"])
+    if candidate == "clinical+ecgqa-ranges":
+        return {f: ecgqa_range_of(f, clinical["values"][n]) for f, n in _CLINICAL_NAME.items()}
+    if candidate.startswith("ecgqa-"):
+        return {f: ecgqa_state(f, per_beat[f], candidate.removeprefix("ecgqa-")) for f in _CLINICAL_NAME}
+    raise ValueError(f"unknown convention candidate {candidate!r}")
+
+
+def split_states(ecgqa_root, present: frozenset[int] | set[int],
+                 splits: tuple[str, ...]) -> dict[str, dict[tuple[int, str], set[str]]]:
+    """Split -> (ecg_id, feature) -> states implied by the official comparison answers, ECGs in ``present``."""
+    from ..qa import TEMPLATES, load_ecgqa, slots_of_sample
+
+    out = {}
+    for split in splits:
+        numeric = [s for s in load_ecgqa(ecgqa_root, "ptbxl", "template", split).samples
+                   if s.attribute_type == "numeric_feature" and len(s.ecg_id) == 2]
+        out[split] = {k: v for k, v in inferred_states(numeric, TEMPLATES, slots_of_sample).items() if k[0] in present}
+    return out
+
+
+@dataclass(frozen=True)
+class StateAgreement:
+    """Agreement of one convention's states with the official implied states of one split."""
+
+    n: int
+    """Determined (ECG, feature) states with a signal."""
+    ok: int
+    """Agreeing, an unmeasurable feature counted as ``within``."""
+    n_measured: int
+    """Determined states whose feature was measurable."""
+    ok_measured: int
+    """Agreeing among those (the bench's older line)."""
+    per_feature: dict[str, tuple[int, int]]
+    """Feature -> (n, ok), unmeasurable as within."""
+
+
+def state_agreement(states: dict[tuple[int, str], set[str]], ranges_by_id: dict[int, dict]) -> StateAgreement:
+    n = ok = nm = okm = 0
+    per: dict[str, list[int]] = {}
+    for (e, f), st in states.items():
+        if len(st) != 1:
+            continue
+        ours = ranges_by_id[e].get(f)
+        agree = ((ours or "within") != "within") == (st == {"abn"})
+        n += 1
+        ok += agree
+        row = per.setdefault(f, [0, 0])
+        row[0] += 1
+        row[1] += agree
+        if ours is not None:
+            nm += 1
+            okm += agree
+    return StateAgreement(n, ok, nm, okm, {f: (v[0], v[1]) for f, v in sorted(per.items())})
+
+
+def convention_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_dir: Path | None,
+                         splits: tuple[str, ...], candidates: tuple[str, ...] = CONVENTION_CANDIDATES,
+                         measure_fs_hz: float | None = 500.0) -> dict[str, dict[str, StateAgreement]]:
+    """Candidate -> split -> agreement with the implied states (records read at ``fs_hz``; the
+    ECG-QA-convention candidates measured at ``measure_fs_hz``)."""
+    from ..records import PtbXl
+
+    present = PtbXl(ptbxl_root).present_ids(fs_hz=fs_hz)
+    states = split_states(ecgqa_root, present, splits)
+    ids = sorted({e for st in states.values() for e, _ in st})
+    clinical = per_beat = None
+    if any(c.startswith("clinical") for c in candidates):
+        clinical = measure_ptbxl(ptbxl_root, ids, fs_hz,
+                                 None if cache_dir is None else cache_dir / f"ptbxl-measure-{fs_hz}.jsonl")
+    if any(c.startswith("ecgqa-") for c in candidates):
+        tag = "native" if measure_fs_hz is None else f"{measure_fs_hz:g}"
+        per_beat = measure_ecgqa_ptbxl(ptbxl_root, ids, fs_hz,
+                                       None if cache_dir is None else cache_dir / f"ptbxl-ecgqa-{fs_hz}-{tag}.jsonl",
+                                       measure_fs_hz)
+    out: dict[str, dict[str, StateAgreement]] = {}
+    for c in candidates:
+        ranges = {e: candidate_ranges(c, None if clinical is None else clinical.get(e),
+                                      None if per_beat is None else per_beat.get(e)) for e in ids}
+        out[c] = {split: state_agreement(st, ranges) for split, st in states.items()}
+    return out

@@ -8,6 +8,9 @@ from ._evidence import (BeatShare, Evidence, Faithfulness, Peak, Region, build_e
 from ._baselines import detect_beats
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
+from ._numeric_convention import (DEFAULT_ECGQA_AGGREGATION, DEFAULT_NUMERIC_CONVENTION, ECGQA_AGGREGATIONS,
+                                 ECGQA_NORMAL_RANGES_MS, NUMERIC_CONVENTIONS, EcgqaNumeric, ecgqa_range_of,
+                                 ecgqa_state, measure_ecgqa)
 from ._segments import (CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_label_map,
                         segment_labels)
 from ._validation import cas, mask_coverage, pointing_game
@@ -48,6 +51,15 @@ __all__ = [
     "predict_logits",
     "rank_regions",
     "read_ptbxl_plus_fiducials",
+    "DEFAULT_ECGQA_AGGREGATION",
+    "DEFAULT_NUMERIC_CONVENTION",
+    "ECGQA_AGGREGATIONS",
+    "ECGQA_NORMAL_RANGES_MS",
+    "NUMERIC_CONVENTIONS",
+    "EcgqaNumeric",
+    "ecgqa_range_of",
+    "ecgqa_state",
+    "measure_ecgqa",
     "scored_mask",
     "segment_label_map",
     "segment_labels",

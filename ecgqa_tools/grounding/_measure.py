@@ -26,12 +26,15 @@ qt corrected     350 - 450       QTc (Bazett) long > 450 ms (men; AHA/ACCF/HRS 2
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ..errors import MeasurementError, UsageError
 from ..records import ECG, Delineation, Wave, require_ecg
+
+if TYPE_CHECKING:
+    from ._numeric_convention import EcgqaNumeric
 
 RangeName = Literal["below", "within", "above"]
 AxisClass = Literal["normal", "left", "right", "extreme"]
@@ -145,6 +148,12 @@ class Measurements:
     """Facts about the record that limit measurement (unusable leads, AF, pacing)."""
     axis_convention: str = DEFAULT_AXIS_CONVENTION
     """Name of the cut-offs ``axis_class`` uses (``AXIS_CONVENTIONS``)."""
+    numeric_convention: str = "clinical"
+    """Which values ``range_attributes()`` classifies: ``clinical`` (the values above, clinical
+    ranges) or ``ecgqa`` (``ecgqa_numeric``: ECG-QA's own measuring convention and ranges)."""
+    ecgqa_numeric: "EcgqaNumeric | None" = None
+    """The six ECG-QA numeric features measured the way ECG-QA did (``measure(...,
+    numeric_convention="ecgqa")``); ``None`` otherwise."""
 
     def numeric(self) -> dict[str, Measurement]:
         """ECG-QA numeric feature name -> the measurement it refers to."""
@@ -157,9 +166,18 @@ class Measurements:
             "qt corrected": self.qtc_bazett,
         }
 
-    def range_attributes(self) -> dict[str, RangeName | None]:
-        """ECG-QA numeric feature -> ``below`` / ``within`` / ``above`` its normal range
-        (``NORMAL_RANGES_MS``), ``None`` when the value is unmeasurable."""
+    def range_attributes(self, convention: str | None = None) -> dict[str, RangeName | None]:
+        """ECG-QA numeric feature -> ``below`` / ``within`` / ``above`` its normal range, ``None``
+        when unmeasurable. ``convention`` (default: ``numeric_convention``): ``clinical`` = the
+        values above with ``NORMAL_RANGES_MS``; ``ecgqa`` = ``ecgqa_numeric`` with ECG-QA's ranges."""
+        conv = self.numeric_convention if convention is None else convention
+        if conv == "ecgqa":
+            if self.ecgqa_numeric is None:
+                raise MeasurementError("no ECG-QA-convention values in these measurements: measure them with "
+                                       "measure(ecg, numeric_convention='ecgqa')")
+            return self.ecgqa_numeric.range_attributes()
+        if conv != "clinical":
+            raise UsageError(f"unknown numeric convention {conv!r}; expected clinical or ecgqa")
         return {name: range_of(name, m.value) for name, m in self.numeric().items()}
 
     def all(self) -> tuple[Measurement, ...]:
@@ -176,9 +194,11 @@ class Measurements:
                          + ("" if self.axis_convention == DEFAULT_AXIS_CONVENTION
                             else f" ({self.axis_convention} convention)"))
         ranges = self.range_attributes()
-        lines.append("ECG-QA ranges: " + ", ".join(
+        lines.append(f"ECG-QA ranges ({self.numeric_convention} convention): " + ", ".join(
             f"{k} {v if v else 'unmeasurable'}" for k, v in ranges.items()))
         lines.extend(f"note: {n}" for n in self.notes)
+        if self.ecgqa_numeric is not None:
+            lines.append(self.ecgqa_numeric.summary())
         return "\n".join(lines)
 
 
@@ -287,7 +307,8 @@ def classify_axis(axis_deg: float, convention: str | AxisConvention = DEFAULT_AX
 
 def measure(ecg: ECG, delineation: Delineation | None = None,
             limb_signal: np.ndarray | None = None,
-            axis_convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION) -> Measurements:
+            axis_convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION,
+            numeric_convention: str = "clinical") -> Measurements:
     """Measure heart rate, intervals and QRS axis of ``ecg``.
 
     ``delineation`` defaults to ``encoders.delineate(ecg)`` (OpenECG pipeline); any source works
@@ -295,9 +316,13 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     (shape (2, samples) in any common unit, e.g. LUDB's raw integers, whose per-lead header gains
     break Einthoven's law in mV). ``axis_convention`` names the cut-offs of ``axis_class``
     (``AXIS_CONVENTIONS``; default ``textbook``, the clinical AHA classes; the angle is the same
-    under every convention).
+    under every convention). ``numeric_convention="ecgqa"`` also measures the six ECG-QA numeric
+    features the way ECG-QA did (``measure_ecgqa``) and makes ``range_attributes()`` use them; the
+    clinical values stay as they are.
     """
     ecg = require_ecg(ecg, "measure")
+    if numeric_convention not in ("clinical", "ecgqa"):
+        raise UsageError(f"unknown numeric convention {numeric_convention!r}; expected clinical or ecgqa")
     if delineation is not None and not isinstance(delineation, Delineation):
         raise UsageError(f"measure takes delineation=None (delineate with OpenECG) or a records.Delineation "
                          f"(e.g. from encoders.delineate), got {type(delineation).__name__}")
@@ -324,8 +349,15 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     if rhythm is not None and rhythm.paced:
         notes.append("paced rhythm detected (codec rhythm layer or pacemaker spikes): intervals "
                      "reflect paced beats" + ("; P waves not reported" if rhythm.no_p_waves else ""))
-    return measure_from_delineation(delineation, ecg, af=af, limb_signal=limb_signal,
-                                    notes=tuple(notes), axis_convention=convention)
+    out = measure_from_delineation(delineation, ecg, af=af, limb_signal=limb_signal,
+                                   notes=tuple(notes), axis_convention=convention)
+    if numeric_convention == "ecgqa":
+        from dataclasses import replace
+
+        from ._numeric_convention import measure_ecgqa
+
+        out = replace(out, numeric_convention="ecgqa", ecgqa_numeric=measure_ecgqa(ecg))
+    return out
 
 
 def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, af: bool = False,

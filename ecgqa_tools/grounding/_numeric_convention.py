@@ -1,0 +1,253 @@
+"""The ECG-QA numeric convention: the six ECG-QA numeric features measured the way ECG-QA did.
+
+ECG-QA's below / within / above answers for RR, P duration, PR, QRS, QT and QTc were not made by a
+clinician or by a 12-lead global measurement: the public dataset pipeline (``Jwoo5/fairseq-signals``,
+``ptbxl_qa_pipelines/encode_ptbxl.py``; facts in docs/qa.md "How ECG-QA measured the numeric
+features") measured them with NeuroKit2 on lead II of the 500 Hz PTB-XL record, per beat, and
+compared per-ECG extremes with fixed normal ranges. This module is an own implementation of those
+facts (no code carried over), so that answers to ECG-QA numeric questions can follow the dataset's
+own measuring convention while ``measure()`` keeps the clinical measurements:
+
+- ``nk.ecg_clean`` -> ``nk.ecg_peaks`` -> ``nk.ecg_delineate`` (library default method) on lead II;
+- fewer than 7 R peaks in lead II: every feature unmeasurable;
+- per beat: RR = successive R peaks (gaps >= 2 s skipped); P = P offset - P onset; PR = QRS
+  (R) onset - P onset; QRS = R offset - R onset; QT = T offset - Q peak; QTc = QT / sqrt(RR before
+  the beat) (Bazett, per beat); each difference counts both end samples (``+ 1`` sample);
+- a beat missing either fiducial is skipped; a feature with no beat left is unmeasurable;
+- per ECG: the smallest and largest per-beat values are compared with ECG-QA's ranges
+  (``ECGQA_NORMAL_RANGES_MS``); how the two become one state is ``aggregation`` (chosen on the
+  ECG-QA train + valid answers, docs/measurements.md "ECG-QA numeric convention").
+
+What is not reproduced: ECG-QA also dropped a record's features when PTB-XL's *labels* say lead II
+is noisy or has extra beats; answers here come from the signal only, so no label is consulted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..errors import MeasurementError, UsageError
+from ..records import ECG, require_ecg
+
+RangeName = Literal["below", "within", "above"]
+
+NUMERIC_CONVENTIONS: tuple[str, ...] = ("clinical", "ecgqa")
+"""``clinical``: ``measure()``'s 12-lead values with clinical ranges (the default); ``ecgqa``: this
+module's lead-II NeuroKit2 values with ECG-QA's ranges."""
+DEFAULT_NUMERIC_CONVENTION = "clinical"
+
+ECGQA_NORMAL_RANGES_MS: dict[str, tuple[float | None, float | None]] = {
+    "rr interval": (600.0, 1000.0),
+    "p duration": (None, 120.0),
+    "pr interval": (120.0, 200.0),
+    "qrs duration": (60.0, 110.0),
+    "qt interval": (330.0, 430.0),
+    "qt corrected": (330.0 / math.sqrt(1.0), 430.0 / math.sqrt(0.6)),
+}
+"""ECG-QA's normal ranges (ms; bounds inclusive): RR 0.6-1.0 s, P <= 0.12 s (no lower limit), PR
+0.12-0.2 s, QRS 0.06-0.11 s, QT 0.33-0.43 s, QTc 0.33 / sqrt(1.0) to 0.43 / sqrt(0.6) (= 555.1 ms)."""
+
+ECGQA_AGGREGATIONS: tuple[str, ...] = ("any", "max", "min", "median", "mean")
+"""How per-beat values become one state: ``any`` = abnormal when the smallest or the largest
+per-beat value is outside the range (``above`` wins when both are); ``max`` / ``min`` / ``median`` /
+``mean`` = the state of that one value."""
+DEFAULT_ECGQA_AGGREGATION = "any"
+ECGQA_LEAD = "II"
+ECGQA_FS_HZ = 500.0
+"""ECG-QA measured the 500 Hz records; other rates are resampled to it unless told otherwise."""
+MIN_R_PEAKS = 7
+MAX_RR_S = 2.0
+
+FEATURES: tuple[str, ...] = tuple(ECGQA_NORMAL_RANGES_MS)
+
+
+@dataclass(frozen=True)
+class EcgqaNumeric:
+    """Per-beat values of the six ECG-QA numeric features measured under the ECG-QA convention."""
+
+    per_beat_ms: dict[str, tuple[float, ...]]
+    """Feature (``rr interval`` ... ``qt corrected``) -> per-beat values in ms (QTc: QT / sqrt(RR s),
+    in ms); empty when unmeasurable."""
+    reasons: dict[str, str]
+    """Feature -> why it is unmeasurable (only features with no value)."""
+    lead: str = ECGQA_LEAD
+    """Lead measured."""
+    fs_hz: float = ECGQA_FS_HZ
+    """Rate the lead was measured at."""
+    input_fs_hz: float = ECGQA_FS_HZ
+    """Rate of the ECG given (resampled to ``fs_hz`` when different)."""
+    n_r_peaks: int = 0
+    """R peaks NeuroKit2 found in the lead."""
+    aggregation: str = DEFAULT_ECGQA_AGGREGATION
+    """How per-beat values become one state (``ECGQA_AGGREGATIONS``)."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    """Caveats (resampling, library version)."""
+
+    def value_ms(self, feature: str, how: str = "median") -> float | None:
+        """One per-ECG number of ``feature`` (``min``, ``max``, ``median`` or ``mean`` of the beats)."""
+        _check_feature(feature)
+        vals = self.per_beat_ms[feature]
+        if not vals:
+            return None
+        funcs = {"min": np.min, "max": np.max, "median": np.median, "mean": np.mean}
+        if how not in funcs:
+            raise UsageError(f"unknown statistic {how!r}; expected one of {', '.join(funcs)}")
+        return float(funcs[how](np.asarray(vals)))
+
+    def range_attributes(self, aggregation: str | None = None) -> dict[str, RangeName | None]:
+        """ECG-QA numeric feature -> ``below`` / ``within`` / ``above`` ECG-QA's range under
+        ``aggregation`` (default: this object's); ``None`` when unmeasurable."""
+        how = self.aggregation if aggregation is None else aggregation
+        return {f: ecgqa_state(f, self.per_beat_ms[f], how) for f in FEATURES}
+
+    def summary(self) -> str:
+        """One line per feature: min / median / max over beats and the state."""
+        states = self.range_attributes()
+        lines = [f"ECG-QA convention (NeuroKit2, lead {self.lead} at {self.fs_hz:.0f} Hz, "
+                 f"state from {self.aggregation}):"]
+        for f in FEATURES:
+            if not self.per_beat_ms[f]:
+                lines.append(f"  {f}: not measurable ({self.reasons.get(f, 'no beat')})")
+                continue
+            lines.append(f"  {f}: {self.value_ms(f, 'min'):.0f}-{self.value_ms(f, 'max'):.0f} ms "
+                         f"(median {self.value_ms(f, 'median'):.0f}, {len(self.per_beat_ms[f])} beats) "
+                         f"-> {states[f]}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _check_feature(feature: str) -> None:
+    if feature not in ECGQA_NORMAL_RANGES_MS:
+        raise MeasurementError(f"unknown numeric feature {feature!r}; expected one of {', '.join(FEATURES)}")
+
+
+def ecgqa_range_of(feature: str, value_ms: float | None) -> RangeName | None:
+    """``below`` / ``within`` / ``above`` ECG-QA's normal range (bounds inclusive)."""
+    _check_feature(feature)
+    if value_ms is None:
+        return None
+    low, high = ECGQA_NORMAL_RANGES_MS[feature]
+    if low is not None and value_ms < low:
+        return "below"
+    if high is not None and value_ms > high:
+        return "above"
+    return "within"
+
+
+def ecgqa_state(feature: str, per_beat_ms: tuple[float, ...] | list[float], aggregation: str) -> RangeName | None:
+    """The state of one feature from its per-beat values under ``aggregation``."""
+    if aggregation not in ECGQA_AGGREGATIONS:
+        raise UsageError(f"unknown aggregation {aggregation!r}; expected one of {', '.join(ECGQA_AGGREGATIONS)}")
+    _check_feature(feature)
+    if len(per_beat_ms) == 0:
+        return None
+    vals = np.asarray(per_beat_ms, dtype=float)
+    if aggregation == "any":
+        hi = ecgqa_range_of(feature, float(vals.max()))
+        lo = ecgqa_range_of(feature, float(vals.min()))
+        return "above" if hi == "above" else "below" if lo == "below" else "within"
+    value = {"max": vals.max, "min": vals.min, "median": lambda: np.median(vals), "mean": vals.mean}[aggregation]()
+    return ecgqa_range_of(feature, float(value))
+
+
+def _nan_free(*xs: float) -> bool:
+    return all(x is not None and not (isinstance(x, float) and math.isnan(x)) for x in xs)
+
+
+def per_beat_from_fiducials(fid: dict[str, list[float]], r_peaks: np.ndarray, fs_hz: float) -> dict[str, list[float]]:
+    """Per-beat values (ms) from NeuroKit2-style fiducial lists aligned with ``r_peaks`` (NaN = absent):
+    keys ``ECG_P_Onsets``, ``ECG_P_Offsets``, ``ECG_Q_Peaks``, ``ECG_R_Onsets``, ``ECG_R_Offsets``,
+    ``ECG_T_Offsets``."""
+    ms = 1000.0 / fs_hz
+    r = [int(x) for x in r_peaks]
+    out: dict[str, list[float]] = {f: [] for f in FEATURES}
+    for a, b in zip(r[:-1], r[1:]):
+        if (b - a) / fs_hz < MAX_RR_S:
+            out["rr interval"].append((b - a) * ms)
+
+    def get(key: str) -> list[float]:
+        return [float(x) for x in fid.get(key, [])]
+
+    for on, off in zip(get("ECG_P_Onsets"), get("ECG_P_Offsets")):
+        if _nan_free(on, off):
+            out["p duration"].append((off - on + 1) * ms)
+    for p_on, r_on in zip(get("ECG_P_Onsets"), get("ECG_R_Onsets")):
+        if _nan_free(p_on, r_on):
+            out["pr interval"].append((r_on - p_on + 1) * ms)
+    for on, off in zip(get("ECG_R_Onsets"), get("ECG_R_Offsets")):
+        if _nan_free(on, off):
+            out["qrs duration"].append((off - on + 1) * ms)
+    for j, (q, t_off) in enumerate(zip(get("ECG_Q_Peaks"), get("ECG_T_Offsets"))):
+        if not _nan_free(q, t_off):
+            continue
+        qt_ms = (t_off - q + 1) * ms
+        out["qt interval"].append(qt_ms)
+        if 0 < j < len(r):
+            rr_s = (r[j] - r[j - 1]) / fs_hz
+            if rr_s > 0:
+                out["qt corrected"].append(qt_ms / math.sqrt(rr_s))
+    return out
+
+
+def measure_ecgqa(ecg: ECG, *, lead: str = ECGQA_LEAD, fs_hz: float | None = ECGQA_FS_HZ,
+                  aggregation: str = DEFAULT_ECGQA_AGGREGATION) -> EcgqaNumeric:
+    """The six ECG-QA numeric features of ``ecg`` under the ECG-QA convention (see the module doc).
+
+    ``fs_hz``: rate to measure at (default 500 Hz, ECG-QA's; the ECG is resampled when its rate
+    differs); ``None`` measures at the ECG's own rate. ``aggregation``: ``ECGQA_AGGREGATIONS``.
+    Raises ``RecordError`` when the ECG has no ``lead``; a lead NeuroKit2 cannot delineate gives
+    unmeasurable features with a reason, not an error.
+    """
+    import warnings
+
+    from ..errors import require
+    from ..records import resample
+
+    ecg = require_ecg(ecg, "measure_ecgqa")
+    if aggregation not in ECGQA_AGGREGATIONS:
+        raise UsageError(f"unknown aggregation {aggregation!r}; expected one of {', '.join(ECGQA_AGGREGATIONS)}")
+    if fs_hz is not None and not (50.0 <= float(fs_hz) <= 10000.0):
+        raise UsageError(f"measure_ecgqa: fs_hz must be 50-10000 Hz or None, got {fs_hz}")
+    ecg.lead(lead)  # RecordError naming the leads present when absent
+    notes: list[str] = []
+    input_fs = float(ecg.fs_hz)
+    target = input_fs if fs_hz is None else float(fs_hz)
+    if abs(target - input_fs) > 1e-6:
+        ecg = resample(ecg, target)
+        notes.append(f"resampled from {input_fs:g} to {target:g} Hz before measuring (ECG-QA measured "
+                     "500 Hz records)")
+    x = np.asarray(ecg.lead(lead), dtype=float)
+    fs = int(round(target))
+    empty = {f: () for f in FEATURES}
+    if not np.all(np.isfinite(x)) or float(np.ptp(x)) == 0.0:
+        why = f"lead {lead} is flat or has missing samples"
+        return EcgqaNumeric(empty, {f: why for f in FEATURES}, lead, target, input_fs, 0, aggregation, tuple(notes))
+    nk = require("neurokit2", "all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            clean = nk.ecg_clean(x, sampling_rate=fs)  # type: ignore[attr-defined]
+            _, rinfo = nk.ecg_peaks(clean, sampling_rate=fs)  # type: ignore[attr-defined]
+            r_peaks = np.asarray(rinfo["ECG_R_Peaks"], dtype=int)
+        except Exception as exc:  # NeuroKit2 raises bare errors on degenerate signals
+            why = f"NeuroKit2 found no R peaks in lead {lead} ({type(exc).__name__})"
+            return EcgqaNumeric(empty, {f: why for f in FEATURES}, lead, target, input_fs, 0, aggregation,
+                                tuple(notes))
+        if r_peaks.size < MIN_R_PEAKS:
+            why = (f"only {r_peaks.size} R peaks in lead {lead} (ECG-QA's convention needs at least "
+                   f"{MIN_R_PEAKS})")
+            return EcgqaNumeric(empty, {f: why for f in FEATURES}, lead, target, input_fs, int(r_peaks.size),
+                                aggregation, tuple(notes))
+        try:
+            _, fid = nk.ecg_delineate(clean, rinfo, sampling_rate=fs)  # type: ignore[attr-defined]
+        except Exception as exc:
+            fid = {}
+            notes.append(f"NeuroKit2 delineation of lead {lead} failed ({type(exc).__name__}): only RR measured")
+    per_beat = per_beat_from_fiducials(fid, r_peaks, float(fs))
+    reasons = {f: f"no beat of lead {lead} had both fiducials of {f}" for f, v in per_beat.items() if not v}
+    return EcgqaNumeric({f: tuple(v) for f, v in per_beat.items()}, reasons, lead, target, input_fs,
+                        int(r_peaks.size), aggregation, tuple(notes))
