@@ -1,5 +1,6 @@
 """Encoders: trained signal models, the OpenECG delineator and codec tokenizer."""
 
+from ._axis_model import AXIS_CLASSES, AXIS_PTBXL_LABELS, AxisClassPrediction, AxisModel, load_axis_model, predict_axis_ptbxl
 from ._cards import ModelCard
 from ._inference import (
     AgeSexEstimate,
@@ -29,6 +30,12 @@ from ._delineation import (DelineationResult, DelineatorConfig, RhythmCall, deli
                            delineation_workers, lead_problem, lead_quality, rhythm_of)
 
 __all__ = [
+    "AXIS_CLASSES",
+    "AXIS_PTBXL_LABELS",
+    "AxisClassPrediction",
+    "AxisModel",
+    "load_axis_model",
+    "predict_axis_ptbxl",
     "AgeSexEstimate",
     "AgeSexModel",
     "AttributeModel",

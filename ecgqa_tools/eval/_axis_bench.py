@@ -702,3 +702,63 @@ def ptbxl_learned_rows(root, fs_hz: int, folds: tuple[int, ...], cache_dir=None)
                                  f"PTB-XL axis features ({fs_hz} Hz)")
     return [LearnedRow(r.key, int(meta.loc[int(r.key), "strat_fold"]), r.label, r.axis_deg, feats[r.key])
             for r in recs if r.axis_deg is not None and feats.get(r.key) is not None]
+
+
+# ---------------------------------------------------------------- session 7: the learned axis model
+
+
+def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion ``correct / n`` ((0, 1) when ``n`` is 0)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = correct / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _model_result(name: str, labels: list[str], predicted: list[str], version: str) -> AxisResult:
+    confusion = Counter(zip(labels, predicted))
+    return AxisResult(name, len(labels), 0, _agreement(confusion), dict(confusion),
+                      method=f"axis_ptbxl v{version}", convention="ptbxl-labels")
+
+
+def run_axis_model_ptbxl(root, fs_hz: int = 100, folds: tuple[int, ...] | None = (9, 10),
+                         filtered=None, progress: bool = True) -> list[AxisResult]:
+    """The shipped ``axis_ptbxl`` model vs PTB-XL ``heart_axis`` (``PTBXL_AXIS_MAP``) on the raw records
+    at ``fs_hz`` of ``folds`` and, with ``filtered`` (the filtered subset's folder or npz), on the
+    subset's records of those folds that have no ``records100`` signal (z-scored; no angle can be
+    measured on them). Refuses (``LeakageError``) any record the model was trained or selected on."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from ..encoders import AXIS_CLASSES, guard_unseen, load_axis_model
+    from ..records import PtbXl, PtbXlFiltered
+
+    model = load_axis_model()
+    ptbxl = PtbXl(root)
+    meta = ptbxl.metadata
+
+    def labelled(i: int) -> bool:
+        return str(meta.loc[i, "heart_axis"]) in PTBXL_AXIS_MAP and (
+            folds is None or int(meta.loc[i, "strat_fold"]) in folds)
+
+    parts = [(f"PTB-XL records{fs_hz}" + ("" if folds is None else f" folds {_folds_text(folds)}"),
+              [i for i in sorted(ptbxl.present_ids(fs_hz=fs_hz)) if labelled(i)], lambda i: ptbxl.read(i, fs_hz=fs_hz))]
+    if filtered is not None:
+        subset = PtbXlFiltered(filtered)
+        raw100 = set(ptbxl.present_ids(fs_hz=100))
+        ids = [i for i in subset.ecg_ids if i not in raw100 and i in meta.index and labelled(i)]
+        parts.append((f"PTB-XL filtered-only" + ("" if folds is None else f" folds {_folds_text(folds)}"),
+                      sorted(ids), subset.read))
+    out = []
+    for name, ids, read in parts:
+        guard_unseen(model.card, ids, "refuse")
+        x = np.stack([model.preprocess(read(i)) for i in tqdm(ids, desc=name, file=sys.stderr, disable=not progress)]) \
+            if ids else np.zeros((0, 6, 1000), dtype=np.float32)
+        probs = model.predict_proba(x) if ids else np.zeros((0, 3))
+        predicted = [AXIS_CLASSES[int(k)] for k in np.argmax(probs, axis=1)]
+        out.append(_model_result(name, [PTBXL_AXIS_MAP[str(meta.loc[i, "heart_axis"])] for i in ids], predicted,
+                                 model.card.version))
+    return out

@@ -77,6 +77,12 @@ def register(cli: CommandRegistry) -> None:
                    help="session-3b learned PTB-XL class rule: compare it with the fitted cut-offs by nested "
                         "leave-one-strat-fold-out on folds 1-8 (100 Hz) and print the decision and the final "
                         "model; with --folds 9-10 (and --fs) also score that model once on those folds")
+    a.add_argument("--axis-model", action="store_true",
+                   help="score the shipped learned axis_ptbxl model (PTB-XL label words from the limb leads; "
+                        "session 7) on the PTB-XL records of --folds at --fs instead of the angle; refuses "
+                        "records it was trained or selected on (use --folds 9-10)")
+    a.add_argument("--filtered", help="with --axis-model: also score the filtered subset's records of --folds "
+                        "that have no records100 signal (folder or signals100.npz)")
     a.add_argument("--cache-dir", help="where per-record QRS boundaries and angles are kept for resuming")
     a.add_argument("--no-cache", action="store_true", help="recompute everything")
 
@@ -185,6 +191,8 @@ def _axis(args: argparse.Namespace) -> int:
         return _axis_fit(args, methods, cache)
     if args.learned:
         return _axis_learned(args, folds, cache)
+    if args.axis_model:
+        return _axis_model(args, folds)
     if not args.skip_ptbxl:
         for r in run_ptbxl_axis(dataset_dir("ptbxl", args.ptbxl), args.fs, None, folds, methods,
                                 conventions, cache):
@@ -207,6 +215,21 @@ def _print_axis(r, name: str, note: str) -> None:
           f"{note}, {r.n_unmeasurable} unmeasurable (left < {left:+.0f} <= normal <= {right:+.0f} < right)")
     print(r.table())
     print(f"{name} axis agreement ({r.method}, {r.convention} convention): {r.agreement:.3f}")
+
+
+def _axis_model(args: argparse.Namespace, folds) -> int:
+    from .._config import dataset_dir
+    from ._axis_bench import run_axis_model_ptbxl, wilson_interval
+
+    for r in run_axis_model_ptbxl(dataset_dir("ptbxl", args.ptbxl), args.fs, folds, args.filtered):
+        require_scored(r.n_scored, f"no PTB-XL record with an axis label was found for {r.dataset} (check --folds, --fs)")
+        correct = round(r.agreement * r.n_scored)
+        low, high = wilson_interval(correct, r.n_scored)
+        print(f"== {r.dataset}, model {r.method} ({r.convention}): {r.n_scored} records scored")
+        print(r.table())
+        print(f"PTB-XL axis agreement ({r.method}, {r.dataset}): {r.agreement:.3f} ({correct}/{r.n_scored}; "
+              f"95% Wilson [{low:.3f}, {high:.3f}])")
+    return 0
 
 
 def _axis_fit(args: argparse.Namespace, methods: tuple[str, ...], cache) -> int:
