@@ -24,6 +24,10 @@ def register(cli: CommandRegistry) -> None:
     m.add_argument("--axis-convention", default="textbook", choices=AXIS_CONVENTION_NAMES,
                    help="cut-offs of the axis class: textbook (AHA -30/+90, default), or a dataset's "
                         "label convention: ptbxl, ludb (grounding.AXIS_CONVENTIONS)")
+    m.add_argument("--numeric-convention", default="clinical", choices=("clinical", "ecgqa"),
+                   help="whose values the ECG-QA numeric-feature ranges use: clinical (the 12-lead values above "
+                        "with clinical ranges, default) or ecgqa (also measure the six features the way ECG-QA "
+                        "did: NeuroKit2 on lead II at 500 Hz, per beat, ECG-QA's ranges; docs/qa.md)")
     t = cli.command("tokens", "OpenECG codec tokens of one lead (run-length symbols, beats, rhythm)",
                     _tokens)
     t.add_argument("record", help=RECORD_HELP)
@@ -51,6 +55,14 @@ def measurements_json(m) -> dict:
         "axis_class": m.axis_class,
         "axis_convention": m.axis_convention,
         "ecgqa_ranges": m.range_attributes(),
+        "numeric_convention": m.numeric_convention,
+        **({"ecgqa_convention": {
+            "lead": m.ecgqa_numeric.lead, "fs_hz": m.ecgqa_numeric.fs_hz,
+            "aggregation": m.ecgqa_numeric.aggregation,
+            "per_beat_ms": {f: [round(v, 1) for v in vals] for f, vals in m.ecgqa_numeric.per_beat_ms.items()},
+            "reasons": dict(m.ecgqa_numeric.reasons),
+            "clinical_ranges": m.range_attributes("clinical"),
+        }} if m.ecgqa_numeric is not None else {}),
         "notes": list(m.notes),
     }
 
@@ -68,7 +80,7 @@ def _measure(args: argparse.Namespace) -> int:
     ecg = read_any(args.record, args.fs)
     name = record_display_name(args.record)
     delineation = None if args.method == "openecg" else delineate(ecg, method=args.method)
-    m = measure(ecg, delineation, axis_convention=convention)
+    m = measure(ecg, delineation, axis_convention=convention, numeric_convention=args.numeric_convention)
     if args.json:
         out = {"record": name, **measurements_json(m)}
         if args.beats:

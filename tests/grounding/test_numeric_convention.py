@@ -134,3 +134,17 @@ def test_flat_or_short_lead_is_unmeasurable_with_a_reason(example):
     m = measure_ecgqa(short)
     assert all(v is None for v in m.range_attributes().values())
     assert "at least 7" in m.reasons["rr interval"]
+
+
+def test_cli_measure_numeric_convention_prints_both(capsys):
+    import json
+
+    from ecgqa_tools import cli
+
+    assert cli.main(["measure", "ptbxl-00473", "--numeric-convention", "ecgqa", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["numeric_convention"] == "ecgqa"
+    conv = out["ecgqa_convention"]
+    assert (conv["lead"], conv["fs_hz"]) == ("II", 500.0)
+    assert out["ecgqa_ranges"]["qrs duration"] == "above" and conv["clinical_ranges"]["qrs duration"] == "within"
+    assert cli.main(["measure", "ptbxl-00473", "--numeric-convention", "paper"]) != 0
