@@ -10,6 +10,8 @@ from pathlib import Path
 from ..cli import CommandRegistry
 
 DEFAULT_SYSTEMS = "oracle,upper-bound,tools"
+DEFAULT_BENCH_NUMERIC_CONVENTION = "clinical"
+"""Numeric convention of `ecgqa bench ecgqa` (session-7 protocol, docs/measurements.md "ECG-QA numeric convention")."""
 
 
 def register(cli: CommandRegistry) -> None:
@@ -35,6 +37,11 @@ def register(cli: CommandRegistry) -> None:
                        help="leave out the official samples of the split quoted in templates.json")
     bench.add_argument("--fs", type=int, default=100, choices=[100, 500],
                        help="sampling rate of the signals read (default 100: all present records)")
+    bench.add_argument("--numeric-convention", choices=("clinical", "ecgqa"), default=DEFAULT_BENCH_NUMERIC_CONVENTION,
+                       help="whose numeric-feature ranges oracle, upper-bound and tools answer ECG-QA numeric questions "
+                            "with: ecgqa (ECG-QA's own measuring convention: NeuroKit2 on lead II at 500 Hz; 100 Hz "
+                            "signals resampled) or clinical (measure()'s 12-lead values, clinical ranges); default "
+                            f"{DEFAULT_BENCH_NUMERIC_CONVENTION} (chosen by the session-7 protocol, docs/measurements.md)")
     bench.add_argument("--sample", type=float, default=None, metavar="FRACTION",
                        help="the paper's stratified sample: FRACTION of each template's samples (at least one "
                             "per template), seeded, e.g. 0.1 for 10%%; the way to spread a small run over the "
@@ -230,7 +237,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
         require_predictions(out, names)
     ctx = BenchContext(
         ptbxl_dir=ptbxl_root, ecgqa_dir=ecgqa_root, dataset=args.dataset, fs_hz=args.fs,
-        disease_weights=args.disease_weights,
+        disease_weights=args.disease_weights, numeric_convention=args.numeric_convention,
         llm=LLMEndpoint(base_url=args.llm_base_url, model=args.llm_model,
                         api_key_env=args.llm_api_key_env, timeout_s=args.llm_timeout,
                         max_steps=args.llm_max_steps, max_tokens=args.llm_max_tokens,
@@ -256,6 +263,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
 
     sources = Counter(Path(s.source or "?").name for s in selection.samples)
     extra = {"dataset": args.dataset, "kind": args.kind, "split": args.split, "fs_hz": args.fs,
+             "numeric_convention": args.numeric_convention,
              "selected_by_source_file": dict(sorted(sources.items())),
              "ecgqa_dir": str(ecgqa_root), "ptbxl_dir": str(ptbxl_root)}
     if any(n.startswith("llm") for n in names):

@@ -390,7 +390,8 @@ def _select_convention(args: argparse.Namespace, ptbxl_root, cache) -> int:
     else:
         ecgqa_only = tuple(c for c in CONVENTION_CANDIDATES if c.startswith("ecgqa-"))
         for tag, mfs in (("@resampled-500", 500.0), ("@native", None)):
-            runs.append((tag, convention_agreement(ecgqa_root, ptbxl_root, args.fs, cache, splits, ecgqa_only, mfs)))
+            runs.append((tag, convention_agreement(ecgqa_root, ptbxl_root, args.fs, cache, splits, ecgqa_only, mfs,
+                                                   same_ecgs_as_fs_hz=500)))
     print(f"== numeric-convention candidates, records{args.fs}, states implied by ECG-QA train + valid answers "
           "(unmeasurable counted as within; measured-only in brackets)")
     best = None

@@ -343,12 +343,16 @@ def state_agreement(states: dict[tuple[int, str], set[str]], ranges_by_id: dict[
 
 def convention_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_dir: Path | None,
                          splits: tuple[str, ...], candidates: tuple[str, ...] = CONVENTION_CANDIDATES,
-                         measure_fs_hz: float | None = 500.0) -> dict[str, dict[str, StateAgreement]]:
+                         measure_fs_hz: float | None = 500.0,
+                         same_ecgs_as_fs_hz: int | None = None) -> dict[str, dict[str, StateAgreement]]:
     """Candidate -> split -> agreement with the implied states (records read at ``fs_hz``; the
-    ECG-QA-convention candidates measured at ``measure_fs_hz``)."""
+    ECG-QA-convention candidates measured at ``measure_fs_hz``). ``same_ecgs_as_fs_hz``: only the
+    ECGs that also have a signal at that rate (the protocol's 100 Hz choice uses the 500 Hz ECGs)."""
     from ..records import PtbXl
 
-    present = PtbXl(ptbxl_root).present_ids(fs_hz=fs_hz)
+    present = set(PtbXl(ptbxl_root).present_ids(fs_hz=fs_hz))
+    if same_ecgs_as_fs_hz is not None:
+        present &= set(PtbXl(ptbxl_root).present_ids(fs_hz=same_ecgs_as_fs_hz))
     states = split_states(ecgqa_root, present, splits)
     ids = sorted({e for st in states.values() for e, _ in st})
     clinical = per_beat = None

@@ -90,6 +90,10 @@ class BenchContext:
     disease_weights: str = "ecgqa-split"
     """Disease weight set the systems' tools use (``encoders.DISEASE_WEIGHT_SETS``): by default the
     models trained on ECG-QA's train ECGs and selected on its valid ECGs, which never saw a test ECG."""
+    numeric_convention: str = "clinical"
+    """Whose numeric-feature ranges answer ECG-QA numeric questions (``oracle``, ``upper-bound``,
+    ``tools``): ``clinical`` (``measure()``'s 12-lead values, clinical ranges) or ``ecgqa``
+    (``grounding.measure_ecgqa``: ECG-QA's own convention). Part of those systems' resume keys."""
     _ptbxl: Any = None
     _ranges: dict[int, dict[str, str]] = field(default_factory=dict)
 
@@ -117,11 +121,13 @@ class BenchContext:
         ecg_id = int(ecg_id)
         if ecg_id in self._ranges:
             return self._ranges[ecg_id]
-        path = None if self.cache_dir is None else self.cache_dir / f"measured-ranges-{self.fs_hz}hz" / f"{ecg_id}.json"
+        folder = (f"measured-ranges-{self.fs_hz}hz" if self.numeric_convention == "clinical"
+                  else f"measured-ranges-{self.numeric_convention}-{self.fs_hz}hz")
+        path = None if self.cache_dir is None else self.cache_dir / folder / f"{ecg_id}.json"
         if path is not None and path.exists():
             ranges = json.loads(path.read_text())
         else:
-            ranges = measured_ranges(ecg if ecg is not None else self.load_ecg(ecg_id))
+            ranges = measured_ranges(ecg if ecg is not None else self.load_ecg(ecg_id), self.numeric_convention)
             if path is not None:
                 from .._io import write_text_atomic
 
@@ -263,11 +269,20 @@ def check_evidence_unseen(evidence: Sequence[Any], ecg_ids: Sequence[int]) -> No
                                    f"on ECG(s) {', '.join(map(str, seen))}")
 
 
-def measured_ranges(ecg: Any) -> dict[str, str]:
-    """ECG-QA numeric-feature ranges (below/within/above) measured on the signal; unmeasurable ones left out."""
-    from ..grounding import measure
+def measured_ranges(ecg: Any, convention: str = "clinical") -> dict[str, str]:
+    """ECG-QA numeric-feature ranges (below/within/above) measured on the signal under a numeric
+    convention (``clinical``: ``measure()``; ``ecgqa``: ``measure_ecgqa``); unmeasurable ones left out."""
+    from ..grounding import measure, measure_ecgqa
 
-    return {name: value for name, value in measure(ecg).range_attributes().items() if value is not None}
+    if convention == "ecgqa":
+        ranges = measure_ecgqa(ecg).range_attributes()
+    elif convention == "clinical":
+        ranges = measure(ecg).range_attributes()
+    else:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown numeric convention {convention!r}; expected clinical or ecgqa")
+    return {name: value for name, value in ranges.items() if value is not None}
 
 
 def with_numeric(attrs: Any, numeric: dict[str, str]) -> Any:
@@ -312,11 +327,24 @@ def noise_measure_version() -> str:
     return f"{QUALITY_METHOD} v{QUALITY_VERSION}"
 
 
+def numeric_convention_version(convention: str) -> str:
+    """``"<convention>"`` plus, for ``ecgqa``, its aggregation, rate and a digest of its code: part of
+    the resume key, so answers made under another convention (or another version of it) are redone."""
+    if convention != "ecgqa":
+        return convention
+    from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_FS_HZ, measure_ecgqa
+    from ._delineation_bench import pipeline_fingerprint
+
+    return f"ecgqa ({DEFAULT_ECGQA_AGGREGATION}, {ECGQA_FS_HZ:g} Hz, code {pipeline_fingerprint(measure_ecgqa)})"
+
+
 class _Base:
     name = ""
     cache_base = ""
     persist_cache = True
     model_loaders: tuple[str, ...] = ()
+    uses_numeric_convention = False
+    """Whether numeric answers follow ``ctx.numeric_convention`` (then it is in the resume key)."""
 
     def __init__(self, ctx: BenchContext) -> None:
         self.ctx = ctx
@@ -331,6 +359,8 @@ class _Base:
                                "models": model_versions(*self.model_loaders)}
             if self.calls_noise_measure():
                 description["noise_measure"] = noise_measure_version()
+            if self.uses_numeric_convention:
+                description["numeric_convention"] = numeric_convention_version(self.ctx.numeric_convention)
             self._description = description
         return self._description
 
@@ -365,6 +395,7 @@ class OracleSystem(_Base):
     """Attributes from PTB-XL labels + measured numeric features -> the answer engine."""
 
     name = "oracle"
+    uses_numeric_convention = True
     cache_base = "oracle-attributes"
 
     def ecg_features(self, ecg_id: int) -> Any:
@@ -383,6 +414,7 @@ class UpperBoundSystem(_Base):
     """The attribute model's predictions + measured numeric features -> the answer engine."""
 
     name = "upper-bound"
+    uses_numeric_convention = True
     cache_base = "attribute-model"
     model_loaders = ("load_attribute_model",)
 
@@ -411,6 +443,7 @@ class ToolsSystem(_Base):
     """
 
     name = "tools"
+    uses_numeric_convention = True
     cache_base = "signal"
     persist_cache = False
     model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
@@ -436,7 +469,10 @@ class ToolsSystem(_Base):
         from ..llm import ToolContext, answer_offline
 
         if self._context is None:
+            from ..llm import use_numeric_convention
+
             self._context = ToolContext(max_cached_records=64)
+            use_numeric_convention(self._context, self.ctx.numeric_convention)
         second = features[1] if len(features) > 1 else None
         result = answer_offline(features[0], sample.question, second=second, context=self._context)
         # the evidence the answer cites, and every tool the answerer consulted, cited or not (a

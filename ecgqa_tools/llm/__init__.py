@@ -29,7 +29,7 @@ from ._quality import (
 from ._records import RecordRef, allowed_roots, parse_record_ref
 from ._registry import EvidenceItem, Provenance, Tool, ToolCallResult, ToolOutput, ToolRegistry
 from ._scripted import ScriptedChatModel, chat_completion
-from ._tools import TOOLS
+from ._tools import TOOLS, numeric_convention_of, use_numeric_convention
 
 __all__ = [
     "Agent",
@@ -70,4 +70,6 @@ __all__ = [
     "quality_fitted_ecg_ids",
     "rewrite_everyday",
     "serve_mcp_stdio",
+    "numeric_convention_of",
+    "use_numeric_convention",
 ]

@@ -725,7 +725,21 @@ def _measured(ctx: ToolContext, used: list[str], record: str, value_name: str, f
         text = f"{label} could not be measured: {meas.reasons.get(value_name, 'no reason given')}"
     else:
         text = _quantity(value_name, value)
-        if feature is not None:
+        ecgqa_key = None if feature is None else f"ecgqa_{feature.replace(' ', '_')}"
+        if feature is not None and f"{ecgqa_key}_min_ms" in meas.values:
+            # ECG-QA numeric convention in use: the ranges are ECG-QA's; cite both measurements
+            from ..grounding import ECGQA_NORMAL_RANGES_MS, range_of
+
+            clinical = range_of(feature, value)
+            text += f" ({_range_text(feature)}{': ' + clinical + ' the normal range' if clinical else ''})"
+            low, high = meas.values.get(f"{ecgqa_key}_min_ms"), meas.values.get(f"{ecgqa_key}_max_ms")
+            lo, hi = ECGQA_NORMAL_RANGES_MS[feature]
+            limits = f"up to {hi:.0f} ms" if lo is None else f"{lo:.0f}-{hi:.0f} ms"
+            where = meas.ranges.get(feature)
+            text += ("; ECG-QA convention (NeuroKit2, lead II, per beat): "
+                     + (f"{low:.0f}-{high:.0f} ms" if low is not None and high is not None else "not measurable")
+                     + f" (ECG-QA range {limits}{': ' + where if where else ''})")
+        elif feature is not None:
             where = meas.ranges.get(feature)
             text += f" ({_range_text(feature)}{': ' + where if where else ''})"
     return value, _evidence(ctx, record, "intervals_and_axis", text, f"measurements ({meas.method})", meas.version)

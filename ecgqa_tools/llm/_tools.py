@@ -225,9 +225,59 @@ def _attributes(ctx: ToolContext, record: str):
     return ref, ctx.cached(ref.canonical, "attributes", lambda: ctx.backend.predict_attributes(ecg)), warnings
 
 
+NUMERIC_CONVENTIONS = ("clinical", "ecgqa")
+
+
+def use_numeric_convention(ctx: ToolContext, convention: str) -> None:
+    """Make ``intervals_and_axis`` (and the answers built on it) give ECG-QA numeric-feature ranges
+    under ``convention``: ``clinical`` (default: the 12-lead values with clinical ranges) or
+    ``ecgqa`` (ECG-QA's own measuring convention, ``grounding.measure_ecgqa``; the clinical values
+    stay in ``values`` next to the lead-II per-beat extremes, so an answer can cite both)."""
+    if convention not in NUMERIC_CONVENTIONS:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown numeric convention {convention!r}; expected clinical or ecgqa")
+    ctx.numeric_convention = convention  # type: ignore[attr-defined]
+
+
+def numeric_convention_of(ctx: ToolContext) -> str:
+    """The numeric convention of a tool session (``clinical`` unless ``use_numeric_convention`` set one)."""
+    return getattr(ctx, "numeric_convention", "clinical")
+
+
+def _with_ecgqa_convention(result, ecg):
+    """``result`` with its numeric ranges from the ECG-QA convention and the lead-II per-beat extremes
+    added to its values (``ecgqa_<feature>_min_ms`` / ``_max_ms``)."""
+    from dataclasses import replace
+
+    from ..errors import EcgqaError
+    from ..grounding import measure_ecgqa
+
+    values, reasons = dict(result.values), dict(result.reasons)
+    try:
+        m = measure_ecgqa(ecg)
+    except EcgqaError as exc:  # e.g. no lead II: no numeric range under this convention
+        for feature in ("rr interval", "p duration", "pr interval", "qrs duration", "qt interval", "qt corrected"):
+            reasons[f"ecgqa_{feature.replace(' ', '_')}_ms"] = str(exc)
+        return replace(result, ranges={}, reasons=reasons, method=f"{result.method} + ECG-QA convention")
+    for feature, beats in m.per_beat_ms.items():
+        key = f"ecgqa_{feature.replace(' ', '_')}"
+        for how in ("min", "max"):
+            values[f"{key}_{how}_ms"] = m.value_ms(feature, how) if beats else None
+            if not beats:
+                reasons[f"{key}_{how}_ms"] = m.reasons.get(feature, "not measurable")
+    ranges = {f: f"{w} the normal range" for f, w in m.range_attributes().items() if w}
+    return replace(result, values=values, reasons=reasons, ranges=ranges,
+                   method=f"{result.method} + ECG-QA convention (NeuroKit2, lead {m.lead}, {m.fs_hz:g} Hz, "
+                          f"{m.aggregation} beat)")
+
+
 def _measurement(ctx: ToolContext, record: str, method: str = "openecg"):
     ref, ecg = ctx.load(record)
-    return ref, ctx.cached(ref.canonical, f"measure:{method}", lambda: ctx.backend.measure(ecg, method))
+    result = ctx.cached(ref.canonical, f"measure:{method}", lambda: ctx.backend.measure(ecg, method))
+    if numeric_convention_of(ctx) == "ecgqa":
+        result = ctx.cached(ref.canonical, f"measure:{method}:ecgqa", lambda: _with_ecgqa_convention(result, ecg))
+    return ref, result
 
 
 def _quality(ctx: ToolContext, record: str):
