@@ -10,7 +10,7 @@ from pathlib import Path
 from ..cli import CommandRegistry
 
 DEFAULT_SYSTEMS = "oracle,upper-bound,tools"
-DEFAULT_BENCH_NUMERIC_CONVENTION = "clinical"
+DEFAULT_BENCH_NUMERIC_CONVENTION = "ecgqa"
 """Numeric convention of `ecgqa bench ecgqa` (session-7 protocol, docs/measurements.md "ECG-QA numeric convention")."""
 
 
