@@ -52,6 +52,10 @@ AXIS_VERSION = "1"
 """Version of the shipped weights."""
 TRAIN_COMMAND = "ecgqa train axis-ptbxl --data-dir ../shared/data"
 """The command that reproduces the shipped weights (and the development comparison)."""
+CUTOFF_LOFO_CORRECT = 319
+"""The baseline of the committed decision rule: the fitted +5 / +90 cut-offs' leave-one-strat-fold-out
+count on the 339 records100 development records (session 3b; rerun in session 7 with delineation
+pipeline ``7f4f5275af03``: ``ecgqa bench axis --ptbxl ../shared/data/ptb-xl --learned --skip-ludb``)."""
 
 
 def selection_fold(held_out: int | None) -> int:
@@ -288,9 +292,11 @@ def run_axis_development(data: AxisData, work_dir: Path, epochs: int | None = No
 
 
 def train_final_axis_model(data: AxisData, work_dir: Path, out_dir: Path, development: AxisDevelopment,
-                           epochs: int | None = None, progress: bool = True) -> Path:
+                           command: str = TRAIN_COMMAND, version: str = AXIS_VERSION, epochs: int | None = None,
+                           progress: bool = True) -> Path:
     """Train the shipped model (folds 1-7, selection fold 8, three seeds) and write
-    ``axis_ptbxl.{pt,onnx,json}`` to ``out_dir`` with the development counts in its card."""
+    ``axis_ptbxl.{pt,onnx,json}`` to ``out_dir`` with the development counts in its card (``command``:
+    the reproducing command recorded in the card)."""
     from ._cards import ModelCard
     from ._install import card_train_config
     from ._jobs import MACHINE, PREPROCESSING
@@ -303,7 +309,7 @@ def train_final_axis_model(data: AxisData, work_dir: Path, out_dir: Path, develo
     train_idx, val_idx = data.indices(train), data.indices((select,))
     counts = {s: development.count(s) for s in ("records100", "filtered")}
     card = ModelCard(
-        name=AXIS_MODEL_NAME, version=AXIS_VERSION, task="axis_ptbxl", outputs=AXIS_CLASSES,
+        name=AXIS_MODEL_NAME, version=version, task="axis_ptbxl", outputs=AXIS_CLASSES,
         network=config.network, hparams=dict(config.hparams),
         train_config=card_train_config(config, AXIS_SEEDS),
         preprocessing=PREPROCESSING + " Only the six limb leads (I, II, III, aVR, aVL, aVF) are used.",
@@ -320,10 +326,13 @@ def train_final_axis_model(data: AxisData, work_dir: Path, out_dir: Path, develo
             "protocol": "docs/measurements.md, Session 7: a learned PTB-XL axis classifier",
             "machine": MACHINE,
         },
-        training_command=TRAIN_COMMAND,
+        training_command=command,
         metrics={
             "development_lofo_records100": {"correct": counts["records100"][0], "records": counts["records100"][1],
-                                            "note": "leave-one-strat-fold-out on folds 1-8; fitted cut-offs: see docs"},
+                                            "note": "leave-one-strat-fold-out on folds 1-8"},
+            "decision": {"rule": f"adopt iff development_lofo_records100 correct > {CUTOFF_LOFO_CORRECT} (the fitted "
+                                 "+5/+90 cut-offs' leave-one-fold-out count on the same 339 records)",
+                         "adopted": counts["records100"][0] > CUTOFF_LOFO_CORRECT},
             "development_lofo_filtered": {"correct": counts["filtered"][0], "records": counts["filtered"][1]},
             "development_confusion_records100": development.confusion("records100"),
             "members": [{key: v for key, v in f.items() if key != "history"} for f in facts],

@@ -13,6 +13,7 @@ from ..cli import RECORD_HELP, CommandRegistry
 
 def register(cli: CommandRegistry) -> None:
     from ._cli_encoders import _common_train_args, _weights_args
+    from ._install import shipped_recipes_help
 
     t = cli.subcommand(
         "train", "axis-ptbxl",
@@ -22,6 +23,7 @@ def register(cli: CommandRegistry) -> None:
         _train_axis)
     _common_train_args(t)
     _weights_args(t)
+    t.epilog = shipped_recipes_help("axis-ptbxl")
     t.add_argument("--development-only", action="store_true",
                    help="run and print only the leave-one-fold-out comparison (no final model)")
     a = cli.command("axis-ptbxl", "heart-axis class of an ECG in PTB-XL's label convention (left border near +5 "
@@ -43,13 +45,13 @@ def _train_axis(args: argparse.Namespace) -> int:
         run_axis_development,
         train_final_axis_model,
     )
-    from ._cli_encoders import _data_dir, _out_dir, _print_written
+    from ._cli_encoders import _command, _data_dir, _out_dir, _print_written
     from ._install import card_train_config
 
-    data_dir = _data_dir(args)
     work = Path(args.work_dir).expanduser()
     config = replace(AXIS_CONFIG, epochs=args.epochs) if args.epochs else AXIS_CONFIG
     out = None if args.development_only else _out_dir(args, [(AXIS_MODEL_NAME, card_train_config(config, AXIS_SEEDS))])
+    data_dir = _data_dir(args)
     data = load_axis_data(data_dir, work, not args.quiet)
     dev = run_axis_development(data, work / "axis_ptbxl", args.epochs, not args.quiet)
     for source, what in (("records100", "records100 (where the angle cut-offs also run)"),
@@ -62,7 +64,8 @@ def _train_axis(args: argparse.Namespace) -> int:
     print(f"development training time: {dev.train_seconds / 60:.1f} min (24 members)", file=sys.stderr)
     if out is None:  # --development-only
         return 0
-    train_final_axis_model(data, work / "axis_ptbxl", out, dev, args.epochs, not args.quiet)
+    train_final_axis_model(data, work / "axis_ptbxl", out, dev, _command(args, "axis-ptbxl"), args.version,
+                           args.epochs, not args.quiet)
     _print_written(AXIS_MODEL_NAME, out, args.install)
     return 0
 

@@ -32,6 +32,7 @@ SHIPPED_RECIPES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "attributes": (("attributes", "--seed 0 --version 2.1"),),
     "age-sex": (("age_sex", "--seed 0"),),
+    "axis-ptbxl": (("axis_ptbxl", ""),),
 }
 """Per ``ecgqa train`` command, the flags that reproduce each shipped model's recipe (its card's
 training_command without --data-dir, with the card's version), shown in ``--help``; a test checks them
@@ -41,6 +42,7 @@ _RECIPE_NOTES: dict[str, str] = {
     "disease": "variant baseline: 15 epochs unless --epochs; --epochs 30 = --variant epochs30",
     "attributes": "40 epochs; the v2 weights with the card's threshold rule of v2.1, which this command writes",
     "age-sex": "20 epochs",
+    "axis-ptbxl": "no flags: 20 epochs, seeds 0,1,2, the session-7 protocol",
 }
 
 
