@@ -121,8 +121,13 @@ class BenchContext:
         ecg_id = int(ecg_id)
         if ecg_id in self._ranges:
             return self._ranges[ecg_id]
-        folder = (f"measured-ranges-{self.fs_hz}hz" if self.numeric_convention == "clinical"
-                  else f"measured-ranges-{self.numeric_convention}-{self.fs_hz}hz")
+        if self.numeric_convention == "clinical":
+            folder = f"measured-ranges-{self.fs_hz}hz"
+        else:  # named by the convention's code digest: ranges of another version are never reused
+            from ..grounding import measure_ecgqa
+            from ._delineation_bench import pipeline_fingerprint
+
+            folder = f"measured-ranges-{self.numeric_convention}-{pipeline_fingerprint(measure_ecgqa)}-{self.fs_hz}hz"
         path = None if self.cache_dir is None else self.cache_dir / folder / f"{ecg_id}.json"
         if path is not None and path.exists():
             ranges = json.loads(path.read_text())
