@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import LLMError, UsageError, require
+from ..errors import EcgqaError, LLMError, UsageError, require
 from ._context import ToolContext
 from ._offline import DISCLAIMER, check_question, training_notes
 from ._registry import EvidenceItem, ToolCallResult, ToolRegistry
@@ -46,6 +46,9 @@ ANSWER_FORMATS: tuple[str, ...] = ("json_schema", "json_object", "text")
 """Ways of constraining a reply to the answer options, strictest first (see ``LLMSettings.answer_format``)."""
 MAX_ANSWER_EVIDENCE = 40
 """Evidence statements restated in the answering turn (bounded to keep the prompt short)."""
+RECORD_ARGUMENTS: tuple[str, ...] = ("record", "record_a", "record_b")
+"""Tool arguments that name a record: pinned (``pin_records``) and always checked against the
+conversation's records."""
 
 SYSTEM_PROMPT = (
     "You answer questions about 12-lead ECG recordings. Use the tools to get facts about the ECG "
@@ -79,7 +82,9 @@ class LLMSettings:
     """Limit of tokens per model reply."""
     pin_records: bool = False
     """Offer the conversation's record names as the only values of record arguments (a JSON-schema
-    ``enum``; grammar-constrained servers such as llama.cpp then cannot produce anything else)."""
+    ``enum``; grammar-constrained servers such as llama.cpp then cannot produce anything else).
+    Without it a call naming another record is still refused (every call is checked against the
+    conversation's records); pinning only stops the model from producing such calls."""
     max_tool_rounds: int | None = None
     """After this many turns with tool calls, the next turn must answer without tools (``None``:
     no limit below ``max_steps``). Small local models answer better (and faster) with 1."""
@@ -393,6 +398,8 @@ class ChatSession:
         self.record = record
         self.records = (record, *others)
         self.canonical = canonical
+        self.canonicals = frozenset(agent.context.load(r)[0].canonical for r in self.records)
+        """Canonical names of the conversation's records: the only records tool calls may name."""
         self.messages: list[dict[str, Any]] = [
             {"role": "system", "content": f"{SYSTEM_PROMPT} The ECG is record '{record}'."
              + (f" Other records: {', '.join(repr(o) for o in others)}." if others else "")}
@@ -414,8 +421,10 @@ class ChatSession:
         """
         text = check_question(question)
         agent, settings = self.agent, self.agent.settings
-        if isinstance(force_tool, str) and force_tool not in agent.tools:
-            raise UsageError(f"unknown tool {force_tool!r}; valid tools are: {', '.join(agent.tools.names)}")
+        offered = agent.tool_names or agent.tools.names
+        if isinstance(force_tool, str) and force_tool not in offered:
+            which = "valid tools are" if agent.tool_names is None else "the tools offered (--tools) are"
+            raise UsageError(f"cannot force tool {force_tool!r}: {which}: {', '.join(offered)}")
         options = tuple(options) if options else None
         forced_rounds = len(self.records) if isinstance(force_tool, str) else 1
         round_limit = settings.max_tool_rounds
@@ -443,7 +452,6 @@ class ChatSession:
                 if len(self.records) > 1:
                     pinned = (self.records[step],)
             elif step == 0 and force_tool is True:
-                offered = agent.tool_names or agent.tools.names
                 if len(offered) == 1:
                     choice = {"type": "function", "function": {"name": offered[0]}}
                 else:
@@ -480,9 +488,9 @@ class ChatSession:
             self.messages.append(_assistant_with_calls(message, tool_calls))
             for call in tool_calls:
                 name, arguments, call_id = _call_parts(call)
-                if agent.tool_names and name not in agent.tool_names:
-                    result = ToolCallResult(name=name, output=None, retry=True, error=(
-                        f"unknown tool {name!r}; valid tools are: {', '.join(agent.tool_names)}"))
+                refusal = self._refusal(name, arguments)
+                if refusal is not None:
+                    result = ToolCallResult(name=name, output=None, retry=True, error=refusal)
                 else:
                     result = agent.tools.call(name, arguments, agent.context)
                 calls.append(ToolCallRecord(name=name, arguments=str(arguments)[:2000], ok=result.ok, error=result.error))
@@ -516,6 +524,34 @@ class ChatSession:
             tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
             seen_in_training=training_notes(agent.context, evidence),
         )
+
+    def _refusal(self, name: str, arguments: str) -> str | None:
+        """Why a tool call is refused before dispatch (a tool not offered, or a record outside this
+        conversation: an answer must not rest on another ECG's results), or None."""
+        agent = self.agent
+        if agent.tool_names and name not in agent.tool_names:
+            return f"unknown tool {name!r}; valid tools are: {', '.join(agent.tool_names)}"
+        try:
+            values = json.loads(arguments) if arguments else {}
+        except ValueError:
+            return None  # the registry reports the bad JSON
+        if not isinstance(values, dict):
+            return None
+        for key in RECORD_ARGUMENTS:
+            value = values.get(key)
+            if isinstance(value, str) and not self._in_conversation(value):
+                return (f"{key} {value[:80]!r} is not a record of this conversation; use one of: "
+                        f"{', '.join(repr(r) for r in self.records)}")
+        return None
+
+    def _in_conversation(self, record: str) -> bool:
+        """True when ``record`` names one of the conversation's records (as given or canonical)."""
+        if record in self.records or record in self.canonicals:
+            return True
+        try:
+            return self.agent.context.ref(record).canonical in self.canonicals
+        except EcgqaError:
+            return False
 
     def _answer_messages(self, question: str, turn_evidence: list[str], before: set[str],
                          options: tuple[str, ...] | None, single: bool) -> list[dict[str, Any]]:
@@ -596,7 +632,7 @@ def _pin_records(schemas: list[dict[str, Any]], records: tuple[str, ...]) -> lis
     pinned = copy.deepcopy(schemas)
     for schema in pinned:
         for name, prop in schema["function"]["parameters"].get("properties", {}).items():
-            if name in ("record", "record_a", "record_b") and prop.get("type") == "string":
+            if name in RECORD_ARGUMENTS and prop.get("type") == "string":
                 prop["enum"] = list(records)
                 prop["description"] = "A record of this conversation."  # the enum says which: fewer tokens
     return pinned

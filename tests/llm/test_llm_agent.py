@@ -70,7 +70,7 @@ def test_invalid_calls_are_returned_to_the_model_and_the_loop_continues(context)
     assert "unknown tool 'read_file'; valid tools are:" in errors[0]
     assert "not valid JSON" in errors[1]
     refusal = json.loads(model.requests[2]["messages"][-1]["content"])["error"]
-    assert "outside the allowed data roots" in refusal or "not found" in refusal or "no data roots" in refusal
+    assert "'/etc/passwd' is not a record of this conversation" in refusal  # refused before any path lookup
     assert "root:x:0:0" not in json.dumps(model.requests)
     assert answer.stopped == "answer" and answer.cited == ("E1",)
 

@@ -1,0 +1,61 @@
+"""Session-7 review of the LLM agent: record confinement, forced tools, warnings, citations, errors.
+
+Each test reproduces one finding of notes/s7/review_llm.md with the scripted chat model (real
+``openai`` ChatCompletion objects) and the fake backend of conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecgqa_tools.errors import UsageError
+from ecgqa_tools.llm import Agent, LLMSettings
+from ecgqa_tools.llm import ScriptedChatModel as ScriptedModel
+from ecgqa_tools.llm import chat_completion as completion
+
+from .conftest import synthetic_ecg
+
+
+def _agent(context, script, tool_names=None, **settings):
+    model = ScriptedModel(script)
+    options = {"model": "scripted", "max_steps": 4, "max_retries": 0, "timeout_s": 5} | settings
+    agent = Agent(LLMSettings(**options), context=context, chat_function=model, sleep=lambda s: None,
+                  tool_names=tool_names)
+    return agent, model
+
+
+@pytest.mark.parametrize("pin", [False, True])
+def test_a_call_naming_a_record_outside_the_conversation_is_refused(context, backend, pin):
+    agent, model = _agent(context, [
+        completion(tool_calls=[("disease_probabilities", {"record": "syn2"})]),
+        completion(tool_calls=[("disease_probabilities", {"record": "memory:syn1"})]),
+        completion("MI probability 0.81 [E1]."),
+    ], pin_records=pin)
+    answer = agent.ask("syn1", "Is there a heart attack?")
+    refused, accepted = answer.tool_calls
+    assert not refused.ok and "'syn2' is not a record of this conversation; use one of: 'syn1'" in refused.error
+    assert json.loads(model.requests[1]["messages"][-1]["content"])["action"] == "retry with corrected arguments"
+    assert accepted.ok  # the canonical name of the conversation's record is accepted
+    assert backend.calls.count("predict_diseases") == 1  # syn2 was never scored
+    assert {e.record for e in answer.evidence} == {"memory:syn1"}
+
+
+def test_a_comparison_may_name_both_of_its_records_but_no_third(context):
+    context.add_record("syn3", synthetic_ecg("syn3"))
+    agent, _ = _agent(context, [
+        completion(tool_calls=[("compare_ecgs", {"record_a": "syn1", "record_b": "syn3"})]),
+        completion(tool_calls=[("compare_ecgs", {"record_a": "syn1", "record_b": "syn2"})]),
+        completion("Nothing new [E1]."),
+    ])
+    answer = agent.ask("syn1", "What changed?", others=("syn2",))
+    assert not answer.tool_calls[0].ok and "record_b 'syn3'" in answer.tool_calls[0].error
+    assert answer.tool_calls[1].ok
+
+
+def test_forcing_a_tool_outside_the_offered_set_is_a_usage_error_before_any_request(context):
+    agent, model = _agent(context, [completion("unused")], tool_names=("record_summary",))
+    with pytest.raises(UsageError, match="cannot force tool 'disease_probabilities'.*offered.*record_summary"):
+        agent.ask("syn1", "Is there a heart attack?", force_tool="disease_probabilities")
+    assert model.requests == []
