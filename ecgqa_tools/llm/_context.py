@@ -44,6 +44,7 @@ class ToolContext:
         self.fs_hz = fs_hz
         self._max_records = max_cached_records
         self._records: OrderedDict[str, tuple[RecordRef, Any]] = OrderedDict()
+        self._stamps: dict[str, tuple[tuple[str, int, int], ...]] = {}
         self._cache: dict[tuple[str, str], Any] = {}
         self.evidence: dict[str, EvidenceItem] = {}
         self._evidence_keys: dict[tuple[str, str, str], str] = {}
@@ -60,22 +61,40 @@ class ToolContext:
             self._cache = {k: v for k, v in self._cache.items() if k[0] != ref.canonical}
         self._records[name] = (ref, ecg)
         self._records[ref.canonical] = (ref, ecg)
+        self._stamps[ref.canonical] = ()
         return ref
 
     def load(self, record: str) -> tuple[RecordRef, Any]:
-        """(reference, ECG) for a record reference, read once and kept in a small LRU cache."""
-        if record in self._records:
+        """(reference, ECG) for a record reference, read once and kept in a small LRU cache.
+
+        A record file is read again (and its cached results dropped) when its files changed since
+        it was read: same path, other (name, mtime_ns, size) of the file or its companions."""
+        known = self._records.get(record)
+        if known is not None and known[0].canonical.startswith("memory:"):  # add_record: never stale
             self._records.move_to_end(record)
-            return self._records[record]
-        ref = self.ref(record)
+            return known
+        ref = known[0] if known is not None else self.ref(record)
         if ref.canonical in self._records:
-            return self._records[ref.canonical]
+            stamp = _file_stamp(ref)
+            if stamp == self._stamps.get(ref.canonical):
+                self._records.move_to_end(ref.canonical)
+                return self._records[ref.canonical]
+            self._forget(ref.canonical)
+        stamp = _file_stamp(ref)  # before reading: a write during the read shows at the next load
         ecg = load_record(ref, fs_hz=self.fs_hz)
         self._records[ref.canonical] = (ref, ecg)
+        self._stamps[ref.canonical] = stamp
         while len(self._records) > self._max_records:
             evicted, _ = self._records.popitem(last=False)
+            self._stamps.pop(evicted, None)
             self._cache = {k: v for k, v in self._cache.items() if k[0] != evicted}
         return ref, ecg
+
+    def _forget(self, canonical: str) -> None:
+        """Drop a record and every result cached for it."""
+        self._records.pop(canonical, None)
+        self._stamps.pop(canonical, None)
+        self._cache = {k: v for k, v in self._cache.items() if k[0] != canonical}
 
     def cached(self, record: str, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per (record, key) in this session."""
@@ -95,3 +114,21 @@ class ToolContext:
         )
         self._evidence_keys[key] = evidence_id
         return evidence_id
+
+
+def _file_stamp(ref: RecordRef) -> tuple[tuple[str, int, int], ...]:
+    """(file name, mtime_ns, size) of a path record's files (the path and its companions
+    ``<base>.*``); () for names (examples, datasets) and in-memory ECGs, which do not change."""
+    import glob
+
+    if ref.kind != "path" or ref.canonical.startswith("memory:"):
+        return ()
+    base = Path(ref.key)
+    stamps = []
+    for path in sorted({base, *base.parent.glob(f"{glob.escape(base.name)}.*")}):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamps.append((path.name, info.st_mtime_ns, info.st_size))
+    return tuple(stamps)
