@@ -194,10 +194,39 @@ def _model_input(ctx: ToolContext, record: str):
 
 
 def input_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
-    """``encoders.model_input_warnings`` of a loaded record, computed once per record in the session
-    (every tool call and every offline answer asks again); its ``RecordError`` (every lead flat) as
-    ``ToolFailed``; () for an ECG-like object without ``quality()``."""
-    return ctx.cached(ref.canonical, "input_warnings", lambda: _input_warnings(ref.canonical, ecg))
+    """``encoders.model_input_warnings`` of a loaded record plus the mostly-noise warning
+    (``noise_warning``), computed once per record in the session (every tool call and every
+    offline answer asks again); its ``RecordError`` (every lead flat) as ``ToolFailed``; () for an
+    ECG-like object without ``quality()``."""
+    return ctx.cached(ref.canonical, "input_warnings",
+                      lambda: _input_warnings(ref.canonical, ecg) + _noise_warnings(ctx, ref, ecg))
+
+
+MIN_NOISY_LEADS = 10
+"""Static noise in at least this many leads (or in every lead of a shorter record) gives the
+mostly-noise warning (rule fixed a priori, docs/llm.md "Mostly-noise records")."""
+
+
+def noise_warning(quality, name: str) -> str | None:
+    """The mostly-noise warning of a record from its per-lead quality (``_quality.lead_quality``),
+    or None: static noise flagged in at least ``MIN_NOISY_LEADS`` leads, or in all of fewer."""
+    from ._quality import QUALITY_VERSION
+
+    leads = list(quality)
+    noisy = [q.lead for q in leads if "static noise" in q.noises]
+    if not leads or len(noisy) < min(MIN_NOISY_LEADS, len(leads)):
+        return None
+    return (f"{name}: static noise flagged in {len(noisy)} of {len(leads)} leads (signal-quality heuristic "
+            f"v{QUALITY_VERSION}): noise throughout the recording can make model outputs and measurements wrong")
+
+
+def _noise_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
+    from ..records import ECG
+
+    if not isinstance(ecg, ECG):
+        return ()
+    warning = noise_warning(_lead_quality(ctx, ref, ecg), ref.canonical)
+    return (warning,) if warning else ()
 
 
 def _input_warnings(name: str, ecg) -> tuple[str, ...]:
@@ -281,12 +310,15 @@ def _measurement(ctx: ToolContext, record: str, method: str = "openecg"):
 
 
 def _quality(ctx: ToolContext, record: str):
+    ref, ecg = ctx.load(record)
+    return ref, _lead_quality(ctx, ref, ecg)
+
+
+def _lead_quality(ctx: ToolContext, ref, ecg):
+    """``_quality.lead_quality`` of a loaded record, once per record in the session."""
     from ._quality import lead_quality
 
-    ref, ecg = ctx.load(record)
-    return ref, ctx.cached(
-        ref.canonical, "quality", lambda: lead_quality(ecg.signal_mv, ecg.fs_hz, ecg.lead_names)
-    )
+    return ctx.cached(ref.canonical, "quality", lambda: lead_quality(ecg.signal_mv, ecg.fs_hz, ecg.lead_names))
 
 
 def _present(scores) -> set[str]:
