@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from ..errors import EcgqaError, LLMError, UsageError, require
 from ._context import ToolContext
-from ._offline import DISCLAIMER, check_question, training_notes
+from ._offline import DISCLAIMER, check_question, record_warnings, training_notes
 from ._registry import EvidenceItem, ToolCallResult, ToolRegistry
 from ._tools import TOOLS
 
@@ -168,6 +168,10 @@ class AgentAnswer:
     seen_in_training: tuple[str, ...] = ()
     """Notes naming the shipped models behind the evidence that were trained or selected on the
     ECG (as ``Answer.seen_in_training``); empty otherwise."""
+    warnings: tuple[str, ...] = ()
+    """Signal-quality findings of the conversation's records (as ``Answer.warnings``: flat,
+    implausible or missing leads, mostly noise), also put in the answering turn's prompt; empty
+    when none was found."""
 
     @property
     def grounded(self) -> bool:
@@ -179,6 +183,7 @@ class AgentAnswer:
         lines = [self.text.strip() or "(the model gave no text)"]
         if self.answer:
             lines.insert(0, f"A: {', '.join(self.answer)}")
+        lines.extend(f"Warning: {w}" for w in self.warnings)
         lines.extend(f"Note: {n}" for n in self.seen_in_training)
         if self.evidence:
             lines.append("Evidence:")
@@ -202,6 +207,7 @@ class AgentAnswer:
             "stopped": self.stopped,
             "answer_format": self.answer_format,
             "grounded": self.grounded,
+            "warnings": list(self.warnings),
             "seen_in_training": list(self.seen_in_training),
             "disclaimer": self.disclaimer,
         }
@@ -382,11 +388,12 @@ class Agent:
             chosen = _match_options(reply, options)
         ids = [i for result in results for i in result.evidence_ids]
         evidence = tuple(self.context.evidence[i] for i in ids)
+        warnings = tuple(dict.fromkeys(w for result in results for w in result.warnings))
         name = ref.canonical if second is None else f"{ref.canonical} -> {self.context.load(second)[0].canonical}"
         return AgentAnswer(
             question=text, record=name, text=reply, evidence=evidence,
             cited=tuple(ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
-            answer_format=fmt, seen_in_training=training_notes(self.context, evidence),
+            answer_format=fmt, seen_in_training=training_notes(self.context, evidence), warnings=warnings,
         )
 
 
@@ -421,6 +428,7 @@ class ChatSession:
         """
         text = check_question(question)
         agent, settings = self.agent, self.agent.settings
+        warnings = record_warnings(agent.context, self.records)
         offered = agent.tool_names or agent.tools.names
         if isinstance(force_tool, str) and force_tool not in offered:
             which = "valid tools are" if agent.tool_names is None else "the tools offered (--tools) are"
@@ -460,7 +468,7 @@ class ChatSession:
             if choice == "none" and (tool_rounds or options):
                 # answering turn: restate the results (some chat templates, e.g. llama-cpp-python's
                 # chatml-function-calling, drop tool messages from the prompt) and the task
-                messages = self._answer_messages(text, turn_evidence, before, options, single)
+                messages = self._answer_messages(text, turn_evidence, before, options, single, warnings)
                 if options:
                     final_text, chosen, answer_format = agent.choose(messages, options, single)
                     chose = True
@@ -507,7 +515,7 @@ class ChatSession:
         if options and not chosen and not chose:
             # the turn must end with options: one more answering turn (beyond max_steps), constrained
             steps += 1
-            messages = self._answer_messages(text, turn_evidence, before, options, single)
+            messages = self._answer_messages(text, turn_evidence, before, options, single, warnings)
             final_text, chosen, answer_format = agent.choose(messages, options, single)
             self.messages.append({"role": "assistant", "content": final_text})
         ids = list(dict.fromkeys(turn_evidence + [i for i in agent.context.evidence if i not in before]))
@@ -522,7 +530,7 @@ class ChatSession:
         return AgentAnswer(
             question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
             tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
-            seen_in_training=training_notes(agent.context, evidence),
+            seen_in_training=training_notes(agent.context, evidence), warnings=warnings,
         )
 
     def _refusal(self, name: str, arguments: str) -> str | None:
@@ -554,7 +562,8 @@ class ChatSession:
             return False
 
     def _answer_messages(self, question: str, turn_evidence: list[str], before: set[str],
-                         options: tuple[str, ...] | None, single: bool) -> list[dict[str, Any]]:
+                         options: tuple[str, ...] | None, single: bool,
+                         warnings: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         """Messages of an answering turn. With options the turn is self-contained (the system
         prompt, then the results, question and options in one message: a short prompt, and the
         choice rests only on what it restates); without, the conversation so far plus that message."""
@@ -568,7 +577,7 @@ class ChatSession:
             lines = [(record, "; ".join(facts)) for record, facts in grouped.items()]
         else:
             lines = [(item.id, item.statement) for item in items]
-        prompt = {"role": "user", "content": _answer_prompt(question, lines, options, single)}
+        prompt = {"role": "user", "content": _answer_prompt(question, lines, options, single, warnings)}
         return [self.messages[0], prompt] if options else self.messages + [prompt]
 
 
@@ -576,15 +585,17 @@ class ChatSession:
 
 
 def _answer_prompt(question: str, evidence: list[tuple[str, str]], options: tuple[str, ...] | None,
-                   single: bool) -> str:
+                   single: bool, warnings: tuple[str, ...] = ()) -> str:
     """The answering turn's message: the tool results as ``(label, text)`` lines (evidence id and
-    statement; with options, record and its facts), the question, and either the options to
-    choose from (as JSON) or a request to cite."""
+    statement; with options, record and its facts), the records' signal-quality warnings, the
+    question, and either the options to choose from (as JSON) or a request to cite."""
     shown = evidence[:MAX_ANSWER_EVIDENCE]
     lines = [f"{i}: {statement}" for i, statement in shown]
     if len(evidence) > len(shown):
         lines.append(f"({len(evidence) - len(shown)} more evidence items not shown)")
     results = "Tool results:\n" + ("\n".join(lines) if lines else "(none)")
+    if warnings:
+        results += "\nSignal-quality warnings (say them in the answer):\n" + "\n".join(f"- {w}" for w in warnings)
     if not options:
         return f"{results}\n\nUsing only the tool results above, answer: {question} Cite the evidence ids like [E1]."
     how = "the one option" if single else "the option or options"

@@ -469,6 +469,13 @@ def _signal_findings(ctx: ToolContext, records: list[str]) -> tuple[tuple[str, .
     return tuple(warnings), None
 
 
+def record_warnings(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ...]:
+    """The quality warnings of ``records`` (``_signal_findings``), the reason a record cannot be
+    analysed at all included as one of them (for answers that are not refused, e.g. the agent's)."""
+    warnings, unusable = _signal_findings(ctx, list(records))
+    return warnings + ((unusable,) if unusable else ())
+
+
 def _unusable(question: str, record: str, reason: str) -> Answer:
     return Answer(question=question, record=record, answer=(), evidence=(), supported=False,
                   explanation=f"I cannot answer this from the ECG: {reason}.")
