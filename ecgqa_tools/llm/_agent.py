@@ -103,7 +103,7 @@ class LLMSettings:
         if self.max_tool_rounds is not None and self.max_tool_rounds < 0:
             raise UsageError(f"max_tool_rounds must be >= 0 or None, got {self.max_tool_rounds}")
         if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
-            raise UsageError(f"the LLM base URL must be an http(s) URL such as http://127.0.0.1:8080/v1; "
+            raise UsageError(f"the LLM base URL must be an http(s) URL such as http://127.0.0.1:8765/v1; "
                              f"got {self.base_url!r}")
         if self.timeout_s <= 0 or self.max_retries < 0 or self.max_steps < 1:
             raise UsageError(
@@ -262,8 +262,12 @@ class Agent:
         )
         return client.chat.completions.create
 
-    def _complete(self, request: dict[str, Any]) -> Any:
-        """One chat completion with retries; returns the first choice's message."""
+    def _complete(self, request: dict[str, Any], retry_server_errors: bool = True) -> Any:
+        """One chat completion with retries; returns the first choice's message.
+
+        ``retry_server_errors=False``: an HTTP error status (5xx included) is raised at once (a
+        request the server may refuse by design, e.g. ``tool_choice="required"``); connection
+        errors and timeouts are still retried."""
         last: Exception | None = None
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
@@ -271,12 +275,15 @@ class Agent:
             try:
                 response = self._create(**request)
             except Exception as exc:  # classified below; never leaks the key (not in the message)
-                if _retryable(exc):
+                status = getattr(exc, "status_code", None)
+                if _retryable(exc) and (retry_server_errors or not isinstance(status, int)):
                     last = exc
                     logger.info("LLM request failed (%s), attempt %d", type(exc).__name__, attempt + 1)
                     continue
-                error = LLMError(f"LLM endpoint error: {_describe(exc)}")
+                where = self.settings.base_url or "the default OpenAI URL"
+                error = LLMError(f"LLM endpoint error at {where}: {_describe(exc)}{_status_hint(status)}")
                 error.reached_server = True  # type: ignore[attr-defined]
+                error.status = status  # type: ignore[attr-defined]
                 raise error from None
             return _first_message(response)
         error = LLMError(
@@ -476,9 +483,11 @@ class ChatSession:
                     stopped = "answer"
                     break
             try:
-                message = agent._complete(agent._request(messages, choice, pinned))
+                message = agent._complete(agent._request(messages, choice, pinned),
+                                          retry_server_errors=choice != "required")
             except LLMError as exc:
-                if choice != "required" or not getattr(exc, "reached_server", False):
+                if (choice != "required" or not getattr(exc, "reached_server", False)
+                        or getattr(exc, "status", None) in _NOT_A_REFUSAL):
                     raise
                 # some servers (llama-cpp-python) reject tool_choice="required": let the model choose
                 logger.info("endpoint rejected tool_choice='required'; falling back to 'auto'")
@@ -649,6 +658,23 @@ def _pin_records(schemas: list[dict[str, Any]], records: tuple[str, ...]) -> lis
     return pinned
 
 
+_NOT_A_REFUSAL = (401, 403, 404)
+"""HTTP statuses that say the request never reached a chat endpoint that could refuse
+``tool_choice="required"`` (wrong URL or key): raised, not retried with ``"auto"``."""
+
+
+_API_ROOT_HINT = "; is the base URL the server's OpenAI-compatible API root (e.g. http://127.0.0.1:8765/v1)?"
+
+
+def _status_hint(status: int | None) -> str:
+    """What to check for an HTTP error status that usually means a configuration mistake."""
+    if status == 404:
+        return _API_ROOT_HINT
+    if status in (401, 403):
+        return "; check the API key (--api-key-env VAR, ECGQA_LLM_API_KEY or OPENAI_API_KEY)"
+    return ""
+
+
 def _retryable(exc: Exception) -> bool:
     try:
         import openai
@@ -678,7 +704,7 @@ def _first_message(response: Any) -> Any:
     if not choices:
         hint = ""
         if isinstance(response, str):  # an HTML page or plain text: not the OpenAI-compatible API
-            hint = "; is the base URL the server's OpenAI-compatible API root (e.g. http://127.0.0.1:8080/v1)?"
+            hint = _API_ROOT_HINT
         raise LLMError(f"LLM endpoint returned no choices (got {type(response).__name__}: "
                        f"{str(response)[:200]!r}){hint}")
     message = getattr(choices[0], "message", None)

@@ -7,10 +7,12 @@ Each test reproduces one finding of notes/s7/review_llm.md with the scripted cha
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ecgqa_tools.errors import UsageError
+from ecgqa_tools.errors import LLMError, UsageError
 from ecgqa_tools.llm import Agent, LLMSettings
 from ecgqa_tools.llm import ScriptedChatModel as ScriptedModel
 from ecgqa_tools.llm import chat_completion as completion
@@ -59,3 +61,69 @@ def test_forcing_a_tool_outside_the_offered_set_is_a_usage_error_before_any_requ
     with pytest.raises(UsageError, match="cannot force tool 'disease_probabilities'.*offered.*record_summary"):
         agent.ask("syn1", "Is there a heart attack?", force_tool="disease_probabilities")
     assert model.requests == []
+
+
+# --------------------------------------------------------------- endpoint errors over real HTTP
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 404 to every POST (mode "404"), or 500 to tool_choice="required" and a scripted
+    completion otherwise (mode "500-required"); records each request's tool_choice."""
+
+    mode = "404"
+    seen: list = []
+    replies: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        self.seen.append(body.get("tool_choice"))
+        if self.mode == "404" or body.get("tool_choice") == "required":
+            status, payload = (404, b'{"detail": "Not Found"}') if self.mode == "404" else (500, b'{"error": "no"}')
+        else:
+            status, payload = 200, json.dumps(self.replies.pop(0)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture
+def recorder():
+    servers = []
+
+    def start(mode, replies=()):
+        handler = type("R", (_Recorder,), {"mode": mode, "seen": [], "replies": list(replies)})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", handler
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_base_url_without_v1_names_the_url_and_the_fix_and_sends_one_request(context, recorder):
+    url, handler = recorder("404")
+    agent = Agent(LLMSettings(model="m", base_url=url, max_retries=2, backoff_s=0.01, timeout_s=5), context=context)
+    with pytest.raises(LLMError) as info:
+        agent.ask("syn1", "Is this normal?")
+    message = str(info.value)
+    assert url in message and "404" in message and "API root (e.g. http://127.0.0.1:8765/v1)?" in message
+    assert handler.seen == ["required"]  # no retry, no fallback to "auto" after a 404
+
+
+def test_a_server_refusing_required_is_asked_once_then_auto(context, recorder):
+    replies = [completion(tool_calls=[("record_summary", {"record": "syn1"})]).model_dump(),
+               completion("12 leads [E1].").model_dump()]
+    url, handler = recorder("500-required", replies)
+    agent = Agent(LLMSettings(model="m", base_url=url + "/v1", max_retries=2, backoff_s=0.01, timeout_s=5),
+                  context=context)
+    answer = agent.ask("syn1", "How many leads?")
+    assert answer.cited == ("E1",) and handler.seen == ["required", "auto", "auto"]
