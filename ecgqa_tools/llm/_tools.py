@@ -445,6 +445,11 @@ def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = No
     for name, p in present.items():
         out.evidence_ids.append(ctx.add_evidence(
             "ecgqa_attributes", f"'{name}' predicted with probability {_fmt(p)} (threshold {_fmt(cut(name))}) on {ref.canonical}", prov))
+    if not present:  # "nothing reached the threshold" is a result the answer can rest on too
+        where = f"threshold {_fmt(threshold)}" if threshold is not None else "its tuned threshold"
+        top = f"; highest '{ranked[0][0]}' {_fmt(ranked[0][1])}" if ranked else ""
+        out.evidence_ids.append(ctx.add_evidence(
+            "ecgqa_attributes", f"no attribute class at or above {where}{top} on {ref.canonical}", prov))
     return out
 
 
@@ -472,6 +477,11 @@ def intervals_and_axis(
         out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"{feature} is {where} on {ref.canonical}", prov))
     if result.axis_class:
         out.evidence_ids.append(ctx.add_evidence("intervals_and_axis", f"heart axis: {result.axis_class} on {ref.canonical}", prov))
+    unmeasured = [f"{name.rpartition('_')[0].replace('_', ' ') or name} ({result.reasons.get(name, 'no reason given')})"
+                  for name, value in values.items() if value is None]
+    if unmeasured:  # why a value is missing is a result too (e.g. no QRS found on a flat record)
+        out.evidence_ids.append(ctx.add_evidence(
+            "intervals_and_axis", f"not measurable on {ref.canonical}: {'; '.join(unmeasured)}", prov))
     return out
 
 
