@@ -413,7 +413,35 @@ def _select_convention(args: argparse.Namespace, ptbxl_root, cache) -> int:
             if best is None or ok > best[1]:  # strict: a tie keeps the earlier (protocol order)
                 best = (cand + tag, ok)
     print(f"rule (most agreeing states, ties to the earlier candidate): {best[0]}")
+    if args.fs == 500:
+        _print_per_feature_choice(runs[0][1])
+    else:  # session-7b: the per-feature mix's sources at 100 Hz, for information only (no choice)
+        _print_per_feature_choice(convention_agreement(ecgqa_root, ptbxl_root, args.fs, cache, splits,
+                                                       ("ecgqa-median", "clinical+ecgqa-ranges"), 500.0,
+                                                       same_ecgs_as_fs_hz=500), info=True)
     return 0
+
+
+def _print_per_feature_choice(res: dict, info: bool = False) -> None:
+    """Session-7b per-feature table: each feature's agreeing states under every candidate, the choice
+    (``info``: records read at 100 Hz, printed for information only, nothing is chosen on it)."""
+    from ._delineation_intervals import per_feature_choice
+
+    choice = per_feature_choice(res)
+    cands = list(res)
+    print("== per feature (session-7b rule: most agreeing train + valid states, tie -> ecgqa-median, "
+          "else the earlier candidate)" + (" - records100 (ECG-QA-convention values resampled to 500 Hz, "
+                                            "clinical values as read), information only" if info else ""))
+    print(f"{'feature':<14}{'n':>6}" + "".join(f"{c.removeprefix('ecgqa-').replace('clinical+ecgqa-ranges', 'clin+eq'):>10}"
+                                          for c in cands) + "  chosen")
+    for f, ch in choice.items():
+        print(f"{f:<14}{ch.n:>6}" + "".join(f"{ch.counts.get(c, 0):>10d}" for c in cands) + f"  {ch.candidate}")
+    n = sum(ch.n for ch in choice.values())
+    ok = sum(ch.ok for ch in choice.values())
+    base = res["ecgqa-median"] if "ecgqa-median" in res else None
+    base_ok = None if base is None else sum(a.ok for a in base.values())
+    print(f"per-feature mix: {ok}/{n} = {ok / max(n, 1):.3f}; ecgqa-median: {base_ok}/{n}; "
+          f"adopt iff higher: {'yes' if base_ok is not None and ok > base_ok else 'no'}")
 
 
 def _speed(args: argparse.Namespace) -> int:

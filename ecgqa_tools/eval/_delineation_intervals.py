@@ -185,12 +185,12 @@ def ecgqa_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_path: Path | None,
     if numeric_convention == "clinical":
         measured = measure_ptbxl(ptbxl_root, ids, fs_hz, cache_path)
     elif numeric_convention == "ecgqa":
-        from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_FS_HZ
+        from ..grounding import ECGQA_FS_HZ
 
+        clinical = measure_ptbxl(ptbxl_root, ids, fs_hz, cache_path)
         per_beat = measure_ecgqa_ptbxl(ptbxl_root, ids, fs_hz, None if cache_dir is None else
                                        cache_dir / f"ptbxl-ecgqa-{fs_hz}-{ECGQA_FS_HZ:g}.jsonl", ECGQA_FS_HZ)
-        measured = {e: {"ranges": candidate_ranges(f"ecgqa-{DEFAULT_ECGQA_AGGREGATION}", None, v)}
-                    for e, v in per_beat.items()}
+        measured = {e: {"ranges": candidate_ranges("ecgqa", clinical[e], v)} for e, v in per_beat.items()}
     else:
         raise ValueError(f"unknown numeric convention {numeric_convention!r}")
     per_t: dict[int, list[int]] = {}
@@ -280,10 +280,16 @@ def measure_ecgqa_ptbxl(root, ids, fs_hz: int, cache_path: Path | None,
 
 
 def candidate_ranges(candidate: str, clinical: dict | None, per_beat: dict | None) -> dict[str, str | None]:
-    """Feature -> state of one ECG under a convention candidate (``CONVENTION_CANDIDATES``) from its
-    cached clinical measurement (``measure_ptbxl`` row) and/or per-beat ECG-QA values."""
+    """Feature -> state of one ECG under a convention candidate (``CONVENTION_CANDIDATES``, or
+    ``ecgqa``: the shipped convention, ``grounding.ECGQA_FEATURE_SOURCES``) from its cached clinical
+    measurement (``measure_ptbxl`` row) and/or per-beat ECG-QA values."""
     from ..grounding import ecgqa_range_of, ecgqa_state
 
+    if candidate == "ecgqa":
+        from ..grounding import ECGQA_CLINICAL_VALUE_NAMES, DEFAULT_ECGQA_AGGREGATION, ecgqa_convention_states
+
+        return ecgqa_convention_states(per_beat, {f: clinical["values"][n] for f, n in ECGQA_CLINICAL_VALUE_NAMES.items()},
+                                       DEFAULT_ECGQA_AGGREGATION)
     if candidate == "clinical":
         return dict(clinical["ranges"])
     if candidate == "clinical+ecgqa-ranges":
@@ -369,4 +375,41 @@ def convention_agreement(ecgqa_root, ptbxl_root, fs_hz: int, cache_dir: Path | N
         ranges = {e: candidate_ranges(c, None if clinical is None else clinical.get(e),
                                       None if per_beat is None else per_beat.get(e)) for e in ids}
         out[c] = {split: state_agreement(st, ranges) for split, st in states.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class FeatureChoice:
+    """The candidate chosen for one numeric feature by the session-7b per-feature rule."""
+
+    feature: str
+    """ECG-QA numeric feature (``rr interval`` ... ``qt corrected``)."""
+    candidate: str
+    """Chosen candidate (``CONVENTION_CANDIDATES``)."""
+    n: int
+    """Determined train + valid states of the feature."""
+    ok: int
+    """Agreeing states of the chosen candidate (unmeasurable as within)."""
+    counts: dict[str, int]
+    """Candidate -> agreeing states of the feature, every candidate."""
+
+
+def per_feature_choice(res: dict[str, dict[str, StateAgreement]],
+                       preferred: str = "ecgqa-median") -> dict[str, FeatureChoice]:
+    """Session-7b rule (docs/measurements.md): per feature, the candidate of ``res`` (candidate ->
+    split -> agreement, in ``CONVENTION_CANDIDATES`` order) with the most agreeing states pooled over
+    the splits; a tie goes to ``preferred`` when it is among the tied, else to the earlier candidate."""
+    pooled: dict[str, dict[str, list[int]]] = {}
+    for cand, per_split in res.items():
+        for a in per_split.values():
+            for f, (fn, fok) in a.per_feature.items():
+                row = pooled.setdefault(f, {}).setdefault(cand, [0, 0])
+                row[0] += fn
+                row[1] += fok
+    out = {}
+    for f, by_cand in sorted(pooled.items()):
+        top = max(v[1] for v in by_cand.values())
+        tied = [c for c in res if c in by_cand and by_cand[c][1] == top]
+        pick = preferred if preferred in tied else tied[0]
+        out[f] = FeatureChoice(f, pick, by_cand[pick][0], by_cand[pick][1], {c: v[1] for c, v in by_cand.items()})
     return out

@@ -124,10 +124,7 @@ class BenchContext:
         if self.numeric_convention == "clinical":
             folder = f"measured-ranges-{self.fs_hz}hz"
         else:  # named by the convention's code digest: ranges of another version are never reused
-            from ..grounding import measure_ecgqa
-            from ._delineation_bench import pipeline_fingerprint
-
-            folder = f"measured-ranges-{self.numeric_convention}-{pipeline_fingerprint(measure_ecgqa)}-{self.fs_hz}hz"
+            folder = f"measured-ranges-{self.numeric_convention}-{numeric_convention_digest()}-{self.fs_hz}hz"
         path = None if self.cache_dir is None else self.cache_dir / folder / f"{ecg_id}.json"
         if path is not None and path.exists():
             ranges = json.loads(path.read_text())
@@ -337,10 +334,22 @@ def numeric_convention_version(convention: str) -> str:
     the resume key, so answers made under another convention (or another version of it) are redone."""
     if convention != "ecgqa":
         return convention
-    from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_FS_HZ, measure_ecgqa
+    from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_FEATURE_SOURCES, ECGQA_FS_HZ
+
+    clinical = ", ".join(f for f, s in ECGQA_FEATURE_SOURCES.items() if s.startswith("clinical"))
+    return (f"ecgqa ({DEFAULT_ECGQA_AGGREGATION}, {ECGQA_FS_HZ:g} Hz; from the 12-lead clinical values: "
+            f"{clinical or 'none'}; code {numeric_convention_digest()})")
+
+
+def numeric_convention_digest() -> str:
+    """Digest of the code behind the ``ecgqa`` convention's states: ``measure_ecgqa``'s module and,
+    since the session-7b per-feature convention takes QRS from ``measure()``, the delineator's and
+    ``measure()``'s modules."""
+    from ..encoders import delineate
+    from ..grounding import measure, measure_ecgqa
     from ._delineation_bench import pipeline_fingerprint
 
-    return f"ecgqa ({DEFAULT_ECGQA_AGGREGATION}, {ECGQA_FS_HZ:g} Hz, code {pipeline_fingerprint(measure_ecgqa)})"
+    return pipeline_fingerprint(measure_ecgqa, delineate, measure)
 
 
 class _Base:

@@ -9,7 +9,8 @@ from ._baselines import detect_beats
 from ._plot import plot_ecg
 from ._ptbxl_plus import read_ptbxl_plus_fiducials
 from ._numeric_convention import (DEFAULT_ECGQA_AGGREGATION, DEFAULT_NUMERIC_CONVENTION, ECGQA_AGGREGATIONS,
-                                 ECGQA_FS_HZ, ECGQA_NORMAL_RANGES_MS, NUMERIC_CONVENTIONS, EcgqaNumeric, ecgqa_range_of,
+                                 ECGQA_CLINICAL_VALUE_NAMES, ECGQA_FEATURE_SOURCES, ECGQA_FS_HZ, ECGQA_NORMAL_RANGES_MS,
+                                 NUMERIC_CONVENTIONS, EcgqaNumeric, ecgqa_convention_states, ecgqa_range_of,
                                  ecgqa_state, measure_ecgqa)
 from ._segments import (CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_label_map,
                         segment_labels)
@@ -54,10 +55,13 @@ __all__ = [
     "DEFAULT_ECGQA_AGGREGATION",
     "DEFAULT_NUMERIC_CONVENTION",
     "ECGQA_AGGREGATIONS",
+    "ECGQA_CLINICAL_VALUE_NAMES",
+    "ECGQA_FEATURE_SOURCES",
     "ECGQA_FS_HZ",
     "ECGQA_NORMAL_RANGES_MS",
     "NUMERIC_CONVENTIONS",
     "EcgqaNumeric",
+    "ecgqa_convention_states",
     "ecgqa_range_of",
     "ecgqa_state",
     "measure_ecgqa",

@@ -59,6 +59,7 @@ def measurements_json(m) -> dict:
         **({"ecgqa_convention": {
             "lead": m.ecgqa_numeric.lead, "fs_hz": m.ecgqa_numeric.fs_hz,
             "aggregation": m.ecgqa_numeric.aggregation,
+            "feature_sources": {f: m.ecgqa_numeric.source_of(f) for f in m.ecgqa_numeric.per_beat_ms},
             "per_beat_ms": {f: [round(v, 1) for v in vals] for f, vals in m.ecgqa_numeric.per_beat_ms.items()},
             "reasons": dict(m.ecgqa_numeric.reasons),
             "clinical_ranges": m.range_attributes("clinical"),

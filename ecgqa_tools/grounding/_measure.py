@@ -317,8 +317,8 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     break Einthoven's law in mV). ``axis_convention`` names the cut-offs of ``axis_class``
     (``AXIS_CONVENTIONS``; default ``textbook``, the clinical AHA classes; the angle is the same
     under every convention). ``numeric_convention="ecgqa"`` also measures the six ECG-QA numeric
-    features the way ECG-QA did (``measure_ecgqa``) and makes ``range_attributes()`` use them; the
-    clinical values stay as they are.
+    features the way ECG-QA did (``measure_ecgqa``, its QRS state from this measurement's QRS) and
+    makes ``range_attributes()`` use them; the clinical values stay as they are.
     """
     ecg = require_ecg(ecg, "measure")
     if numeric_convention not in ("clinical", "ecgqa"):
@@ -356,7 +356,7 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
 
         from ._numeric_convention import measure_ecgqa
 
-        out = replace(out, numeric_convention="ecgqa", ecgqa_numeric=measure_ecgqa(ecg))
+        out = replace(out, numeric_convention="ecgqa", ecgqa_numeric=measure_ecgqa(ecg, clinical=out))
     return out
 
 

@@ -18,6 +18,11 @@ own measuring convention while ``measure()`` keeps the clinical measurements:
   (``ECGQA_NORMAL_RANGES_MS``); how the two become one state is ``aggregation`` (chosen on the
   ECG-QA train + valid answers, docs/measurements.md "ECG-QA numeric convention").
 
+The convention's states come per feature from ``ECGQA_FEATURE_SOURCES`` (session-7b per-feature
+rule on the same train + valid answers): the median lead-II beat for RR, P, PR, QT and QTc, and for
+QRS ``measure()``'s 12-lead clinical QRS duration against ECG-QA's QRS range (NeuroKit2's lead-II QRS
+here is ~186 ms median and agreed with 65/181 train + valid states, the 12-lead value with 133/181).
+
 What is not reproduced: ECG-QA also dropped a record's features when PTB-XL's *labels* say lead II
 is noisy or has extra beats; answers here come from the signal only, so no label is consulted.
 """
@@ -58,6 +63,23 @@ per-beat value is outside the range (``above`` wins when both are); ``max`` / ``
 DEFAULT_ECGQA_AGGREGATION = "median"
 """Chosen by the session-7 protocol on the ECG-QA train + valid answers (docs/measurements.md, "ECG-QA
 numeric convention"): 999/1175 implied states agree, vs 948 for the clinical default."""
+ECGQA_FEATURE_SOURCES: dict[str, str] = {
+    "rr interval": "ecgqa-median",
+    "p duration": "ecgqa-median",
+    "pr interval": "ecgqa-median",
+    "qrs duration": "clinical+ecgqa-ranges",
+    "qt interval": "ecgqa-median",
+    "qt corrected": "ecgqa-median",
+}
+"""Where the ``ecgqa`` convention's state of each feature comes from (session-7b per-feature rule,
+docs/measurements.md "ECG-QA numeric convention, per feature"; train + valid 1067/1175 vs 999/1175 for
+``ecgqa-median`` alone): ``ecgqa-median`` = the lead-II per-beat values under ``aggregation``
+(default median); ``clinical+ecgqa-ranges`` = ``measure()``'s 12-lead value at the input's own rate
+against ECG-QA's range."""
+ECGQA_CLINICAL_VALUE_NAMES: dict[str, str] = {"rr interval": "rr_interval", "p duration": "p_duration",
+                                        "pr interval": "pr_interval", "qrs duration": "qrs_duration",
+                                        "qt interval": "qt_interval", "qt corrected": "qtc_bazett"}
+"""ECG-QA feature -> name of ``measure()``'s value (``Measurements`` field)."""
 ECGQA_LEAD = "II"
 ECGQA_FS_HZ = 500.0
 """ECG-QA measured the 500 Hz records; other rates are resampled to it unless told otherwise."""
@@ -88,6 +110,11 @@ class EcgqaNumeric:
     """How per-beat values become one state (``ECGQA_AGGREGATIONS``)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
     """Caveats (resampling, library version)."""
+    clinical_ms: dict[str, float | None] = field(default_factory=dict)
+    """Feature -> ``measure()``'s 12-lead value (ms) for the features ``ECGQA_FEATURE_SOURCES`` takes
+    from the clinical measurement (``None`` when unmeasurable; empty: not measured)."""
+    clinical_reasons: dict[str, str] = field(default_factory=dict)
+    """Feature -> why ``clinical_ms`` has no value."""
 
     def value_ms(self, feature: str, how: str = "median") -> float | None:
         """One per-ECG number of ``feature`` (``min``, ``max``, ``median`` or ``mean`` of the beats)."""
@@ -101,17 +128,35 @@ class EcgqaNumeric:
         return float(funcs[how](np.asarray(vals)))
 
     def range_attributes(self, aggregation: str | None = None) -> dict[str, RangeName | None]:
-        """ECG-QA numeric feature -> ``below`` / ``within`` / ``above`` ECG-QA's range under
-        ``aggregation`` (default: this object's); ``None`` when unmeasurable."""
-        how = self.aggregation if aggregation is None else aggregation
-        return {f: ecgqa_state(f, self.per_beat_ms[f], how) for f in FEATURES}
+        """ECG-QA numeric feature -> ``below`` / ``within`` / ``above`` ECG-QA's range; ``None`` when
+        unmeasurable. Default: the convention (``ECGQA_FEATURE_SOURCES``: lead-II beats under this
+        object's aggregation, QRS from ``clinical_ms``); an explicit ``aggregation`` gives every
+        feature from the lead-II beats under it (the session-7 candidates)."""
+        if aggregation is not None:
+            return {f: ecgqa_state(f, self.per_beat_ms[f], aggregation) for f in FEATURES}
+        return ecgqa_convention_states(self.per_beat_ms, self.clinical_ms, self.aggregation)
+
+    def source_of(self, feature: str) -> str:
+        """Plain words for where ``feature``'s convention state comes from."""
+        _check_feature(feature)
+        if ECGQA_FEATURE_SOURCES[feature].startswith("clinical"):
+            return "12-lead clinical measurement, ECG-QA range"
+        return f"lead {self.lead} NeuroKit2 beats ({self.aggregation}), ECG-QA range"
 
     def summary(self) -> str:
         """One line per feature: min / median / max over beats and the state."""
         states = self.range_attributes()
         lines = [f"ECG-QA convention (NeuroKit2, lead {self.lead} at {self.fs_hz:.0f} Hz, "
-                 f"state from {self.aggregation}):"]
+                 f"state from {self.aggregation}; QRS state from the 12-lead clinical QRS):"]
         for f in FEATURES:
+            if ECGQA_FEATURE_SOURCES[f].startswith("clinical"):
+                v = self.clinical_ms.get(f)
+                clin = (f"12-lead {v:.0f} ms" if v is not None
+                        else f"12-lead not measurable ({self.clinical_reasons.get(f, 'not measured')})")
+                beats = (f"; lead {self.lead} beats {self.value_ms(f, 'min'):.0f}-{self.value_ms(f, 'max'):.0f} ms "
+                         "(not used for the state)" if self.per_beat_ms[f] else "")
+                lines.append(f"  {f}: {clin}{beats} -> {states[f]}")
+                continue
             if not self.per_beat_ms[f]:
                 lines.append(f"  {f}: not measurable ({self.reasons.get(f, 'no beat')})")
                 continue
@@ -156,6 +201,32 @@ def ecgqa_state(feature: str, per_beat_ms: tuple[float, ...] | list[float], aggr
     return ecgqa_range_of(feature, float(value))
 
 
+def ecgqa_convention_states(per_beat_ms: dict, clinical_ms: dict,
+                            aggregation: str = DEFAULT_ECGQA_AGGREGATION) -> dict[str, RangeName | None]:
+    """The ``ecgqa`` convention's state of each feature (``ECGQA_FEATURE_SOURCES``) from lead-II
+    per-beat values (feature -> ms list) and ``measure()``'s 12-lead values (feature -> ms or None)."""
+    out: dict[str, RangeName | None] = {}
+    for f in FEATURES:
+        if ECGQA_FEATURE_SOURCES[f].startswith("clinical"):
+            out[f] = ecgqa_range_of(f, clinical_ms.get(f))
+        else:
+            out[f] = ecgqa_state(f, per_beat_ms.get(f, ()), aggregation)
+    return out
+
+
+def _clinical_values_ms(clinical) -> tuple[dict[str, float | None], dict[str, str]]:  # noqa: ANN001 - Measurements
+    """(feature -> value, feature -> reason) of the features the convention takes from ``measure()``."""
+    values: dict[str, float | None] = {}
+    reasons: dict[str, str] = {}
+    for f, src in ECGQA_FEATURE_SOURCES.items():
+        if src.startswith("clinical"):
+            m = getattr(clinical, ECGQA_CLINICAL_VALUE_NAMES[f])
+            values[f] = None if m.value is None else float(m.value)
+            if m.value is None:
+                reasons[f] = m.reason or "not measurable"
+    return values, reasons
+
+
 def _nan_free(*xs: float) -> bool:
     return all(x is not None and not (isinstance(x, float) and math.isnan(x)) for x in xs)
 
@@ -196,14 +267,35 @@ def per_beat_from_fiducials(fid: dict[str, list[float]], r_peaks: np.ndarray, fs
 
 
 def measure_ecgqa(ecg: ECG, *, lead: str = ECGQA_LEAD, fs_hz: float | None = ECGQA_FS_HZ,
-                  aggregation: str = DEFAULT_ECGQA_AGGREGATION) -> EcgqaNumeric:
+                  aggregation: str = DEFAULT_ECGQA_AGGREGATION, clinical=None) -> EcgqaNumeric:  # noqa: ANN001
     """The six ECG-QA numeric features of ``ecg`` under the ECG-QA convention (see the module doc).
 
     ``fs_hz``: rate to measure at (default 500 Hz, ECG-QA's; the ECG is resampled when its rate
     differs); ``None`` measures at the ECG's own rate. ``aggregation``: ``ECGQA_AGGREGATIONS``.
+    ``clinical``: ``measure(ecg)`` if already computed (the QRS state comes from it,
+    ``ECGQA_FEATURE_SOURCES``); ``None`` measures it here, at the ECG's own rate.
     Raises ``RecordError`` when the ECG has no ``lead``; a lead NeuroKit2 cannot delineate gives
     unmeasurable features with a reason, not an error.
     """
+    from dataclasses import replace
+
+    lead_ii = _measure_lead(ecg, lead=lead, fs_hz=fs_hz, aggregation=aggregation)
+    if clinical is None:
+        from ..errors import EcgqaError
+        from ._measure import measure
+
+        try:
+            clinical = measure(ecg)
+        except EcgqaError as exc:  # e.g. too few leads for the 12-lead measurement
+            why = f"12-lead measurement failed: {exc}"
+            clin = {f: None for f, s in ECGQA_FEATURE_SOURCES.items() if s.startswith("clinical")}
+            return replace(lead_ii, clinical_ms=clin, clinical_reasons={f: why for f in clin})
+    values, reasons = _clinical_values_ms(clinical)
+    return replace(lead_ii, clinical_ms=values, clinical_reasons=reasons)
+
+
+def _measure_lead(ecg: ECG, *, lead: str, fs_hz: float | None, aggregation: str) -> EcgqaNumeric:
+    """The lead-II NeuroKit2 per-beat part of ``measure_ecgqa``."""
     import warnings
 
     from ..errors import require

@@ -28,6 +28,10 @@ def register(cli: CommandRegistry) -> None:
     ask.add_argument("--protocol", action="store_true",
                      help="ECG-QA paper protocol: attribute predictions + answer options to the LLM, which picks options")
     ask.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
+    ask.add_argument("--numeric-convention", choices=("clinical", "ecgqa"), default="clinical",
+                     help="ranges of the numeric features (RR, P, PR, QRS, QT, QTc) in answers: clinical (default: "
+                          "12-lead measurements, clinical ranges) or ecgqa (how ECG-QA's dataset measured them, "
+                          "ECG-QA's ranges; the evidence cites both conventions' values)")
     _add_llm_options(ask)
     _add_root_option(ask)
 
@@ -151,10 +155,11 @@ def _force(args: argparse.Namespace) -> str | bool:
 
 def _ask(args: argparse.Namespace) -> int:
     from ..errors import UsageError
-    from . import Agent, answer_offline
+    from . import Agent, answer_offline, use_numeric_convention
 
     _user_paths(args)
     context = _context(args)
+    use_numeric_convention(context, args.numeric_convention)
     if args.llm or args.protocol:
         if args.compare:
             raise UsageError("--compare works with the offline answerer only")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ecgqa_tools.errors import MeasurementError, RecordError, UsageError
-from ecgqa_tools.grounding import (ECGQA_NORMAL_RANGES_MS, EcgqaNumeric, ecgqa_range_of, ecgqa_state, measure,
-                                   measure_ecgqa)
+from ecgqa_tools.grounding import (ECGQA_FEATURE_SOURCES, ECGQA_NORMAL_RANGES_MS, EcgqaNumeric,
+                                   ecgqa_convention_states, ecgqa_range_of, ecgqa_state, measure, measure_ecgqa)
 from ecgqa_tools.grounding._numeric_convention import per_beat_from_fiducials
 from ecgqa_tools.records import ECG, load_example
 
@@ -94,11 +94,35 @@ def test_convention_switch_changes_states_but_not_the_clinical_values(example, b
     assert both.range_attributes("clinical") == clinical.range_attributes()
     ecgqa = both.range_attributes()
     assert ecgqa == both.ecgqa_numeric.range_attributes()
-    # NeuroKit2's lead-II QRS boundaries are far wider than the 12-lead ones (100 ms): the
-    # ECG-QA convention calls QRS above the range where the clinical one says within
-    assert clinical.range_attributes()["qrs duration"] == "within"
-    assert ecgqa["qrs duration"] == "above"
+    # lead II's median PR beat (NeuroKit2, ~66 ms) is below ECG-QA's range; the 12-lead PR (172 ms) is within
+    assert clinical.range_attributes()["pr interval"] == "within" and ecgqa["pr interval"] == "below"
+    # NeuroKit2's lead-II QRS boundaries are far wider than the 12-lead ones (100 ms): the lead-II
+    # median beat would say above; the convention (session 7b) takes QRS from the 12-lead value
+    assert both.ecgqa_numeric.range_attributes("median")["qrs duration"] == "above"
+    assert both.ecgqa_numeric.clinical_ms == {"qrs duration": both.qrs_duration.value}
+    assert clinical.range_attributes()["qrs duration"] == "within" and ecgqa["qrs duration"] == "within"
     assert "ECG-QA convention (NeuroKit2, lead II at 500 Hz" in both.summary()
+    assert "12-lead 100 ms" in both.summary() and "not used for the state" in both.summary()
+
+
+def test_numeric_per_feature_sources_are_the_session_7b_choice():
+    assert ECGQA_FEATURE_SOURCES == {"rr interval": "ecgqa-median", "p duration": "ecgqa-median",
+                                     "pr interval": "ecgqa-median", "qrs duration": "clinical+ecgqa-ranges",
+                                     "qt interval": "ecgqa-median", "qt corrected": "ecgqa-median"}
+    beats = {f: [] for f in ECGQA_FEATURE_SOURCES}
+    beats["qrs duration"] = [180.0, 190.0, 200.0]  # lead II says above...
+    beats["qt interval"] = [300.0, 320.0, 500.0]  # median 320: below
+    got = ecgqa_convention_states(beats, {"qrs duration": 65.0})  # ...the 12-lead 65 ms is within 60-110
+    assert got["qrs duration"] == "within" and got["qt interval"] == "below" and got["rr interval"] is None
+    assert ecgqa_convention_states(beats, {"qrs duration": 58.0})["qrs duration"] == "below"
+    assert ecgqa_convention_states(beats, {})["qrs duration"] is None  # no 12-lead value: unmeasurable
+
+
+def test_numeric_given_clinical_measurement_is_used_not_remeasured(example, both):
+    again = measure_ecgqa(example, clinical=both)
+    assert again == both.ecgqa_numeric
+    fake = type("M", (), {"qrs_duration": type("V", (), {"value": 150.0, "reason": None})()})()
+    assert measure_ecgqa(example, clinical=fake).range_attributes()["qrs duration"] == "above"
 
 
 def test_100_hz_input_is_resampled_to_500_unless_told(example):
@@ -129,10 +153,11 @@ def test_flat_or_short_lead_is_unmeasurable_with_a_reason(example):
     flat = example.with_signal(np.zeros_like(example.signal_mv))
     m = measure_ecgqa(flat)
     assert all(v is None for v in m.range_attributes().values())
-    assert "flat" in m.reasons["qrs duration"]
+    assert "flat" in m.reasons["qrs duration"] and m.clinical_reasons["qrs duration"]
     short = example.with_signal(example.signal_mv[:, :2500])  # 5 s at 55 bpm: < 7 R peaks
     m = measure_ecgqa(short)
-    assert all(v is None for v in m.range_attributes().values())
+    # lead II's features are unmeasurable; QRS comes from the 12-lead measurement (session 7b)
+    assert all(v is None for f, v in m.range_attributes().items() if f != "qrs duration")
     assert "at least 7" in m.reasons["rr interval"]
 
 
@@ -146,5 +171,6 @@ def test_cli_measure_numeric_convention_prints_both(capsys):
     assert out["numeric_convention"] == "ecgqa"
     conv = out["ecgqa_convention"]
     assert (conv["lead"], conv["fs_hz"]) == ("II", 500.0)
-    assert out["ecgqa_ranges"]["qrs duration"] == "above" and conv["clinical_ranges"]["qrs duration"] == "within"
+    assert conv["feature_sources"]["qrs duration"] == "12-lead clinical measurement, ECG-QA range"
+    assert out["ecgqa_ranges"]["pr interval"] == "below" and conv["clinical_ranges"]["pr interval"] == "within"
     assert cli.main(["measure", "ptbxl-00473", "--numeric-convention", "paper"]) != 0
