@@ -168,6 +168,9 @@ class AgentAnswer:
     seen_in_training: tuple[str, ...] = ()
     """Notes naming the shipped models behind the evidence that were trained or selected on the
     ECG (as ``Answer.seen_in_training``); empty otherwise."""
+    cited_by_model: bool = True
+    """False when the model cited no evidence and ``cited`` lists tool results appended to the text
+    under "(Tool results, not cited by the model: ...)": they back no particular claim of it."""
     warnings: tuple[str, ...] = ()
     """Signal-quality findings of the conversation's records (as ``Answer.warnings``: flat,
     implausible or missing leads, mostly noise), also put in the answering turn's prompt; empty
@@ -202,6 +205,7 @@ class AgentAnswer:
             "explanation": self.text,
             "evidence": [e.model_dump() for e in self.evidence],
             "cited": list(self.cited),
+            "cited_by_model": self.cited_by_model,
             "tool_calls": [c.__dict__ for c in self.tool_calls],
             "steps": self.steps,
             "stopped": self.stopped,
@@ -529,10 +533,11 @@ class ChatSession:
             self.messages.append({"role": "assistant", "content": final_text})
         ids = list(dict.fromkeys(turn_evidence + [i for i in agent.context.evidence if i not in before]))
         valid = set(agent.context.evidence)
-        cleaned = _CITATION.sub(lambda m: m.group(0) if m.group(1) in valid else "", final_text)
+        cleaned = _remove_citations(final_text, valid)
         cited = tuple(dict.fromkeys(i for i in _CITATION.findall(cleaned)))
-        if not cited and ids:
-            cleaned = cleaned.rstrip() + " [" + "] [".join(ids[:8]) + "]"
+        cited_by_model = bool(cited) or not ids
+        if not cited and ids:  # labelled: the model did not tie these results to its claims
+            cleaned = cleaned.rstrip() + "\n(Tool results, not cited by the model: [" + "] [".join(ids[:8]) + "])"
             cited = tuple(ids[:8])
         cited_items = [i for i in cited if i not in ids]
         evidence = tuple(agent.context.evidence[i] for i in ids + cited_items)
@@ -540,6 +545,7 @@ class ChatSession:
             question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
             tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
             seen_in_training=training_notes(agent.context, evidence), warnings=warnings,
+            cited_by_model=cited_by_model,
         )
 
     def _refusal(self, name: str, arguments: str) -> str | None:
@@ -591,6 +597,16 @@ class ChatSession:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+def _remove_citations(text: str, valid: set[str]) -> str:
+    """``text`` without the citations of ids not in ``valid``, and without the space each left
+    before punctuation or next to another space ("normal [E99]." -> "normal.")."""
+    cleaned = _CITATION.sub(lambda m: m.group(0) if m.group(1) in valid else "\0", text)
+    if "\0" not in cleaned:
+        return cleaned
+    cleaned = re.sub(r"[ \t]*\0[ \t]*(?=[.,;:!?)])", "", cleaned)
+    return re.sub(r"([ \t]*)\0([ \t]*)", lambda m: " " if m.group(1) or m.group(2) else "", cleaned)
 
 
 def _answer_prompt(question: str, evidence: list[tuple[str, str]], options: tuple[str, ...] | None,

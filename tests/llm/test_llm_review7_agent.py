@@ -127,3 +127,22 @@ def test_a_server_refusing_required_is_asked_once_then_auto(context, recorder):
                   context=context)
     answer = agent.ask("syn1", "How many leads?")
     assert answer.cited == ("E1",) and handler.seen == ["required", "auto", "auto"]
+
+
+def test_results_the_model_did_not_cite_are_appended_under_a_label_not_as_its_citations(context):
+    agent, _ = _agent(context, [
+        completion(tool_calls=[("intervals_and_axis", {"record": "syn1"})]),
+        completion("The heart rate is 200 bpm: severe tachycardia, start treatment."),
+    ])
+    answer = agent.ask("syn1", "What is the heart rate?")
+    first, label = answer.text.split("\n")
+    assert first == "The heart rate is 200 bpm: severe tachycardia, start treatment."  # no [E#] glued to the claim
+    assert label.startswith("(Tool results, not cited by the model: [E1]")
+    assert not answer.cited_by_model and answer.to_json()["cited_by_model"] is False
+
+
+def test_removed_citations_leave_no_stray_space(context):
+    agent, _ = _agent(context, [completion(tool_calls=[("record_summary", {"record": "syn1"})]),
+                                completion("The ECG is normal [E99] . Twelve leads [E1].")])
+    answer = agent.ask("syn1", "Is it normal?")
+    assert answer.text == "The ECG is normal. Twelve leads [E1]." and answer.cited_by_model
