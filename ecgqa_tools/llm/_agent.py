@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -105,6 +106,9 @@ class LLMSettings:
         if self.base_url is not None and not re.match(r"^https?://[^/\s]+", self.base_url):
             raise UsageError(f"the LLM base URL must be an http(s) URL such as http://127.0.0.1:8765/v1; "
                              f"got {self.base_url!r}")
+        if not (math.isfinite(self.timeout_s) and math.isfinite(self.backoff_s) and self.backoff_s >= 0):
+            raise UsageError(f"timeout_s and backoff_s must be finite numbers (backoff_s >= 0); got "
+                             f"{self.timeout_s}, {self.backoff_s}")
         if self.timeout_s <= 0 or self.max_retries < 0 or self.max_steps < 1:
             raise UsageError(
                 f"timeout_s must be > 0, max_retries >= 0 and max_steps >= 1; got "

@@ -50,8 +50,11 @@ def register(cli: CommandRegistry) -> None:
     demo = cli.command("demo", "ask a few questions about a bundled example record (offline answerer)", _demo)
     demo.add_argument("--record", help="record to use (default: the first bundled example)")
     demo.add_argument("--json", action="store_true", help="print JSON lines")
+    demo.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
 
     mcp = cli.command("mcp", "serve the ECG tools over the Model Context Protocol on stdio", _mcp)
+    mcp.add_argument("--fs", type=float, default=None,
+                     help="sampling rate in Hz of the .npy/.csv record files (that do not store one) tools read")
     _add_root_option(mcp)
 
     tools = cli.command("tools", "list the tools the agent and the MCP server offer", _tools)
@@ -135,7 +138,13 @@ def _settings(args: argparse.Namespace):
 
     from . import LLMSettings
 
+    from ..errors import UsageError
+
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if args.api_key_env and not api_key:  # never fall back silently to another variable's key
+        raise UsageError(f"--api-key-env {args.api_key_env}: the environment variable {args.api_key_env} "
+                         "is not set (or empty); set it, or drop --api-key-env to use ECGQA_LLM_API_KEY / "
+                         "OPENAI_API_KEY")
     return LLMSettings.from_env(
         base_url=args.base_url, model=args.model, api_key=api_key, timeout_s=args.timeout,
         max_retries=args.retries, max_steps=args.max_steps, max_tool_rounds=args.tool_rounds,
@@ -256,7 +265,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     files: list[str] = []
     record = _typed_path(record, files)
-    context = ToolContext(extra_files=tuple(files))
+    context = ToolContext(extra_files=tuple(files), fs_hz=args.fs)
     for question in DEMO_QUESTIONS:
         result = answer_offline(record, question, context=context)
         if args.json:

@@ -3,7 +3,8 @@
 Built on the official SDK's low-level ``Server``: tool listing and schemas come from the registry
 (the same JSON schemas the OpenAI agent sees), calls go through ``ToolRegistry.call`` (validation,
 refused paths and tool failures come back as ``is_error`` results with a message, never a crash).
-Each result carries the tool's JSON output (``structured_content``) plus its evidence statements.
+Each result carries the tool's JSON output plus its evidence statements and the disclaimer, as text
+and as ``structured_content`` (the same object).
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ def build_mcp_server(context: ToolContext | None = None, tools: ToolRegistry = T
             )
         payload = json.loads(result.output.model_dump_json())
         evidence = [ctx.evidence[i].model_dump() for i in result.output.evidence_ids]
-        text = json.dumps({**payload, "evidence": evidence, "disclaimer": DISCLAIMER})
+        # the same object as text and as structured content: a client reading only one of them
+        # still gets the evidence statements and the disclaimer
+        full = {**payload, "evidence": evidence, "disclaimer": DISCLAIMER}
         return types.CallToolResult(
-            content=[types.TextContent(type="text", text=text)], structured_content=payload, is_error=False
+            content=[types.TextContent(type="text", text=json.dumps(full))], structured_content=full, is_error=False
         )
 
     return Server(

@@ -1,0 +1,59 @@
+"""Session-7 review: CLI and MCP edges (--fs for mcp and demo, --api-key-env, --timeout nan,
+the disclaimer and evidence in MCP structured content)."""
+
+from __future__ import annotations
+
+import anyio
+import numpy as np
+import pytest
+
+import ecgqa_tools.llm as llm
+from ecgqa_tools.cli import main
+from ecgqa_tools.errors import UsageError
+from ecgqa_tools.llm import DISCLAIMER, LLMSettings, build_mcp_server
+
+
+def test_mcp_takes_fs_for_npy_records(tmp_path, monkeypatch):
+    np.save(tmp_path / "r.npy", np.zeros((12, 5000)))
+    served = []
+    monkeypatch.setattr(llm, "serve_mcp_stdio", served.append)
+    assert main(["mcp", "--fs", "500", "--data-root", str(tmp_path)]) == 0
+    ref, ecg = served[0].load(str(tmp_path / "r.npy"))
+    assert ecg.fs_hz == 500 and ecg.duration_s == 10
+
+
+def test_demo_takes_fs_for_an_npy_record(tmp_path, capsys, monkeypatch):
+    from ecgqa_tools.records import load_example
+
+    path = tmp_path / "r.npy"
+    np.save(path, load_example("ptbxl-00473").signal_mv)
+    monkeypatch.setattr("ecgqa_tools.llm._cli_llm.DEMO_QUESTIONS", ("What is the heart rate?",))
+    assert main(["demo", "--record", str(path), "--fs", "500", "--json"]) == 0
+    assert '"supported": true' in capsys.readouterr().out
+
+
+def test_an_unset_api_key_variable_is_an_error_naming_it(capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-be-used-0000")
+    monkeypatch.delenv("DOES_NOT_EXIST", raising=False)
+    code = main(["ask", "ptbxl-00473", "Is it normal?", "--llm", "--model", "m",
+                 "--base-url", "http://127.0.0.1:9/v1", "--api-key-env", "DOES_NOT_EXIST"])
+    err = capsys.readouterr().err
+    assert code != 0 and "DOES_NOT_EXIST is not set" in err and "sk-should" not in err
+
+
+@pytest.mark.parametrize("field", ["timeout_s", "backoff_s"])
+def test_non_finite_timeouts_are_refused_at_once(field):
+    with pytest.raises(UsageError, match="finite"):
+        LLMSettings(model="m", **{field: float("nan")})
+
+
+def test_mcp_structured_content_has_the_evidence_statements_and_the_disclaimer(context):
+    from mcp import Client
+
+    async def run():
+        async with Client(build_mcp_server(context)) as client:
+            return await client.call_tool("disease_probabilities", {"record": "syn1"})
+
+    result = anyio.run(run)
+    assert result.structured_content["disclaimer"] == DISCLAIMER
+    assert result.structured_content["evidence"][0]["statement"].startswith("myocardial infarction (MI) probability 0.81")
