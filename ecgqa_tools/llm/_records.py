@@ -122,7 +122,8 @@ def parse_record_ref(
     if not ref:
         raise RecordNotFound(f"empty record reference; {_usage()}")
     if len(ref) > MAX_REF_CHARS or "\x00" in ref:
-        raise RecordNotFound(f"record reference is not a valid name ({len(ref)} characters); {_usage()}")
+        raise RecordNotFound(f"record reference is not a valid name ({len(ref)} characters; at most "
+                             f"{MAX_REF_CHARS}, no NUL character); {_usage()}")
     from ..records import parse_record_name
 
     try:
@@ -157,20 +158,22 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
             if base not in files:
                 _require_companions_inside(ref, base, roots)
             return RecordRef(canonical=f"path:{base}", kind="path", key=str(base))
-    for candidate in candidates:
-        resolved = candidate.resolve()
-        if (resolved.exists() or companion_file(record_base(resolved), ".hea").exists()) and not any(
-            resolved.is_relative_to(root) for root in roots
-        ) and record_base(resolved) not in files:
-            allowed = f"({', '.join(str(r) for r in roots)})" if roots else "(none configured)"
-            if files:
-                allowed += ("; besides them only the record file(s) named on the command line may be read: "
-                            + ", ".join(sorted(str(f) for f in files)))
-            raise RecordNotFound(
-                f"record path {ref!r} is outside the allowed data roots {allowed}; refused (to allow its "
-                f"folder: --data-root DIR on the command line, ToolContext(extra_roots=...) in Python, "
-                f"or {RECORD_ROOTS_ENV})"
-            )
+    # refused before any existence check when every reading of the reference lies outside the roots
+    # (an absolute path): whether a file exists out there is not the caller's business (no
+    # existence oracle). A relative name is also read against the working folder (no '..': only
+    # files below it), where an existing file outside the roots is named as refused.
+    outside = [c for c in candidates if not _inside(c, roots) and record_base(c.resolve()) not in files]
+    if len(outside) == len(candidates) or any(
+            c.resolve().exists() or companion_file(record_base(c.resolve()), ".hea").exists() for c in outside):
+        allowed = f"({', '.join(str(r) for r in roots)})" if roots else "(none configured)"
+        if files:
+            allowed += ("; besides them only the record file(s) named on the command line may be read: "
+                        + ", ".join(sorted(str(f) for f in files)))
+        raise RecordNotFound(
+            f"record path {ref!r} is outside the allowed data roots {allowed}; refused whether or not it "
+            f"exists (to allow its folder: --data-root DIR on the command line, ToolContext(extra_roots=...) "
+            f"in Python, or {RECORD_ROOTS_ENV})"
+        )
     raise RecordNotFound(f"record {ref!r} was not found; {_usage()}")
 
 
