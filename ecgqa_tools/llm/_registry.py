@@ -294,7 +294,7 @@ def _build_tool(function: Callable[..., ToolOutput], name: str) -> Tool:
     description, documented = parse_docstring(function.__doc__ or "")
     if not description:
         raise UsageError(f"tool {name!r} has no docstring description")
-    hints = typing.get_type_hints(function)
+    hints = typing.get_type_hints(function, include_extras=True)  # Annotated bounds reach the schema
     signature = inspect.signature(function)
     params = list(signature.parameters.values())
     takes_context = bool(params) and params[0].name == "ctx"
@@ -318,11 +318,12 @@ def _build_tool(function: Callable[..., ToolOutput], name: str) -> Tool:
             f"tool {name!r}: the docstring's Args section does not describe {', '.join(missing)}; "
             "every argument needs a description"
         )
-    output = hints.get("return")
+    output = typing.get_type_hints(function).get("return")
     if not (isinstance(output, type) and issubclass(output, ToolOutput)):
         raise UsageError(f"tool {name!r} must be annotated to return a ToolOutput subclass, got {output!r}")
     model_name = "".join(part.capitalize() for part in name.split("_")) + "Input"
-    input_model = create_model(model_name, __config__=ConfigDict(extra="forbid"), **fields)
+    # strict: no coercion of what a model sends ("7" or true for an integer, "0.9" for a number)
+    input_model = create_model(model_name, __config__=ConfigDict(extra="forbid", strict=True), **fields)
     return Tool(
         name=name,
         description=description,

@@ -6,11 +6,11 @@ Every tool takes a record reference (see ``_records``), works from the signal, a
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import ToolFailed, ToolRetry
+from ..errors import ToolFailed
 from ._context import ToolContext
 from ._registry import Provenance, ToolOutput, ToolRegistry
 
@@ -420,15 +420,14 @@ def attribution_evidence(
 
 
 @TOOLS.tool
-def ecgqa_attributes(ctx: ToolContext, record: str, threshold: float | None = None) -> EcgqaAttributes:
+def ecgqa_attributes(ctx: ToolContext, record: str,
+                     threshold: Annotated[float, Field(ge=0.05, le=0.95)] | None = None) -> EcgqaAttributes:
     """ECG-QA attribute classes (diagnoses, rhythm, form, axis, noise, numeric-feature ranges) predicted from the signal by the attribute model, with their probabilities.
 
     Args:
         record: The ECG to analyse: a bundled example name, 'ptbxl:<ecg_id>', 'ludb:<n>', or a record path inside the data roots.
         threshold: Probability above which a class counts as present (0.05-0.95); omit it to use the model's tuned per-class thresholds.
     """
-    if threshold is not None and not 0.05 <= threshold <= 0.95:
-        raise ToolRetry(f"threshold must be between 0.05 and 0.95 (or omitted), got {threshold}")
     ref, scores, warnings = _attributes(ctx, record)
     prov = Provenance(source=scores.model, version=scores.version, record=ref.canonical)
 
@@ -486,7 +485,8 @@ def intervals_and_axis(
 
 
 @TOOLS.tool
-def codec_tokens(ctx: ToolContext, record: str, lead: Lead = "II", max_tokens: int = 64) -> CodecTokens:
+def codec_tokens(ctx: ToolContext, record: str, lead: Lead = "II",
+                 max_tokens: Annotated[int, Field(ge=1, le=512)] = 64) -> CodecTokens:
     """Tokenize one lead with the OpenECG codec: run-length tokens (symbol + ms: '_' isoelectric, 'p' P wave, 'q'/'r'/'s' QRS parts, 'w' wide QRS, 't' T wave), beat types and rhythm runs.
 
     Args:
@@ -494,8 +494,6 @@ def codec_tokens(ctx: ToolContext, record: str, lead: Lead = "II", max_tokens: i
         lead: Lead to tokenize, one of the 12 standard leads (default II).
         max_tokens: How many of the first tokens to return (1-512, default 64).
     """
-    if not 1 <= max_tokens <= 512:
-        raise ToolRetry(f"max_tokens must be between 1 and 512, got {max_tokens}")
     ref, ecg = ctx.load(record)
     result = ctx.cached(ref.canonical, f"tokens:{lead}", lambda: ctx.backend.tokenize_lead(ecg, lead))
     prov = Provenance(source=result.codec, version=result.version, record=ref.canonical)

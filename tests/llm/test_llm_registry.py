@@ -95,7 +95,7 @@ def test_docstring_parser_handles_continuation_lines_and_other_sections():
         ("record_summary", "{}", "record: Field required"),
         ("record_summary", {"record": "syn1", "extra": 1}, "extra: unexpected argument"),
         ("attribution_evidence", {"record": "syn1", "disease": "AFIB"}, "disease"),
-        ("codec_tokens", {"record": "syn1", "max_tokens": 0}, "max_tokens must be between 1 and 512"),
+        ("codec_tokens", {"record": "syn1", "max_tokens": 0}, "max_tokens: Input should be greater than or equal to 1"),
         ("record_summary", json.dumps({"record": "x" * 5000}), "at most 4000"),
     ],
 )

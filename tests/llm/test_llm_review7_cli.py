@@ -57,3 +57,26 @@ def test_mcp_structured_content_has_the_evidence_statements_and_the_disclaimer(c
     result = anyio.run(run)
     assert result.structured_content["disclaimer"] == DISCLAIMER
     assert result.structured_content["evidence"][0]["statement"].startswith("myocardial infarction (MI) probability 0.81")
+
+
+@pytest.mark.parametrize(("name", "arguments", "fragment"), [
+    ("codec_tokens", {"record": "syn1", "max_tokens": True}, "max_tokens: Input should be a valid integer"),
+    ("codec_tokens", {"record": "syn1", "max_tokens": "7"}, "max_tokens: Input should be a valid integer"),
+    ("codec_tokens", {"record": "syn1", "max_tokens": 513}, "less than or equal to 512"),
+    ("ecgqa_attributes", {"record": "syn1", "threshold": "0.9"}, "threshold"),
+    ("ecgqa_attributes", {"record": "syn1", "threshold": 0.99}, "less than or equal to 0.95"),
+])
+def test_tool_arguments_are_strict_and_bounded_as_the_schema_says(context, name, arguments, fragment):
+    from ecgqa_tools.llm import TOOLS
+
+    result = TOOLS.call(name, arguments, context)
+    assert result.retry and fragment in result.error
+
+
+def test_the_schemas_state_the_bounds():
+    from ecgqa_tools.llm import TOOLS
+
+    tokens = TOOLS.get("codec_tokens").parameters_schema()["properties"]["max_tokens"]
+    assert (tokens["minimum"], tokens["maximum"], tokens["type"]) == (1, 512, "integer")
+    threshold = TOOLS.get("ecgqa_attributes").parameters_schema()["properties"]["threshold"]["anyOf"][0]
+    assert (threshold["minimum"], threshold["maximum"]) == (0.05, 0.95)
