@@ -351,7 +351,8 @@ class Agent:
                 self.refused_formats.add(fmt)
                 continue
             reply = html.unescape(message.content or "")
-            return reply, tuple(_options_from_reply(reply, options)), fmt
+            chosen = tuple(_options_from_reply(reply, options))
+            return _option_text(reply, chosen), chosen, fmt
         raise LLMError("no answer format left to try")  # pragma: no cover - the loop returns or raises
 
     def chat(self, record: str, *others: str) -> "ChatSession":
@@ -643,6 +644,17 @@ def _response_format(fmt: str, options: tuple[str, ...], single: bool) -> dict[s
     if fmt == "json_schema":
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
     return {"type": "json_object", "schema": schema}
+
+
+def _option_text(reply: str, chosen: tuple[str, ...]) -> str:
+    """A constrained reply (``{"answer": [...]}``) as a sentence for people; other replies as they are."""
+    try:
+        data = json.loads(reply)
+    except ValueError:
+        return reply
+    if not (isinstance(data, dict) and "answer" in data):
+        return reply
+    return f"The model chose: {', '.join(chosen)}." if chosen else "The model's reply named none of the options."
 
 
 def _options_from_reply(reply: str, options: tuple[str, ...]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import require
 from ._context import ToolContext
-from ._offline import DISCLAIMER
+from ._offline import DISCLAIMER, training_notes
 from ._registry import ToolRegistry
 from ._tools import TOOLS
 
@@ -57,7 +57,8 @@ def build_mcp_server(context: ToolContext | None = None, tools: ToolRegistry = T
         evidence = [ctx.evidence[i].model_dump() for i in result.output.evidence_ids]
         # the same object as text and as structured content: a client reading only one of them
         # still gets the evidence statements and the disclaimer
-        full = {**payload, "evidence": evidence, "disclaimer": DISCLAIMER}
+        seen = training_notes(ctx, tuple(ctx.evidence[i] for i in result.output.evidence_ids))
+        full = {**payload, "evidence": evidence, "seen_in_training": list(seen), "disclaimer": DISCLAIMER}
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=json.dumps(full))], structured_content=full, is_error=False
         )
@@ -68,7 +69,9 @@ def build_mcp_server(context: ToolContext | None = None, tools: ToolRegistry = T
         instructions=(
             "Tools answering questions about 12-lead ECGs from their signal (disease models, "
             "measurements, attributions). Name records by bundled example name, 'ptbxl:<id>', "
-            f"'ludb:<n>' or a path inside the data roots. {DISCLAIMER}"
+            f"'ludb:<n>', 'mimic:<study_id>' or a path inside the data roots. A result's "
+            f"'seen_in_training' names the shipped models that were trained or selected on that ECG "
+            f"(not a held-out result). {DISCLAIMER}"
         ),
         on_list_tools=list_tools,
         on_call_tool=call_tool,

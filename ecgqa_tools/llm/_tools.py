@@ -198,8 +198,21 @@ def input_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
     (``noise_warning``), computed once per record in the session (every tool call and every
     offline answer asks again); its ``RecordError`` (every lead flat) as ``ToolFailed``; () for an
     ECG-like object without ``quality()``."""
-    return ctx.cached(ref.canonical, "input_warnings",
-                      lambda: _input_warnings(ref.canonical, ecg) + _noise_warnings(ctx, ref, ecg))
+    return ctx.cached(ref.canonical, "input_warnings", lambda: _input_warnings(ref.canonical, ecg)
+                      + _length_warnings(ref.canonical, ecg) + _noise_warnings(ctx, ref, ecg))
+
+
+MIN_MODEL_SECONDS = 9.5
+"""A record shorter than this gets a warning: the models read 10 s windows and zero-pad shorter
+records (``encoders`` preprocessing); 9.5 s leaves half a second of tolerance (fixed a priori)."""
+
+
+def _length_warnings(name: str, ecg) -> tuple[str, ...]:
+    duration = getattr(ecg, "duration_s", None)
+    if duration is None or duration >= MIN_MODEL_SECONDS:
+        return ()
+    return (f"{name} is {duration:.1f} s long: the disease, attribute and age/sex models read 10 s and "
+            "zero-pad shorter records, so their outputs on it may be wrong",)
 
 
 MIN_NOISY_LEADS = 10

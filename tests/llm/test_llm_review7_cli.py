@@ -12,6 +12,8 @@ from ecgqa_tools.cli import main
 from ecgqa_tools.errors import UsageError
 from ecgqa_tools.llm import DISCLAIMER, LLMSettings, build_mcp_server
 
+from .conftest import synthetic_ecg
+
 
 def test_mcp_takes_fs_for_npy_records(tmp_path, monkeypatch):
     np.save(tmp_path / "r.npy", np.zeros((12, 5000)))
@@ -80,3 +82,34 @@ def test_the_schemas_state_the_bounds():
     assert (tokens["minimum"], tokens["maximum"], tokens["type"]) == (1, 512, "integer")
     threshold = TOOLS.get("ecgqa_attributes").parameters_schema()["properties"]["threshold"]["anyOf"][0]
     assert (threshold["minimum"], threshold["maximum"]) == (0.05, 0.95)
+
+
+def test_mcp_results_carry_the_seen_in_training_note_field(context):
+    from mcp import Client
+
+    async def run():
+        async with Client(build_mcp_server(context)) as client:
+            return await client.call_tool("record_summary", {"record": "syn1"})
+
+    result = anyio.run(run)
+    assert result.structured_content["seen_in_training"] == []  # a synthetic ECG: no model saw it
+
+
+def test_mcp_names_the_models_trained_on_a_ptbxl_ecg(backend):
+    from mcp import Client
+
+    from ecgqa_tools.encoders import model_cards
+    from ecgqa_tools.llm import ToolContext
+    from ecgqa_tools.records import ECG
+
+    trained = min(model_cards()["disease_MI"].train_ids)
+    ecg = synthetic_ecg()
+    ctx = ToolContext(backend=backend)
+    ctx.add_record("seen", ECG.from_array(ecg.signal_mv, ecg.fs_hz, ecg.lead_names, record_id=str(trained), source="ptbxl"))
+
+    async def run():
+        async with Client(build_mcp_server(ctx)) as client:
+            return await client.call_tool("disease_probabilities", {"record": "seen"})
+
+    notes = anyio.run(run).structured_content["seen_in_training"]
+    assert len(notes) == 1 and f"PTB-XL ecg_id {trained}" in notes[0] and "not a held-out result" in notes[0]

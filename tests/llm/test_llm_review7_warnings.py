@@ -68,3 +68,17 @@ def test_the_agents_answer_and_its_answering_prompt_carry_the_warnings(context, 
     assert answer.to_json()["warnings"] == list(answer.warnings)
     prompt = model.requests[-1]["messages"][-1]["content"]
     assert "Signal-quality warnings" in prompt and answer.warnings[0] in prompt
+
+
+def test_a_record_shorter_than_the_models_window_is_warned_about(context):
+    context.add_record("short", synthetic_ecg("short", seconds=1.0))
+    out = TOOLS.run("disease_probabilities", context, record="short")
+    assert any("is 1.0 s long" in w and "zero-pad" in w for w in out.warnings)
+    assert not any("s long" in w for w in TOOLS.run("disease_probabilities", context, record="syn1").warnings)
+
+
+def test_a_constrained_option_reply_is_shown_as_a_sentence(context):
+    agent, _ = _agent(context, [completion(tool_calls=[("record_summary", {"record": "syn1"})]),
+                                completion('{ "answer": [ "yes"]}')], max_tool_rounds=1)
+    answer = agent.ask("syn1", "Is it normal?", force_tool="record_summary", options=("yes", "no"))
+    assert answer.answer == ("yes",) and answer.text.startswith("The model chose: yes.")
