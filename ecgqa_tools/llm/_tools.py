@@ -314,9 +314,33 @@ def _with_ecgqa_convention(result, ecg):
                           f"{m.aggregation} beat)")
 
 
+MAX_MEASURED_SECONDS = 60.0
+"""``intervals_and_axis`` (and the answers built on it) measure at most the first this many seconds
+of a record (a 10-minute record took 181-188 s here and blocked an MCP call; fixed a priori: six
+PTB-XL lengths, dozens of beats)."""
+
+
+def _measured_part(ecg):
+    """The first ``MAX_MEASURED_SECONDS`` of a longer ECG (with its method note), else (ecg, "")."""
+    from ..records import ECG
+
+    if not isinstance(ecg, ECG) or ecg.duration_s <= MAX_MEASURED_SECONDS:
+        return ecg, ""
+    n = int(round(MAX_MEASURED_SECONDS * ecg.fs_hz))
+    return ecg.with_signal(ecg.signal_mv[:, :n]), f"; first {MAX_MEASURED_SECONDS:g} s of {ecg.duration_s:.0f} s"
+
+
 def _measurement(ctx: ToolContext, record: str, method: str = "openecg"):
-    ref, ecg = ctx.load(record)
-    result = ctx.cached(ref.canonical, f"measure:{method}", lambda: ctx.backend.measure(ecg, method))
+    from dataclasses import replace
+
+    ref, whole = ctx.load(record)
+    ecg, note = _measured_part(whole)
+
+    def measure():
+        result = ctx.backend.measure(ecg, method)
+        return replace(result, method=result.method + note) if note else result
+
+    result = ctx.cached(ref.canonical, f"measure:{method}", measure)
     if numeric_convention_of(ctx) == "ecgqa":
         result = ctx.cached(ref.canonical, f"measure:{method}:ecgqa", lambda: _with_ecgqa_convention(result, ecg))
     return ref, result

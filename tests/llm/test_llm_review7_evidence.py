@@ -38,3 +38,21 @@ def test_no_class_above_the_threshold_is_itself_evidence(context):
     assert out.present == {} and len(out.evidence_ids) == 1
     assert context.evidence[out.evidence_ids[0]].statement == (
         "no attribute class at or above threshold 0.95; highest 'sinus rhythm' 0.93 on memory:syn1")
+
+
+def test_a_long_record_is_measured_on_its_first_minute_and_says_so(context, backend):
+    seen = []
+    measure = backend.measure
+
+    def spy(ecg, method):
+        seen.append(ecg.duration_s)
+        return measure(ecg, method)
+
+    backend.measure = spy
+    from .conftest import synthetic_ecg
+
+    context.add_record("long", synthetic_ecg("long", fs_hz=100.0, seconds=600.0))
+    out = TOOLS.run("intervals_and_axis", context, record="long")
+    assert seen == [60.0] and "first 60 s of 600 s" in out.provenance[0].source
+    TOOLS.run("intervals_and_axis", context, record="syn1")
+    assert seen == [60.0, 10.0]  # a 10 s record is measured whole
