@@ -182,7 +182,9 @@ class Answer:
     record: str
     """Canonical id of the record (``first -> second`` for comparisons)."""
     answer: tuple[str, ...]
-    """Answer strings in the ECG-QA vocabulary of the template; empty when there is none."""
+    """Answer strings in the ECG-QA vocabulary of the template; for a question answered by a
+    measurement or an estimate (heart rate, an interval, age, sex), the value(s) with their unit
+    (``heart rate 54.8 bpm``); empty when there is none."""
     explanation: str
     """Plain-language explanation citing evidence ids like ``[E3]``."""
     evidence: tuple[EvidenceItem, ...]
@@ -779,11 +781,13 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
             if intent == "age":
                 body = (f"The age model estimates {est.age_years:g} years" if est.age_years is not None
                         else "The age model gave no estimate")
+                answer = (f"{est.age_years:g} years",) if est.age_years is not None else ()
             else:
                 p = est.female_probability
                 body = ("The sex model gives no estimate" if p is None else
                         f"The sex model gives a probability of {p:.2f} that the patient is female"
                         + (f" (estimate: {est.sex})" if est.sex else " (undecided)"))
+                answer = (est.sex,) if est.sex else ()
             body += " (an estimate from the signal, not the recorded value)"
         elif intent in ("heart_rate", "quantity"):
             wanted = ([("heart_rate_bpm", None)] if intent == "heart_rate"
@@ -800,6 +804,8 @@ def _answer_direct(ctx: ToolContext, question: str, interpreted: str | None, rec
                     parts.append(ctx.evidence[eid].statement)
             body = "Measured: " + "; ".join(parts)
             rate = values.get("heart_rate_bpm", [None])[0]
+            if record_b is None:  # the measured values are the answer (a value, not an option)
+                answer = tuple(_quantity(k, v[0]) for k, v in values.items() if v[0] is not None)
             if intent == "heart_rate" and record_b is None:
                 body = (f"The measured heart rate is {rate:g} beats per minute" if rate is not None
                         else f"The heart rate could not be measured ({parts[0]})")

@@ -82,7 +82,7 @@ def test_noise_question_uses_signal_quality(context):
 
 def test_direct_measurement_questions(context):
     rate = answer_offline("syn1", "What is the heart rate?", context=context)
-    assert rate.supported and rate.answer == () and "75 beats per minute" in rate.explanation
+    assert rate.supported and rate.answer == ("heart rate 75 bpm",) and "75 beats per minute" in rate.explanation
     age = answer_offline("syn1", "How old is this patient?", context=context)
     assert "61.4 years" in age.explanation and "not the recorded value" in age.explanation
 

@@ -56,3 +56,10 @@ def test_a_long_record_is_measured_on_its_first_minute_and_says_so(context, back
     assert seen == [60.0] and "first 60 s of 600 s" in out.provenance[0].source
     TOOLS.run("intervals_and_axis", context, record="syn1")
     assert seen == [60.0, 10.0]  # a 10 s record is measured whole
+
+
+def test_a_measured_value_question_has_the_value_as_its_answer(context):
+    from ecgqa_tools.llm import answer_offline
+
+    assert answer_offline("syn1", "What is the heart rate?", context=context).answer == ("heart rate 75 bpm",)
+    assert answer_offline("syn1", "How old is the patient?", context=context).answer == ("61.4 years",)
