@@ -132,6 +132,10 @@ def parse_record_ref(
         raise RecordNotFound(f"{exc}; {_usage()}") from None
     if name is not None:
         return RecordRef(canonical=name.canonical, kind=name.kind, key=name.key, dataset=name.dataset)
+    prefix, sep, rest = ref.partition(":")
+    if sep and prefix.lower() in ("ptbxl", "ptb-xl", "ludb", "mimic"):  # a dataset name with a malformed id
+        raise RecordNotFound(f"record {ref!r}: {rest!r} is not a valid {prefix.lower()} id (a whole number, "
+                             f"e.g. '{prefix.lower()}:1'; optionally '@100' or '@500' for PTB-XL); {_usage()}")
     return _path_ref(ref, extra_roots, extra_files)
 
 

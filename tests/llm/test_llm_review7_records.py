@@ -28,3 +28,9 @@ def test_an_existing_record_inside_a_root_is_still_found(tmp_path):
 def test_an_over_long_reference_names_the_limit():
     with pytest.raises(RecordNotFound, match=r"200000 characters; at most 512"):
         parse_record_ref("x" * 200_000)
+
+
+@pytest.mark.parametrize("ref", ["ptbxl:1e3", "ludb:x", "mimic:abc", "ptbxl:"])
+def test_a_dataset_name_with_a_malformed_id_says_so(ref):
+    with pytest.raises(RecordNotFound, match="is not a valid .* id"):
+        parse_record_ref(ref)
