@@ -438,7 +438,7 @@ def _print_per_feature_choice(res: dict, info: bool = False) -> None:
         print(f"{f:<14}{ch.n:>6}" + "".join(f"{ch.counts.get(c, 0):>10d}" for c in cands) + f"  {ch.candidate}")
     n = sum(ch.n for ch in choice.values())
     ok = sum(ch.ok for ch in choice.values())
-    base = res["ecgqa-median"] if "ecgqa-median" in res else None
+    base = res.get("ecgqa-median")
     base_ok = None if base is None else sum(a.ok for a in base.values())
     print(f"per-feature mix: {ok}/{n} = {ok / max(n, 1):.3f}; ecgqa-median: {base_ok}/{n}; "
           f"adopt iff higher: {'yes' if base_ok is not None and ok > base_ok else 'no'}")

@@ -286,7 +286,7 @@ def candidate_ranges(candidate: str, clinical: dict | None, per_beat: dict | Non
     from ..grounding import ecgqa_range_of, ecgqa_state
 
     if candidate == "ecgqa":
-        from ..grounding import ECGQA_CLINICAL_VALUE_NAMES, DEFAULT_ECGQA_AGGREGATION, ecgqa_convention_states
+        from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_CLINICAL_VALUE_NAMES, ecgqa_convention_states
 
         return ecgqa_convention_states(per_beat, {f: clinical["values"][n] for f, n in ECGQA_CLINICAL_VALUE_NAMES.items()},
                                        DEFAULT_ECGQA_AGGREGATION)
