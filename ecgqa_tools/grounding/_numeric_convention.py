@@ -136,6 +136,16 @@ class EcgqaNumeric:
             return {f: ecgqa_state(f, self.per_beat_ms[f], aggregation) for f in FEATURES}
         return ecgqa_convention_states(self.per_beat_ms, self.clinical_ms, self.aggregation)
 
+    def convention_value_ms(self, feature: str) -> float | None:
+        """The one value ``feature``'s convention state is decided from (``ECGQA_FEATURE_SOURCES``): the
+        12-lead clinical value, or the lead-II beats under this object's aggregation."""
+        _check_feature(feature)
+        if ECGQA_FEATURE_SOURCES[feature].startswith("clinical"):
+            return self.clinical_ms.get(feature)
+        if self.aggregation == "any":  # no single value: the state looks at both extremes
+            return None
+        return self.value_ms(feature, self.aggregation)
+
     def source_of(self, feature: str) -> str:
         """Plain words for where ``feature``'s convention state comes from."""
         _check_feature(feature)

@@ -737,17 +737,24 @@ def _measured(ctx: ToolContext, used: list[str], record: str, value_name: str, f
         ecgqa_key = None if feature is None else f"ecgqa_{feature.replace(' ', '_')}"
         if feature is not None and f"{ecgqa_key}_min_ms" in meas.values:
             # ECG-QA numeric convention in use: the ranges are ECG-QA's; cite both measurements
-            from ..grounding import ECGQA_NORMAL_RANGES_MS, range_of
+            from ..grounding import ECGQA_FEATURE_SOURCES, ECGQA_NORMAL_RANGES_MS, range_of
 
             clinical = range_of(feature, value)
             text += f" ({_range_text(feature)}{': ' + clinical + ' the normal range' if clinical else ''})"
+            decided = meas.values.get(f"{ecgqa_key}_ms")
             low, high = meas.values.get(f"{ecgqa_key}_min_ms"), meas.values.get(f"{ecgqa_key}_max_ms")
+            beats = f"{low:.0f}-{high:.0f} ms" if low is not None and high is not None else "not measurable"
             lo, hi = ECGQA_NORMAL_RANGES_MS[feature]
             limits = f"up to {hi:.0f} ms" if lo is None else f"{lo:.0f}-{hi:.0f} ms"
             where = meas.ranges.get(feature)
-            text += ("; ECG-QA convention (NeuroKit2, lead II, per beat): "
-                     + (f"{low:.0f}-{high:.0f} ms" if low is not None and high is not None else "not measurable")
-                     + f" (ECG-QA range {limits}{': ' + where if where else ''})")
+            if ECGQA_FEATURE_SOURCES[feature].startswith("clinical"):
+                # the convention decides this feature from the 12-lead value cited above
+                text += (f"; ECG-QA convention: this 12-lead value against ECG-QA's range {limits}"
+                         f"{': ' + where if where else ''} (NeuroKit2 lead-II beats, not used: {beats})")
+            else:
+                shown = f"{decided:.0f} ms" if decided is not None else "not measurable"
+                text += (f"; ECG-QA convention (NeuroKit2, lead II, median beat): {shown}, beats {beats}"
+                         f" (ECG-QA range {limits}{': ' + where if where else ''})")
         elif feature is not None:
             where = meas.ranges.get(feature)
             text += f" ({_range_text(feature)}{': ' + where if where else ''})"

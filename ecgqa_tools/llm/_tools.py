@@ -288,8 +288,9 @@ def numeric_convention_of(ctx: ToolContext) -> str:
 
 
 def _with_ecgqa_convention(result, ecg):
-    """``result`` with its numeric ranges from the ECG-QA convention and the lead-II per-beat extremes
-    added to its values (``ecgqa_<feature>_min_ms`` / ``_max_ms``)."""
+    """``result`` with its numeric ranges from the ECG-QA convention, the value each range was decided
+    from (``ecgqa_<feature>_ms``) and the lead-II per-beat extremes (``ecgqa_<feature>_min_ms`` /
+    ``_max_ms``) added to its values."""
     from dataclasses import replace
 
     from ..errors import EcgqaError
@@ -304,6 +305,9 @@ def _with_ecgqa_convention(result, ecg):
         return replace(result, ranges={}, reasons=reasons, method=f"{result.method} + ECG-QA convention")
     for feature, beats in m.per_beat_ms.items():
         key = f"ecgqa_{feature.replace(' ', '_')}"
+        values[f"{key}_ms"] = m.convention_value_ms(feature)
+        if values[f"{key}_ms"] is None:
+            reasons[f"{key}_ms"] = m.clinical_reasons.get(feature) or m.reasons.get(feature, "not measurable")
         for how in ("min", "max"):
             values[f"{key}_{how}_ms"] = m.value_ms(feature, how) if beats else None
             if not beats:
