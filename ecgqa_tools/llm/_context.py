@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,10 @@ class ToolContext:
     record files (the exact record and its companion files, not their folders), e.g. the file a user
     typed on the command line; ``fs_hz`` is the sampling rate of .npy/.csv record files that do not
     store one (``--fs`` on the command line).
+
+    Thread-safe: ``ecgqa mcp`` runs each tool call in its own worker thread on one shared context,
+    so every method that reads or changes the records, the cache or the evidence ledger holds one
+    re-entrant lock (a tool computing inside ``cached`` may load records and cite evidence).
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class ToolContext:
         self._cache: dict[tuple[str, str], Any] = {}
         self.evidence: dict[str, EvidenceItem] = {}
         self._evidence_keys: dict[tuple[str, str, str], str] = {}
+        self._lock = threading.RLock()
 
     def ref(self, record: str) -> RecordRef:
         """Validate a record reference (``RecordNotFound`` when refused or unknown)."""
@@ -55,65 +61,70 @@ class ToolContext:
 
     def add_record(self, name: str, ecg: Any) -> RecordRef:
         """Make an in-memory ECG callable by ``name`` (e.g. an ECG passed to ``answer_offline``)."""
-        ref = RecordRef(canonical=f"memory:{name}", kind="path", key=name)
-        previous = self._records.get(name)
-        if previous is not None and previous[1] is not ecg:  # a different ECG under the same name
-            self._cache = {k: v for k, v in self._cache.items() if k[0] != ref.canonical}
-        self._records[name] = (ref, ecg)
-        self._records[ref.canonical] = (ref, ecg)
-        self._stamps[ref.canonical] = ()
-        return ref
+        with self._lock:
+            ref = RecordRef(canonical=f"memory:{name}", kind="path", key=name)
+            previous = self._records.get(name)
+            if previous is not None and previous[1] is not ecg:  # a different ECG under the same name
+                self._cache = {k: v for k, v in self._cache.items() if k[0] != ref.canonical}
+            self._records[name] = (ref, ecg)
+            self._records[ref.canonical] = (ref, ecg)
+            self._stamps[ref.canonical] = ()
+            return ref
 
     def load(self, record: str) -> tuple[RecordRef, Any]:
         """(reference, ECG) for a record reference, read once and kept in a small LRU cache.
 
         A record file is read again (and its cached results dropped) when its files changed since
         it was read: same path, other (name, mtime_ns, size) of the file or its companions."""
-        known = self._records.get(record)
-        if known is not None and known[0].canonical.startswith("memory:"):  # add_record: never stale
-            self._records.move_to_end(record)
-            return known
-        ref = known[0] if known is not None else self.ref(record)
-        if ref.canonical in self._records:
-            stamp = _file_stamp(ref)
-            if stamp == self._stamps.get(ref.canonical):
-                self._records.move_to_end(ref.canonical)
-                return self._records[ref.canonical]
-            self._forget(ref.canonical)
-        stamp = _file_stamp(ref)  # before reading: a write during the read shows at the next load
-        ecg = load_record(ref, fs_hz=self.fs_hz)
-        self._records[ref.canonical] = (ref, ecg)
-        self._stamps[ref.canonical] = stamp
-        while len(self._records) > self._max_records:
-            evicted, _ = self._records.popitem(last=False)
-            self._stamps.pop(evicted, None)
-            self._cache = {k: v for k, v in self._cache.items() if k[0] != evicted}
-        return ref, ecg
+        with self._lock:
+            known = self._records.get(record)
+            if known is not None and known[0].canonical.startswith("memory:"):  # add_record: never stale
+                self._records.move_to_end(record)
+                return known
+            ref = known[0] if known is not None else self.ref(record)
+            if ref.canonical in self._records:
+                stamp = _file_stamp(ref)
+                if stamp == self._stamps.get(ref.canonical):
+                    self._records.move_to_end(ref.canonical)
+                    return self._records[ref.canonical]
+                self._forget(ref.canonical)
+            stamp = _file_stamp(ref)  # before reading: a write during the read shows at the next load
+            ecg = load_record(ref, fs_hz=self.fs_hz)
+            self._records[ref.canonical] = (ref, ecg)
+            self._stamps[ref.canonical] = stamp
+            while len(self._records) > self._max_records:
+                evicted, _ = self._records.popitem(last=False)
+                self._stamps.pop(evicted, None)
+                self._cache = {k: v for k, v in self._cache.items() if k[0] != evicted}
+            return ref, ecg
 
     def _forget(self, canonical: str) -> None:
         """Drop a record and every result cached for it."""
-        self._records.pop(canonical, None)
-        self._stamps.pop(canonical, None)
-        self._cache = {k: v for k, v in self._cache.items() if k[0] != canonical}
+        with self._lock:
+            self._records.pop(canonical, None)
+            self._stamps.pop(canonical, None)
+            self._cache = {k: v for k, v in self._cache.items() if k[0] != canonical}
 
     def cached(self, record: str, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per (record, key) in this session."""
-        slot = (record, key)
-        if slot not in self._cache:
-            self._cache[slot] = compute()
-        return self._cache[slot]
+        with self._lock:
+            slot = (record, key)
+            if slot not in self._cache:
+                self._cache[slot] = compute()
+            return self._cache[slot]
 
     def add_evidence(self, tool: str, statement: str, provenance: Provenance) -> str:
         """Record one citable fact; returns its id (``E1``, ``E2``...; the same fact keeps its id)."""
-        key = (tool, provenance.record, statement)
-        if key in self._evidence_keys:
-            return self._evidence_keys[key]
-        evidence_id = f"E{len(self.evidence) + 1}"
-        self.evidence[evidence_id] = EvidenceItem(
-            id=evidence_id, tool=tool, record=provenance.record, statement=statement, provenance=provenance
-        )
-        self._evidence_keys[key] = evidence_id
-        return evidence_id
+        with self._lock:
+            key = (tool, provenance.record, statement)
+            if key in self._evidence_keys:
+                return self._evidence_keys[key]
+            evidence_id = f"E{len(self.evidence) + 1}"
+            self.evidence[evidence_id] = EvidenceItem(
+                id=evidence_id, tool=tool, record=provenance.record, statement=statement, provenance=provenance
+            )
+            self._evidence_keys[key] = evidence_id
+            return evidence_id
 
 
 def _file_stamp(ref: RecordRef) -> tuple[tuple[str, int, int], ...]:
