@@ -28,11 +28,11 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-PTBXL_AXIS_MAP: dict[str, str] = {
-    "MID": "normal", "LAD": "left", "ALAD": "left", "AXL": "left",
-    "RAD": "right", "ARAD": "right", "AXR": "right",
-}
-"""PTB-XL heart_axis code -> class; SAG and missing codes are not scored."""
+from ..encoders import AXIS_PTBXL_LABELS
+
+PTBXL_AXIS_MAP: dict[str, str] = AXIS_PTBXL_LABELS
+"""PTB-XL heart_axis code -> class; SAG and missing codes are not scored (the one table
+``encoders.AXIS_PTBXL_LABELS`` the axis model trains on, under the name this benchmark exported first)."""
 PTBXL_CUTS_DEG: tuple[float, float] = (30.0, 90.0)
 LUDB_CUTS_DEG: tuple[float, float] = (0.0, 90.0)
 LUDB_FIVE_CUTS_DEG: tuple[float, float, float, float] = (0.0, 30.0, 70.0, 90.0)

@@ -245,10 +245,6 @@ CONVENTION_CANDIDATES: tuple[str, ...] = ("ecgqa-any", "ecgqa-max", "ecgqa-min",
 """Candidates of the session-7 protocol (docs/measurements.md "ECG-QA numeric convention"), in
 tie-break order (most faithful first)."""
 
-_CLINICAL_NAME = {"rr interval": "rr_interval", "p duration": "p_duration", "pr interval": "pr_interval",
-                  "qrs duration": "qrs_duration", "qt interval": "qt_interval", "qt corrected": "qtc_bazett"}
-
-
 def _ecgqa_fingerprint() -> str:
     from ..grounding import measure_ecgqa
     from ._delineation_bench import pipeline_fingerprint
@@ -283,19 +279,19 @@ def candidate_ranges(candidate: str, clinical: dict | None, per_beat: dict | Non
     """Feature -> state of one ECG under a convention candidate (``CONVENTION_CANDIDATES``, or
     ``ecgqa``: the shipped convention, ``grounding.ECGQA_FEATURE_SOURCES``) from its cached clinical
     measurement (``measure_ptbxl`` row) and/or per-beat ECG-QA values."""
-    from ..grounding import ecgqa_range_of, ecgqa_state
+    from ..grounding import ECGQA_CLINICAL_VALUE_NAMES, ecgqa_range_of, ecgqa_state
 
     if candidate == "ecgqa":
-        from ..grounding import DEFAULT_ECGQA_AGGREGATION, ECGQA_CLINICAL_VALUE_NAMES, ecgqa_convention_states
+        from ..grounding import DEFAULT_ECGQA_AGGREGATION, ecgqa_convention_states
 
         return ecgqa_convention_states(per_beat, {f: clinical["values"][n] for f, n in ECGQA_CLINICAL_VALUE_NAMES.items()},
                                        DEFAULT_ECGQA_AGGREGATION)
     if candidate == "clinical":
         return dict(clinical["ranges"])
     if candidate == "clinical+ecgqa-ranges":
-        return {f: ecgqa_range_of(f, clinical["values"][n]) for f, n in _CLINICAL_NAME.items()}
+        return {f: ecgqa_range_of(f, clinical["values"][n]) for f, n in ECGQA_CLINICAL_VALUE_NAMES.items()}
     if candidate.startswith("ecgqa-"):
-        return {f: ecgqa_state(f, per_beat[f], candidate.removeprefix("ecgqa-")) for f in _CLINICAL_NAME}
+        return {f: ecgqa_state(f, per_beat[f], candidate.removeprefix("ecgqa-")) for f in ECGQA_CLINICAL_VALUE_NAMES}
     raise ValueError(f"unknown convention candidate {candidate!r}")
 
 
