@@ -268,7 +268,7 @@ def measure_ecgqa_ptbxl(root, ids, fs_hz: int, cache_path: Path | None,
     for i in tqdm(sorted(ids), desc=f"PTB-XL ECG-QA convention ({fs_hz} Hz)", file=sys.stderr, disable=None):
         key = f"{i}@{fs_hz}@{measure_fs_hz}@{code}"
         if key not in cache:
-            m = measure_ecgqa(ptbxl.read(i, fs_hz=fs_hz), fs_hz=measure_fs_hz)
+            m = measure_ecgqa(ptbxl.read(i, fs_hz=fs_hz), fs_hz=measure_fs_hz, per_beat_only=True)
             cache[key] = {f: list(v) for f, v in m.per_beat_ms.items()}
             _append(cache_path, key, cache[key])
         out[i] = cache[key]

@@ -225,15 +225,22 @@ def ecgqa_convention_states(per_beat_ms: dict, clinical_ms: dict,
 
 
 def _clinical_values_ms(clinical) -> tuple[dict[str, float | None], dict[str, str]]:  # noqa: ANN001 - Measurements
-    """(feature -> value, feature -> reason) of the features the convention takes from ``measure()``."""
+    """(feature -> value, feature -> reason) of the features the convention takes from ``measure()``:
+    a ``Measurements``, or a mapping ``ECGQA_CLINICAL_VALUE_NAMES`` value -> ms (None: unmeasurable)."""
+    from collections.abc import Mapping
+
     values: dict[str, float | None] = {}
     reasons: dict[str, str] = {}
     for f, src in ECGQA_FEATURE_SOURCES.items():
         if src.startswith("clinical"):
-            m = getattr(clinical, ECGQA_CLINICAL_VALUE_NAMES[f])
-            values[f] = None if m.value is None else float(m.value)
-            if m.value is None:
-                reasons[f] = m.reason or "not measurable"
+            name = ECGQA_CLINICAL_VALUE_NAMES[f]
+            if isinstance(clinical, Mapping):
+                value, reason = clinical.get(name), "not measurable in the 12-lead measurement"
+            else:
+                value, reason = getattr(clinical, name).value, getattr(clinical, name).reason
+            values[f] = None if value is None else float(value)
+            if value is None:
+                reasons[f] = reason or "not measurable"
     return values, reasons
 
 
@@ -277,19 +284,26 @@ def per_beat_from_fiducials(fid: dict[str, list[float]], r_peaks: np.ndarray, fs
 
 
 def measure_ecgqa(ecg: ECG, *, lead: str = ECGQA_LEAD, fs_hz: float | None = ECGQA_FS_HZ,
-                  aggregation: str = DEFAULT_ECGQA_AGGREGATION, clinical=None) -> EcgqaNumeric:  # noqa: ANN001
+                  aggregation: str = DEFAULT_ECGQA_AGGREGATION, clinical=None,  # noqa: ANN001
+                  per_beat_only: bool = False) -> EcgqaNumeric:
     """The six ECG-QA numeric features of ``ecg`` under the ECG-QA convention (see the module doc).
 
     ``fs_hz``: rate to measure at (default 500 Hz, ECG-QA's; the ECG is resampled when its rate
     differs); ``None`` measures at the ECG's own rate. ``aggregation``: ``ECGQA_AGGREGATIONS``.
     ``clinical``: ``measure(ecg)`` if already computed (the QRS state comes from it,
-    ``ECGQA_FEATURE_SOURCES``); ``None`` measures it here, at the ECG's own rate.
+    ``ECGQA_FEATURE_SOURCES``), or its values as a mapping ``ECGQA_CLINICAL_VALUE_NAMES`` value ->
+    ms (e.g. ``{"qrs_duration": 96.0}``; a missing name or None is unmeasurable); ``None`` measures
+    it here, at the ECG's own rate (12 leads: about 1.4 s per 10 s record on this machine).
+    ``per_beat_only``: only the lead-II per-beat values, no 12-lead measurement (``clinical_ms``
+    empty, so the clinical-sourced states are None; for callers that keep ``per_beat_ms`` only).
     Raises ``RecordError`` when the ECG has no ``lead``; a lead NeuroKit2 cannot delineate gives
     unmeasurable features with a reason, not an error.
     """
     from dataclasses import replace
 
     lead_ii = _measure_lead(ecg, lead=lead, fs_hz=fs_hz, aggregation=aggregation)
+    if per_beat_only:
+        return lead_ii
     if clinical is None:
         from ..errors import EcgqaError
         from ._measure import measure

@@ -290,15 +290,17 @@ def numeric_convention_of(ctx: ToolContext) -> str:
 def _with_ecgqa_convention(result, ecg):
     """``result`` with its numeric ranges from the ECG-QA convention, the value each range was decided
     from (``ecgqa_<feature>_ms``) and the lead-II per-beat extremes (``ecgqa_<feature>_min_ms`` /
-    ``_max_ms``) added to its values."""
+    ``_max_ms``) added to its values. The clinical-sourced states (QRS) come from ``result`` itself,
+    the 12-lead measurement the tool already made with its delineator: not measured again."""
     from dataclasses import replace
 
     from ..errors import EcgqaError
-    from ..grounding import measure_ecgqa
+    from ..grounding import ECGQA_CLINICAL_VALUE_NAMES, measure_ecgqa
 
     values, reasons = dict(result.values), dict(result.reasons)
+    clinical = {name: values.get(f"{name}_ms") for name in ECGQA_CLINICAL_VALUE_NAMES.values()}
     try:
-        m = measure_ecgqa(ecg)
+        m = measure_ecgqa(ecg, clinical=clinical)
     except EcgqaError as exc:  # e.g. no lead II: no numeric range under this convention
         for feature in ("rr interval", "p duration", "pr interval", "qrs duration", "qt interval", "qt corrected"):
             reasons[f"ecgqa_{feature.replace(' ', '_')}_ms"] = str(exc)
