@@ -24,7 +24,7 @@ from ._inference import (
 from ._labels import DISEASE_NAMES, DISEASES, pure_labels
 from ._metrics import macro_auc, roc_auc, roc_auc_ci
 from ._package import LoadedModel, guard_unseen
-from ._preprocess import MODEL_FS_HZ, MODEL_SAMPLES, preprocess_ecg
+from ._preprocess import MIN_MODEL_SECONDS, MODEL_FS_HZ, MODEL_SAMPLES, preprocess_ecg, short_record_warning
 from ._codec import CodecEvent, CodecTokens, Token, tokenize_lead
 from ._delineation import (DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed,
                            delineation_workers, lead_problem, lead_quality, rhythm_of)
@@ -46,6 +46,7 @@ __all__ = [
     "DiseaseModel",
     "DiseasePrediction",
     "LoadedModel",
+    "MIN_MODEL_SECONDS",
     "MODEL_FS_HZ",
     "MODEL_SAMPLES",
     "ModelCard",
@@ -58,6 +59,7 @@ __all__ = [
     "macro_auc",
     "model_cards",
     "model_input_warnings",
+    "short_record_warning",
     "predict_attributes",
     "predict_diseases",
     "preprocess_ecg",

@@ -77,10 +77,13 @@ class AxisClassPrediction:
     convention: str = "ptbxl-labels"
     """What the classes mean: PTB-XL's ``heart_axis`` words (left border near +5 degrees), not the
     AHA textbook -30 / +90 cut-offs ``grounding.measure`` uses."""
+    warnings: tuple[str, ...] = ()
+    """Why the class may be wrong (a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
 
     def summary(self) -> str:
         probs = ", ".join(f"{c} {self.probabilities[c]:.3f}" for c in AXIS_CLASSES)
-        return f"heart axis (PTB-XL label convention, {AXIS_MODEL_NAME} v{self.model_version}): {self.axis_class} ({probs})"
+        line = f"heart axis (PTB-XL label convention, {AXIS_MODEL_NAME} v{self.model_version}): {self.axis_class} ({probs})"
+        return "\n".join([line, *(f"Warning: {w}" for w in self.warnings)])
 
 
 def member_probabilities(members: list[Any], inputs: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -140,11 +143,14 @@ def load_axis_model() -> AxisModel:
 def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
     """PTB-XL-label-convention heart-axis class of ``ecg`` from its six limb leads.
 
-    Any rate and length (resampled and fitted to 10 s at 100 Hz as in training); ``RecordError`` when
-    a standard lead is missing or the signal is too short; a record whose limb leads are all flat
-    raises ``RecordError`` too (no axis can be read from it).
+    Any rate and length (resampled and fitted to 10 s at 100 Hz as in training: a record shorter
+    than ``MIN_MODEL_SECONDS`` is zero-padded and its prediction carries a warning; a 3 s record gave
+    'normal' 0.995, confidence the padding does not justify); ``RecordError`` when a standard lead is
+    missing or the signal is too short to filter (under 30 samples); a record whose limb leads are all
+    flat raises ``RecordError`` too (no axis can be read from it).
     """
     from ..errors import RecordError
+    from ._preprocess import short_record_warning
 
     model = load_axis_model()
     x = model.preprocess(ecg)
@@ -155,6 +161,8 @@ def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
         axis_class=AXIS_CLASSES[int(np.argmax(probs))],
         probabilities={c: float(p) for c, p in zip(AXIS_CLASSES, probs)},
         model_version=model.card.version,
+        warnings=tuple(w for w in [short_record_warning(ecg.record_id or "record", ecg.duration_s,
+                                                        "the axis model's three members read")] if w),
     )
 
 

@@ -20,6 +20,9 @@ MODEL_FS_HZ = 100.0
 """Sampling rate of every model's input."""
 MODEL_SAMPLES = 1000
 """Samples per lead of every model's input (10 s at 100 Hz)."""
+MIN_MODEL_SECONDS = 9.5
+"""A record shorter than this gets a warning: the models read 10 s windows and zero-pad shorter
+records (``fit_length``); 9.5 s leaves half a second of tolerance (fixed a priori)."""
 FILTER_FS_HZ = 500.0
 """Rate at which the band-pass and z-score are applied (as for the filtered subset)."""
 FILTERED_SOURCE = "ptbxl-filtered"
@@ -45,6 +48,15 @@ def bandpass_zscore(signal: np.ndarray, fs_hz: float) -> np.ndarray:
     std = filtered.std(axis=1, keepdims=True)
     out = np.divide(filtered, std, out=np.zeros_like(filtered), where=std > 1e-8)
     return out.astype(np.float32)
+
+
+def short_record_warning(name: str, duration_s: float, models: str) -> str | None:
+    """The warning for a record shorter than ``MIN_MODEL_SECONDS`` (``models``: who reads it, e.g.
+    ``the axis model reads``), else None."""
+    if duration_s >= MIN_MODEL_SECONDS:
+        return None
+    return (f"{name} is {duration_s:.1f} s long: {models} 10 s and zero-pad shorter records, so their "
+            "outputs on it may be wrong")
 
 
 def fit_length(signal: np.ndarray, n_samples: int = MODEL_SAMPLES) -> np.ndarray:

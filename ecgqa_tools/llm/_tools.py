@@ -202,17 +202,13 @@ def input_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
                       + _length_warnings(ref.canonical, ecg) + _noise_warnings(ctx, ref, ecg))
 
 
-MIN_MODEL_SECONDS = 9.5
-"""A record shorter than this gets a warning: the models read 10 s windows and zero-pad shorter
-records (``encoders`` preprocessing); 9.5 s leaves half a second of tolerance (fixed a priori)."""
-
-
 def _length_warnings(name: str, ecg) -> tuple[str, ...]:
+    from ..encoders import short_record_warning
+
     duration = getattr(ecg, "duration_s", None)
-    if duration is None or duration >= MIN_MODEL_SECONDS:
-        return ()
-    return (f"{name} is {duration:.1f} s long: the disease, attribute and age/sex models read 10 s and "
-            "zero-pad shorter records, so their outputs on it may be wrong",)
+    warning = None if duration is None else short_record_warning(name, duration, "the disease, attribute and "
+                                                                  "age/sex models read")
+    return (warning,) if warning else ()
 
 
 MIN_NOISY_LEADS = 10
