@@ -97,7 +97,9 @@ class EcgqaNumeric:
     """Feature (``rr interval`` ... ``qt corrected``) -> per-beat values in ms (QTc: QT / sqrt(RR s),
     in ms); empty when unmeasurable."""
     reasons: dict[str, str]
-    """Feature -> why it is unmeasurable (only features with no value)."""
+    """Feature -> why lead ``lead`` gave no per-beat value (only features with none). For a feature
+    whose state comes from the 12-lead value (QRS) the state may still be known: why a *state* is
+    missing is ``state_reasons()``."""
     lead: str = ECGQA_LEAD
     """Lead measured."""
     fs_hz: float = ECGQA_FS_HZ
@@ -135,6 +137,17 @@ class EcgqaNumeric:
         if aggregation is not None:
             return {f: ecgqa_state(f, self.per_beat_ms[f], aggregation) for f in FEATURES}
         return ecgqa_convention_states(self.per_beat_ms, self.clinical_ms, self.aggregation)
+
+    def state_reasons(self) -> dict[str, str]:
+        """Feature -> why its convention state (``range_attributes()``) is None, from the source that
+        state comes from (``clinical_reasons`` for the 12-lead features, ``reasons`` for the lead-II
+        ones); features with a state are left out."""
+        out: dict[str, str] = {}
+        for f, state in self.range_attributes().items():
+            if state is None:
+                out[f] = (self.clinical_reasons.get(f, "12-lead value not measured")
+                          if ECGQA_FEATURE_SOURCES[f].startswith("clinical") else self.reasons.get(f, "not measurable"))
+        return out
 
     def convention_value_ms(self, feature: str) -> float | None:
         """The one value ``feature``'s convention state is decided from (``ECGQA_FEATURE_SOURCES``): the

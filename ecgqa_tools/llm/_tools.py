@@ -301,11 +301,12 @@ def _with_ecgqa_convention(result, ecg):
         for feature in ("rr interval", "p duration", "pr interval", "qrs duration", "qt interval", "qt corrected"):
             reasons[f"ecgqa_{feature.replace(' ', '_')}_ms"] = str(exc)
         return replace(result, ranges={}, reasons=reasons, method=f"{result.method} + ECG-QA convention")
+    state_reasons = m.state_reasons()
     for feature, beats in m.per_beat_ms.items():
         key = f"ecgqa_{feature.replace(' ', '_')}"
         values[f"{key}_ms"] = m.convention_value_ms(feature)
         if values[f"{key}_ms"] is None:
-            reasons[f"{key}_ms"] = m.clinical_reasons.get(feature) or m.reasons.get(feature, "not measurable")
+            reasons[f"{key}_ms"] = state_reasons.get(feature, "not measurable")
         for how in ("min", "max"):
             values[f"{key}_{how}_ms"] = m.value_ms(feature, how) if beats else None
             if not beats:
