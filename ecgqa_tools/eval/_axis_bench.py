@@ -708,7 +708,11 @@ def ptbxl_learned_rows(root, fs_hz: int, folds: tuple[int, ...], cache_dir=None)
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion ``correct / n`` ((0, 1) when ``n`` is 0)."""
+    """95% Wilson score interval of a proportion ``correct / n`` ((0, 1) when ``n`` is 0).
+
+    Kept on purpose beside ``eval.bootstrap_ci``: the axis protocols named it before their runs, and
+    on small sets it does not collapse as the percentile bootstrap does (38/38 -> [1, 1]); see
+    docs/measurements.md "Why Wilson intervals here"."""
     if n <= 0:
         return (0.0, 1.0)
     p = correct / n
