@@ -245,11 +245,22 @@ CONVENTION_CANDIDATES: tuple[str, ...] = ("ecgqa-any", "ecgqa-max", "ecgqa-min",
 """Candidates of the session-7 protocol (docs/measurements.md "ECG-QA numeric convention"), in
 tie-break order (most faithful first)."""
 
-def _ecgqa_fingerprint() -> str:
+def ecgqa_fingerprint(*code) -> str:
+    """Digest of what the ECG-QA convention's values depend on: the source of ``measure_ecgqa``'s
+    module and of ``code`` (modules or functions, ``pipeline_fingerprint``) plus the installed
+    NeuroKit2 version (its delineator gives the lead-II beats; another version gives other beats)."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
     from ..grounding import measure_ecgqa
     from ._delineation_bench import pipeline_fingerprint
 
-    return pipeline_fingerprint(measure_ecgqa)
+    try:
+        neurokit2 = version("neurokit2")
+    except PackageNotFoundError:
+        neurokit2 = "absent"
+    text = f"{pipeline_fingerprint(measure_ecgqa, *code)} neurokit2 {neurokit2}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def measure_ecgqa_ptbxl(root, ids, fs_hz: int, cache_path: Path | None,
@@ -263,7 +274,7 @@ def measure_ecgqa_ptbxl(root, ids, fs_hz: int, cache_path: Path | None,
 
     ptbxl = PtbXl(root)
     cache = _load_cache(cache_path)
-    code = _ecgqa_fingerprint()
+    code = ecgqa_fingerprint()
     out = {}
     for i in tqdm(sorted(ids), desc=f"PTB-XL ECG-QA convention ({fs_hz} Hz)", file=sys.stderr, disable=None):
         key = f"{i}@{fs_hz}@{measure_fs_hz}@{code}"

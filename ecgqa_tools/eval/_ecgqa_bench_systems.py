@@ -342,16 +342,17 @@ def numeric_convention_version(convention: str) -> str:
 
 
 def numeric_convention_digest() -> str:
-    """Digest of the code behind the ``ecgqa`` convention's states: ``measure_ecgqa``'s module and,
-    since the session-7b per-feature convention takes QRS from ``measure()``, the delineator's and
-    ``measure()``'s modules, and the llm tools' module (``use_numeric_convention``'s), which gives
-    the ``tools`` system's QRS state its own 12-lead measurement since the session-7b review."""
+    """Digest of the code behind the ``ecgqa`` convention's states (``ecgqa_fingerprint``:
+    ``measure_ecgqa``'s module and the NeuroKit2 version) plus, since the session-7b per-feature
+    convention takes QRS from ``measure()``, the delineator's and ``measure()``'s modules, and the llm
+    tools' module (``use_numeric_convention``'s), which gives the ``tools`` system's QRS state its own
+    12-lead measurement since the session-7b review."""
     from ..encoders import delineate
-    from ..grounding import measure, measure_ecgqa
+    from ..grounding import measure
     from ..llm import use_numeric_convention
-    from ._delineation_bench import pipeline_fingerprint
+    from ._delineation_intervals import ecgqa_fingerprint
 
-    return pipeline_fingerprint(measure_ecgqa, delineate, measure, use_numeric_convention)
+    return ecgqa_fingerprint(delineate, measure, use_numeric_convention)
 
 
 class _Base:
