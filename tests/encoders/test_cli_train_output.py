@@ -96,8 +96,9 @@ def test_install_refuses_another_recipe_before_any_training(package_dir, tmp_pat
     data.mkdir()
     assert _train(data, tmp_path / "work", "--install") == 1  # the defaults: --seeds 0, 15 epochs, --version 1
     err = capsys.readouterr().err
-    assert err.startswith("error: --install would replace the installed disease_MI (version 3")
-    assert "version: 3 -> 1" in err and "epochs: 30 -> 15" in err and "seeds: [0, 1, 2] -> [0]" in err
+    assert err.startswith("error: --install would replace the installed disease_MI (version 4")
+    assert "version: 4 -> 1" in err and "epochs: 30 -> 15" in err and "seeds: [0, 1, 2] -> [0]" in err
+    assert "ema_half_life_epochs: 1.0 -> 0.0" in err
     assert "--force" in err and "Traceback" not in err
     assert (package_dir / "disease_MI.json").read_bytes() == before and not (tmp_path / "work").exists()
 
