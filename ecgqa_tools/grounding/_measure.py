@@ -202,15 +202,17 @@ class Measurements:
         return "\n".join(lines)
 
 
-def range_of(feature: str, value_ms: float | None) -> RangeName | None:
-    """``below`` / ``within`` / ``above`` the normal range of an ECG-QA numeric feature."""
-    if feature not in NORMAL_RANGES_MS:
+def range_of(feature: str, value_ms: float | None,
+             ranges_ms: dict[str, tuple[float | None, float | None]] = NORMAL_RANGES_MS) -> RangeName | None:
+    """``below`` / ``within`` / ``above`` the normal range of an ECG-QA numeric feature (bounds
+    inclusive); ``ranges_ms`` = the table of ranges (default the clinical ``NORMAL_RANGES_MS``)."""
+    if feature not in ranges_ms:
         raise MeasurementError(
-            f"unknown numeric feature {feature!r}; expected one of {', '.join(NORMAL_RANGES_MS)}"
+            f"unknown numeric feature {feature!r}; expected one of {', '.join(ranges_ms)}"
         )
     if value_ms is None:
         return None
-    low, high = NORMAL_RANGES_MS[feature]
+    low, high = ranges_ms[feature]
     if low is not None and value_ms < low:
         return "below"
     if high is not None and value_ms > high:

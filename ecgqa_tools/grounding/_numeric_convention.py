@@ -31,14 +31,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
-
 import numpy as np
 
 from ..errors import MeasurementError, UsageError
 from ..records import ECG, require_ecg
-
-RangeName = Literal["below", "within", "above"]
+from ._measure import RangeName, range_of
 
 NUMERIC_CONVENTIONS: tuple[str, ...] = ("clinical", "ecgqa")
 """``clinical``: ``measure()``'s 12-lead values with clinical ranges (the default); ``ecgqa``: this
@@ -197,15 +194,7 @@ def _check_feature(feature: str) -> None:
 
 def ecgqa_range_of(feature: str, value_ms: float | None) -> RangeName | None:
     """``below`` / ``within`` / ``above`` ECG-QA's normal range (bounds inclusive)."""
-    _check_feature(feature)
-    if value_ms is None:
-        return None
-    low, high = ECGQA_NORMAL_RANGES_MS[feature]
-    if low is not None and value_ms < low:
-        return "below"
-    if high is not None and value_ms > high:
-        return "above"
-    return "within"
+    return range_of(feature, value_ms, ECGQA_NORMAL_RANGES_MS)
 
 
 def ecgqa_state(feature: str, per_beat_ms: tuple[float, ...] | list[float], aggregation: str) -> RangeName | None:
