@@ -78,6 +78,7 @@ class AxisClassPrediction:
     """What the classes mean: PTB-XL's ``heart_axis`` words (left border near +5 degrees), not the
     AHA textbook -30 / +90 cut-offs ``grounding.measure`` uses."""
     warnings: tuple[str, ...] = ()
+    """Cautions about the input (e.g. a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
     """Why the class may be wrong (a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
 
     def summary(self) -> str:
