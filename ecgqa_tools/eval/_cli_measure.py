@@ -83,6 +83,13 @@ def register(cli: CommandRegistry) -> None:
                         "records it was trained or selected on (use --folds 9-10)")
     a.add_argument("--filtered", help="with --axis-model: also score the filtered subset's records of --folds "
                         "that have no records100 signal (folder or signals100.npz)")
+    a.add_argument("--hybrid", action="store_true",
+                   help="session-8 hybrid of the angle and the axis_ptbxl CNN: compare the committed candidates "
+                        "with the fitted cut-offs by nested leave-one-strat-fold-out on folds 1-8 (100 Hz; needs "
+                        "--cnn-dev) and print the decision; with --folds 9-10 (and --fs) also score the final rule "
+                        "once on those folds, and unless --skip-ludb on --ludb-records")
+    a.add_argument("--cnn-dev", help="with --hybrid: the axis CNN's leave-one-fold-out predictions, "
+                        "<work-dir>/axis_ptbxl/dev of 'ecgqa train axis-ptbxl --development-only'")
     a.add_argument("--cache-dir", help="where per-record QRS boundaries and angles are kept for resuming")
     a.add_argument("--no-cache", action="store_true", help="recompute everything")
 
@@ -191,6 +198,8 @@ def _axis(args: argparse.Namespace) -> int:
         return _axis_fit(args, methods, cache)
     if args.learned:
         return _axis_learned(args, folds, cache)
+    if args.hybrid:
+        return _axis_hybrid(args, folds, cache)
     if args.axis_model:
         return _axis_model(args, folds)
     if not args.skip_ptbxl:
@@ -323,6 +332,93 @@ def _axis_learned(args: argparse.Namespace, folds, cache) -> int:
         if learned[r.key] != r.label or three_class(r.axis_deg, cuts) != r.label:
             print(f"  record {r.key}: label {r.label}, angle {r.axis_deg:+.1f}, cut-offs "
                   f"{three_class(r.axis_deg, cuts)}, learned {learned[r.key]}")
+    return 0
+
+
+def _axis_hybrid(args: argparse.Namespace, folds, cache) -> int:
+    from .._config import dataset_dir
+    from ..encoders import AXIS_CLASSES, guard_unseen, load_axis_model
+    from ..errors import UsageError
+    from ..grounding import AXIS_CONVENTIONS
+    from ..records import Ludb, PtbXl
+    from ._axis_bench import (
+        convention_cuts,
+        ludb_axis_records,
+        ptbxl_axis_records,
+        score_axis,
+        three_class,
+        wilson_interval,
+    )
+    from ._axis_hybrid import (
+        HYBRID_CANDIDATES,
+        HYBRID_MARGIN,
+        compare_hybrid,
+        model_probabilities,
+        ptbxl_hybrid_dev_rows,
+        score_hybrid,
+    )
+    from ._delineation_bench import pipeline_fingerprint
+
+    dev_folds = tuple(range(1, 9))
+    if folds is not None and set(folds) & set(dev_folds):
+        raise UsageError("--hybrid scores only folds outside the development part 1-8 (e.g. --folds 9-10)")
+    if not args.cnn_dev:
+        raise UsageError("--hybrid needs --cnn-dev DIR (<work-dir>/axis_ptbxl/dev of 'ecgqa train axis-ptbxl "
+                         "--development-only')")
+    root = dataset_dir("ptbxl", args.ptbxl)
+    print(f"delineation pipeline {pipeline_fingerprint()}")
+    rows = ptbxl_hybrid_dev_rows(root, args.cnn_dev, cache)
+    if not rows:
+        raise UsageError(f"{root}: no PTB-XL records of folds 1-8 with a heart_axis label and a signal at 100 Hz")
+    n_cnn = sum(AXIS_CLASSES[max(range(3), key=lambda i: r.cnn_probs[i])] == r.label for r in rows)
+    print(f"CNN alone (session-7 leave-one-fold-out probabilities, check): {n_cnn}/{len(rows)}")
+    cmp = compare_hybrid(rows)
+    print(f"== hybrid vs fitted cut-offs, nested leave-one-strat-fold-out on folds 1-8, 100 Hz: {cmp.n_records} records")
+    for k in sorted(cmp.cut_pairs):
+        left, right = cmp.cut_pairs[k]
+        print(f"  held-out fold {k}: cut-offs {left:+.0f}/{right:+.0f}; hybrid candidate {cmp.chosen[k]}")
+    print("plain leave-one-fold-out counts (information; the best is optimistic): "
+          + ", ".join(f"{c.name}: {cmp.flat_counts[c.name]}" for c in HYBRID_CANDIDATES))
+    print(f"cut-offs (N_cut): {cmp.n_cut}/{cmp.n_records} = {cmp.n_cut / cmp.n_records:.3f}")
+    print(f"hybrid (N_hyb):   {cmp.n_hybrid}/{cmp.n_records} = {cmp.n_hybrid / cmp.n_records:.3f}")
+    print(f"decision (adopt only if N_hyb >= N_cut + {HYBRID_MARGIN}): " + ("ADOPT" if cmp.adopt else "REJECT"))
+    rule = cmp.final_rule
+    print(f"final rule: {rule.name} ({cmp.flat_counts[rule.name]}/{cmp.n_records} by plain leave-one-fold-out)")
+    if folds is None:
+        return 0
+    conv = AXIS_CONVENTIONS["ptbxl"]
+    cuts = (conv.left_deg, conv.right_deg)
+    model = load_axis_model()
+    ptbxl = PtbXl(root)
+    recs = ptbxl_axis_records(root, args.fs, folds, None, cache)
+    guard_unseen(model.card, [int(r.key) for r in recs], "refuse")
+    probs = model_probabilities([int(r.key) for r in recs], lambda i: ptbxl.read(i, fs_hz=args.fs))
+    what = f"PTB-XL records{args.fs} folds {args.folds}"
+    parts = [(what, recs, probs, cuts, "ptbxl")]
+    if not args.skip_ludb:
+        ludb = Ludb(dataset_dir("ludb", args.ludb))
+        lrecs = ludb_axis_records(ludb.root, args.ludb_records, None, cache)
+        lprobs = model_probabilities([int(r.key) for r in lrecs], lambda n: ludb.read(n, gain="uniform"))
+        lwhat = f"LUDB {args.ludb_records}"
+        res = score_axis(lrecs, convention_cuts("ludb", "ludb"), lwhat, convention="ludb")
+        _print_axis(res, "LUDB", " (paced excluded)")
+        parts.append((lwhat + " (ptbxl hybrid, transfer: information)", lrecs, lprobs, cuts, "ptbxl"))
+    for name, recs_, probs_, cuts_, conv_name in parts:
+        cut_res = score_axis(recs_, cuts_, name, convention=conv_name)
+        hyb = score_hybrid(recs_, probs_, rule, cuts_, name)
+        for label, r in (("fitted cut-offs", cut_res), (f"hybrid {rule.name}", hyb)):
+            correct = round(r.agreement * r.n_scored)
+            low, high = wilson_interval(correct, r.n_scored)
+            print(f"== report: {name}, {label} {cuts_[0]:+.0f}/{cuts_[1]:+.0f}: {r.agreement:.3f} "
+                  f"({correct}/{r.n_scored}; 95% Wilson [{low:.3f}, {high:.3f}]; {r.n_unmeasurable} unmeasurable)")
+            print(r.table())
+        for r in recs_:
+            if r.axis_deg is None:
+                continue
+            a, h = three_class(r.axis_deg, cuts_), rule.classify(r.axis_deg, cuts_, probs_[r.key])
+            if a != r.label or h != r.label:
+                p = ", ".join(f"{c} {v:.2f}" for c, v in zip(AXIS_CLASSES, probs_[r.key]))
+                print(f"  record {r.key}: label {r.label}, angle {r.axis_deg:+.1f}, cut-offs {a}, hybrid {h} (CNN {p})")
     return 0
 
 
