@@ -339,7 +339,7 @@ def _axis_hybrid(args: argparse.Namespace, folds, cache) -> int:
     from .._config import dataset_dir
     from ..encoders import AXIS_CLASSES, guard_unseen, load_axis_model
     from ..errors import UsageError
-    from ..grounding import AXIS_CONVENTIONS
+    from ..grounding import AXIS_CONVENTIONS, DEFAULT_AXIS_METHOD
     from ..records import Ludb, PtbXl
     from ._axis_bench import (
         convention_cuts,
@@ -400,7 +400,7 @@ def _axis_hybrid(args: argparse.Namespace, folds, cache) -> int:
         lrecs = ludb_axis_records(ludb.root, args.ludb_records, None, cache)
         lprobs = model_probabilities([int(r.key) for r in lrecs], lambda n: ludb.read(n, gain="uniform"))
         lwhat = f"LUDB {args.ludb_records}"
-        res = score_axis(lrecs, convention_cuts("ludb", "ludb"), lwhat, convention="ludb")
+        res = score_axis(lrecs, convention_cuts("ludb", "ludb"), lwhat, DEFAULT_AXIS_METHOD, "ludb")
         _print_axis(res, "LUDB", " (paced excluded)")
         parts.append((lwhat + " (ptbxl hybrid, transfer: information)", lrecs, lprobs, cuts, "ptbxl"))
     for name, recs_, probs_, cuts_, conv_name in parts:
