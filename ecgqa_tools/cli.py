@@ -26,6 +26,25 @@ RECORD_HELP = (
 )
 """Help of every RECORD argument: what ``records.read_record_or_example`` accepts."""
 
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for integer options that must be >= ``minimum`` (``--n-boot``,
+    ``--epochs``, ``--n-ecgs``...): checked while parsing, before any data is read, so a bad value
+    is a usage error (exit 2) naming the option, e.g. ``argument --n-boot: must be an integer >= 1,
+    got -5``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"int_at_least_{minimum}"
+    return parse
+
 # Groups of subcommands; any subpackage may add a subcommand to any group.
 GROUPS: dict[str, str] = {
     "data": "inspect local datasets (PTB-XL, LUDB, MIMIC-IV-ECG): what is listed, present, missing",

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..cli import RECORD_HELP, CommandRegistry
+from ..cli import RECORD_HELP, CommandRegistry, int_at_least
 
 if TYPE_CHECKING:
     from ._cards import ModelCard
@@ -22,7 +22,7 @@ def _common_train_args(parser: argparse.ArgumentParser) -> None:
                         "(default: $ECGQA_DATA_DIR)")
     parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
                         help=f"cache + per-epoch checkpoints; rerunning resumes (default: {DEFAULT_WORK_DIR})")
-    parser.add_argument("--epochs", type=int, help="override the number of epochs")
+    parser.add_argument("--epochs", type=int_at_least(1), help="override the number of epochs (>= 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -108,12 +108,26 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def _config(base, args: argparse.Namespace):  # noqa: ANN001, ANN202
     from dataclasses import replace
 
-    return replace(base, epochs=args.epochs) if args.epochs else base
+    return replace(base, epochs=args.epochs) if args.epochs is not None else base
+
+
+def _int_list(text: str, option: str, allowed: range | None = None) -> tuple[int, ...]:
+    """``--seeds 0,1,2`` / ``--folds 1,2``: comma-separated integers, checked before any data is read."""
+    from ..errors import UsageError
+
+    try:
+        values = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise UsageError(f"{option} must be comma-separated integers, got {text!r}") from None
+    bad = [v for v in values if allowed is not None and v not in allowed]
+    if bad:
+        raise UsageError(f"{option}: {bad[0]} is out of range; expected {allowed.start}..{allowed.stop - 1}")
+    return values
 
 
 def _command(args: argparse.Namespace, head: str, extra: str = "") -> str:
     parts = [f"ecgqa train {head}", extra, f"--data-dir {args.data_dir or '$ECGQA_DATA_DIR'}"]
-    if args.epochs:
+    if args.epochs is not None:
         parts.append(f"--epochs {args.epochs}")
     if args.version != "1":
         parts.append(f"--version {args.version}")
@@ -158,10 +172,7 @@ def _train_disease(args: argparse.Namespace) -> int:
     for disease in diseases:
         if disease not in DISEASES:
             raise UsageError(f"unknown disease {disease!r}; expected one of {', '.join(DISEASES)} or all")
-    try:
-        seeds = tuple(int(s) for s in args.seeds.split(","))
-    except ValueError as exc:
-        raise UsageError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from exc
+    seeds = _int_list(args.seeds, "--seeds")
     split_flag = "" if args.split == "ptbxl-folds" else f" --split {args.split}"
     if args.multitask:
         return _train_disease_multitask(args, diseases, seeds)
@@ -258,11 +269,11 @@ def _train_cv(args: argparse.Namespace) -> int:
 
     diseases = DISEASES if args.disease == "all" else tuple(args.disease.split(","))
     work = Path(args.work_dir).expanduser()
+    seeds, folds = _int_list(args.seeds, "--seeds"), _int_list(args.folds, "--folds", allowed=range(1, 11))
     if args.summary_only:
-        path = work / f"cv_{args.variant}{'' if not args.epochs else f'_e{args.epochs}'}.jsonl"
+        path = work / f"cv_{args.variant}{'' if args.epochs is None else f'_e{args.epochs}'}.jsonl"
     else:
-        path = run_cv(_data_dir(args), work, args.variant, diseases, tuple(int(s) for s in args.seeds.split(",")),
-                      tuple(int(f) for f in args.folds.split(",")), args.epochs, not args.quiet)
+        path = run_cv(_data_dir(args), work, args.variant, diseases, seeds, folds, args.epochs, not args.quiet)
     if not path.is_file():
         from ..errors import DatasetError
 

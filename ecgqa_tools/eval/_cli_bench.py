@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..cli import CommandRegistry
+from ..cli import CommandRegistry, int_at_least
 
 DEFAULT_SYSTEMS = "oracle,upper-bound,tools"
 DEFAULT_BENCH_NUMERIC_CONVENTION = "ecgqa"
@@ -96,9 +96,9 @@ def register(cli: CommandRegistry) -> None:
     )
     speed.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
     speed.add_argument("--ecgqa", help="ECG-QA folder for the questions/s measurement")
-    speed.add_argument("--n-ecgs", type=int, default=20, help="ECGs timed per tool (default 20)")
-    speed.add_argument("--repeats", type=int, default=3, help="cold-start repetitions (default 3)")
-    speed.add_argument("--threads", type=int, default=2, help="torch/onnxruntime threads (default 2)")
+    speed.add_argument("--n-ecgs", type=int_at_least(1), default=20, help="ECGs timed per tool (default 20)")
+    speed.add_argument("--repeats", type=int_at_least(1), default=3, help="cold-start repetitions (default 3)")
+    speed.add_argument("--threads", type=int_at_least(1), default=2, help="torch/onnxruntime threads (default 2)")
     speed.add_argument("--report", default=None, help="report path ending in .md (NAME.json next to it)")
     speed.add_argument("--json", action="store_true", help="print the JSON report")
     speed.add_argument("--cli-only", action="store_true",

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..cli import CommandRegistry
+from ..cli import CommandRegistry, int_at_least
 
 
 def register(cli: CommandRegistry) -> None:
@@ -23,8 +23,8 @@ def register(cli: CommandRegistry) -> None:
     c.add_argument("--filtered", help="also score the filtered subset's records of the fold (signals100.npz or "
                    "its folder; default: a sibling ptb-xl-filtered-subset/ when present, 'none' to skip)")
     c.add_argument("--backend", choices=("onnx", "torch"), default="onnx", help="inference engine (default: onnx)")
-    c.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default: 1000)")
-    c.add_argument("--limit", type=int, help="CinC: read at most this many records")
+    c.add_argument("--n-boot", type=int_at_least(1), default=1000, help="bootstrap resamples (default: 1000)")
+    c.add_argument("--limit", type=int_at_least(1), help="CinC: read at most this many records")
     c.add_argument("--json", action="store_true", help="print JSON")
     a = cli.subcommand("eval", "attributes", "macro and per-class AUROC of the attribute model on ECG-QA's "
                        "PTB-XL test ECGs with signals", _attributes)
@@ -38,7 +38,7 @@ def register(cli: CommandRegistry) -> None:
     s = cli.subcommand("eval", "encoders-speed", "inference latency per ECG of the shipped encoders, torch vs "
                        "onnxruntime, batch 1 and 64", _speed)
     s.add_argument("--models", default="disease_MI,attributes,age_sex", help="comma-separated model names")
-    s.add_argument("--threads", type=int, default=1, help="intra-op threads for both engines (default: 1)")
+    s.add_argument("--threads", type=int_at_least(1), default=1, help="intra-op threads for both engines (default: 1)")
     s.add_argument("--json", action="store_true", help="print JSON")
 
 

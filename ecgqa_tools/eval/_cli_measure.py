@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import CommandRegistry
+from ..cli import CommandRegistry, int_at_least
 
 
 def _cache_dir(args: argparse.Namespace) -> Path | None:
@@ -98,7 +98,7 @@ def register(cli: CommandRegistry) -> None:
     i.add_argument("--ptbxl", help="PTB-XL folder (default: $ECGQA_DATA_DIR/ptb-xl)")
     i.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
     i.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use (default: 500)")
-    i.add_argument("--limit", type=int, default=0, help="distribution on the first N records only")
+    i.add_argument("--limit", type=int_at_least(0), default=0, help="distribution on the first N records only")
     i.add_argument("--cache-dir", help="where per-record measurements are kept for resuming")
     i.add_argument("--no-cache", action="store_true", help="recompute everything")
     i.add_argument("--numeric-convention", choices=("clinical", "ecgqa"), default="clinical",
@@ -112,7 +112,7 @@ def register(cli: CommandRegistry) -> None:
 
     s = cli.subcommand("bench", "delineation-speed", "ms per lead per 10 s and per 12-lead ECG", _speed)
     s.add_argument("--ludb", help="LUDB folder (default: $ECGQA_DATA_DIR/ludb)")
-    s.add_argument("--records", type=int, default=10, help="how many LUDB records to time")
+    s.add_argument("--records", type=int_at_least(1), default=10, help="how many LUDB records to time")
 
 
 def _delineation(args: argparse.Namespace) -> int:

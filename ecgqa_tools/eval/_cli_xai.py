@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..cli import RECORD_HELP
+from ..cli import RECORD_HELP, int_at_least
 
 
 def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
@@ -29,12 +29,12 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
                                                "expected-16", "expected-smooth", "expected-normal"),
                         help="IG baseline or path variant for every head (default: each head's own default, "
                              "grounding.DEFAULT_BASELINE_BY_DISEASE; see docs/grounding.md)")
-    parser.add_argument("--fold", type=int, default=10,
+    parser.add_argument("--fold", type=int, choices=range(1, 11), metavar="{1..10}", default=10,
                         help="PTB-XL fold (default 10, the test fold; 9 is the models' selection fold, "
                              "used only to choose the attribution method)")
-    parser.add_argument("--steps", type=int, help="IG integration steps (default: explain's default)")
+    parser.add_argument("--steps", type=int_at_least(1), help="IG integration steps (default: explain's default)")
     parser.add_argument("--no-gradshap", action="store_true", help="skip the IG-vs-GradientSHAP cosine")
-    parser.add_argument("--limit", type=int, help="score at most N labelled records per dataset (quick look)")
+    parser.add_argument("--limit", type=int_at_least(1), help="score at most N labelled records per dataset (quick look)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     speed = cli.subcommand(
@@ -47,7 +47,7 @@ def register(cli) -> None:  # noqa: ANN001 - CommandRegistry
                        help=RECORD_HELP + " (default: ptbxl-00473)")
     speed.add_argument("--disease", choices=("MI", "STTC", "CD", "HYP"), default="MI",
                        help="disease head to explain (default: MI)")
-    speed.add_argument("--repeats", type=int, default=5, help="timed calls per step (median reported)")
+    speed.add_argument("--repeats", type=int_at_least(1), default=5, help="timed calls per step (median reported)")
 
 
 def _run(args: argparse.Namespace) -> int:
