@@ -22,7 +22,7 @@ from ..records import ECG, require_ecg
 from ._cards import ModelCard
 from ._labels import DISEASE_NAMES, DISEASES
 from ._package import Backend, LoadedModel
-from ._preprocess import MODEL_FS_HZ, preprocess_ecg
+from ._preprocess import MODEL_FS_HZ, preprocess_ecg, short_record_warning
 
 
 def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
@@ -134,8 +134,9 @@ class DiseasePrediction:
     record_id: str = ""
     """Id of the ECG the prediction is about."""
     warnings: tuple[str, ...] = ()
-    """Signal-quality findings (``ECG.quality()``: flat/implausible leads, missing standard leads)
-    that can make the probabilities wrong; empty when none was found."""
+    """Signal-quality findings (``ECG.quality()``: flat/implausible leads, missing standard leads;
+    a record shorter than ``MIN_MODEL_SECONDS``) that can make the probabilities wrong; empty when
+    none was found."""
 
     @property
     def positive(self) -> tuple[str, ...]:
@@ -156,8 +157,11 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
                      weights: str | None = None) -> DiseasePrediction:
     """Probabilities of MI, STTC, CD and HYP for one ECG, from its signal (``weights``: as in
     ``load_disease_model``). ``RecordError`` when every lead is flat; other signal-quality findings
-    come as ``.warnings``."""
+    come as ``.warnings``, and so does a record shorter than ``MIN_MODEL_SECONDS`` (the models read
+    10 s and zero-pad it; a 1.2 s normal record came out positive for all four diseases)."""
     warnings = model_input_warnings(require_ecg(ecg, "predict_diseases"))
+    short = short_record_warning(ecg.path or ecg.record_id or "the record", ecg.duration_s, "the models read")
+    warnings += (short,) if short else ()
     x = preprocess_ecg(ecg)[None]
     probs, thresholds, versions = {}, {}, {}
     for disease in diseases:

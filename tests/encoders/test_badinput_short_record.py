@@ -1,0 +1,41 @@
+"""A record shorter than ``MIN_MODEL_SECONDS`` carries the short-record warning in
+``predict_diseases`` (the public API) and so in ``ecgqa classify`` text and JSON (review M2: a
+1.2 s normal record came out positive for all four diseases with no warning)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.encoders import MIN_MODEL_SECONDS, predict_diseases
+from ecgqa_tools.records import load_example
+
+
+@pytest.fixture(scope="module")
+def short_ecg():
+    ecg = load_example("ptbxl-00473")
+    return ecg.with_signal(ecg.signal_mv[:, : int(1.2 * ecg.fs_hz)])
+
+
+def test_predict_diseases_warns_on_short_record(short_ecg) -> None:
+    assert short_ecg.duration_s < MIN_MODEL_SECONDS
+    warnings = predict_diseases(short_ecg).warnings
+    assert any("1.2 s long" in w and "zero-pad" in w for w in warnings)
+
+
+def test_full_length_record_has_no_short_warning() -> None:
+    assert not any("zero-pad" in w for w in predict_diseases(load_example("ptbxl-00473")).warnings)
+
+
+def test_classify_cli_prints_the_warning(short_ecg, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    path = tmp_path / "short.npz"
+    np.savez(path, signal=short_ecg.signal_mv, fs_hz=short_ecg.fs_hz, lead_names=np.array(short_ecg.lead_names))
+    assert main(["classify", str(path)]) == 0
+    assert "Warning:" in capsys.readouterr().out
+    assert main(["classify", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert any("1.2 s long" in w for w in out["warnings"])
