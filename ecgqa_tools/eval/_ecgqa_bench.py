@@ -413,8 +413,15 @@ _NOT_AN_ANSWER = (
     # the endpoint unreachable, timing out, rate-limited or failing with 5xx after the agent's retries
     # (timeouts and 5xx are retried on later runs, then scored wrong: ``is_retry_then_score_error``)
     re.compile(r"^LLMError: LLM endpoint at .* failed after \d+ attempt"),
+    # a reply that is not a chat completion (a body that is not JSON, HTML, no choices): a broken
+    # endpoint or proxy, like a 5xx (``llm.PROTOCOL_ERROR``; retried on later runs, then scored wrong)
+    re.compile(r"^LLMError: LLM endpoint at .* did not answer as an OpenAI-compatible chat endpoint"),
+    # the same, as worded before session 8 (stored rows of older runs: dropped and asked again)
+    re.compile(r"^LLMError: LLM endpoint error at .*?: (JSONDecodeError|APIResponseValidationError)\b"),
+    re.compile(r"^LLMError: LLM endpoint returned (no choices|a choice without a message)"),
     # the endpoint refused the key or does not know the model / path: configuration, not the sample
-    re.compile(r"^LLMError: LLM endpoint error: (AuthenticationError|PermissionDeniedError|NotFoundError)\b"),
+    # (``LLM endpoint error at <url>: ...``; before session 8 without `` at <url>``)
+    re.compile(r"^LLMError: LLM endpoint error( at .*?)?: (AuthenticationError|PermissionDeniedError|NotFoundError)\b"),
     # an LLM system run with no model name (``llm.LLMSettings``)
     re.compile(r"^UsageError: no model name given"),
 )
@@ -422,8 +429,9 @@ _NOT_AN_ANSWER = (
 
 def is_infrastructure_error(error: str | None) -> bool:
     """Whether a ``Type: message`` error says nothing about the system's answer to the sample: the
-    LLM endpoint down, timing out or overloaded (after the agent's own retries), refusing the key or
-    the model name, or no model configured. Such samples are never recorded as predictions (a
+    LLM endpoint down, timing out or overloaded (after the agent's own retries), answering with
+    something that is not a chat completion, refusing the key or the model name, or no model
+    configured. Such samples are never recorded as predictions (a
     resumed run answers them again) rather than scored wrong."""
     return bool(error) and any(p.match(error) for p in _NOT_AN_ANSWER)
 
@@ -443,7 +451,7 @@ left out of exact match for ever. Counted per sample across resumed runs in
 
 def is_retry_then_score_error(error: str | None) -> bool:
     """Whether an endpoint failure may be the sample's own (a timeout, an HTTP 5xx after the
-    agent's retries), so that it is retried on later runs and after ``MAX_SAMPLE_ATTEMPTS`` runs
+    agent's retries, a reply that is not a chat completion such as a body that is not JSON), so that it is retried on later runs and after ``MAX_SAMPLE_ATTEMPTS`` runs
     recorded as an error; the endpoint down (connection refused, unreachable, rate limit) and
     configuration errors are never recorded (``is_infrastructure_error``)."""
     return (bool(error) and error.startswith("LLMError: LLM endpoint at ")  # type: ignore[union-attr]
@@ -557,7 +565,8 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                             give_up = n_runs >= max_attempts
                             if give_up:  # recorded below (then dropped from the attempts file)
                                 error = (f"{type(exc).__name__}: no answer in {n_runs} runs, each failing on "
-                                         f"the endpoint (timeout or server error), scored wrong; last: {exc}")
+                                         f"the endpoint (timeout, server error or a reply that is not a chat "
+                                         f"completion), scored wrong; last: {exc}")
                             else:
                                 _write_attempts(attempts_path, attempts)
                         if failures_in_a_row >= max_consecutive_failures and not give_up:
@@ -567,7 +576,8 @@ def run_system(system: BenchSystem, samples: Sequence[QASample], out_dir: Path,
                                 f"the LLM endpoint or its configuration, not on the question: {exc}. "
                                 f"They were not scored; {n_kept} of {len(samples)} predictions are in {path}; "
                                 f"fix the endpoint and rerun the same command to resume (a sample that times "
-                                f"out or gets a server error in {max_attempts} runs is then scored wrong)"
+                                f"out, gets a server error or a reply that is not a chat completion in "
+                                f"{max_attempts} runs is then scored wrong)"
                             ) from None
                         if not give_up:
                             bar.update(1)

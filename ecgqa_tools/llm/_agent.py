@@ -289,11 +289,14 @@ class Agent:
                     logger.info("LLM request failed (%s), attempt %d", type(exc).__name__, attempt + 1)
                     continue
                 where = self.settings.base_url or "the default OpenAI URL"
+                if _unreadable_reply(exc):  # a 2xx body the client could not read as a chat completion
+                    raise _protocol_error(where, f"the reply body is not JSON or not a chat completion "
+                                                 f"({_describe(exc)})") from None
                 error = LLMError(f"LLM endpoint error at {where}: {_describe(exc)}{_status_hint(status)}")
                 error.reached_server = True  # type: ignore[attr-defined]
                 error.status = status  # type: ignore[attr-defined]
                 raise error from None
-            return _first_message(response)
+            return _first_message(response, self.settings.base_url or "the default OpenAI URL")
         error = LLMError(
             f"LLM endpoint at {self.settings.base_url or 'the default OpenAI URL'} failed after "
             f"{self.settings.max_retries + 1} attempt(s): {_describe(last)}"
@@ -730,18 +733,41 @@ def _describe(exc: Exception | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _first_message(response: Any) -> Any:
+PROTOCOL_ERROR = "did not answer as an OpenAI-compatible chat endpoint"
+"""Words of every ``LLMError`` for a reply that is not a chat completion (a body that is not JSON,
+an HTML page, no choices, a choice without a message): ``LLM endpoint at <url> {PROTOCOL_ERROR}:
+<what>``. The ECG-QA bench treats these like a server error (not scored, the sample asked again)."""
+
+
+def _protocol_error(where: str, what: str) -> LLMError:
+    """``LLMError`` for a reply from ``where`` that is not an OpenAI chat completion (``what``)."""
+    error = LLMError(f"LLM endpoint at {where} {PROTOCOL_ERROR}: {what}{_API_ROOT_HINT}")
+    error.reached_server = False  # type: ignore[attr-defined]  # not a refusal of the request's form
+    error.status = None  # type: ignore[attr-defined]
+    return error
+
+
+def _unreadable_reply(exc: Exception) -> bool:
+    """Whether the client failed on the reply's body (not JSON, not the API's schema), not on an
+    HTTP status or the connection."""
+    if isinstance(exc, json.JSONDecodeError):
+        return True
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - only fakes without openai
+        return False
+    return isinstance(exc, openai.APIResponseValidationError)
+
+
+def _first_message(response: Any, where: str = "the default OpenAI URL") -> Any:
     """The first choice's message, or ``LLMError`` when the response is not a chat completion."""
     choices = getattr(response, "choices", None)
     if not choices:
-        hint = ""
-        if isinstance(response, str):  # an HTML page or plain text: not the OpenAI-compatible API
-            hint = _API_ROOT_HINT
-        raise LLMError(f"LLM endpoint returned no choices (got {type(response).__name__}: "
-                       f"{str(response)[:200]!r}){hint}")
+        raise _protocol_error(where, f"no choices in the reply (got {type(response).__name__}: "
+                                     f"{str(response)[:200]!r})")
     message = getattr(choices[0], "message", None)
     if message is None or not hasattr(message, "content"):
-        raise LLMError("LLM endpoint returned a choice without a message")
+        raise _protocol_error(where, "a choice without a message")
     return message
 
 
