@@ -124,6 +124,7 @@ EXPORTED = {
         "DiseasePrediction",
         "LoadedModel",
         "MIN_MODEL_SECONDS",
+        "MIN_RHYTHM_QRS",
         "MODEL_FS_HZ",
         "MODEL_SAMPLES",
         "ModelCard",

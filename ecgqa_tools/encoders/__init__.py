@@ -26,7 +26,7 @@ from ._metrics import macro_auc, roc_auc, roc_auc_ci
 from ._package import LoadedModel, guard_unseen
 from ._preprocess import MIN_MODEL_SECONDS, MODEL_FS_HZ, MODEL_SAMPLES, preprocess_ecg, short_record_warning
 from ._codec import CodecEvent, CodecTokens, Token, tokenize_lead
-from ._delineation import (DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed,
+from ._delineation import (MIN_RHYTHM_QRS, DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed,
                            delineation_workers, lead_problem, lead_quality, rhythm_of)
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "DiseasePrediction",
     "LoadedModel",
     "MIN_MODEL_SECONDS",
+    "MIN_RHYTHM_QRS",
     "MODEL_FS_HZ",
     "MODEL_SAMPLES",
     "ModelCard",

@@ -196,6 +196,15 @@ class RhythmCall:
     """Atrial fibrillation/flutter by the codec (afib share >= 0.5, or >= 0.3 with irregular RR)."""
     paced: bool
     """Paced rhythm: the codec's paced share >= 0.5 or pacemaker spikes found."""
+    n_qrs: int | None = None
+    """QRS complexes found on the 12-lead fused probabilities (None: not counted). Below
+    ``MIN_RHYTHM_QRS`` no rhythm is judged: ``atrial_fibrillation`` and ``no_p_waves`` are False
+    (a paced call then rests on pacemaker spikes alone)."""
+
+    @property
+    def too_few_beats(self) -> bool:
+        """True when ``n_qrs`` is below ``MIN_RHYTHM_QRS``: the rhythm was not judged."""
+        return self.n_qrs is not None and self.n_qrs < MIN_RHYTHM_QRS
 
 
 @dataclass(frozen=True)
@@ -1083,11 +1092,24 @@ def no_p_rhythm(afib_fraction: float, paced_fraction: float, rr_irregularity: fl
     return afib_fraction >= 0.3 and rr_irregularity is not None and rr_irregularity >= 0.15
 
 
+MIN_RHYTHM_QRS = 5
+"""Fewest QRS complexes (4 RR intervals, 3 successive RR differences) on which the rhythm is judged
+(atrial fibrillation/flutter, RR irregularity, the P-wave gate). Fixed a priori, the minimum
+``rr_irregularity`` already used, not tuned: a 1.2 s sinus record (2 complexes, the codec reading a
+record padded to 10 s) was called atrial fibrillation and its P waves dropped. Every 10 s LUDB record
+with a rate >= 30 bpm has more."""
+
+
+def _qrs_centres(qrs_probability: np.ndarray) -> list[float]:
+    """Frame centres of the QRS complexes (runs of >= 2 frames above 0.5) of a QRS probability."""
+    return [0.5 * (a + b) for c, a, b in _runs((qrs_probability > 0.5).astype(int)) if c == 1 and b - a >= 1]
+
+
 def rr_irregularity(qrs_probability: np.ndarray) -> float | None:
     """Median |successive RR difference| / median RR from a QRS probability per 20 ms frame (QRS =
-    runs of >= 2 frames above 0.5); None with fewer than 5 complexes."""
-    centres = [0.5 * (a + b) for c, a, b in _runs((qrs_probability > 0.5).astype(int)) if c == 1 and b - a >= 1]
-    if len(centres) < 5:
+    runs of >= 2 frames above 0.5); None with fewer than ``MIN_RHYTHM_QRS`` complexes."""
+    centres = _qrs_centres(qrs_probability)
+    if len(centres) < MIN_RHYTHM_QRS:
         return None
     rr = np.diff(centres)
     return float(np.median(np.abs(np.diff(rr))) / max(np.median(rr), 1e-9))
@@ -1120,11 +1142,18 @@ def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
         afib, paced_fraction = float(frac[RHYTHM_AFIB]), float(frac[RHYTHM_PACED])
     else:
         rhythm, afib, paced_fraction = "unknown", 0.0, 0.0
-    irregularity = rr_irregularity(fused[:, :, 2].mean(axis=0))  # fused QRS probability, mean over leads
+    # fused QRS probability, mean over leads, over the record's own frames (a record shorter than the
+    # 10 s window is padded with its mirror image, whose beats are not the patient's)
+    real_frames = -(-int(round(ecg.duration_s * MODEL_FS_HZ)) // FRAME_SAMPLES)
+    qrs_probability = fused[:, :real_frames, 2].mean(axis=0)
+    irregularity = rr_irregularity(qrs_probability)
+    n_qrs = len(_qrs_centres(qrs_probability))
+    if n_qrs < MIN_RHYTHM_QRS:  # too few beats to judge the rhythm (MIN_RHYTHM_QRS): no AF, no P-wave gate
+        return RhythmCall(rhythm, afib, paced_fraction, irregularity, False, False, paced_record(ecg), n_qrs)
     gate = no_p_rhythm(afib, paced_fraction, irregularity)
     af = afib >= 0.5 or (afib >= 0.3 and irregularity is not None and irregularity >= 0.15)
     paced = paced_fraction >= 0.5 or paced_record(ecg)
-    return RhythmCall(rhythm, afib, paced_fraction, irregularity, gate, af, paced)
+    return RhythmCall(rhythm, afib, paced_fraction, irregularity, gate, af, paced, n_qrs)
 
 
 PACING_THRESHOLD_Z = 128.0

@@ -345,6 +345,11 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     for lead, why in unusable.items():
         notes.append(f"lead {lead} not used: {why}")
     af = bool(rhythm is not None and rhythm.no_p_waves)
+    if rhythm is not None and rhythm.too_few_beats:
+        from ..encoders import MIN_RHYTHM_QRS
+
+        notes.append(f"too few beats to judge the rhythm ({rhythm.n_qrs} QRS complexes; at least {MIN_RHYTHM_QRS} "
+                     "needed): atrial fibrillation/flutter and RR irregularity not assessed")
     if rhythm is not None and rhythm.atrial_fibrillation:
         notes.append("atrial fibrillation/flutter detected (OpenECG codec rhythm layer, RR "
                      "irregularity): no P waves, P duration and PR not measured")

@@ -22,11 +22,27 @@ def test_rhythm_gate_pools_every_usable_lead(monkeypatch):
     monkeypatch.setattr(dl, "codec_rhythm_fractions", fake_fractions)
     ecg = ECG.from_array(np.zeros((12, 5000)), 500.0, STANDARD_LEADS)
     fused = np.zeros((12, 500, 4))
+    fused[:, [f + k for f in range(10, 500, 50) for k in range(3)], 2] = 1.0  # 10 QRS complexes, 1 s apart
     call = dl.call_rhythm(ecg, fused, {"V3": "flat"})
+    assert call.n_qrs == 10 and not call.too_few_beats
     assert seen == [tuple(n for n in STANDARD_LEADS if n != "V3")]
     assert call.no_p_waves and call.atrial_fibrillation and call.codec_rhythm == "afib"
     dl.call_rhythm(ecg, fused, {"V3": "flat"}, ("II", "I", "V1"))  # DelineatorConfig.rhythm_leads
     assert seen[-1] == ("II", "I", "V1")
+
+
+def test_rhythm_not_judged_on_too_few_beats(monkeypatch):
+    """Below MIN_RHYTHM_QRS complexes (here 2) the codec's afib share is not turned into an AF call
+    or the P-wave gate (session-8 review M3)."""
+    from ecgqa_tools.records import ECG
+
+    monkeypatch.setattr(dl, "codec_rhythm_fractions", lambda ecg, leads: np.array([0.0, 0.0, 0.0, 1.0, 0.0, 0.0]))
+    ecg = ECG.from_array(np.zeros((12, 5000)), 500.0, STANDARD_LEADS)
+    fused = np.zeros((12, 500, 4))
+    fused[:, [10, 11, 12, 60, 61, 62], 2] = 1.0
+    call = dl.call_rhythm(ecg, fused, {})
+    assert call.n_qrs == 2 and call.too_few_beats
+    assert not call.atrial_fibrillation and not call.no_p_waves and call.afib_fraction == 1.0
 
 
 def test_no_p_rule():
