@@ -22,7 +22,7 @@ from ..records import ECG, require_ecg
 from ._cards import ModelCard
 from ._labels import DISEASE_NAMES, DISEASES
 from ._package import Backend, LoadedModel
-from ._preprocess import MODEL_FS_HZ, preprocess_ecg, short_record_warning
+from ._preprocess import MODEL_FS_HZ, long_record_warning, preprocess_ecg, short_record_warning
 
 
 def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
@@ -158,10 +158,12 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
     """Probabilities of MI, STTC, CD and HYP for one ECG, from its signal (``weights``: as in
     ``load_disease_model``). ``RecordError`` when every lead is flat; other signal-quality findings
     come as ``.warnings``, and so does a record shorter than ``MIN_MODEL_SECONDS`` (the models read
-    10 s and zero-pad it; a 1.2 s normal record came out positive for all four diseases)."""
+    10 s and zero-pad it; a 1.2 s normal record came out positive for all four diseases), and a
+    longer record says which 10 s the models read (``long_record_warning``)."""
     warnings = model_input_warnings(require_ecg(ecg, "predict_diseases"))
-    short = short_record_warning(ecg.path or ecg.record_id or "the record", ecg.duration_s, "the models read")
-    warnings += (short,) if short else ()
+    name = ecg.path or ecg.record_id or "the record"
+    warnings += tuple(w for w in (short_record_warning(name, ecg.duration_s, "the models read"),
+                                  long_record_warning(name, ecg.duration_s)) if w)
     x = preprocess_ecg(ecg)[None]
     probs, thresholds, versions = {}, {}, {}
     for disease in diseases:

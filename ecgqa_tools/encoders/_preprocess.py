@@ -59,6 +59,17 @@ def short_record_warning(name: str, duration_s: float, models: str) -> str | Non
             "outputs on it may be wrong")
 
 
+def long_record_warning(name: str, duration_s: float) -> str | None:
+    """For a record longer than the models' 10 s window (by more than half a second): which 10 s
+    they read (``fit_length`` takes the middle), else None."""
+    window_s = MODEL_SAMPLES / MODEL_FS_HZ
+    if duration_s <= window_s + 0.5:
+        return None
+    start = (duration_s - window_s) / 2
+    return (f"{name} is {duration_s:.1f} s long: the models read only its middle {window_s:g} s "
+            f"({start:.1f}-{start + window_s:.1f} s)")
+
+
 def fit_length(signal: np.ndarray, n_samples: int = MODEL_SAMPLES) -> np.ndarray:
     """Centre-crop or zero-pad (symmetrically) the samples axis to ``n_samples``."""
     length = signal.shape[1]

@@ -15,9 +15,11 @@ from ._numeric_convention import (DEFAULT_ECGQA_AGGREGATION, DEFAULT_NUMERIC_CON
 from ._segments import (CLINICAL_SEGMENTS, SEGMENTS, clinical_mask, clinical_segments, scored_mask, segment_label_map,
                         segment_labels)
 from ._validation import cas, mask_coverage, pointing_game
-from ._measure import (AXIS_CONVENTIONS, AXIS_METHODS, DEFAULT_AXIS_CONVENTION, DEFAULT_AXIS_METHOD, NORMAL_RANGES_MS,
+from ._measure import (AXIS_CONVENTIONS, AXIS_METHODS, DEFAULT_AXIS_CONVENTION, DEFAULT_AXIS_METHOD, MAX_MEASURED_SECONDS,
+                       NORMAL_RANGES_MS,
                        AxisConvention, Beat, BeatIntervals, Measurement, Measurements, axis_from_beats, classify_axis,
-                       get_axis_convention, global_beats, limb_leads, measure, measure_from_delineation, qrs_windows,
+                       get_axis_convention, global_beats, limb_leads, measure, measure_from_delineation, measured_window,
+                       qrs_windows,
                        range_of)
 
 __all__ = [
@@ -74,6 +76,7 @@ __all__ = [
     "AxisConvention",
     "DEFAULT_AXIS_CONVENTION",
     "DEFAULT_AXIS_METHOD",
+    "MAX_MEASURED_SECONDS",
     "NORMAL_RANGES_MS",
     "Beat",
     "BeatIntervals",
@@ -85,6 +88,7 @@ __all__ = [
     "global_beats",
     "limb_leads",
     "measure",
+    "measured_window",
     "measure_from_delineation",
     "qrs_windows",
     "range_of",

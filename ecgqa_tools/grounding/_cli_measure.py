@@ -21,6 +21,11 @@ def register(cli: CommandRegistry) -> None:
     m.add_argument("--fs", type=float, default=None, help="sampling rate in Hz for .npy/.csv files that do not store it")
     m.add_argument("--json", action="store_true", help="print JSON instead of text")
     m.add_argument("--beats", action="store_true", help="also print per-beat intervals")
+    m.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
+                   help="measure from this time in the record (default: 0)")
+    m.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="seconds to measure, at most 60 (grounding.MAX_MEASURED_SECONDS; default: up to 60 s "
+                        "from --start); the output names the window measured")
     m.add_argument("--axis-convention", default="textbook", choices=AXIS_CONVENTION_NAMES,
                    help="cut-offs of the axis class: textbook (AHA -30/+90, default), or a dataset's "
                         "label convention: ptbxl, ludb (grounding.AXIS_CONVENTIONS)")
@@ -78,11 +83,22 @@ def _measure(args: argparse.Namespace) -> int:
     from .. import DISCLAIMER
     from ..records import record_display_name
 
+    import sys
+    from dataclasses import replace
+
+    from . import measured_window
+
     convention = get_axis_convention(args.axis_convention)  # an unknown name fails before reading
-    ecg = read_any(args.record, args.fs)
+    _check_window_args(args.start, args.duration)
+    whole = read_any(args.record, args.fs)
     name = record_display_name(args.record)
+    ecg, window = measured_window(whole, args.start, args.duration)
+    if window:
+        print(f"{name}: {window}", file=sys.stderr)
     delineation = None if args.method == "openecg" else delineate(ecg, method=args.method)
     m = measure(ecg, delineation, axis_convention=convention, numeric_convention=args.numeric_convention)
+    if window:
+        m = replace(m, notes=(window, *m.notes))
     if args.json:
         out = {"record": name, **measurements_json(m)}
         if args.beats:
@@ -90,7 +106,7 @@ def _measure(args: argparse.Namespace) -> int:
         out["disclaimer"] = DISCLAIMER
         print(json.dumps(out, indent=2))
         return 0
-    print(f"record {name}: {ecg.duration_s:.1f} s, {len(ecg.lead_names)} leads, "
+    print(f"record {name}: {whole.duration_s:.1f} s{f' (measured {args.start:g}-{args.start + ecg.duration_s:g} s)' if window else ''}, {len(ecg.lead_names)} leads, "
           f"delineation {m.source}\n{DISCLAIMER}")
     print(m.summary())
     if args.beats:
@@ -98,6 +114,21 @@ def _measure(args: argparse.Namespace) -> int:
             cells = ", ".join(f"{k} {v:.0f}" for k, v in b.__dict__.items() if v is not None)
             print(f"beat {i + 1}: {cells}")
     return 0
+
+
+def _check_window_args(start_s: float, duration_s: float | None) -> None:
+    """``--start``/``--duration`` before the record is read (``measured_window`` checks them again
+    against the record's length)."""
+    import math
+
+    from ..errors import UsageError
+    from . import MAX_MEASURED_SECONDS
+
+    if not math.isfinite(start_s) or start_s < 0:
+        raise UsageError(f"--start must be a number of seconds >= 0, got {start_s:g}")
+    if duration_s is not None and not (math.isfinite(duration_s) and 0 < duration_s <= MAX_MEASURED_SECONDS):
+        raise UsageError(f"--duration must be > 0 and at most {MAX_MEASURED_SECONDS:g} s (measured at once; "
+                         f"measure a longer record in windows with --start), got {duration_s:g}")
 
 
 def _tokens(args: argparse.Namespace) -> int:

@@ -307,6 +307,45 @@ def classify_axis(axis_deg: float, convention: str | AxisConvention = DEFAULT_AX
 # --------------------------------------------------------------------------- public API
 
 
+MAX_MEASURED_SECONDS = 60.0
+"""``measure`` (when it delineates), ``ecgqa measure`` and the LLM ``intervals_and_axis`` tool read at
+most this many seconds of a record (the first, unless a window is asked for): a 10-minute record took
+181-188 s and a 2-hour one did not finish in 200 s on the 2-core machine. Fixed a priori, not tuned:
+six PTB-XL lengths, dozens of beats."""
+
+
+def measured_window(ecg: ECG, start_s: float = 0.0, duration_s: float | None = None) -> tuple[ECG, str]:
+    """The part of ``ecg`` that is measured: ``duration_s`` seconds from ``start_s`` (default: up to
+    ``MAX_MEASURED_SECONDS``, or to the end), and a note naming that window when it is not the whole
+    record (e.g. ``measured the first 60 s of 7200 s``; '' otherwise). ``UsageError`` for a start
+    or duration that is not a finite number >= 0 / > 0, a duration above ``MAX_MEASURED_SECONDS``,
+    or a start at or past the end."""
+    ecg = require_ecg(ecg, "measured_window")
+    for name, value in (("start_s", start_s), ("duration_s", duration_s)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not np.isfinite(value)):
+            raise UsageError(f"{name} must be a finite number of seconds, got {value!r}")
+    if start_s < 0:
+        raise UsageError(f"start_s must be >= 0, got {start_s}")
+    if duration_s is not None and not 0 < duration_s <= MAX_MEASURED_SECONDS:
+        raise UsageError(f"duration_s must be > 0 and at most {MAX_MEASURED_SECONDS:g} s (measured at once; "
+                         f"measure a longer record in windows), got {duration_s}")
+    if start_s >= ecg.duration_s:
+        raise UsageError(f"start {start_s:g} s is at or past the end of the {ecg.duration_s:.1f} s record")
+    wanted = MAX_MEASURED_SECONDS if duration_s is None else duration_s
+    first = int(round(start_s * ecg.fs_hz))
+    last = min(ecg.n_samples, first + int(round(wanted * ecg.fs_hz)))
+    if first == 0 and last == ecg.n_samples:
+        return ecg, ""
+    end_s = last / ecg.fs_hz
+    where = (f"the first {end_s:g} s" if first == 0 else f"{first / ecg.fs_hz:g}-{end_s:g} s")
+    why = (f" (at most {MAX_MEASURED_SECONDS:g} s are measured at once, MAX_MEASURED_SECONDS; another window: "
+           "ecgqa measure --start/--duration, grounding.measured_window)"
+           if duration_s is None and last - first < ecg.n_samples - first else "")
+    return (ecg.with_signal(ecg.signal_mv[:, first:last]),
+            f"measured {where} of {ecg.duration_s:.1f} s{why}; beat times are from the window's start")
+
+
 def measure(ecg: ECG, delineation: Delineation | None = None,
             limb_signal: np.ndarray | None = None,
             axis_convention: str | AxisConvention = DEFAULT_AXIS_CONVENTION,
@@ -321,8 +360,12 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     under every convention). ``numeric_convention="ecgqa"`` also measures the six ECG-QA numeric
     features the way ECG-QA did (``measure_ecgqa``, its QRS state from this measurement's QRS) and
     makes ``range_attributes()`` use them; the clinical values stay as they are.
+
+    Without ``delineation`` only the first ``MAX_MEASURED_SECONDS`` of a longer record are
+    delineated and measured, and ``notes`` says so (``measured_window`` chooses another window).
     """
     ecg = require_ecg(ecg, "measure")
+    limb_signal = _checked_limb_signal(limb_signal, ecg)
     if numeric_convention not in ("clinical", "ecgqa"):
         raise UsageError(f"unknown numeric convention {numeric_convention!r}; expected clinical or ecgqa")
     if delineation is not None and not isinstance(delineation, Delineation):
@@ -335,6 +378,10 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
     if delineation is None:
         from ..encoders import delineate_detailed
 
+        ecg, window = measured_window(ecg)
+        if window:
+            notes.append(window)
+            limb_signal = None if limb_signal is None else limb_signal[:, :ecg.n_samples]
         result = delineate_detailed(ecg)
         delineation, rhythm, unusable = result.delineation, result.rhythm, result.unusable_leads
     else:
@@ -365,6 +412,22 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
 
         out = replace(out, numeric_convention="ecgqa", ecgqa_numeric=measure_ecgqa(ecg, clinical=out))
     return out
+
+
+def _checked_limb_signal(limb_signal: object, ecg: ECG) -> np.ndarray | None:
+    """``limb_signal`` as a float (2, ecg.n_samples) array, or ``UsageError`` saying what was given."""
+    if limb_signal is None:
+        return None
+    try:
+        array = np.asarray(limb_signal, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"limb_signal must be a numeric array of leads I and II, got {type(limb_signal).__name__}") from None
+    if array.ndim != 2 or array.shape[0] != 2 or array.shape[1] != ecg.n_samples:
+        raise UsageError(f"limb_signal must have shape (2, {ecg.n_samples}) (leads I and II, as many samples as the "
+                         f"ECG), got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise UsageError("limb_signal has NaN or infinite values")
+    return array
 
 
 def measure_from_delineation(delineation: Delineation, ecg: ECG | None = None, af: bool = False,

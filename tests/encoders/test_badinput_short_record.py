@@ -39,3 +39,11 @@ def test_classify_cli_prints_the_warning(short_ecg, tmp_path, capsys: pytest.Cap
     assert main(["classify", str(path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert any("1.2 s long" in w for w in out["warnings"])
+
+
+def test_long_record_says_which_window_the_models_read() -> None:
+    import numpy as np
+
+    ecg = load_example("ptbxl-01386")
+    long = ecg.with_signal(np.tile(ecg.signal_mv, 3))  # 30 s
+    assert any("middle 10 s (10.0-20.0 s)" in w for w in predict_diseases(long).warnings)
