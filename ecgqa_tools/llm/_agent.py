@@ -47,6 +47,16 @@ ANSWER_FORMATS: tuple[str, ...] = ("json_schema", "json_object", "text")
 """Ways of constraining a reply to the answer options, strictest first (see ``LLMSettings.answer_format``)."""
 MAX_ANSWER_EVIDENCE = 40
 """Evidence statements restated in the answering turn (bounded to keep the prompt short)."""
+MAX_IDENTICAL_FAILED_CALLS = 2
+"""A tool call identical (name and arguments) to one that failed in the same question is not run
+again: the model is told so and the next turn must answer without tools; the second such repeat
+ends the question (``AgentAnswer.stopped == "repeated_failed_call"``)."""
+MAX_RETRIES = 10
+"""Upper bound of ``LLMSettings.max_retries`` (``--retries``): each retry may wait a full timeout."""
+MAX_STEPS = 50
+"""Upper bound of ``LLMSettings.max_steps`` (``--max-steps``): each step is one model request."""
+MAX_TOKENS = 32768
+"""Upper bound of ``LLMSettings.max_tokens``."""
 RECORD_ARGUMENTS: tuple[str, ...] = ("record", "record_a", "record_b")
 """Tool arguments that name a record: pinned (``pin_records``) and always checked against the
 conversation's records."""
@@ -114,6 +124,15 @@ class LLMSettings:
                 f"timeout_s must be > 0, max_retries >= 0 and max_steps >= 1; got "
                 f"{self.timeout_s}, {self.max_retries}, {self.max_steps}"
             )
+        for name, value, high in (("max_retries", self.max_retries, MAX_RETRIES), ("max_steps", self.max_steps, MAX_STEPS),
+                                  ("max_tool_rounds", self.max_tool_rounds or 0, MAX_STEPS),
+                                  ("max_tokens", self.max_tokens, MAX_TOKENS)):
+            if not isinstance(value, int) or isinstance(value, bool) or value > high:
+                raise UsageError(f"{name} must be an integer of at most {high}, got {value!r}")
+        if self.max_tokens < 1:
+            raise UsageError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if not (math.isfinite(self.temperature) and 0 <= self.temperature <= 2):
+            raise UsageError(f"temperature must be in [0, 2], got {self.temperature}")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "LLMSettings":
@@ -159,8 +178,9 @@ class AgentAnswer:
     """Every tool call the model made, valid or not."""
     steps: int
     """Model turns used."""
-    stopped: Literal["answer", "step_limit"]
-    """Why the loop ended."""
+    stopped: Literal["answer", "step_limit", "repeated_failed_call"]
+    """Why the loop ended: a final reply, the step limit, or the model repeating a tool call that
+    had failed after it was told (``MAX_IDENTICAL_FAILED_CALLS``) and to answer without tools."""
     answer: tuple[str, ...] = ()
     """Chosen answer options (when the question came with options, or in ECG-QA protocol mode);
     empty when the final reply named none of them."""
@@ -191,6 +211,7 @@ class AgentAnswer:
         if self.answer:
             lines.insert(0, f"A: {', '.join(self.answer)}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
+        lines.extend(failed_call_lines(self.tool_calls))
         lines.extend(f"Note: {n}" for n in self.seen_in_training)
         if self.evidence:
             lines.append("Evidence:")
@@ -465,9 +486,11 @@ class ChatSession:
         calls: list[ToolCallRecord] = []
         turn_evidence: list[str] = []
         final_text = ""
-        stopped: Literal["answer", "step_limit"] = "step_limit"
+        stopped: Literal["answer", "step_limit", "repeated_failed_call"] = "step_limit"
         steps = 0
         tool_rounds = 0
+        failed: dict[tuple[str, str], str] = {}  # (tool, arguments) -> error, of this question's failed calls
+        repeats = 0  # calls not run because identical to a failed one
         for step in range(settings.max_steps):
             steps = step + 1
             choice: Any = "auto"
@@ -513,15 +536,35 @@ class ChatSession:
                 if options:
                     chosen, answer_format = tuple(_match_options(final_text, options)), "text"
                 break
+            if repeats >= MAX_IDENTICAL_FAILED_CALLS - 1 and _repeats_failed(tool_calls, failed):
+                # told to stop repeating a failed call and to answer without tools, it repeated it again
+                stopped = "repeated_failed_call"
+                calls.extend(ToolCallRecord(name=n, arguments=str(a)[:2000], ok=False, error=_REPEATED_CALL)
+                             for n, a, _ in map(_call_parts, tool_calls))
+                break
             tool_rounds += 1
             self.messages.append(_assistant_with_calls(message, tool_calls))
             for call in tool_calls:
                 name, arguments, call_id = _call_parts(call)
+                if (name, arguments) in failed:  # the same call failed before: not run again
+                    repeats += 1
+                    round_limit = tool_rounds  # the next turn answers without tools
+                    result = ToolCallResult(
+                        name=name, output=None, retry=False,
+                        error=(f"{_REPEATED_CALL} ({failed[(name, arguments)]}); do not repeat it: answer "
+                               "from the results you have, or say the tools could not answer"))
+                    calls.append(ToolCallRecord(name=name, arguments=str(arguments)[:2000], ok=False,
+                                                error=_REPEATED_CALL))
+                    self.messages.append({"role": "tool", "tool_call_id": call_id,
+                                          "content": _tool_message(result, agent.context)})
+                    continue
                 refusal = self._refusal(name, arguments)
                 if refusal is not None:
                     result = ToolCallResult(name=name, output=None, retry=True, error=refusal)
                 else:
                     result = agent.tools.call(name, arguments, agent.context)
+                if not result.ok:
+                    failed[(name, arguments)] = result.error or "failed"
                 calls.append(ToolCallRecord(name=name, arguments=str(arguments)[:2000], ok=result.ok, error=result.error))
                 if result.output is not None:
                     turn_evidence.extend(result.output.evidence_ids)
@@ -532,6 +575,10 @@ class ChatSession:
                 f"The step limit ({settings.max_steps} model turns) was reached before the model gave a "
                 "final answer; the tool results gathered so far are listed below."
             )
+            self.messages.append({"role": "assistant", "content": final_text})
+        elif stopped == "repeated_failed_call":
+            final_text = ("The model kept repeating a tool call that had failed instead of answering; stopped "
+                          "after it was told twice. The tool results gathered so far are listed below.")
             self.messages.append({"role": "assistant", "content": final_text})
         if options and not chosen and not chose:
             # the turn must end with options: one more answering turn (beyond max_steps), constrained
@@ -605,6 +652,33 @@ class ChatSession:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+
+_REPEATED_CALL = "not run: identical to an earlier call that failed"
+
+
+def _repeats_failed(tool_calls: list[Any], failed: dict[tuple[str, str], str]) -> bool:
+    """Whether every call of a model turn is identical to a call that failed earlier."""
+    return bool(tool_calls) and all((n, a) in failed for n, a, _ in map(_call_parts, tool_calls))
+
+
+def failed_call_lines(calls: tuple[ToolCallRecord, ...] | list[ToolCallRecord], limit: int = 5) -> list[str]:
+    """Text lines saying which tool calls failed and why (identical failures counted once), for the
+    printed answer; empty when none failed."""
+    failures: dict[tuple[str, str], int] = {}
+    for call in calls:
+        if not call.ok:
+            key = (call.name or "(no name)", (call.error or "failed").splitlines()[0][:300])
+            failures[key] = failures.get(key, 0) + 1
+    if not failures:
+        return []
+    n_failed = sum(failures.values())
+    lines = [f"Failed tool calls: {n_failed} of {len(calls)}:"]
+    for (name, error), count in list(failures.items())[:limit]:
+        lines.append(f"  {name}: {error}" + (f" (x{count})" if count > 1 else ""))
+    if len(failures) > limit:
+        lines.append(f"  ... and {len(failures) - limit} other failure(s) (see --json tool_calls)")
+    return lines
 
 
 def _remove_citations(text: str, valid: set[str]) -> str:

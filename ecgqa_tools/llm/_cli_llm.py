@@ -6,7 +6,11 @@ import argparse
 import json
 import sys
 
-from ..cli import RECORD_HELP, CommandRegistry
+from ..cli import RECORD_HELP, CommandRegistry, int_at_least
+
+# the caps of LLMSettings (llm._agent), repeated here so the parser stays light
+MAX_RETRIES = 10
+MAX_STEPS = 50
 
 DEMO_QUESTIONS = (
     "Is this a normal ECG?",
@@ -68,16 +72,36 @@ def _add_llm_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--api-key-env", default=None, metavar="VAR",
                        help="name of the environment variable holding the key (default ECGQA_LLM_API_KEY, then OPENAI_API_KEY)")
     group.add_argument("--timeout", type=float, default=None, help="seconds per request (default 60)")
-    group.add_argument("--retries", type=int, default=None, help="retries with backoff (default 2)")
-    group.add_argument("--max-steps", type=int, default=None, help="model turns per question (default 6)")
+    group.add_argument("--retries", type=int_between(0, MAX_RETRIES), default=None,
+                       help=f"retries with backoff (default 2, at most {MAX_RETRIES})")
+    group.add_argument("--max-steps", type=int_between(1, MAX_STEPS), default=None,
+                       help=f"model turns per question (default 6, at most {MAX_STEPS})")
     group.add_argument("--pin-record", action="store_true",
                        help="the record given is the only value tools accept (helps small local models)")
     group.add_argument("--tools", default=None, metavar="NAMES",
                        help="comma-separated subset of tools to offer (default: all)")
-    group.add_argument("--tool-rounds", type=int, default=None,
+    group.add_argument("--tool-rounds", type=int_between(0, MAX_STEPS), default=None,
                        help="after N turns with tool calls the model must answer (small local models: 1)")
     group.add_argument("--force-tool", default="auto",
                        help="'auto': first turn must call a tool; 'none': model decides; or a tool name to force")
+
+
+def int_between(low: int, high: int):  # noqa: ANN201 - an argparse type
+    """An argparse ``type=`` for an integer option in [low, high]: a usage error (exit 2) naming the
+    option and the bounds, before anything is read or sent."""
+    at_least = int_at_least(low)
+
+    def parse(text: str) -> int:
+        try:
+            value = at_least(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}") from None
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {value}")
+        return value
+
+    parse.__name__ = f"int_between_{low}_{high}"
+    return parse
 
 
 def _add_root_option(parser: argparse.ArgumentParser) -> None:
@@ -184,10 +208,13 @@ def _ask(args: argparse.Namespace) -> int:
 
 
 def _tool_failed(result) -> bool:  # noqa: ANN001 - Answer / AgentAnswer
-    """True when no answer could be produced because a tool failed (``Answer.failed``, exit 1); an
-    out-of-scope question or an all-flat record is a valid 'cannot answer' (``supported=False``, exit 0).
-    The agent's ``AgentAnswer`` has no failure notion (a failed tool call is reported to the model,
-    which answers anyway): always exit 0."""
+    """Exit 1 or 0. Offline: True when no answer could be produced because a tool failed
+    (``Answer.failed``); an out-of-scope question or an all-flat record is a valid 'cannot answer'
+    (``supported=False``, exit 0). LLM agent (``--llm``, ``--protocol``): True when no tool result
+    backs the answer (``AgentAnswer.grounded`` false: every tool call failed, none was made, or the
+    loop stopped before any result), whatever the model wrote."""
+    if hasattr(result, "grounded"):
+        return not result.grounded
     return bool(getattr(result, "failed", False))
 
 

@@ -1,0 +1,150 @@
+"""Session-8 bad-input review of the LLM agent (S10, S12, S17): failed tool calls are listed in the
+text answer, an identical failing call is not run again (the model is told, then stopped), `ask
+--llm` exits 1 when no tool result backs the answer, and the retry/step/token settings are bounded.
+Scripted models and an in-process fake HTTP endpoint; no real LLM."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from ecgqa_tools.cli import main
+from ecgqa_tools.errors import UsageError
+from ecgqa_tools.llm import Agent, LLMSettings
+from ecgqa_tools.llm import ScriptedChatModel as ScriptedModel
+from ecgqa_tools.llm import chat_completion as completion
+
+from .conftest import synthetic_ecg
+
+BAD_ARGS = '{"record": "syn1", '  # truncated JSON, as the review's "badargs" server sends
+
+
+def _agent(context, script, **settings):
+    model = ScriptedModel(script)
+    options = {"model": "scripted", "max_steps": 6, "max_retries": 0, "timeout_s": 5} | settings
+    return Agent(LLMSettings(**options), context=context, chat_function=model, sleep=lambda s: None), model
+
+
+def _bad_call():
+    return completion(tool_calls=[("disease_probabilities", BAD_ARGS)])
+
+
+def test_an_identical_failing_call_is_run_once_then_the_model_is_told_then_stopped(context, backend):
+    agent, model = _agent(context, [_bad_call() for _ in range(6)])
+    answer = agent.ask("syn1", "Is there a heart attack?")
+    assert answer.stopped == "repeated_failed_call" and answer.steps == 3 and len(model.requests) == 3
+    assert backend.calls == [] and not answer.grounded
+    first, second, third = answer.tool_calls
+    assert "not valid JSON" in first.error and second.error.startswith("not run: identical to an earlier call")
+    assert third.error.startswith("not run")
+    told = [m for m in model.requests[2]["messages"] if m["role"] == "tool"][-1]["content"]
+    assert "do not repeat it" in told
+    assert "tools" not in model.requests[2]  # the turn after the repeat must answer without tools
+    text = answer.to_text()
+    assert "Failed tool calls: 3 of 3:" in text and "disease_probabilities: arguments" in text
+    assert "No tool result backs this answer" in text
+
+
+def test_a_model_that_corrects_itself_after_being_told_gets_its_answer(context):
+    agent, _ = _agent(context, [_bad_call(), _bad_call(), completion("I could not get the probabilities.")])
+    answer = agent.ask("syn1", "Is there a heart attack?")
+    assert answer.stopped == "answer" and answer.text == "I could not get the probabilities."
+    # a different call after a failed one is run normally
+    agent, _ = _agent(context, [_bad_call(), completion(tool_calls=[("disease_probabilities", {"record": "syn1"})]),
+                                completion("MI is likely [E1].")])
+    answer = agent.ask("syn1", "Is there a heart attack?")
+    assert answer.grounded and answer.cited == ("E1",)
+    assert "Failed tool calls: 1 of 2:" in answer.to_text()
+
+
+def test_a_successful_answer_lists_no_failures(context):
+    agent, _ = _agent(context, [completion(tool_calls=[("disease_probabilities", {"record": "syn1"})]),
+                                completion("MI is likely [E1].")])
+    assert "Failed tool calls" not in agent.ask("syn1", "Is there a heart attack?").to_text()
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("max_retries", 11, "max_retries must be an integer of at most 10"),
+    ("max_steps", 51, "max_steps must be an integer of at most 50"),
+    ("max_steps", 1_000_000, "at most 50"),
+    ("max_tool_rounds", 51, "max_tool_rounds must be an integer of at most 50"),
+    ("max_tokens", 0, "max_tokens must be >= 1"),
+    ("max_tokens", 10**6, "max_tokens must be an integer of at most 32768"),
+    ("temperature", float("nan"), "temperature must be in [0, 2]"),
+    ("temperature", -1.0, "temperature must be in [0, 2]"),
+])
+def test_settings_are_bounded(field, value, words):
+    with pytest.raises(UsageError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        LLMSettings(model="x", **{field: value})
+
+
+def test_cli_caps_match_the_settings():
+    from ecgqa_tools.llm import _agent, _cli_llm
+
+    assert (_cli_llm.MAX_RETRIES, _cli_llm.MAX_STEPS) == (_agent.MAX_RETRIES, _agent.MAX_STEPS)
+
+
+@pytest.mark.parametrize("option,value,words", [
+    ("--retries", "1000000", "argument --retries: must be an integer from 0 to 10, got 1000000"),
+    ("--retries", "-1", "argument --retries: must be an integer from 0 to 10"),
+    ("--max-steps", "1000000", "argument --max-steps: must be an integer from 1 to 50, got 1000000"),
+    ("--max-steps", "0", "argument --max-steps: must be an integer from 1 to 50"),
+    ("--tool-rounds", "x", "argument --tool-rounds: must be an integer from 0 to 50, got 'x'"),
+])
+def test_cli_refuses_unbounded_retries_and_steps_before_any_request(option, value, words, capsys):
+    code = main(["ask", "ptbxl-00473", "Is there MI?", "--llm", "--model", "x",
+                 "--base-url", "http://127.0.0.1:9/v1", option, value])
+    assert code == 2 and words in capsys.readouterr().err
+
+
+@pytest.fixture
+def badargs_server():
+    """An OpenAI-compatible endpoint that answers every request with the same tool call, whose
+    arguments are truncated JSON; counts the requests."""
+    state = {"posts": 0}
+    body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "fake", "choices": [{
+        "index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "disease_probabilities",
+                                                          "arguments": '{"record": "x", '}}]}}]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state["posts"] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", state
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_cli_ask_llm_says_why_every_call_failed_and_exits_1(tmp_path, badargs_server, capsys):
+    url, state = badargs_server
+    path = tmp_path / "rec.npz"
+    ecg = synthetic_ecg()
+    np.savez(path, signal=ecg.signal_mv, fs_hz=ecg.fs_hz, lead_names=np.array(ecg.lead_names))
+    code = main(["ask", str(path), "Is there a heart attack?", "--llm", "--model", "fake", "--base-url", url,
+                 "--timeout", "5", "--retries", "0"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Failed tool calls: 3 of 3:" in out and "not valid JSON" in out and "(x2)" in out, out
+    assert "No tool result backs this answer" in out
+    assert state["posts"] == 3  # was 6 (the step limit) before session 8
+    code = main(["ask", str(path), "Is there a heart attack?", "--llm", "--model", "fake", "--base-url", url,
+                 "--timeout", "5", "--retries", "0", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 1 and data["stopped"] == "repeated_failed_call" and not data["grounded"]
