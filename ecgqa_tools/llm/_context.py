@@ -39,6 +39,7 @@ class ToolContext:
         extra_files: Sequence[str | Path] = (),
         fs_hz: float | None = None,
     ) -> None:
+        _check_settings(extra_roots, max_cached_records, fs_hz)
         if backend is None:
             from ._backend import ToolkitBackend
 
@@ -125,6 +126,28 @@ class ToolContext:
             )
             self._evidence_keys[key] = evidence_id
             return evidence_id
+
+
+def _check_settings(extra_roots: Sequence[str | Path], max_cached_records: int, fs_hz: float | None) -> None:
+    """``UsageError`` naming the argument for a context that could not work as asked."""
+    import math
+    import numbers
+
+    from ..errors import UsageError
+
+    if isinstance(extra_roots, (str, Path)):
+        raise UsageError(f"extra_roots must be a sequence of folders, got the single path {str(extra_roots)!r}; "
+                         "wrap it in a list")
+    for root in extra_roots:
+        if not Path(root).expanduser().is_dir():
+            what = "does not exist" if not Path(root).expanduser().exists() else "is not a folder"
+            raise UsageError(f"extra_roots: {root} {what}; give existing folders whose records may be read")
+    if (isinstance(max_cached_records, bool) or not isinstance(max_cached_records, numbers.Integral)
+            or max_cached_records < 1):
+        raise UsageError(f"max_cached_records must be an integer >= 1, got {max_cached_records!r}")
+    if fs_hz is not None and (isinstance(fs_hz, bool) or not isinstance(fs_hz, numbers.Real)
+                              or not math.isfinite(fs_hz) or fs_hz <= 0):
+        raise UsageError(f"fs_hz must be a positive sampling rate in Hz (or None), got {fs_hz!r}")
 
 
 def _file_stamp(ref: RecordRef) -> tuple[tuple[str, int, int], ...]:

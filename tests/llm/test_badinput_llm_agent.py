@@ -148,3 +148,18 @@ def test_cli_ask_llm_says_why_every_call_failed_and_exits_1(tmp_path, badargs_se
                  "--timeout", "5", "--retries", "0", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 1 and data["stopped"] == "repeated_failed_call" and not data["grounded"]
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"fs_hz": -1}, "fs_hz must be a positive sampling rate"),
+    ({"fs_hz": float("nan")}, "fs_hz must be a positive sampling rate"),
+    ({"max_cached_records": 0}, "max_cached_records must be an integer >= 1"),
+    ({"extra_roots": ["/nonexistent/ecg-folder"]}, "extra_roots: /nonexistent/ecg-folder does not exist"),
+    ({"extra_roots": "/tmp"}, "wrap it in a list"),
+])
+def test_tool_context_refuses_settings_that_cannot_work(kwargs, words, backend):
+    from ecgqa_tools.llm import ToolContext
+
+    with pytest.raises(UsageError, match=words):
+        ToolContext(backend=backend, **kwargs)
+    ToolContext(backend=backend, fs_hz=np.float64(250.0), max_cached_records=np.int64(2))  # numpy numbers are fine
