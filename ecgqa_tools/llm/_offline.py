@@ -484,8 +484,14 @@ def _unusable(question: str, record: str, reason: str) -> Answer:
 
 
 def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, canonical: str) -> Answer:
+    from ..qa import LEADS, extract_slots
+
     rewritten = rewrite_everyday(text)
     interpreted = rewritten if rewritten.lower() != text.lower() else None
+    unknown = tuple(dict.fromkeys(extract_slots(text).unknown_leads + extract_slots(rewritten).unknown_leads))
+    if unknown:  # never answered for the whole ECG with the lead dropped
+        return _unusable(text, canonical, f"unknown lead{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                                          f"the leads are {', '.join(LEADS)}")
 
     direct = _direct_intent(rewritten)
     if record_b is None and _TWO_ECGS.search(rewritten.lower()):

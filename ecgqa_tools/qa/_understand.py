@@ -191,6 +191,11 @@ def _synonym_regex() -> tuple[re.Pattern[str] | None, dict[str, str]]:
 _LEAD_RE = re.compile(
     r"\b(?:leads?\s+)(i{1,3}|avr|avl|avf|v[1-6])\b|(?<![\w-])(avr|avl|avf|v[1-6])(?![\w-])", re.IGNORECASE
 )
+# a lead named that is not one of the 12 (V7-V9 and right-sided leads are not in ECG-QA): refused,
+# never dropped (the question would be answered for the whole ECG)
+_UNKNOWN_LEAD_RE = re.compile(
+    r"\bleads?\s+(v\d+r?|av[a-z]+|[ivx]{1,4})\b|(?<![\w-])(v(?:0|[7-9]|[1-9]\d+)r?|v[1-6]r)(?![\w-])",
+    re.IGNORECASE)
 _RANGE_RE = re.compile(r"\b(below|within|above)\b")
 # everyday range wording, read only when a numeric feature is named and no range word is
 _RANGE_WORDS = (
@@ -206,6 +211,8 @@ class _Extraction:
     """The question with slot values replaced by placeholders, lower case."""
     values: tuple[tuple[str, str], ...]
     """(group, canonical value) in text order."""
+    unknown_leads: tuple[str, ...] = ()
+    """Lead-like names in the question that are not one of the 12 leads (``V7``, ``lead IV``)."""
 
 
 def _canonical_lead(token: str) -> str:
@@ -270,7 +277,15 @@ def extract_slots(question: str) -> _Extraction:
         values.append((group, value))
         last = end
     out.append(low[last:])
-    return _Extraction("".join(out), tuple(values))
+    unknown = []
+    for m in _UNKNOWN_LEAD_RE.finditer(low):
+        token = m.group(1) or m.group(2)
+        start = m.start(1) if m.group(1) else m.start(2)
+        if any(s <= start < e for s, e, _, _ in spans) or token.lower() in {lead.lower() for lead in LEADS}:
+            continue
+        unknown.append(token.upper() if token.lower().startswith("v") else
+                       (f"aV{token[2:].upper()}" if token.lower().startswith("av") else token.upper()))
+    return _Extraction("".join(out), tuple(values), tuple(dict.fromkeys(unknown)))
 
 
 # --------------------------------------------------------------------------- prototypes
@@ -496,6 +511,11 @@ class QuestionParser:
         return out
 
     def _choose(self, question: str, ex: _Extraction, exclude: set[str]) -> ParsedQuestion:
+        if ex.unknown_leads:
+            names = ", ".join(ex.unknown_leads)
+            raise UnsupportedQuestion(
+                f"unknown lead{'s' if len(ex.unknown_leads) > 1 else ''} {names} in the question; ECG-QA "
+                f"asks about the 12 standard leads: {', '.join(LEADS)}")
         try:
             return self._choose_once(question, ex, exclude)
         except UnsupportedQuestion:

@@ -1,0 +1,40 @@
+"""Session-8 bad-input review, S1: a question naming a lead that is not one of the 12 is refused
+with "unknown lead V7" instead of being answered for the whole ECG with the lead dropped."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecgqa_tools.errors import UnsupportedQuestion
+from ecgqa_tools.qa import extract_slots, parse_question
+
+
+@pytest.mark.parametrize("question,names", [
+    ("Does this ECG show baseline drift in lead V7?", "lead V7"),
+    ("Does this ECG show baseline drift in lead V12?", "lead V12"),
+    ("Does this ECG show non-diagnostic t abnormalities in lead V7?", "lead V7"),
+    ("Does this ECG show static noise in lead aVX?", "lead aVX"),
+    ("Does this ECG show baseline drift in lead iv?", "lead IV"),
+    ("Is there ST elevation in V4R?", "lead V4R"),
+    ("Does this ECG show baseline drift in v7 and v8?", "leads V7, V8"),
+])
+def test_a_lead_that_does_not_exist_is_named_not_dropped(question, names):
+    with pytest.raises(UnsupportedQuestion, match=f"unknown {names} in the question; .*I, II, III, aVR.*V6"):
+        parse_question(question)
+
+
+@pytest.mark.parametrize("question,template_id,lead", [
+    ("Does this ECG show baseline drift in lead V2?", 26, "V2"),
+    ("Does this ECG show static noise in lead aVF?", None, "aVF"),
+    ("is there noise in leads I?", None, "I"),
+])
+def test_real_leads_still_parse(question, template_id, lead):
+    parsed = parse_question(question)
+    assert parsed.slots.get("lead") == lead and (template_id is None or parsed.template_id == template_id)
+
+
+def test_lead_words_in_statement_names_are_not_leads():
+    for text in ("Does this ECG show myocardial infarction in inferior leads?",
+                 "Does this ECG show symptoms of myocardial infarction in anterolateral leads?",
+                 "Which leads show baseline drift?", "What is the heart rate?"):
+        assert extract_slots(text).unknown_leads == ()
