@@ -112,30 +112,80 @@ class QASplit:
         )
 
 
+def _as_int(value: Any) -> int:
+    """An integer from a JSON integer (or an integral float / digit string, as some exports write)."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("not a whole number")
+    return int(value)
+
+
+def _as_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _as_texts(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("not a list of strings")
+    return tuple(value)
+
+
+def _as_ids(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 2:
+        raise TypeError("not a list of one or two ids")
+    return tuple(_as_int(v) for v in value)
+
+
+_FIELDS: tuple[tuple[str, Any, str], ...] = (
+    ("template_id", _as_int, "an integer"),
+    ("question_id", _as_int, "an integer"),
+    ("sample_id", _as_int, "an integer"),
+    ("question_type", _as_text, "a string"),
+    ("attribute_type", _as_text, "a string"),
+    ("question", _as_text, "a string"),
+    ("answer", _as_texts, "a list of strings"),
+    ("ecg_id", _as_ids, "a list of one or two integer ECG ids"),
+)
+
+
 def _sample_from_dict(item: Any, split: str, source: str, index: int) -> QASample:
+    """One sample, or ``DatasetError`` naming the item index, its sample id and the field at fault."""
     if not isinstance(item, dict):
         raise DatasetError(f"{source}: item {index} is {type(item).__name__}, expected a JSON object")
-    try:
-        attribute = item.get("attribute")
-        return QASample(
-            int(item["template_id"]),
-            int(item["question_id"]),
-            int(item["sample_id"]),
-            item["question_type"],
-            item["attribute_type"],
-            item["question"],
-            tuple(item["answer"]),
-            tuple(int(e) for e in item["ecg_id"]),
-            None if attribute is None else tuple(attribute),
-            split,
-            source,
-        )
-    except KeyError as exc:
+    missing = [name for name in _REQUIRED if name not in item]
+    if missing:
         raise DatasetError(
-            f"{source}: item {index} lacks field {exc.args[0]!r}; ECG-QA samples need {', '.join(_REQUIRED)}"
-        ) from None
-    except (TypeError, ValueError) as exc:
-        raise DatasetError(f"{source}: item {index} has a malformed field: {exc}") from None
+            f"{source}: item {index} lacks field {missing[0]!r}; ECG-QA samples need {', '.join(_REQUIRED)}"
+        )
+    where = f"{source}: item {index}"
+    if isinstance(item.get("sample_id"), int) and not isinstance(item.get("sample_id"), bool):
+        where += f" (sample {item['sample_id']})"
+    values = []
+    for name, convert, what in _FIELDS:
+        try:
+            values.append(convert(item[name]))
+        except (TypeError, ValueError, OverflowError):
+            raise DatasetError(f"{where}: field {name!r} must be {what}, got {_short(item[name])}") from None
+    attribute = item.get("attribute")
+    if attribute is not None:
+        try:
+            attribute = _as_texts(attribute)
+        except TypeError:
+            raise DatasetError(f"{where}: field 'attribute' must be a list of strings or null, "
+                               f"got {_short(attribute)}") from None
+    return QASample(*values, attribute, split, source)
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a JSON value, cut to 80 characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # not a JSON value (parse_samples on Python objects)
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_samples(data: Any, split: str = "", source: str = "<memory>") -> list[QASample]:
@@ -153,8 +203,13 @@ def parse_samples(data: Any, split: str = "", source: str = "<memory>") -> list[
         ]
         ok = all(
             type(x.template_id) is int and type(x.sample_id) is int and type(x.question_id) is int
-            and all(type(e) is int for e in x.ecg_id)
-            for x in out
+            and type(x.question) is str and type(x.question_type) is str and type(x.attribute_type) is str
+            and 1 <= len(x.ecg_id) <= 2 and all(type(e) is int for e in x.ecg_id)
+            and all(type(a) is str for a in x.answer)
+            and (x.attribute is None or all(type(a) is str for a in x.attribute))
+            and type(d["answer"]) is list and type(d["ecg_id"]) is list
+            and (x.attribute is None or type(d["attribute"]) is list)
+            for x, d in zip(out, data)
         )
     except (KeyError, TypeError, AttributeError):
         ok = False
@@ -163,7 +218,21 @@ def parse_samples(data: Any, split: str = "", source: str = "<memory>") -> list[
     for x in out:
         if x.template_id not in TEMPLATES:
             raise DatasetError(f"{source}: sample {x.sample_id} has unknown template_id {x.template_id}; expected 1..70")
+        if min(x.ecg_id) < 1:
+            raise DatasetError(f"{source}: sample {x.sample_id} has ecg_id {list(x.ecg_id)}; ECG ids are positive")
     return out
+
+
+MAX_PTBXL_ECG_ID = 21837
+"""The largest PTB-XL ``ecg_id`` (PTB-XL 1.0.3 holds ecg_id 1..21837)."""
+
+
+def _check_ptbxl_ids(samples: list[QASample], source: str) -> None:
+    """``DatasetError`` for a PTB-XL sample whose ECG id is outside 1..MAX_PTBXL_ECG_ID."""
+    for x in samples:
+        if max(x.ecg_id) > MAX_PTBXL_ECG_ID:
+            raise DatasetError(f"{x.source or source}: sample {x.sample_id} has ecg_id {list(x.ecg_id)}; "
+                               f"PTB-XL ecg_ids are 1..{MAX_PTBXL_ECG_ID}")
 
 
 def _read_json(path: Path) -> Any:
@@ -232,6 +301,8 @@ def load_ecgqa(
     if single is not None:
         with _gc_paused():
             samples = parse_samples(_read_json(single), split, str(single))
+        if dataset == "ptbxl":
+            _check_ptbxl_ids(samples, str(single))
         return QASplit(dataset, kind, split, samples, (single.name,), ())
     if folder is None:
         raise DatasetError(
@@ -244,6 +315,8 @@ def load_ecgqa(
     with _gc_paused():
         for name in names:
             samples.extend(parse_samples(_read_json(folder / name), split, str(folder / name)))
+    if dataset == "ptbxl":
+        _check_ptbxl_ids(samples, str(folder))
     expected = EXPECTED_CHUNKS.get((dataset, split), 0)
     last = max(expected, max(int(n[:-5]) // CHUNK_SIZE + 1 for n in names))
     present = {int(n[:-5]) for n in names}
