@@ -78,6 +78,10 @@ def _normalize_value(kind: str, value: str) -> str:
 
 def normalize_slots(tpl: Template, slots: Mapping[str, str] | None) -> dict[str, str]:
     """Check ``slots`` against the template's slot names and vocabularies; canonical values."""
+    if slots is not None and not isinstance(slots, Mapping):
+        example = ", ".join(f"{name!r}: ..." for name in tpl.slots)
+        raise UsageError(f"slots must be a mapping of slot name to value such as {{{example}}} for template "
+                         f"{tpl.template_id}, got {type(slots).__name__} {str(slots)[:80]}")
     slots = dict(slots or {})
     missing = [s for s in tpl.slots if s not in slots]
     extra = [s for s in slots if s not in tpl.slots]
@@ -265,6 +269,12 @@ def answer_question(
     """
     tpl = template(template_id)
     s = normalize_slots(tpl, slots)
+    for name, value in (("attrs", attrs), ("attrs2", attrs2)):
+        if value is not None and not isinstance(value, EcgAttributes):
+            raise UsageError(f"{name} must be an EcgAttributes (e.g. attributes_from_ptbxl(...) or "
+                             f"EcgAttributes(statements=...)), got {type(value).__name__}")
+    if attrs is None:
+        raise UsageError("attrs must be an EcgAttributes (e.g. attributes_from_ptbxl(...)), got None")
     if tpl.is_comparison:
         if attrs2 is None:
             raise UsageError(f"template {tpl.template_id} compares two ECGs; pass attrs2 (the second/recent ECG)")
