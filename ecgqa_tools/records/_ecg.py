@@ -23,6 +23,10 @@ AmplitudeUnit = Literal["mV", "z-score"]
 FLAT_LEAD_PTP_MV = 0.01
 # |amplitude| above this in a mV record is reported as implausible (wrong gain or artefact).
 IMPLAUSIBLE_AMPLITUDE_MV = 20.0
+# Median peak-to-peak over the leads above this: the values look like microvolts. A lead of an ECG in
+# mV spans about 0.5-5 mV; the tallest QRS complexes (severe LVH) reach ~5-7 mV in a few leads, so a
+# median over all leads above 20 mV is not an ECG in mV; a normal ECG stored in uV gives ~1000.
+MICROVOLT_MEDIAN_PTP_MV = 20.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,10 @@ class ECG:
     amplitude_unit: AmplitudeUnit = "mV"
     """Unit of ``signal_mv``: ``mV`` for every raw source; ``z-score`` for pre-normalised data
     (PTB-XL filtered subset) whose mV amplitude is lost: amplitude measurements are meaningless."""
+    read_notes: tuple[str, ...] = ()
+    """What the reader assumed or followed that can change the answers, one line each (a negative
+    ADC gain followed, WFDB's default gain used, a rate given by the caller for a header without
+    one); ``quality().problems()`` lists them, so every output that shows quality findings does."""
 
     def __post_init__(self) -> None:
         signal = np.asarray(self.signal_mv)
@@ -132,6 +140,7 @@ class ECG:
         metadata: ECGMetadata | None = None,
         path: str | None = None,
         amplitude_unit: AmplitudeUnit = "mV",
+        read_notes: tuple[str, ...] = (),
     ) -> "ECG":
         """Wrap a numpy array; ``layout='samples_first'`` accepts (samples, leads) arrays."""
         try:
@@ -149,6 +158,7 @@ class ECG:
             metadata=metadata or ECGMetadata(),
             path=path,
             amplitude_unit=amplitude_unit,
+            read_notes=tuple(read_notes),
         )
 
     @property
@@ -190,6 +200,8 @@ class ECG:
         from ._leads import STANDARD_LEADS as standard
 
         return SignalQuality(
+            reader_notes=tuple(self.read_notes),
+            median_ptp_mv=float(np.median(ptp)) if self.amplitude_unit == "mV" else None,
             flat_leads=flat,
             implausible_amplitude_leads=large,
             missing_standard_leads=tuple(n for n in standard if n not in self.lead_names),
@@ -241,6 +253,26 @@ class SignalQuality:
     """Leads that are not one of the 12 standard ones (e.g. Frank ``vx``), dropped by ``to_standard_leads``."""
     n_leads: int
     """Number of leads the record carries (required: ``all_flat`` compares ``flat_leads`` with it)."""
+    reader_notes: tuple[str, ...] = ()
+    """``ECG.read_notes``: what the reader assumed or followed (negative or defaulted gain...)."""
+    median_ptp_mv: float | None = None
+    """Median over the leads of each lead's peak-to-peak range in mV (None: not a mV record)."""
+
+    @property
+    def microvolt_like(self) -> bool:
+        """True when the values look like microvolts (``median_ptp_mv`` > ``MICROVOLT_MEDIAN_PTP_MV``)."""
+        return self.median_ptp_mv is not None and self.median_ptp_mv > MICROVOLT_MEDIAN_PTP_MV
+
+    def amplitude_problems(self) -> list[str]:
+        """The findings that make amplitudes (and measurements or answers resting on them) wrong:
+        the reader's notes, values that look like microvolts, leads above 20 mV."""
+        lines = list(self.reader_notes)
+        if self.microvolt_like:
+            lines.append(f"values look like microvolts, not mV (median lead peak-to-peak {self.median_ptp_mv:.0f}; a "
+                         "lead of an ECG in mV spans about 0.5-5 mV): check the units, or divide by 1000")
+        if self.implausible_amplitude_leads:
+            lines.append(f"implausible amplitude (>20 mV) in lead(s): {', '.join(self.implausible_amplitude_leads)}")
+        return lines
 
     @property
     def all_flat(self) -> bool:
@@ -250,20 +282,48 @@ class SignalQuality:
     @property
     def ok(self) -> bool:
         """True when nothing worth reporting was found."""
-        return not (self.flat_leads or self.implausible_amplitude_leads or self.missing_standard_leads)
+        return not (self.flat_leads or self.implausible_amplitude_leads or self.missing_standard_leads
+                    or self.reader_notes or self.microvolt_like)
 
     def problems(self) -> list[str]:
         """One human-readable line per finding."""
-        lines = []
+        lines = self.amplitude_problems()
         if self.flat_leads:
             lines.append(f"flat lead(s): {', '.join(self.flat_leads)}")
-        if self.implausible_amplitude_leads:
-            lines.append(f"implausible amplitude (>20 mV) in lead(s): {', '.join(self.implausible_amplitude_leads)}")
         if self.missing_standard_leads:
             lines.append(f"missing standard lead(s): {', '.join(self.missing_standard_leads)}")
         if self.non_standard_leads:
             lines.append(f"non-standard lead(s): {', '.join(self.non_standard_leads)}")
         return lines
+
+
+RATE_TOLERANCE = 1e-3
+"""Relative difference under which a caller's ``fs_hz`` and a file's own rate count as the same
+(a CSV time column rounded to the microsecond)."""
+
+
+def file_rate(where: str, given_hz: float | None, stored_hz: float | None,
+              stored_what: str) -> tuple[float | None, str]:
+    """(rate to read a file at, note). One rule for every format and record name: a rate the record
+    states (WFDB header, ``.npz`` ``fs_hz``, CSV time column, a dataset record; ``stored_what`` says
+    which, e.g. ``the header gives``) is used; the caller's ``fs_hz`` (``--fs``) is used only when it
+    states none. A ``fs_hz`` that contradicts the stated rate is not obeyed silently (it used to be
+    obeyed for some formats and ignored for others): the note says it was ignored, and readers put it
+    in ``ECG.read_notes`` so every output shows it. A session-wide ``fs_hz`` (``ecgqa chat/mcp --fs``)
+    meant for rate-less files therefore does not break records that state their own."""
+    if given_hz is not None:
+        try:
+            given_hz = float(given_hz)
+        except (TypeError, ValueError):
+            raise RecordError(f"{where}: fs_hz must be a number of Hz, got {given_hz!r}") from None
+        if not np.isfinite(given_hz) or given_hz <= 0:
+            raise RecordError(f"{where}: fs_hz must be a positive number of Hz, got {given_hz}")
+    if stored_hz is None:
+        return given_hz, ""
+    if given_hz is not None and abs(given_hz - stored_hz) > RATE_TOLERANCE * stored_hz:
+        return float(stored_hz), (f"fs_hz/--fs {given_hz:g} Hz ignored: {stored_what} {stored_hz:g} Hz, which is "
+                                  "used (to change the rate, resample the record with records.resample)")
+    return float(stored_hz), ""
 
 
 def require_ecg(value: object, where: str) -> ECG:

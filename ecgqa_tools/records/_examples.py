@@ -119,7 +119,11 @@ def read_record_or_example(record: str, fs_hz: float | None = None) -> ECG:
     """What every CLI RECORD argument accepts: a record file (any format ``read_record`` reads) or,
     when no such file exists, a record name (``records._names``: a bundled example, ``ptbxl:<id>``
     with an optional ``@100``/``@500``, ``ludb:<n>``, ``mimic:<study_id>``). ``fs_hz`` is the rate
-    of a .npy/.csv file that does not store one."""
+    of a file that does not state one; a record's own rate wins over a different one, with a note
+    (``file_rate``: the same rule for files and names)."""
+    from dataclasses import replace
+
+    from ._ecg import file_rate
     from ._formats import read_record
     from ._names import _is_file, parse_record_name, read_named_record
 
@@ -127,5 +131,7 @@ def read_record_or_example(record: str, fs_hz: float | None = None) -> ECG:
     if not _is_file(text):
         name = parse_record_name(text)
         if name is not None:
-            return read_named_record(name)
+            ecg = read_named_record(name)
+            note = file_rate(text, fs_hz, ecg.fs_hz, "the record is stored at")[1]  # its own rate wins
+            return replace(ecg, read_notes=(*ecg.read_notes, note)) if note else ecg
     return read_record(record, fs_hz=fs_hz)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RecordError, RecordNotFound, UsageError
-from ._ecg import ECG, ECGMetadata
+from ._ecg import ECG, ECGMetadata, file_rate
 from ._leads import STANDARD_LEADS, normalize_lead_name
 from ._wfdb import MAX_VALUES_PER_READ, companion_file, read_wfdb, read_wfdb_header, record_base
 
@@ -39,7 +40,10 @@ def read_record(
       and ``lead_names``; (leads, samples) or (samples, leads), told apart by the lead count.
     - CSV: a header row of lead names, optionally a time column (then ``fs_hz`` is inferred).
 
-    ``lead_names`` defaults to the standard 12 for arrays without names. Raises
+    ``lead_names`` defaults to the standard 12 for arrays without names. ``fs_hz`` is the rate of a
+    file that does not state one (``.npy``, CSV without a time column, a WFDB header without a
+    rate); a file's own rate wins over a different ``fs_hz``, with a note in ``ECG.read_notes``
+    (``file_rate``). Raises
     ``RecordNotFound`` for a missing file and ``RecordError`` naming the file and the problem.
     """
     if not isinstance(path, (str, os.PathLike)):
@@ -73,8 +77,8 @@ def read_record(
             )
         raise RecordNotFound(f"{header}: no such WFDB header file")
     if suffix == ".mat" or _header_names_mat(header):
-        return read_cinc(base)
-    return read_wfdb(base, start_s=start_s, duration_s=duration_s)
+        return read_cinc(base, fs_hz=fs_hz)
+    return read_wfdb(base, start_s=start_s, duration_s=duration_s, fs_hz=fs_hz)
 
 
 def _require_file(path: Path) -> None:
@@ -94,19 +98,19 @@ def _header_names_mat(header: Path) -> bool:
 # ---------------------------------------------------------------------------------------- CinC
 
 
-def read_cinc(path: str | Path) -> ECG:
+def read_cinc(path: str | Path, fs_hz: float | None = None) -> ECG:
     """Read a PhysioNet/CinC 2020/2021 challenge record (``rec.mat`` + ``rec.hea``).
 
     Samples come from the ``val`` matrix (digital units, (leads, samples)) scaled by each lead's
     header gain and baseline. The header comments ``#Age``, ``#Sex`` and ``#Dx`` fill
     ``ECGMetadata`` (``snomed_ct_codes`` holds the ``#Dx`` codes as ints); ``#Rx``/``#Hx``/``#Sx``
-    go to ``metadata.extra``.
+    go to ``metadata.extra``. ``fs_hz``: as in ``read_wfdb``.
     """
     from scipy.io import loadmat
 
     base = record_base(path)
     header = companion_file(base, ".hea")
-    head = read_wfdb_header(base)
+    head = read_wfdb_header(base, fs_hz)
     mat = base.parent / head.file_name[0]
     if not mat.is_file():
         raise RecordError(f"{mat}: signal file named by {header.name} is missing")
@@ -131,7 +135,7 @@ def read_cinc(path: str | Path) -> ECG:
     gains = np.asarray([g if g else 200.0 for g in head.adc_gain], dtype=np.float64)[:, None]
     baselines = np.asarray(head.baseline or [0] * head.n_sig, dtype=np.float64)[:, None]
     signal = (digital - baselines) / gains
-    from ._wfdb import _to_millivolts
+    from ._wfdb import _to_millivolts, header_notes
 
     signal = _to_millivolts(signal.T, head.units, base).T
     return ECG(
@@ -142,6 +146,7 @@ def read_cinc(path: str | Path) -> ECG:
         source="cinc",
         metadata=_cinc_metadata(head, header),
         path=str(base),
+        read_notes=header_notes(head, header, fs_hz),
     )
 
 
@@ -179,6 +184,10 @@ def array_to_ecg(
         raise RecordError(f"{where}: expected a 2-D (leads, samples) array, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number):
         raise RecordError(f"{where}: array dtype {array.dtype} is not numeric")
+    if np.iscomplexobj(array):
+        raise RecordError(f"{where}: array holds complex samples (dtype {array.dtype}); an ECG is real-valued mV")
+    if array.size == 0:
+        raise RecordError(f"{where}: array of shape {array.shape} is empty (no samples)")
     if array.size > MAX_VALUES_PER_READ:
         raise RecordError(f"{where}: {array.size:,} values exceed the {MAX_VALUES_PER_READ:,} one record may hold")
     names = tuple(lead_names) if lead_names is not None else None
@@ -217,6 +226,7 @@ def read_numpy(
 ) -> ECG:
     """Read a ``.npy`` array (``fs_hz`` required) or a ``.npz`` with ``signal`` [+ ``fs_hz``, ``lead_names``]."""
     path = Path(path)
+    _check_numpy_magic(path)
     try:
         if path.suffix.lower() == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -232,6 +242,11 @@ def read_numpy(
                 stored_names = tuple(str(n) for n in archive["lead_names"]) if "lead_names" in keys else None
     except RecordError:
         raise
+    except ValueError as exc:
+        if any(k in str(exc) for k in ("allow_pickle", "pickled", "Python objects")):  # never suggest an unsafe load
+            raise RecordError(f"{path}: holds Python objects (pickled data), which are never loaded (unsafe); "
+                              "save the samples as a numeric array (np.save / np.savez with 'signal')") from None
+        raise RecordError(f"{path}: not a readable numpy file ({type(exc).__name__}: {exc})") from exc
     except Exception as exc:
         raise RecordError(f"{path}: not a readable numpy file ({type(exc).__name__}: {exc})") from exc
     if array.ndim == 3:
@@ -239,13 +254,14 @@ def read_numpy(
             f"{path}: holds {array.shape[0]} records (shape {array.shape}); read_record takes one record "
             "(use PtbXlFiltered for the PTB-XL filtered subset)"
         )
-    rate = fs_hz if fs_hz is not None else stored_fs
+    rate, note = file_rate(str(path), fs_hz, stored_fs, "the file stores")
     if rate is None:
         raise RecordError(
             f"{path}: the sampling rate is unknown; pass fs_hz (the file does not store it; on the command "
             f"line: --fs HZ), or save it as .npz with 'signal' and 'fs_hz'"
         )
-    return array_to_ecg(array, rate, lead_names or stored_names, str(path), "array", path.stem)
+    ecg = array_to_ecg(array, rate, lead_names or stored_names, str(path), "array", path.stem)
+    return replace(ecg, read_notes=(note,)) if note else ecg
 
 
 def read_csv(path: str | Path, fs_hz: float | None = None) -> ECG:
@@ -272,13 +288,15 @@ def read_csv(path: str | Path, fs_hz: float | None = None) -> ECG:
         raise RecordError(
             f"{path}: the first row must name the leads (e.g. I,II,III,aVR,...); got {', '.join(columns[:6])}"
         )
-    rate = fs_hz
-    if rate is None and time_col is not None:
+    time_rate = None
+    if time_col is not None:
         times = pd.to_numeric(frame[time_col], errors="coerce").to_numpy(dtype=float)
         steps = np.diff(times)
         if len(steps) == 0 or not np.all(np.isfinite(steps)) or np.median(steps) <= 0:
             raise RecordError(f"{path}: time column {time_col!r} is not increasing; pass fs_hz")
-        rate = float(round(1.0 / float(np.median(steps)), 6))
+        _check_even_times(path, time_col, times)
+        time_rate = float(round(1.0 / float(np.median(steps)), 6))
+    rate, note = file_rate(str(path), fs_hz, time_rate, f"its time column {time_col!r} gives")
     if rate is None:
         raise RecordError(
             f"{path}: the sampling rate is unknown; pass fs_hz (on the command line: --fs HZ) or add a "
@@ -295,8 +313,42 @@ def read_csv(path: str | Path, fs_hz: float | None = None) -> ECG:
     names = tuple(normalize_lead_name(c) for c in leads)
     return ECG(
         signal_mv=values.T.astype(np.float32), fs_hz=rate, lead_names=names,
-        record_id=path.stem, source="csv", path=str(path),
+        record_id=path.stem, source="csv", path=str(path), read_notes=(note,) if note else (),
     )
+
+
+_NUMPY_MAGIC = {".npy": (b"\x93NUMPY",), ".npz": (b"PK\x03\x04", b"PK\x05\x06")}
+
+
+def _check_numpy_magic(path: Path) -> None:
+    """``RecordError`` when a ``.npy``/``.npz`` file does not start like one (random bytes got
+    numpy's 'pickled data ... allow_pickle' message, an invitation to an unsafe load)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(6)
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    expected = _NUMPY_MAGIC[path.suffix.lower()]
+    if not any(head.startswith(magic) for magic in expected):
+        kind = "an .npy array (no NPY header)" if path.suffix.lower() == ".npy" else "an .npz archive (not a zip file)"
+        raise RecordError(f"{path}: not a numpy file: does not start like {kind}")
+
+
+def _check_even_times(path: Path, column: str, times: np.ndarray) -> None:
+    """``RecordError`` when a CSV time column is not evenly spaced: a sample more than two steps
+    away from the straight line through the first and last times (rounded times, e.g. 360 Hz
+    written to the millisecond, stay within one step; a 0.5 s gap in 10 s at 500 Hz is 100 steps)."""
+    n = len(times)
+    step = (times[-1] - times[0]) / (n - 1)
+    residual = times - (times[0] + step * np.arange(n))
+    if np.max(np.abs(residual)) > 2 * step:
+        steps = np.diff(times)
+        k = int(np.argmax(np.abs(steps - np.median(steps))))
+        raise RecordError(
+            f"{path}: time column {column!r} is not evenly spaced (a step of {steps[k]:g} s at data row {k + 2}, "
+            f"median step {np.median(steps):g} s); resample it to a regular rate, or drop the time column and "
+            "pass fs_hz/--fs if the samples are in fact regular"
+        )
 
 
 def _looks_numeric(text: str) -> bool:

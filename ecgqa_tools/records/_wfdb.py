@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RecordError, RecordNotFound
-from ._ecg import MAX_DURATION_S, MAX_FS_HZ, MIN_DURATION_S, MIN_FS_HZ, ECG, ECGMetadata
+from ._ecg import MAX_DURATION_S, MAX_FS_HZ, MIN_DURATION_S, MIN_FS_HZ, ECG, ECGMetadata, file_rate
 from ._wfdb_fast import WfdbHeader, parse_header, read_samples
 
 # Most values one read may return (leads x samples): 50M float32 values = 200 MB. A 24 h Holter
@@ -42,8 +42,14 @@ def companion_file(base: Path, suffix: str) -> Path:
     return base.with_name(base.name + suffix)
 
 
-def read_wfdb_header(path: str | Path) -> WfdbHeader:
-    """Parse and check a WFDB header (rate, signal count, formats). Raises ``RecordError``."""
+def read_wfdb_header(path: str | Path, fs_hz: float | None = None) -> WfdbHeader:
+    """Parse and check a WFDB header (rate, signal count, formats). Raises ``RecordError``.
+
+    A header whose record line gives no sampling frequency is refused unless ``fs_hz`` gives it
+    (WFDB's default is 250 Hz, but assuming it halved the heart rate of a 500 Hz record and turned
+    three disease models positive; ``fs_hz=250`` accepts the default knowingly). A header's own
+    rate wins over ``fs_hz`` (``file_rate``; ``header_notes`` says so)."""
+    from dataclasses import replace
     base = record_base(path)
     header = companion_file(base, ".hea")
     if not header.is_file():
@@ -60,6 +66,16 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
     head = parse_header(header)
     if head.n_seg:
         raise RecordError(f"{header}: multi-segment WFDB records are not supported")
+    if not head.fs_given:
+        if fs_hz is None:
+            raise RecordError(
+                f"{header}: the header gives no sampling frequency (record line without one); WFDB's default "
+                "would be 250 Hz, which is not assumed silently: pass the rate (--fs HZ on the command line, "
+                "read_record(path, fs_hz=HZ) in Python; --fs 250 for the WFDB default)"
+            )
+        head = replace(head, fs=file_rate(str(header), fs_hz, None, "")[0])
+    else:
+        file_rate(str(header), fs_hz, None, "")  # a bad fs_hz is an error even when the header has a rate
     if not head.fs or head.fs <= 0:
         raise RecordError(f"{header}: header gives no valid sampling frequency")
     if not (MIN_FS_HZ <= float(head.fs) <= MAX_FS_HZ):
@@ -107,8 +123,12 @@ def read_wfdb(
     metadata: ECGMetadata | None = None,
     start_s: float = 0.0,
     duration_s: float | None = None,
+    fs_hz: float | None = None,
 ) -> ECG:
     """Read a WFDB record; ``path`` may name the header, the signal file or the base.
+
+    ``fs_hz``: the rate of a header that gives none (else refused, see ``read_wfdb_header``); a
+    header's own rate wins over a different ``fs_hz``, with a note (``ECG.read_notes``).
 
     ``start_s``/``duration_s`` read a window (for long, e.g. 24 h Holter, records): only that
     window's bytes are read. Raises ``RecordNotFound`` when the header is missing and
@@ -116,8 +136,12 @@ def read_wfdb(
     """
     base = record_base(path)
     header = companion_file(base, ".hea")
-    head = read_wfdb_header(base)
+    head = read_wfdb_header(base, fs_hz)
     fs = float(head.fs)
+    for name, value in (("start_s", start_s), ("duration_s", duration_s)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise RecordError(f"{header}: window {name} must be a finite number of seconds, got {value!r}")
     total = int(head.sig_len or 0) or _samples_from_file_size(head, base)
     if total / fs < MIN_DURATION_S:
         raise RecordError(
@@ -169,7 +193,33 @@ def read_wfdb(
         source=source,
         metadata=meta,
         path=str(base),
+        read_notes=header_notes(head, header, fs_hz),
     )
+
+
+def header_notes(head: WfdbHeader, header: Path, fs_hz: float | None = None) -> tuple[str, ...]:
+    """What reading ``head`` assumed or followed that can change the answers (``ECG.read_notes``):
+    a rate given by the caller for a header without one, WFDB's default gain (200 adu/mV) for a
+    gain that is absent or 0, and negative gains (followed, so those leads are inverted as the
+    header says: physically right for a header that means it, but almost always a writing error)."""
+    notes = []
+    if head.fs_given:
+        notes.append(file_rate(str(header), fs_hz, float(head.fs), f"{header.name} gives")[1])
+    else:
+        notes.append(f"{header.name} gives no sampling frequency: read at {head.fs:g} Hz as passed (fs_hz/--fs)")
+    defaulted = [n for n, d in zip(head.sig_name, head.gain_defaulted) if d]
+    if defaulted:
+        notes.append(f"{header.name} gives no gain (or 0) for lead(s) {', '.join(defaulted)}: WFDB's default "
+                     "200 adu/mV assumed; amplitudes are wrong if the recorder used another gain")
+    negative = [(n, g) for n, g in zip(head.sig_name, head.adc_gain) if g < 0]
+    if negative:
+        gains = {g for _, g in negative}
+        which = (f"every lead (gain {negative[0][1]:g})" if len(negative) == len(head.sig_name) and len(gains) == 1
+                 else "lead(s) " + ", ".join(f"{n} ({g:g})" for n, g in negative))
+        notes.append(f"{header.name} gives a negative ADC gain for {which}: followed, so "
+                     "these leads are inverted as the header says; if that is a writing error, every answer "
+                     "about them (axis, diseases) is wrong")
+    return tuple(n for n in notes if n)
 
 
 def _read_with_wfdb(base: Path, sampfrom: int, sampto: int, whole: bool = False) -> np.ndarray:

@@ -66,6 +66,11 @@ class WfdbHeader:
     """Comment lines without their ``#``."""
     n_seg: int | None = None
     """Segments of a multi-segment record (``None`` for single-segment ones)."""
+    fs_given: bool = True
+    """False when the record line gives no sampling frequency (``fs`` is then WFDB's default 250 Hz,
+    which ``read_wfdb_header`` does not accept silently)."""
+    gain_defaulted: tuple[bool, ...] = ()
+    """Per signal: True when the header gives no gain or a gain of 0 (WFDB's default 200 adu/mV used)."""
 
     @property
     def fast_readable(self) -> bool:
@@ -96,7 +101,7 @@ def parse_header(path: Path) -> WfdbHeader:
     try:
         name, _, segments = fields[0].partition("/")
         n_sig = int(fields[1]) if len(fields) > 1 else 0
-        fs = DEFAULT_FS_HZ
+        fs, fs_given = DEFAULT_FS_HZ, len(fields) > 2
         if len(fields) > 2:
             match = _NUMBER_RE.match(fields[2])
             if not match:
@@ -109,8 +114,9 @@ def parse_header(path: Path) -> WfdbHeader:
     base_date = fields[5] if len(fields) > 5 else None
     if segments:
         return WfdbHeader(name, n_sig, fs, sig_len, base_time, base_date, (), (), (), (), (), (), (), (), (),
-                          tuple(comments), n_seg=int(segments) if segments.isdigit() else 1)
-    columns: dict[str, list] = {k: [] for k in ("file", "fmt", "spf", "skew", "offset", "gain", "base", "units", "name")}
+                          tuple(comments), n_seg=int(segments) if segments.isdigit() else 1, fs_given=fs_given)
+    columns: dict[str, list] = {k: [] for k in ("file", "fmt", "spf", "skew", "offset", "gain", "base", "units", "name",
+                                                "gain_defaulted")}
     for number, line in enumerate(lines[1:], start=1):
         parts = line.split(maxsplit=8)
         try:
@@ -124,7 +130,7 @@ def parse_header(path: Path) -> WfdbHeader:
         file_name=tuple(columns["file"]), fmt=tuple(columns["fmt"]), samps_per_frame=tuple(columns["spf"]),
         skew=tuple(columns["skew"]), byte_offset=tuple(columns["offset"]), adc_gain=tuple(columns["gain"]),
         baseline=tuple(columns["base"]), units=tuple(columns["units"]), sig_name=tuple(columns["name"]),
-        comments=tuple(comments),
+        comments=tuple(comments), fs_given=fs_given, gain_defaulted=tuple(columns["gain_defaulted"]),
     )
 
 
@@ -137,10 +143,12 @@ def _parse_signal_line(parts: list[str], columns: dict[str, list]) -> None:
     fmt, spf, skew, offset = fmt_match.groups()
     adc_zero = int(parts[4]) if len(parts) > 4 else 0
     gain, baseline, units = DEFAULT_GAIN, adc_zero, "mV"
+    defaulted = True
     if len(parts) > 2:
         gain_match = _GAIN_RE.match(parts[2])
         if not gain_match:
             raise ValueError(f"gain {parts[2]!r}")
+        defaulted = float(gain_match.group(1)) == 0
         gain = float(gain_match.group(1)) or DEFAULT_GAIN
         if gain_match.group(2) is not None:
             baseline = int(gain_match.group(2))
@@ -154,6 +162,7 @@ def _parse_signal_line(parts: list[str], columns: dict[str, list]) -> None:
     columns["skew"].append(int(skew) if skew else 0)
     columns["offset"].append(int(offset) if offset else 0)
     columns["gain"].append(gain)
+    columns["gain_defaulted"].append(defaulted)
     columns["base"].append(baseline)
     columns["units"].append(units)
     columns["name"].append(parts[8].strip() if len(parts) > 8 else "")
