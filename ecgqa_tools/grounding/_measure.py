@@ -389,6 +389,7 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
 
         unusable = lead_quality(ecg)
         rhythm = rhythm_of(delineation)
+    notes.extend(ecg.quality().amplitude_problems())  # negative/defaulted gain, microvolts, > 20 mV
     for lead, why in unusable.items():
         notes.append(f"lead {lead} not used: {why}")
     af = bool(rhythm is not None and rhythm.no_p_waves)
