@@ -45,6 +45,24 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     parse.__name__ = f"int_at_least_{minimum}"
     return parse
 
+
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type=`` for integer options in [low, high] (``--retries``, ``--max-steps``...):
+    a usage error (exit 2) naming the option and both bounds, before anything is read or sent."""
+    at_least = int_at_least(low)
+
+    def parse(text: str) -> int:
+        try:
+            value = at_least(text)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}") from None
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {value}")
+        return value
+
+    parse.__name__ = f"int_between_{low}_{high}"
+    return parse
+
 # Groups of subcommands; any subpackage may add a subcommand to any group.
 GROUPS: dict[str, str] = {
     "data": "inspect local datasets (PTB-XL, LUDB, MIMIC-IV-ECG): what is listed, present, missing",

@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..cli import CommandRegistry, int_at_least
+from ..cli import CommandRegistry, int_at_least, int_between
 
 DEFAULT_SYSTEMS = "oracle,upper-bound,tools"
 DEFAULT_BENCH_NUMERIC_CONVENTION = "ecgqa"
@@ -47,7 +47,7 @@ def register(cli: CommandRegistry) -> None:
                             "per template), seeded, e.g. 0.1 for 10%%; the way to spread a small run over the "
                             "templates (e.g. --sample 0.01: one or a few samples of every template)")
     bench.add_argument("--seed", type=int, default=42, help="seed of --sample (default 42, the paper's)")
-    bench.add_argument("--limit", type=int, default=None, metavar="N",
+    bench.add_argument("--limit", type=int_at_least(1), default=None, metavar="N",
                        help="score only the first N selected samples in sample-id order (after --sample): "
                             "sample ids follow the templates, so a small --limit alone covers one or two "
                             "templates; use --sample FRACTION for a run across templates")
@@ -82,8 +82,10 @@ def register(cli: CommandRegistry) -> None:
     bench.add_argument("--llm-api-key-env", default="ECGQA_LLM_API_KEY",
                        help="environment variable holding the API key (never printed)")
     bench.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
-    bench.add_argument("--llm-max-steps", type=int, default=4, help="agent turns per question (default 4)")
-    bench.add_argument("--llm-max-tokens", type=int, default=96, help="tokens per model reply (default 96)")
+    bench.add_argument("--llm-max-steps", type=int_between(1, 50), default=4,
+                       help="agent turns per question (default 4, at most 50)")
+    bench.add_argument("--llm-max-tokens", type=int_between(1, 32768), default=96,
+                       help="tokens per model reply (default 96, at most 32768)")
     bench.add_argument("--llm-tools", default="ecgqa_attributes,intervals_and_axis,noise_per_lead,record_summary",
                        help="comma-separated tools offered to the llm-agent")
     bench.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")
@@ -223,6 +225,8 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
         raise UsageError("--systems is empty; name at least one system")
     tag = f"ecgqa_{args.dataset}_{args.kind}_{args.split}" + (f"_s{args.sample:g}" if args.sample else "")
     out = Path(args.out) if args.out else Path("runs") / "bench" / tag
+    if out.exists() and not out.is_dir():  # before the split is loaded
+        raise UsageError(f"--out must be a folder (predictions and caches go in it); {out} is a file")
     report_path, json_path = report_paths(args.report, out / "report.md")
     if args.report_only and args.fresh:
         raise UsageError("--report-only reads the predictions in --out; it cannot go with --fresh")

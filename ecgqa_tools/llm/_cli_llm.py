@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..cli import RECORD_HELP, CommandRegistry, int_at_least
+from ..cli import RECORD_HELP, CommandRegistry, int_between
 
 # the caps of LLMSettings (llm._agent), repeated here so the parser stays light
 MAX_RETRIES = 10
@@ -84,24 +84,6 @@ def _add_llm_options(parser: argparse.ArgumentParser) -> None:
                        help="after N turns with tool calls the model must answer (small local models: 1)")
     group.add_argument("--force-tool", default="auto",
                        help="'auto': first turn must call a tool; 'none': model decides; or a tool name to force")
-
-
-def int_between(low: int, high: int):  # noqa: ANN201 - an argparse type
-    """An argparse ``type=`` for an integer option in [low, high]: a usage error (exit 2) naming the
-    option and the bounds, before anything is read or sent."""
-    at_least = int_at_least(low)
-
-    def parse(text: str) -> int:
-        try:
-            value = at_least(text)
-        except argparse.ArgumentTypeError:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {text!r}") from None
-        if value > high:
-            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}, got {value}")
-        return value
-
-    parse.__name__ = f"int_between_{low}_{high}"
-    return parse
 
 
 def _add_root_option(parser: argparse.ArgumentParser) -> None:

@@ -162,3 +162,29 @@ def test_rows_an_older_run_stored_for_a_non_json_endpoint_are_dropped_and_asked_
     assert "3 earlier sample(s) failed on the LLM endpoint" in capsys.readouterr().err
     assert server.state["posts"] == 3  # only the three stored endpoint failures were asked again
     assert all(p.correct and p.error is None for p in result.predictions["llm"])
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--llm-max-steps", "1000000"], "argument --llm-max-steps: must be an integer from 1 to 50, got 1000000"),
+    (["--llm-max-tokens", "0"], "argument --llm-max-tokens: must be an integer from 1 to 32768"),
+    (["--limit", "0"], "argument --limit: must be an integer >= 1, got 0"),
+])
+def test_bench_ecgqa_bounds_its_numeric_options_while_parsing(argv, words, capsys):
+    from ecgqa_tools.cli import main
+
+    assert main(["bench", "ecgqa", "--systems", "oracle", *argv]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_bench_ecgqa_out_onto_a_file_is_refused_before_loading(tmp_path, monkeypatch, capsys):
+    from ecgqa_tools.cli import main
+    from ecgqa_tools.eval import _cli_bench
+
+    def never(*args):
+        raise AssertionError("the split was loaded")
+
+    monkeypatch.setattr(_cli_bench, "load_split_samples", never)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["bench", "ecgqa", "--systems", "oracle", "--out", str(afile)]) != 0
+    assert f"--out must be a folder (predictions and caches go in it); {afile} is a file" in capsys.readouterr().err
