@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..errors import ModelError, UsageError
-from ..records import ECG, STANDARD_LEADS, to_standard_leads
+from ..records import ECG, STANDARD_LEADS, require_ecg, to_standard_leads
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -677,6 +677,9 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
     """
     import torch
 
+    if isinstance(ecgs, (ECG, np.ndarray)) or not isinstance(ecgs, Sequence):
+        raise UsageError(f"explain_batch takes a sequence of ECGs, got {type(ecgs).__name__} (explain takes one ECG)")
+    ecgs = [require_ecg(ecg, "explain") for ecg in ecgs]
     if method not in METHODS:
         raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
     kind_of: BaselineKind = default_baseline(disease) if baseline is None else baseline
@@ -751,7 +754,7 @@ def explain(ecg: ECG, disease: str, method: Method = "ig", *, model: Any = None,
     ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``IG_VARIANTS``; None
     (default) = the head's default, ``DEFAULT_BASELINE_BY_DISEASE`` (``lowpass`` for other heads).
     """
-    return explain_batch([ecg], disease, method, model=model, n_steps=n_steps,
+    return explain_batch([require_ecg(ecg, "explain")], disease, method, model=model, n_steps=n_steps,
                          n_samples=n_samples, seed=seed, baseline=baseline)[0]
 
 

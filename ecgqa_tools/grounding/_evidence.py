@@ -297,6 +297,12 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
     here when omitted). ``model``: the model the map came from, for the faithfulness check
     (default: the shipped model of the disease); ``faithfulness=False`` skips the check.
     """
+    if not isinstance(attribution, Attribution):
+        raise UsageError(f"build_evidence takes an Attribution (from grounding.explain), got "
+                         f"{type(attribution).__name__}")
+    if delineation is not None and not isinstance(delineation, Delineation):
+        raise UsageError(f"build_evidence takes delineation=None or a records.Delineation, got "
+                         f"{type(delineation).__name__}")
     if delineation is None:
         from ..encoders import delineate  # type: ignore[attr-defined]
 

@@ -29,6 +29,8 @@ LAYOUT: tuple[tuple[str, ...], ...] = (
 )
 RHYTHM_LEAD = "II"
 MAX_SECONDS = 10.0
+MIN_DPI, MAX_DPI = 50, 600
+"""Resolution ``plot_ecg`` accepts (dpi 0 was matplotlib's ValueError; 100000 a std::bad_alloc)."""
 SMOOTH_MS = 40.0
 PAPER = "#fff7f5"
 GRID_MINOR = "#f6c9c4"
@@ -180,6 +182,8 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
     from matplotlib.gridspec import GridSpec
 
     require_ecg(ecg, "plot_ecg")
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not MIN_DPI <= dpi <= MAX_DPI:
+        raise UsageError(f"dpi must be a number from {MIN_DPI} to {MAX_DPI}, got {dpi!r}")
     fmt = None
     if path is not None:
         fmt = Path(path).suffix.lower().lstrip(".")

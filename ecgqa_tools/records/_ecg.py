@@ -87,6 +87,13 @@ class ECG:
     def __post_init__(self) -> None:
         signal = np.asarray(self.signal_mv)
         where = self.path or self.record_id
+        if np.iscomplexobj(signal):
+            raise RecordError(f"{where}: signal holds complex samples (dtype {signal.dtype}); an ECG is real-valued mV")
+        if not np.issubdtype(signal.dtype, np.number) and signal.dtype != np.bool_:
+            try:  # object/str arrays: numbers stored as objects are fine, None or text is not
+                signal = signal.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise RecordError(f"{where}: signal is not a numeric array (dtype {signal.dtype}: {exc})") from None
         if signal.ndim != 2:
             raise RecordError(f"{where}: signal must be 2-D (leads, samples), got shape {signal.shape}")
         if signal.shape[0] != len(self.lead_names):
