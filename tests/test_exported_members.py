@@ -262,6 +262,7 @@ EXPORTED = {
         "answer_offline",
         "build_mcp_server",
         "chat_completion",
+        "check_endpoint",
         "numeric_convention_of",
         "parse_record_ref",
         "quality_development_ids",

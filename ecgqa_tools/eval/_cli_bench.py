@@ -155,14 +155,11 @@ def check_llm_endpoint(endpoint: object, timeout_s: float = 10.0) -> str:
     endpoint answers ``GET <base url>/models``. Returns the base URL checked; raises
     ``UsageError`` (no model, malformed URL) or ``LLMError`` naming the URL (unreachable, key
     refused, not an OpenAI-compatible API root). The key is sent, never printed."""
-    import http.client
-    import json
     import os
     import re
-    import urllib.error
-    import urllib.request
 
-    from ..errors import LLMError, UsageError
+    from ..errors import UsageError
+    from ..llm import check_endpoint
 
     model = getattr(endpoint, "model", None) or os.environ.get("ECGQA_LLM_MODEL")
     if not model:
@@ -174,33 +171,8 @@ def check_llm_endpoint(endpoint: object, timeout_s: float = 10.0) -> str:
                          f"http://127.0.0.1:8080/v1, got {base!r}")
     key_env = str(getattr(endpoint, "api_key_env", "ECGQA_LLM_API_KEY"))
     key = os.environ.get(key_env) or os.environ.get("ECGQA_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
-    url = base.rstrip("/") + "/models"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
-    fix = "start the server, or fix --llm-base-url / ECGQA_LLM_BASE_URL"
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - http(s) checked above
-            body = response.read(1_000_000)
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise LLMError(f"the LLM endpoint {base} refused the API key (HTTP {exc.code} on GET {url}); "
-                           f"set {key_env}") from None
-        if exc.code == 404:
-            raise LLMError(f"GET {url} answered HTTP 404: is {base} the server's OpenAI-compatible API root "
-                           "(e.g. http://127.0.0.1:8080/v1)?") from None
-        if exc.code >= 500:
-            raise LLMError(f"the LLM endpoint {base} is failing (HTTP {exc.code} on GET {url})") from None
-        return base  # another 4xx: the server is there and speaks HTTP
-    except http.client.HTTPException as exc:  # a service that is not HTTP (BadStatusLine), a body cut short
-        detail = f"{type(exc).__name__}: {str(exc)[:120]!r}" if str(exc) else type(exc).__name__
-        raise LLMError(f"the LLM endpoint {base} did not answer as an HTTP server (GET {url}: {detail}); is "
-                       f"that the port of the OpenAI-compatible server? {fix}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise LLMError(f"cannot reach the LLM endpoint {base} (GET {url}: {reason}); {fix}") from None
-    try:
-        listed = [str(m.get("id")) for m in json.loads(body).get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
-        listed = []
+    listed = check_endpoint(base, key, timeout_s, fix="start the server, or fix --llm-base-url / ECGQA_LLM_BASE_URL",
+                            key_hint=f"set {key_env}")
     if listed and model not in listed:
         print(f"note: {base} lists the model(s) {', '.join(listed[:5])}, not {model!r} (llama.cpp serves "
               "its one model whatever the name; other servers refuse an unknown name)", file=sys.stderr)

@@ -17,6 +17,7 @@ from ._backend import (
     ToolkitBackend,
 )
 from ._context import ToolContext
+from ._endpoint import check_endpoint
 from ._mcp import build_mcp_server, serve_mcp_stdio
 from ._offline import DISCLAIMER, EXAMPLE_QUESTIONS, Answer, answer_offline, rewrite_everyday
 from ._quality import (
@@ -65,6 +66,7 @@ __all__ = [
     "answer_offline",
     "build_mcp_server",
     "chat_completion",
+    "check_endpoint",
     "parse_record_ref",
     "quality_development_ids",
     "quality_fitted_ecg_ids",

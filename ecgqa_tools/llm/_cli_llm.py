@@ -214,8 +214,8 @@ def _llm_options_given(args: argparse.Namespace) -> list[str]:
 def _chat(args: argparse.Namespace) -> int:
     import os
 
-    from ..errors import EcgqaError, UsageError
-    from . import DISCLAIMER, Agent, answer_offline
+    from ..errors import EcgqaError, LLMError, UsageError
+    from . import DISCLAIMER, Agent, answer_offline, check_endpoint
 
     offline = args.offline or not (args.model or _env_model())
     if offline and not args.offline:
@@ -227,15 +227,23 @@ def _chat(args: argparse.Namespace) -> int:
                 "--offline) for the offline answerer")
     _user_paths(args)
     context = _context(args)
-    session = None if offline else Agent(_settings(args), context=context, tool_names=_tool_names(args)).chat(args.record)
+    session = None
     if offline:
         context.load(args.record)  # fail now on an unknown record
+    else:
+        settings = _settings(args)
+        session = Agent(settings, context=context, tool_names=_tool_names(args)).chat(args.record)
+        # once, before the first question: an endpoint that is down or not OpenAI-compatible ends the
+        # chat now (exit 1) instead of failing every question
+        check_endpoint(settings.base_url or "https://api.openai.com/v1", settings.api_key,
+                       timeout_s=min(10.0, settings.timeout_s))
     mode = "offline answerer" if offline else f"LLM agent ({args.model or _env_model()})"
     if offline and not args.offline:
         mode += " (no --model and no ECGQA_LLM_MODEL"
         mode += ("; ECGQA_LLM_BASE_URL is not used)" if os.environ.get("ECGQA_LLM_BASE_URL") else ")")
     print(f"Chatting about {args.record} with the {mode}. {DISCLAIMER}\nEmpty line or Ctrl-D ends.",
           file=sys.stderr)
+    endpoint_failures = 0
     for line in sys.stdin:
         question = line.strip()
         if not question or question.lower() in ("exit", "quit"):
@@ -246,11 +254,14 @@ def _chat(args: argparse.Namespace) -> int:
             else:
                 result = session.ask(question, force_tool=_force(args))
         except EcgqaError as exc:  # one bad turn does not end the conversation
+            endpoint_failures += isinstance(exc, LLMError)
             print(f"error: {exc}", file=sys.stderr)
             continue
         print(result.to_text(), flush=True)
         print(flush=True)
-    return 0
+    if endpoint_failures:
+        print(f"error: {endpoint_failures} question(s) failed on the LLM endpoint", file=sys.stderr)
+    return 1 if endpoint_failures else 0
 
 
 def _env_model() -> str:

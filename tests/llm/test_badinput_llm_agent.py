@@ -163,3 +163,62 @@ def test_tool_context_refuses_settings_that_cannot_work(kwargs, words, backend):
     with pytest.raises(UsageError, match=words):
         ToolContext(backend=backend, **kwargs)
     ToolContext(backend=backend, fs_hz=np.float64(250.0), max_cached_records=np.int64(2))  # numpy numbers are fine
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_chat_checks_the_endpoint_once_before_the_first_question(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("Is this normal?\nWhat is the heart rate?\n"))
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    code = main(["chat", "ptbxl-00473", "--model", "x", "--base-url", url, "--retries", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"cannot reach the LLM endpoint {url}" in err and "--base-url" in err
+    assert err.count("error:") == 1  # one error, not one per question
+
+
+def test_chat_exits_1_when_a_question_failed_on_the_endpoint(tmp_path, capsys, monkeypatch):
+    """The endpoint lists its models (GET) but every chat completion is not JSON: each question
+    says why, and the chat exits 1."""
+    import io
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self._send(b'{"object": "list", "data": [{"id": "x"}]}')
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._send(b'{"choices": [ not json')
+
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "rec.npz"
+        ecg = synthetic_ecg()
+        np.savez(path, signal=ecg.signal_mv, fs_hz=ecg.fs_hz, lead_names=np.array(ecg.lead_names))
+        monkeypatch.setattr("sys.stdin", io.StringIO("Is this normal?\n"))
+        code = main(["chat", str(path), "--model", "x", "--base-url", f"http://127.0.0.1:{httpd.server_address[1]}/v1",
+                     "--retries", "0", "--timeout", "5"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    err = capsys.readouterr().err
+    assert code == 1 and "did not answer as an OpenAI-compatible chat endpoint" in err
+    assert "1 question(s) failed on the LLM endpoint" in err
