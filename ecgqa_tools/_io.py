@@ -57,3 +57,17 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def folder_option(text: str) -> str:
+    """An argparse ``type=`` for options naming a folder to write into (``--cache-dir``,
+    ``--work-dir``, ``--out-dir``): an existing file there is a usage error at parse time, naming
+    it, instead of ``error: File exists`` after the data was read. A missing folder is fine (created)."""
+    import argparse
+
+    path = Path(text).expanduser()
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        what = "is a file" if blocker == path else f"is below {blocker}, which is a file"
+        raise argparse.ArgumentTypeError(f"must be a folder; {text} {what}")
+    return text

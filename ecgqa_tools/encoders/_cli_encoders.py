@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._io import folder_option
 from ..cli import RECORD_HELP, CommandRegistry, int_at_least
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ DEFAULT_WORK_DIR = "~/.cache/ecgqa-tools/train"
 def _common_train_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with ptb-xl/, ptb-xl-filtered-subset/, ecg-qa/ "
                         "(default: $ECGQA_DATA_DIR)")
-    parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR,
+    parser.add_argument("--work-dir", default=DEFAULT_WORK_DIR, type=folder_option,
                         help=f"cache + per-epoch checkpoints; rerunning resumes (default: {DEFAULT_WORK_DIR})")
     parser.add_argument("--epochs", type=int_at_least(1), help="override the number of epochs (>= 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -28,7 +29,7 @@ def _common_train_args(parser: argparse.ArgumentParser) -> None:
 
 def _weights_args(parser: argparse.ArgumentParser) -> None:
     """Where a trained model goes (train disease / attributes / age-sex; ``train cv`` writes no model)."""
-    parser.add_argument("--out-dir", help="where to write the weights + card (default: <work-dir>/weights; "
+    parser.add_argument("--out-dir", type=folder_option, help="where to write the weights + card (default: <work-dir>/weights; "
                         "the shipped models are never touched without --install)")
     parser.add_argument("--install", action="store_true", help="for maintainers: write into the package's weights "
                         "folder ($ECGQA_WEIGHTS_DIR if set), replacing the shipped model; refused when the shipped "

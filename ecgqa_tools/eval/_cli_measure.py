@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._io import folder_option
 from ..cli import CommandRegistry, int_at_least
 
 
@@ -41,7 +42,7 @@ def register(cli: CommandRegistry) -> None:
                    help="widened (default, reproduces the issue's reference numbers): unmatched predictions "
                         "in the annotated span widened by the tolerance are false positives; strict: only "
                         "those inside the annotated span itself")
-    d.add_argument("--cache-dir", help="where per-record results are kept for resuming")
+    d.add_argument("--cache-dir", type=folder_option, help="where per-record results are kept for resuming")
     d.add_argument("--no-cache", action="store_true", help="recompute everything")
 
     q = cli.subcommand("bench", "qrs", "QRS detection on MIT-BIH records (150 ms tolerance)", _qrs)
@@ -90,7 +91,7 @@ def register(cli: CommandRegistry) -> None:
                         "once on those folds, and unless --skip-ludb on --ludb-records")
     a.add_argument("--cnn-dev", help="with --hybrid: the axis CNN's leave-one-fold-out predictions, "
                         "<work-dir>/axis_ptbxl/dev of 'ecgqa train axis-ptbxl --development-only'")
-    a.add_argument("--cache-dir", help="where per-record QRS boundaries and angles are kept for resuming")
+    a.add_argument("--cache-dir", type=folder_option, help="where per-record QRS boundaries and angles are kept for resuming")
     a.add_argument("--no-cache", action="store_true", help="recompute everything")
 
     i = cli.subcommand("bench", "intervals", "interval distributions on PTB-XL and agreement of range "
@@ -99,7 +100,7 @@ def register(cli: CommandRegistry) -> None:
     i.add_argument("--ecgqa", help="ECG-QA folder (default: $ECGQA_DATA_DIR/ecg-qa)")
     i.add_argument("--fs", type=int, choices=(100, 500), default=500, help="PTB-XL signals to use (default: 500)")
     i.add_argument("--limit", type=int_at_least(0), default=0, help="distribution on the first N records only")
-    i.add_argument("--cache-dir", help="where per-record measurements are kept for resuming")
+    i.add_argument("--cache-dir", type=folder_option, help="where per-record measurements are kept for resuming")
     i.add_argument("--no-cache", action="store_true", help="recompute everything")
     i.add_argument("--numeric-convention", choices=("clinical", "ecgqa"), default="clinical",
                    help="whose numeric-feature states the ECG-QA agreement lines use: clinical (measure()'s "

@@ -46,3 +46,18 @@ def test_train_cv_bad_folds_refused_before_data(capsys: pytest.CaptureFixture[st
     assert "--folds: 11 is out of range" in capsys.readouterr().err
     assert main(["train", "cv", "--seeds", "a"]) == 1
     assert "--seeds must be comma-separated integers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "intervals", "--cache-dir", "{file}"],
+    ["bench", "delineation", "--cache-dir", "{file}/sub"],
+    ["train", "disease", "--work-dir", "{file}"],
+    ["train", "age-sex", "--out-dir", "{file}"],
+])
+def test_folder_option_on_an_existing_file(argv: list[str], tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """review S9 in these areas: a folder option naming a file is refused at parse time, naming it."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main([a.format(file=afile) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert "must be a folder" in err and str(afile) in err
