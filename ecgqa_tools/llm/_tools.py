@@ -112,7 +112,8 @@ class EcgqaAttributes(ToolOutput):
     """ECG-QA attribute classes predicted from the signal (the upper-bound attribute model)."""
 
     record: str = Field(description="canonical record id")
-    threshold: float = Field(description="probability above which a class is listed as present; -1 means each class's tuned threshold")
+    threshold: float | None = Field(description="probability above which a class is listed as present; null: each "
+                                                "class's tuned threshold (was -1 until session 8)")
     present: dict[str, float] = Field(description="classes with probability above the threshold")
     borderline: dict[str, float] = Field(description="classes below their threshold by at most 0.2")
     warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
@@ -478,7 +479,7 @@ def ecgqa_attributes(ctx: ToolContext, record: str,
     present = {k: round(float(v), 3) for k, v in ranked if v >= cut(k) and (threshold is None or v > threshold)}
     borderline = {k: round(float(v), 3) for k, v in ranked if k not in present and cut(k) - 0.2 <= v}
     out = EcgqaAttributes(
-        record=ref.canonical, threshold=threshold if threshold is not None else -1.0, present=present,
+        record=ref.canonical, threshold=threshold, present=present,
         borderline=borderline, warnings=warnings, provenance=[prov], evidence_ids=[],
     )
     for name, p in present.items():

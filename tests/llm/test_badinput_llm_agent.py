@@ -222,3 +222,11 @@ def test_chat_exits_1_when_a_question_failed_on_the_endpoint(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert code == 1 and "did not answer as an OpenAI-compatible chat endpoint" in err
     assert "1 question(s) failed on the LLM endpoint" in err
+
+
+def test_ecgqa_attributes_reports_null_not_minus_one_for_tuned_thresholds(context):
+    from ecgqa_tools.llm import TOOLS
+
+    result = TOOLS.call("ecgqa_attributes", {"record": "syn1", "threshold": None}, context)
+    assert result.ok and result.output.threshold is None
+    assert TOOLS.call("ecgqa_attributes", {"record": "syn1", "threshold": 0.3}, context).output.threshold == 0.3
