@@ -51,6 +51,9 @@ MAX_IDENTICAL_FAILED_CALLS = 2
 """A tool call identical (name and arguments) to one that failed in the same question is not run
 again: the model is told so and the next turn must answer without tools; the second such repeat
 ends the question (``AgentAnswer.stopped == "repeated_failed_call"``)."""
+MAX_REPLY_CHARS = 20_000
+"""A model reply longer than this is cut (with a note) before it is shown, kept in the conversation
+or matched against answer options: a server ignoring ``max_tokens`` once sent 2 MB."""
 MAX_RETRIES = 10
 """Upper bound of ``LLMSettings.max_retries`` (``--retries``): each retry may wait a full timeout."""
 MAX_STEPS = 50
@@ -374,7 +377,7 @@ class Agent:
                 logger.info("endpoint refused response_format %s (%s); trying the next format", fmt, exc)
                 self.refused_formats.add(fmt)
                 continue
-            reply = html.unescape(message.content or "")
+            reply = _reply_text(message)
             chosen = tuple(_options_from_reply(reply, options))
             return _option_text(reply, chosen), chosen, fmt
         raise LLMError("no answer format left to try")  # pragma: no cover - the loop returns or raises
@@ -424,7 +427,7 @@ class Agent:
             reply, chosen = reply.strip(), list(picked)
         else:
             message = self._complete(self._request(messages, "none"))
-            reply = (message.content or "").strip()
+            reply = _reply_text(message, unescape=False).strip()
             chosen = _match_options(reply, options)
         ids = [i for result in results for i in result.evidence_ids]
         evidence = tuple(self.context.evidence[i] for i in ids)
@@ -530,7 +533,7 @@ class ChatSession:
                 message = agent._complete(agent._request(messages, "auto", pinned))
             tool_calls = list(getattr(message, "tool_calls", None) or [])
             if not tool_calls:
-                final_text = html.unescape(message.content or "")  # some chat templates HTML-escape quotes
+                final_text = _reply_text(message)
                 self.messages.append({"role": "assistant", "content": final_text})
                 stopped = "answer"
                 if options:
@@ -655,6 +658,20 @@ class ChatSession:
 
 
 _REPEATED_CALL = "not run: identical to an earlier call that failed"
+
+
+def _reply_text(message: Any, unescape: bool = True) -> str:
+    """A reply's text (HTML entities decoded: some chat templates escape quotes), cut to
+    ``MAX_REPLY_CHARS`` with a note saying how much was dropped."""
+    text = message.content or ""
+    if not isinstance(text, str):
+        text = str(text)
+    if unescape:
+        text = html.unescape(text)
+    if len(text) > MAX_REPLY_CHARS:
+        text = (text[:MAX_REPLY_CHARS] + f"\n[... reply cut: {len(text) - MAX_REPLY_CHARS:,} more characters "
+                f"(at most {MAX_REPLY_CHARS:,} are kept)]")
+    return text
 
 
 def _repeats_failed(tool_calls: list[Any], failed: dict[tuple[str, str], str]) -> bool:

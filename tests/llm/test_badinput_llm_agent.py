@@ -230,3 +230,14 @@ def test_ecgqa_attributes_reports_null_not_minus_one_for_tuned_thresholds(contex
     result = TOOLS.call("ecgqa_attributes", {"record": "syn1", "threshold": None}, context)
     assert result.ok and result.output.threshold is None
     assert TOOLS.call("ecgqa_attributes", {"record": "syn1", "threshold": 0.3}, context).output.threshold == 0.3
+
+
+def test_a_huge_reply_is_cut_before_it_is_shown_or_kept(context):
+    from ecgqa_tools.llm._agent import MAX_REPLY_CHARS
+
+    agent, model = _agent(context, [completion("A" * 2_000_000), completion("ok")])
+    session = agent.chat("syn1")
+    answer = session.ask("Is this normal?", force_tool=False)
+    assert len(answer.text) < MAX_REPLY_CHARS + 200 and "reply cut: 1,980,000 more characters" in answer.text
+    session.ask("And now?", force_tool=False)  # the 2 MB are not sent back in the next request
+    assert sum(len(str(m.get("content") or "")) for m in model.requests[1]["messages"]) < MAX_REPLY_CHARS + 2000
