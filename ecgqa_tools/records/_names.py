@@ -73,6 +73,11 @@ def parse_record_name(text: str) -> RecordName | None:
     match = _DATASET_REF.match(ref)
     bare = None if match else _BARE_ID.match(ref)
     if not (match or bare):
+        loose = re.match(r"^(ptbxl|ptb-xl|ludb|mimic)\s*:\s*(.*)$", ref, re.IGNORECASE)
+        if loose:  # ptbxl:-1, ludb:abc: a dataset name with an id that cannot be one, not a file path
+            kind = _DATASET_NAMES[loose.group(1).lower()]
+            raise RecordError(f"{ref!r}: {loose.group(2)!r} is not a valid {kind} record id; write {kind}:<n> with a "
+                              "positive integer n" + (" (optionally @100 or @500)" if kind == "ptbxl" else ""))
         return None
     dataset = _DATASET_NAMES[match.group(1).lower()] if match else "ptbxl"
     number = str(int(match.group(2) if match else bare.group(1)))  # type: ignore[union-attr]

@@ -143,6 +143,7 @@ def read_wfdb(
                                   or not math.isfinite(value)):
             raise RecordError(f"{header}: window {name} must be a finite number of seconds, got {value!r}")
     total = int(head.sig_len or 0) or _samples_from_file_size(head, base)
+    _check_signal_files(head, base, total)  # header vs file size first: a header claiming 10^10 samples of a 120 kB file
     if total / fs < MIN_DURATION_S:
         raise RecordError(
             f"{header}: record is {total / fs:.3f} s long ({total} samples at {fs:g} Hz); "
@@ -166,7 +167,6 @@ def read_wfdb(
             f"({n_read * head.n_sig:,} values) exceeds the {MAX_VALUES_PER_READ:,} values one read may "
             f"return ({hint})"
         )
-    _check_signal_files(head, base, total)
     if head.fast_readable:
         signal = read_samples(head, base, sampfrom, sampto)
     else:

@@ -118,3 +118,19 @@ def test_nan_window_is_a_record_error(tmp_path, window) -> None:
     path, _ = _write_wfdb(tmp_path, "ok", "ok 12 100 1000")
     with pytest.raises(RecordError, match="finite number of seconds"):
         read_record(path, **window)
+
+
+def test_header_length_against_file_size_comes_first(tmp_path) -> None:
+    """S16: a header claiming 10^10 samples over a small file names the mismatch, not '5555.6 h long'."""
+    path, _ = _write_wfdb(tmp_path, "huge", "huge 12 100 10000000000")
+    with pytest.raises(RecordError, match="truncated.*1,000 of the 10,000,000,000 samples"):
+        read_record(path)
+
+
+@pytest.mark.parametrize("name", ["ptbxl:-1", "ludb:abc", "mimic:1.5"])
+def test_invalid_dataset_id_is_named(name: str) -> None:
+    """S18: ``ptbxl:-1`` was looked up as a file 'ptbxl:-1.hea'."""
+    from ecgqa_tools.records import read_record_or_example
+
+    with pytest.raises(RecordError, match="is not a valid .* record id"):
+        read_record_or_example(name)

@@ -29,7 +29,7 @@ def test_names_parse_to_one_canonical_form(text, canonical, fs):
     assert name is not None and name.canonical == canonical and name.fs_hz == fs
 
 
-@pytest.mark.parametrize("path", ["rec.hea", "/data/rec", "x.csv", "ptbxl:abc"])
+@pytest.mark.parametrize("path", ["rec.hea", "/data/rec", "x.csv", "ptbxl/records100/00001_lr"])
 def test_paths_are_not_names(path):
     assert parse_record_name(path) is None
 
@@ -37,6 +37,7 @@ def test_paths_are_not_names(path):
 @pytest.mark.parametrize(("text", "error", "match"), [
     ("ptbxl:9@250", RecordError, "100 Hz and 500 Hz"), ("ludb:1@500", RecordError, "only PTB-XL"),
     ("example:nope", RecordNotFound, "no bundled example 'nope'"),
+    ("ptbxl:abc", RecordError, "'abc' is not a valid ptbxl record id"),  # session 8: was read as a file path
 ])
 def test_bad_names_are_refused_naming_the_problem(text, error, match):
     with pytest.raises(error, match=match):
