@@ -191,6 +191,9 @@ def _synonym_regex() -> tuple[re.Pattern[str] | None, dict[str, str]]:
 _LEAD_RE = re.compile(
     r"\b(?:leads?\s+)(i{1,3}|avr|avl|avf|v[1-6])\b|(?<![\w-])(avr|avl|avf|v[1-6])(?![\w-])", re.IGNORECASE
 )
+MAX_QUESTION_CHARS = 1000
+"""Longest question parsed (as ``ecgqa ask``, ``llm.check_question``; was 2000 here until session 8)."""
+
 # a lead named that is not one of the 12 (V7-V9 and right-sided leads are not in ECG-QA): refused,
 # never dropped (the question would be answered for the whole ECG)
 _UNKNOWN_LEAD_RE = re.compile(
@@ -493,8 +496,8 @@ class QuestionParser:
             raise UnsupportedQuestion(f"a question must be text; got {type(question).__name__}")
         if not question.strip():
             raise UnsupportedQuestion("empty question; ask about an ECG, e.g. 'Does this ECG show static noise?'")
-        if len(question) > 2000:
-            raise UnsupportedQuestion(f"question too long ({len(question)} characters; at most 2000)")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise UnsupportedQuestion(f"question too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})")
         ex = extract_slots(question)
         return self._choose(question, ex, set(exclude_prototypes))
 

@@ -38,3 +38,12 @@ def test_lead_words_in_statement_names_are_not_leads():
                  "Does this ECG show symptoms of myocardial infarction in anterolateral leads?",
                  "Which leads show baseline drift?", "What is the heart rate?"):
         assert extract_slots(text).unknown_leads == ()
+
+
+def test_qa_parse_and_ask_accept_the_same_question_length():
+    from ecgqa_tools.llm._offline import MAX_QUESTION_CHARS as ask_limit
+    from ecgqa_tools.qa._understand import MAX_QUESTION_CHARS as parse_limit
+
+    assert parse_limit == ask_limit == 1000
+    with pytest.raises(UnsupportedQuestion, match="question too long \\(1001 characters; at most 1000\\)"):
+        parse_question("x" * 1001)
