@@ -488,7 +488,13 @@ def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, ca
 
     rewritten = rewrite_everyday(text)
     interpreted = rewritten if rewritten.lower() != text.lower() else None
-    unknown = tuple(dict.fromkeys(extract_slots(text).unknown_leads + extract_slots(rewritten).unknown_leads))
+    slots_of_text = extract_slots(text)
+    if slots_of_text.foreign_words:  # never mapped to an English template it only half matches
+        words = ", ".join(w for w in slots_of_text.foreign_words[:4] if w != "¿")
+        return _unusable(text, canonical, f"the question does not read as English{f' ({words})' if words else ''}; "
+                                          "ask in English, e.g. 'Does this ECG show symptoms of myocardial "
+                                          "infarction?'")
+    unknown = tuple(dict.fromkeys(slots_of_text.unknown_leads + extract_slots(rewritten).unknown_leads))
     if unknown:  # never answered for the whole ECG with the lead dropped
         return _unusable(text, canonical, f"unknown lead{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                                           f"the leads are {', '.join(LEADS)}")

@@ -191,6 +191,37 @@ def _synonym_regex() -> tuple[re.Pattern[str] | None, dict[str, str]]:
 _LEAD_RE = re.compile(
     r"\b(?:leads?\s+)(i{1,3}|avr|avl|avf|v[1-6])\b|(?<![\w-])(avr|avl|avf|v[1-6])(?![\w-])", re.IGNORECASE
 )
+# Function words of Spanish, French, German and Portuguese that are not English words nor ECG
+# abbreviations ("la" = left atrium, "die", "do", "in", "a", "y" are left out). A question with
+# two or more of them and no more English function words is refused: the templates and the
+# embedding model are English, and "¿Hay un infarto de miocardio en este ECG?" was read as
+# "What stage of infarction ...?" (a what-question for a yes/no question).
+_FOREIGN_WORDS = frozenset("""
+hay un una unos unas el los las del este esta estos estas es son tiene muestra muestran signos qué cuál
+cuáles cómo hay algún alguna ningún con sin por para según est une les des du ce cet cette il elle
+sont avec dans sur quel quelle quels quelles montre montrent présente ist sind ein eine einen einem
+eines dieses diese dieser der das zeigt zeigen gibt mit und im bei welche welcher welches kein keine
+há um uma uns umas mostra mostram existe algum alguma nenhum nesta neste deste desta
+""".split())
+_ENGLISH_WORDS = frozenset("""
+is are does do did the this that these a an of in on any there what which who how show shows showing
+with without have has was were be been it its patient ecg ecgs lead leads than or and not
+""".split())
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+def non_english_words(question: str) -> tuple[str, ...]:
+    """The foreign function words of ``question`` when it does not read as English (an inverted
+    question or exclamation mark, or at least two such words and no more English ones); ()
+    otherwise."""
+    words = [w.lower() for w in _WORD_RE.findall(question)]
+    foreign = tuple(dict.fromkeys(w for w in words if w in _FOREIGN_WORDS))
+    english = sum(w in _ENGLISH_WORDS for w in words)
+    if "¿" in question or "¡" in question:
+        return foreign or ("¿",)
+    return foreign if len(foreign) >= 2 and len(foreign) >= english else ()
+
+
 MAX_QUESTION_CHARS = 1000
 """Longest question parsed (as ``ecgqa ask``, ``llm.check_question``; was 2000 here until session 8)."""
 
@@ -216,6 +247,16 @@ class _Extraction:
     """(group, canonical value) in text order."""
     unknown_leads: tuple[str, ...] = ()
     """Lead-like names in the question that are not one of the 12 leads (``V7``, ``lead IV``)."""
+    foreign_words: tuple[str, ...] = ()
+    """Function words of another language when the question does not read as English
+    (``non_english_words``); empty for English questions."""
+
+
+def not_english_reason(foreign_words: tuple[str, ...]) -> str:
+    """Why a question with ``foreign_words`` (``non_english_words``) is refused."""
+    shown = ", ".join(w for w in foreign_words[:4] if w != "¿")
+    return (f"the question does not read as English{f' ({shown})' if shown else ''}; questions are "
+            "understood in English only, e.g. 'Does this ECG show symptoms of myocardial infarction?'")
 
 
 def _canonical_lead(token: str) -> str:
@@ -288,7 +329,7 @@ def extract_slots(question: str) -> _Extraction:
             continue
         unknown.append(token.upper() if token.lower().startswith("v") else
                        (f"aV{token[2:].upper()}" if token.lower().startswith("av") else token.upper()))
-    return _Extraction("".join(out), tuple(values), tuple(dict.fromkeys(unknown)))
+    return _Extraction("".join(out), tuple(values), tuple(dict.fromkeys(unknown)), non_english_words(question))
 
 
 # --------------------------------------------------------------------------- prototypes
@@ -514,6 +555,8 @@ class QuestionParser:
         return out
 
     def _choose(self, question: str, ex: _Extraction, exclude: set[str]) -> ParsedQuestion:
+        if ex.foreign_words:
+            raise UnsupportedQuestion(not_english_reason(ex.foreign_words))
         if ex.unknown_leads:
             names = ", ".join(ex.unknown_leads)
             raise UnsupportedQuestion(

@@ -47,3 +47,21 @@ def test_qa_parse_and_ask_accept_the_same_question_length():
     assert parse_limit == ask_limit == 1000
     with pytest.raises(UnsupportedQuestion, match="question too long \\(1001 characters; at most 1000\\)"):
         parse_question("x" * 1001)
+
+
+@pytest.mark.parametrize("question,words", [
+    ("¿Hay un infarto de miocardio en este ECG?", "hay, un, este"),
+    ("Hay un infarto de miocardio en este ECG?", "hay, un, este"),
+    ("Cet ECG montre-t-il un infarctus?", "cet, montre, il, un"),
+    ("Zeigt dieses EKG einen Infarkt?", "zeigt, dieses, einen"),
+])
+def test_a_question_that_is_not_english_is_refused_not_mapped(question, words):
+    # the Spanish one was read as template 25 "What stage of infarction ...?" and answered
+    with pytest.raises(UnsupportedQuestion, match=f"does not read as English \\({words}\\)"):
+        parse_question(question)
+
+
+def test_english_questions_with_look_alike_words_are_not_refused():
+    for text in ("Does this ECG show LA enlargement?", "Is there a del wave?", "What is the heart rate?",
+                 "Does this ECG show sinus rhythm with un-specific changes?", "Is the ECG normal?"):
+        assert extract_slots(text).foreign_words == (), text
