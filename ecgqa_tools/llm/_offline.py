@@ -362,6 +362,10 @@ def answer_offline(
     if unusable:
         return replace(_unusable(text, canonical, unusable), warnings=warnings)
     answer = _dispatch(ctx, text, record, record_b, canonical)
+    doubt = _amplitude_doubt(ctx, records) if answer.supported and _asks_about_voltage(answer) else None
+    if doubt is not None:  # a voltage answer on amplitudes that are not mV would be made up
+        answer = replace(_unusable(text, canonical, doubt), read_as=answer.read_as, template_id=answer.template_id,
+                         interpreted_as=answer.interpreted_as)
     seen: tuple[str, ...] = ()
     if answer.supported:
         seen = tuple(note for name in records if (note := _seen_note(ctx, name, answer.tools_used)))
@@ -469,6 +473,27 @@ def _signal_findings(ctx: ToolContext, records: list[str]) -> tuple[tuple[str, .
         except ToolFailed as exc:
             return (), str(exc)
     return tuple(warnings), None
+
+
+_VOLTAGE_WORDS = re.compile(r"\b(?:voltages?|amplitudes?|millivolts?|mv)\b", re.IGNORECASE)
+
+
+def _asks_about_voltage(answer: Answer) -> bool:
+    """Whether the question (as asked, rewritten or read as a template) is about voltage/amplitude."""
+    return any(_VOLTAGE_WORDS.search(t or "") for t in (answer.question, answer.interpreted_as, answer.read_as))
+
+
+def _amplitude_doubt(ctx: ToolContext, records: list[str]) -> str | None:
+    """Why a voltage question cannot be answered on ``records`` (their amplitudes are not plausible
+    millivolts: ``ECG.quality().amplitude_problems()``), or None."""
+    for name in records:
+        ref, ecg = ctx.load(name)
+        quality = getattr(ecg, "quality", None)
+        problems = quality().amplitude_problems() if callable(quality) else []
+        if problems:
+            return (f"the amplitudes of {ref.canonical} are not plausible millivolts ({problems[0]}), so a "
+                    "voltage question cannot be judged on it")
+    return None
 
 
 def record_warnings(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ...]:

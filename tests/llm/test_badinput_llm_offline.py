@@ -25,3 +25,21 @@ def test_offline_answer_refuses_a_question_that_is_not_english(context, backend)
     assert not answer.supported and answer.answer == () and answer.template_id is None
     assert "does not read as English (hay, un, este); ask in English" in answer.explanation
     assert backend.calls == []
+
+
+def test_a_voltage_question_on_amplitudes_that_are_not_mv_is_refused(context, monkeypatch):
+    from ecgqa_tools.records import ECG
+
+    from .conftest import FAKE_TEMPLATES, synthetic_ecg
+
+    question = "Does this ECG show high QRS voltage?"
+    monkeypatch.setitem(FAKE_TEMPLATES, question.lower(), FAKE_TEMPLATES["is this a normal ecg?"])
+    clean = synthetic_ecg()
+    context.add_record("microvolt", ECG.from_array(clean.signal_mv * 1000, clean.fs_hz, clean.lead_names,
+                                                   record_id="microvolt"))
+    refused = answer_offline("microvolt", question, context=context)
+    assert not refused.supported and refused.answer == ()
+    assert "are not plausible millivolts (values look like microvolts" in refused.explanation
+    assert "voltage question cannot be judged" in refused.explanation
+    assert answer_offline("syn1", question, context=context).supported  # the same question, mV record
+    assert answer_offline("microvolt", "Is this a normal ECG?", context=context).supported  # not about voltage
