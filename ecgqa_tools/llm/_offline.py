@@ -485,13 +485,15 @@ def _asks_about_voltage(answer: Answer) -> bool:
 
 def _amplitude_doubt(ctx: ToolContext, records: list[str]) -> str | None:
     """Why a voltage question cannot be answered on ``records`` (their amplitudes are not plausible
-    millivolts: ``ECG.quality().amplitude_problems()``), or None."""
+    millivolts: values that look like microvolts, leads above 20 mV, a gain the header does not
+    give; not the reader's other notes such as an ignored --fs), or None."""
     for name in records:
         ref, ecg = ctx.load(name)
         quality = getattr(ecg, "quality", None)
-        problems = quality().amplitude_problems() if callable(quality) else []
+        problems = [p for p in (quality().amplitude_problems() if callable(quality) else [])
+                    if p.startswith(("values look like microvolts", "implausible amplitude")) or "no gain" in p]
         if problems:
-            return (f"the amplitudes of {ref.canonical} are not plausible millivolts ({problems[0]}), so a "
+            return (f"the amplitudes of {ref.canonical} may not be millivolts ({problems[0]}), so a "
                     "voltage question cannot be judged on it")
     return None
 
