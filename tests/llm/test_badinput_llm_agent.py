@@ -102,41 +102,65 @@ def test_cli_refuses_unbounded_retries_and_steps_before_any_request(option, valu
 
 
 @pytest.fixture
-def badargs_server():
-    """An OpenAI-compatible endpoint that answers every request with the same tool call, whose
-    arguments are truncated JSON; counts the requests."""
-    state = {"posts": 0}
-    body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "fake", "choices": [{
+def fake_endpoint():
+    """``start(post_body) -> (base URL, state)``: an in-process endpoint answering every POST with
+    ``post_body`` and GET /models with a one-model list; ``state["posts"]`` counts the POSTs."""
+    servers = []
+
+    def start(post_body: bytes):
+        state = {"posts": 0}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self._send(b'{"object": "list", "data": [{"id": "x"}]}')
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                state["posts"] += 1
+                self._send(post_body)
+
+            def _send(self, body: bytes) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd.daemon_threads = True
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/v1", state
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def badargs_server(fake_endpoint):
+    """An endpoint that answers every request with the same tool call, whose arguments are
+    truncated JSON; counts the requests."""
+    return fake_endpoint(json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "fake", "choices": [{
         "index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "disease_probabilities",
-                                                          "arguments": '{"record": "x", '}}]}}]}).encode()
+                                                          "arguments": '{"record": "x", '}}]}}]}).encode())
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state["posts"] += 1
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", state
-    httpd.shutdown()
-    httpd.server_close()
+def _npz_record(tmp_path):
+    path = tmp_path / "rec.npz"
+    ecg = synthetic_ecg()
+    np.savez(path, signal=ecg.signal_mv, fs_hz=ecg.fs_hz, lead_names=np.array(ecg.lead_names))
+    return path
 
 
 def test_cli_ask_llm_says_why_every_call_failed_and_exits_1(tmp_path, badargs_server, capsys):
     url, state = badargs_server
-    path = tmp_path / "rec.npz"
-    ecg = synthetic_ecg()
-    np.savez(path, signal=ecg.signal_mv, fs_hz=ecg.fs_hz, lead_names=np.array(ecg.lead_names))
+    path = _npz_record(tmp_path)
     code = main(["ask", str(path), "Is there a heart attack?", "--llm", "--model", "fake", "--base-url", url,
                  "--timeout", "5", "--retries", "0"])
     out = capsys.readouterr().out
@@ -184,44 +208,19 @@ def test_chat_checks_the_endpoint_once_before_the_first_question(capsys, monkeyp
     assert err.count("error:") == 1  # one error, not one per question
 
 
-def test_chat_exits_1_when_a_question_failed_on_the_endpoint(tmp_path, capsys, monkeypatch):
+def test_chat_exits_1_when_a_question_failed_on_the_endpoint(tmp_path, capsys, monkeypatch, fake_endpoint):
     """The endpoint lists its models (GET) but every chat completion is not JSON: each question
     says why, and the chat exits 1."""
     import io
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self._send(b'{"object": "list", "data": [{"id": "x"}]}')
-
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._send(b'{"choices": [ not json')
-
-        def _send(self, body: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        path = tmp_path / "rec.npz"
-        ecg = synthetic_ecg()
-        np.savez(path, signal=ecg.signal_mv, fs_hz=ecg.fs_hz, lead_names=np.array(ecg.lead_names))
-        monkeypatch.setattr("sys.stdin", io.StringIO("Is this normal?\n"))
-        code = main(["chat", str(path), "--model", "x", "--base-url", f"http://127.0.0.1:{httpd.server_address[1]}/v1",
-                     "--retries", "0", "--timeout", "5"])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    url, _ = fake_endpoint(b'{"choices": [ not json')
+    monkeypatch.setattr("sys.stdin", io.StringIO("Is this normal?\n"))
+    code = main(["chat", str(_npz_record(tmp_path)), "--model", "x", "--base-url", url, "--retries", "0",
+                 "--timeout", "5"])
     err = capsys.readouterr().err
     assert code == 1 and "did not answer as an OpenAI-compatible chat endpoint" in err
     assert "1 question(s) failed on the LLM endpoint" in err
+
 
 
 def test_ecgqa_attributes_reports_null_not_minus_one_for_tuned_thresholds(context):
