@@ -406,6 +406,11 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
                      "reflect paced beats" + ("; P waves not reported" if rhythm.no_p_waves else ""))
     out = measure_from_delineation(delineation, ecg, af=af, limb_signal=limb_signal,
                                    notes=tuple(notes), axis_convention=convention)
+    reversal = limb_reversal_note(ecg, out.beats, delineation.fs_hz)
+    if reversal:
+        from dataclasses import replace as _replace
+
+        out = _replace(out, notes=(*out.notes, reversal))
     if numeric_convention == "ecgqa":
         from dataclasses import replace
 
@@ -413,6 +418,53 @@ def measure(ecg: ECG, delineation: Delineation | None = None,
 
         out = replace(out, numeric_convention="ecgqa", ecgqa_numeric=measure_ecgqa(ecg, clinical=out))
     return out
+
+
+MIN_REVERSAL_BEATS = 3
+"""Beats with a P wave needed before ``limb_reversal_note`` says anything."""
+MIN_REVERSAL_P_MV = 0.03
+"""Smallest P deflection (mV) whose polarity is judged (flatter P waves are not)."""
+
+
+def _deflection(x: np.ndarray, start: int, stop: int, baseline: float) -> float:
+    """The largest deviation from ``baseline`` in ``x[start:stop]``, with its sign."""
+    seg = x[start:stop] - baseline
+    return float(seg[np.argmax(np.abs(seg))]) if seg.size else 0.0
+
+
+def limb_reversal_note(ecg: ECG, beats: tuple[Beat, ...] | list[Beat], fs_hz: float) -> str | None:
+    """A signal-quality note when lead I shows inverted P waves and QRS complexes while V6 shows
+    upright ones (median over beats with a P wave, each deflection the largest deviation from the
+    10 ms before P onset; at least ``MIN_REVERSAL_BEATS`` beats; P deflections of at least
+    ``MIN_REVERSAL_P_MV``). Lead I and V6 both look leftward and normally agree; swapping the arm
+    electrodes inverts lead I only (the chest leads are unchanged). Right axis deviation inverts the
+    QRS in I but not the sinus P wave; dextrocardia inverts I but also loses V6's R wave. A rule fixed
+    a priori from physiology, not tuned. None otherwise, and for records without I and V6."""
+    if "I" not in ecg.lead_names or "V6" not in ecg.lead_names or ecg.amplitude_unit != "mV":
+        return None
+    ratio = ecg.fs_hz / fs_hz
+    pre = max(1, int(round(0.01 * ecg.fs_hz)))
+    found: dict[str, list[tuple[float, float]]] = {"I": [], "V6": []}
+    for beat in beats:
+        if beat.p_onset is None or beat.p_offset is None:
+            continue
+        p_on, p_off = int(beat.p_onset * ratio), int(beat.p_offset * ratio) + 1
+        q_on, q_off = int(beat.qrs_onset * ratio), int(beat.qrs_offset * ratio) + 1
+        if p_on - pre < 0 or q_off > ecg.n_samples or not p_on < p_off <= q_on < q_off:
+            continue
+        for lead, rows in found.items():
+            x = ecg.lead(lead)
+            base = float(np.median(x[p_on - pre:p_on + 1]))
+            rows.append((_deflection(x, p_on, p_off, base), _deflection(x, q_on, q_off, base)))
+    if len(found["I"]) < MIN_REVERSAL_BEATS:
+        return None
+    p_i, qrs_i = (float(np.median(v)) for v in zip(*found["I"]))
+    p_v6, qrs_v6 = (float(np.median(v)) for v in zip(*found["V6"]))
+    if p_i <= -MIN_REVERSAL_P_MV and qrs_i < 0 and p_v6 >= MIN_REVERSAL_P_MV and qrs_v6 > 0:
+        return (f"lead I shows inverted P waves and QRS complexes while V6 shows upright ones (median over "
+                f"{len(found['I'])} beats): possible left/right arm electrode reversal (or dextrocardia); check the "
+                "electrodes before reading the axis or the limb leads")
+    return None
 
 
 def _checked_limb_signal(limb_signal: object, ecg: ECG) -> np.ndarray | None:
