@@ -162,7 +162,8 @@ def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
         axis_class=AXIS_CLASSES[int(np.argmax(probs))],
         probabilities={c: float(p) for c, p in zip(AXIS_CLASSES, probs)},
         model_version=model.card.version,
-        warnings=tuple(w for w in [short_record_warning(ecg.record_id or "record", ecg.duration_s,
+        warnings=tuple(w for w in [*ecg.quality().amplitude_problems(),  # e.g. a negative gain inverting the leads
+                                   short_record_warning(ecg.record_id or "record", ecg.duration_s,
                                                         "the axis model's three members read")] if w),
     )
 

@@ -47,3 +47,15 @@ def test_long_record_says_which_window_the_models_read() -> None:
     ecg = load_example("ptbxl-01386")
     long = ecg.with_signal(np.tile(ecg.signal_mv, 3))  # 30 s
     assert any("middle 10 s (10.0-20.0 s)" in w for w in predict_diseases(long).warnings)
+
+
+def test_axis_model_carries_the_reader_notes() -> None:
+    """review M8: `axis-ptbxl` on a header with negative gains said 'left (0.617)' with no warning."""
+    from dataclasses import replace
+
+    from ecgqa_tools.encoders import predict_axis_ptbxl
+
+    ecg = load_example("ptbxl-01386")
+    noted = replace(ecg, read_notes=("x.hea gives a negative ADC gain for every lead",))
+    assert "x.hea gives a negative ADC gain for every lead" in predict_axis_ptbxl(noted).warnings
+    assert predict_axis_ptbxl(ecg).warnings == ()
