@@ -55,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.baseline and not args.explain:
         raise UsageError("--baseline needs --explain DISEASE")
     ecg = read_record_or_example(args.record, fs_hz=args.fs)
+    ecg = _plotted_part(ecg, args.record)
     attribution = mask = None
     if args.explain:
         import sys
@@ -82,3 +83,21 @@ def _run(args: argparse.Namespace) -> int:
     plot_ecg(ecg, attribution, mask=mask, path=args.output, record_name=record_display_name(args.record))
     print(args.output)
     return 0
+
+
+def _plotted_part(ecg, record: str):  # noqa: ANN001, ANN202 - records.ECG in and out
+    """The first ``MAX_SECONDS`` of a longer record, which is all the plot draws, with a note on
+    stderr: ``--explain`` then explains (and delineates) what is drawn, not the whole record (a
+    2-hour record would be delineated for minutes and the models read its middle 10 s, not the
+    plotted ones)."""
+    import sys
+
+    from ..records import record_display_name
+    from ._plot import MAX_SECONDS
+
+    n = int(round(MAX_SECONDS * ecg.fs_hz))
+    if ecg.n_samples <= n:
+        return ecg
+    print(f"{record_display_name(record)}: plotting (and explaining) the first {MAX_SECONDS:g} s of "
+          f"{ecg.duration_s:.1f} s", file=sys.stderr)
+    return ecg.with_signal(ecg.signal_mv[:, :n])

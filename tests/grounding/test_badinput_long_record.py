@@ -72,3 +72,10 @@ def test_cli_window_options(long_ecg, small_cap, tmp_path, capsys: pytest.Captur
     assert "60-70 s" in captured.err
     assert main(["measure", str(path), "--duration", "16"]) == 1
     assert "--duration must be > 0 and at most 15 s" in capsys.readouterr().err
+
+
+def test_plot_says_it_draws_the_first_10_s(long_ecg, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "long.npz"
+    np.savez(path, signal=long_ecg.signal_mv, fs_hz=long_ecg.fs_hz, lead_names=np.array(long_ecg.lead_names))
+    assert main(["plot", str(path), "-o", str(tmp_path / "x.png")]) == 0
+    assert "plotting (and explaining) the first 10 s of 70.0 s" in capsys.readouterr().err
