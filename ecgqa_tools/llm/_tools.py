@@ -318,27 +318,15 @@ def _with_ecgqa_convention(result, ecg):
                           f"{m.aggregation} beat)")
 
 
-MAX_MEASURED_SECONDS = 60.0
-"""``intervals_and_axis`` (and the answers built on it) measure at most the first this many seconds
-of a record (a 10-minute record took 181-188 s here and blocked an MCP call; fixed a priori: six
-PTB-XL lengths, dozens of beats)."""
-
-
-def _measured_part(ecg):
-    """The first ``MAX_MEASURED_SECONDS`` of a longer ECG (with its method note), else (ecg, "")."""
-    from ..records import ECG
-
-    if not isinstance(ecg, ECG) or ecg.duration_s <= MAX_MEASURED_SECONDS:
-        return ecg, ""
-    n = int(round(MAX_MEASURED_SECONDS * ecg.fs_hz))
-    return ecg.with_signal(ecg.signal_mv[:, :n]), f"; first {MAX_MEASURED_SECONDS:g} s of {ecg.duration_s:.0f} s"
-
-
 def _measurement(ctx: ToolContext, record: str, method: str = "openecg"):
     from dataclasses import replace
 
+    from ..grounding import measured_window
+    from ..records import ECG
+
     ref, whole = ctx.load(record)
-    ecg, note = _measured_part(whole)
+    ecg, window_note = measured_window(whole) if isinstance(whole, ECG) else (whole, "")
+    note = f"; {window_note}" if window_note else ""
 
     def measure():
         result = ctx.backend.measure(ecg, method)

@@ -53,7 +53,7 @@ def test_a_long_record_is_measured_on_its_first_minute_and_says_so(context, back
 
     context.add_record("long", synthetic_ecg("long", fs_hz=100.0, seconds=600.0))
     out = TOOLS.run("intervals_and_axis", context, record="long")
-    assert seen == [60.0] and "first 60 s of 600 s" in out.provenance[0].source
+    assert seen == [60.0] and "measured the first 60 s of 600.0 s" in out.provenance[0].source
     TOOLS.run("intervals_and_axis", context, record="syn1")
     assert seen == [60.0, 10.0]  # a 10 s record is measured whole
 
