@@ -47,6 +47,7 @@ EXPORTED = {
         "split_of_fold",
         "standard_index",
         "to_standard_leads",
+        "wfdb_signal_files",
     ],
     "qa": [
         "ATTRIBUTE_TYPES",

@@ -184,18 +184,21 @@ def _path_ref(ref: str, extra_roots: Sequence[str | Path], extra_files: Sequence
 def _require_companions_inside(ref: str, base: Path, roots: Sequence[Path]) -> None:
     """Every file a reader would open for the record at ``base`` (its ``.hea``/``.dat``/``.mat``/
     ``.atr`` companions and the signal files its header names) resolves inside ``roots``: a symlink
-    inside a root pointing elsewhere (``z.hea -> /etc/hostname``) is refused."""
-    from ..records import companion_file, read_wfdb_header
+    inside a root pointing elsewhere (``z.hea -> /etc/hostname``) is refused.
+
+    The names come from the plain header parse (no rate check: a header without a rate is readable
+    with a session's ``fs_hz``), and a header that cannot be parsed refuses the record (fail closed:
+    the files it would open are unknown)."""
+    from ..records import companion_file, wfdb_signal_files
 
     opened = [companion_file(base, suffix) for suffix in (".hea", ".dat", ".mat", ".atr")]
     header = opened[0]
     if header.is_file() and _inside(header, roots):
         try:
-            head = read_wfdb_header(base)
-        except RecordError:  # reading it fails the same way before any signal file is opened
-            head = None
-        if head is not None:
-            opened.extend(base.parent / name for name in dict.fromkeys(head.file_name))
+            opened.extend(wfdb_signal_files(base))
+        except RecordError as exc:
+            raise RecordNotFound(f"record {ref!r}: {exc}; refused (the files its header names cannot be "
+                                 "checked against the allowed data roots)") from None
     for path in opened:
         if (path.exists() or path.is_symlink()) and not _inside(path, roots):
             raise RecordNotFound(

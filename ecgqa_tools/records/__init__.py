@@ -11,7 +11,7 @@ from ._names import RecordName, parse_record_name, read_named_record, record_dis
 from ._ptbxl import PtbXl, PtbXlFiltered, split_of_fold
 from ._transform import missing_standard_leads, resample, to_standard_leads
 from ._waves import WAVE_KINDS, Delineation, Wave, WaveKind
-from ._wfdb import companion_file, read_wfdb, read_wfdb_header, record_base
+from ._wfdb import companion_file, read_wfdb, read_wfdb_header, record_base, wfdb_signal_files
 
 __all__ = [
     "ECG",
@@ -55,4 +55,5 @@ __all__ = [
     "split_of_fold",
     "standard_index",
     "to_standard_leads",
+    "wfdb_signal_files",
 ]

@@ -50,20 +50,7 @@ def read_wfdb_header(path: str | Path, fs_hz: float | None = None) -> WfdbHeader
     three disease models positive; ``fs_hz=250`` accepts the default knowingly). A header's own
     rate wins over ``fs_hz`` (``file_rate``; ``header_notes`` says so)."""
     from dataclasses import replace
-    base = record_base(path)
-    header = companion_file(base, ".hea")
-    if not header.is_file():
-        raise RecordNotFound(f"{header}: no such WFDB header file")
-    size = header.stat().st_size
-    if size == 0:
-        raise RecordError(f"{header}: header file is empty")
-    if size > MAX_HEADER_BYTES:
-        raise RecordError(f"{header}: {size:,} bytes is too large for a WFDB header (at most {MAX_HEADER_BYTES:,})")
-    try:
-        header.read_text(encoding="utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise RecordError(f"{header}: not a text WFDB header (binary content at byte {exc.start})") from exc
-    head = parse_header(header)
+    header, head = _parse_header_file(path)
     if head.n_seg:
         raise RecordError(f"{header}: multi-segment WFDB records are not supported")
     if not head.fs_given:
@@ -94,6 +81,35 @@ def read_wfdb_header(path: str | Path, fs_hz: float | None = None) -> WfdbHeader
     for channel, file_name in enumerate(head.file_name):
         _check_signal_file_name(header, channel, str(file_name))
     return head
+
+
+def wfdb_signal_files(path: str | Path) -> tuple[Path, ...]:
+    """The signal files a WFDB header names (``header.parent / name``, in order, without repeats),
+    read with the plain parser: no rate or format check, so a header without a rate that a
+    caller's ``fs_hz`` would make readable still names its files (for checks of what a read would
+    open). Raises ``RecordError``/``RecordNotFound`` when the header cannot be parsed or names a
+    file outside its own folder."""
+    header, head = _parse_header_file(path)
+    for channel, file_name in enumerate(head.file_name):
+        _check_signal_file_name(header, channel, str(file_name))
+    return tuple(header.parent / name for name in dict.fromkeys(head.file_name))
+
+
+def _parse_header_file(path: str | Path) -> tuple[Path, WfdbHeader]:
+    """The header file of the record at ``path`` and its parse (size and text checked first)."""
+    header = companion_file(record_base(path), ".hea")
+    if not header.is_file():
+        raise RecordNotFound(f"{header}: no such WFDB header file")
+    size = header.stat().st_size
+    if size == 0:
+        raise RecordError(f"{header}: header file is empty")
+    if size > MAX_HEADER_BYTES:
+        raise RecordError(f"{header}: {size:,} bytes is too large for a WFDB header (at most {MAX_HEADER_BYTES:,})")
+    try:
+        header.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"{header}: not a text WFDB header (binary content at byte {exc.start})") from exc
+    return header, parse_header(header)
 
 
 def _check_signal_file_name(header: Path, channel: int, file_name: str) -> None:

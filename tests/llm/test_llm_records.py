@@ -156,3 +156,29 @@ def test_a_symlink_staying_inside_the_root_is_accepted(isolated_roots):
     assert ref.key == str((isolated_roots / "alias").resolve())
     out = TOOLS.run("record_summary", ToolContext(backend=None), record="alias")
     assert out.fs_hz == 500 and len(out.leads) == 12
+
+
+@pytest.mark.parametrize("fs_hz", [None, 500.0])
+@pytest.mark.parametrize("rate_in_header", [True, False])
+def test_a_symlinked_signal_file_is_refused_whether_or_not_the_header_gives_a_rate(
+        isolated_roots, tmp_path, fs_hz, rate_in_header):
+    """Review s8 C1: a header without a rate, readable with a session's fs_hz, named a symlink
+    leaving the root and the guard skipped it (the rate check made its header parse fail)."""
+    secret = _write_wfdb(tmp_path / "outside", "secret")
+    isolated_roots.mkdir(parents=True)
+    _header_naming(isolated_roots, "y", "link.dat")
+    if not rate_in_header:
+        lines = (isolated_roots / "y.hea").read_text().splitlines()
+        lines[0] = " ".join(lines[0].split()[:2])  # 'y 12': the record line without a rate
+        (isolated_roots / "y.hea").write_text("\n".join(lines) + "\n")
+    os.symlink(secret.with_suffix(".dat"), isolated_roots / "link.dat")
+    ctx = ToolContext(backend=None, extra_roots=[isolated_roots], fs_hz=fs_hz)
+    with pytest.raises(RecordNotFound, match=r"link\.dat resolves to .*outside the allowed data roots"):
+        ctx.load(str(isolated_roots / "y.hea"))
+
+
+def test_a_header_that_cannot_be_parsed_refuses_the_record(isolated_roots):
+    isolated_roots.mkdir(parents=True)
+    (isolated_roots / "bad.hea").write_text("bad twelve 500\n")
+    with pytest.raises(RecordNotFound, match=r"malformed WFDB header.*refused"):
+        parse_record_ref(str(isolated_roots / "bad.hea"))
