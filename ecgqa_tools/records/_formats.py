@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import RecordError, RecordNotFound, UsageError
-from ._ecg import ECG, ECGMetadata, file_rate
+from ._ecg import RATE_TOLERANCE, ECG, ECGMetadata, file_rate
 from ._leads import STANDARD_LEADS, normalize_lead_name
 from ._wfdb import MAX_VALUES_PER_READ, companion_file, read_wfdb, read_wfdb_header, record_base
 
@@ -288,15 +288,16 @@ def read_csv(path: str | Path, fs_hz: float | None = None) -> ECG:
         raise RecordError(
             f"{path}: the first row must name the leads (e.g. I,II,III,aVR,...); got {', '.join(columns[:6])}"
         )
-    time_rate = None
+    time_rate, problem = None, ""
     if time_col is not None:
         times = pd.to_numeric(frame[time_col], errors="coerce").to_numpy(dtype=float)
-        steps = np.diff(times)
-        if len(steps) == 0 or not np.all(np.isfinite(steps)) or np.median(steps) <= 0:
-            raise RecordError(f"{path}: time column {time_col!r} is not increasing; pass fs_hz")
-        _check_even_times(path, time_col, times)
-        time_rate = float(round(1.0 / float(np.median(steps)), 6))
+        time_rate, problem = _time_column_rate(times)
+        if time_rate is None and fs_hz is None:
+            raise RecordError(f"{path}: time column {time_col!r} is {problem}; pass fs_hz/--fs if the samples are "
+                              "regular (the time column is then not used)")
     rate, note = file_rate(str(path), fs_hz, time_rate, f"its time column {time_col!r} gives")
+    if problem:  # the caller stated the rate: read at it, as before the time check (review s8 C2)
+        note = f"time column {time_col!r} not used (it is {problem}): read at fs_hz/--fs {rate:g} Hz"
     if rate is None:
         raise RecordError(
             f"{path}: the sampling rate is unknown; pass fs_hz (on the command line: --fs HZ) or add a "
@@ -334,21 +335,28 @@ def _check_numpy_magic(path: Path) -> None:
         raise RecordError(f"{path}: not a numpy file: does not start like {kind}")
 
 
-def _check_even_times(path: Path, column: str, times: np.ndarray) -> None:
-    """``RecordError`` when a CSV time column is not evenly spaced: a sample more than two steps
-    away from the straight line through the first and last times (rounded times, e.g. 360 Hz
-    written to the millisecond, stay within one step; a 0.5 s gap in 10 s at 500 Hz is 100 steps)."""
+def _time_column_rate(times: np.ndarray) -> tuple[float | None, str]:
+    """(rate in Hz, "") from a CSV time column in seconds, or (None, what is wrong) when it gives no
+    usable rate: not increasing numbers, or not evenly spaced (a sample more than two steps away from
+    the straight line through the first and last times; rounded times, e.g. 360 Hz written to the
+    millisecond, stay within one step; a 0.5 s gap in 10 s at 500 Hz is 100 steps). The rate is that
+    line's, ``(n - 1) / (t[-1] - t[0])`` (the median step of times rounded to the millisecond made
+    360 Hz 333.3 Hz), rounded to a whole Hz within ``RATE_TOLERANCE`` of one."""
+    steps = np.diff(times)
+    if len(steps) == 0 or not np.all(np.isfinite(steps)) or np.median(steps) <= 0 or times[-1] <= times[0]:
+        return None, "not increasing numbers of seconds"
     n = len(times)
     step = (times[-1] - times[0]) / (n - 1)
     residual = times - (times[0] + step * np.arange(n))
     if np.max(np.abs(residual)) > 2 * step:
-        steps = np.diff(times)
         k = int(np.argmax(np.abs(steps - np.median(steps))))
-        raise RecordError(
-            f"{path}: time column {column!r} is not evenly spaced (a step of {steps[k]:g} s at data row {k + 2}, "
-            f"median step {np.median(steps):g} s); resample it to a regular rate, or drop the time column and "
-            "pass fs_hz/--fs if the samples are in fact regular"
-        )
+        return None, (f"not evenly spaced (a step of {steps[k]:g} s at data row {k + 2}, median step "
+                      f"{np.median(steps):g} s: resample it to a regular rate)")
+    rate = 1.0 / step
+    whole = round(rate)
+    if whole > 0 and abs(rate - whole) <= RATE_TOLERANCE * whole:
+        return float(whole), ""
+    return float(round(rate, 6)), ""
 
 
 def _looks_numeric(text: str) -> bool:

@@ -77,7 +77,7 @@ def test_csv_time_gap_is_refused_but_rounded_times_are_fine(tmp_path) -> None:
     ok = tmp_path / "rounded.csv"  # 360 Hz written to the millisecond: uneven steps, no gap
     np.savetxt(ok, np.column_stack([np.round(times, 3), values]), delimiter=",",
                header="time," + ",".join(STANDARD_LEADS), comments="", fmt="%.3f")
-    assert abs(read_record(ok).fs_hz - 360) < 40
+    assert read_record(ok).fs_hz == 360  # the line fit; the median rounded step gave 333.333 (review s8 S7)
     gap = tmp_path / "gap.csv"
     times[2000:] += 0.5
     np.savetxt(gap, np.column_stack([times, values]), delimiter=",",
