@@ -329,7 +329,10 @@ def _check_numpy_magic(path: Path) -> None:
             head = handle.read(6)
     except OSError as exc:
         raise RecordError(f"{path}: cannot open ({exc.strerror or exc})") from None
-    expected = _NUMPY_MAGIC[path.suffix.lower()]
+    suffix = path.suffix.lower()
+    expected = _NUMPY_MAGIC.get(suffix)
+    if expected is None:
+        raise RecordError(f"{path}: read_numpy reads .npy or .npz files, got {suffix or 'no suffix'!r}")
     if not any(head.startswith(magic) for magic in expected):
         kind = "an .npy array (no NPY header)" if path.suffix.lower() == ".npy" else "an .npz archive (not a zip file)"
         raise RecordError(f"{path}: not a numpy file: does not start like {kind}")

@@ -64,3 +64,10 @@ def test_rounded_time_column_gives_the_true_rate(tmp_path, fs_hz, decimals) -> N
     read = read_record(path)
     assert read.fs_hz == fs_hz and read.read_notes == ()
 
+
+
+def test_read_numpy_on_another_suffix_is_a_record_error(tmp_path) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"\x00" * 64)
+    with pytest.raises(RecordError, match="read_numpy reads .npy or .npz files, got '.bin'"):
+        read_numpy(path, fs_hz=500)
