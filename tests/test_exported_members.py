@@ -143,6 +143,7 @@ EXPORTED = {
         "load_attribute_model",
         "load_axis_model",
         "load_disease_model",
+        "long_record_warning",
         "macro_auc",
         "model_cards",
         "model_input_warnings",

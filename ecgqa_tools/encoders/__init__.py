@@ -24,7 +24,8 @@ from ._inference import (
 from ._labels import DISEASE_NAMES, DISEASES, pure_labels
 from ._metrics import macro_auc, roc_auc, roc_auc_ci
 from ._package import LoadedModel, guard_unseen
-from ._preprocess import MIN_MODEL_SECONDS, MODEL_FS_HZ, MODEL_SAMPLES, preprocess_ecg, short_record_warning
+from ._preprocess import (MIN_MODEL_SECONDS, MODEL_FS_HZ, MODEL_SAMPLES, long_record_warning, preprocess_ecg,
+                          short_record_warning)
 from ._codec import CodecEvent, CodecTokens, Token, tokenize_lead
 from ._delineation import (MIN_RHYTHM_QRS, DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed,
                            delineation_workers, lead_problem, lead_quality, rhythm_of)
@@ -57,6 +58,7 @@ __all__ = [
     "load_age_sex_model",
     "load_attribute_model",
     "load_disease_model",
+    "long_record_warning",
     "macro_auc",
     "model_cards",
     "model_input_warnings",

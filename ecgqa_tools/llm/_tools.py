@@ -204,12 +204,16 @@ def input_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
 
 
 def _length_warnings(name: str, ecg) -> tuple[str, ...]:
-    from ..encoders import short_record_warning
+    """A record shorter than the models' 10 s is zero-padded; of a longer one they read the middle 10 s
+    (the warnings ``classify`` gives, review s8 S2)."""
+    from ..encoders import long_record_warning, short_record_warning
 
     duration = getattr(ecg, "duration_s", None)
-    warning = None if duration is None else short_record_warning(name, duration, "the disease, attribute and "
-                                                                  "age/sex models read")
-    return (warning,) if warning else ()
+    if duration is None:
+        return ()
+    warnings = (short_record_warning(name, duration, "the disease, attribute and age/sex models read"),
+                long_record_warning(name, duration))
+    return tuple(w for w in warnings if w)
 
 
 MIN_NOISY_LEADS = 10

@@ -77,6 +77,14 @@ def test_a_record_shorter_than_the_models_window_is_warned_about(context):
     assert not any("s long" in w for w in TOOLS.run("disease_probabilities", context, record="syn1").warnings)
 
 
+def test_a_record_longer_than_the_models_window_says_which_10_s_they_read(context):
+    """Review s8 S2: ``classify`` said so, the tools (``ask``) did not."""
+    context.add_record("long", synthetic_ecg("long", seconds=90.0))
+    for tool in ("disease_probabilities", "ecgqa_attributes", "age_sex_estimate"):
+        out = TOOLS.run(tool, context, record="long")
+        assert "memory:long is 90.0 s long: the models read only its middle 10 s (40.0-50.0 s)" in out.warnings, tool
+
+
 def test_a_constrained_option_reply_is_shown_as_a_sentence(context):
     agent, _ = _agent(context, [completion(tool_calls=[("record_summary", {"record": "syn1"})]),
                                 completion('{ "answer": [ "yes"]}')], max_tool_rounds=1)
