@@ -57,6 +57,7 @@ EXPORTED = {
         "HEART_AXES",
         "INFARCTION_STAGES",
         "LEADS",
+        "MAX_QUESTION_CHARS",
         "MappedSample",
         "MappingReport",
         "NOISE_KINDS",
@@ -93,6 +94,7 @@ EXPORTED = {
         "map_samples",
         "multihot_to_attributes",
         "normalize_slots",
+        "not_english_reason",
         "numeric_comparison_consistency",
         "official_template_samples",
         "parse_extra_beats",
@@ -103,6 +105,7 @@ EXPORTED = {
         "slot_vocabulary",
         "slots_of_sample",
         "template",
+        "unknown_leads_reason",
         "verify_answers",
     ],
     "encoders": [

@@ -41,12 +41,10 @@ __all__ = [
     "Answer",
     "DISCLAIMER",
     "EXAMPLE_QUESTIONS",
-    "MAX_QUESTION_CHARS",
     "answer_offline",
     "rewrite_everyday",
 ]
 
-MAX_QUESTION_CHARS = 1000
 MIN_CONFIDENCE = 0.5
 CLARIFY_MARGIN = 0.02
 """A reading whose ranking score beats the runner-up template's by less than this is not answered:
@@ -270,6 +268,8 @@ def check_question(question: str) -> str:
     text = " ".join(text.split())
     if not text:
         raise UnsupportedQuestion("empty question; ask e.g. " + "; ".join(EXAMPLE_QUESTIONS[:3]))
+    from ..qa import MAX_QUESTION_CHARS  # the one limit, shared with qa.parse_question
+
     if len(text) > MAX_QUESTION_CHARS:
         raise UnsupportedQuestion(
             f"question is {len(text)} characters long; at most {MAX_QUESTION_CHARS} are accepted"
@@ -511,20 +511,16 @@ def _unusable(question: str, record: str, reason: str) -> Answer:
 
 
 def _dispatch(ctx: ToolContext, text: str, record: str, record_b: str | None, canonical: str) -> Answer:
-    from ..qa import LEADS, extract_slots
+    from ..qa import extract_slots, not_english_reason, unknown_leads_reason
 
     rewritten = rewrite_everyday(text)
     interpreted = rewritten if rewritten.lower() != text.lower() else None
     slots_of_text = extract_slots(text)
     if slots_of_text.foreign_words:  # never mapped to an English template it only half matches
-        words = ", ".join(w for w in slots_of_text.foreign_words[:4] if w != "¿")
-        return _unusable(text, canonical, f"the question does not read as English{f' ({words})' if words else ''}; "
-                                          "ask in English, e.g. 'Does this ECG show symptoms of myocardial "
-                                          "infarction?'")
+        return _unusable(text, canonical, not_english_reason(slots_of_text.foreign_words))
     unknown = tuple(dict.fromkeys(slots_of_text.unknown_leads + extract_slots(rewritten).unknown_leads))
     if unknown:  # never answered for the whole ECG with the lead dropped
-        return _unusable(text, canonical, f"unknown lead{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                                          f"the leads are {', '.join(LEADS)}")
+        return _unusable(text, canonical, unknown_leads_reason(unknown))
 
     direct = _direct_intent(rewritten)
     if record_b is None and _TWO_ECGS.search(rewritten.lower()):

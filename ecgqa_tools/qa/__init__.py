@@ -44,7 +44,8 @@ from ._templates import (
     answer_vocabulary,
     template,
 )
-from ._understand import ParsedQuestion, QuestionParser, SYNONYMS, extract_slots, parse_question, register_synonyms
+from ._understand import (MAX_QUESTION_CHARS, SYNONYMS, ParsedQuestion, QuestionParser, extract_slots,
+                          not_english_reason, parse_question, register_synonyms, unknown_leads_reason)
 from ._mapping import MappedSample, MappingReport, export_hf, export_parquet, map_samples
 from ._verify import (
     SIGNAL_DERIVED_TEMPLATES,
@@ -63,6 +64,7 @@ __all__ = [
     "HEART_AXES",
     "INFARCTION_STAGES",
     "LEADS",
+    "MAX_QUESTION_CHARS",
     "MappedSample",
     "MappingReport",
     "ParsedQuestion",
@@ -102,6 +104,7 @@ __all__ = [
     "load_ecgqa",
     "multihot_to_attributes",
     "normalize_slots",
+    "not_english_reason",
     "official_template_samples",
     "parse_extra_beats",
     "parse_noise_leads",
@@ -109,5 +112,6 @@ __all__ = [
     "slot_vocabulary",
     "slots_of_sample",
     "template",
+    "unknown_leads_reason",
     "verify_answers",
 ]

@@ -223,7 +223,8 @@ def non_english_words(question: str) -> tuple[str, ...]:
 
 
 MAX_QUESTION_CHARS = 1000
-"""Longest question parsed (as ``ecgqa ask``, ``llm.check_question``; was 2000 here until session 8)."""
+"""Longest question parsed, and accepted by ``ecgqa ask`` (``llm.check_question`` uses this one
+definition; was 2000 here until session 8)."""
 
 # a lead named that is not one of the 12 (V7-V9 and right-sided leads are not in ECG-QA): refused,
 # never dropped (the question would be answered for the whole ECG)
@@ -257,6 +258,12 @@ def not_english_reason(foreign_words: tuple[str, ...]) -> str:
     shown = ", ".join(w for w in foreign_words[:4] if w != "¿")
     return (f"the question does not read as English{f' ({shown})' if shown else ''}; questions are "
             "understood in English only, e.g. 'Does this ECG show symptoms of myocardial infarction?'")
+
+
+def unknown_leads_reason(leads: tuple[str, ...]) -> str:
+    """Why a question naming ``leads`` that are not among the 12 (``V7``, ``lead IV``) is refused."""
+    return (f"unknown lead{'s' if len(leads) > 1 else ''} {', '.join(leads)} in the question; ECG-QA asks "
+            f"about the 12 standard leads: {', '.join(LEADS)}")
 
 
 def _canonical_lead(token: str) -> str:
@@ -558,10 +565,7 @@ class QuestionParser:
         if ex.foreign_words:
             raise UnsupportedQuestion(not_english_reason(ex.foreign_words))
         if ex.unknown_leads:
-            names = ", ".join(ex.unknown_leads)
-            raise UnsupportedQuestion(
-                f"unknown lead{'s' if len(ex.unknown_leads) > 1 else ''} {names} in the question; ECG-QA "
-                f"asks about the 12 standard leads: {', '.join(LEADS)}")
+            raise UnsupportedQuestion(unknown_leads_reason(ex.unknown_leads))
         try:
             return self._choose_once(question, ex, exclude)
         except UnsupportedQuestion:

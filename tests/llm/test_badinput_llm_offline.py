@@ -16,14 +16,14 @@ from ecgqa_tools.llm import answer_offline
 def test_offline_answer_names_the_unknown_lead(context, backend, question, names):
     answer = answer_offline("syn1", question, context=context)
     assert not answer.supported and answer.answer == ()
-    assert f"{names}; the leads are I, II, III, aVR, aVL, aVF, V1" in answer.explanation
+    assert f"{names} in the question; ECG-QA asks about the 12 standard leads: I, II, III, aVR" in answer.explanation
     assert backend.calls == []  # nothing was computed for a question that cannot be answered
 
 
 def test_offline_answer_refuses_a_question_that_is_not_english(context, backend):
     answer = answer_offline("syn1", "¿Hay un infarto de miocardio en este ECG?", context=context)
     assert not answer.supported and answer.answer == () and answer.template_id is None
-    assert "does not read as English (hay, un, este); ask in English" in answer.explanation
+    assert "does not read as English (hay, un, este); questions are understood in English" in answer.explanation
     assert backend.calls == []
 
 

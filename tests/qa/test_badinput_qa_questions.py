@@ -41,10 +41,13 @@ def test_lead_words_in_statement_names_are_not_leads():
 
 
 def test_qa_parse_and_ask_accept_the_same_question_length():
-    from ecgqa_tools.llm._offline import MAX_QUESTION_CHARS as ask_limit
-    from ecgqa_tools.qa._understand import MAX_QUESTION_CHARS as parse_limit
+    from ecgqa_tools.llm._offline import check_question
+    from ecgqa_tools.qa import MAX_QUESTION_CHARS
 
-    assert parse_limit == ask_limit == 1000
+    assert MAX_QUESTION_CHARS == 1000  # one definition, used by parse_question and ask (review s8 S3)
+    assert check_question("x" * 1000) == "x" * 1000
+    with pytest.raises(UnsupportedQuestion, match="1001 characters long; at most 1000 are accepted"):
+        check_question("x" * 1001)
     with pytest.raises(UnsupportedQuestion, match="question too long \\(1001 characters; at most 1000\\)"):
         parse_question("x" * 1001)
 
