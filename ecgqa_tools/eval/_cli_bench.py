@@ -15,6 +15,7 @@ DEFAULT_BENCH_NUMERIC_CONVENTION = "ecgqa"
 
 
 def register(cli: CommandRegistry) -> None:
+    from ..llm import MAX_STEPS, MAX_TOKENS  # the agent's caps (LLMSettings), one definition
     bench = cli.subcommand(
         "bench", "ecgqa",
         "ECG-QA systems side by side (oracle, upper-bound, tools, llm-upper-bound, llm-upper-bound-options, "
@@ -82,10 +83,10 @@ def register(cli: CommandRegistry) -> None:
     bench.add_argument("--llm-api-key-env", default="ECGQA_LLM_API_KEY",
                        help="environment variable holding the API key (never printed)")
     bench.add_argument("--llm-timeout", type=float, default=120.0, help="seconds per LLM request")
-    bench.add_argument("--llm-max-steps", type=int_between(1, 50), default=4,
-                       help="agent turns per question (default 4, at most 50)")
-    bench.add_argument("--llm-max-tokens", type=int_between(1, 32768), default=96,
-                       help="tokens per model reply (default 96, at most 32768)")
+    bench.add_argument("--llm-max-steps", type=int_between(1, MAX_STEPS), default=4,
+                       help=f"agent turns per question (default 4, at most {MAX_STEPS})")
+    bench.add_argument("--llm-max-tokens", type=int_between(1, MAX_TOKENS), default=96,
+                       help=f"tokens per model reply (default 96, at most {MAX_TOKENS})")
     bench.add_argument("--llm-tools", default="ecgqa_attributes,intervals_and_axis,noise_per_lead,record_summary",
                        help="comma-separated tools offered to the llm-agent")
     bench.add_argument("--json", action="store_true", help="print the JSON report instead of the summary")

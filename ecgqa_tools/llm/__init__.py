@@ -5,7 +5,7 @@ subpackages through ``Backend`` (``ToolkitBackend`` by default). Research softwa
 clinical use.
 """
 
-from ._agent import Agent, AgentAnswer, ChatSession, LLMSettings, ToolCallRecord
+from ._agent import MAX_RETRIES, MAX_STEPS, MAX_TOKENS, Agent, AgentAnswer, ChatSession, LLMSettings, ToolCallRecord
 from ._backend import (
     AgeSexResult,
     AttributionResult,
@@ -44,6 +44,9 @@ __all__ = [
     "EXAMPLE_QUESTIONS",
     "EvidenceItem",
     "LLMSettings",
+    "MAX_RETRIES",
+    "MAX_STEPS",
+    "MAX_TOKENS",
     "MeasurementResult",
     "ParsedQuestionResult",
     "Provenance",

@@ -7,10 +7,7 @@ import json
 import sys
 
 from ..cli import RECORD_HELP, CommandRegistry, int_between
-
-# the caps of LLMSettings (llm._agent), repeated here so the parser stays light
-MAX_RETRIES = 10
-MAX_STEPS = 50
+from ._agent import MAX_RETRIES, MAX_STEPS  # the caps of LLMSettings (this package is imported anyway)
 
 DEMO_QUESTIONS = (
     "Is this a normal ECG?",

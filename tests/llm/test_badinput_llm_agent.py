@@ -82,10 +82,16 @@ def test_settings_are_bounded(field, value, words):
         LLMSettings(model="x", **{field: value})
 
 
-def test_cli_caps_match_the_settings():
-    from ecgqa_tools.llm import _agent, _cli_llm
+def test_cli_caps_are_the_settings_caps():
+    """One definition (review s8 S4): ask/chat and bench ecgqa parse with the caps LLMSettings checks."""
+    from ecgqa_tools import cli
+    from ecgqa_tools.llm import MAX_RETRIES, MAX_STEPS, MAX_TOKENS, _agent, _cli_llm
 
     assert (_cli_llm.MAX_RETRIES, _cli_llm.MAX_STEPS) == (_agent.MAX_RETRIES, _agent.MAX_STEPS)
+    assert (MAX_RETRIES, MAX_STEPS, MAX_TOKENS) == (_agent.MAX_RETRIES, _agent.MAX_STEPS, _agent.MAX_TOKENS)
+    args = cli.build_parser().parse_args(["bench", "ecgqa", "--llm-max-steps", str(MAX_STEPS),
+                                          "--llm-max-tokens", str(MAX_TOKENS)])
+    assert (args.llm_max_steps, args.llm_max_tokens) == (MAX_STEPS, MAX_TOKENS)
 
 
 @pytest.mark.parametrize("option,value,words", [
