@@ -27,7 +27,9 @@ from ._preprocess import MODEL_FS_HZ, long_record_warning, preprocess_ecg, short
 
 def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     """``ECG.quality()`` findings that can make a model's output wrong (flat or implausible leads,
-    missing standard leads), one line each; ``RecordError`` when every lead is flat
+    missing standard leads) in one line, after one ``reading <name>: <note>`` line per reader note
+    (``ECG.read_notes``: an ignored or assumed rate, a defaulted or negative gain), which is not
+    called a lead finding; ``RecordError`` when every lead is flat
     (``SignalQuality.all_flat``), since the models still give confident-looking probabilities for a
     flat line. ``name`` is how the messages call the record (default: its path or record id).
     ``UsageError`` when ``ecg`` is not an ``ECG``."""
@@ -36,10 +38,14 @@ def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     if quality.all_flat:
         raise RecordError(f"every lead of {name or ecg.path or ecg.record_id} is flat (peak-to-peak below 0.01 mV): "
                           f"there is no ECG signal for the models to read")
-    found = [line for line in quality.problems() if not line.startswith("non-standard")]
+    notes = quality.reader_notes  # what the reader assumed or followed (a rate, a gain): said as such,
+    # not as a lead finding (an ignored --fs read "outputs resting on these leads may be wrong", review s8 S5)
+    found = [line for line in quality.problems() if not line.startswith("non-standard") and line not in notes]
+    lines = tuple(f"reading {name or ecg.record_id}: {note}" for note in notes)
     if not found:
-        return ()
-    return (f"signal quality of {name or ecg.record_id}: {'; '.join(found)}; outputs resting on these leads may be wrong",)
+        return lines
+    return lines + (f"signal quality of {name or ecg.record_id}: {'; '.join(found)}; outputs resting on these leads "
+                    "may be wrong",)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

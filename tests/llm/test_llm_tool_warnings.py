@@ -60,6 +60,24 @@ def test_warnings_match_the_encoders_check(context):
     assert tuple(out.warnings) == model_input_warnings(ecg, name="memory:v3")
 
 
+def test_a_reader_note_is_its_own_line_not_a_lead_finding(context):
+    """Review s8 S5: an ignored --fs read 'signal quality of ...: fs_hz/--fs 250 Hz ignored ...;
+    outputs resting on these leads may be wrong'."""
+    from dataclasses import replace
+
+    from ecgqa_tools.encoders import model_input_warnings
+
+    note = "x.hea gives 500 Hz; fs_hz/--fs 250 Hz ignored"
+    noted = replace(synthetic_ecg(), read_notes=(note,))
+    assert model_input_warnings(noted, name="x") == (f"reading x: {note}",)
+    both = replace(_one_flat_lead(), read_notes=(note,))
+    first, second = model_input_warnings(both, name="x")
+    assert first == f"reading x: {note}"
+    assert second.startswith("signal quality of x: flat lead(s): II") and note not in second
+    context.add_record("noted", noted)
+    assert TOOLS.run("disease_probabilities", context, record="noted").warnings == [f"reading memory:noted: {note}"]
+
+
 def test_all_flat_record_model_tools_refuse_descriptive_tools_answer(context, backend):
     context.add_record("flat", ECG.from_array(np.zeros((12, 5000)), 500.0, STANDARD_LEADS, record_id="flat"))
     for tool in ("disease_probabilities", "ecgqa_attributes"):
