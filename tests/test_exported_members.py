@@ -13,6 +13,7 @@ EXPORTED = {
         "ExampleRecord",
         "Ludb",
         "LudbDiagnoses",
+        "MIN_DURATION_S",
         "MimicIvEcg",
         "PtbXl",
         "PtbXlFiltered",

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from ..errors import MeasurementError, UsageError
-from ..records import ECG, Delineation, Wave, require_ecg
+from ..records import MIN_DURATION_S, ECG, Delineation, Wave, require_ecg
 
 if TYPE_CHECKING:
     from ._numeric_convention import EcgqaNumeric
@@ -319,7 +319,7 @@ def measured_window(ecg: ECG, start_s: float = 0.0, duration_s: float | None = N
     ``MAX_MEASURED_SECONDS``, or to the end), and a note naming that window when it is not the whole
     record (e.g. ``measured the first 60 s of 7200 s``; '' otherwise). ``UsageError`` for a start
     or duration that is not a finite number >= 0 / > 0, a duration above ``MAX_MEASURED_SECONDS``,
-    or a start at or past the end."""
+    or a start at or past the end, or a window shorter than ``records.MIN_DURATION_S``."""
     ecg = require_ecg(ecg, "measured_window")
     for name, value in (("start_s", start_s), ("duration_s", duration_s)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -338,6 +338,11 @@ def measured_window(ecg: ECG, start_s: float = 0.0, duration_s: float | None = N
     if first == 0 and last == ecg.n_samples:
         return ecg, ""
     end_s = last / ecg.fs_hz
+    if (last - first) / ecg.fs_hz < MIN_DURATION_S:  # the window is short, not the record (review s8 S6)
+        fix = "a smaller --start/start_s" if last == ecg.n_samples else "a longer --duration/duration_s"
+        raise UsageError(f"the window {first / ecg.fs_hz:g}-{end_s:g} s of the {ecg.duration_s:.1f} s record is "
+                         f"{(last - first) / ecg.fs_hz:g} s long; at least {MIN_DURATION_S:g} s is measured "
+                         f"(use {fix})")
     where = (f"the first {end_s:g} s" if first == 0 else f"{first / ecg.fs_hz:g}-{end_s:g} s")
     why = (f" (at most {MAX_MEASURED_SECONDS:g} s are measured at once, MAX_MEASURED_SECONDS; another window: "
            "ecgqa measure --start/--duration, grounding.measured_window)"

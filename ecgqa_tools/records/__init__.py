@@ -1,6 +1,6 @@
 """Records: reading ECGs from any source into one validated ``ECG`` type."""
 
-from ._ecg import ECG, ECGMetadata, SignalQuality, require_ecg
+from ._ecg import MIN_DURATION_S, ECG, ECGMetadata, SignalQuality, require_ecg
 from ._examples import ExampleRecord, example_info, example_path, list_examples, load_example, read_record_or_example
 from ._formats import read_cinc, read_csv, read_numpy, read_record
 from ._inventory import DatasetInventory, SplitCount
@@ -19,6 +19,7 @@ __all__ = [
     "DatasetInventory",
     "Delineation",
     "ExampleRecord",
+    "MIN_DURATION_S",
     "Ludb",
     "LudbDiagnoses",
     "MimicIvEcg",

@@ -46,6 +46,19 @@ def test_bad_window_is_a_usage_error(long_ecg, kwargs) -> None:
         measured_window(long_ecg, **kwargs)
 
 
+@pytest.mark.parametrize(("kwargs", "words"), [
+    (dict(start_s=69.5), "the window 69.5-70 s of the 70.0 s record is 0.5 s long; at least 1 s is measured "
+                         "(use a smaller --start/start_s)"),
+    (dict(start_s=10.0, duration_s=0.5), "the window 10-10.5 s of the 70.0 s record is 0.5 s long; at least 1 s "
+                                         "is measured (use a longer --duration/duration_s)"),
+])
+def test_a_window_under_1_s_names_the_window_not_the_record(long_ecg, kwargs, words) -> None:
+    """Review s8 S6: 'record is 0.500 s long' was said of a 10 s record."""
+    with pytest.raises(UsageError) as info:
+        measured_window(long_ecg, **kwargs)
+    assert str(info.value) == words
+
+
 @pytest.fixture()
 def small_cap(monkeypatch: pytest.MonkeyPatch) -> float:
     """A 15 s cap (instead of 60 s) so the measuring tests delineate 15 s, not 60 s."""
