@@ -5,9 +5,7 @@ kind stored by an older run are dropped and asked again. Fake servers run in-pro
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 
 import pytest
 
@@ -35,37 +33,17 @@ BODIES = {
 
 
 @pytest.fixture
-def server():
+def server(fake_openai_server):
     """``start(mode) -> base URL`` of a fake endpoint answering every POST with ``BODIES[mode]``
-    (the mode can be changed later through ``state["mode"]``)."""
-    state = {"mode": "ok", "posts": 0}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state["posts"] += 1
-            status, body, ctype = BODIES[state["mode"]]
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    (the mode can be changed later by calling it again; ``.fake.posts`` counts the POSTs)."""
+    fake = fake_openai_server(BODIES["ok"])
 
     def start(mode: str) -> str:
-        state["mode"] = mode
-        return f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        fake.post_reply = BODIES[mode]
+        return fake.url
 
-    start.state = state  # type: ignore[attr-defined]
-    yield start
-    httpd.shutdown()
-    httpd.server_close()
+    start.fake = fake  # type: ignore[attr-defined]
+    return start
 
 
 def _agent_error(base_url: str) -> str:
@@ -160,7 +138,7 @@ def test_rows_an_older_run_stored_for_a_non_json_endpoint_are_dropped_and_asked_
     (pred_dir / "llm.jsonl").write_text("\n".join(rows) + "\n")
     result = run_benchmark([AgentSystem(url)], selection, tmp_path, progress=False)
     assert "3 earlier sample(s) failed on the LLM endpoint" in capsys.readouterr().err
-    assert server.state["posts"] == 3  # only the three stored endpoint failures were asked again
+    assert server.fake.posts == 3  # only the three stored endpoint failures were asked again
     assert all(p.correct and p.error is None for p in result.predictions["llm"])
 
 

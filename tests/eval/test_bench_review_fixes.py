@@ -4,10 +4,8 @@ cells on the terminal, the report path, the data column, configured data folders
 
 from __future__ import annotations
 
-import http.server
 import json
 import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -108,31 +106,14 @@ def test_unreachable_llm_endpoint_fails_before_the_run_naming_the_url(tmp_path, 
     assert not (tmp_path / "out" / "predictions").exists()  # nothing ran, not even the oracle
 
 
-class _ModelsHandler(http.server.BaseHTTPRequestHandler):
-    seen_auth: list[str | None] = []
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        type(self).seen_auth.append(self.headers.get("Authorization"))
-        status = {"/ok/v1/models": 200, "/auth/v1/models": 401, "/down/v1/models": 503}.get(self.path, 404)
-        body = json.dumps({"object": "list", "data": [{"id": "served-model"}]}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
+def _models_reply(path: str) -> tuple[int, bytes, str]:
+    status = {"/ok/v1/models": 200, "/auth/v1/models": 401, "/down/v1/models": 503}.get(path, 404)
+    return status, json.dumps({"object": "list", "data": [{"id": "served-model"}]}).encode(), "application/json"
 
 
 @pytest.fixture
-def models_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ModelsHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def models_server(fake_openai_server):
+    return fake_openai_server(get_reply=_models_reply)
 
 
 def test_endpoint_check_against_a_local_server(models_server, monkeypatch, capsys):
@@ -140,18 +121,18 @@ def test_endpoint_check_against_a_local_server(models_server, monkeypatch, capsy
     from ecgqa_tools.eval._ecgqa_bench_systems import LLMEndpoint
 
     monkeypatch.setenv("BENCH_TEST_KEY", "sk-secret-123456")
-    ok = LLMEndpoint(base_url=f"{models_server}/ok/v1", model="served-model", api_key_env="BENCH_TEST_KEY")
-    assert check_llm_endpoint(ok) == f"{models_server}/ok/v1"
-    assert _ModelsHandler.seen_auth[-1] == "Bearer sk-secret-123456"
-    check_llm_endpoint(LLMEndpoint(base_url=f"{models_server}/ok/v1", model="other"))
+    ok = LLMEndpoint(base_url=f"{models_server.root}/ok/v1", model="served-model", api_key_env="BENCH_TEST_KEY")
+    assert check_llm_endpoint(ok) == f"{models_server.root}/ok/v1"
+    assert models_server.seen_auth[-1] == "Bearer sk-secret-123456"
+    check_llm_endpoint(LLMEndpoint(base_url=f"{models_server.root}/ok/v1", model="other"))
     assert "not 'other'" in capsys.readouterr().err  # a note, not an error: llama.cpp ignores the name
     with pytest.raises(LLMError, match="refused the API key") as refused:
-        check_llm_endpoint(LLMEndpoint(base_url=f"{models_server}/auth/v1", model="m", api_key_env="BENCH_TEST_KEY"))
+        check_llm_endpoint(LLMEndpoint(base_url=f"{models_server.root}/auth/v1", model="m", api_key_env="BENCH_TEST_KEY"))
     assert "sk-secret" not in str(refused.value)
     with pytest.raises(LLMError, match="HTTP 404.*API root"):
-        check_llm_endpoint(LLMEndpoint(base_url=models_server, model="m"))
+        check_llm_endpoint(LLMEndpoint(base_url=models_server.root, model="m"))
     with pytest.raises(LLMError, match="HTTP 503"):
-        check_llm_endpoint(LLMEndpoint(base_url=f"{models_server}/down/v1", model="m"))
+        check_llm_endpoint(LLMEndpoint(base_url=f"{models_server.root}/down/v1", model="m"))
     with pytest.raises(UsageError, match="--llm-base-url"):
         check_llm_endpoint(LLMEndpoint(base_url="127.0.0.1:8080/v1", model="m"))
 

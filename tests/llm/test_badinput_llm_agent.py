@@ -5,9 +5,7 @@ Scripted models and an in-process fake HTTP endpoint; no real LLM."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 
 import numpy as np
 import pytest
@@ -108,43 +106,15 @@ def test_cli_refuses_unbounded_retries_and_steps_before_any_request(option, valu
 
 
 @pytest.fixture
-def fake_endpoint():
-    """``start(post_body) -> (base URL, state)``: an in-process endpoint answering every POST with
-    ``post_body`` and GET /models with a one-model list; ``state["posts"]`` counts the POSTs."""
-    servers = []
+def fake_endpoint(fake_openai_server):
+    """``start(post_body) -> (base URL, server)``: an in-process endpoint answering every POST with
+    ``post_body`` and GET /models with a one-model list; ``server.posts`` counts the POSTs."""
 
     def start(post_body: bytes):
-        state = {"posts": 0}
+        fake = fake_openai_server(post_body)
+        return fake.url, fake
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self._send(b'{"object": "list", "data": [{"id": "x"}]}')
-
-            def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                state["posts"] += 1
-                self._send(post_body)
-
-            def _send(self, body: bytes) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        httpd.daemon_threads = True
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/v1", state
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
+    return start
 
 
 @pytest.fixture
@@ -173,7 +143,7 @@ def test_cli_ask_llm_says_why_every_call_failed_and_exits_1(tmp_path, badargs_se
     assert code == 1
     assert "Failed tool calls: 3 of 3:" in out and "not valid JSON" in out and "(x2)" in out, out
     assert "No tool result backs this answer" in out
-    assert state["posts"] == 3  # was 6 (the step limit) before session 8
+    assert state.posts == 3  # was 6 (the step limit) before session 8
     code = main(["ask", str(path), "Is there a heart attack?", "--llm", "--model", "fake", "--base-url", url,
                  "--timeout", "5", "--retries", "0", "--json"])
     data = json.loads(capsys.readouterr().out)
