@@ -127,6 +127,7 @@ class HybridComparison:
     """The committed development comparison (nested leave-one-strat-fold-out)."""
 
     n_records: int
+    """Development records compared (the rows given to ``compare_hybrid``)."""
     n_cut: int
     """Records the cut-offs fitted on the other seven folds classify like the label (N_cut)."""
     n_hybrid: int
@@ -140,7 +141,9 @@ class HybridComparison:
     final_rule: HybridRule
     """Candidate with the highest plain count (ties: earlier in ``HYBRID_CANDIDATES``)."""
     hybrid_predictions: dict[str, str]
+    """Record key -> class the nested hybrid procedure gave it (held out from its own fold's choice)."""
     cut_predictions: dict[str, str]
+    """Record key -> class the other seven folds' cut-offs gave it."""
 
     @property
     def adopt(self) -> bool:
@@ -224,9 +227,9 @@ def model_probabilities(keys: list, read, progress: bool = True, desc: str = "ax
 
     from ..encoders import load_axis_model
 
-    model = load_axis_model()
     if not keys:
         return {}
+    model = load_axis_model()
     x = np.stack([model.preprocess(read(k)) for k in tqdm(keys, desc=desc, file=sys.stderr, disable=not progress)])
     return {str(k): tuple(float(v) for v in p) for k, p in zip(keys, model.predict_proba(x))}
 

@@ -90,7 +90,8 @@ class ECG:
         if np.iscomplexobj(signal):
             raise RecordError(f"{where}: signal holds complex samples (dtype {signal.dtype}); an ECG is real-valued mV")
         if not np.issubdtype(signal.dtype, np.number) and signal.dtype != np.bool_:
-            try:  # object/str arrays: numbers stored as objects are fine, None or text is not
+            try:  # object/str arrays: numbers stored as objects or as number text ('1.5') are converted;
+                # None or other text is not
                 signal = signal.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise RecordError(f"{where}: signal is not a numeric array (dtype {signal.dtype}: {exc})") from None

@@ -1,5 +1,5 @@
 """Signal-quality note for a likely left/right arm electrode reversal (review M8/N: lead I with
-inverted P and QRS, aVR upright): ``grounding.limb_reversal_note`` in ``measure`` notes."""
+inverted P and QRS, V6 upright): ``grounding.limb_reversal_note`` in ``measure`` notes."""
 
 from __future__ import annotations
 
