@@ -46,6 +46,8 @@ VARIANTS: dict[str, TrainConfig] = {
     "aug30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, augment=STRONG_AUGMENT),
     # epochs30 + an EMA of the weights (half-life one epoch), validated, selected and kept (session 7, MI)
     "ema30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, ema_half_life_epochs=1.0),
+    # baseline (15 epochs) + the same EMA: the EMA alone at the shipped STTC epoch count (session 8b, STTC)
+    "ema15": replace(DEFAULT_DISEASE_CONFIG, ema_half_life_epochs=1.0),
 }
 """Named training configurations compared by cross-validation."""
 

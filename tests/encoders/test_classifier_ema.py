@@ -36,7 +36,15 @@ def test_ema30_differs_from_epochs30_only_by_the_ema_and_other_recipes_have_none
     e30, ema = asdict(_cv.VARIANTS["epochs30"]), asdict(_cv.VARIANTS["ema30"])
     assert {k for k in e30 if e30[k] != ema[k]} == {"ema_half_life_epochs"}
     assert ema["ema_half_life_epochs"] == 1.0
-    assert all(v.ema_half_life_epochs == 0 for k, v in _cv.VARIANTS.items() if k != "ema30")
+    assert all(v.ema_half_life_epochs == 0 for k, v in _cv.VARIANTS.items() if k not in ("ema30", "ema15"))
+
+
+def test_ema15_differs_from_baseline_only_by_the_same_ema():
+    """``ema15`` (session 8b, STTC): the shipped 15-epoch baseline plus ``ema30``'s EMA, nothing else."""
+    base, ema15, ema30 = (asdict(_cv.VARIANTS[k]) for k in ("baseline", "ema15", "ema30"))
+    assert {k for k in base if base[k] != ema15[k]} == {"ema_half_life_epochs"}
+    assert ema15["ema_half_life_epochs"] == ema30["ema_half_life_epochs"] == 1.0
+    assert ema15["epochs"] == 15 and {k for k in ema15 if ema15[k] != ema30[k]} == {"epochs"}
 
 
 def test_decay_has_the_half_life_in_steps():
@@ -146,3 +154,5 @@ def test_train_disease_variant_option_picks_ema30():
 
     args = build_parser().parse_args(["train", "disease", "--disease", "MI", "--variant", "ema30"])
     assert _variant_config(args.variant) is _cv.VARIANTS["ema30"]
+    args = build_parser().parse_args(["train", "disease", "--disease", "STTC", "--variant", "ema15"])
+    assert _variant_config(args.variant) is _cv.VARIANTS["ema15"]
