@@ -398,5 +398,5 @@ def evaluate_age_sex(ptbxl_dir: str | Path, filtered: str | Path | None = None, 
     auc, lo, hi = roc_auc_ci(np.array(sexes), np.array(female_p))
     return {"records": len(unseen) - len(unscorable), "seen_dropped": len(seen), "unscorable": len(unscorable),
             "unscorable_ids": unscorable_ids,
-            "age_mae_years": float(np.mean(np.abs(np.array(ages) - np.array(pred_ages)))),
+            "age_mae_years": float(np.mean(np.abs(np.array(ages) - np.array(pred_ages)))) if ages else float("nan"),
             "sex_auc": auc, "sex_auc_ci95": [lo, hi], "n_female": int(np.sum(sexes)), "n_male": int(len(sexes) - np.sum(sexes))}
