@@ -10,6 +10,17 @@ from .._io import folder_option
 from ..cli import CommandRegistry, int_at_least
 
 
+
+def _refuse_development_folds(folds, flag: str) -> tuple[int, ...]:
+    """PTB-XL's development folds 1-8 (where the axis rules were chosen); ``UsageError`` when ``folds``
+    asks to score any of them with ``flag``."""
+    from ..errors import UsageError
+
+    dev_folds = tuple(range(1, 9))
+    if folds is not None and set(folds) & set(dev_folds):
+        raise UsageError(f"{flag} scores only folds outside the development part 1-8 (e.g. --folds 9-10)")
+    return dev_folds
+
 def _cache_dir(args: argparse.Namespace) -> Path | None:
     if getattr(args, "no_cache", False):
         return None
@@ -284,9 +295,7 @@ def _axis_learned(args: argparse.Namespace, folds, cache) -> int:
     )
     from ._delineation_bench import pipeline_fingerprint
 
-    dev_folds = tuple(range(1, 9))
-    if folds is not None and set(folds) & set(dev_folds):
-        raise UsageError("--learned scores only folds outside the development part 1-8 (e.g. --folds 9-10)")
+    dev_folds = _refuse_development_folds(folds, "--learned")
     root = dataset_dir("ptbxl", args.ptbxl)
     print(f"delineation pipeline {pipeline_fingerprint()}")
     rows = ptbxl_learned_rows(root, 100, dev_folds, cache)
@@ -360,9 +369,7 @@ def _axis_hybrid(args: argparse.Namespace, folds, cache) -> int:
     )
     from ._delineation_bench import pipeline_fingerprint
 
-    dev_folds = tuple(range(1, 9))
-    if folds is not None and set(folds) & set(dev_folds):
-        raise UsageError("--hybrid scores only folds outside the development part 1-8 (e.g. --folds 9-10)")
+    dev_folds = _refuse_development_folds(folds, "--hybrid")
     if not args.cnn_dev:
         raise UsageError("--hybrid needs --cnn-dev DIR (<work-dir>/axis_ptbxl/dev of 'ecgqa train axis-ptbxl "
                          "--development-only')")
