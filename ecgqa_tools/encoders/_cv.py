@@ -35,6 +35,11 @@ STRONG_AUGMENT: dict[str, float] = {"p": 0.5, "amp_scale": 0.2, "wander_max": 0.
 lead gains in [0.8, 1.2]; a 0.05-0.5 Hz sinusoid of up to 0.15 z-score units per lead; one 0.01-0.5 s
 stretch of all leads set to 0."""
 
+AUX30_WEIGHTS: dict[str, float] = {"sex": 0.05, "device": 0.05}
+"""The ``aux30`` heads and loss weights (``TrainConfig.aux_heads``), chosen before any run: the shipped
+HYP v3 members' focal loss plateaus at 0.04-0.06, so 0.05 x (a sex BCE of ~0.5 and a 6-class device
+cross-entropy of ~0.5-1) keeps the auxiliary terms at most about the disease term's size."""
+
 VARIANTS: dict[str, TrainConfig] = {
     "baseline": DEFAULT_DISEASE_CONFIG,
     "wide": replace(DEFAULT_DISEASE_CONFIG, hparams={**DEFAULT_DISEASE_CONFIG.hparams, "channels": [16, 32, 64]}),
@@ -48,6 +53,8 @@ VARIANTS: dict[str, TrainConfig] = {
     "ema30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, ema_half_life_epochs=1.0),
     # baseline (15 epochs) + the same EMA: the EMA alone at the shipped STTC epoch count (session 8b, STTC)
     "ema15": replace(DEFAULT_DISEASE_CONFIG, ema_half_life_epochs=1.0),
+    # epochs30 + training-only sex and device heads, each loss weight 0.05, fixed a priori (session 9, HYP)
+    "aux30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, aux_heads=dict(AUX30_WEIGHTS)),
 }
 """Named training configurations compared by cross-validation."""
 
@@ -68,6 +75,11 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
         raise UsageError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     config = VARIANTS[variant] if epochs is None else replace(VARIANTS[variant], epochs=epochs)
     arrays = load_arrays(data_dir, work_dir, progress=progress)
+    aux = None
+    if config.aux_heads:
+        from ._aux import aux_targets
+
+        aux = aux_targets(data_dir, arrays.ecg_ids)
     out = work_dir / f"cv_{variant}{'' if epochs is None else f'_e{epochs}'}.jsonl"
     done = _done(out)
     if config.task == "diseases":
@@ -85,7 +97,7 @@ def run_cv(data_dir: Path, work_dir: Path, variant: str = "baseline", diseases: 
                     print(f"cv {variant}: {disease} seed {seed} fold {fold} ({len(train_idx)} train, "
                           f"{len(val_idx)} selection, {len(test_idx)} test)", file=sys.stderr)
                 result = train_model(replace(config, seed=seed), arrays.signals, np.nan_to_num(labels),
-                                     train_idx, val_idx, work, progress=progress)
+                                     train_idx, val_idx, work, progress=progress, aux_targets=aux)
                 net = build_network(config.network, config.hparams)
                 net.load_state_dict(result.state_dict)
                 logits = predict_batches(net, arrays.signals[test_idx])

@@ -134,10 +134,15 @@ def train_disease(disease: str, data_dir: Path, work_dir: Path, config: TrainCon
     labels, folds = disease_targets(data_dir, arrays, disease)
     train_idx, val_idx, test_idx = disease_split_indices(data_dir, arrays.ecg_ids, folds, labels, split)
     members, results = [], []
+    aux = None
+    if config.aux_heads:  # training-only targets of the aux30 heads (sex, device), from the metadata
+        from ._aux import aux_targets
+
+        aux = aux_targets(data_dir, arrays.ecg_ids)
     for seed in seeds:
         run_config = replace(config, task="disease", seed=seed)
         result = train_model(run_config, arrays.signals, np.nan_to_num(labels), train_idx, val_idx,
-                             work_dir / f"{name}_seed{seed}", progress=progress)
+                             work_dir / f"{name}_seed{seed}", progress=progress, aux_targets=aux)
         net = build_network(config.network, config.hparams)
         net.load_state_dict(result.state_dict)
         members.append(net)

@@ -86,12 +86,31 @@ class LeadwiseNet(nn.Module):
         emb = self.encoder(x.reshape(batch * leads, 1, samples))
         return emb.reshape(batch, leads, -1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        emb = self.lead_embeddings(x)
-        out = self.head(emb.flatten(1))
+    def forward_with_embedding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the :meth:`forward` logits, the concatenated lead embeddings (batch, leads * embedding)):
+        what the training-only auxiliary heads (:class:`AuxHeads`) read."""
+        emb = self.lead_embeddings(x).flatten(1)
+        out = self.head(emb)
         if self.select_output is not None:
-            return out[:, self.select_output]
-        return out[:, 0] if self.n_outputs == 1 else out
+            return out[:, self.select_output], emb
+        return (out[:, 0] if self.n_outputs == 1 else out), emb
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_embedding(x)[0]
+
+
+class AuxHeads(nn.Module):
+    """Training-only auxiliary heads (``aux30`` variant): one linear layer per head on a
+    :class:`LeadwiseNet`'s concatenated lead embeddings. Kept apart from the network, so the saved
+    weights, ONNX export and attributions see only the disease network."""
+
+    def __init__(self, in_dim: int, sizes: dict[str, int]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleDict({name: nn.Linear(in_dim, n) for name, n in sizes.items()})
+
+    def forward(self, emb: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(batch, in_dim) embeddings -> per head its (batch, outputs) logits."""
+        return {name: head(emb) for name, head in self.heads.items()}
 
 
 class ResNet12(nn.Module):

@@ -57,6 +57,12 @@ class TrainConfig:
     state (weights and BatchNorm running statistics), updated after every optimisation step; when > 0
     the EMA network is the one validated, selected and returned (:func:`ema_decay`). 0 = no EMA (the
     shipped recipes)."""
+    aux_heads: dict[str, float] = field(default_factory=dict)
+    """Training-only auxiliary heads on the lead-wise network's concatenated lead embeddings, head
+    name -> loss weight: ``sex`` (BCE) and/or ``device`` (cross-entropy over ``_aux.DEVICE_CLASSES``
+    + other); their weighted losses are added to the disease loss, targets from PTB-XL metadata
+    (``train_model(aux_targets=...)``). The heads are not part of the returned weights. Empty = none
+    (the shipped recipes)."""
 
 
 def train_config_defaults() -> dict[str, Any]:
@@ -158,6 +164,70 @@ def masked_focal_loss(logits: "Any", targets: "Any", gamma: float) -> "Any":
     if not losses:
         return logits.sum() * 0.0
     return sum(losses) / len(losses)
+
+
+def aux_loss(outputs: dict[str, "Any"], targets: "Any", weights: dict[str, float]) -> "Any":
+    """Weighted sum of the auxiliary losses: per head in ``weights``, BCE (``sex``) or cross-entropy
+    (``device``) over the batch rows whose target (column of ``targets`` in ``_aux.AUX_HEADS`` order) is
+    known (not NaN); a head with no known target in the batch adds 0."""
+    import torch.nn.functional as F
+
+    from ._aux import AUX_HEADS
+
+    total = targets.new_zeros(())
+    for name, weight in weights.items():
+        y = targets[:, AUX_HEADS.index(name)]
+        known = ~y.isnan()
+        if not bool(known.any()):
+            continue
+        out = outputs[name][known]
+        if name == "sex":
+            total = total + weight * F.binary_cross_entropy_with_logits(out[:, 0], y[known])
+        else:
+            total = total + weight * F.cross_entropy(out, y[known].long())
+    return total
+
+
+def _check_aux(config: TrainConfig, aux_targets: np.ndarray | None, n_records: int) -> None:
+    from ._aux import AUX_HEADS
+
+    if not config.aux_heads:
+        return
+    unknown = sorted(set(config.aux_heads) - set(AUX_HEADS))
+    if unknown:
+        raise UsageError(f"unknown auxiliary head(s) {', '.join(unknown)}; expected some of {', '.join(AUX_HEADS)}")
+    if config.task != "disease" or config.network != "leadwise":
+        raise UsageError(f"auxiliary heads need task 'disease' and network 'leadwise', got {config.task!r} / "
+                         f"{config.network!r}")
+    if any(w < 0 for w in config.aux_heads.values()):
+        raise UsageError(f"auxiliary loss weights must be >= 0, got {config.aux_heads}")
+    if aux_targets is None or np.shape(aux_targets) != (n_records, len(AUX_HEADS)):
+        raise UsageError(f"auxiliary heads {sorted(config.aux_heads)} need aux_targets of shape ({n_records}, "
+                         f"{len(AUX_HEADS)}), got {None if aux_targets is None else np.shape(aux_targets)}")
+
+
+def aux_validation(model: "Any", heads: "Any", signals: np.ndarray, targets: np.ndarray,
+                   batch_size: int = 128) -> dict[str, float]:
+    """For information (not selection): the auxiliary heads on validation records, ``aux_sex_auc`` and
+    ``aux_device_acc`` (accuracy over the records with a known device) for the heads trained."""
+    import torch
+
+    model.eval()
+    outs: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for start in range(0, len(signals), batch_size):
+            x = torch.from_numpy(np.asarray(signals[start:start + batch_size], dtype=np.float32))
+            for name, out in heads(model.forward_with_embedding(x)[1]).items():
+                outs.setdefault(name, []).append(out.numpy())
+    metrics = {}
+    if "sex" in outs:
+        known = ~np.isnan(targets[:, 0])
+        metrics["aux_sex_auc"] = roc_auc(targets[known, 0] > 0.5, np.concatenate(outs["sex"])[known, 0])
+    if "device" in outs:
+        known = ~np.isnan(targets[:, 1])
+        pred = np.concatenate(outs["device"]).argmax(axis=1)
+        metrics["aux_device_acc"] = float((pred[known] == targets[known, 1]).mean()) if known.any() else float("nan")
+    return metrics
 
 
 AGE_SCALE_YEARS = 20.0
@@ -277,9 +347,13 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
                 train_idx: np.ndarray, val_idx: np.ndarray, work_dir: str | Path,
-                progress: bool = True, threads: int | None = None) -> TrainResult:
+                progress: bool = True, threads: int | None = None,
+                aux_targets: np.ndarray | None = None) -> TrainResult:
     """Train ``config.network`` on ``signals[train_idx]`` and keep the epoch best on ``val_idx``.
 
+    With ``config.aux_heads``, ``aux_targets`` ((records, 2), ``_aux.AUX_HEADS`` order, NaN = unknown)
+    are learned by training-only heads (:class:`_nets.AuxHeads`) whose weighted loss is added; selection
+    and the returned weights are the disease network's alone.
     ``work_dir/checkpoint.pt`` is written after every epoch; calling again with the same config
     resumes from it (a different config raises ``UsageError``).
     """
@@ -290,6 +364,7 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
 
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise UsageError(f"need training and validation records, got {len(train_idx)} and {len(val_idx)}")
+    _check_aux(config, aux_targets, len(signals))
     # One thread by default: on a busy shared CPU two OpenMP threads were measured 5x slower.
     torch.set_num_threads(threads or int(os.environ.get("ECGQA_TRAIN_THREADS", "1")))
     work = Path(work_dir)
@@ -299,7 +374,17 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
 
     torch.manual_seed(config.seed)
     model = build_network(config.network, config.hparams)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    aux_heads = None
+    params = list(model.parameters())
+    if config.aux_heads:  # built after the network: the no-aux recipes' random stream is untouched
+        from ._aux import AUX_HEAD_SIZES
+        from ._nets import AuxHeads
+
+        aux_heads = AuxHeads(model.n_leads * model.encoder.out_dim,
+                             {name: AUX_HEAD_SIZES[name] for name in config.aux_heads})
+        params += list(aux_heads.parameters())
+        aux_all = torch.from_numpy(np.asarray(aux_targets, dtype=np.float32))
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = int(np.ceil(len(train_idx) / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
 
@@ -328,6 +413,8 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
         scheduler.load_state_dict(ckpt["scheduler"])
         if ema_model is not None:
             ema_model.load_state_dict(ckpt["ema"])
+        if aux_heads is not None:
+            aux_heads.load_state_dict(ckpt["aux"])
         start_epoch, best_score, best_epoch = ckpt["epoch"], ckpt["best_score"], ckpt["best_epoch"]
         best_state, history, seconds = ckpt["best_state"], ckpt["history"], ckpt["seconds"]
         per_output = [list(entry) for entry in ckpt.get("per_output", per_output)]
@@ -343,7 +430,8 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
         t0 = time.time()
         model.train()
         order = rng.permutation(train_idx)
-        losses = []
+        losses: list[float] = []
+        aux_losses: list[float] = []
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                    file=sys.stderr, leave=False)
         for step in bar:
@@ -356,8 +444,15 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
                 batch = augment_batch(batch, rng, config.augment)
             if config.noise_std > 0:
                 batch = batch + rng.normal(0, config.noise_std, batch.shape).astype(np.float32)
-            out = model(torch.from_numpy(batch))
-            loss = _loss(config.task, out, y_all[idx], config.focal_gamma)
+            if aux_heads is None:
+                out = model(torch.from_numpy(batch))
+                loss = _loss(config.task, out, y_all[idx], config.focal_gamma)
+            else:
+                out, emb = model.forward_with_embedding(torch.from_numpy(batch))
+                disease_loss = _loss(config.task, out, y_all[idx], config.focal_gamma)
+                extra = aux_loss(aux_heads(emb), aux_all[idx], config.aux_heads)
+                aux_losses.append(float(extra.detach()))
+                loss = disease_loss + extra
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -371,6 +466,9 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
         if ema_model is not None:  # for information: the live network's validation metrics
             live = score_outputs(config.task, predict_batches(model, signals[val_idx]), np.asarray(targets)[val_idx])
             metrics = {**metrics, **{f"live_{k}": v for k, v in live.items() if k != "score"}}
+        if aux_heads is not None:  # for information: what the auxiliary heads learned (live network)
+            metrics = {**metrics, "aux_loss": float(np.mean(aux_losses)),
+                       **aux_validation(model, aux_heads, signals[val_idx], np.asarray(aux_targets)[val_idx])}
         seconds += time.time() - t0
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **metrics,
                         "seconds": time.time() - t0})
@@ -390,6 +488,7 @@ def train_model(config: TrainConfig, signals: np.ndarray, targets: np.ndarray,
             "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best_score": best_score,
             "best_epoch": best_epoch, "best_state": best_state, "history": history, "seconds": seconds,
             "per_output": per_output, "ema": None if ema_model is None else ema_model.state_dict(),
+            "aux": None if aux_heads is None else aux_heads.state_dict(),
             "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
         }, ckpt_path)
     if best_state is None or any(entry[2] is None for entry in per_output):
