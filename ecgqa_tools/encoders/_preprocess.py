@@ -7,9 +7,17 @@ at 500 Hz, a per-lead z-score and taking every 5th sample reproduce it with a me
 correlation of 0.9999 from the 500 Hz records (0.970 from the 100 Hz records, whose own
 anti-aliasing differs). Every raw record (training and inference) goes through exactly that:
 resample to 500 Hz, band-pass, z-score, decimate to 100 Hz, then fit to 10 s.
+
+A record longer than the 10 s window plus ``FILTER_GUARD_S`` on each side is first cut to that
+guarded window (``guarded_model_window``), so memory does not grow with the record's length (a 2 h
+record took 1.6 GB when filtered whole); records up to that length are processed whole, exactly as
+before. See docs/encoders.md, "Long records".
 """
 
 from __future__ import annotations
+
+import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -29,6 +37,13 @@ FILTERED_SOURCE = "ptbxl-filtered"
 """``ECG.source`` of records read from the filtered subset (already band-passed and z-scored)."""
 BAND_HZ = (0.5, 40.0)
 """Pass band of the 4th-order Butterworth filter."""
+FILTER_GUARD_S = 10.0
+"""Signal kept on each side of the models' 10 s window when a longer record is cut before
+band-passing. The filter's slowest pole pair (from the 0.5 Hz edge, at 500 Hz) decays with a time
+constant of 0.85 s, so 10 s is 11.8 time constants (a factor 7.5e-6); its impulse response stays
+below 1e-6 of its peak after 8.5 s (forward pass) and 7.2 s (forward-backward). What lies beyond
+the guard, and the cut's own edge transient, therefore cannot reach the window above that level
+(docs/encoders.md, "Long records", has the measured differences)."""
 
 
 def bandpass_zscore(signal: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -82,17 +97,46 @@ def fit_length(signal: np.ndarray, n_samples: int = MODEL_SAMPLES) -> np.ndarray
     return np.pad(signal, ((0, 0), (pad // 2, pad - pad // 2)))
 
 
+def guarded_model_window(ecg: ECG, guard_s: float = FILTER_GUARD_S) -> tuple[ECG, int | None]:
+    """The part of ``ecg`` that ``preprocess_ecg`` filters, and where the models' window starts in it.
+
+    The window is the one ``fit_length`` takes from the whole record at 100 Hz (the middle 10 s).
+    When ``guard_s`` seconds fit on both sides of it, returns the record cut to the window plus
+    the guards, starting on a sample whose time is a whole number of 100 Hz samples (so the cut
+    lands on the same 100 Hz grid), and the window's offset in the cut's 100 Hz samples. Otherwise
+    returns ``(ecg, None)``: the record is filtered whole and centre-cropped, as before.
+    """
+    fs = ecg.fs_hz
+    n_at_model = math.ceil(ecg.n_samples * MODEL_FS_HZ / fs - 1e-9)  # length after 500 Hz + every 5th
+    window_start = (n_at_model - MODEL_SAMPLES) // 2  # fit_length's centre crop, in 100 Hz samples
+    if window_start <= 0:
+        return ecg, None
+    step = Fraction(MODEL_FS_HZ / fs).limit_denominator(1000).denominator  # input samples per grid point
+    step = step if step <= fs else 1
+    first = math.floor((window_start / MODEL_FS_HZ - guard_s) * fs / step) * step
+    stop = math.ceil(((window_start + MODEL_SAMPLES) / MODEL_FS_HZ + guard_s) * fs) + 1
+    if first <= 0 or stop >= ecg.n_samples:
+        return ecg, None
+    offset = int(round(window_start - first * MODEL_FS_HZ / fs))
+    return ecg.with_signal(ecg.signal_mv[:, first:stop]), offset
+
+
 def preprocess_ecg(ecg: ECG) -> np.ndarray:
     """Model input for one ECG: the 12 standard leads at 100 Hz, 10 s, shape (12, 1000) float32.
 
     Resamples to 500 Hz, band-passes, z-scores each lead, takes every 5th sample and
-    centre-crops / zero-pads to 10 s. Raises ``RecordError`` when standard leads are missing.
-    Records of the filtered PTB-XL subset (source ``ptbxl-filtered``, 100 Hz) are already
-    preprocessed this way and are only fitted to 10 s, exactly as in training.
+    centre-crops / zero-pads to 10 s. A record longer than 10 s plus ``FILTER_GUARD_S`` on each
+    side is first cut to its middle 10 s plus the guards (``guarded_model_window``): memory stays
+    bounded, and the z-score comes from the cut rather than the whole record. Raises
+    ``RecordError`` when standard leads are missing. Records of the filtered PTB-XL subset (source
+    ``ptbxl-filtered``, 100 Hz) are already preprocessed this way and are only fitted to 10 s,
+    exactly as in training.
     """
-    standard = to_standard_leads(ecg)
     if ecg.source == FILTERED_SOURCE and abs(ecg.fs_hz - MODEL_FS_HZ) < 1e-9:
-        return np.ascontiguousarray(fit_length(standard.signal_mv.astype(np.float32)))
-    at_500 = resample(standard, FILTER_FS_HZ)
-    clean = bandpass_zscore(at_500.signal_mv, FILTER_FS_HZ)
-    return np.ascontiguousarray(fit_length(clean[:, ::5]))
+        return np.ascontiguousarray(fit_length(to_standard_leads(ecg).signal_mv.astype(np.float32)))
+    cut, offset = guarded_model_window(ecg)
+    at_500 = resample(to_standard_leads(cut), FILTER_FS_HZ)
+    clean = bandpass_zscore(at_500.signal_mv, FILTER_FS_HZ)[:, ::5]
+    if offset is None:
+        return np.ascontiguousarray(fit_length(clean))
+    return np.ascontiguousarray(clean[:, offset:offset + MODEL_SAMPLES])

@@ -1,0 +1,86 @@
+"""preprocess_ecg cuts a long record to its middle 10 s plus FILTER_GUARD_S on each side before
+band-passing (review s8 M1: a 2 h record took 1.6 GB), and leaves records up to that length
+bit-identical to the whole-record preprocessing."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from ecgqa_tools.encoders import preprocess_ecg
+from ecgqa_tools.encoders._preprocess import (
+    FILTER_GUARD_S,
+    bandpass_zscore,
+    fit_length,
+    guarded_model_window,
+)
+from ecgqa_tools.records import ECG, PtbXl, list_examples, load_example, resample, to_standard_leads
+
+
+def whole_record_input(ecg: ECG) -> np.ndarray:
+    """The preprocessing before the cut was added: every step on the whole record."""
+    at_500 = resample(to_standard_leads(ecg), 500.0)
+    return np.ascontiguousarray(fit_length(bandpass_zscore(at_500.signal_mv, 500.0)[:, ::5]))
+
+
+def tiled(ecg: ECG, times: int, fs_hz: float | None = None) -> ECG:
+    """``ecg`` repeated ``times`` times with a slow baseline wander (so the cut's z-score differs
+    from the whole record's), optionally resampled first."""
+    base = resample(ecg, fs_hz) if fs_hz else ecg
+    signal = np.tile(base.signal_mv, (1, times))
+    t = np.arange(signal.shape[1]) / base.fs_hz
+    signal = signal + (0.3 * np.sin(2 * np.pi * 0.05 * t) * (1 + t / t[-1])).astype(np.float32)
+    return ECG.from_array(signal, base.fs_hz, base.lead_names, record_id=f"tiled-{times}")
+
+
+@pytest.mark.parametrize("name", list_examples())
+def test_bundled_10s_examples_are_bit_identical(name: str) -> None:
+    ecg = load_example(name)
+    assert guarded_model_window(ecg)[1] is None
+    assert np.array_equal(preprocess_ecg(ecg), whole_record_input(ecg))
+
+
+def test_ptbxl_records_are_bit_identical(ptbxl_dir) -> None:
+    ptbxl = PtbXl(ptbxl_dir)
+    for fs in (100, 500):
+        for ecg_id in sorted(ptbxl.present_ids(fs_hz=fs))[:5]:
+            ecg = ptbxl.read(ecg_id, fs)
+            assert np.array_equal(preprocess_ecg(ecg), whole_record_input(ecg)), (ecg_id, fs)
+
+
+def test_record_just_under_the_guarded_length_is_filtered_whole() -> None:
+    ecg = tiled(load_example("ptbxl-00210"), 3)  # 30 s: the guards do not fit on both sides
+    assert guarded_model_window(ecg)[1] is None
+    assert np.array_equal(preprocess_ecg(ecg), whole_record_input(ecg))
+
+
+@pytest.mark.parametrize("fs_hz", [500.0, 360.0, 1000.0])
+def test_long_record_is_cut_on_the_same_100hz_grid(fs_hz: float) -> None:
+    ecg = tiled(load_example("ptbxl-00210"), 18, fs_hz)  # 3 min
+    cut, offset = guarded_model_window(ecg)
+    assert offset is not None
+    assert cut.n_samples < ecg.n_samples / 4
+    assert cut.duration_s >= 10 + 2 * FILTER_GUARD_S
+    new, old = preprocess_ecg(ecg), whole_record_input(ecg)
+    assert new.shape == old.shape == (12, 1000)
+    # the inputs differ only by the z-score (over the cut instead of the whole record): per lead, new is
+    # a straight-line function of old; a window shifted by one 100 Hz sample would leave residuals ~0.1-1
+    for lead_new, lead_old in zip(new.astype(np.float64), old.astype(np.float64)):
+        design = np.stack([lead_old, np.ones_like(lead_old)], axis=1)
+        fitted = design @ np.linalg.lstsq(design, lead_new, rcond=None)[0]
+        assert np.abs(lead_new - fitted).max() < 1e-3
+    assert not np.array_equal(new, old)  # the wander makes the z-scores differ
+
+
+def test_long_record_preprocessing_does_not_allocate_the_whole_record() -> None:
+    ecg = tiled(load_example("ptbxl-00210"), 120)  # 20 min: 28.8 MB of float32 samples
+    tracemalloc.start()
+    try:
+        preprocess_ecg(ecg)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the whole-record path copies the record to float64 (57.6 MB) to band-pass it; the cut is 30 s
+    assert peak < 10e6, peak
