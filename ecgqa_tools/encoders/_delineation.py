@@ -197,7 +197,8 @@ class RhythmCall:
     paced: bool
     """Paced rhythm: the codec's paced share >= 0.5 or pacemaker spikes found."""
     n_qrs: int | None = None
-    """QRS complexes found on the 12-lead fused probabilities (None: not counted). Below
+    """QRS complexes found on the fused probabilities averaged over the usable leads (``lead_quality``;
+    None: not counted). Below
     ``MIN_RHYTHM_QRS`` no rhythm is judged: ``atrial_fibrillation`` and ``no_p_waves`` are False
     (a paced call then rests on pacemaker spikes alone)."""
 
@@ -1142,10 +1143,14 @@ def call_rhythm(ecg: ECG, fused: np.ndarray, unusable: dict[str, str],
         afib, paced_fraction = float(frac[RHYTHM_AFIB]), float(frac[RHYTHM_PACED])
     else:
         rhythm, afib, paced_fraction = "unknown", 0.0, 0.0
-    # fused QRS probability, mean over leads, over the record's own frames (a record shorter than the
-    # 10 s window is padded with its mirror image, whose beats are not the patient's)
+    # fused QRS probability, mean over the usable leads (``lead_quality``: a flat, saturated or noisy
+    # row holds no beats of its own and diluted the mean below 0.5, review s8 S9), over the record's
+    # own frames (a record shorter than the 10 s window is padded with its mirror image, whose beats
+    # are not the patient's)
     real_frames = -(-int(round(ecg.duration_s * MODEL_FS_HZ)) // FRAME_SAMPLES)
-    qrs_probability = fused[:, :real_frames, 2].mean(axis=0)
+    rows = [i for i, name in enumerate(ecg.lead_names) if name not in unusable]
+    qrs_probability = (fused[rows, :real_frames, 2].mean(axis=0) if rows
+                       else np.zeros(fused[:, :real_frames].shape[1]))
     irregularity = rr_irregularity(qrs_probability)
     n_qrs = len(_qrs_centres(qrs_probability))
     if n_qrs < MIN_RHYTHM_QRS:  # too few beats to judge the rhythm (MIN_RHYTHM_QRS): no AF, no P-wave gate
