@@ -121,3 +121,17 @@ def fake_openai_server():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def example_wfdb_copy(tmp_path: Path) -> Path:
+    """The bundled 500 Hz example ptbxl-00210 (00210_hr) copied to ``tmp_path`` as ``rec.hea``/``rec.dat``
+    (a WFDB header that states its rate, for reader-note tests)."""
+    import shutil
+
+    from ecgqa_tools.records import example_path
+
+    source = example_path("ptbxl-00210")
+    shutil.copy(source.with_suffix(".dat"), tmp_path / "rec.dat")
+    (tmp_path / "rec.hea").write_text(source.with_suffix(".hea").read_text().replace("00210_hr", "rec"))
+    return tmp_path / "rec.hea"

@@ -150,6 +150,7 @@ EXPORTED = {
         "long_record_warning",
         "macro_auc",
         "model_cards",
+        "model_input_notes",
         "model_input_warnings",
         "predict_attributes",
         "predict_axis_ptbxl",

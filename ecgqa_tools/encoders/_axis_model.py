@@ -80,11 +80,14 @@ class AxisClassPrediction:
     warnings: tuple[str, ...] = ()
     """Cautions about the input (e.g. a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
     """Why the class may be wrong (a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
+    notes: tuple[str, ...] = ()
+    """How the record was read, where that puts nothing in doubt (an ignored ``--fs``:
+    ``SignalQuality.ignored_rate_notes``); ``summary`` prints them as ``note:`` lines."""
 
     def summary(self) -> str:
         probs = ", ".join(f"{c} {self.probabilities[c]:.3f}" for c in AXIS_CLASSES)
         line = f"heart axis (PTB-XL label convention, {AXIS_MODEL_NAME} v{self.model_version}): {self.axis_class} ({probs})"
-        return "\n".join([line, *(f"Warning: {w}" for w in self.warnings)])
+        return "\n".join([line, *(f"Warning: {w}" for w in self.warnings), *(f"note: {n}" for n in self.notes)])
 
 
 def member_probabilities(members: list[Any], inputs: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -158,13 +161,16 @@ def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
     if not np.any(np.abs(x) > 0):
         raise RecordError(f"{ecg.record_id or 'record'}: every limb lead is flat; no heart axis can be read")
     probs = model.predict_proba(x[None])[0]
+    quality = ecg.quality()
     return AxisClassPrediction(
         axis_class=AXIS_CLASSES[int(np.argmax(probs))],
         probabilities={c: float(p) for c, p in zip(AXIS_CLASSES, probs)},
         model_version=model.card.version,
-        warnings=tuple(w for w in [*ecg.quality().amplitude_problems(),  # e.g. a negative gain inverting the leads
+        warnings=tuple(w for w in [*quality.amplitude_problems(),  # e.g. a negative gain inverting the leads
                                    short_record_warning(ecg.record_id or "record", ecg.duration_s,
-                                                        "the axis model's three members read")] if w),
+                                                        "the axis model's three members read")]
+                       if w and w not in quality.ignored_rate_notes),
+        notes=quality.ignored_rate_notes,
     )
 
 

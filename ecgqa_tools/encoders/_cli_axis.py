@@ -81,7 +81,7 @@ def _axis(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"record": name, "axis_class": pred.axis_class, "probabilities": pred.probabilities,
                           "model_version": pred.model_version, "convention": pred.convention,
-                          "warnings": list(pred.warnings),
+                          "warnings": list(pred.warnings), "notes": list(pred.notes),
                           "disclaimer": DISCLAIMER}, indent=2))
         return 0
     print(f"record {name}")

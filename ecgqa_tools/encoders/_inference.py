@@ -28,11 +28,11 @@ from ._preprocess import MODEL_FS_HZ, long_record_warning, preprocess_ecg, short
 def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     """``ECG.quality()`` findings that can make a model's output wrong (flat or implausible leads,
     missing standard leads) in one line, after one ``reading <name>: <note>`` line per reader note
-    (``ECG.read_notes``: an ignored or assumed rate, a defaulted or negative gain), which is not
-    called a lead finding; ``RecordError`` when every lead is flat
-    (``SignalQuality.all_flat``), since the models still give confident-looking probabilities for a
-    flat line. ``name`` is how the messages call the record (default: its path or record id).
-    ``UsageError`` when ``ecg`` is not an ``ECG``."""
+    that can (``ECG.read_notes``: an assumed rate, a defaulted or negative gain), which is not
+    called a lead finding; an ignored ``--fs`` is not a warning (``model_input_notes``).
+    ``RecordError`` when every lead is flat (``SignalQuality.all_flat``), since the models still
+    give confident-looking probabilities for a flat line. ``name`` is how the messages call the
+    record (default: its path or record id). ``UsageError`` when ``ecg`` is not an ``ECG``."""
     ecg = require_ecg(ecg, "model_input_warnings")
     quality = ecg.quality()
     if quality.all_flat:
@@ -41,11 +41,21 @@ def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     notes = quality.reader_notes  # what the reader assumed or followed (a rate, a gain): said as such,
     # not as a lead finding (an ignored --fs read "outputs resting on these leads may be wrong", review s8 S5)
     found = [line for line in quality.problems() if not line.startswith("non-standard") and line not in notes]
-    lines = tuple(f"reading {name or ecg.record_id}: {note}" for note in notes)
+    lines = tuple(f"reading {name or ecg.record_id}: {note}" for note in notes
+                  if note not in quality.ignored_rate_notes)  # plain notes (model_input_notes)
     if not found:
         return lines
     return lines + (f"signal quality of {name or ecg.record_id}: {'; '.join(found)}; outputs resting on these leads "
                     "may be wrong",)
+
+
+def model_input_notes(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
+    """One ``reading <name>: <note>`` line per reader note that is information only, not a doubt
+    about the outputs: a ``--fs``/``fs_hz`` ignored because the record states its own rate
+    (``SignalQuality.ignored_rate_notes``). Shown as plain notes, like ``ecgqa info`` and
+    ``ecgqa measure`` show reader notes; ``model_input_warnings`` has the rest."""
+    ecg = require_ecg(ecg, "model_input_notes")
+    return tuple(f"reading {name or ecg.record_id}: {note}" for note in ecg.quality().ignored_rate_notes)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -143,6 +153,9 @@ class DiseasePrediction:
     """Signal-quality findings (``ECG.quality()``: flat/implausible leads, missing standard leads;
     a record shorter than ``MIN_MODEL_SECONDS``) that can make the probabilities wrong; empty when
     none was found."""
+    notes: tuple[str, ...] = ()
+    """Information about how the record was read that does not put the probabilities in doubt
+    (``model_input_notes``: an ignored ``--fs``); ``summary`` prints them as ``note:`` lines."""
 
     @property
     def positive(self) -> tuple[str, ...]:
@@ -156,6 +169,7 @@ class DiseasePrediction:
             call = "positive" if p >= self.thresholds[code] else "negative"
             lines.append(f"{code:<5} {DISEASE_NAMES[code]:<24} p={p:.3f}  threshold {self.thresholds[code]:.3f}  {call}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
+        lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
 
@@ -178,7 +192,7 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
         thresholds[disease] = model.threshold
         versions[disease] = model.card.version
     return DiseasePrediction(MappingProxyType(probs), MappingProxyType(thresholds), MappingProxyType(versions),
-                             ecg.record_id, warnings)
+                             ecg.record_id, warnings, model_input_notes(ecg))
 
 
 class AttributeModel(LoadedModel):

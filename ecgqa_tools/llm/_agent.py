@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from ..errors import EcgqaError, LLMError, UsageError, require
 from ._context import ToolContext
-from ._offline import DISCLAIMER, check_question, record_warnings, training_notes
+from ._offline import DISCLAIMER, check_question, record_notes, record_warnings, training_notes
 from ._registry import EvidenceItem, ToolCallResult, ToolRegistry
 from ._tools import TOOLS
 
@@ -202,6 +202,9 @@ class AgentAnswer:
     """Signal-quality findings of the conversation's records (as ``Answer.warnings``: flat,
     implausible or missing leads, mostly noise), also put in the answering turn's prompt; empty
     when none was found."""
+    notes: tuple[str, ...] = ()
+    """How the records were read, where that puts nothing in doubt (as ``Answer.notes``: an
+    ignored ``--fs``); printed as ``Note:`` lines."""
 
     @property
     def grounded(self) -> bool:
@@ -215,6 +218,7 @@ class AgentAnswer:
             lines.insert(0, f"A: {', '.join(self.answer)}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         lines.extend(failed_call_lines(self.tool_calls))
+        lines.extend(f"Note: {n}" for n in self.notes)
         lines.extend(f"Note: {n}" for n in self.seen_in_training)
         if self.evidence:
             lines.append("Evidence:")
@@ -240,6 +244,7 @@ class AgentAnswer:
             "answer_format": self.answer_format,
             "grounded": self.grounded,
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "seen_in_training": list(self.seen_in_training),
             "disclaimer": self.disclaimer,
         }
@@ -437,6 +442,7 @@ class Agent:
             question=text, record=name, text=reply, evidence=evidence,
             cited=tuple(ids), tool_calls=(), steps=1, stopped="answer", answer=tuple(chosen),
             answer_format=fmt, seen_in_training=training_notes(self.context, evidence), warnings=warnings,
+            notes=record_notes(self.context, tuple(records)),
         )
 
 
@@ -603,7 +609,7 @@ class ChatSession:
             question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
             tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
             seen_in_training=training_notes(agent.context, evidence), warnings=warnings,
-            cited_by_model=cited_by_model,
+            notes=record_notes(agent.context, self.records), cited_by_model=cited_by_model,
         )
 
     def _refusal(self, name: str, arguments: str) -> str | None:

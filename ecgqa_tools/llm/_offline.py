@@ -31,6 +31,7 @@ from ._tools import (
     _diseases,
     _measurement,
     _quantity,
+    input_notes,
     input_warnings,
     is_present,
     threshold_of,
@@ -205,6 +206,9 @@ class Answer:
     warnings: tuple[str, ...] = field(default=())
     """Signal-quality findings of the record(s) (flat leads, implausible amplitudes, missing
     standard leads) that can make the answer wrong; empty when none was found."""
+    notes: tuple[str, ...] = field(default=())
+    """How the record(s) were read, where that puts nothing in doubt (``record_notes``: a ``--fs``
+    ignored because the record states its own rate); printed as ``Note:`` lines."""
     failed: bool = False
     """True when no answer could be produced because a tool failed (``ecgqa ask`` exits 1); an
     out-of-scope or ambiguous question is not a failure."""
@@ -228,6 +232,7 @@ class Answer:
             "readings": list(self.readings),
             "tools_used": list(self.tools_used),
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "failed": self.failed,
             "seen_in_training": list(self.seen_in_training),
             "disclaimer": self.disclaimer,
@@ -245,6 +250,7 @@ class Answer:
             lines.append(f"A: {', '.join(self.answer)}")
         lines.append(self.explanation)
         lines.extend(f"Warning: {w}" for w in self.warnings)
+        lines.extend(f"Note: {n}" for n in self.notes)
         lines.extend(f"Note: {n}" for n in self.seen_in_training)
         if self.evidence:
             lines.append("Evidence:")
@@ -359,8 +365,9 @@ def answer_offline(
     canonical = ctx.load(record)[0].canonical
     records = [record] + ([record_b] if record_b is not None else [])
     warnings, unusable = _signal_findings(ctx, records)
+    notes = record_notes(ctx, tuple(records))
     if unusable:
-        return replace(_unusable(text, canonical, unusable), warnings=warnings)
+        return replace(_unusable(text, canonical, unusable), warnings=warnings, notes=notes)
     answer = _dispatch(ctx, text, record, record_b, canonical)
     doubt = _amplitude_doubt(ctx, records) if answer.supported and _asks_about_voltage(answer) else None
     if doubt is not None:  # a voltage answer on amplitudes that are not mV would be made up
@@ -369,7 +376,7 @@ def answer_offline(
     seen: tuple[str, ...] = ()
     if answer.supported:
         seen = tuple(note for name in records if (note := _seen_note(ctx, name, answer.tools_used)))
-    return replace(answer, warnings=warnings, seen_in_training=seen)
+    return replace(answer, warnings=warnings, notes=notes, seen_in_training=seen)
 
 
 _ASK_MODELS = {"disease_MI": "disease", "disease_STTC": "disease", "disease_CD": "disease",
@@ -503,6 +510,15 @@ def record_warnings(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ..
     analysed at all included as one of them (for answers that are not refused, e.g. the agent's)."""
     warnings, unusable = _signal_findings(ctx, list(records))
     return warnings + ((unusable,) if unusable else ())
+
+
+def record_notes(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ...]:
+    """The plain reading notes of ``records`` (``input_notes``: an ignored ``--fs``), each once."""
+    notes: list[str] = []
+    for name in records:
+        ref, ecg = ctx.load(name)
+        notes.extend(input_notes(ctx, ref, ecg))
+    return tuple(dict.fromkeys(notes))
 
 
 def _unusable(question: str, record: str, reason: str) -> Answer:

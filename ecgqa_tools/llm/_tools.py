@@ -203,6 +203,18 @@ def input_warnings(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
                       + _length_warnings(ref.canonical, ecg) + _noise_warnings(ctx, ref, ecg))
 
 
+def input_notes(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
+    """``encoders.model_input_notes`` of a loaded record (a ``--fs`` ignored because the record
+    states its own rate): shown as plain notes, not warnings, since the record was read right
+    (review s8 S5); () for an ECG-like object without ``quality()``."""
+    from ..encoders import model_input_notes
+    from ..records import ECG
+
+    if not isinstance(ecg, ECG):
+        return ()
+    return ctx.cached(ref.canonical, "input_notes", lambda: model_input_notes(ecg, name=ref.canonical))
+
+
 def _length_warnings(name: str, ecg) -> tuple[str, ...]:
     """A record shorter than the models' 10 s is zero-padded; of a longer one they read the middle 10 s
     (the warnings ``classify`` gives, review s8 S2)."""

@@ -267,6 +267,15 @@ class SignalQuality:
     """Median over the leads of each lead's peak-to-peak range in mV (None: not a mV record)."""
 
     @property
+    def ignored_rate_notes(self) -> tuple[str, ...]:
+        """The reader notes saying a caller's ``fs_hz``/``--fs`` was ignored because the record states
+        its own rate (``file_rate``). They are information, not a doubt about any output: the
+        record was read at its own, right rate. Outputs show them as plain notes; the other reader
+        notes (an assumed rate, a defaulted or negative gain) can make outputs wrong and are
+        warnings (review s8 S5)."""
+        return tuple(n for n in self.reader_notes if n.startswith(IGNORED_RATE_NOTE_START))
+
+    @property
     def microvolt_like(self) -> bool:
         """True when the values look like microvolts (``median_ptp_mv`` > ``MICROVOLT_MEDIAN_PTP_MV``)."""
         return self.median_ptp_mv is not None and self.median_ptp_mv > MICROVOLT_MEDIAN_PTP_MV
@@ -305,6 +314,8 @@ class SignalQuality:
         return lines
 
 
+IGNORED_RATE_NOTE_START = "fs_hz/--fs "
+"""How ``file_rate``'s note that a caller's rate was ignored begins (``SignalQuality.ignored_rate_notes``)."""
 RATE_TOLERANCE = 1e-3
 """Relative difference under which a caller's ``fs_hz`` and a file's own rate count as the same
 (a CSV time column rounded to the microsecond)."""
@@ -329,8 +340,8 @@ def file_rate(where: str, given_hz: float | None, stored_hz: float | None,
     if stored_hz is None:
         return given_hz, ""
     if given_hz is not None and abs(given_hz - stored_hz) > RATE_TOLERANCE * stored_hz:
-        return float(stored_hz), (f"fs_hz/--fs {given_hz:g} Hz ignored: {stored_what} {stored_hz:g} Hz, which is "
-                                  "used (to change the rate, resample the record with records.resample)")
+        return float(stored_hz), (f"{IGNORED_RATE_NOTE_START}{given_hz:g} Hz ignored: {stored_what} {stored_hz:g} Hz, "
+                                  "which is used (to change the rate, resample the record with records.resample)")
     return float(stored_hz), ""
 
 
