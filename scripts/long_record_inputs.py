@@ -47,19 +47,20 @@ def cut_record(ecg, leads_standard: bool = True, zscore: bool = True) -> np.ndar
     """``preprocess_ecg``'s path, also for records without the 12 standard leads."""
     from scipy.signal import butter, sosfiltfilt
 
-    from ecgqa_tools.encoders._preprocess import BAND_HZ, bandpass_zscore, guarded_model_window
+    from ecgqa_tools.encoders._preprocess import BAND_HZ, advance, bandpass_zscore, guarded_model_window
     from ecgqa_tools.records import resample, to_standard_leads
 
-    cut, offset = guarded_model_window(ecg)
-    if offset is None:
+    window = guarded_model_window(ecg)
+    if window.offset is None:
         raise SystemExit(f"{ecg.record_id} is short enough to be filtered whole")
-    at_500 = resample(to_standard_leads(cut) if leads_standard else cut, 500.0)
+    at_500 = resample(to_standard_leads(window.ecg) if leads_standard else window.ecg, 500.0).signal_mv
+    if window.shift_s:
+        at_500 = advance(at_500, 500.0, window.shift_s)
     if zscore:
-        clean = bandpass_zscore(at_500.signal_mv, 500.0)
+        clean = bandpass_zscore(at_500, 500.0)
     else:
-        clean = sosfiltfilt(butter(4, BAND_HZ, btype="band", fs=500.0, output="sos"),
-                            at_500.signal_mv.astype(np.float64), axis=1)
-    return clean[:, ::5][:, offset:offset + 1000]
+        clean = sosfiltfilt(butter(4, BAND_HZ, btype="band", fs=500.0, output="sos"), at_500.astype(np.float64), axis=1)
+    return clean[:, ::5][:, window.offset:window.offset + 1000]
 
 
 def outputs(x: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ before. See docs/encoders.md, "Long records".
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -97,28 +98,56 @@ def fit_length(signal: np.ndarray, n_samples: int = MODEL_SAMPLES) -> np.ndarray
     return np.pad(signal, ((0, 0), (pad // 2, pad - pad // 2)))
 
 
-def guarded_model_window(ecg: ECG, guard_s: float = FILTER_GUARD_S) -> tuple[ECG, int | None]:
+@dataclass(frozen=True)
+class GuardedWindow:
+    """What ``preprocess_ecg`` filters of a record (``guarded_model_window``)."""
+
+    ecg: ECG
+    """The record cut to the models' window plus the guards; the whole record when they do not fit."""
+    offset: int | None
+    """Start of the models' window in the cut's 100 Hz samples; None: the whole record is filtered
+    and centre-cropped (``fit_length``), as before the cut existed."""
+    shift_s: float = 0.0
+    """Seconds (0 to 0.01) from the cut's first sample to the first instant of the whole record's
+    100 Hz grid inside it: 0 for rates with a small exact ratio to 100 Hz (every common ECG rate);
+    otherwise the 500 Hz signal is advanced by it (``advance``) before every 5th sample is taken."""
+
+
+def guarded_model_window(ecg: ECG, guard_s: float = FILTER_GUARD_S) -> GuardedWindow:
     """The part of ``ecg`` that ``preprocess_ecg`` filters, and where the models' window starts in it.
 
     The window is the one ``fit_length`` takes from the whole record at 100 Hz (the middle 10 s).
-    When ``guard_s`` seconds fit on both sides of it, returns the record cut to the window plus
-    the guards, starting on a sample whose time is a whole number of 100 Hz samples (so the cut
-    lands on the same 100 Hz grid), and the window's offset in the cut's 100 Hz samples. Otherwise
-    returns ``(ecg, None)``: the record is filtered whole and centre-cropped, as before.
+    When ``guard_s`` seconds fit on both sides of it, the record is cut to the window plus the
+    guards, starting where possible on a sample whose time is a whole number of 100 Hz samples (so
+    the cut lands on the whole record's 100 Hz grid; ``shift_s`` covers the other rates).
+    Otherwise the whole record is returned with ``offset`` None.
     """
     fs = ecg.fs_hz
     n_at_model = math.ceil(ecg.n_samples * MODEL_FS_HZ / fs - 1e-9)  # length after 500 Hz + every 5th
     window_start = (n_at_model - MODEL_SAMPLES) // 2  # fit_length's centre crop, in 100 Hz samples
     if window_start <= 0:
-        return ecg, None
+        return GuardedWindow(ecg, None)
     step = Fraction(MODEL_FS_HZ / fs).limit_denominator(1000).denominator  # input samples per grid point
     step = step if step <= fs else 1
     first = math.floor((window_start / MODEL_FS_HZ - guard_s) * fs / step) * step
     stop = math.ceil(((window_start + MODEL_SAMPLES) / MODEL_FS_HZ + guard_s) * fs) + 1
     if first <= 0 or stop >= ecg.n_samples:
-        return ecg, None
-    offset = int(round(window_start - first * MODEL_FS_HZ / fs))
-    return ecg.with_signal(ecg.signal_mv[:, first:stop]), offset
+        return GuardedWindow(ecg, None)
+    at_model = first * MODEL_FS_HZ / fs  # the cut's first sample, in 100 Hz samples of the whole record
+    exact = abs(at_model - round(at_model)) < 1e-6
+    grid = round(at_model) if exact else math.ceil(at_model)  # first grid instant inside the cut
+    shift_s = 0.0 if exact else (grid - at_model) / MODEL_FS_HZ
+    return GuardedWindow(ecg.with_signal(ecg.signal_mv[:, first:stop]), window_start - grid, shift_s)
+
+
+def advance(signal: np.ndarray, fs_hz: float, shift_s: float) -> np.ndarray:
+    """``signal`` (leads, samples) read ``shift_s`` seconds later: sample ``k`` of the result is the
+    band-limited signal at ``k / fs_hz + shift_s`` (a phase ramp on its spectrum; the record's ends
+    wrap around, which the guard keeps away from the window)."""
+    n = signal.shape[1]
+    spectrum = np.fft.rfft(signal.astype(np.float64), axis=1)
+    spectrum *= np.exp(2j * np.pi * np.fft.rfftfreq(n, d=1.0 / fs_hz) * shift_s)
+    return np.fft.irfft(spectrum, n=n, axis=1).astype(np.float32)
 
 
 def preprocess_ecg(ecg: ECG) -> np.ndarray:
@@ -134,9 +163,11 @@ def preprocess_ecg(ecg: ECG) -> np.ndarray:
     """
     if ecg.source == FILTERED_SOURCE and abs(ecg.fs_hz - MODEL_FS_HZ) < 1e-9:
         return np.ascontiguousarray(fit_length(to_standard_leads(ecg).signal_mv.astype(np.float32)))
-    cut, offset = guarded_model_window(ecg)
-    at_500 = resample(to_standard_leads(cut), FILTER_FS_HZ)
-    clean = bandpass_zscore(at_500.signal_mv, FILTER_FS_HZ)[:, ::5]
-    if offset is None:
+    window = guarded_model_window(ecg)
+    at_500 = resample(to_standard_leads(window.ecg), FILTER_FS_HZ).signal_mv
+    if window.shift_s:
+        at_500 = advance(at_500, FILTER_FS_HZ, window.shift_s)
+    clean = bandpass_zscore(at_500, FILTER_FS_HZ)[:, ::5]
+    if window.offset is None:
         return np.ascontiguousarray(fit_length(clean))
-    return np.ascontiguousarray(clean[:, offset:offset + MODEL_SAMPLES])
+    return np.ascontiguousarray(clean[:, window.offset:window.offset + MODEL_SAMPLES])

@@ -38,7 +38,7 @@ def tiled(ecg: ECG, times: int, fs_hz: float | None = None) -> ECG:
 @pytest.mark.parametrize("name", list_examples())
 def test_bundled_10s_examples_are_bit_identical(name: str) -> None:
     ecg = load_example(name)
-    assert guarded_model_window(ecg)[1] is None
+    assert guarded_model_window(ecg).offset is None
     assert np.array_equal(preprocess_ecg(ecg), whole_record_input(ecg))
 
 
@@ -52,17 +52,22 @@ def test_ptbxl_records_are_bit_identical(ptbxl_dir) -> None:
 
 def test_record_just_under_the_guarded_length_is_filtered_whole() -> None:
     ecg = tiled(load_example("ptbxl-00210"), 3)  # 30 s: the guards do not fit on both sides
-    assert guarded_model_window(ecg)[1] is None
+    assert guarded_model_window(ecg).offset is None
     assert np.array_equal(preprocess_ecg(ecg), whole_record_input(ecg))
 
 
-@pytest.mark.parametrize("fs_hz", [500.0, 360.0, 1000.0])
+@pytest.mark.parametrize("fs_hz", [500.0, 360.0, 1000.0, 257.0, 499.7])
 def test_long_record_is_cut_on_the_same_100hz_grid(fs_hz: float) -> None:
+    """Exact rate ratios start the cut on the grid (shift 0); 499.7 Hz (FFT resampling) needs the
+    sub-sample shift: without it the window was up to 5 ms off and this check failed. (Not 333.333 Hz:
+    ``resample`` reads it as 333.3333 Hz, so the whole-record reference itself drifts 0.085 ms by the
+    window, which moves steep QRS samples by more than the 1e-3 below.)"""
     ecg = tiled(load_example("ptbxl-00210"), 18, fs_hz)  # 3 min
-    cut, offset = guarded_model_window(ecg)
-    assert offset is not None
-    assert cut.n_samples < ecg.n_samples / 4
-    assert cut.duration_s >= 10 + 2 * FILTER_GUARD_S
+    window = guarded_model_window(ecg)
+    assert window.offset is not None
+    assert (window.shift_s == 0.0) == (fs_hz in (500.0, 360.0, 1000.0, 257.0)) and 0 <= window.shift_s < 0.01
+    assert window.ecg.n_samples < ecg.n_samples / 4
+    assert window.ecg.duration_s >= 10 + 2 * FILTER_GUARD_S
     new, old = preprocess_ecg(ecg), whole_record_input(ecg)
     assert new.shape == old.shape == (12, 1000)
     # the inputs differ only by the z-score (over the cut instead of the whole record): per lead, new is
