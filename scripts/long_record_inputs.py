@@ -47,7 +47,12 @@ def cut_record(ecg, leads_standard: bool = True, zscore: bool = True) -> np.ndar
     """``preprocess_ecg``'s path, also for records without the 12 standard leads."""
     from scipy.signal import butter, sosfiltfilt
 
-    from ecgqa_tools.encoders._preprocess import BAND_HZ, advance, bandpass_zscore, guarded_model_window
+    from ecgqa_tools.encoders._preprocess import (
+        BAND_HZ,
+        advance,
+        bandpass_zscore,
+        guarded_model_window,
+    )
     from ecgqa_tools.records import resample, to_standard_leads
 
     window = guarded_model_window(ecg)
@@ -65,7 +70,12 @@ def cut_record(ecg, leads_standard: bool = True, zscore: bool = True) -> np.ndar
 
 def outputs(x: np.ndarray) -> np.ndarray:
     """Every probability the shipped models give for one (12, 1000) input."""
-    from ecgqa_tools.encoders import DISEASES, load_age_sex_model, load_attribute_model, load_disease_model
+    from ecgqa_tools.encoders import (
+        DISEASES,
+        load_age_sex_model,
+        load_attribute_model,
+        load_disease_model,
+    )
 
     probs = [load_disease_model(d).predict_proba(x[None])[0] for d in DISEASES]
     attributes = 1 / (1 + np.exp(-load_attribute_model().predict_logits(x[None])[0]))

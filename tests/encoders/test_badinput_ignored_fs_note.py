@@ -10,7 +10,12 @@ import json
 import pytest
 
 from ecgqa_tools.cli import main
-from ecgqa_tools.encoders import model_input_notes, model_input_warnings, predict_axis_ptbxl, predict_diseases
+from ecgqa_tools.encoders import (
+    model_input_notes,
+    model_input_warnings,
+    predict_axis_ptbxl,
+    predict_diseases,
+)
 from ecgqa_tools.records import read_record
 
 IGNORED = "fs_hz/--fs 250 Hz ignored: rec.hea gives 500 Hz, which is used"

@@ -16,7 +16,14 @@ from ecgqa_tools.encoders._preprocess import (
     fit_length,
     guarded_model_window,
 )
-from ecgqa_tools.records import ECG, PtbXl, list_examples, load_example, resample, to_standard_leads
+from ecgqa_tools.records import (
+    ECG,
+    PtbXl,
+    list_examples,
+    load_example,
+    resample,
+    to_standard_leads,
+)
 
 
 def whole_record_input(ecg: ECG) -> np.ndarray:
