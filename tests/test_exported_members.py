@@ -234,6 +234,7 @@ EXPORTED = {
         "segment_label_map",
         "segment_labels",
         "variant_fingerprint",
+        "zero_input_gradient",
     ],
     "llm": [
         "AgeSexResult",

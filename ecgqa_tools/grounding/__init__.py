@@ -2,7 +2,7 @@
 
 from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISEASE, DEFAULT_IG_STEPS, IG_VARIANTS,
                            METHODS, Attribution, cosine_similarity, default_baseline, explain, explain_batch,
-                           make_baseline, predict_logits, variant_fingerprint)
+                           make_baseline, predict_logits, variant_fingerprint, zero_input_gradient)
 from ._evidence import (BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence, faithfulness_check,
                         rank_regions)
 from ._baselines import detect_beats
@@ -71,6 +71,7 @@ __all__ = [
     "segment_label_map",
     "segment_labels",
     "variant_fingerprint",
+    "zero_input_gradient",
     "AXIS_CONVENTIONS",
     "AXIS_METHODS",
     "AxisConvention",

@@ -303,6 +303,14 @@ class Attribution:
     baseline_kind: str | None = None
     """Key of the IG baseline (``IG_VARIANTS``; for GradientSHAP the key whose references are its
     background; None for saliency)."""
+    locally_flat: bool | None = None
+    """Whether the head's output is locally flat at this ECG: the input gradient of its logit at the
+    ECG's model input is exactly zero at every lead and sample (``zero_input_gradient``), so small
+    changes of the signal do not change the probability and the saliency map is all zero. With the
+    shipped ReLU heads this happens when every hidden unit of the classifier head is inactive in every
+    ensemble member (docs/grounding.md, "Saturated heads"); the probability is then the head's
+    constant output there. IG and GradientSHAP take their gradients away from the ECG and can still
+    give a non-zero map. ``None``: not checked (an ``Attribution`` built by hand)."""
 
     @property
     def n_samples(self) -> int:
@@ -317,6 +325,20 @@ class Attribution:
         """Index into the model's window of an input sample: the model sample nearest to it in
         time (as in ``to_input_rate``; may fall outside the window)."""
         return int(_nearest_index(sample * self.model_fs_hz / self.fs_hz)) - self.model_offset
+
+
+def zero_input_gradient(module: Any, inputs: "torch.Tensor") -> np.ndarray:
+    """Per item of (batch, leads, samples) model ``inputs``: True when the gradient of the logit of
+    ``module`` with respect to that input is exactly zero everywhere (the head is locally flat
+    there; ``Attribution.locally_flat``). One forward and backward pass; the items are independent
+    (eval mode), so the gradient of the summed logits is each item's own gradient."""
+    import torch
+
+    forward = _forward_logit(module)
+    with torch.enable_grad():  # callers may be inside torch.no_grad()
+        x = inputs.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(forward(x).sum(), x)
+    return (grad.reshape(grad.shape[0], -1) == 0).all(dim=1).numpy()
 
 
 def _threshold(model: Any) -> float | None:
@@ -702,6 +724,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
         groups = [[a] for a in chunk] if len(shapes) > 1 else [chunk]
         maps: list[np.ndarray] = []
         deltas: list[float | None] = []
+        flats: list[bool] = []
         logits: list[float] = []
         base_logits: list[float | None] = []
         for group in groups:
@@ -721,6 +744,11 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
                                          n_steps, n_samples, seed, ig_baseline=base_input,
                                          logit_change=logit - base, kind=kind, fs_hz=group_fs)
+                if method == "saliency":  # the map is |gradient|: zero map = zero gradient
+                    flat = (attr.detach().reshape(len(group), -1) == 0).all(dim=1).numpy()
+                else:
+                    flat = zero_input_gradient(gradient_module(module), inputs)
+            flats.extend(bool(f) for f in flat)
             maps.extend(attr.detach().numpy().astype(np.float32))
             deltas.extend([float(d) for d in delta.detach().numpy()] if delta is not None
                           else [None] * len(group))
@@ -743,6 +771,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                           else "GradientSHAP background: " + BASELINE_DESCRIPTIONS[kind_of]),
                 ecg=ecg, threshold=_threshold(model),
                 baseline_kind=None if method == "saliency" else kind_of,
+                locally_flat=flats[offset_in_chunk],
             ))
     return results
 

@@ -54,15 +54,22 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--evidence needs --explain DISEASE")
     if args.baseline and not args.explain:
         raise UsageError("--baseline needs --explain DISEASE")
+    import sys
+
+    from ..encoders import model_input_notes
+    from ..records import record_display_name
+
     ecg = read_record_or_example(args.record, fs_hz=args.fs)
+    notes = model_input_notes(ecg)  # e.g. an ignored --fs: a plain note, as classify shows it
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     ecg = _plotted_part(ecg, args.record)
     attribution = mask = None
     if args.explain:
-        import sys
-
         from ..encoders import delineate, model_input_warnings
         from ..records import to_standard_leads
         from ._attribution import explain
+        from ._evidence import flat_head_text
         from ._segments import clinical_mask
 
         ecg = to_standard_leads(ecg)
@@ -70,6 +77,8 @@ def _run(args: argparse.Namespace) -> int:
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
         attribution = explain(ecg, args.explain, args.method, baseline=args.baseline)
+        if attribution.locally_flat and not args.evidence:  # the evidence text says it itself
+            print(f"note: {flat_head_text(args.explain, args.method, attribution.probability)}", file=sys.stderr)
         delineation = delineate(ecg, method=args.delineation)
         mask = clinical_mask(delineation, args.explain, n_samples=ecg.n_samples, fs_hz=ecg.fs_hz)
         if args.evidence:
@@ -78,7 +87,8 @@ def _run(args: argparse.Namespace) -> int:
             print(build_evidence(attribution, delineation).text)
             for warning in warnings:
                 print(f"Warning: {warning}")
-    from ..records import record_display_name
+            for note in notes:
+                print(f"note: {note}")
 
     plot_ecg(ecg, attribution, mask=mask, path=args.output, record_name=record_display_name(args.record))
     print(args.output)

@@ -150,6 +150,9 @@ class Evidence:
     faithfulness_normal: Faithfulness | None = None
     """The removal check with the regions replaced by the normal-beat template instead of the flat
     line; computed when the IG baseline is a normal reference (``normal``, ``expected``)."""
+    locally_flat: bool | None = None
+    """The head's output is flat at this ECG (``Attribution.locally_flat``: zero input gradient); the
+    text then says so instead of reading a zero saliency map as "no evidence". ``None``: not checked."""
     text: str = field(default="")
     """A short rendering for a clinician reader."""
 
@@ -353,6 +356,7 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
         clinical_share=cas(attribution.values, mask) if mask is not None else float("nan"),
         faithfulness=faith, delineation_source=delineation.source,
         record_id=attribution.ecg.record_id, faithfulness_normal=faith_normal,
+        locally_flat=attribution.locally_flat,
     )
     return _with_text(evidence)
 
@@ -361,12 +365,33 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def flat_head_text(disease: str, method: str, probability: float) -> str:
+    """What a locally flat head (``Attribution.locally_flat``) means for a map of ``method``: the
+    gradient at the ECG is zero and the probability is the head's constant output there; a saliency
+    map (the gradient) is then zero and shows nothing, so use Integrated Gradients; IG and
+    GradientSHAP take their gradients away from the ECG."""
+    text = (f"The {disease} head's output is flat at this ECG: its input gradient is exactly zero (with the "
+            "shipped heads, every hidden unit of the classifier head is inactive in every ensemble member), "
+            f"so the probability {probability:.2f} is the head's constant output there and small changes of "
+            "the signal do not move it.")
+    if method == "saliency":
+        return text + (" Saliency is the gradient, so its map is zero everywhere and shows no evidence either way; "
+                       "use Integrated Gradients (method \"ig\"), which integrates the gradient along a path "
+                       "from a baseline, to see which parts of the signal brought the head to this output.")
+    return text + (" This map takes its gradients at points between its baseline and this ECG, not at the ECG "
+                   "itself: it shows what moved the logit from the baseline to here, not how the probability "
+                   "responds to small changes of this signal.")
+
+
 def render_text(evidence: Evidence) -> str:
     """A few sentences for a clinician reader."""
     method = METHOD_NAMES.get(evidence.method, evidence.method)
     lines = [f"{evidence.disease} {call_words(evidence.probability, evidence.threshold)}, explained with {method}."]
+    if evidence.locally_flat:
+        lines.append(flat_head_text(evidence.disease, evidence.method, evidence.probability))
     if evidence.peak is None:
-        lines.append("No part of the signal pushes this head towards the diagnosis.")
+        if not (evidence.locally_flat and evidence.method == "saliency"):  # a zero gradient is not "no evidence"
+            lines.append("No part of the signal pushes this head towards the diagnosis.")
         lines.append(DISCLAIMER)
         return " ".join(lines)
     leads = sorted(evidence.lead_share.items(), key=lambda kv: -kv[1])[:3]
