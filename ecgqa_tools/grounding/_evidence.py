@@ -365,7 +365,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def flat_head_text(disease: str, method: str, probability: float) -> str:
+def flat_head_text(disease: str, method: str, probability: float, ig_option: str = 'method "ig"') -> str:
     """What a locally flat head (``Attribution.locally_flat``) means for a map of ``method``: the
     gradient at the ECG is zero and the probability is the head's constant output there; a saliency
     map (the gradient) is then zero and shows nothing, so use Integrated Gradients; IG and
@@ -376,7 +376,7 @@ def flat_head_text(disease: str, method: str, probability: float) -> str:
             "the signal do not move it.")
     if method == "saliency":
         return text + (" Saliency is the gradient, so its map is zero everywhere and shows no evidence either way; "
-                       "use Integrated Gradients (method \"ig\"), which integrates the gradient along a path "
+                       f"use Integrated Gradients ({ig_option}), which integrates the gradient along a path "
                        "from a baseline, to see which parts of the signal brought the head to this output.")
     return text + (" This map takes its gradients at points between its baseline and this ECG, not at the ECG "
                    "itself: it shows what moved the logit from the baseline to here, not how the probability "

@@ -273,19 +273,21 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
     if title is None:
         title = (f"{attribution.disease} head: {call_words(attribution.probability, attribution.threshold)}"
                  if attribution is not None else f"12-lead ECG {record_name or ecg.record_id}")
-        if attribution is not None and attribution.locally_flat:  # Attribution.locally_flat
-            title += "; the head's output is flat at this ECG (input gradient exactly zero)"
     fig.text(margin_l / width_mm, 1 - 4.0 / height_mm, title, fontsize=10, fontweight="bold", va="top")
     info = (f"record {record_name or f'{ecg.record_id} ({ecg.source})'}   {fs:g} Hz, {duration:.1f} s shown   "
             "25 mm/s, gain per lead (calibration pulse)   grid: 1 mm = 40 ms")
     if attribution is not None:
         method = METHOD_NAMES.get(attribution.method, attribution.method)
         info += f"   |   trace colour and ATTR: {method}, positive attribution"
-        if attribution.locally_flat and attribution.method == "saliency":
-            info += " (all zero: the gradient is zero here; use Integrated Gradients)"
         if clin is not None:
             info += "   |   CLIN: expected region"
     fig.text(margin_l / width_mm, 1 - 10.5 / height_mm, info, fontsize=6.5, va="top", color="#333333")
+    if attribution is not None and attribution.locally_flat:  # Attribution.locally_flat: say it on the figure
+        flat = (f"The {attribution.disease} head's output is flat at this ECG (input gradient exactly zero): the "
+                "probability is its constant output there")
+        flat += ("; the saliency map is all zero and shows no evidence, use Integrated Gradients."
+                 if attribution.method == "saliency" else "; the map's gradients come from between baseline and ECG.")
+        fig.text(margin_l / width_mm, 1 - 13.5 / height_mm, flat, fontsize=6.5, va="top", color="#8b0000")
     fig.text(margin_l / width_mm, 3.0 / height_mm, DISCLAIMER if attribution is not None else PLAIN_DISCLAIMER,
              fontsize=7, va="bottom", color="#8b0000")
     if intensity is not None:  # colour key: low -> high positive attribution

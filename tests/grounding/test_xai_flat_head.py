@@ -123,8 +123,10 @@ def test_plot_of_a_flat_saliency_map_says_so(tmp_path) -> None:
     attribution = explain(ecg, "MI", "saliency", model=model)
     fig = plot_ecg(ecg, attribution, path=tmp_path / "flat.png")
     texts = [t.get_text() for t in fig.texts]
-    assert any("the head's output is flat at this ECG (input gradient exactly zero)" in t for t in texts)
-    assert any("all zero: the gradient is zero here; use Integrated Gradients" in t for t in texts)
+    assert any("The MI head's output is flat at this ECG (input gradient exactly zero)" in t
+               and "the saliency map is all zero and shows no evidence, use Integrated Gradients" in t for t in texts)
+    live = plot_ecg(_ecg(0.0), explain(_ecg(0.0), "MI", "saliency", model=model))
+    assert not any("flat at this ECG" in t.get_text() for t in live.texts)
 
 
 @pytest.fixture(scope="module")
@@ -161,4 +163,4 @@ def test_plot_cli_says_the_head_is_flat(ptbdb_dir, tmp_path, capsys: pytest.Capt
     assert main(["plot", str(ptbdb_dir / "s0010_re"), "--explain", "MI", "--method", "saliency", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "note: The MI head's output is flat at this ECG: its input gradient is exactly zero" in err
-    assert "use Integrated Gradients" in err and out.exists()
+    assert "use Integrated Gradients (--method ig)" in err and out.exists()
