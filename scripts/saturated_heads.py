@@ -1,0 +1,145 @@
+"""Count the ECGs at which a shipped disease head is saturated (docs/grounding.md, "Saturated heads").
+
+A shipped disease model is a mean-logit ensemble of ``LeadwiseNet`` members whose classifier head is
+Dropout, Linear 768->64, ReLU, Dropout, Linear 64->1. When all 64 hidden ReLU units of a member are
+inactive, that member's logit is its final bias whatever the input near the ECG; when that holds in
+every member, the ensemble's logit is the mean of the final biases, its input gradient is exactly
+zero (saliency is all zero) and ``grounding.explain`` sets ``Attribution.locally_flat``.
+
+Per dataset and disease this prints: records, records where every member's hidden units are all
+inactive ("all members dead", read with forward hooks on each member's head ReLU), where at least
+one member's are ("any member dead"), records where ``grounding.zero_input_gradient`` is true (the
+definition ``explain`` uses) and whether the two agree record by record, the head's logit /
+probability on the all-dead records and its threshold, and for PTB-XL the labels (the disease's own
+diagnostic statements: any at likelihood 100 = "positive", only lower likelihoods = "uncertain",
+none = "negative") and strat_fold of the all-dead records. Labels are used for this description
+only. Also checks PTB Diagnostic s0010_re when present.
+
+    ECGQA_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python scripts/saturated_heads.py
+
+Runs in a few minutes on one core (no resume: nothing is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _head_relus(module):  # noqa: ANN001, ANN202 - torch module in, list of ReLU modules out
+    import torch
+
+    members = getattr(module, "members", None) or [module]
+    relus = []
+    for member in members:
+        head = getattr(member, "head", None)
+        found = [m for m in head.modules() if isinstance(m, torch.nn.ReLU)] if head is not None else []
+        if len(found) != 1:
+            raise SystemExit(f"expected one ReLU in each member's head, found {len(found)}")
+        relus.append(found[0])
+    return relus
+
+
+def analyse(model, ecgs, desc: str = "", batch: int = 64) -> dict[str, np.ndarray]:  # noqa: ANN001
+    """Per record: active hidden units per member (n, members), zero input gradient, logit."""
+    import torch
+    from tqdm import tqdm
+
+    from ecgqa_tools.grounding import predict_logits, zero_input_gradient
+
+    module = model.module.eval()
+    captured: list[torch.Tensor] = []
+    hooks = [r.register_forward_hook(lambda _m, _i, out: captured.append((out > 0).sum(dim=1)))
+             for r in _head_relus(module)]
+    active, flat, logits = [], [], []
+    try:
+        for start in tqdm(range(0, len(ecgs), batch), desc=desc, file=sys.stderr, leave=False):
+            x = np.stack([np.asarray(model.preprocess(e), dtype=np.float32) for e in ecgs[start:start + batch]])
+            captured.clear()
+            logits.append(predict_logits(model, x))
+            active.append(torch.stack(captured, dim=1).numpy())
+            captured.clear()
+            flat.append(zero_input_gradient(module, torch.from_numpy(x)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return {"active": np.concatenate(active), "flat": np.concatenate(flat), "logit": np.concatenate(logits)}
+
+
+def _label(codes: dict, statements, disease: str) -> str:  # noqa: ANN001 - PTB-XL statements table
+    mine = [k for k in codes if k in statements.index and statements.loc[k, "diagnostic_class"] == disease]
+    if any(float(codes[k]) == 100.0 for k in mine):
+        return "positive"
+    return "uncertain" if mine else "negative"
+
+
+def report(name: str, disease: str, model, result: dict[str, np.ndarray], extra: dict[str, list] | None = None) -> None:  # noqa: ANN001
+    active, flat, logit = result["active"], result["flat"], result["logit"]
+    all_dead = (active == 0).all(axis=1)
+    any_dead = (active == 0).any(axis=1)
+    agree = int((all_dead == flat).sum())
+    line = (f"{name} {disease}: n {len(flat)}, all members dead {int(all_dead.sum())}, any member dead "
+            f"{int(any_dead.sum())}, zero input gradient {int(flat.sum())} (agrees with all-dead on {agree}/{len(flat)}), "
+            f"median active units per member {float(np.median(active)):g}")
+    if all_dead.any():
+        values = np.unique(np.round(logit[all_dead], 6))
+        prob = 1 / (1 + np.exp(-values))
+        line += (f"; logit on all-dead {', '.join(f'{v:.4f}' for v in values)} (probability "
+                 f"{', '.join(f'{p:.4f}' for p in prob)}, threshold {float(model.threshold):.4f})")
+    print(line, flush=True)
+    for key, values in (extra or {}).items():
+        picked = [v for v, dead in zip(values, all_dead) if dead]
+        print(f"  {key} of the all-dead records: {dict(sorted(collections.Counter(picked).items()))}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("ECGQA_DATA_DIR", "/work/shared/data")))
+    parser.add_argument("--diseases", nargs="+", default=None)
+    args = parser.parse_args()
+
+    import torch
+
+    from ecgqa_tools.encoders import DISEASES, load_disease_model
+    from ecgqa_tools.records import Ludb, PtbXl, read_record, to_standard_leads
+
+    torch.set_num_threads(1)
+    diseases = args.diseases or list(DISEASES)
+    models = {d: load_disease_model(d) for d in diseases}
+    for d, m in models.items():
+        print(f"{d}: model version {getattr(m.card, 'version', '?')}, threshold {float(m.threshold):.4f}", flush=True)
+
+    ptbxl = PtbXl(args.data / "ptb-xl")
+    ids = list(ptbxl.present_ids(fs_hz=100))
+    md, statements = ptbxl.metadata, ptbxl.statements
+    ecgs = [to_standard_leads(ptbxl.read(i, fs_hz=100)) for i in ids]
+    folds = [int(md.loc[i, "strat_fold"]) for i in ids]
+    for d, m in models.items():
+        labels = [_label(md.loc[i, "scp_codes"], statements, d) for i in ids]
+        report("PTB-XL records100", d, m, analyse(m, ecgs, f"PTB-XL {d}"),
+               {"label": labels, "strat_fold": folds})
+        print(f"  labels of all {len(ids)} records: {dict(sorted(collections.Counter(labels).items()))}", flush=True)
+
+    ludb = Ludb(args.data / "ludb")
+    ecgs = [to_standard_leads(ludb.read(n)) for n in range(1, 201)]
+    for d, m in models.items():
+        report("LUDB", d, m, analyse(m, ecgs, f"LUDB {d}"))
+
+    s0010 = args.data / "ptbdb" / "s0010_re"
+    if s0010.with_suffix(".hea").exists():
+        ecg = to_standard_leads(read_record(s0010))
+        for d, m in models.items():
+            r = analyse(m, [ecg])
+            print(f"PTB Diagnostic s0010_re {d}: active hidden units per member {r['active'][0].tolist()}, "
+                  f"zero input gradient {bool(r['flat'][0])}, probability {1 / (1 + np.exp(-r['logit'][0])):.4f}",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
