@@ -53,6 +53,12 @@ def test_classify_prints_a_note_not_a_warning(record, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert f"note: reading rec: {IGNORED}" in out
     assert "Warning:" not in out
+    assert main(["classify", str(record), "--fs", "250", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["warnings"] == [] and len(out["notes"]) == 1
+    assert out["notes"][0].startswith(f"reading rec: {IGNORED}")
+    assert main(["classify", str(record), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []
 
 
 def test_axis_ptbxl_note(record, capsys: pytest.CaptureFixture[str]) -> None:
