@@ -45,6 +45,7 @@ EXPORTED = {
         "record_display_name",
         "require_ecg",
         "resample",
+        "resampled_length",
         "split_of_fold",
         "standard_index",
         "to_standard_leads",

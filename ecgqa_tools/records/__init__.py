@@ -9,7 +9,7 @@ from ._ludb import UNIFORM_GAIN_ADU_PER_MV, Ludb, LudbDiagnoses
 from ._mimic import MimicIvEcg
 from ._names import RecordName, parse_record_name, read_named_record, record_display_name
 from ._ptbxl import PtbXl, PtbXlFiltered, split_of_fold
-from ._transform import missing_standard_leads, resample, to_standard_leads
+from ._transform import missing_standard_leads, resample, resampled_length, to_standard_leads
 from ._waves import WAVE_KINDS, Delineation, Wave, WaveKind
 from ._wfdb import companion_file, read_wfdb, read_wfdb_header, record_base, wfdb_signal_files
 
@@ -53,6 +53,7 @@ __all__ = [
     "record_display_name",
     "require_ecg",
     "resample",
+    "resampled_length",
     "split_of_fold",
     "standard_index",
     "to_standard_leads",

@@ -31,13 +31,32 @@ def resample(ecg: ECG, fs_hz: float) -> ECG:
         )
     if abs(fs_hz - ecg.fs_hz) < 1e-9:
         return ecg
-    ratio = Fraction(float(fs_hz) / ecg.fs_hz).limit_denominator(1000)
-    if abs(ecg.fs_hz * ratio.numerator / ratio.denominator - fs_hz) <= 1e-9 * fs_hz:
+    ratio = _poly_ratio(ecg.fs_hz, fs_hz)
+    if ratio is not None:
         resampled = resample_poly(ecg.signal_mv, ratio.numerator, ratio.denominator, axis=1)
     else:
-        n_out = int(round(ecg.n_samples * float(fs_hz) / ecg.fs_hz))
-        resampled = fft_resample(ecg.signal_mv, n_out, axis=1)
+        resampled = fft_resample(ecg.signal_mv, resampled_length(ecg.n_samples, ecg.fs_hz, fs_hz), axis=1)
     return ecg.with_signal(resampled.astype(np.float32), fs_hz=float(fs_hz))
+
+
+def _poly_ratio(fs_from_hz: float, fs_to_hz: float) -> Fraction | None:
+    """``fs_to / fs_from`` as a small exact fraction (polyphase resampling), else None (FFT)."""
+    ratio = Fraction(float(fs_to_hz) / fs_from_hz).limit_denominator(1000)
+    if abs(fs_from_hz * ratio.numerator / ratio.denominator - fs_to_hz) <= 1e-9 * fs_to_hz:
+        return ratio
+    return None
+
+
+def resampled_length(n_samples: int, fs_from_hz: float, fs_to_hz: float) -> int:
+    """Samples ``resample`` gives a record of ``n_samples`` at ``fs_from_hz`` resampled to
+    ``fs_to_hz``: ``ceil(n * up / down)`` on the polyphase path (exact integer arithmetic),
+    ``round(n * fs_to / fs_from)`` on the FFT path, ``n`` when the rates are equal."""
+    if abs(fs_to_hz - fs_from_hz) < 1e-9:
+        return int(n_samples)
+    ratio = _poly_ratio(fs_from_hz, fs_to_hz)
+    if ratio is not None:
+        return -(-int(n_samples) * ratio.numerator // ratio.denominator)
+    return int(round(n_samples * float(fs_to_hz) / fs_from_hz))
 
 
 def missing_standard_leads(ecg: ECG) -> tuple[str, ...]:
