@@ -15,7 +15,10 @@ diagnostic statements: any at likelihood 100 = "positive", only lower likelihood
 none = "negative") and strat_fold of the all-dead records. Labels are used for this description
 only. Also checks PTB Diagnostic s0010_re when present.
 
-    ECGQA_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python scripts/saturated_heads.py
+    ECGQA_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python scripts/saturated_heads.py [--ig | --cost]
+
+``--cost`` only measures the CPU cost of the check per IG map. ``--ig`` adds, for each head with flat PTB-XL records, the completeness of its default IG map on
+them and on as many non-flat records.
 
 Runs in a few minutes on one core (no resume: nothing is written).
 """
@@ -78,7 +81,8 @@ def _label(codes: dict, statements, disease: str) -> str:  # noqa: ANN001 - PTB-
     return "uncertain" if mine else "negative"
 
 
-def report(name: str, disease: str, model, result: dict[str, np.ndarray], extra: dict[str, list] | None = None) -> None:  # noqa: ANN001
+def report(name: str, disease: str, model, result: dict[str, np.ndarray], extra: dict[str, list] | None = None,  # noqa: ANN001
+           ids: list | None = None) -> None:
     active, flat, logit = result["active"], result["flat"], result["logit"]
     all_dead = (active == 0).all(axis=1)
     any_dead = (active == 0).any(axis=1)
@@ -92,15 +96,74 @@ def report(name: str, disease: str, model, result: dict[str, np.ndarray], extra:
         line += (f"; logit on all-dead {', '.join(f'{v:.4f}' for v in values)} (probability "
                  f"{', '.join(f'{p:.4f}' for p in prob)}, threshold {float(model.threshold):.4f})")
     print(line, flush=True)
+    if ids is not None and all_dead.any():
+        print(f"  ids of the all-dead records: {[i for i, dead in zip(ids, all_dead) if dead]}", flush=True)
     for key, values in (extra or {}).items():
         picked = [v for v, dead in zip(values, all_dead) if dead]
         print(f"  {key} of the all-dead records: {dict(sorted(collections.Counter(picked).items()))}", flush=True)
+
+
+def ig_completeness(name: str, disease: str, ecgs, flat: np.ndarray, ids: list) -> None:  # noqa: ANN001
+    """Default IG (``explain_batch``) on the flat records and on as many non-flat ones (every k-th
+    non-flat record in id order): median |convergence_delta| / |logit change|, how many maps sum to
+    the opposite sign of the logit change, at the default step count and at 32 steps."""
+    from ecgqa_tools.grounding import DEFAULT_IG_STEPS, explain_batch
+
+    on = [i for i, f in enumerate(flat) if f]
+    off_all = [i for i, f in enumerate(flat) if not f]
+    off = off_all[:: max(1, len(off_all) // max(1, len(on)))][: len(on)]
+    for label, rows in (("flat", on), ("not flat", off)):
+        for steps in (DEFAULT_IG_STEPS, 32):
+            maps = explain_batch([ecgs[i] for i in rows], disease, "ig", n_steps=steps)
+            change = np.array([a.logit - a.baseline_logit for a in maps])
+            total = np.array([float(a.values.sum(dtype=np.float64)) for a in maps])
+            ratio = np.abs(total - change) / np.maximum(np.abs(change), 1e-12)
+            flipped = int((np.sign(total) != np.sign(change)).sum())
+            print(f"  IG {name} {disease} {label} ({len(rows)} records, {steps} steps): median |delta|/|change| "
+                  f"{float(np.median(ratio)):.3f}, > 0.5: {int((ratio > 0.5).sum())}, map sum of the opposite sign "
+                  f"{flipped}; median |change| {float(np.median(np.abs(change))):.3f}"
+                  + (f"; ids {[ids[i] for i in rows][:5]}..." if ids else ""), flush=True)
+
+
+def flat_check_cost(diseases: list[str], repeats: int = 4) -> None:
+    """CPU seconds (``time.process_time``) of one default IG map of each bundled example with and
+    without the locally-flat check (``zero_input_gradient`` replaced by a no-op), interleaved."""
+    import time
+
+    from ecgqa_tools.grounding import _attribution, explain
+    from ecgqa_tools.records import list_examples, load_example, to_standard_leads
+
+    real = _attribution.zero_input_gradient
+
+    def skip(_module, inputs):  # noqa: ANN001, ANN202
+        return np.zeros(len(inputs), dtype=bool)
+
+    ecgs = [to_standard_leads(load_example(name)) for name in list_examples()]
+    try:
+        for disease in diseases:
+            explain(ecgs[0], disease)  # warm-up: model load, traced module
+            times: dict[str, list[float]] = {"with check": [], "without": []}
+            for _ in range(repeats):
+                for ecg in ecgs:
+                    for key, check in (("with check", real), ("without", skip)):
+                        _attribution.zero_input_gradient = check
+                        start = time.process_time()
+                        explain(ecg, disease)
+                        times[key].append(time.process_time() - start)
+            print(f"cost {disease}: median CPU s per default IG map over {len(ecgs)} examples x {repeats}: "
+                  + ", ".join(f"{k} {float(np.median(v)):.4f}" for k, v in times.items()), flush=True)
+    finally:
+        _attribution.zero_input_gradient = real
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("ECGQA_DATA_DIR", "/work/shared/data")))
     parser.add_argument("--diseases", nargs="+", default=None)
+    parser.add_argument("--ig", action="store_true",
+                        help="also: default IG completeness on the flat vs as many non-flat PTB-XL records")
+    parser.add_argument("--cost", action="store_true",
+                        help="only: CPU cost of the locally-flat check per default IG map (bundled examples)")
     args = parser.parse_args()
 
     import torch
@@ -110,6 +173,9 @@ def main() -> int:
 
     torch.set_num_threads(1)
     diseases = args.diseases or list(DISEASES)
+    if args.cost:
+        flat_check_cost(diseases)
+        return 0
     models = {d: load_disease_model(d) for d in diseases}
     for d, m in models.items():
         print(f"{d}: model version {getattr(m.card, 'version', '?')}, threshold {float(m.threshold):.4f}", flush=True)
@@ -121,14 +187,16 @@ def main() -> int:
     folds = [int(md.loc[i, "strat_fold"]) for i in ids]
     for d, m in models.items():
         labels = [_label(md.loc[i, "scp_codes"], statements, d) for i in ids]
-        report("PTB-XL records100", d, m, analyse(m, ecgs, f"PTB-XL {d}"),
-               {"label": labels, "strat_fold": folds})
+        result = analyse(m, ecgs, f"PTB-XL {d}")
+        report("PTB-XL records100", d, m, result, {"label": labels, "strat_fold": folds}, ids)
+        if args.ig and result["flat"].any():
+            ig_completeness("PTB-XL", d, ecgs, result["flat"], ids)
         print(f"  labels of all {len(ids)} records: {dict(sorted(collections.Counter(labels).items()))}", flush=True)
 
     ludb = Ludb(args.data / "ludb")
     ecgs = [to_standard_leads(ludb.read(n)) for n in range(1, 201)]
     for d, m in models.items():
-        report("LUDB", d, m, analyse(m, ecgs, f"LUDB {d}"))
+        report("LUDB", d, m, analyse(m, ecgs, f"LUDB {d}"), ids=list(range(1, 201)))
 
     s0010 = args.data / "ptbdb" / "s0010_re"
     if s0010.with_suffix(".hea").exists():
