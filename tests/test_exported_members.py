@@ -153,6 +153,7 @@ EXPORTED = {
         "model_cards",
         "model_input_notes",
         "model_input_warnings",
+        "model_window_start",
         "predict_attributes",
         "predict_axis_ptbxl",
         "predict_diseases",

@@ -25,8 +25,8 @@ from ._inference import (
 from ._labels import DISEASE_NAMES, DISEASES, pure_labels
 from ._metrics import macro_auc, roc_auc, roc_auc_ci
 from ._package import LoadedModel, guard_unseen
-from ._preprocess import (MIN_MODEL_SECONDS, MODEL_FS_HZ, MODEL_SAMPLES, long_record_warning, preprocess_ecg,
-                          short_record_warning)
+from ._preprocess import (MIN_MODEL_SECONDS, MODEL_FS_HZ, MODEL_SAMPLES, long_record_warning, model_window_start,
+                          preprocess_ecg, short_record_warning)
 from ._codec import CodecEvent, CodecTokens, Token, tokenize_lead
 from ._delineation import (MIN_RHYTHM_QRS, DelineationResult, DelineatorConfig, RhythmCall, delineate, delineate_detailed,
                            delineation_workers, lead_problem, lead_quality, rhythm_of)
@@ -64,6 +64,7 @@ __all__ = [
     "model_cards",
     "model_input_notes",
     "model_input_warnings",
+    "model_window_start",
     "short_record_warning",
     "predict_attributes",
     "predict_diseases",

@@ -23,7 +23,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import RecordError
-from ..records import ECG, resample, to_standard_leads
+from ..records import ECG, resample, resampled_length, to_standard_leads
 
 MODEL_FS_HZ = 100.0
 """Sampling rate of every model's input."""
@@ -98,6 +98,19 @@ def fit_length(signal: np.ndarray, n_samples: int = MODEL_SAMPLES) -> np.ndarray
     return np.pad(signal, ((0, 0), (pad // 2, pad - pad // 2)))
 
 
+def model_window_start(n_samples: int, fs_hz: float, n_model: int = MODEL_SAMPLES) -> int:
+    """Where the models' window starts in a whole record of ``n_samples`` at ``fs_hz``, in samples of
+    the record at 100 Hz: ``fit_length``'s centre crop of the record resampled to 500 Hz
+    (``records.resample``, whose length ``records.resampled_length`` gives on both its polyphase and
+    FFT paths) and decimated to every 5th sample; negative when the record is shorter than
+    ``n_model`` and zero-padded (minus the zeros put before it). The one computation shared by the
+    long-record cut (``guarded_model_window``) and grounding's attribution maps."""
+    n_at_model = -(-resampled_length(n_samples, fs_hz, FILTER_FS_HZ) // 5)  # ceil: every 5th sample
+    if n_model <= n_at_model:
+        return (n_at_model - n_model) // 2
+    return -((n_model - n_at_model) // 2)
+
+
 @dataclass(frozen=True)
 class GuardedWindow:
     """What ``preprocess_ecg`` filters of a record (``guarded_model_window``)."""
@@ -123,8 +136,7 @@ def guarded_model_window(ecg: ECG, guard_s: float = FILTER_GUARD_S) -> GuardedWi
     Otherwise the whole record is returned with ``offset`` None.
     """
     fs = ecg.fs_hz
-    n_at_model = math.ceil(ecg.n_samples * MODEL_FS_HZ / fs - 1e-9)  # length after 500 Hz + every 5th
-    window_start = (n_at_model - MODEL_SAMPLES) // 2  # fit_length's centre crop, in 100 Hz samples
+    window_start = model_window_start(ecg.n_samples, fs)  # fit_length's centre crop, in 100 Hz samples
     if window_start <= 0:
         return GuardedWindow(ecg, None)
     step = Fraction(MODEL_FS_HZ / fs).limit_denominator(1000).denominator  # input samples per grid point

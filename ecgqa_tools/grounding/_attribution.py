@@ -370,8 +370,17 @@ def _model_rate(model: Any, ecg: ECG, n_model: int) -> float:
 
 
 def _alignment(n_input: int, fs_hz: float, model_fs_hz: float, n_model: int) -> int:
-    """Offset of the model window in model-rate samples (centre crop / symmetric zero pad)."""
-    n_at_model = int(round(n_input * model_fs_hz / fs_hz))
+    """Offset of the model window in model-rate samples (centre crop / symmetric zero pad). At the
+    encoders' rate it is exactly where their preprocessing puts the window
+    (``encoders.model_window_start``, shared with the long-record cut; before session 9 a ``round``
+    here put it one model sample early for some lengths); at another rate, on the record resampled
+    to that rate (``records.resampled_length``)."""
+    from ..encoders import MODEL_FS_HZ, model_window_start
+    from ..records import resampled_length
+
+    if abs(model_fs_hz - MODEL_FS_HZ) < 1e-9:
+        return model_window_start(n_input, fs_hz, n_model)
+    n_at_model = resampled_length(n_input, fs_hz, model_fs_hz)
     if n_model <= n_at_model:
         return (n_at_model - n_model) // 2
     return -((n_model - n_at_model) // 2)

@@ -16,6 +16,7 @@ from ecgqa_tools.encoders._preprocess import (
     fit_length,
     guarded_model_window,
 )
+from ecgqa_tools.encoders import model_window_start
 from ecgqa_tools.records import (
     ECG,
     PtbXl,
@@ -84,6 +85,34 @@ def test_long_record_is_cut_on_the_same_100hz_grid(fs_hz: float) -> None:
         fitted = design @ np.linalg.lstsq(design, lead_new, rcond=None)[0]
         assert np.abs(lead_new - fitted).max() < 1e-3
     assert not np.array_equal(new, old)  # the wander makes the z-scores differ
+
+
+@pytest.mark.parametrize("fs_hz", [100.0, 250.0, 257.0, 360.0, 499.7, 500.0, 1000.0, 1010.1])
+@pytest.mark.parametrize("n_samples", [1013, 3605, 3607, 34145, 36005, 89946])
+def test_model_window_start_is_where_fit_length_crops_the_whole_record(fs_hz: float, n_samples: int) -> None:
+    """One lead is enough: the length after resampling to 500 Hz and taking every 5th sample."""
+    ecg = ECG.from_array(np.zeros((1, n_samples), dtype=np.float32), fs_hz, ("II",))
+    n_whole = resample(ecg, 500.0).signal_mv[:, ::5].shape[1]
+    marked = fit_length(np.arange(n_whole, dtype=np.float64)[None] + 1)[0]  # 0 = zero padding
+    start = int(marked[marked > 0][0]) - 1 - int(np.argmax(marked > 0))
+    assert model_window_start(n_samples, fs_hz) == start
+
+
+def test_cut_starts_on_fit_lengths_sample_when_the_fft_length_rounds_down() -> None:
+    """Review s9 S1: at 499.7 Hz (FFT resampling) 34,145 samples give round(34165.499) = 34165 at 500 Hz,
+    6,833 at 100 Hz, so fit_length starts at 2916; ``ceil(n * 100 / fs)`` (6,834) put the cut at 2917,
+    one 100 Hz sample late. The whole-record reference's own FFT grid runs 1.46e-5 slow here (0.5 ms by
+    the window), so the check is on the time lag (least squares on the reference and its derivative),
+    not on bit equality: under 0.1 sample, where the old cut gave about one sample."""
+    ecg = tiled(load_example("ptbxl-00210"), 7, 499.7)
+    ecg = ecg.with_signal(ecg.signal_mv[:, :34145])
+    assert guarded_model_window(ecg).offset is not None
+    assert model_window_start(ecg.n_samples, ecg.fs_hz) == 2916
+    new, old = preprocess_ecg(ecg), whole_record_input(ecg)
+    for lead_new, lead_old in zip(new.astype(np.float64), old.astype(np.float64)):
+        design = np.stack([lead_old, np.gradient(lead_old), np.ones_like(lead_old)], axis=1)
+        scale, lag_scaled, _ = np.linalg.lstsq(design, lead_new, rcond=None)[0]
+        assert abs(lag_scaled / scale) < 0.1
 
 
 def test_long_record_preprocessing_does_not_allocate_the_whole_record() -> None:
