@@ -55,7 +55,7 @@ def model_input_notes(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     (``SignalQuality.ignored_rate_notes``). Shown as plain notes, like ``ecgqa info`` and
     ``ecgqa measure`` show reader notes; ``model_input_warnings`` has the rest."""
     ecg = require_ecg(ecg, "model_input_notes")
-    return tuple(f"reading {name or ecg.record_id}: {note}" for note in ecg.quality().ignored_rate_notes)
+    return tuple(f"reading {name or ecg.record_id}: {note}" for note in ecg.ignored_rate_notes)  # no signal pass
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

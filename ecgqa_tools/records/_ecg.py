@@ -177,6 +177,11 @@ class ECG:
     def duration_s(self) -> float:
         return self.n_samples / self.fs_hz
 
+    @property
+    def ignored_rate_notes(self) -> tuple[str, ...]:
+        """``SignalQuality.ignored_rate_notes`` without ``quality()``'s pass over the signal."""
+        return _ignored_rate_notes(self.read_notes)
+
     def lead(self, name: str) -> np.ndarray:
         """Samples of one lead (any spelling of its name), shape (samples,)."""
         canonical = normalize_lead_name(name)
@@ -273,7 +278,7 @@ class SignalQuality:
         record was read at its own, right rate. Outputs show them as plain notes; the other reader
         notes (an assumed rate, a defaulted or negative gain) can make outputs wrong and are
         warnings (review s8 S5)."""
-        return tuple(n for n in self.reader_notes if n.startswith(IGNORED_RATE_NOTE_START))
+        return _ignored_rate_notes(self.reader_notes)
 
     @property
     def microvolt_like(self) -> bool:
@@ -316,6 +321,10 @@ class SignalQuality:
 
 IGNORED_RATE_NOTE_START = "fs_hz/--fs "
 """How ``file_rate``'s note that a caller's rate was ignored begins (``SignalQuality.ignored_rate_notes``)."""
+
+
+def _ignored_rate_notes(notes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in notes if n.startswith(IGNORED_RATE_NOTE_START))
 RATE_TOLERANCE = 1e-3
 """Relative difference under which a caller's ``fs_hz`` and a file's own rate count as the same
 (a CSV time column rounded to the microsecond)."""

@@ -56,7 +56,7 @@ def resampled_length(n_samples: int, fs_from_hz: float, fs_to_hz: float) -> int:
     ratio = _poly_ratio(fs_from_hz, fs_to_hz)
     if ratio is not None:
         return -(-int(n_samples) * ratio.numerator // ratio.denominator)
-    return int(round(n_samples * float(fs_to_hz) / fs_from_hz))
+    return round(n_samples * float(fs_to_hz) / fs_from_hz)
 
 
 def missing_standard_leads(ecg: ECG) -> tuple[str, ...]:
