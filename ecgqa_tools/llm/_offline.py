@@ -31,8 +31,8 @@ from ._tools import (
     _diseases,
     _measurement,
     _quantity,
-    input_notes,
     input_warnings,
+    record_notes,
     is_present,
     threshold_of,
     version_of,
@@ -510,15 +510,6 @@ def record_warnings(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ..
     analysed at all included as one of them (for answers that are not refused, e.g. the agent's)."""
     warnings, unusable = _signal_findings(ctx, list(records))
     return warnings + ((unusable,) if unusable else ())
-
-
-def record_notes(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ...]:
-    """The plain reading notes of ``records`` (``input_notes``: an ignored ``--fs``), each once."""
-    notes: list[str] = []
-    for name in records:
-        ref, ecg = ctx.load(name)
-        notes.extend(input_notes(ctx, ref, ecg))
-    return tuple(dict.fromkeys(notes))
 
 
 def _unusable(question: str, record: str, reason: str) -> Answer:

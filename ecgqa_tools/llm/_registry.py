@@ -75,6 +75,9 @@ class ToolOutput(BaseModel):
 
     provenance: list[Provenance] = Field(description="models or measurements behind this result")
     evidence_ids: list[str] = Field(description="ids of the evidence items this call added")
+    notes: list[str] = Field(default_factory=list, description=(
+        "how the record was read where that puts nothing in doubt (e.g. a --fs ignored because the record "
+        "states its own rate, which is used); not quality problems, not warnings; empty when none"))
 
 
 @dataclass(frozen=True)

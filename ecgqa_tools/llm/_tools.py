@@ -78,7 +78,8 @@ class RecordSummary(ToolOutput):
     duration_s: float = Field(description="duration in seconds")
     max_abs_amplitude_mv: float = Field(description="largest absolute sample over all leads, mV")
     flat_leads: list[str] = Field(description="leads with peak-to-peak below 0.01 mV (disconnected electrode)")
-    quality_problems: list[str] = Field(description="reader's quality findings (flat, implausible amplitude, missing leads)")
+    quality_problems: list[str] = Field(description=("reader's quality findings (flat, implausible amplitude, missing "
+                                                     "leads); an ignored --fs is in notes, not here"))
     header_age_years: float | None = Field(None, description="age written in the record's header, if any")
     header_sex: str | None = Field(None, description="sex written in the record's header, if any")
 
@@ -213,6 +214,16 @@ def input_notes(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
     if not isinstance(ecg, ECG):
         return ()
     return ctx.cached(ref.canonical, "input_notes", lambda: model_input_notes(ecg, name=ref.canonical))
+
+
+def record_notes(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ...]:
+    """The plain reading notes of ``records`` (``input_notes``: an ignored ``--fs``), each once: the
+    ``notes`` of every tool result (``ToolOutput.notes``), offline answer and agent answer."""
+    notes: list[str] = []
+    for name in records:
+        ref, ecg = ctx.load(name)
+        notes.extend(input_notes(ctx, ref, ecg))
+    return tuple(dict.fromkeys(notes))
 
 
 def _length_warnings(name: str, ecg) -> tuple[str, ...]:
@@ -401,8 +412,9 @@ def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
     out = RecordSummary(
         record=ref.canonical, source=ecg.source, leads=list(ecg.lead_names), fs_hz=ecg.fs_hz,
         duration_s=round(ecg.duration_s, 3), max_abs_amplitude_mv=round(float(np.abs(ecg.signal_mv).max()), 3),
-        flat_leads=flat, quality_problems=quality.problems(), header_age_years=ecg.metadata.age_years, header_sex=ecg.metadata.sex,
-        provenance=[prov], evidence_ids=[],
+        flat_leads=flat, quality_problems=[p for p in quality.problems() if p not in quality.ignored_rate_notes],
+        header_age_years=ecg.metadata.age_years, header_sex=ecg.metadata.sex,
+        provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     statement = (
         f"{ref.canonical}: {len(ecg.lead_names)} leads, {ecg.fs_hz:g} Hz, {ecg.duration_s:.1f} s"
@@ -429,7 +441,7 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
     out = DiseaseProbabilities(
         record=ref.canonical, probabilities=probabilities, thresholds=thresholds, positive=positive,
         warnings=warnings, provenance=list({p.version: p for p in provs.values()}.values()) or
-        [Provenance(source=scores.model, version=scores.version, record=ref.canonical)], evidence_ids=[],
+        [Provenance(source=scores.model, version=scores.version, record=ref.canonical)], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     for disease, p in probabilities.items():
         call = "positive" if disease in positive else "negative"
@@ -458,7 +470,7 @@ def attribution_evidence(
         record=ref.canonical, disease=disease, probability=result.probability, method=method, text=result.text,
         top_leads={k: round(float(v), 3) for k, v in top.items()},
         wave_shares={k: round(float(v), 3) for k, v in result.wave_shares.items()},
-        warnings=warnings, provenance=[prov], evidence_ids=[],
+        warnings=warnings, provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     out.evidence_ids.append(ctx.add_evidence("attribution_evidence", f"{disease} on {ref.canonical}: {result.text}", prov))
     return out
@@ -484,7 +496,7 @@ def ecgqa_attributes(ctx: ToolContext, record: str,
     borderline = {k: round(float(v), 3) for k, v in ranked if k not in present and cut(k) - 0.2 <= v}
     out = EcgqaAttributes(
         record=ref.canonical, threshold=threshold, present=present,
-        borderline=borderline, warnings=warnings, provenance=[prov], evidence_ids=[],
+        borderline=borderline, warnings=warnings, provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     for name, p in present.items():
         out.evidence_ids.append(ctx.add_evidence(
@@ -512,7 +524,7 @@ def intervals_and_axis(
     values = {k: (None if v is None else round(float(v), 1)) for k, v in result.values.items()}
     out = IntervalsAndAxis(
         record=ref.canonical, values=values, reasons=dict(result.reasons), axis_class=result.axis_class,
-        ranges=dict(result.ranges), provenance=[prov], evidence_ids=[],
+        ranges=dict(result.ranges), provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     for name, value in values.items():
         if value is not None:
@@ -544,7 +556,7 @@ def codec_tokens(ctx: ToolContext, record: str, lead: Lead = "II",
     prov = Provenance(source=result.codec, version=result.version, record=ref.canonical)
     out = CodecTokens(
         record=ref.canonical, lead=result.lead, n_tokens=len(result.tokens), tokens=list(result.tokens[:max_tokens]),
-        details={k: str(v) for k, v in result.details.items()}, provenance=[prov], evidence_ids=[],
+        details={k: str(v) for k, v in result.details.items()}, provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     out.evidence_ids.append(ctx.add_evidence("codec_tokens", f"lead {result.lead} of {ref.canonical} is {len(result.tokens)} {result.codec} tokens", prov))
     return out
@@ -570,7 +582,7 @@ def noise_per_lead(ctx: ToolContext, record: str) -> NoisePerLead:
                          hf_residue_outside_qrs_mv=round(q.residue_outside_qrs_mv, 4),
                          burst_ratio_outside_qrs=round(q.burst_ratio_outside_qrs, 2))
                for q in quality],
-        noisy_leads=noisy, provenance=[prov], evidence_ids=[],
+        noisy_leads=noisy, provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     if noisy:
         for kind, leads in noisy.items():
@@ -613,7 +625,7 @@ def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgCompariso
             for k in dis_a.probabilities if k in dis_b.probabilities
         },
         ranges_a=dict(meas_a.ranges), ranges_b=dict(meas_b.ranges),
-        warnings=list(dict.fromkeys(warnings_a + warnings_b)), provenance=provs, evidence_ids=[],
+        warnings=list(dict.fromkeys(warnings_a + warnings_b)), provenance=provs, evidence_ids=[], notes=list(record_notes(ctx, (record_a, record_b))),
     )
     pair = Provenance(source=f"{attrs_a.model} (both records)", version=attrs_a.version,
                       record=f"{ref_a.canonical} -> {ref_b.canonical}")
@@ -639,7 +651,7 @@ def age_sex_estimate(ctx: ToolContext, record: str) -> AgeSexEstimate:
         record=ref.canonical,
         age_years=None if result.age_years is None else round(float(result.age_years), 1),
         female_probability=None if p is None else round(float(p), 3), sex=sex,
-        warnings=warnings, provenance=[prov], evidence_ids=[],
+        warnings=warnings, provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )
     parts = []
     if out.age_years is not None:
