@@ -78,11 +78,11 @@ class AxisClassPrediction:
     """What the classes mean: PTB-XL's ``heart_axis`` words (left border near +5 degrees), not the
     AHA textbook -30 / +90 cut-offs ``grounding.measure`` uses."""
     warnings: tuple[str, ...] = ()
-    """Cautions about the input (e.g. a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
     """Why the class may be wrong (a record shorter than ``MIN_MODEL_SECONDS``, zero-padded to 10 s)."""
     notes: tuple[str, ...] = ()
     """How the record was read, where that puts nothing in doubt (an ignored ``--fs``:
-    ``SignalQuality.ignored_rate_notes``); ``summary`` prints them as ``note:`` lines."""
+    ``model_input_notes``, ``reading <record>: ...`` as ``DiseasePrediction.notes``); ``summary``
+    prints them as ``note:`` lines."""
 
     def summary(self) -> str:
         probs = ", ".join(f"{c} {self.probabilities[c]:.3f}" for c in AXIS_CLASSES)
@@ -154,6 +154,7 @@ def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
     flat raises ``RecordError`` too (no axis can be read from it).
     """
     from ..errors import RecordError
+    from ._inference import model_input_notes
     from ._preprocess import short_record_warning
 
     model = load_axis_model()
@@ -170,7 +171,7 @@ def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
                                    short_record_warning(ecg.record_id or "record", ecg.duration_s,
                                                         "the axis model's three members read")]
                        if w and w not in quality.ignored_rate_notes),
-        notes=quality.ignored_rate_notes,
+        notes=model_input_notes(ecg),
     )
 
 

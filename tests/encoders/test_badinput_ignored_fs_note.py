@@ -63,8 +63,8 @@ def test_classify_prints_a_note_not_a_warning(record, capsys: pytest.CaptureFixt
 
 def test_axis_ptbxl_note(record, capsys: pytest.CaptureFixture[str]) -> None:
     pred = predict_axis_ptbxl(read_record(record, fs_hz=250))
-    assert pred.warnings == () and pred.notes[0].startswith(IGNORED)
-    assert pred.summary().splitlines()[-1].startswith(f"note: {IGNORED}")
+    assert pred.warnings == () and pred.notes[0].startswith(f"reading rec: {IGNORED}")  # as classify's
+    assert pred.summary().splitlines()[-1].startswith(f"note: reading rec: {IGNORED}")
     assert main(["axis-ptbxl", str(record), "--fs", "250", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["warnings"] == [] and out["notes"][0].startswith(IGNORED)
+    assert out["warnings"] == [] and out["notes"][0].startswith(f"reading rec: {IGNORED}")
