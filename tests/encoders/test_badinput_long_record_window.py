@@ -9,14 +9,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ecgqa_tools.encoders import preprocess_ecg
+from ecgqa_tools.encoders import model_window_start, preprocess_ecg
 from ecgqa_tools.encoders._preprocess import (
     FILTER_GUARD_S,
     bandpass_zscore,
     fit_length,
     guarded_model_window,
 )
-from ecgqa_tools.encoders import model_window_start
 from ecgqa_tools.records import (
     ECG,
     PtbXl,
