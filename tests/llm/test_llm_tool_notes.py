@@ -67,3 +67,22 @@ def test_agent_answer_lists_the_note_and_no_warning(record, backend) -> None:
     assert answer.to_json()["notes"] == list(answer.notes)
     tool_message = json.loads(model.requests[1]["messages"][-1]["content"])  # the model saw the note too
     assert len(tool_message["notes"]) == 1 and IGNORED in tool_message["notes"][0]
+
+
+def test_mcp_client_gets_the_note_as_text_and_structured_content(record, backend) -> None:
+    import anyio
+    from mcp import Client
+
+    from ecgqa_tools.llm import build_mcp_server
+
+    context = ToolContext(backend=backend, extra_roots=[str(record.parent)], fs_hz=250.0)
+
+    async def run():
+        async with Client(build_mcp_server(context)) as client:
+            return await client.call_tool("disease_probabilities", {"record": str(record)})
+
+    result = anyio.run(run)
+    assert not result.is_error
+    for shown in (result.structured_content, json.loads(result.content[0].text)):
+        assert len(shown["notes"]) == 1 and IGNORED in shown["notes"][0]
+        assert not any("ignored" in w for w in shown["warnings"])
