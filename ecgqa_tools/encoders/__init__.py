@@ -2,6 +2,7 @@
 
 from ._axis_model import AXIS_CLASSES, AXIS_PTBXL_LABELS, AxisClassPrediction, AxisModel, load_axis_model, predict_axis_ptbxl
 from ._cards import ModelCard
+from ._flat import HeadConstant, flat_head_note
 from ._inference import (
     AgeSexEstimate,
     AgeSexModel,
@@ -47,6 +48,7 @@ __all__ = [
     "DISEASE_WEIGHT_SETS",
     "DiseaseModel",
     "DiseasePrediction",
+    "HeadConstant",
     "LoadedModel",
     "MIN_MODEL_SECONDS",
     "MIN_RHYTHM_QRS",
@@ -55,6 +57,7 @@ __all__ = [
     "ModelCard",
     "active_disease_weights",
     "estimate_age_sex",
+    "flat_head_note",
     "guard_unseen",
     "load_age_sex_model",
     "load_attribute_model",

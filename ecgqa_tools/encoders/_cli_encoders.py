@@ -307,7 +307,8 @@ def _classify(args: argparse.Namespace) -> int:
     diseases = predict_diseases(ecg, backend=args.backend)  # RecordError when every lead is flat
     out: dict = {"record": name, "diseases": dict(diseases.probabilities),
                  "thresholds": dict(diseases.thresholds), "positive": list(diseases.positive),
-                 "warnings": list(diseases.warnings), "notes": list(diseases.notes)}
+                 "warnings": list(diseases.warnings), "notes": list(diseases.notes + diseases.flat_notes),
+                 "flat_heads": list(diseases.flat_heads)}
     attrs = predict_attributes(ecg, backend=args.backend) if args.attributes else None
     age_sex = estimate_age_sex(ecg, backend=args.backend) if args.age_sex else None
     if attrs is not None:

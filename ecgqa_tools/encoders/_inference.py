@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelError, RecordError, UsageError
 from ..records import ECG, require_ecg
 from ._cards import ModelCard
+from ._flat import HeadConstant, flat_head_note, head_constant, is_flat_logit, onnx_head_biases, torch_head_biases
 from ._labels import DISEASE_NAMES, DISEASES
 from ._package import Backend, LoadedModel
 from ._preprocess import MODEL_FS_HZ, long_record_warning, preprocess_ecg, short_record_warning
@@ -124,6 +125,28 @@ class DiseaseModel(LoadedModel):
         """Probabilities (records,) for preprocessed inputs (records, 12, 1000)."""
         return _sigmoid(self.predict_logits(inputs, backend)).reshape(-1)
 
+    def head_constant(self, backend: Backend = "onnx") -> HeadConstant | None:
+        """The logit the head gives when every hidden unit of every ensemble member is inactive
+        (the mean of the members' final biases), read once from the weights ``backend`` runs: the
+        ONNX initializers (no ``onnx`` import, a few ms) or the torch module's parameters; None for
+        a network without a ``head`` (``encoders._flat``)."""
+        if backend not in self._head_constants:
+            select = self.card.hparams.get("select_output")
+            biases = torch_head_biases(self.module) if backend == "torch" else onnx_head_biases(self._path(".onnx"))
+            self._head_constants[backend] = head_constant(biases, select)
+        return self._head_constants[backend]
+
+    @cached_property
+    def _head_constants(self) -> dict[str, HeadConstant | None]:
+        """Backend -> ``head_constant`` (filled on first use)."""
+        return {}
+
+    def flat_logits(self, logits: np.ndarray, backend: Backend = "onnx") -> np.ndarray:
+        """(records,) bool: the logit is the head's constant output (``head_constant``, within its
+        tolerance), i.e. the head is flat at that ECG: every hidden unit inactive in every member."""
+        constant = self.head_constant(backend)
+        return np.array([is_flat_logit(v, constant) for v in np.asarray(logits).reshape(-1)], dtype=bool)
+
 
 def load_disease_model(disease: str, weights: str | None = None) -> DiseaseModel:
     """The shipped model of ``disease`` (one of ``DISEASES``) from the weight set ``weights`` (see
@@ -156,6 +179,16 @@ class DiseasePrediction:
     notes: tuple[str, ...] = ()
     """Information about how the record was read that does not put the probabilities in doubt
     (``model_input_notes``: an ignored ``--fs``); ``summary`` prints them as ``note:`` lines."""
+    flat_heads: tuple[str, ...] = ()
+    """Disease codes whose head is flat at this ECG: its logit is the head's constant output (the
+    mean of the ensemble members' final biases, given when every hidden unit of every member's head
+    is inactive), so the probability is that constant, not a graded response to the signal
+    (``DiseaseModel.head_constant``; docs/encoders.md "Flat heads"). ``flat_notes`` words it."""
+
+    @property
+    def flat_notes(self) -> tuple[str, ...]:
+        """One ``flat_head_note`` per code of ``flat_heads`` (a note, not a warning)."""
+        return tuple(flat_head_note(code, self.probabilities[code]) for code in self.flat_heads)
 
     @property
     def positive(self) -> tuple[str, ...]:
@@ -169,7 +202,7 @@ class DiseasePrediction:
             call = "positive" if p >= self.thresholds[code] else "negative"
             lines.append(f"{code:<5} {DISEASE_NAMES[code]:<24} p={p:.3f}  threshold {self.thresholds[code]:.3f}  {call}")
         lines.extend(f"Warning: {w}" for w in self.warnings)
-        lines.extend(f"note: {n}" for n in self.notes)
+        lines.extend(f"note: {n}" for n in self.notes + self.flat_notes)
         return "\n".join(lines)
 
 
@@ -179,20 +212,25 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
     ``load_disease_model``). ``RecordError`` when every lead is flat; other signal-quality findings
     come as ``.warnings``, and so does a record shorter than ``MIN_MODEL_SECONDS`` (the models read
     10 s and zero-pad it; a 1.2 s normal record came out positive for all four diseases), and a
-    longer record says which 10 s the models read (``long_record_warning``)."""
+    longer record says which 10 s the models read (``long_record_warning``). A head whose logit is
+    its constant output at this ECG is listed in ``.flat_heads`` (no gradient pass: one comparison
+    with a constant read once per model)."""
     warnings = model_input_warnings(require_ecg(ecg, "predict_diseases"))
     name = ecg.path or ecg.record_id or "the record"
     warnings += tuple(w for w in (short_record_warning(name, ecg.duration_s, "the models read"),
                                   long_record_warning(name, ecg.duration_s)) if w)
     x = preprocess_ecg(ecg)[None]
-    probs, thresholds, versions = {}, {}, {}
+    probs, thresholds, versions, flat = {}, {}, {}, []
     for disease in diseases:
         model = load_disease_model(disease, weights)
-        probs[disease] = float(model.predict_proba(x, backend)[0])
+        logits = model.predict_logits(x, backend).reshape(-1)
+        probs[disease] = float(_sigmoid(logits)[0])
         thresholds[disease] = model.threshold
         versions[disease] = model.card.version
+        if model.flat_logits(logits, backend)[0]:
+            flat.append(disease)
     return DiseasePrediction(MappingProxyType(probs), MappingProxyType(thresholds), MappingProxyType(versions),
-                             ecg.record_id, warnings, model_input_notes(ecg))
+                             ecg.record_id, warnings, model_input_notes(ecg), tuple(flat))
 
 
 class AttributeModel(LoadedModel):
