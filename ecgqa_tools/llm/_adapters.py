@@ -71,6 +71,9 @@ class DiseaseScores(ScoresResult):
     versions: Mapping[str, str] = field(default_factory=dict)
     """Disease code -> version of the model that scored it (``version`` joins the distinct ones,
     e.g. ``2/3``; ``_tools.version_of`` picks one class's)."""
+    flat_notes: Mapping[str, str] = field(default_factory=dict)
+    """Disease code -> ``encoders.flat_head_note`` for each head that is flat at this ECG
+    (``DiseasePrediction.flat_heads``: its probability is the head's constant output); empty when none."""
 
 
 def predict_diseases(ecg: Any) -> ScoresResult:
@@ -79,7 +82,8 @@ def predict_diseases(ecg: Any) -> ScoresResult:
     pred = predict(ecg)
     versions = sorted(set(pred.versions.values()))
     return DiseaseScores(dict(pred.probabilities), "disease-cnn", "/".join(versions),
-                         thresholds=dict(pred.thresholds), versions=dict(pred.versions))
+                         thresholds=dict(pred.thresholds), versions=dict(pred.versions),
+                         flat_notes=dict(zip(pred.flat_heads, pred.flat_notes)))
 
 
 def predict_attributes(ecg: Any) -> ScoresResult:

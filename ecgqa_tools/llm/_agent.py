@@ -33,7 +33,7 @@ from ..errors import EcgqaError, LLMError, UsageError, require
 from ._context import ToolContext
 from ._offline import DISCLAIMER, check_question, record_notes, record_warnings, training_notes
 from ._registry import EvidenceItem, ToolCallResult, ToolRegistry
-from ._tools import TOOLS
+from ._tools import TOOLS, flat_head_notes
 
 __all__ = ["Agent", "AgentAnswer", "ChatSession", "LLMSettings", "ToolCallRecord"]
 
@@ -204,7 +204,8 @@ class AgentAnswer:
     when none was found."""
     notes: tuple[str, ...] = ()
     """How the records were read, where that puts nothing in doubt (as ``Answer.notes``: an
-    ignored ``--fs``); printed as ``Note:`` lines."""
+    ignored ``--fs``), and a flat disease head behind the answer's evidence (``flat_head_notes``);
+    printed as ``Note:`` lines."""
 
     @property
     def grounded(self) -> bool:
@@ -609,7 +610,8 @@ class ChatSession:
             question=text, record=self.canonical, text=cleaned.strip(), evidence=evidence, cited=cited,
             tool_calls=tuple(calls), steps=steps, stopped=stopped, answer=chosen, answer_format=answer_format,
             seen_in_training=training_notes(agent.context, evidence), warnings=warnings,
-            notes=record_notes(agent.context, self.records), cited_by_model=cited_by_model,
+            notes=record_notes(agent.context, self.records) + flat_head_notes(agent.context, self.records, evidence),
+            cited_by_model=cited_by_model,
         )
 
     def _refusal(self, name: str, arguments: str) -> str | None:

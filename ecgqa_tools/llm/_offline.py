@@ -32,6 +32,8 @@ from ._tools import (
     _measurement,
     _quantity,
     input_warnings,
+    flat_head_notes,
+    flat_remark,
     record_notes,
     is_present,
     threshold_of,
@@ -208,7 +210,9 @@ class Answer:
     standard leads) that can make the answer wrong; empty when none was found."""
     notes: tuple[str, ...] = field(default=())
     """How the record(s) were read, where that puts nothing in doubt (``record_notes``: a ``--fs``
-    ignored because the record states its own rate); printed as ``Note:`` lines."""
+    ignored because the record states its own rate), and, for an answer resting on a disease head
+    that is flat at this ECG, that its probability is the head's constant output
+    (``flat_head_notes``, ``encoders.DiseasePrediction.flat_heads``); printed as ``Note:`` lines."""
     failed: bool = False
     """True when no answer could be produced because a tool failed (``ecgqa ask`` exits 1); an
     out-of-scope or ambiguous question is not a failure."""
@@ -376,6 +380,7 @@ def answer_offline(
     seen: tuple[str, ...] = ()
     if answer.supported:
         seen = tuple(note for name in records if (note := _seen_note(ctx, name, answer.tools_used)))
+        notes += flat_head_notes(ctx, tuple(records), answer.evidence)  # a call resting on a flat head's constant
     return replace(answer, warnings=warnings, notes=notes, seen_in_training=seen)
 
 
@@ -738,10 +743,11 @@ def _class_call(ctx: ToolContext, record: str, scores: Any, name: str, tool: str
     threshold = threshold_of(scores, name)
     present = is_present(scores, name)
     verdict = "at or above" if present else "below"
+    remark = flat_remark(scores, name)  # a flat head: the probability is its constant output
     return present, _evidence(
         ctx, record, tool,
         f"{label} probability {float(p):.2f}, {verdict} its threshold {threshold:.2f}: "
-        f"{'present' if present else 'absent'}", scores.model, version_of(scores, name))
+        f"{'present' if present else 'absent'}{f' ({remark})' if remark else ''}", scores.model, version_of(scores, name))
 
 
 def _superclass_call(ctx: ToolContext, used: list[str], record: str, superclass: str) -> tuple[bool, str]:

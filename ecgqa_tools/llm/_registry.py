@@ -77,7 +77,8 @@ class ToolOutput(BaseModel):
     evidence_ids: list[str] = Field(description="ids of the evidence items this call added")
     notes: list[str] = Field(default_factory=list, description=(
         "how the record was read where that puts nothing in doubt (e.g. a --fs ignored because the record "
-        "states its own rate, which is used); not quality problems, not warnings; empty when none"))
+        "states its own rate, which is used), and a disease head that is flat at this ECG (its probability is "
+        "the head's constant output, not a graded response); not quality problems, not warnings; empty when none"))
 
 
 @dataclass(frozen=True)

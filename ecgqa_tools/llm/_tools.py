@@ -54,6 +54,22 @@ def version_of(scores, name: str) -> str:
     return str(getattr(scores, "versions", {}).get(name, scores.version))
 
 
+def flat_note(scores, name: str) -> str | None:
+    """The flat-head note of class ``name`` of disease scores (``encoders.flat_head_note``: the head's
+    output is flat at this ECG, so its probability is the head's constant output), or None: for a
+    live head, and for scores that do not carry ``flat_notes`` (other models, test backends)."""
+    return getattr(scores, "flat_notes", {}).get(name)
+
+
+def flat_remark(scores, name: str) -> str:
+    """A short remark for an evidence statement about class ``name`` when its head is flat at this
+    ECG (``flat_note``), else ""."""
+    if flat_note(scores, name) is None:
+        return ""
+    p = float(scores.probabilities[name])
+    return f"the head's output is flat at this ECG: {p:.2f} is its constant output, not a graded response"
+
+
 def is_present(scores, name: str) -> bool:
     """True when class ``name``'s probability is at or above its tuned threshold (absent classes: False).
     The one present-vs-threshold rule of the llm tools, the offline answerer and its adapters."""
@@ -94,6 +110,9 @@ class DiseaseProbabilities(ToolOutput):
         description=f"MI, STTC, CD, HYP -> the model's tuned decision threshold (as `ecgqa classify`; {POSITIVE_THRESHOLD} where a model has none)")
     positive: list[str] = Field(description="superclasses whose probability reaches their threshold")
     warnings: list[str] = Field(default_factory=list, description=_WARNINGS_DOC)
+    flat_heads: list[str] = Field(default_factory=list, description=(
+        "superclasses whose head is flat at this ECG (every hidden unit inactive in every ensemble member): "
+        "the probability is the head's constant output, not a graded response; each is explained in notes"))
 
 
 class AttributionEvidence(ToolOutput):
@@ -214,6 +233,24 @@ def input_notes(ctx: ToolContext, ref, ecg) -> tuple[str, ...]:
     if not isinstance(ecg, ECG):
         return ()
     return ctx.cached(ref.canonical, "input_notes", lambda: model_input_notes(ecg, name=ref.canonical))
+
+
+def flat_head_notes(ctx: ToolContext, records: tuple[str, ...], evidence) -> tuple[str, ...]:
+    """The flat-head notes (``flat_note``) of the disease heads that ``evidence`` (items of the
+    ``disease_probabilities`` tool) speaks about on ``records``: what an answer resting on such a
+    probability adds to its notes. Uses the session's cached disease scores."""
+    notes: list[str] = []
+    for name in records:
+        ref, _ = ctx.load(name)
+        items = [e for e in evidence if e.tool == "disease_probabilities" and e.record == ref.canonical]
+        if not items:
+            continue
+        scores = _diseases(ctx, name)[1]
+        for code in scores.probabilities:
+            note = flat_note(scores, code)
+            if note is not None and any(f"({code}" in e.statement for e in items):
+                notes.append(note if len(records) == 1 else f"{ref.canonical}: {note}")
+    return tuple(dict.fromkeys(notes))
 
 
 def record_notes(ctx: ToolContext, records: tuple[str, ...]) -> tuple[str, ...]:
@@ -438,13 +475,18 @@ def disease_probabilities(ctx: ToolContext, record: str) -> DiseaseProbabilities
     # each head is its own model: its evidence names its own version
     provs = {k: Provenance(source=scores.model, version=version_of(scores, k), record=ref.canonical)
              for k in probabilities}
+    flat = [k for k in probabilities if flat_note(scores, k) is not None]
     out = DiseaseProbabilities(
         record=ref.canonical, probabilities=probabilities, thresholds=thresholds, positive=positive,
         warnings=warnings, provenance=list({p.version: p for p in provs.values()}.values()) or
-        [Provenance(source=scores.model, version=scores.version, record=ref.canonical)], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
+        [Provenance(source=scores.model, version=scores.version, record=ref.canonical)], evidence_ids=[],
+        notes=list(record_notes(ctx, (record,))) + [flat_note(scores, k) for k in flat], flat_heads=flat,
     )
     for disease, p in probabilities.items():
         call = "positive" if disease in positive else "negative"
+        remark = flat_remark(scores, disease)
+        if remark:
+            call += f"; {remark}"
         statement = (f"{DISEASE_NAMES.get(disease, disease)} ({disease}) probability {_fmt(p)} "
                      f"(threshold {_fmt(thresholds[disease])}: {call}) on {ref.canonical}")
         out.evidence_ids.append(ctx.add_evidence("disease_probabilities", statement, provs[disease]))
@@ -625,7 +667,10 @@ def compare_ecgs(ctx: ToolContext, record_a: str, record_b: str) -> EcgCompariso
             for k in dis_a.probabilities if k in dis_b.probabilities
         },
         ranges_a=dict(meas_a.ranges), ranges_b=dict(meas_b.ranges),
-        warnings=list(dict.fromkeys(warnings_a + warnings_b)), provenance=provs, evidence_ids=[], notes=list(record_notes(ctx, (record_a, record_b))),
+        warnings=list(dict.fromkeys(warnings_a + warnings_b)), provenance=provs, evidence_ids=[],
+        notes=list(record_notes(ctx, (record_a, record_b))) + [
+            f"{ref.canonical}: {note}" for ref, scores in ((ref_a, dis_a), (ref_b, dis_b))
+            for k in scores.probabilities if (note := flat_note(scores, k)) is not None],
     )
     pair = Provenance(source=f"{attrs_a.model} (both records)", version=attrs_a.version,
                       record=f"{ref_a.canonical} -> {ref_b.canonical}")
