@@ -114,3 +114,12 @@ def test_real_tool_result_on_s0010_re(ptbdb_dir, record_name) -> None:
     shown = json.loads(TOOLS.call("disease_probabilities", {"record": str(ptbdb_dir / record_name)}, ctx).to_text())
     assert shown["flat_heads"] == ["MI"]
     assert any(n.startswith(f"MI: {FLAT_WORDS}") for n in shown["notes"])
+
+
+def test_comparison_names_the_record_of_each_flat_note() -> None:
+    ctx = _context(FlatMiBackend())
+    ctx.add_record("syn2", synthetic_ecg("syn2", noise_mv=0.2))
+    result = TOOLS.run("compare_ecgs", ctx, record_a="syn1", record_b="syn2")
+    flat = [n for n in result.notes if FLAT_WORDS in n]
+    assert len(flat) == 2 and flat[0].endswith(flat_head_note("MI", 0.4996)) and flat[0] != flat[1]
+    assert not any("flat" in w for w in result.warnings)
