@@ -54,5 +54,12 @@ def aux_targets(data_dir: Path, ecg_ids: np.ndarray) -> np.ndarray:
     """:func:`aux_targets_from_metadata` for ``ecg_ids`` (aligned), from ``<data_dir>/ptb-xl``."""
     from ._ptbxl_arrays import load_ptbxl_table
 
+    from ..errors import DatasetError
+
     table = load_ptbxl_table(data_dir / "ptb-xl")
+    missing = np.setdiff1d(np.asarray(ecg_ids), table.metadata.index.to_numpy())
+    if missing.size:
+        shown = ", ".join(str(int(i)) for i in missing[:10]) + (" ..." if missing.size > 10 else "")
+        raise DatasetError(f"{missing.size} record(s) have no row in {data_dir / 'ptb-xl'}'s ptbxl_database.csv "
+                           f"(ecg_id {shown}): the auxiliary heads need their sex and device")
     return aux_targets_from_metadata(table.metadata.loc[ecg_ids])

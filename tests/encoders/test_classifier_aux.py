@@ -84,27 +84,6 @@ def test_aux_loss_weights_and_masks_unknown_targets():
     assert float(_training.aux_loss(out, y[1:], {"sex": 1.0})) == 0.0
 
 
-def test_an_interrupted_aux_run_resumes_to_the_same_result(tmp_path, monkeypatch):
-    config = _tiny("aux30", 2)
-    whole = _train(config, tmp_path / "whole")
-    save, calls = _training._atomic_torch_save, []
-
-    def interrupt_after_first_epoch(obj, path):
-        save(obj, path)
-        calls.append(obj["epoch"])
-        if obj["epoch"] == 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(_training, "_atomic_torch_save", interrupt_after_first_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        _train(config, tmp_path / "cut")
-    resumed = _train(config, tmp_path / "cut")
-    assert calls == [1, 2]
-    assert [h["auc"] for h in resumed.history] == [h["auc"] for h in whole.history]
-    for key, value in whole.state_dict.items():
-        assert torch.equal(resumed.state_dict[key], value), key
-
-
 def test_aux_heads_need_targets_and_known_names(tmp_path):
     with pytest.raises(UsageError, match="aux_targets of shape"):
         _train(_tiny("aux30", 1), tmp_path / "a", aux=False)
@@ -134,3 +113,10 @@ def test_filtered_subset_records_get_sex_and_device_from_the_metadata(data_dir):
     assert targets.shape == (20, 2)
     assert set(np.unique(targets[:, 0])) <= {0.0, 1.0} and not np.isnan(targets).any()
     assert set(np.unique(targets[:, 1])) <= set(range(6))
+
+
+def test_a_record_missing_from_the_metadata_is_a_dataset_error_naming_it(data_dir):
+    from ecgqa_tools.errors import DatasetError
+
+    with pytest.raises(DatasetError, match=r"ecg_id 99999999\b.*auxiliary heads"):
+        _aux.aux_targets(data_dir, np.array([1, 99999999], dtype=np.int64))
