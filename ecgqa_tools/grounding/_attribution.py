@@ -28,7 +28,7 @@ get zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,6 +49,8 @@ METHOD_NAMES: dict[str, str] = {
     "saliency": "saliency (|gradient|)",
 }
 BASELINE_DESCRIPTION = "flat line (zero in the model's band-passed, z-scored input space)"
+FlatCheck = Literal["head-constant", "zero-gradient"]
+"""How ``Attribution.locally_flat`` was decided (``Attribution.flat_check``)."""
 BaselineKind = Literal["flat", "isoelectric", "lowpass", "normal", "expected",
                        "blur", "blur-wide", "lowpass-multi", "lowpass-smooth", "guided",
                        "expected-16", "expected-smooth", "expected-normal"]
@@ -304,13 +306,18 @@ class Attribution:
     """Key of the IG baseline (``IG_VARIANTS``; for GradientSHAP the key whose references are its
     background; None for saliency)."""
     locally_flat: bool | None = None
-    """Whether the head's output is locally flat at this ECG: the input gradient of its logit at the
-    ECG's model input is exactly zero at every lead and sample (``zero_input_gradient``), so small
-    changes of the signal do not change the probability and the saliency map is all zero. With the
-    shipped ReLU heads this happens when every hidden unit of the classifier head is inactive in every
-    ensemble member (docs/grounding.md, "Saturated heads"); the probability is then the head's
-    constant output there. IG and GradientSHAP take their gradients away from the ECG and can still
-    give a non-zero map. ``None``: not checked (an ``Attribution`` built by hand)."""
+    """Whether the head's output is locally flat at this ECG, so small changes of the signal do not
+    change the probability and the saliency map is all zero. How it was decided is ``flat_check``.
+    IG and GradientSHAP take their gradients away from the ECG and can still give a non-zero map
+    (docs/grounding.md, "Saturated heads"). ``None``: not checked (an ``Attribution`` built by hand)."""
+    flat_check: FlatCheck | None = None
+    """How ``locally_flat`` was decided. ``head-constant``: the model has the encoders' output-only
+    check (``DiseaseModel.flat_logits``, the shipped models) and the logit equals the head's constant
+    output, the mean of the ensemble members' final biases, which it gives exactly when every hidden
+    unit of every member's classifier head is inactive (then the input gradient is exactly zero too);
+    no extra pass. ``zero-gradient``: any other module, the input gradient of the logit is exactly zero
+    at every lead and sample (``zero_input_gradient``, one more forward and backward pass; for
+    saliency the map itself); the cause inside the module is not known. ``None``: not checked."""
 
     @property
     def n_samples(self) -> int:
@@ -339,6 +346,37 @@ def zero_input_gradient(module: Any, inputs: "torch.Tensor") -> np.ndarray:
         x = inputs.detach().clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(forward(x).sum(), x)
     return (grad.reshape(grad.shape[0], -1) == 0).all(dim=1).numpy()
+
+
+def _output_flat_check(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The encoders' output-only flat-head check for ``model``, or None when it has none: for a
+    model with ``head_constant(backend)`` and ``flat_logits(logits, backend)`` (the shipped
+    ``encoders.DiseaseModel``) whose head has a constant output (``head_constant("torch")`` is not
+    None), a function (batch,) torch-backend logits -> (batch,) bool (``Attribution.flat_check``
+    ``head-constant``). It reads the torch module's parameters, the weights ``explain`` runs."""
+    head_constant = getattr(model, "head_constant", None)
+    flat_logits = getattr(model, "flat_logits", None)
+    if not (callable(head_constant) and callable(flat_logits)) or head_constant("torch") is None:
+        return None
+
+    def check(logits: np.ndarray) -> np.ndarray:
+        return np.asarray(flat_logits(np.asarray(logits, dtype=float), "torch"), dtype=bool).reshape(-1)
+
+    return check
+
+
+def _locally_flat(model: Any, inputs: "torch.Tensor", logits: np.ndarray, method: str,
+                 attr: "torch.Tensor | None" = None) -> tuple[np.ndarray, FlatCheck]:
+    """(batch,) ``Attribution.locally_flat`` and its ``flat_check`` for ``inputs`` (batch, leads,
+    samples) whose logits ``explain`` already computed: the encoders' output-only check when the
+    model has one (no pass over the module), else the zero input gradient (the saliency map
+    ``attr`` itself when given, else ``zero_input_gradient``: one forward and backward pass)."""
+    check = _output_flat_check(model)
+    if check is not None:
+        return check(logits), "head-constant"
+    if method == "saliency" and attr is not None:  # the map is |gradient|: zero map = zero gradient
+        return (attr.detach().reshape(len(inputs), -1) == 0).all(dim=1).numpy(), "zero-gradient"
+    return zero_input_gradient(gradient_module(model.module), inputs), "zero-gradient"
 
 
 def _threshold(model: Any) -> float | None:
@@ -734,6 +772,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
         maps: list[np.ndarray] = []
         deltas: list[float | None] = []
         flats: list[bool] = []
+        checks: list[FlatCheck] = []
         logits: list[float] = []
         base_logits: list[float | None] = []
         for group in groups:
@@ -753,11 +792,9 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
                                          n_steps, n_samples, seed, ig_baseline=base_input,
                                          logit_change=logit - base, kind=kind, fs_hz=group_fs)
-                if method == "saliency":  # the map is |gradient|: zero map = zero gradient
-                    flat = (attr.detach().reshape(len(group), -1) == 0).all(dim=1).numpy()
-                else:
-                    flat = zero_input_gradient(gradient_module(module), inputs)
+                flat, flat_check = _locally_flat(model, inputs, logit, method, attr)
             flats.extend(bool(f) for f in flat)
+            checks.extend([flat_check] * len(group))
             maps.extend(attr.detach().numpy().astype(np.float32))
             deltas.extend([float(d) for d in delta.detach().numpy()] if delta is not None
                           else [None] * len(group))
@@ -780,7 +817,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                           else "GradientSHAP background: " + BASELINE_DESCRIPTIONS[kind_of]),
                 ecg=ecg, threshold=_threshold(model),
                 baseline_kind=None if method == "saliency" else kind_of,
-                locally_flat=flats[offset_in_chunk],
+                locally_flat=flats[offset_in_chunk], flat_check=checks[offset_in_chunk],
             ))
     return results
 

@@ -78,7 +78,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         attribution = explain(ecg, args.explain, args.method, baseline=args.baseline)
         if attribution.locally_flat and not args.evidence:  # the evidence text says it itself
-            print(f"note: {flat_head_text(args.explain, args.method, attribution.probability, '--method ig')}", file=sys.stderr)
+            print(f"note: {flat_head_text(args.explain, args.method, attribution.probability, attribution.flat_check)}",
+                  file=sys.stderr)
         delineation = delineate(ecg, method=args.delineation)
         mask = clinical_mask(delineation, args.explain, n_samples=ecg.n_samples, fs_hz=ecg.fs_hz)
         if args.evidence:

@@ -151,8 +151,11 @@ class Evidence:
     """The removal check with the regions replaced by the normal-beat template instead of the flat
     line; computed when the IG baseline is a normal reference (``normal``, ``expected``)."""
     locally_flat: bool | None = None
-    """The head's output is flat at this ECG (``Attribution.locally_flat``: zero input gradient); the
-    text then says so instead of reading a zero saliency map as "no evidence". ``None``: not checked."""
+    """The head's output is flat at this ECG (``Attribution.locally_flat``); the text then says so
+    (``flat_head_text``) instead of reading a zero saliency map as "no evidence". ``None``: not checked."""
+    flat_check: str | None = None
+    """How ``locally_flat`` was decided (``Attribution.flat_check``: ``head-constant`` or
+    ``zero-gradient``; ``None``: not checked)."""
     text: str = field(default="")
     """A short rendering for a clinician reader."""
 
@@ -356,7 +359,7 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
         clinical_share=cas(attribution.values, mask) if mask is not None else float("nan"),
         faithfulness=faith, delineation_source=delineation.source,
         record_id=attribution.ecg.record_id, faithfulness_normal=faith_normal,
-        locally_flat=attribution.locally_flat,
+        locally_flat=attribution.locally_flat, flat_check=attribution.flat_check,
     )
     return _with_text(evidence)
 
@@ -365,19 +368,35 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def flat_head_text(disease: str, method: str, probability: float, ig_option: str = 'method "ig"') -> str:
-    """What a locally flat head (``Attribution.locally_flat``) means for a map of ``method``: the
-    gradient at the ECG is zero and the probability is the head's constant output there; a saliency
-    map (the gradient) is then zero and shows nothing, so use Integrated Gradients; IG and
-    GradientSHAP take their gradients away from the ECG."""
-    text = (f"The {disease} head's output is flat at this ECG: its input gradient is exactly zero (with the "
-            "shipped heads, every hidden unit of the classifier head is inactive in every ensemble member), "
-            f"so the probability {probability:.2f} is the head's constant output there and small changes of "
-            "the signal do not move it.")
+_IG_ADVICE = "method ig, the default"
+"""How the flat-saliency sentence names Integrated Gradients: neutral between the API
+(``method="ig"``) and the CLI (``--method ig``), so one text serves the evidence, the plot and its
+``note:`` line."""
+
+
+def flat_head_text(disease: str, method: str, probability: float, flat_check: str | None = None) -> str:
+    """What a locally flat head (``Attribution.locally_flat``) means for a map of ``method``; the
+    same text in the evidence, on the figure and in ``ecgqa plot``'s ``note:`` line.
+
+    It starts with ``encoders.flat_head_note`` (what ``classify`` and ``ask`` say with the
+    probability) when ``flat_check`` is ``head-constant``, the only check that establishes that the
+    logit is the head's constant output with every hidden unit inactive; for a model without that
+    check (``zero-gradient``, or ``None`` for a hand-built attribution) it says only what was
+    checked, that the input gradient is exactly zero. Then the attribution-specific part: a saliency
+    map (the gradient) is zero and shows nothing, so use Integrated Gradients; IG and GradientSHAP
+    take their gradients between baseline and ECG."""
+    if flat_check == "head-constant":
+        from ..encoders import flat_head_note
+
+        text = flat_head_note(disease, probability) + "."
+    else:
+        text = (f"{disease}: the head's output is flat at this ECG (its input gradient is exactly zero there), so "
+                f"small changes of the signal do not move the probability {probability:.2f}.")
     if method == "saliency":
-        return text + (" Saliency is the gradient, so its map is zero everywhere and shows no evidence either way; "
-                       f"use Integrated Gradients ({ig_option}), which integrates the gradient along a path "
-                       "from a baseline, to see which parts of the signal brought the head to this output.")
+        return text + (" Saliency is the input gradient, which is exactly zero here, so its map is zero everywhere "
+                       f"and shows no evidence either way; use Integrated Gradients ({_IG_ADVICE}), which integrates "
+                       "the gradient along a path from a baseline, to see which parts of the signal brought the head "
+                       "to this output.")
     return text + (" This map takes its gradients at points between its baseline and this ECG, not at the ECG "
                    "itself: it shows what moved the logit from the baseline to here, not how the probability "
                    "responds to small changes of this signal.")
@@ -388,7 +407,7 @@ def render_text(evidence: Evidence) -> str:
     method = METHOD_NAMES.get(evidence.method, evidence.method)
     lines = [f"{evidence.disease} {call_words(evidence.probability, evidence.threshold)}, explained with {method}."]
     if evidence.locally_flat:
-        lines.append(flat_head_text(evidence.disease, evidence.method, evidence.probability))
+        lines.append(flat_head_text(evidence.disease, evidence.method, evidence.probability, evidence.flat_check))
     if evidence.peak is None:
         if not (evidence.locally_flat and evidence.method == "saliency"):  # a zero gradient is not "no evidence"
             lines.append("No part of the signal pushes this head towards the diagnosis.")

@@ -161,6 +161,24 @@ def _strip(ax: Any, cell: Any, x0: float, x1: float, values: np.ndarray, cmap: A
     picture.set_clip_path(background)  # a rectangle: clips to the cell's box, as in an axes
 
 
+FLAT_LINE_MM = 2.9
+"""Height of one line of the flat-head text (6.5 pt) on the figure."""
+FLAT_CHAR_MM = 1.3
+"""Width of an average character of that text, for wrapping it to the figure's width."""
+
+
+def _flat_lines(attribution: Attribution | None, text_width_mm: float) -> list[str]:
+    """The flat-head text (``flat_head_text``, as in the evidence) wrapped to the figure, or []."""
+    if attribution is None or not attribution.locally_flat:
+        return []
+    import textwrap
+
+    from ._evidence import flat_head_text
+
+    text = flat_head_text(attribution.disease, attribution.method, attribution.probability, attribution.flat_check)
+    return textwrap.wrap(text, max(40, int(text_width_mm / FLAT_CHAR_MM)))
+
+
 def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarray | None = None,
              path: str | Path | None = None, title: str | None = None, dpi: int = 200,
              record_name: str | None = None) -> Any:
@@ -209,6 +227,8 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
     heights = row_mm * 4
     margin_l, margin_r, top_mm, bottom_mm = 6.0, 6.0, 17.0, 9.0
     width_mm = margin_l + CAL_MM + 4 * col_mm + margin_r
+    flat_lines = _flat_lines(attribution, width_mm - margin_l - margin_r)
+    top_mm += FLAT_LINE_MM * max(len(flat_lines) - 1, 0)  # room for a wrapped flat-head text
     height_mm = top_mm + sum(heights) + bottom_mm
     fig = plt.figure(figsize=(width_mm / 25.4, height_mm / 25.4), facecolor="white")
     grid = GridSpec(len(heights), 5, figure=fig, height_ratios=heights, width_ratios=[CAL_MM] + [col_mm] * 4,
@@ -282,12 +302,9 @@ def plot_ecg(ecg: ECG, attribution: Attribution | None = None, *, mask: np.ndarr
         if clin is not None:
             info += "   |   CLIN: expected region"
     fig.text(margin_l / width_mm, 1 - 10.5 / height_mm, info, fontsize=6.5, va="top", color="#333333")
-    if attribution is not None and attribution.locally_flat:  # Attribution.locally_flat: say it on the figure
-        flat = (f"The {attribution.disease} head's output is flat at this ECG (input gradient exactly zero): the "
-                "probability is its constant output there")
-        flat += ("; the saliency map is all zero and shows no evidence, use Integrated Gradients."
-                 if attribution.method == "saliency" else "; the map's gradients come from between baseline and ECG.")
-        fig.text(margin_l / width_mm, 1 - 13.5 / height_mm, flat, fontsize=6.5, va="top", color="#8b0000")
+    if flat_lines:  # Attribution.locally_flat: the evidence text's sentence, on the figure
+        fig.text(margin_l / width_mm, 1 - 13.5 / height_mm, "\n".join(flat_lines), fontsize=6.5, va="top",
+                 color="#8b0000", linespacing=1.15)
     fig.text(margin_l / width_mm, 3.0 / height_mm, DISCLAIMER if attribution is not None else PLAIN_DISCLAIMER,
              fontsize=7, va="bottom", color="#8b0000")
     if intensity is not None:  # colour key: low -> high positive attribution
