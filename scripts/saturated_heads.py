@@ -9,7 +9,8 @@ zero (saliency is all zero) and ``grounding.explain`` sets ``Attribution.locally
 Per dataset and disease this prints: records, records where every member's hidden units are all
 inactive ("all members dead", read with forward hooks on each member's head ReLU), where at least
 one member's are ("any member dead"), records where ``grounding.zero_input_gradient`` is true (the
-definition ``explain`` uses) and whether the two agree record by record, the head's logit /
+check ``explain`` applies to custom modules; the shipped models use the encoders' output-only check,
+which scripts/flat_logit_agreement.py compares with the same hooks) and whether the two agree record by record, the head's logit /
 probability on the all-dead records and its threshold, and for PTB-XL the labels (the disease's own
 diagnostic statements: any at likelihood 100 = "positive", only lower likelihoods = "uncertain",
 none = "negative") and strat_fold of the all-dead records. Labels are used for this description
@@ -17,7 +18,8 @@ only. Also checks PTB Diagnostic s0010_re when present.
 
     ECGQA_DATA_DIR=/work/shared/data OMP_NUM_THREADS=1 nice -n 10 python scripts/saturated_heads.py [--ig | --cost]
 
-``--cost`` only measures the CPU cost of the check per IG map. ``--ig`` adds, for each head with flat PTB-XL records, the completeness of its default IG map on
+``--cost`` only measures the CPU cost of the check per IG map (the shipped output-only check, the
+gradient check custom models get, none). ``--ig`` adds, for each head with flat PTB-XL records, the completeness of its default IG map on
 them and on as many non-flat records.
 
 Runs in a few minutes on one core (no resume: nothing is written).
@@ -125,35 +127,50 @@ def ig_completeness(name: str, disease: str, ecgs, flat: np.ndarray, ids: list) 
                   + (f"; ids {[ids[i] for i in rows][:5]}..." if ids else ""), flush=True)
 
 
+class _GradientOnly:
+    """A shipped model without its output-only check (as a custom model is): ``explain`` then
+    decides ``locally_flat`` by ``zero_input_gradient``, one more forward and backward pass."""
+
+    def __init__(self, model) -> None:  # noqa: ANN001 - encoders.DiseaseModel
+        self.module, self.preprocess, self.threshold, self.fs_hz = model.module, model.preprocess, model.threshold, model.fs_hz
+
+
 def flat_check_cost(diseases: list[str], repeats: int = 4) -> None:
-    """CPU seconds (``time.process_time``) of one default IG map of each bundled example with and
-    without the locally-flat check (``zero_input_gradient`` replaced by a no-op), interleaved."""
+    """CPU seconds (``time.process_time``) of one default IG map of each bundled example, three ways,
+    interleaved: the shipped path (the encoders' output-only check, ``flat_check`` head-constant),
+    the gradient check (the same model without that check: ``zero_input_gradient``, the path before
+    and the one custom models take) and no check (``_locally_flat`` replaced by a no-op)."""
     import time
 
+    from ecgqa_tools.encoders import load_disease_model
     from ecgqa_tools.grounding import _attribution, explain
     from ecgqa_tools.records import list_examples, load_example, to_standard_leads
 
-    real = _attribution.zero_input_gradient
+    real = _attribution._locally_flat
 
-    def skip(_module, inputs):  # noqa: ANN001, ANN202
-        return np.zeros(len(inputs), dtype=bool)
+    def skip(_model, inputs, _logits, _method, _attr=None):  # noqa: ANN001, ANN202
+        return np.zeros(len(inputs), dtype=bool), "zero-gradient"
 
     ecgs = [to_standard_leads(load_example(name)) for name in list_examples()]
     try:
         for disease in diseases:
-            explain(ecgs[0], disease)  # warm-up: model load, traced module
-            times: dict[str, list[float]] = {"with check": [], "without": []}
+            shipped = load_disease_model(disease)
+            ways = {"output check": (shipped, real), "gradient check": (_GradientOnly(shipped), real),
+                    "no check": (shipped, skip)}
+            for model, _ in ways.values():
+                explain(ecgs[0], disease, model=model)  # warm-up: model load, traced module, head constant
+            times: dict[str, list[float]] = {key: [] for key in ways}
             for _ in range(repeats):
                 for ecg in ecgs:
-                    for key, check in (("with check", real), ("without", skip)):
-                        _attribution.zero_input_gradient = check
+                    for key, (model, check) in ways.items():
+                        _attribution._locally_flat = check
                         start = time.process_time()
-                        explain(ecg, disease)
+                        explain(ecg, disease, model=model)
                         times[key].append(time.process_time() - start)
             print(f"cost {disease}: median CPU s per default IG map over {len(ecgs)} examples x {repeats}: "
                   + ", ".join(f"{k} {float(np.median(v)):.4f}" for k, v in times.items()), flush=True)
     finally:
-        _attribution.zero_input_gradient = real
+        _attribution._locally_flat = real
 
 
 def main() -> int:
