@@ -27,7 +27,7 @@ SHIPPED_RECIPES: dict[str, tuple[tuple[str, str], ...]] = {
         ("disease_MI", "--disease MI --seeds 0,1,2 --variant ema30 --version 4"),
         ("disease_CD", "--disease CD --seeds 0,1,2 --variant ema30 --version 4"),
         ("disease_STTC", "--disease STTC --seeds 0,1,2 --variant ema15 --version 3"),
-        ("disease_HYP", "--disease HYP --seeds 0,1,2 --epochs 30 --version 3"),
+        ("disease_HYP", "--disease HYP --seeds 0,1,2 --variant aux30 --version 4"),
         ("disease_<code>_ecgqa", "--disease <code> --seeds 0 --split ecgqa --version 1-ecgqa"),
     ),
     "attributes": (("attributes", "--seed 0 --version 2.1"),),
