@@ -102,7 +102,8 @@ def register(cli: CommandRegistry) -> None:
     speed.add_argument("--n-ecgs", type=int_at_least(1), default=20, help="ECGs timed per tool (default 20)")
     speed.add_argument("--repeats", type=int_at_least(1), default=3, help="cold-start repetitions (default 3)")
     speed.add_argument("--threads", type=int_at_least(1), default=2, help="torch/onnxruntime threads (default 2)")
-    speed.add_argument("--report", default=None, help="report path ending in .md (NAME.json next to it)")
+    speed.add_argument("--report", default=None, help="report path ending in .md (NAME.json next to it); "
+                       "an existing report's hand-written part (from its '<!-- hand-written' line on) is kept")
     speed.add_argument("--json", action="store_true", help="print the JSON report")
     speed.add_argument("--cli-only", action="store_true",
                        help="only the cold starts of ecgqa --help, ask, measure, plot and plot --explain MI/STTC "
@@ -344,7 +345,7 @@ def _bench_speed(args: argparse.Namespace) -> int:
     import json
 
     from .._config import dataset_dir
-    from ._speed import render_speed_markdown, run_cli_speed_benchmark, run_speed_benchmark
+    from ._speed import render_speed_markdown, run_cli_speed_benchmark, run_speed_benchmark, write_speed_report
     from .._io import write_text_atomic
 
     if args.report:
@@ -358,7 +359,7 @@ def _bench_speed(args: argparse.Namespace) -> int:
                                      threads=args.threads, command=_command_line())
     if args.report:
         write_text_atomic(json_path, json.dumps(report, indent=2, default=str) + "\n")
-        write_text_atomic(md_path, render_speed_markdown(report))
+        write_speed_report(md_path, render_speed_markdown(report))  # keeps the hand-written part
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:

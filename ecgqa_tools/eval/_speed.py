@@ -692,5 +692,48 @@ def render_speed_markdown(report: dict[str, Any], summary_only: bool = False) ->
     return "\n".join(head + lines + body) + "\n"
 
 
+HAND_WRITTEN_MARKER = ("<!-- hand-written: `ecgqa bench speed --report` regenerates everything above this "
+                       "line and keeps this line and everything below it -->")
+"""The line that separates a speed report's generated part (above) from hand-written notes (below).
+A line is a marker when, stripped, it starts with ``<!-- hand-written`` and ends with ``-->``."""
+
+
+def _marker_offset(text: str) -> int | None:
+    """Character offset of the first hand-written marker line in ``text``, or None without one."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("<!-- hand-written") and stripped.endswith("-->"):
+            return offset
+        offset += len(line)
+    return None
+
+
+def merge_speed_report(generated_md: str, existing_md: str | None) -> str:
+    """The report file's new text: ``generated_md``, then everything of ``existing_md`` from its first
+    hand-written marker line on (that line included). Without an existing file or without a marker
+    in it, the generated part is followed by a fresh marker line, so notes added below it survive
+    the next run (an old file without a marker is replaced whole, as before markers existed)."""
+    tail = HAND_WRITTEN_MARKER + "\n"
+    if existing_md is not None:
+        start = _marker_offset(existing_md)
+        if start is not None:
+            tail = existing_md[start:]
+    return generated_md.rstrip("\n") + "\n\n" + tail
+
+
+def write_speed_report(md_path: Path, generated_md: str) -> Path:
+    """Write the speed report to ``md_path`` atomically (temp file + os.replace), keeping the
+    hand-written part of an existing file (``merge_speed_report``)."""
+    from .._io import write_text_atomic
+    from ..errors import OutputError
+
+    try:
+        existing = md_path.read_text(encoding="utf-8") if md_path.is_file() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OutputError(f"cannot read {md_path} to keep its hand-written part: {exc}") from None
+    return write_text_atomic(md_path, merge_speed_report(generated_md, existing))
+
+
 if __name__ == "__main__":
     sys.exit(_worker_main())
