@@ -39,8 +39,9 @@ def register(cli: CommandRegistry) -> None:
     bench.add_argument("--fs", type=int, default=100, choices=[100, 500],
                        help="sampling rate of the signals read (default 100: all present records)")
     bench.add_argument("--numeric-convention", choices=("clinical", "ecgqa"), default=DEFAULT_BENCH_NUMERIC_CONVENTION,
-                       help="whose numeric-feature ranges oracle, upper-bound and tools answer ECG-QA numeric questions "
-                            "with: ecgqa (ECG-QA's own measuring convention: NeuroKit2 on lead II at 500 Hz; 100 Hz "
+                       help="whose numeric-feature ranges oracle, upper-bound, tools and llm-agent's intervals_and_axis "
+                            "tool answer ECG-QA numeric questions with (not llm-upper-bound[-options]: no "
+                            "measured ranges in their prompt): ecgqa (ECG-QA's own measuring convention: NeuroKit2 on lead II at 500 Hz; 100 Hz "
                             "signals resampled) or clinical (measure()'s 12-lead values, clinical ranges); default "
                             f"{DEFAULT_BENCH_NUMERIC_CONVENTION} (chosen by the session-7 protocol, docs/measurements.md)")
     bench.add_argument("--sample", type=float, default=None, metavar="FRACTION",
@@ -242,6 +243,7 @@ def _bench_ecgqa(args: argparse.Namespace) -> int:
     sources = Counter(Path(s.source or "?").name for s in selection.samples)
     extra = {"dataset": args.dataset, "kind": args.kind, "split": args.split, "fs_hz": args.fs,
              "numeric_convention": args.numeric_convention,
+             "numeric_convention_used_by": [s.name for s in systems if getattr(s, "uses_numeric_convention", False)] or "none",
              "selected_by_source_file": dict(sorted(sources.items())),
              "ecgqa_dir": str(ecgqa_root), "ptbxl_dir": str(ptbxl_root)}
     if any(n.startswith("llm") for n in names):

@@ -92,7 +92,7 @@ class BenchContext:
     models trained on ECG-QA's train ECGs and selected on its valid ECGs, which never saw a test ECG."""
     numeric_convention: str = "clinical"
     """Whose numeric-feature ranges answer ECG-QA numeric questions (``oracle``, ``upper-bound``,
-    ``tools``): ``clinical`` (``measure()``'s 12-lead values, clinical ranges) or ``ecgqa``
+    ``tools``, and ``llm-agent``'s ``intervals_and_axis`` tool): ``clinical`` (``measure()``'s 12-lead values, clinical ranges) or ``ecgqa``
     (``grounding.measure_ecgqa``: ECG-QA's own convention). Part of those systems' resume keys."""
     _ptbxl: Any = None
     _ranges: dict[int, dict[str, str]] = field(default_factory=dict)
@@ -558,7 +558,12 @@ class _LLMBase(_Base):
                 api_key=os.environ.get(endpoint.api_key_env) or None,
                 pin_records=True, max_tool_rounds=endpoint.tool_rounds, answer_format=endpoint.answer_format,
             )
-            self._agent = Agent(settings, context=ToolContext(max_cached_records=64),
+            context = ToolContext(max_cached_records=64)
+            if self.uses_numeric_convention:  # the agent's intervals_and_axis answers under it
+                from ..llm import use_numeric_convention
+
+                use_numeric_convention(context, self.ctx.numeric_convention)
+            self._agent = Agent(settings, context=context,
                                 chat_function=self.ctx.chat_function,
                                 tool_names=tuple(endpoint.tools) if self.name == "llm-agent" else None)
         return self._agent
@@ -635,6 +640,7 @@ class LLMAgentSystem(_LLMBase):
     free text). A final reply naming no option is an error: scored wrong and counted."""
 
     name = "llm-agent"
+    uses_numeric_convention = True  # its intervals_and_axis tool gives ranges under ctx.numeric_convention
     model_loaders = ("load_disease_model", "load_attribute_model", "load_age_sex_model")
 
     def calls_noise_measure(self) -> bool:
