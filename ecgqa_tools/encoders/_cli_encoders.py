@@ -57,7 +57,8 @@ def register(cli: CommandRegistry) -> None:
                    "multitask: baseline (15 epochs, default; each shipped model's recipe is listed below), "
                    "epochs30, aug30 (epochs30 + amplitude scaling, baseline wander, time masking), ema30 (epochs30 + an "
                    "EMA of the weights, half-life one epoch, selected on), ema15 (baseline + the same EMA), aux30 (epochs30 + "
-                   "training-only sex and device heads, loss weight 0.05 each; the saved network is unchanged), wide, noaug")
+                   "training-only sex and device heads, loss weight 0.05 each; the saved network is unchanged), emaaux30 "
+                   "(ema30 + aux30's heads), wide, noaug")
     _common_train_args(d)
     _weights_args(d)
     d.epilog = shipped_recipes_help("disease")
@@ -75,7 +76,7 @@ def register(cli: CommandRegistry) -> None:
     s.epilog = shipped_recipes_help("age-sex")
     v = cli.subcommand("train", "cv", "10-fold out-of-fold cross-validation of the disease models (strat_fold "
                        "folds, one selection fold each); resumable, predictions in <work-dir>/cv_<variant>.jsonl", _train_cv)
-    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug, epochs30, aug30, ema30, ema15, aux30, "
+    v.add_argument("--variant", default="baseline", help="training variant: baseline, wide, noaug, epochs30, aug30, ema30, ema15, aux30, emaaux30, "
                    "multitask (one network for the four diseases; --disease is ignored) (default: baseline)")
     v.add_argument("--disease", default="all", help="MI, STTC, CD, HYP, a comma list, or all")
     v.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: 0,1,2)")

@@ -55,6 +55,8 @@ VARIANTS: dict[str, TrainConfig] = {
     "ema15": replace(DEFAULT_DISEASE_CONFIG, ema_half_life_epochs=1.0),
     # epochs30 + training-only sex and device heads, each loss weight 0.05, fixed a priori (session 9, HYP)
     "aux30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, aux_heads=dict(AUX30_WEIGHTS)),
+    # ema30 (the shipped MI v4 recipe) + aux30's heads and weights, nothing tuned (session 10, MI)
+    "emaaux30": replace(DEFAULT_DISEASE_CONFIG, epochs=30, ema_half_life_epochs=1.0, aux_heads=dict(AUX30_WEIGHTS)),
 }
 """Named training configurations compared by cross-validation."""
 

@@ -40,7 +40,38 @@ def test_aux30_differs_from_epochs30_only_by_the_aux_heads_and_other_recipes_hav
     e30, aux = asdict(_cv.VARIANTS["epochs30"]), asdict(_cv.VARIANTS["aux30"])
     assert {k for k in e30 if e30[k] != aux[k]} == {"aux_heads"}
     assert aux["aux_heads"] == {"sex": 0.05, "device": 0.05}
-    assert all(not v.aux_heads for k, v in _cv.VARIANTS.items() if k != "aux30")
+    assert all(not v.aux_heads for k, v in _cv.VARIANTS.items() if k not in ("aux30", "emaaux30"))
+
+
+def test_emaaux30_differs_from_ema30_only_by_aux30s_heads():
+    """``emaaux30`` (session 10, MI): the shipped MI v4 recipe ``ema30`` plus exactly ``aux30``'s heads."""
+    ema, both, aux = (asdict(_cv.VARIANTS[k]) for k in ("ema30", "emaaux30", "aux30"))
+    assert {k for k in ema if ema[k] != both[k]} == {"aux_heads"}
+    assert both["aux_heads"] == aux["aux_heads"] == {"sex": 0.05, "device": 0.05}
+    assert {k for k in aux if aux[k] != both[k]} == {"ema_half_life_epochs"}
+
+
+def test_emaaux30_averages_only_the_disease_network_and_drops_the_heads(tmp_path):
+    """With both, the live training is aux30's (the EMA draws no random numbers), the EMA copy holds
+    the plain network's entries only, and the returned weights are the EMA ones (the heads are gone)."""
+    from ecgqa_tools.encoders._metrics import roc_auc
+    from ecgqa_tools.encoders._nets import build_network
+
+    aux = _train(_tiny("aux30"), tmp_path / "aux")
+    both = _train(_tiny("emaaux30"), tmp_path / "both")
+    assert [h["train_loss"] for h in both.history] == [h["train_loss"] for h in aux.history]
+    assert [h["live_auc"] for h in both.history] == [h["auc"] for h in aux.history]
+    assert [h["aux_sex_auc"] for h in both.history] == [h["aux_sex_auc"] for h in aux.history]
+    ckpt = torch.load(tmp_path / "both" / "checkpoint.pt", weights_only=False)
+    assert set(ckpt["ema"]) == set(ckpt["model"]) == set(both.state_dict)  # no head entries anywhere
+    assert ckpt["aux"] is not None and not set(ckpt["aux"]) & set(ckpt["model"])
+    floats = [k for k, v in ckpt["model"].items() if v.dtype.is_floating_point]
+    assert all(not torch.equal(ckpt["ema"][k], ckpt["model"][k]) for k in floats)
+    net = build_network("leadwise", TINY)
+    net.load_state_dict(both.state_dict)  # strict: the plain network
+    x, y, _ = _data()
+    assert roc_auc(y[16:24] > 0.5, _training.predict_batches(net, x[16:24])) == pytest.approx(both.best_score)
+    assert both.history[both.best_epoch - 1]["auc"] == pytest.approx(both.best_score)
 
 
 def test_device_groups_are_the_five_commonest_devices_plus_other():
