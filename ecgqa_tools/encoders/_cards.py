@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ModelError, UsageError
 from .._io import write_text_atomic
+from ._flat import HeadConstant
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class ModelCard:
     """Wall-clock training time on the machine named in ``data['machine']``."""
     history: list[dict[str, float]] = field(default_factory=list)
     """Per-epoch training loss and validation metrics."""
+    head_constant: HeadConstant | None = None
+    """The logit the network gives when every hidden unit of every ensemble member's head is
+    inactive (mean of the members' final-layer biases, with its flat tolerance), computed from the
+    parameters by ``save_model``; what ``DiseaseModel.flat_logits`` compares a logit with on both
+    backends (docs/encoders.md "Flat heads"). None (key absent in the JSON) for a network without
+    one single-output ``head`` (resnet12, multi-output models) and for cards written before
+    session 10, whose constant ``DiseaseModel`` then computes from the ``.pt`` parameters."""
 
     @property
     def seen_ids(self) -> frozenset[int]:
@@ -96,7 +104,10 @@ class ModelCard:
         return "per-class thresholds (F1-tuned on the selection ECGs):"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, default=float)
+        raw = asdict(self)
+        if raw["head_constant"] is None:  # cards without one keep their pre-session-10 form
+            del raw["head_constant"]
+        return json.dumps(raw, indent=1, default=float)
 
     def save(self, path: str | Path) -> None:
         """Write atomically as JSON."""
@@ -114,6 +125,8 @@ class ModelCard:
             raw["input_shape"] = tuple(raw["input_shape"])
             raw["train_ids"] = tuple(int(i) for i in raw["train_ids"])
             raw["selection_ids"] = tuple(int(i) for i in raw["selection_ids"])
+            if raw.get("head_constant") is not None:
+                raw["head_constant"] = HeadConstant.from_dict(raw["head_constant"])
             return cls(**raw)
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{source}: malformed model card ({type(exc).__name__}: {exc})") from exc

@@ -4,9 +4,10 @@ A shipped disease model is a mean-logit ensemble of ``LeadwiseNet`` members whos
 ends in ReLU -> Dropout -> Linear(hidden -> 1). When every hidden ReLU unit of every member is
 inactive at an ECG, each member's logit is exactly its final-layer bias and the ensemble's logit is
 the mean of those biases: a constant, whatever the ECG near there (docs/grounding.md "Saturated
-heads", docs/encoders.md "Flat heads"). ``head_constant`` computes that constant once per loaded
-model from the very weights the backend runs (the ONNX initializers, read here without the ``onnx``
-package, or the torch module's parameters), and ``is_flat_logit`` compares a predicted logit with it.
+heads", docs/encoders.md "Flat heads"). ``head_constant`` computes that constant from the network's
+parameters when a model is saved (``encoders._package.save_model`` stores it in the model card,
+``ModelCard.head_constant``), so inference on either backend reads it from the card without touching
+the weights; ``is_flat_logit`` compares a predicted logit with it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
-
-from ..errors import ModelError
 
 _HEAD_BIAS = re.compile(r"^(?:members\.(\d+)\.)?head\.(\d+)\.bias$")
 """Names of a ``LeadwiseNet`` head's Linear biases in a state dict and in the exported ONNX graph
@@ -45,6 +44,14 @@ class HeadConstant:
     """Largest |logit - constant| still called flat (``FLAT_TOLERANCE_EPS``)."""
     members: int
     """Number of ensemble members (1 for a single network)."""
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> HeadConstant:
+        """From its JSON form in a model card (``dataclasses.asdict``); ``ValueError``/``KeyError``/
+        ``TypeError`` when malformed (``ModelCard.load`` turns them into ``ModelError``)."""
+        if not isinstance(raw, Mapping):
+            raise TypeError(f"head_constant must be an object, got {type(raw).__name__}")
+        return cls(float(raw["logit"]), float(raw["tolerance"]), int(raw["members"]))
 
 
 def head_constant(biases: Mapping[str, np.ndarray], select_output: int | None = None) -> HeadConstant | None:
@@ -88,94 +95,12 @@ def flat_head_note(disease: str, probability: float) -> str:
             "signal")
 
 
-# ------------------------------------------------------------------ ONNX initializers, no onnx package
-
-_WIRE_VARINT, _WIRE_64, _WIRE_LEN, _WIRE_32 = 0, 1, 2, 5
-_GRAPH_FIELD, _INITIALIZER_FIELD = 7, 5  # ModelProto.graph, GraphProto.initializer
-_T_DIMS, _T_TYPE, _T_FLOATS, _T_NAME, _T_RAW, _T_LOCATION = 1, 2, 4, 8, 9, 14  # TensorProto fields
-_FLOAT = 1  # TensorProto.DataType.FLOAT
-
-
-def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ModelError("truncated ONNX protobuf (varint)")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _fields(buf: memoryview):
-    """The top-level fields of one protobuf message: length-delimited ones as memoryviews."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == _WIRE_VARINT:
-            value, pos = _varint(buf, pos)
-            yield number, wire, value
-        elif wire == _WIRE_LEN:
-            size, pos = _varint(buf, pos)
-            if pos + size > len(buf):
-                raise ModelError("truncated ONNX protobuf (length-delimited field)")
-            yield number, wire, buf[pos:pos + size]
-            pos += size
-        elif wire == _WIRE_64:
-            yield number, wire, buf[pos:pos + 8]
-            pos += 8
-        elif wire == _WIRE_32:
-            yield number, wire, buf[pos:pos + 4]
-            pos += 4
-        else:
-            raise ModelError(f"unsupported protobuf wire type {wire} in the ONNX file")
-
-
-def _tensor(buf: memoryview, wanted: re.Pattern[str]) -> tuple[str, np.ndarray] | None:
-    """(name, float32 values) of a TensorProto whose name matches ``wanted``, else None."""
-    name, dtype, raw, floats, external = "", None, None, [], False
-    for number, wire, value in _fields(buf):
-        if number == _T_NAME and wire == _WIRE_LEN:
-            name = bytes(value).decode("utf-8", "replace")
-        elif number == _T_TYPE and wire == _WIRE_VARINT:
-            dtype = value
-        elif number == _T_RAW and wire == _WIRE_LEN:
-            raw = value
-        elif number == _T_FLOATS:
-            floats.append(value)  # packed (LEN) or one float (32-bit)
-        elif number == _T_LOCATION and wire == _WIRE_VARINT:
-            external = value == 1
-    if not wanted.match(name):
-        return None
-    if dtype != _FLOAT or external:
-        raise ModelError(f"ONNX initializer {name}: expected float32 data stored in the file")
-    data = bytes(raw) if raw is not None else b"".join(bytes(f) for f in floats)
-    return name, np.frombuffer(data, dtype="<f4").copy()
-
-
-def onnx_head_biases(path: str | Path) -> dict[str, np.ndarray]:
-    """The head biases (``_HEAD_BIAS`` names) stored as initializers in the ONNX file ``path``,
-    read from its protobuf directly (a few ms; importing ``onnx`` would cost ~0.2 s per process)."""
-    try:
-        data = memoryview(Path(path).read_bytes())
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read ONNX model ({exc})") from exc
-    out: dict[str, np.ndarray] = {}
-    for number, wire, graph in _fields(data):
-        if number != _GRAPH_FIELD or wire != _WIRE_LEN:
-            continue
-        for g_number, g_wire, tensor in _fields(graph):
-            if g_number == _INITIALIZER_FIELD and g_wire == _WIRE_LEN:
-                found = _tensor(tensor, _HEAD_BIAS)
-                if found is not None:
-                    out[found[0]] = found[1]
-    return out
-
-
-def torch_head_biases(module) -> dict[str, np.ndarray]:
+def torch_head_biases(module: Any) -> dict[str, np.ndarray]:
     """The head biases (``_HEAD_BIAS`` names) of a torch module's state dict."""
     return {name: value.detach().cpu().numpy().astype(np.float32)
             for name, value in module.state_dict().items() if _HEAD_BIAS.match(name)}
+
+
+def module_head_constant(module: Any, select_output: int | None = None) -> HeadConstant | None:
+    """``head_constant`` of a torch module's parameters (what ``save_model`` writes into the card)."""
+    return head_constant(torch_head_biases(module), select_output)

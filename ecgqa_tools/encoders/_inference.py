@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ModelError, RecordError, UsageError
 from ..records import ECG, require_ecg
 from ._cards import ModelCard
-from ._flat import HeadConstant, flat_head_note, head_constant, is_flat_logit, onnx_head_biases, torch_head_biases
+from ._flat import HeadConstant, flat_head_note, is_flat_logit, module_head_constant
 from ._labels import DISEASE_NAMES, DISEASES
 from ._package import Backend, LoadedModel
 from ._preprocess import MODEL_FS_HZ, long_record_warning, preprocess_ecg, short_record_warning
@@ -127,19 +127,38 @@ class DiseaseModel(LoadedModel):
 
     def head_constant(self, backend: Backend = "onnx") -> HeadConstant | None:
         """The logit the head gives when every hidden unit of every ensemble member is inactive
-        (the mean of the members' final biases), read once from the weights ``backend`` runs: the
-        ONNX initializers (no ``onnx`` import, a few ms) or the torch module's parameters; None for
-        a network without a ``head`` (``encoders._flat``)."""
-        if backend not in self._head_constants:
-            select = self.card.hparams.get("select_output")
-            biases = torch_head_biases(self.module) if backend == "torch" else onnx_head_biases(self._path(".onnx"))
-            self._head_constants[backend] = head_constant(biases, select)
-        return self._head_constants[backend]
+        (the mean of the members' final biases): the card's ``ModelCard.head_constant``, computed
+        from the parameters when the model was saved. The ``.onnx`` is exported from those same
+        parameters, so it is the constant of both backends (``backend`` is accepted for callers
+        that name one). A card written before session 10 has none: it is then computed once from
+        the ``.pt`` parameters (imports torch). None for a network without a ``head`` and when that
+        fallback cannot read the weights (``flat_check_note`` says why)."""
+        return self._head_constant[0]
 
     @cached_property
-    def _head_constants(self) -> dict[str, HeadConstant | None]:
-        """Backend -> ``head_constant`` (filled on first use)."""
-        return {}
+    def _head_constant(self) -> tuple[HeadConstant | None, str]:
+        """(``head_constant``, why the fallback failed: "" unless it did)."""
+        if self.card.head_constant is not None:
+            return self.card.head_constant, ""
+        try:
+            return self.parameter_head_constant(), ""
+        except (ModelError, ImportError) as exc:
+            return None, str(exc)
+
+    def parameter_head_constant(self) -> HeadConstant | None:
+        """The head constant computed from the torch module's parameters now, whatever the card
+        says (``encoders._flat``; what ``save_model`` stores and the shipped cards are checked against)."""
+        return module_head_constant(self.module, self.card.hparams.get("select_output"))
+
+    @property
+    def flat_check_note(self) -> str | None:
+        """Why this model has no flat-head check though it may need one (an old card whose weights
+        cannot be read), else None; ``predict_diseases`` adds it to ``DiseasePrediction.notes``."""
+        reason = self._head_constant[1]
+        if not reason:
+            return None
+        return (f"{self.disease}: flat-head check unavailable (model card {self.name} has no head_constant and "
+                f"the weights could not be read: {reason})")
 
     def flat_logits(self, logits: np.ndarray, backend: Backend = "onnx") -> np.ndarray:
         """(records,) bool: the logit is the head's constant output (``head_constant``, within its
@@ -178,7 +197,8 @@ class DiseasePrediction:
     none was found."""
     notes: tuple[str, ...] = ()
     """Information about how the record was read that does not put the probabilities in doubt
-    (``model_input_notes``: an ignored ``--fs``); ``summary`` prints them as ``note:`` lines."""
+    (``model_input_notes``: an ignored ``--fs``; ``DiseaseModel.flat_check_note`` when a head's
+    flat check is unavailable); ``summary`` prints them as ``note:`` lines."""
     flat_heads: tuple[str, ...] = ()
     """Disease codes whose head is flat at this ECG: its logit is the head's constant output (the
     mean of the ensemble members' final biases, given when every hidden unit of every member's head
@@ -214,13 +234,13 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
     10 s and zero-pad it; a 1.2 s normal record came out positive for all four diseases), and a
     longer record says which 10 s the models read (``long_record_warning``). A head whose logit is
     its constant output at this ECG is listed in ``.flat_heads`` (no gradient pass: one comparison
-    with a constant read once per model)."""
+    with the constant stored in the model card)."""
     warnings = model_input_warnings(require_ecg(ecg, "predict_diseases"))
     name = ecg.path or ecg.record_id or "the record"
     warnings += tuple(w for w in (short_record_warning(name, ecg.duration_s, "the models read"),
                                   long_record_warning(name, ecg.duration_s)) if w)
     x = preprocess_ecg(ecg)[None]
-    probs, thresholds, versions, flat = {}, {}, {}, []
+    probs, thresholds, versions, flat, unavailable = {}, {}, {}, [], []
     for disease in diseases:
         model = load_disease_model(disease, weights)
         logits = model.predict_logits(x, backend).reshape(-1)
@@ -229,8 +249,10 @@ def predict_diseases(ecg: ECG, diseases: tuple[str, ...] = DISEASES, backend: Ba
         versions[disease] = model.card.version
         if model.flat_logits(logits, backend)[0]:
             flat.append(disease)
+        if model.flat_check_note:
+            unavailable.append(model.flat_check_note)
     return DiseasePrediction(MappingProxyType(probs), MappingProxyType(thresholds), MappingProxyType(versions),
-                             ecg.record_id, warnings, model_input_notes(ecg), tuple(flat))
+                             ecg.record_id, warnings, model_input_notes(ecg) + tuple(unavailable), tuple(flat))
 
 
 class AttributeModel(LoadedModel):

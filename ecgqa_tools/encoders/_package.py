@@ -28,10 +28,22 @@ def weights_dir() -> Path:
     return Path(override) if override else WEIGHTS_DIR
 
 
+def with_head_constant(card: ModelCard, module: Any) -> ModelCard:
+    """``card`` with ``head_constant`` computed from ``module``'s parameters (``encoders._flat``;
+    None for a network without one single-output ``head``, e.g. resnet12 or several outputs)."""
+    from dataclasses import replace
+
+    from ._flat import module_head_constant
+
+    return replace(card, head_constant=module_head_constant(module, card.hparams.get("select_output")))
+
+
 def save_model(module: Any, card: ModelCard, directory: str | Path | None = None) -> Path:
-    """Write ``<name>.pt`` (state dict, architecture, seen ids), ``<name>.onnx`` and ``<name>.json``."""
+    """Write ``<name>.pt`` (state dict, architecture, seen ids), ``<name>.onnx`` and ``<name>.json``
+    (the card, with the head's flat constant computed from ``module``: ``with_head_constant``)."""
     import torch
 
+    card = with_head_constant(card, module)
     out = Path(directory) if directory is not None else weights_dir()
     out.mkdir(parents=True, exist_ok=True)
     module.eval()

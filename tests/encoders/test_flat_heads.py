@@ -2,7 +2,9 @@
 (the mean of the members' final biases) whatever the ECG; ``predict_diseases`` lists it in
 ``DiseasePrediction.flat_heads`` from the logit alone (no gradient pass), on both backends, and
 ``classify`` prints a note (docs/encoders.md "Flat heads"). A tiny synthetic ensemble runs without
-data; PTB Diagnostic s0010_re is such an ECG for the shipped MI head (docs/grounding.md "Saturated heads")."""
+data; PTB Diagnostic s0010_re is such an ECG for the shipped MI head (docs/grounding.md "Saturated heads").
+The constant is computed from the parameters when a model is saved and read from its card
+(``ModelCard.head_constant``); a card without it falls back to the ``.pt`` parameters."""
 
 from __future__ import annotations
 
@@ -22,11 +24,7 @@ from ecgqa_tools.encoders import (
     predict_diseases,
 )
 from ecgqa_tools.encoders._cards import ModelCard
-from ecgqa_tools.encoders._flat import (
-    head_constant,
-    onnx_head_biases,
-    torch_head_biases,
-)
+from ecgqa_tools.encoders._flat import _HEAD_BIAS, head_constant, torch_head_biases
 from ecgqa_tools.encoders._nets import build_network
 from ecgqa_tools.encoders._package import WEIGHTS_DIR, make_ensemble, save_model
 from ecgqa_tools.records import ECG, load_example
@@ -65,6 +63,7 @@ def test_dead_ensemble_is_flagged_live_ones_are_not(tmp_path, backend) -> None:
     dead = _tiny_model(tmp_path, (True, True, True))
     logits = dead.predict_logits(x, backend)
     constant = dead.head_constant(backend)
+    assert dead.card.head_constant == constant  # written by save_model, read from the card
     assert constant.members == 3 and constant.logit == pytest.approx(np.mean(FINAL_BIASES), abs=1e-7)
     np.testing.assert_allclose(logits, constant.logit, atol=constant.tolerance)  # the same for every input
     assert dead.flat_logits(logits, backend).all()
@@ -74,18 +73,66 @@ def test_dead_ensemble_is_flagged_live_ones_are_not(tmp_path, backend) -> None:
     assert not dead.flat_logits(np.array([constant.logit + 4 * constant.tolerance + 1e-9]), backend)[0]
 
 
-def test_onnx_and_torch_constants_agree_for_every_shipped_disease_model() -> None:
-    """The protobuf reader gives the same biases as the torch weights (both files of each model)."""
-    for path in sorted(WEIGHTS_DIR.glob("disease_*.json")):
-        name = path.stem
+def _onnx_head_biases(path) -> dict[str, np.ndarray]:
+    """The head biases stored as initializers in an ONNX file, read with the ``onnx`` package."""
+    import onnx
+    from onnx import numpy_helper
+
+    return {init.name: numpy_helper.to_array(init).astype(np.float32)
+            for init in onnx.load(str(path)).graph.initializer if _HEAD_BIAS.match(init.name)}
+
+
+def test_card_constant_matches_the_pt_and_onnx_weights_of_every_shipped_disease_model() -> None:
+    """For all 8 shipped disease models: the card's constant == the one from the .pt parameters ==
+    the one from the ONNX initializers (bit-identical biases in both files)."""
+    names = sorted(path.stem for path in WEIGHTS_DIR.glob("disease_*.json"))
+    assert len(names) == 8
+    for name in names:
         disease = name.split("_")[1]
         weights = "ecgqa-split" if name.endswith("_ecgqa") else "ptbxl-folds"
         model = load_disease_model(disease, weights)
-        onnx_biases, torch_biases = onnx_head_biases(model._path(".onnx")), torch_head_biases(model.module)
+        onnx_biases, torch_biases = _onnx_head_biases(model._path(".onnx")), torch_head_biases(model.module)
         assert onnx_biases.keys() == torch_biases.keys() and onnx_biases
         for key in onnx_biases:
             np.testing.assert_array_equal(onnx_biases[key], torch_biases[key])
-        assert model.head_constant("onnx") == model.head_constant("torch") == head_constant(torch_biases)
+        stored = ModelCard.load(WEIGHTS_DIR / f"{name}.json").head_constant
+        assert stored is not None, name
+        assert stored == model.parameter_head_constant() == head_constant(torch_biases) == head_constant(onnx_biases)
+        assert model.head_constant("onnx") == model.head_constant("torch") == stored
+        assert model.flat_check_note is None
+
+
+def _strip_card_constant(folder) -> None:
+    """Rewrite the card in ``folder`` as a pre-session-10 one (no ``head_constant`` key)."""
+    card_path = folder / "disease_MI.json"
+    raw = json.loads(card_path.read_text())
+    del raw["head_constant"]
+    card_path.write_text(json.dumps(raw, indent=1))
+
+
+def test_old_card_without_the_constant_falls_back_to_the_pt_parameters(tmp_path) -> None:
+    saved = _tiny_model(tmp_path, (True, True, True))
+    _strip_card_constant(saved.directory)
+    old = DiseaseModel("MI", directory=saved.directory)
+    assert old.card.head_constant is None
+    assert old.head_constant("onnx") == old.head_constant("torch") == saved.card.head_constant
+    assert old.flat_check_note is None
+    assert old.flat_logits(old.predict_logits(_ecg().signal_mv[None], "onnx"), "onnx").all()
+
+
+def test_old_card_with_unreadable_weights_says_the_check_is_unavailable(tmp_path, monkeypatch) -> None:
+    """No constant in the card and no .pt: the ONNX prediction still runs, nothing is called flat,
+    and the prediction's notes say the check is unavailable (no crash)."""
+    saved = _tiny_model(tmp_path, (True, True, True))
+    _strip_card_constant(saved.directory)
+    (saved.directory / "disease_MI.pt").unlink()
+    old = DiseaseModel("MI", directory=saved.directory)
+    assert old.head_constant("onnx") is None and not old.flat_logits(np.array([0.0])).any()
+    assert old.flat_check_note.startswith("MI: flat-head check unavailable (model card disease_MI has no head_constant")
+    monkeypatch.setattr(_inference, "load_disease_model", lambda disease, weights=None: old)
+    pred = predict_diseases(_ecg(), diseases=("MI",))
+    assert pred.flat_heads == () and pred.notes == (old.flat_check_note,)
+    assert "note: MI: flat-head check unavailable" in pred.summary()
 
 
 def test_predict_diseases_lists_the_flat_head_and_summary_notes_it(tmp_path, monkeypatch) -> None:
