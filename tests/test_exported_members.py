@@ -17,6 +17,7 @@ EXPORTED = {
         "MimicIvEcg",
         "PtbXl",
         "PtbXlFiltered",
+        "ReadNote",
         "RecordName",
         "STANDARD_LEADS",
         "SignalQuality",

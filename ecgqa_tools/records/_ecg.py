@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Self
 
 import numpy as np
 
@@ -27,6 +27,36 @@ IMPLAUSIBLE_AMPLITUDE_MV = 20.0
 # mV spans about 0.5-5 mV; the tallest QRS complexes (severe LVH) reach ~5-7 mV in a few leads, so a
 # median over all leads above 20 mV is not an ECG in mV; a normal ECG stored in uV gives ~1000.
 MICROVOLT_MEDIAN_PTP_MV = 20.0
+
+ReadNoteKind = Literal["doubt", "info"]
+"""``ReadNote.kind``: ``doubt`` = the reader assumed or followed something that can make outputs
+wrong (shown as a warning); ``info`` = information only, the outputs stand (shown as a plain note)."""
+
+
+class ReadNote(str):
+    """One line of ``ECG.read_notes`` that carries its kind as data (``ReadNoteKind``), so outputs
+    tell a plain note from a warning by ``kind``, not by how the text begins (review s9 N5): a
+    reworded message cannot move between the two. ``file_rate``'s note that a caller's rate was
+    ignored is ``info``; every other reader note, and any plain ``str`` note, is a ``doubt``. It is
+    a ``str`` (same text, equality, hashing, JSON), so code that shows notes as text is unchanged;
+    the kind survives ``dataclasses.replace``, copying and pickling (text operations return plain
+    ``str``)."""
+
+    kind: ReadNoteKind
+
+    def __new__(cls, text: str, kind: ReadNoteKind = "doubt") -> Self:
+        if kind not in ("doubt", "info"):
+            from ..errors import UsageError
+
+            raise UsageError(f"read note kind must be 'doubt' or 'info', got {kind!r}")
+        note = super().__new__(cls, text)
+        note.kind = kind
+        return note
+
+
+def read_note_kind(note: str) -> ReadNoteKind:
+    """``note.kind`` for a ``ReadNote``; ``doubt`` for a plain ``str`` note (the cautious default)."""
+    return note.kind if isinstance(note, ReadNote) else "doubt"
 
 
 @dataclass(frozen=True)
@@ -80,9 +110,11 @@ class ECG:
     """Unit of ``signal_mv``: ``mV`` for every raw source; ``z-score`` for pre-normalised data
     (PTB-XL filtered subset) whose mV amplitude is lost: amplitude measurements are meaningless."""
     read_notes: tuple[str, ...] = ()
-    """What the reader assumed or followed that can change the answers, one line each (a negative
-    ADC gain followed, WFDB's default gain used, a rate given by the caller for a header without
-    one); ``quality().problems()`` lists them, so every output that shows quality findings does."""
+    """What the reader assumed or followed, one line each: ``doubt`` notes can change the answers
+    (a negative ADC gain followed, WFDB's default gain used, a rate given by the caller for a header
+    without one), ``info`` notes cannot (a caller's rate ignored because the record states its own;
+    ``ReadNote.kind``, a plain ``str`` counts as ``doubt``); ``quality().problems()`` lists them all,
+    so every output that shows quality findings does."""
 
     def __post_init__(self) -> None:
         signal = np.asarray(self.signal_mv)
@@ -180,7 +212,7 @@ class ECG:
     @property
     def ignored_rate_notes(self) -> tuple[str, ...]:
         """``SignalQuality.ignored_rate_notes`` without ``quality()``'s pass over the signal."""
-        return _ignored_rate_notes(self.read_notes)
+        return _info_notes(self.read_notes)
 
     def lead(self, name: str) -> np.ndarray:
         """Samples of one lead (any spelling of its name), shape (samples,)."""
@@ -273,12 +305,13 @@ class SignalQuality:
 
     @property
     def ignored_rate_notes(self) -> tuple[str, ...]:
-        """The reader notes saying a caller's ``fs_hz``/``--fs`` was ignored because the record states
-        its own rate (``file_rate``). They are information, not a doubt about any output: the
-        record was read at its own, right rate. Outputs show them as plain notes; the other reader
-        notes (an assumed rate, a defaulted or negative gain) can make outputs wrong and are
-        warnings (review s8 S5)."""
-        return _ignored_rate_notes(self.reader_notes)
+        """The reader notes of kind ``info`` (``ReadNote``): today only the one saying a caller's
+        ``fs_hz``/``--fs`` was ignored because the record states its own rate (``file_rate``). They
+        are information, not a doubt about any output: the record was read at its own, right rate.
+        Outputs show them as plain notes; the other reader notes (an assumed rate, a defaulted or
+        negative gain) can make outputs wrong and are warnings (review s8 S5). Told apart by
+        ``ReadNote.kind``, not by wording (review s9 N5)."""
+        return _info_notes(self.reader_notes)
 
     @property
     def microvolt_like(self) -> bool:
@@ -319,12 +352,11 @@ class SignalQuality:
         return lines
 
 
-IGNORED_RATE_NOTE_START = "fs_hz/--fs "
-"""How ``file_rate``'s note that a caller's rate was ignored begins (``SignalQuality.ignored_rate_notes``)."""
+def _info_notes(notes: tuple[str, ...]) -> tuple[str, ...]:
+    """The ``info`` notes of ``notes`` (``ReadNote.kind``), in order."""
+    return tuple(n for n in notes if read_note_kind(n) == "info")
 
 
-def _ignored_rate_notes(notes: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(n for n in notes if n.startswith(IGNORED_RATE_NOTE_START))
 RATE_TOLERANCE = 1e-3
 """Relative difference under which a caller's ``fs_hz`` and a file's own rate count as the same
 (a CSV time column rounded to the microsecond)."""
@@ -336,8 +368,9 @@ def file_rate(where: str, given_hz: float | None, stored_hz: float | None,
     states (WFDB header, ``.npz`` ``fs_hz``, CSV time column, a dataset record; ``stored_what`` says
     which, e.g. ``the header gives``) is used; the caller's ``fs_hz`` (``--fs``) is used only when it
     states none. A ``fs_hz`` that contradicts the stated rate is not obeyed silently (it used to be
-    obeyed for some formats and ignored for others): the note says it was ignored, and readers put it
-    in ``ECG.read_notes`` so every output shows it. A session-wide ``fs_hz`` (``ecgqa chat/mcp --fs``)
+    obeyed for some formats and ignored for others): the note (a ``ReadNote`` of kind ``info``: the
+    record is read at its right rate) says it was ignored, and readers put it in ``ECG.read_notes``
+    so every output shows it. A session-wide ``fs_hz`` (``ecgqa chat/mcp --fs``)
     meant for rate-less files therefore does not break records that state their own."""
     if given_hz is not None:
         try:
@@ -349,8 +382,8 @@ def file_rate(where: str, given_hz: float | None, stored_hz: float | None,
     if stored_hz is None:
         return given_hz, ""
     if given_hz is not None and abs(given_hz - stored_hz) > RATE_TOLERANCE * stored_hz:
-        return float(stored_hz), (f"{IGNORED_RATE_NOTE_START}{given_hz:g} Hz ignored: {stored_what} {stored_hz:g} Hz, "
-                                  "which is used (to change the rate, resample the record with records.resample)")
+        return float(stored_hz), ReadNote(f"fs_hz/--fs {given_hz:g} Hz ignored: {stored_what} {stored_hz:g} Hz, which is "
+                                          "used (to change the rate, resample the record with records.resample)", "info")
     return float(stored_hz), ""
 
 

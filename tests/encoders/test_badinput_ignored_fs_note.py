@@ -48,6 +48,20 @@ def test_negative_gain_stays_a_warning_next_to_the_note(record) -> None:
     assert len(pred.notes) == 1 and IGNORED in pred.notes[0]
 
 
+def test_a_reworded_info_note_is_still_a_note_and_an_old_prefix_alone_is_no_note() -> None:
+    """Notes and warnings are told apart by ``ReadNote.kind``, not by the text (review s9 N5)."""
+    from dataclasses import replace
+
+    from ecgqa_tools.records import ReadNote, load_example
+
+    reworded = ReadNote("the rate you passed (250 Hz) was not used: the record states 500 Hz", "info")
+    plain = "fs_hz/--fs 250 Hz ignored: a plain str note is a doubt whatever it says"
+    ecg = replace(load_example("ptbxl-00210"), read_notes=(reworded, plain))
+    pred = predict_diseases(ecg)
+    assert pred.notes == (f"reading {ecg.record_id}: {reworded}",) == model_input_notes(ecg)
+    assert pred.warnings == (f"reading {ecg.record_id}: {plain}",) == model_input_warnings(ecg)
+
+
 def test_classify_prints_a_note_not_a_warning(record, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", str(record), "--fs", "250"]) == 0
     out = capsys.readouterr().out

@@ -86,3 +86,18 @@ def test_mcp_client_gets_the_note_as_text_and_structured_content(record, backend
     for shown in (result.structured_content, json.loads(result.content[0].text)):
         assert len(shown["notes"]) == 1 and IGNORED in shown["notes"][0]
         assert not any("ignored" in w for w in shown["warnings"])
+
+
+def test_a_reworded_info_note_is_a_tool_note_not_a_warning(backend) -> None:
+    """The split follows ``records.ReadNote.kind``, not the note's wording (review s9 N5)."""
+    from dataclasses import replace
+
+    from ecgqa_tools.records import ReadNote, load_example
+
+    reworded = ReadNote("the rate you passed was not used: the record states its own", "info")
+    context = ToolContext(backend=backend)
+    context.add_record("noted", replace(load_example("ptbxl-00210"), read_notes=(reworded,)))
+    for name in ("record_summary", "disease_probabilities"):
+        shown = json.loads(TOOLS.call(name, {"record": "noted"}, context).to_text())
+        assert shown["notes"] == [f"reading memory:noted: {reworded}"], name
+        assert not any(reworded in w for w in shown.get("warnings", []) + shown.get("quality_problems", []))
