@@ -1,8 +1,9 @@
 """Grounding: attributions turned into evidence, measurements (intervals, axis), plots."""
 
-from ._attribution import (BASELINES, DEFAULT_BASELINE, DEFAULT_BASELINE_BY_DISEASE, DEFAULT_IG_STEPS, IG_VARIANTS,
-                           METHODS, Attribution, cosine_similarity, default_baseline, explain, explain_batch,
-                           make_baseline, predict_logits, variant_fingerprint, zero_input_gradient)
+from ._attribution import (BASELINES, COMPLETENESS_ABS_TOLERANCE, COMPLETENESS_TOLERANCE, DEFAULT_BASELINE,
+                           DEFAULT_BASELINE_BY_DISEASE, DEFAULT_IG_STEPS, IG_VARIANTS, MAX_IG_POINTS, METHODS,
+                           Attribution, cosine_similarity, default_baseline, explain, explain_batch, make_baseline,
+                           predict_logits, variant_fingerprint, zero_input_gradient)
 from ._evidence import (BeatShare, Evidence, Faithfulness, Peak, Region, build_evidence, faithfulness_check,
                         rank_regions)
 from ._baselines import detect_beats
@@ -27,12 +28,15 @@ __all__ = [
     "BASELINES",
     "BeatShare",
     "CLINICAL_SEGMENTS",
+    "COMPLETENESS_ABS_TOLERANCE",
+    "COMPLETENESS_TOLERANCE",
     "DEFAULT_BASELINE",
     "DEFAULT_BASELINE_BY_DISEASE",
     "DEFAULT_IG_STEPS",
     "Evidence",
     "Faithfulness",
     "IG_VARIANTS",
+    "MAX_IG_POINTS",
     "METHODS",
     "Peak",
     "Region",

@@ -188,7 +188,8 @@ def variant_fingerprint() -> str:
     detector's that place the normal beats (``_baselines``: template rate and span, ``PRE_FRACTION``,
     ``MIN_RR_S``, ``BEAT_*``), and a sha1 of the bytes of the shipped ``normal_beat.npz``,
     ``normal_refs.npz`` and ``normal_refs16.npz`` ("missing" for an absent file), and how the map
-    is carried to the input rate (``MAP_ALIGNMENT``). Part of
+    is carried to the input rate (``MAP_ALIGNMENT``), and the adaptive completeness rule
+    (``COMPLETENESS_TOLERANCE``, ``COMPLETENESS_ABS_TOLERANCE``, ``MAX_IG_POINTS``). Part of
     ``ecgqa eval xai``'s resume key, so rows computed with other constants or other shipped
     references are redone."""
     import hashlib
@@ -207,7 +208,7 @@ def variant_fingerprint() -> str:
               b.TEMPLATE_FS_HZ, b.TEMPLATE_PRE_S, b.TEMPLATE_POST_S, b.PRE_FRACTION, b.MIN_RR_S,
               b.BEAT_SMOOTH_S, b.BEAT_HEIGHT_FRACTION, b.BEAT_HEIGHT_PERCENTILE,
               [file_sha1(p) for p in (b.TEMPLATE_PATH, b.REFERENCES_PATH, b.REFERENCES_WIDE_PATH)],
-              MAP_ALIGNMENT)
+              MAP_ALIGNMENT, COMPLETENESS_TOLERANCE, COMPLETENESS_ABS_TOLERANCE, MAX_IG_POINTS)
     return hashlib.sha1(repr(values).encode()).hexdigest()[:12]
 
 
@@ -319,6 +320,24 @@ class Attribution:
     no extra pass. ``zero-gradient``: any other module, the input gradient of the logit is exactly zero
     at every lead and sample (``zero_input_gradient``, one more forward and backward pass; for
     saliency the map itself); the cause inside the module is not known. ``None``: not checked."""
+    n_steps: int | None = None
+    """IG steps of the returned map (the caller's ``n_steps``, doubled by the adaptive completeness
+    loop where needed); ``None`` for GradientSHAP and saliency."""
+    completeness_error: float | None = None
+    """IG relative completeness error |sum(model_values) - path change| / |path change|, the path
+    change being the weighted mean over the integration paths of logit(end) - logit(start) (=
+    ``logit - baseline_logit`` except for the noise tunnels ``expected-smooth`` / ``lowpass-smooth``,
+    whose paths end at noisy copies of the input); 0 when both are 0, ``inf`` when only the change is;
+    ``None`` for GradientSHAP and saliency."""
+    completeness_abs_error: float | None = None
+    """|sum(model_values) - path change| in logit units (``None`` for GradientSHAP and saliency)."""
+    completeness_tolerance: float | None = None
+    """Relative tolerance the map was held to (``COMPLETENESS_TOLERANCE`` by default; ``None``: no
+    adaptive loop was asked for, or not IG)."""
+    completeness_met: bool | None = None
+    """The map meets ``completeness_tolerance`` (relative error <= it, or absolute error <=
+    ``COMPLETENESS_ABS_TOLERANCE``) after the adaptive loop; ``False`` when the step budget
+    (``MAX_IG_POINTS``) ran out first; ``None`` when no tolerance was asked for, or not IG."""
 
     @property
     def n_samples(self) -> int:
@@ -501,6 +520,17 @@ DEFAULT_IG_STEPS = 8
 """Gauss-Legendre steps of IG when none is given: the smallest count whose maps reach a mean cosine
 similarity >= 0.99 to 256-step maps for all four disease heads on 60 PTB-XL fold-9 records
 (development split; low-pass baseline; docs/grounding.md "Choosing the IG step count"). Was 32."""
+COMPLETENESS_TOLERANCE = 0.05
+"""Relative completeness tolerance T of ``explain`` (docs/grounding.md "IG completeness", fixed from
+the definition before implementing): a map is complete enough when |sum(map) - path change| <= T x
+|path change| or <= ``COMPLETENESS_ABS_TOLERANCE``; a map that misses it is redone with twice the steps."""
+COMPLETENESS_ABS_TOLERANCE = 0.01
+"""Absolute completeness error (logit units) that always counts as complete: the relative error of a
+change near zero means nothing, and 0.01 logit moves the probability by at most 0.0025."""
+MAX_IG_POINTS = 256
+"""Gradient points (``path_points``: paths x points per path) the adaptive loop allows in one pass:
+it doubles the steps only while the next pass stays within this (fixed from cost, ~5 ms CPU per point
+here: <= ~1.3 s for the last pass, < ~2.5 s for the whole chain of one map)."""
 
 
 def _fold_batch_norms(module: Any) -> Any:
@@ -700,6 +730,98 @@ def _attribute(module: Any, inputs: "torch.Tensor", method: Method, n_steps: int
     raise UsageError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
 
 
+NOISE_TUNNELS: dict[str, int] = {"expected-smooth": EXPECTED_SMOOTH_DRAWS, "lowpass-smooth": SMOOTH_DRAWS}
+"""IG variants whose paths end at seeded noisy copies of the input (SmoothGrad), and how many copies."""
+
+
+def path_end_logits(forward: Callable[["torch.Tensor"], "torch.Tensor"], inputs: "torch.Tensor", kind: str,
+                    seed: int) -> np.ndarray | None:
+    """Per input, the mean logit at the end points of the integration paths of ``kind`` when they
+    are not the input itself: the seeded noisy copies of the noise tunnels (``NOISE_TUNNELS``; the
+    same draws as the map, ``_paths.noise_draws``), in one forward pass. ``None`` for every other
+    variant (its paths end at the input, whose logit the caller has)."""
+    import torch
+
+    from ._paths import noise_draws
+
+    draws = NOISE_TUNNELS.get(kind)
+    if draws is None:
+        return None
+    noise = torch.from_numpy(noise_draws(draws, SMOOTH_NOISE_SD, tuple(inputs.shape[1:]), seed))
+    noisy = (inputs.detach().unsqueeze(1) + noise.unsqueeze(0)).reshape(-1, *inputs.shape[1:])
+    with torch.inference_mode():
+        out = forward(noisy).numpy().astype(float)
+    return out.reshape(len(inputs), draws).mean(axis=1)
+
+
+def completeness(map_sums: np.ndarray, path_change: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(relative, absolute) completeness errors of IG maps whose totals are ``map_sums`` for the
+    logit changes ``path_change`` along their paths: |sum - change| / |change| (0 when both are 0,
+    ``inf`` when only the change is) and |sum - change| (logit units)."""
+    sums = np.asarray(map_sums, dtype=np.float64)
+    change = np.asarray(path_change, dtype=np.float64)
+    absolute = np.abs(sums - change)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(absolute == 0, 0.0, absolute / np.abs(change))
+    return relative, absolute
+
+
+def completeness_met(relative: np.ndarray, absolute: np.ndarray, tolerance: float) -> np.ndarray:
+    """Whether each map meets the completeness rule: relative error <= ``tolerance`` or absolute
+    error <= ``COMPLETENESS_ABS_TOLERANCE`` (docs/grounding.md "IG completeness")."""
+    return (np.asarray(absolute) <= COMPLETENESS_ABS_TOLERANCE) | (np.asarray(relative) <= tolerance)
+
+
+def _map_sums(attr: "torch.Tensor") -> np.ndarray:
+    return attr.detach().double().sum(dim=tuple(range(1, attr.dim()))).numpy()
+
+
+@dataclass(frozen=True)
+class _Completed:
+    """IG maps of one group after the adaptive completeness loop (``_adaptive_ig``)."""
+
+    attr: "torch.Tensor"
+    delta: "torch.Tensor"
+    steps: np.ndarray
+    relative: np.ndarray
+    absolute: np.ndarray
+    met: np.ndarray | None
+
+
+def _adaptive_ig(module: Any, inputs: "torch.Tensor", attr: "torch.Tensor", delta: "torch.Tensor",
+                 path_change: np.ndarray, logit_change: np.ndarray, base_input: "torch.Tensor", kind: str,
+                 n_steps: int, seed: int, fs_hz: float, tolerance: float | None) -> _Completed:
+    """The adaptive completeness rule (docs/grounding.md "IG completeness"): each map of the first
+    pass (``attr``, ``n_steps``) that misses ``tolerance`` is recomputed alone with twice the steps,
+    again while it misses, as long as the next pass has at most ``MAX_IG_POINTS`` gradient points
+    (``path_points``). Maps that meet it are left as they are (bit-identical to the first pass);
+    ``tolerance=None`` only measures."""
+    import torch
+
+    relative, absolute = completeness(_map_sums(attr), path_change)
+    steps = np.full(len(inputs), n_steps, dtype=int)
+    if tolerance is None:
+        return _Completed(attr, delta, steps, relative, absolute, None)
+    met = completeness_met(relative, absolute, tolerance)
+    n = n_steps
+    while not met.all():
+        paths, points = path_points(kind, 2 * n)
+        if paths * points > MAX_IG_POINTS:
+            break
+        n *= 2
+        redo = np.flatnonzero(~met)
+        index = torch.from_numpy(redo)
+        new_attr, new_delta = _attribute(module, inputs[index].clone().requires_grad_(True), "ig", n, 1, seed,
+                                         ig_baseline=base_input[index], logit_change=logit_change[redo],
+                                         kind=kind, fs_hz=fs_hz)
+        attr, delta = attr.detach().clone(), delta.clone()
+        attr[index], delta[index] = new_attr.detach(), new_delta
+        relative[redo], absolute[redo] = completeness(_map_sums(new_attr), path_change[redo])
+        steps[redo] = n
+        met[redo] = completeness_met(relative[redo], absolute[redo], tolerance)
+    return _Completed(attr, delta, steps, relative, absolute, met)
+
+
 def gradshap_background(references: "torch.Tensor", inputs: "torch.Tensor", kind: str) -> "torch.Tensor":
     """GradientSHAP background of each input: (batch, rows, leads, samples) drawn uniformly by
     captum. The references IG uses for ``kind`` (``make_references``; ``references`` is
@@ -735,7 +857,8 @@ def resolve_model(disease: str, model: Any = None) -> Any:
 
 def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, model: Any = None,
                   n_steps: int = DEFAULT_IG_STEPS, n_samples: int = 32, batch_size: int = 16,
-                  seed: int = 0, baseline: BaselineKind | None = None) -> list[Attribution]:
+                  seed: int = 0, baseline: BaselineKind | None = None,
+                  completeness_tolerance: float | None = COMPLETENESS_TOLERANCE) -> list[Attribution]:
     """Attribution maps for several ECGs at once (one map per ECG, each at its own rate).
 
     ``model`` is any object with ``.module`` (torch module: (batch, 12, samples) -> logit) and
@@ -746,6 +869,11 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
     ``path_points`` gives their cost); None = the head's default (``default_baseline(disease)``).
     GradientSHAP draws its baselines from the same references (``gradshap_background``; pass
     ``baseline="flat"`` for the flat line, the definition before session 4) and saliency has none.
+    ``completeness_tolerance``: IG maps whose relative completeness error exceeds it (and whose
+    absolute error exceeds ``COMPLETENESS_ABS_TOLERANCE``) are redone with twice the steps while a
+    pass stays within ``MAX_IG_POINTS`` gradient points (docs/grounding.md "IG completeness"); the
+    result's ``n_steps``, ``completeness_error`` and ``completeness_met`` say how it ended. ``None``:
+    one pass at ``n_steps`` (the behaviour before session 10), errors still reported.
     """
     import torch
 
@@ -760,6 +888,9 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
     if n_steps < 2 or n_samples < 1 or batch_size < 1:
         raise UsageError(f"n_steps must be >= 2, n_samples and batch_size >= 1; got {n_steps}, "
                          f"{n_samples}, {batch_size}")
+    if completeness_tolerance is not None and not (isinstance(completeness_tolerance, (int, float))
+                                                   and completeness_tolerance > 0):
+        raise UsageError(f"completeness_tolerance must be a positive number or None, got {completeness_tolerance!r}")
     model = resolve_model(disease, model)
     module = model.module
     module.eval()
@@ -776,6 +907,7 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
         checks: list[FlatCheck] = []
         logits: list[float] = []
         base_logits: list[float | None] = []
+        done: list[tuple[int, float, float, bool | None] | None] = []  # IG: steps, errors, met
         for group in groups:
             inputs = torch.from_numpy(np.stack(group))
             forward = _forward_logit(module)
@@ -793,6 +925,17 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 attr, delta = _attribute(module, inputs.clone().requires_grad_(True), method,
                                          n_steps, n_samples, seed, ig_baseline=base_input,
                                          logit_change=logit - base, kind=kind, fs_hz=group_fs)
+                if method == "ig":
+                    ends_path = path_end_logits(forward, inputs, kind, seed)
+                    completed = _adaptive_ig(module, inputs, attr, delta,
+                                             (logit if ends_path is None else ends_path) - base, logit - base,
+                                             base_input, kind, n_steps, seed, group_fs, completeness_tolerance)
+                    attr, delta = completed.attr, completed.delta
+                    done.extend((int(completed.steps[i]), float(completed.relative[i]), float(completed.absolute[i]),
+                                 None if completed.met is None else bool(completed.met[i]))
+                                for i in range(len(group)))
+                else:
+                    done.extend([None] * len(group))
                 flat, flat_check = _locally_flat(model, inputs, logit, method, attr)
             flats.extend(bool(f) for f in flat)
             checks.extend([flat_check] * len(group))
@@ -819,21 +962,35 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
                 ecg=ecg, threshold=_threshold(model),
                 baseline_kind=None if method == "saliency" else kind_of,
                 locally_flat=flats[offset_in_chunk], flat_check=checks[offset_in_chunk],
+                **_completeness_fields(done[offset_in_chunk], completeness_tolerance),
             ))
     return results
 
 
+def _completeness_fields(done: tuple[int, float, float, bool | None] | None,
+                         tolerance: float | None) -> dict[str, Any]:
+    """``Attribution`` fields of one IG map's completeness (none for GradientSHAP and saliency)."""
+    if done is None:
+        return {}
+    steps, relative, absolute, met = done
+    return {"n_steps": steps, "completeness_error": relative, "completeness_abs_error": absolute,
+            "completeness_tolerance": None if tolerance is None else float(tolerance), "completeness_met": met}
+
+
 def explain(ecg: ECG, disease: str, method: Method = "ig", *, model: Any = None,
             n_steps: int = DEFAULT_IG_STEPS, n_samples: int = 32, seed: int = 0,
-            baseline: BaselineKind | None = None) -> Attribution:
+            baseline: BaselineKind | None = None,
+            completeness_tolerance: float | None = COMPLETENESS_TOLERANCE) -> Attribution:
     """Attribution map of one disease head on one ECG: (12, samples) at the ECG's own rate.
 
     ``method``: ``ig`` (Integrated Gradients, the default), ``gradshap`` (GradientSHAP) or
     ``saliency`` (|d logit / d input|). ``baseline``: IG baseline, one of ``IG_VARIANTS``; None
     (default) = the head's default, ``DEFAULT_BASELINE_BY_DISEASE`` (``lowpass`` for other heads).
+    ``completeness_tolerance``: the adaptive IG step rule (``explain_batch``; None = fixed steps).
     """
     return explain_batch([require_ecg(ecg, "explain")], disease, method, model=model, n_steps=n_steps,
-                         n_samples=n_samples, seed=seed, baseline=baseline)[0]
+                         n_samples=n_samples, seed=seed, baseline=baseline,
+                         completeness_tolerance=completeness_tolerance)[0]
 
 
 def cosine_similarity(a: Attribution, b: Attribution) -> float:

@@ -156,6 +156,15 @@ class Evidence:
     flat_check: str | None = None
     """How ``locally_flat`` was decided (``Attribution.flat_check``: ``head-constant`` or
     ``zero-gradient``; ``None``: not checked)."""
+    n_steps: int | None = None
+    """IG steps of the map (``Attribution.n_steps``, after the adaptive completeness loop); ``None``
+    for GradientSHAP and saliency."""
+    completeness_error: float | None = None
+    """IG relative completeness error of the map (``Attribution.completeness_error``)."""
+    completeness_tolerance: float | None = None
+    """The relative tolerance the map was held to (``Attribution.completeness_tolerance``)."""
+    completeness_met: bool | None = None
+    """Whether the map meets it (``Attribution.completeness_met``); when ``False`` the text says so."""
     text: str = field(default="")
     """A short rendering for a clinician reader."""
 
@@ -360,6 +369,8 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
         faithfulness=faith, delineation_source=delineation.source,
         record_id=attribution.ecg.record_id, faithfulness_normal=faith_normal,
         locally_flat=attribution.locally_flat, flat_check=attribution.flat_check,
+        n_steps=attribution.n_steps, completeness_error=attribution.completeness_error,
+        completeness_tolerance=attribution.completeness_tolerance, completeness_met=attribution.completeness_met,
     )
     return _with_text(evidence)
 
@@ -402,12 +413,28 @@ def flat_head_text(disease: str, method: str, probability: float, flat_check: st
                    "responds to small changes of this signal.")
 
 
+def completeness_text(evidence: Evidence) -> str | None:
+    """One sentence when an IG map missed its completeness tolerance after the adaptive loop
+    (``completeness_met`` False), else ``None`` (nothing is said about a map that meets it)."""
+    if evidence.completeness_met is not False:
+        return None
+    error = evidence.completeness_error
+    size = "more than the change itself, which is zero" if error is None or not np.isfinite(error) else _pct(error)
+    tolerance = _pct(evidence.completeness_tolerance) if evidence.completeness_tolerance is not None else "its tolerance"
+    return (f"Completeness not reached: after {evidence.n_steps} integration steps (the step budget) the map's total "
+            f"still differs from the change of the logit it explains by {size} (tolerance {tolerance}), so its "
+            "shares are approximate.")
+
+
 def render_text(evidence: Evidence) -> str:
     """A few sentences for a clinician reader."""
     method = METHOD_NAMES.get(evidence.method, evidence.method)
     lines = [f"{evidence.disease} {call_words(evidence.probability, evidence.threshold)}, explained with {method}."]
     if evidence.locally_flat:
         lines.append(flat_head_text(evidence.disease, evidence.method, evidence.probability, evidence.flat_check))
+    incomplete = completeness_text(evidence)
+    if incomplete:
+        lines.append(incomplete)
     if evidence.peak is None:
         if not (evidence.locally_flat and evidence.method == "saliency"):  # a zero gradient is not "no evidence"
             lines.append("No part of the signal pushes this head towards the diagnosis.")

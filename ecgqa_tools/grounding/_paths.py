@@ -92,6 +92,13 @@ def blur_ig(module: Any, inputs: "torch.Tensor", fs_hz: float, sigma_max_s: floa
     return (grads * torch.from_numpy(steps)).sum(dim=0).to(inputs.dtype)
 
 
+def noise_draws(n_draws: int, noise_sd: float, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """The seeded noise of the SmoothGrad tunnels, (n_draws, *shape) float32: the same draws for
+    every input of a batch (``numpy.random.default_rng(seed)``), so the paths' noisy end points can
+    be rebuilt for their logits (``_attribution.path_end_logits``)."""
+    return np.random.default_rng(seed).normal(0.0, noise_sd, (n_draws, *shape)).astype(np.float32)
+
+
 def smooth_ig(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", n_draws: int,
               noise_sd: float, n_steps: int, seed: int) -> "torch.Tensor":
     """Mean over ``n_draws`` noisy copies x + e (e ~ N(0, noise_sd^2) per sample, the same draws
@@ -105,8 +112,8 @@ def smooth_ig(module: Any, inputs: "torch.Tensor", baseline: "torch.Tensor", n_d
     if n_draws < 1 or noise_sd < 0:
         raise UsageError(f"SmoothGrad-IG needs >= 1 draw and noise_sd >= 0, got {n_draws}, {noise_sd}")
     batch = inputs.shape[0]
-    noise = np.random.default_rng(seed).normal(0.0, noise_sd, (n_draws, *inputs.shape[1:]))
-    noisy = inputs.detach().unsqueeze(1) + torch.from_numpy(noise.astype(np.float32)).unsqueeze(0)
+    noise = noise_draws(n_draws, noise_sd, tuple(inputs.shape[1:]), seed)
+    noisy = inputs.detach().unsqueeze(1) + torch.from_numpy(noise).unsqueeze(0)
     bases = baseline.detach().unsqueeze(1).expand_as(noisy)
     flat_x = noisy.reshape(batch * n_draws, *inputs.shape[1:])
     flat_b = bases.reshape(batch * n_draws, *inputs.shape[1:])
@@ -126,7 +133,7 @@ def smooth_expected_ig(module: Any, inputs: "torch.Tensor", references: "torch.T
 
     if n_draws < 1 or noise_sd < 0:
         raise UsageError(f"SmoothGrad needs >= 1 draw and noise_sd >= 0, got {n_draws}, {noise_sd}")
-    noise = np.random.default_rng(seed).normal(0.0, noise_sd, (n_draws, *inputs.shape[1:])).astype(np.float32)
+    noise = noise_draws(n_draws, noise_sd, tuple(inputs.shape[1:]), seed)
     maps = [multi_reference_ig(module, inputs.detach() + torch.from_numpy(e).unsqueeze(0), references, n_steps)
             for e in noise]
     return torch.stack(maps).mean(dim=0)
