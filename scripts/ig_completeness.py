@@ -56,7 +56,7 @@ ABS_FLOOR = 0.01
 relative error (same section)."""
 
 
-def _cases(data: Path, sets: list[str], diseases: list[str]):  # noqa: ANN202 - list of (set, dataset, id, disease, loader)
+def _cases(data: Path, sets: list[str], diseases: list[str]):
     from ecgqa_tools.encoders import load_disease_model
     from ecgqa_tools.eval._xai import _seen_ids, ludb_cases, ptbxl_cases
     from ecgqa_tools.grounding import predict_logits
@@ -88,11 +88,15 @@ def _cases(data: Path, sets: list[str], diseases: list[str]):  # noqa: ANN202 - 
     return out
 
 
-def path_change(attribution, model, seed: int = 0) -> float:  # noqa: ANN001
+def path_change(attribution, model, seed: int = 0) -> float:
     """Weighted mean over the integration paths of logit(end) - logit(start): for the noise tunnels
     the ends are the noisy copies of the input (drawn as ``grounding._paths`` draws them)."""
     from ecgqa_tools.grounding import predict_logits
-    from ecgqa_tools.grounding._attribution import EXPECTED_SMOOTH_DRAWS, SMOOTH_DRAWS, SMOOTH_NOISE_SD
+    from ecgqa_tools.grounding._attribution import (
+        EXPECTED_SMOOTH_DRAWS,
+        SMOOTH_DRAWS,
+        SMOOTH_NOISE_SD,
+    )
 
     draws = {"expected-smooth": EXPECTED_SMOOTH_DRAWS, "lowpass-smooth": SMOOTH_DRAWS}.get(attribution.baseline_kind)
     if draws is None:

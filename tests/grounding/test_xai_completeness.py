@@ -17,8 +17,16 @@ import numpy as np
 import pytest
 
 from ecgqa_tools.errors import UsageError
-from ecgqa_tools.grounding import (COMPLETENESS_ABS_TOLERANCE, COMPLETENESS_TOLERANCE, MAX_IG_POINTS, build_evidence,
-                                   explain, explain_batch, predict_logits, variant_fingerprint)
+from ecgqa_tools.grounding import (
+    COMPLETENESS_ABS_TOLERANCE,
+    COMPLETENESS_TOLERANCE,
+    MAX_IG_POINTS,
+    build_evidence,
+    explain,
+    explain_batch,
+    predict_logits,
+    variant_fingerprint,
+)
 from ecgqa_tools.records import ECG, STANDARD_LEADS, Delineation, Wave
 
 from .conftest import TanhModel
