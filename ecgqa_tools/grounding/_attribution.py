@@ -791,11 +791,14 @@ class _Completed:
 def _adaptive_ig(module: Any, inputs: "torch.Tensor", attr: "torch.Tensor", delta: "torch.Tensor",
                  path_change: np.ndarray, logit_change: np.ndarray, base_input: "torch.Tensor", kind: str,
                  n_steps: int, seed: int, fs_hz: float, tolerance: float | None) -> _Completed:
-    """The adaptive completeness rule (docs/grounding.md "IG completeness"): each map of the first
-    pass (``attr``, ``n_steps``) that misses ``tolerance`` is recomputed alone with twice the steps,
-    again while it misses, as long as the next pass has at most ``MAX_IG_POINTS`` gradient points
-    (``path_points``). Maps that meet it are left as they are (bit-identical to the first pass);
-    ``tolerance=None`` only measures."""
+    """The adaptive completeness rule (docs/grounding.md "IG completeness", with its session-10
+    amendment): each map of the first pass (``attr``, ``n_steps``) that misses ``tolerance`` is
+    recomputed alone with twice the steps, again while its last pass misses, as long as the next pass
+    has at most ``MAX_IG_POINTS`` gradient points (``path_points``); each map keeps its pass with the
+    smallest completeness error (the earliest on a tie: a redo never makes completeness worse). A
+    map whose error is not finite (NaN or infinite logit or map sum) is not redone. Maps that meet
+    the tolerance are left as they are (bit-identical to the first pass); ``tolerance=None`` only
+    measures."""
     import torch
 
     relative, absolute = completeness(_map_sums(attr), path_change)
@@ -803,22 +806,27 @@ def _adaptive_ig(module: Any, inputs: "torch.Tensor", attr: "torch.Tensor", delt
     if tolerance is None:
         return _Completed(attr, delta, steps, relative, absolute, None)
     met = completeness_met(relative, absolute, tolerance)
+    pending = ~met & np.isfinite(absolute)  # maps whose last pass missed and can still improve
     n = n_steps
-    while not met.all():
+    while pending.any():
         paths, points = path_points(kind, 2 * n)
         if paths * points > MAX_IG_POINTS:
             break
         n *= 2
-        redo = np.flatnonzero(~met)
+        redo = np.flatnonzero(pending)
         index = torch.from_numpy(redo)
         new_attr, new_delta = _attribute(module, inputs[index].clone().requires_grad_(True), "ig", n, 1, seed,
                                          ig_baseline=base_input[index], logit_change=logit_change[redo],
                                          kind=kind, fs_hz=fs_hz)
-        attr, delta = attr.detach().clone(), delta.clone()
-        attr[index], delta[index] = new_attr.detach(), new_delta
-        relative[redo], absolute[redo] = completeness(_map_sums(new_attr), path_change[redo])
-        steps[redo] = n
-        met[redo] = completeness_met(relative[redo], absolute[redo], tolerance)
+        new_relative, new_absolute = completeness(_map_sums(new_attr), path_change[redo])
+        better = new_absolute < absolute[redo]  # False for NaN: the earlier pass is kept
+        if better.any():
+            keep, take = redo[better], torch.from_numpy(np.flatnonzero(better))
+            attr, delta = attr.detach().clone(), delta.clone()
+            attr[torch.from_numpy(keep)], delta[torch.from_numpy(keep)] = new_attr.detach()[take], new_delta[take]
+            relative[keep], absolute[keep], steps[keep] = new_relative[better], new_absolute[better], n
+            met[keep] = completeness_met(relative[keep], absolute[keep], tolerance)
+        pending[redo] = ~completeness_met(new_relative, new_absolute, tolerance) & np.isfinite(new_absolute)
     return _Completed(attr, delta, steps, relative, absolute, met)
 
 

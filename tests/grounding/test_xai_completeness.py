@@ -150,6 +150,45 @@ def test_a_map_out_of_budget_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     assert met.completeness_met is True and "Completeness" not in met.text
 
 
+def test_a_redo_that_is_worse_is_not_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session-10 amendment: each map keeps its smallest-error pass. At mean 2.8 the kink's 16-point
+    error (0.121) is larger than the 8-point one (0.108); with a 16-point budget the 8-step map comes
+    back (before the amendment: the 16-step one), and with the full budget 32 steps meet the tolerance."""
+    from ecgqa_tools.grounding import _attribution
+
+    mean = 2.8
+    assert COMPLETENESS_TOLERANCE < _gl_error(mean, 8) < _gl_error(mean, 16)
+    model, ecg = KinkModel(), _ecg(mean, seed=5)
+    fixed = explain(ecg, "MI", model=model, baseline="flat", completeness_tolerance=None)
+    with monkeypatch.context() as patch:
+        patch.setattr(_attribution, "MAX_IG_POINTS", 16)
+        a = explain(ecg, "MI", model=model, baseline="flat")
+        batch = explain_batch([ecg, _ecg(MEAN, seed=6)], "MI", model=model, baseline="flat")
+    assert a.n_steps == 8 and a.completeness_met is False
+    assert a.completeness_error == pytest.approx(_gl_error(mean, 8), abs=1e-5)
+    np.testing.assert_array_equal(a.model_values, fixed.model_values)
+    assert a.convergence_delta == fixed.convergence_delta
+    assert batch[0].n_steps == 8 and batch[1].n_steps == 16  # at 2.7 the 16-point error is the smaller
+    np.testing.assert_array_equal(batch[0].model_values, fixed.model_values)
+    full = explain(ecg, "MI", model=model, baseline="flat")
+    assert full.n_steps == _first_met(mean, 8) == 32 and full.completeness_met is True
+
+
+def test_a_map_with_a_nan_error_is_not_redone() -> None:
+    """A head returning NaN (log of a negative number) has no completeness to reach: the first pass
+    is returned, not met (before the amendment the loop ran to the budget's end, 256 steps)."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.log(x.mean(dim=(1, 2)) - 10.0)
+
+    model = KinkModel()
+    model.module = Net().eval()
+    a = explain(_ecg(0.3), "MI", model=model, baseline="flat")
+    assert np.isnan(a.completeness_error) and a.n_steps == 8 and a.completeness_met is False
+
+
 def test_noise_tunnels_are_held_to_their_own_path_ends() -> None:
     """``lowpass-smooth`` integrates to noisy copies x + e_j: its error is against the mean logit of
     those copies (rebuilt with the same seeded draws), not against logit(x)."""
