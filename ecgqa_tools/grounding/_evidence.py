@@ -161,6 +161,10 @@ class Evidence:
     for GradientSHAP and saliency."""
     completeness_error: float | None = None
     """IG relative completeness error of the map (``Attribution.completeness_error``)."""
+    completeness_abs_error: float | None = None
+    """IG absolute completeness error of the map, logit units (``Attribution.completeness_abs_error``):
+    a map also meets the tolerance when this is at most ``COMPLETENESS_ABS_TOLERANCE`` (0.01 logit),
+    whatever its relative error."""
     completeness_tolerance: float | None = None
     """The relative tolerance the map was held to (``Attribution.completeness_tolerance``)."""
     completeness_met: bool | None = None
@@ -370,6 +374,7 @@ def build_evidence(attribution: Attribution, delineation: Delineation | None = N
         record_id=attribution.ecg.record_id, faithfulness_normal=faith_normal,
         locally_flat=attribution.locally_flat, flat_check=attribution.flat_check,
         n_steps=attribution.n_steps, completeness_error=attribution.completeness_error,
+        completeness_abs_error=attribution.completeness_abs_error,
         completeness_tolerance=attribution.completeness_tolerance, completeness_met=attribution.completeness_met,
     )
     return _with_text(evidence)

@@ -143,6 +143,10 @@ def test_a_map_out_of_budget_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     data = evidence.to_dict()
     assert data["completeness_met"] is False and data["n_steps"] == 16
     assert data["completeness_error"] == pytest.approx(a.completeness_error, abs=1e-6)
+    # the absolute error too, which is how a map above the relative tolerance can count as met
+    assert evidence.completeness_abs_error == a.completeness_abs_error
+    assert data["completeness_abs_error"] == pytest.approx(a.completeness_abs_error, abs=1e-6)
+    assert data["completeness_tolerance"] == COMPLETENESS_TOLERANCE
     # a complete map says nothing about completeness
     monkeypatch.setattr(_attribution, "MAX_IG_POINTS", 256)
     met = build_evidence(explain(ecg, "MI", model=model, baseline="flat"), _delineation(), model=model,
