@@ -85,7 +85,7 @@ def _speed(args: argparse.Namespace) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"record {ecg.record_id}: {ecg.fs_hz:g} Hz, {ecg.duration_s:.1f} s; {os.cpu_count()} CPU cores, "
           f"{torch.get_num_threads()} torch threads, load average {load:.1f} at start")
-    print(f"{'step':<52}{'wall':>10}{'CPU':>12}   (medians)")
+    print(f"{'step':<66}{'wall':>10}{'CPU':>12}   (medians)")
     for timing in bench_xai_speed(ecg, args.disease, args.repeats):
-        print(f"{timing.step:<52}{timing.median_ms:>8.0f} ms{timing.cpu_ms:>9.0f} ms")
+        print(f"{timing.step:<66}{timing.median_ms:>8.0f} ms{timing.cpu_ms:>9.0f} ms")
     return 0
