@@ -53,9 +53,15 @@ class ModelCard:
     """The logit the network gives when every hidden unit of every ensemble member's head is
     inactive (mean of the members' final-layer biases, with its flat tolerance), computed from the
     parameters by ``save_model``; what ``DiseaseModel.flat_logits`` compares a logit with on both
-    backends (docs/encoders.md "Flat heads"). None (key absent in the JSON) for a network without
-    one single-output ``head`` (resnet12, multi-output models) and for cards written before
-    session 10, whose constant ``DiseaseModel`` then computes from the ``.pt`` parameters."""
+    backends (docs/encoders.md "Flat heads"). None for a network without one single-output
+    ``head`` (resnet12, multi-output models; ``null`` in the JSON) and for cards written before
+    session 10 (key absent), whose constant ``DiseaseModel`` then computes from the ``.pt``
+    parameters; ``head_constant_computed`` tells the two apart."""
+    head_constant_computed: bool = False
+    """``head_constant`` was computed from the parameters when the model was saved (``save_model``,
+    since session 10; the JSON has the key, ``null`` when there is no constant), so a None is final
+    and the weights need not be read. False for cards written before (no key): their constant is
+    unknown. Not written to the JSON itself (the key's presence is what records it)."""
 
     @property
     def seen_ids(self) -> frozenset[int]:
@@ -105,7 +111,8 @@ class ModelCard:
 
     def to_json(self) -> str:
         raw = asdict(self)
-        if raw["head_constant"] is None:  # cards without one keep their pre-session-10 form
+        computed = raw.pop("head_constant_computed") or raw["head_constant"] is not None
+        if not computed:  # cards written before session 10 keep their form (no key)
             del raw["head_constant"]
         return json.dumps(raw, indent=1, default=float)
 
@@ -125,6 +132,8 @@ class ModelCard:
             raw["input_shape"] = tuple(raw["input_shape"])
             raw["train_ids"] = tuple(int(i) for i in raw["train_ids"])
             raw["selection_ids"] = tuple(int(i) for i in raw["selection_ids"])
+            raw.pop("head_constant_computed", None)  # recorded by the key's presence, never stored
+            raw["head_constant_computed"] = "head_constant" in raw
             if raw.get("head_constant") is not None:
                 raw["head_constant"] = HeadConstant.from_dict(raw["head_constant"])
             return cls(**raw)

@@ -130,15 +130,17 @@ class DiseaseModel(LoadedModel):
         (the mean of the members' final biases): the card's ``ModelCard.head_constant``, computed
         from the parameters when the model was saved. The ``.onnx`` is exported from those same
         parameters, so it is the constant of both backends (``backend`` is accepted for callers
-        that name one). A card written before session 10 has none: it is then computed once from
-        the ``.pt`` parameters (imports torch). None for a network without a ``head`` and when that
-        fallback cannot read the weights (``flat_check_note`` says why)."""
+        that name one). None when the card records that the network has none (resnet12, several
+        outputs: ``ModelCard.head_constant_computed``), without reading the weights. A card written
+        before session 10 has no record: the constant is then computed once from the ``.pt``
+        parameters (imports torch), and is None when that fallback cannot read the weights
+        (``flat_check_note`` says why)."""
         return self._head_constant[0]
 
     @cached_property
     def _head_constant(self) -> tuple[HeadConstant | None, str]:
         """(``head_constant``, why the fallback failed: "" unless it did)."""
-        if self.card.head_constant is not None:
+        if self.card.head_constant is not None or self.card.head_constant_computed:
             return self.card.head_constant, ""
         try:
             return self.parameter_head_constant(), ""

@@ -30,12 +30,14 @@ def weights_dir() -> Path:
 
 def with_head_constant(card: ModelCard, module: Any) -> ModelCard:
     """``card`` with ``head_constant`` computed from ``module``'s parameters (``encoders._flat``;
-    None for a network without one single-output ``head``, e.g. resnet12 or several outputs)."""
+    None for a network without one single-output ``head``, e.g. resnet12 or several outputs) and
+    ``head_constant_computed`` set, so that a None is written as ``null`` and read as final."""
     from dataclasses import replace
 
     from ._flat import module_head_constant
 
-    return replace(card, head_constant=module_head_constant(module, card.hparams.get("select_output")))
+    return replace(card, head_constant=module_head_constant(module, card.hparams.get("select_output")),
+                   head_constant_computed=True)
 
 
 def save_model(module: Any, card: ModelCard, directory: str | Path | None = None) -> Path:

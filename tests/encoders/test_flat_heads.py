@@ -120,6 +120,35 @@ def test_old_card_without_the_constant_falls_back_to_the_pt_parameters(tmp_path)
     assert old.flat_logits(old.predict_logits(_ecg().signal_mv[None], "onnx"), "onnx").all()
 
 
+def test_a_network_without_a_constant_records_none_and_needs_no_weights(tmp_path) -> None:
+    """A network without one single-output ``head`` (resnet12) has no constant: ``save_model`` writes
+    ``"head_constant": null``, and a model loaded from that card answers None without reading the
+    weights (before the review s10 fix the key was absent, the card looked pre-session-10 and the
+    check fell back to the .pt: without it, "flat-head check unavailable")."""
+    hparams = {"channels": [4, 4, 4, 4], "kernel": 5}
+    card = replace(ModelCard.load(WEIGHTS_DIR / "disease_MI.json"), network="resnet12", hparams=hparams,
+                   train_ids=(), selection_ids=(), history=[], head_constant=None, head_constant_computed=False)
+    save_model(build_network("resnet12", hparams).eval(), card, tmp_path)
+    raw = json.loads((tmp_path / "disease_MI.json").read_text())
+    assert "head_constant" in raw and raw["head_constant"] is None
+    loaded = ModelCard.load(tmp_path / "disease_MI.json")
+    assert loaded.head_constant is None and loaded.head_constant_computed is True
+    assert loaded.to_json() == (tmp_path / "disease_MI.json").read_text()  # round trip keeps the null
+    (tmp_path / "disease_MI.pt").unlink()  # the ONNX backend needs only the .onnx and the card
+    model = DiseaseModel("MI", directory=tmp_path)
+    logits = model.predict_logits(_ecg().signal_mv[None], "onnx")
+    assert model.head_constant("onnx") is None and not model.flat_logits(logits, "onnx").any()
+    assert model.flat_check_note is None
+    # a card without the key is still read as a pre-session-10 one
+    del raw["head_constant"]
+    assert ModelCard.load(_write_json(tmp_path / "old.json", raw)).head_constant_computed is False
+
+
+def _write_json(path, raw) -> object:
+    path.write_text(json.dumps(raw, indent=1))
+    return path
+
+
 def test_old_card_with_unreadable_weights_says_the_check_is_unavailable(tmp_path, monkeypatch) -> None:
     """No constant in the card and no .pt: the ONNX prediction still runs, nothing is called flat,
     and the prediction's notes say the check is unavailable (no crash)."""
