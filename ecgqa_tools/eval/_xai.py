@@ -93,7 +93,9 @@ class XaiRecordResult:
     probability_random_normalized: float | None = None
     """Mean probability with the same-size random regions replaced by the normal template."""
     n_steps: int | None = None
-    """IG integration steps of ``hit``/``cas`` (part of the resume key; None in older files)."""
+    """IG integration steps requested for ``hit``/``cas``: where ``explain``'s adaptive completeness
+    loop starts (part of the resume key; None in older files). The steps of the scored map are
+    ``n_steps_used``."""
     baseline_probability: float | None = None
     """The head's probability on the IG baseline itself (a neutral reference should be called
     negative: IG explains ``logit(ECG) - logit(baseline)``)."""
@@ -109,6 +111,18 @@ class XaiRecordResult:
     """Fingerprint of the IG-variant constants and shipped normal-beat references
     (``grounding.variant_fingerprint``);
     part of the resume key ("" in older files, which are therefore scored again)."""
+    n_steps_used: int | None = None
+    """IG steps of the scored map after the adaptive completeness loop (``Attribution.n_steps``;
+    docs/grounding.md "IG completeness"). None for a miss and in files written before session 10's
+    review fix (their rows are read and reused as they are)."""
+    completeness_error: float | None = None
+    """Relative completeness error of the scored IG map (``Attribution.completeness_error``; None
+    when not recorded or not finite)."""
+    completeness_abs_error: float | None = None
+    """Absolute completeness error, logit units (``Attribution.completeness_abs_error``)."""
+    completeness_met: bool | None = None
+    """Whether the scored map meets the completeness tolerance (``Attribution.completeness_met``;
+    None when not recorded or when the map was made without the loop)."""
 
 
 @dataclass(frozen=True)
@@ -266,14 +280,38 @@ class XaiReport:
                   if np.isfinite(self.explain_seconds_per_ecg)
                   else "IG timing: none in this run (every result came from the results file)")
         steps = f"; IG steps {self.n_steps}" if self.n_steps else ""
+        steps += self._completeness_words() if self.n_steps else ""
         lines.append(f"{timing}{steps}; excluded as seen in training/selection: {self.excluded_seen}")
         return "\n".join(lines)
+
+    def completeness_summary(self) -> dict[str, Any]:
+        """How the scored IG maps (true positives) ended in ``explain``'s adaptive completeness loop:
+        ``maps``, ``recorded`` (rows with a record; older results files have none), ``steps_used_median``
+        / ``steps_used_max`` and ``met`` over the recorded ones (None when there are none)."""
+        scored = [r for r in self.records if r.positive]
+        known = [r for r in scored if r.n_steps_used is not None]
+        used = [int(r.n_steps_used) for r in known]
+        return {"maps": len(scored), "recorded": len(known),
+                "steps_used_median": float(np.median(used)) if used else None,
+                "steps_used_max": max(used) if used else None,
+                "met": sum(r.completeness_met is True for r in known) if known else None}
+
+    def _completeness_words(self) -> str:
+        summary = self.completeness_summary()
+        if not summary["maps"]:
+            return ""
+        if not summary["recorded"]:
+            return f" (start; steps used not recorded for the {summary['maps']} scored maps: older results file)"
+        older = summary["maps"] - summary["recorded"]
+        return (f" (start; adaptive: steps used median {summary['steps_used_median']:g}, max "
+                f"{summary['steps_used_max']}; completeness met on {summary['met']} of {summary['recorded']} maps"
+                + (f"; {older} older rows without a record" if older else "") + ")")
 
     def to_dict(self) -> dict[str, Any]:
         return _clean({"rows": [asdict(r) for r in self.rows], "method": self.method,
                        "explain_seconds_per_ecg": self.explain_seconds_per_ecg,
                        "excluded_seen": self.excluded_seen, "fold": self.fold, "n_steps": self.n_steps,
-                       "n_records": len(self.records)})
+                       "n_records": len(self.records), "completeness": self.completeness_summary()})
 
 
 def _fmt(value: float | None) -> str:
@@ -546,6 +584,8 @@ def score_cases(cases: list[Case], models: dict[str, Any], *, results_path: Path
                                               else float(1.0 / (1.0 + np.exp(-ig.baseline_logit)))),
                         probability_top_normalized=None if faith_normal is None else faith_normal.probability_top_removed,
                         probability_random_normalized=None if faith_normal is None else faith_normal.probability_random_removed,
+                        n_steps_used=ig.n_steps, completeness_error=ig.completeness_error,
+                        completeness_abs_error=ig.completeness_abs_error, completeness_met=ig.completeness_met,
                     )
                     store.add(result)
                     results.append(result)
