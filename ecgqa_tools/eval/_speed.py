@@ -227,7 +227,9 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
     similarity of the default-baseline map at each candidate step count to the reference map
     (signed map and its positive part) and the completeness error (convergence delta) relative to
     the logit change. ``baseline``: the IG baseline (default: ``explain``'s, i.e. each head's
-    ``default_baseline``). One JSON line per
+    ``default_baseline``). Every map is computed at exactly its step count
+    (``completeness_tolerance=None``: fixed steps are what the study compares, so ``explain``'s
+    adaptive completeness loop is off; each candidate's row records the steps its map used). One JSON line per
     (record, disease) is appended to ``out_path`` as it is done; a rerun skips the pairs already
     there.
     """
@@ -271,14 +273,15 @@ def ig_step_study(ptbxl: str, out_path: str, fold: int = 9, n_ecgs: int = 60,
             ecg = dataset.read(ecg_id, fs_hz=100)
             for disease in todo:
                 kind = kinds[disease]
-                ref = explain(ecg, disease, n_steps=reference, baseline=kind)
+                ref = explain(ecg, disease, n_steps=reference, baseline=kind, completeness_tolerance=None)
                 change = ref.logit - (ref.baseline_logit or 0.0)
                 row = {"ecg_id": ecg_id, "disease": disease, "baseline": ref.baseline,
                        "baseline_kind": kind, "reference": reference, "logit_change": change,
                                        "reference_delta": ref.convergence_delta, "steps": {}}
                 for n in candidates:
-                    att = explain(ecg, disease, n_steps=n, baseline=kind)
+                    att = explain(ecg, disease, n_steps=n, baseline=kind, completeness_tolerance=None)
                     row["steps"][str(n)] = {
+                        "n_steps": att.n_steps,
                         "cosine": _cosine(att.model_values, ref.model_values),
                         "cosine_positive": _cosine(att.positive, ref.positive),
                         "delta": att.convergence_delta,

@@ -48,6 +48,26 @@ def test_study_on_real_records_resumes_without_duplicates(ptbxl_dir, tmp_path):
     assert rows[0]["ecg_id"] not in set(load_disease_model("MI").card.train_ids)
 
 
+def test_study_compares_fixed_step_maps(ptbxl_dir, tmp_path, monkeypatch):
+    """The study compares step counts, so explain's adaptive completeness loop is off for every map
+    (``completeness_tolerance=None``) and each candidate's map has exactly its steps."""
+    from ecgqa_tools import grounding
+
+    calls: list[dict] = []
+    real = grounding.explain
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grounding, "explain", spy)
+    rows = ig_step_study(str(ptbxl_dir), str(tmp_path / "fixed.jsonl"), n_ecgs=1, candidates=(2, 4), reference=8,
+                         diseases=("MI",))
+    assert len(calls) == 3 and all("completeness_tolerance" in c and c["completeness_tolerance"] is None
+                                   for c in calls)
+    assert [rows[0]["steps"][str(n)]["n_steps"] for n in (2, 4)] == [2, 4]
+
+
 def test_study_uses_each_heads_default_baseline(ptbxl_dir, tmp_path):
     from ecgqa_tools.grounding import default_baseline
 
