@@ -322,7 +322,8 @@ class Attribution:
     saliency the map itself); the cause inside the module is not known. ``None``: not checked."""
     n_steps: int | None = None
     """IG steps of the returned map (the caller's ``n_steps``, doubled by the adaptive completeness
-    loop where needed); ``None`` for GradientSHAP and saliency."""
+    loop where needed; of a map that never meets the tolerance, the pass with the smallest error);
+    ``None`` for GradientSHAP and saliency."""
     completeness_error: float | None = None
     """IG relative completeness error |sum(model_values) - path change| / |path change|, the path
     change being the weighted mean over the integration paths of logit(end) - logit(start) (=
@@ -337,7 +338,8 @@ class Attribution:
     completeness_met: bool | None = None
     """The map meets ``completeness_tolerance`` (relative error <= it, or absolute error <=
     ``COMPLETENESS_ABS_TOLERANCE``) after the adaptive loop; ``False`` when the step budget
-    (``MAX_IG_POINTS``) ran out first; ``None`` when no tolerance was asked for, or not IG."""
+    (``MAX_IG_POINTS``) ran out first or the error is not a number (NaN: not redone); ``None``
+    when no tolerance was asked for, or not IG."""
 
     @property
     def n_samples(self) -> int:

@@ -423,12 +423,16 @@ def completeness_text(evidence: Evidence) -> str | None:
     (``completeness_met`` False), else ``None`` (nothing is said about a map that meets it)."""
     if evidence.completeness_met is not False:
         return None
-    error = evidence.completeness_error
-    size = "more than the change itself, which is zero" if error is None or not np.isfinite(error) else _pct(error)
+    error, absolute = evidence.completeness_error, evidence.completeness_abs_error
+    if error is None or np.isnan(error) or (absolute is not None and not np.isfinite(absolute)):
+        return (f"Completeness undefined: the model's output is not a number on this map's path ({evidence.n_steps} "
+                "integration steps, not redone), so the map's total cannot be compared with the change of the "
+                "logit it explains and its shares may mean nothing.")
+    size = "more than the change itself, which is zero" if not np.isfinite(error) else _pct(error)
     tolerance = _pct(evidence.completeness_tolerance) if evidence.completeness_tolerance is not None else "its tolerance"
-    return (f"Completeness not reached: after {evidence.n_steps} integration steps (the step budget) the map's total "
-            f"still differs from the change of the logit it explains by {size} (tolerance {tolerance}), so its "
-            "shares are approximate.")
+    return (f"Completeness not reached within the step budget: the map kept ({evidence.n_steps} integration steps, "
+            f"the closest of the passes tried) still differs from the change of the logit it explains by {size} "
+            f"(tolerance {tolerance}), so its shares are approximate.")
 
 
 def render_text(evidence: Evidence) -> str:

@@ -138,8 +138,9 @@ def test_a_map_out_of_budget_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     assert a.completeness_error == pytest.approx(_gl_error(MEAN, 16), abs=1e-5)
     evidence = build_evidence(a, _delineation(), model=model, faithfulness=False)
     assert evidence.completeness_met is False and evidence.n_steps == 16
-    assert (f"Completeness not reached: after 16 integration steps (the step budget) the map's total still differs "
-            f"from the change of the logit it explains by {100 * a.completeness_error:.0f}% (tolerance 5%)") in evidence.text
+    assert ("Completeness not reached within the step budget: the map kept (16 integration steps, the closest of "
+            f"the passes tried) still differs from the change of the logit it explains by "
+            f"{100 * a.completeness_error:.0f}% (tolerance 5%)") in evidence.text
     data = evidence.to_dict()
     assert data["completeness_met"] is False and data["n_steps"] == 16
     assert data["completeness_error"] == pytest.approx(a.completeness_error, abs=1e-6)
@@ -191,6 +192,10 @@ def test_a_map_with_a_nan_error_is_not_redone() -> None:
     model.module = Net().eval()
     a = explain(_ecg(0.3), "MI", model=model, baseline="flat")
     assert np.isnan(a.completeness_error) and a.n_steps == 8 and a.completeness_met is False
+    # the evidence says the error is undefined, not that it exceeds a zero change (review s10 nit 1)
+    text = build_evidence(a, _delineation(), model=model, faithfulness=False).text
+    assert "Completeness undefined: the model's output is not a number on this map's path (8 integration steps" in text
+    assert "which is zero" not in text
 
 
 def test_noise_tunnels_are_held_to_their_own_path_ends() -> None:
