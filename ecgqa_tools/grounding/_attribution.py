@@ -28,6 +28,7 @@ get zero.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -898,7 +899,8 @@ def explain_batch(ecgs: Sequence[ECG], disease: str, method: Method = "ig", *, m
     if n_steps < 2 or n_samples < 1 or batch_size < 1:
         raise UsageError(f"n_steps must be >= 2, n_samples and batch_size >= 1; got {n_steps}, "
                          f"{n_samples}, {batch_size}")
-    if completeness_tolerance is not None and not (isinstance(completeness_tolerance, (int, float))
+    if completeness_tolerance is not None and not (isinstance(completeness_tolerance, numbers.Real)
+                                                   and not isinstance(completeness_tolerance, (bool, np.bool_))
                                                    and completeness_tolerance > 0):
         raise UsageError(f"completeness_tolerance must be a positive number or None, got {completeness_tolerance!r}")
     model = resolve_model(disease, model)

@@ -218,9 +218,12 @@ def test_other_methods_have_no_completeness_and_bad_tolerances_are_usage_errors(
     for method in ("gradshap", "saliency"):
         a = explain(ecg, "MI", method, model=model, n_samples=4)
         assert (a.n_steps, a.completeness_error, a.completeness_met, a.completeness_tolerance) == (None,) * 4
-    for bad in (0, -0.1, float("nan"), "0.05"):
+    for bad in (0, -0.1, float("nan"), "0.05", True, np.bool_(True)):  # a bool is not a tolerance (review s10 nit 2)
         with pytest.raises(UsageError, match="completeness_tolerance"):
             explain(ecg, "MI", model=model, completeness_tolerance=bad)
+    for good in (np.float32(0.05), np.float64(0.05), 1):  # any real number > 0, numpy scalars included
+        a = explain(ecg, "MI", model=model, baseline="flat", completeness_tolerance=good)
+        assert a.completeness_tolerance == float(good) and type(a.completeness_tolerance) is float
 
 
 def test_the_rule_is_part_of_the_variant_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
