@@ -37,6 +37,7 @@ EXPORTED = {
         "read_cinc",
         "read_csv",
         "read_named_record",
+        "read_note_kind",
         "read_numpy",
         "read_record",
         "read_record_or_example",

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, UsageError
-from ..records import ECG
+from ..records import ECG, read_note_kind
 from ._training import TrainConfig
 
 AXIS_MODEL_NAME = "axis_ptbxl"
@@ -170,7 +170,7 @@ def predict_axis_ptbxl(ecg: ECG) -> AxisClassPrediction:
         warnings=tuple(w for w in [*quality.amplitude_problems(),  # e.g. a negative gain inverting the leads
                                    short_record_warning(ecg.record_id or "record", ecg.duration_s,
                                                         "the axis model's three members read")]
-                       if w and w not in quality.ignored_rate_notes),
+                       if w and read_note_kind(w) != "info"),
         notes=model_input_notes(ecg),
     )
 

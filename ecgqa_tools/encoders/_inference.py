@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, RecordError, UsageError
-from ..records import ECG, require_ecg
+from ..records import ECG, read_note_kind, require_ecg
 from ._cards import ModelCard
 from ._flat import HeadConstant, flat_head_note, is_flat_logit, module_head_constant
 from ._labels import DISEASE_NAMES, DISEASES
@@ -43,7 +43,7 @@ def model_input_warnings(ecg: ECG, name: str | None = None) -> tuple[str, ...]:
     # not as a lead finding (an ignored --fs read "outputs resting on these leads may be wrong", review s8 S5)
     found = [line for line in quality.problems() if not line.startswith("non-standard") and line not in notes]
     lines = tuple(f"reading {name or ecg.record_id}: {note}" for note in notes
-                  if note not in quality.ignored_rate_notes)  # plain notes (model_input_notes)
+                  if read_note_kind(note) != "info")  # info notes are plain notes (model_input_notes)
     if not found:
         return lines
     return lines + (f"signal quality of {name or ecg.record_id}: {'; '.join(found)}; outputs resting on these leads "

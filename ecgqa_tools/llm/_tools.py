@@ -442,6 +442,8 @@ def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
     """
     import numpy as np
 
+    from ..records import read_note_kind
+
     ref, ecg = ctx.load(record)
     prov = Provenance(source="record reader", version="1", record=ref.canonical)
     quality = ecg.quality()
@@ -449,7 +451,7 @@ def record_summary(ctx: ToolContext, record: str) -> RecordSummary:
     out = RecordSummary(
         record=ref.canonical, source=ecg.source, leads=list(ecg.lead_names), fs_hz=ecg.fs_hz,
         duration_s=round(ecg.duration_s, 3), max_abs_amplitude_mv=round(float(np.abs(ecg.signal_mv).max()), 3),
-        flat_leads=flat, quality_problems=[p for p in quality.problems() if p not in quality.ignored_rate_notes],
+        flat_leads=flat, quality_problems=[p for p in quality.problems() if read_note_kind(p) != "info"],
         header_age_years=ecg.metadata.age_years, header_sex=ecg.metadata.sex,
         provenance=[prov], evidence_ids=[], notes=list(record_notes(ctx, (record,))),
     )

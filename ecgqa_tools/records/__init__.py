@@ -1,6 +1,6 @@
 """Records: reading ECGs from any source into one validated ``ECG`` type."""
 
-from ._ecg import MIN_DURATION_S, ECG, ECGMetadata, ReadNote, SignalQuality, require_ecg
+from ._ecg import MIN_DURATION_S, ECG, ECGMetadata, ReadNote, SignalQuality, read_note_kind, require_ecg
 from ._examples import ExampleRecord, example_info, example_path, list_examples, load_example, read_record_or_example
 from ._formats import read_cinc, read_csv, read_numpy, read_record
 from ._inventory import DatasetInventory, SplitCount
@@ -45,6 +45,7 @@ __all__ = [
     "read_cinc",
     "read_csv",
     "read_named_record",
+    "read_note_kind",
     "read_numpy",
     "read_record",
     "read_record_or_example",
