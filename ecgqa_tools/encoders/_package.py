@@ -164,14 +164,22 @@ class LoadedModel:
             blob = torch.load(self._path(".pt"), weights_only=False, map_location="cpu")
         except Exception as exc:
             raise ModelError(f"{self._path('.pt')}: cannot read weights ({type(exc).__name__}: {exc})") from exc
-        n_members = int(blob.get("ensemble") or 0)
-        if n_members:
-            module = make_ensemble([build_network(blob["network"], blob["hparams"]) for _ in range(n_members)])
-        else:
-            module = build_network(blob["network"], blob["hparams"])
+        missing = ({"network", "hparams", "state_dict"} - blob.keys()) if isinstance(blob, dict) else None
+        if missing is None or missing:
+            found = f"a dict without {', '.join(sorted(missing))}" if missing else f"a {type(blob).__name__}"
+            raise ModelError(f"{self._path('.pt')}: not a model weights file (expected a dict with network, hparams "
+                             f"and state_dict as save_model writes; found {found})")
+        try:
+            n_members = int(blob.get("ensemble") or 0)
+            if n_members:
+                module = make_ensemble([build_network(blob["network"], blob["hparams"]) for _ in range(n_members)])
+            else:
+                module = build_network(blob["network"], blob["hparams"])
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{self._path('.pt')}: cannot build its network ({type(exc).__name__}: {exc})") from exc
         try:
             module.load_state_dict(blob["state_dict"])
-        except RuntimeError as exc:
+        except (RuntimeError, TypeError, AttributeError) as exc:
             raise ModelError(f"{self._path('.pt')}: weights do not match the network ({exc})") from exc
         module.eval()
         return module
