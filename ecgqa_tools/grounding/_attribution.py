@@ -817,7 +817,10 @@ def _adaptive_ig(module: Any, inputs: "torch.Tensor", attr: "torch.Tensor", delt
         paths, points = path_points(kind, 2 * n)
         if paths * points > MAX_IG_POINTS:
             break
+        repeated = (paths, points) == path_points(kind, n)
         n *= 2
+        if repeated:  # the same gradient points as the last pass (lowpass-multi/-smooth from 2 steps): the
+            continue  # same maps, which the smallest-error rule would not take; not recomputed
         redo = np.flatnonzero(pending)
         index = torch.from_numpy(redo)
         new_attr, new_delta = _attribute(module, inputs[index].clone().requires_grad_(True), "ig", n, 1, seed,

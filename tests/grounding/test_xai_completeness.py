@@ -198,6 +198,36 @@ def test_a_map_with_a_nan_error_is_not_redone() -> None:
     assert "which is zero" not in text
 
 
+def test_a_pass_with_the_same_gradient_points_is_not_recomputed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``lowpass-multi`` / ``lowpass-smooth`` use max(2, steps // 2) points per path, so 2 and 4 steps
+    give the same map: the loop skips that pass (review s10 nit 8) and still ends where it did."""
+    import torch
+
+    from ecgqa_tools.grounding import _attribution
+
+    class Net(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 8.0 * torch.relu((x ** 2).mean(dim=(1, 2)) - 0.2) - 0.1
+
+    model = KinkModel()
+    model.module = Net().eval()
+    ecg = ECG.from_array((0.5 * np.random.default_rng(5).standard_normal((12, N))).astype(np.float32), FS)
+    steps: list[int] = []
+    real = _attribution._attribute
+
+    def spy(*args, **kwargs):
+        steps.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_attribution, "_attribute", spy)
+    for kind in ("lowpass-multi", "lowpass-smooth"):
+        steps.clear()
+        a = explain(ecg, "MI", model=model, baseline=kind, n_steps=2)
+        assert steps[:2] == [2, 8] and a.n_steps > 8 and a.completeness_met is True, kind
+        fixed = explain(ecg, "MI", model=model, baseline=kind, n_steps=a.n_steps, completeness_tolerance=None)
+        np.testing.assert_array_equal(a.model_values, fixed.model_values)
+
+
 def test_noise_tunnels_are_held_to_their_own_path_ends() -> None:
     """``lowpass-smooth`` integrates to noisy copies x + e_j: its error is against the mean logit of
     those copies (rebuilt with the same seeded draws), not against logit(x)."""
