@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 import numpy as np
 
-from ..errors import RecordError
+from ..errors import RecordError, UsageError
 from ._leads import STANDARD_LEADS, normalize_lead_name
 
 MIN_FS_HZ = 50.0
@@ -46,8 +46,6 @@ class ReadNote(str):
 
     def __new__(cls, text: str, kind: ReadNoteKind = "doubt") -> Self:
         if kind not in ("doubt", "info"):
-            from ..errors import UsageError
-
             raise UsageError(f"read note kind must be 'doubt' or 'info', got {kind!r}")
         note = super().__new__(cls, text)
         note.kind = kind
@@ -392,8 +390,6 @@ def require_ecg(value: object, where: str) -> ECG:
     (a bare array or ``None`` would otherwise fail later with an ``AttributeError``)."""
     if isinstance(value, ECG):
         return value
-    from ..errors import UsageError
-
     hint = (" (wrap an array with ECG.from_array(signal_mv, fs_hz, lead_names))"
             if isinstance(value, np.ndarray) else " (read one with records.read_record or load_example)")
     raise UsageError(f"{where} takes an ECG (ecgqa_tools.records.ECG), got {type(value).__name__}{hint}")
