@@ -190,7 +190,8 @@ def variant_fingerprint() -> str:
     ``MIN_RR_S``, ``BEAT_*``), and a sha1 of the bytes of the shipped ``normal_beat.npz``,
     ``normal_refs.npz`` and ``normal_refs16.npz`` ("missing" for an absent file), and how the map
     is carried to the input rate (``MAP_ALIGNMENT``), and the adaptive completeness rule
-    (``COMPLETENESS_TOLERANCE``, ``COMPLETENESS_ABS_TOLERANCE``, ``MAX_IG_POINTS``). Part of
+    (``COMPLETENESS_TOLERANCE``, ``COMPLETENESS_ABS_TOLERANCE``, ``MAX_IG_POINTS``,
+    ``COMPLETENESS_PASS_CHOICE``). Part of
     ``ecgqa eval xai``'s resume key, so rows computed with other constants or other shipped
     references are redone."""
     import hashlib
@@ -209,7 +210,8 @@ def variant_fingerprint() -> str:
               b.TEMPLATE_FS_HZ, b.TEMPLATE_PRE_S, b.TEMPLATE_POST_S, b.PRE_FRACTION, b.MIN_RR_S,
               b.BEAT_SMOOTH_S, b.BEAT_HEIGHT_FRACTION, b.BEAT_HEIGHT_PERCENTILE,
               [file_sha1(p) for p in (b.TEMPLATE_PATH, b.REFERENCES_PATH, b.REFERENCES_WIDE_PATH)],
-              MAP_ALIGNMENT, COMPLETENESS_TOLERANCE, COMPLETENESS_ABS_TOLERANCE, MAX_IG_POINTS)
+              MAP_ALIGNMENT, COMPLETENESS_TOLERANCE, COMPLETENESS_ABS_TOLERANCE, MAX_IG_POINTS,
+              COMPLETENESS_PASS_CHOICE)
     return hashlib.sha1(repr(values).encode()).hexdigest()[:12]
 
 
@@ -530,6 +532,10 @@ the definition before implementing): a map is complete enough when |sum(map) - p
 COMPLETENESS_ABS_TOLERANCE = 0.01
 """Absolute completeness error (logit units) that always counts as complete: the relative error of a
 change near zero means nothing, and 0.01 logit moves the probability by at most 0.0025."""
+COMPLETENESS_PASS_CHOICE = "smallest-error"
+"""Which pass of the adaptive loop a map keeps: since the session-10 amendment the pass with the smallest
+completeness error (``"last"`` before it). Part of ``variant_fingerprint``, so ``ecgqa eval xai`` does
+not reuse rows computed under the old choice (they differ only for maps that never met the tolerance)."""
 MAX_IG_POINTS = 256
 """Gradient points (``path_points``: paths x points per path) the adaptive loop allows in one pass:
 it doubles the steps only while the next pass stays within this (fixed from cost, ~5 ms CPU per point

@@ -260,7 +260,8 @@ def test_the_rule_is_part_of_the_variant_fingerprint(monkeypatch: pytest.MonkeyP
     from ecgqa_tools.grounding import _attribution
 
     before = variant_fingerprint()
-    for name, value in (("COMPLETENESS_TOLERANCE", 0.1), ("COMPLETENESS_ABS_TOLERANCE", 0.02), ("MAX_IG_POINTS", 128)):
+    for name, value in (("COMPLETENESS_TOLERANCE", 0.1), ("COMPLETENESS_ABS_TOLERANCE", 0.02), ("MAX_IG_POINTS", 128),
+                        ("COMPLETENESS_PASS_CHOICE", "last")):
         with monkeypatch.context() as patch:
             patch.setattr(_attribution, name, value)
             assert variant_fingerprint() != before, name
